@@ -1,0 +1,12 @@
+/* commands.h - entry points of the subcommands of the one hybridstore binary. Each takes the
+ * subcommand's own argv (argv[0] is the subcommand name) and returns the process exit code. */
+#ifndef HS_CLI_COMMANDS_H
+#define HS_CLI_COMMANDS_H
+
+int hs_cmd_node(int argc, char **argv);        /* src/node/main.c */
+int hs_cmd_bench_codec(int argc, char **argv); /* src/cli/cmd_bench_codec.c */
+int hs_cmd_bench_node(int argc, char **argv);  /* src/cli/cmd_bench_node.c */
+int hs_cmd_cluster(int argc, char **argv);     /* src/cli/cmd_cluster.c */
+int hs_cmd_debug(int argc, char **argv);       /* src/cli/cmd_debug.c */
+
+#endif

@@ -1,0 +1,116 @@
+"""Process helpers shared by the integration tests: free ports, a real etcd, waiting.
+
+Every process started here is stopped by PID when its fixture ends; logs stay in the test's
+temp dir (pytest keeps the last few) so a failure can be read afterwards.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import requests
+
+BUILD_DIR = os.environ.get("HS_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+HS_BIN = os.path.join(BUILD_DIR, "hybridstore")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate until it returns a truthy value; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+
+
+class Proc:
+    """A child process with its log file; stop() sends SIGTERM then SIGKILL, by PID."""
+
+    def __init__(self, args, log_path, env=None):
+        self.args = args
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        self.popen = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                      env=full_env, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.popen.pid, sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait, then SIGKILL. Returns the exit code."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGCONT)
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout)
+        self.log.close()
+        return self.popen.returncode
+
+    def kill(self):
+        if self.alive():
+            self.popen.kill()
+            self.popen.wait(10)
+        self.log.close()
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Etcd:
+    """A real single-member etcd on free loopback ports, in its own data dir."""
+
+    def __init__(self, workdir, name="etcd0"):
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.client_port}"
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        data_dir = os.path.join(workdir, name)
+        self.proc = Proc([
+            "etcd", "--name", name, "--data-dir", data_dir,
+            "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"{name}={peer}",
+            "--initial-cluster-token", f"hs-test-{uuid.uuid4().hex}",
+            "--initial-cluster-state", "new", "--logger=zap", "--log-outputs=stderr",
+            "--log-level=warn", "--auto-compaction-mode=revision",
+            "--auto-compaction-retention=1000",
+        ], os.path.join(workdir, f"{name}.log"))
+        wait_until(self.healthy, timeout=20, what="etcd health")
+
+    def healthy(self):
+        r = requests.get(self.endpoint + "/health", timeout=1)
+        return r.status_code == 200 and r.json().get("health") == "true"
+
+    def stop(self):
+        self.proc.stop()
