@@ -1,0 +1,79 @@
+/* blob_int.h - private to src/blob: the store struct, path building and the helpers shared by
+ * the store, write, read and list files. */
+#ifndef HS_BLOB_INT_H
+#define HS_BLOB_INT_H
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hs/blob.h"
+
+#define HS_BLOB_STRIPES     64          /* id-striped locks; see struct hs_blob_store */
+#define HS_BLOB_CRC_CHUNK   (128 << 10) /* pread chunk when verifying a payload */
+#define HS_BLOB_FANOUT_PAD  '+'         /* sorts before '-', '.', digits and letters */
+#define HS_BLOB_REL_MAX     (6 + HS_BLOB_ID_MAX + 1) /* "d1/d2/" + id + NUL */
+#define HS_BLOB_OBJECTS_DIR "objects"
+#define HS_BLOB_TMP_DIR     "tmp"
+#define HS_BLOB_QUAR_DIR    "quarantine"
+
+struct hs_blob_store {
+    char *dir;   /* data directory, as given */
+    int root_fd; /* O_DIRECTORY fds, opened once; immutable after open */
+    int objects_fd;
+    int tmp_fd;
+    int quarantine_fd;
+    int lock_fd; /* holds flock(LOCK_EX) on <dir>/LOCK */
+    bool fsync;  /* immutable options */
+    int64_t reserve_bytes;
+    int64_t max_blob_bytes;
+    _Atomic int64_t blobs;         /* blobs in objects/ that are counted */
+    _Atomic int64_t payload_bytes; /* sum of their payload lengths */
+    _Atomic int64_t quarantined;   /* moved to quarantine since open */
+    _Atomic uint64_t seq;          /* unique suffixes for temp and quarantine names */
+    /* stripes[hash(id) % N] serialises the operations that change which file an id names
+     * (commit's rename, delete, quarantine) so that counters stay exact and a quarantine never
+     * moves a blob that replaced the corrupt one. Readers and appends take no lock. */
+    pthread_mutex_t stripes[HS_BLOB_STRIPES];
+};
+
+/* d1 and d2 (3 bytes each, NUL-terminated) for a valid id. */
+void hs_blob_fanout(const char *id, char d1[3], char d2[3]);
+/* True for a fan-out directory name: 2 chars of [0-9a-f.+-], not "..". */
+bool hs_blob_fanout_name_valid(const char *name);
+/* "d1/d2/id" into rel (HS_BLOB_REL_MAX bytes) for a valid id. */
+void hs_blob_rel_path(const char *id, char rel[HS_BLOB_REL_MAX]);
+/* "d1/d2" into rel (6 bytes). */
+void hs_blob_rel_dir(const char *id, char rel[6]);
+pthread_mutex_t *hs_blob_stripe(struct hs_blob_store *s, const char *id);
+
+/* Reads and checks the header of an open blob file: decode, id equals expect_id (when not
+ * NULL), file size equals H + payload length. HS_ECORRUPT (*problem_out set), HS_EIO.
+ * *file_bytes_out (may be NULL) is set whenever fstat succeeded, even on HS_ECORRUPT. */
+enum hs_err hs_blob_read_header(int fd, const char *expect_id, struct hs_blob_header *hdr_out,
+                                int64_t *file_bytes_out, const char **problem_out);
+/* CRC32C of len bytes at off, pread in chunks. HS_ECORRUPT when the file ends early, HS_EIO. */
+enum hs_err hs_blob_crc_file(int fd, int64_t off, int64_t len, uint32_t *crc_out);
+
+/* opendir of dirfd/rel with its own file offset; NULL with errno set. */
+DIR *hs_blob_opendir(int dirfd, const char *rel);
+/* Opens objects/<rel of id> read-only. HS_ENOENT, HS_EIO (logged). */
+enum hs_err hs_blob_open_id(struct hs_blob_store *s, const char *id, int *fd_out);
+/* Moves the blob file of id to quarantine/ if it still is the file open as fd (fd -1: whatever
+ * file it is), uncounts it and logs evt=blob_quarantined. Takes the id's stripe lock; the
+ * _locked form expects the caller to hold it. problem: why (static text). */
+void hs_blob_quarantine(struct hs_blob_store *s, const char *id, int fd, const char *problem);
+void hs_blob_quarantine_locked(struct hs_blob_store *s, const char *id, int fd,
+                               const char *problem);
+/* Payload bytes a file was counted with: its header's length when the header is valid, else
+ * the file size minus the header size its id implies (never negative). */
+int64_t hs_blob_counted_bytes(int fd, const char *id);
+/* Opens dirfd/rel as a directory and fsyncs it. HS_EIO (logged). */
+enum hs_err hs_blob_fsync_dir(int dirfd, const char *rel);
+/* Logs evt=blob_io_failed with the operation, the path and errno; returns the hs_err for it
+ * (ENOSPC and EDQUOT: HS_ENOSPC, else HS_EIO). */
+enum hs_err hs_blob_io_error(const char *op, const char *path, int errnum);
+
+#endif
