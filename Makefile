@@ -7,7 +7,7 @@ MESON_OPTS ?=
 PORT       ?= 8000
 PYTEST     = $(PYTHON) -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build test unit integration cluster-test asan run bench format format-check \
+.PHONY: all deps build test unit integration deploy-check asan run bench format format-check \
         tidy fuzz clean
 
 all: build
@@ -25,6 +25,11 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
+	HS_BUILD_DIR=$(abspath $(BUILD)) tests/deploy/check_compose.sh
+
+# The deployment files: docker-compose 1.29 validation, nginx -t, the topology booted natively.
+deploy-check: build
+	HS_BUILD_DIR=$(abspath $(BUILD)) tests/deploy/check_compose.sh
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

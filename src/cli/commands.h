@@ -4,9 +4,10 @@
 #define HS_CLI_COMMANDS_H
 
 int hs_cmd_node(int argc, char **argv);        /* src/node/main.c */
+int hs_cmd_gateway(int argc, char **argv);     /* src/gateway/main.c */
 int hs_cmd_bench_codec(int argc, char **argv); /* src/cli/cmd_bench_codec.c */
 int hs_cmd_bench_node(int argc, char **argv);  /* src/cli/cmd_bench_node.c */
-int hs_cmd_cluster(int argc, char **argv);     /* src/cli/cmd_cluster.c */
+int hs_cmd_cluster(int argc, char **argv);     /* src/cluster/cmd_cluster.c */
 int hs_cmd_debug(int argc, char **argv);       /* src/cli/cmd_debug.c */
 
 #endif
