@@ -1,0 +1,97 @@
+/* http_client.h - client of the storage-node blob API (docs/node.md) over libcurl: single calls
+ * and a parallel fan-out (N calls to N nodes at once over one curl multi handle, each with its
+ * own result), for the gateway's replicas and shards, the healer and the benchmark.
+ *
+ * Connections are kept alive and reused (the connection cache lives in the client's multi
+ * handle); "Expect: 100-continue" is never sent (it would cost a round trip per PUT). PUT sends
+ * the payload's CRC32C in X-HS-CRC32C; GET checks the CRC32C of what arrived against the node's
+ * X-HS-CRC32C header, so corruption on disk, in the node or on the wire is caught end to end.
+ *
+ * Thread-safety: a client is used by one thread at a time (give each thread its own). Every
+ * call blocks until all its transfers finished or timed out. */
+#ifndef HS_HTTP_CLIENT_H
+#define HS_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hs/buf.h"
+#include "hs/err.h"
+
+struct hs_blob_client_opts {
+    const char *secret;         /* cluster secret sent as "Authorization: Bearer" (copied) */
+    int64_t timeout_ms;         /* per transfer, whole request; 0 = 30000 */
+    int64_t connect_timeout_ms; /* 0 = 2000 */
+};
+
+struct hs_blob_client;
+
+/* *out owned by the caller (hs_blob_client_free). Never fails today but keeps the contract. */
+enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out);
+/* Closes the kept-alive connections. NULL is fine. */
+void hs_blob_client_free(struct hs_blob_client *c);
+
+enum hs_blob_op {
+    HS_BLOB_OP_PUT,
+    HS_BLOB_OP_GET,
+    HS_BLOB_OP_HEAD,
+    HS_BLOB_OP_DELETE,
+};
+
+/* One call of a fan-out. Fill the inputs, zero the rest. */
+struct hs_blob_call {
+    /* in */
+    enum hs_blob_op op;
+    const char *base_url; /* "http://127.0.0.1:9100" (no trailing slash needed) */
+    const char *id;       /* blob id (percent-escaped on the wire) */
+    const void *data;     /* PUT payload, borrowed during the call */
+    size_t len;           /* PUT payload bytes */
+    bool have_crc;        /* PUT: crc is the payload's CRC32C (else it is computed) */
+    uint32_t crc;         /* PUT */
+    struct hs_buf *out;   /* GET: payload appended (its max_bytes bounds the download) */
+    /* out */
+    enum hs_err err;    /* HS_OK, or what went wrong with this call (see below) */
+    long http_status;   /* 0 when no reply arrived */
+    int64_t blob_len;   /* GET/HEAD: payload length from the node */
+    uint32_t blob_crc;  /* GET/HEAD: CRC32C from the node (GET: verified) */
+    int64_t elapsed_us; /* wall time of this transfer */
+};
+
+/* Runs every call in parallel. Per-call errors: the node's error (from X-HS-Error: HS_ENOENT,
+ * HS_EEXIST, HS_ETOOBIG, HS_ENOSPC, HS_EAUTH, HS_EINVAL, HS_ECORRUPT...), HS_ECORRUPT when a GET
+ * payload does not match its CRC32C (out is then restored to its old length), HS_ETOOBIG when
+ * it does not fit out, HS_ETIMEDOUT, HS_EUNAVAIL (cannot connect / connection lost), HS_EPROTO
+ * (unexpected reply). Returns HS_OK when every call succeeded, else the first failed call's
+ * error in array order. */
+enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n);
+
+/* Single-call conveniences over hs_blob_client_run. Out-params untouched on failure. */
+enum hs_err hs_blob_client_put(struct hs_blob_client *c, const char *base_url, const char *id,
+                               const void *data, size_t len);
+/* Appends the payload to out; crc_out may be NULL. */
+enum hs_err hs_blob_client_get(struct hs_blob_client *c, const char *base_url, const char *id,
+                               struct hs_buf *out, uint32_t *crc_out);
+enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, const char *id,
+                                int64_t *len_out, uint32_t *crc_out);
+enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url, const char *id);
+
+/* One page of GET /v1/blobs?after=&limit=: fn runs per blob in id order; *next_after_out (heap,
+ * free()) is where the next page starts, NULL when this was the last page. HS_EPROTO on a reply
+ * that is not the documented JSON. */
+typedef void hs_blob_client_list_fn(void *ctx, const char *id, int64_t len, uint32_t crc);
+enum hs_err hs_blob_client_list(struct hs_blob_client *c, const char *base_url, const char *after,
+                                size_t limit, hs_blob_client_list_fn *fn, void *ctx,
+                                char **next_after_out);
+
+/* Plain request for anything else (health, stats): GET/DELETE/... of base_url + path, reply
+ * body appended to reply (which bounds its size). *status_out gets the HTTP status (any). */
+enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
+                                   const char *base_url, const char *path, struct hs_buf *reply,
+                                   long *status_out);
+
+/* Parses the X-HS-CRC32C text form: exactly 8 lower-case hex digits of the payload's CRC32C
+ * (hs_crc32c from hs/codec.h). */
+bool hs_http_crc32c_parse(const char *text, uint32_t *out);
+
+#endif

@@ -1,0 +1,397 @@
+/* client.c - blob client of the node API over one curl multi handle: every call (even a
+ * single one) is a fan-out of n transfers, so all of them share the multi handle's connection
+ * cache and keep-alive. Listing and plain requests are in client_misc.c. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "hs/clock.h"
+#include "hs/codec.h"
+#include "hs/http_client.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "http/client_int.h"
+#include "hs/banned.h"
+
+#define DEFAULT_TIMEOUT_MS         30000
+#define DEFAULT_CONNECT_TIMEOUT_MS 2000
+#define ERR_BODY_MAX               4096
+
+/* One transfer of a fan-out: the call plus the state of its libcurl callbacks. */
+struct xfer {
+    struct hs_blob_call *call;
+    CURL *easy;
+    char *url;               /* heap */
+    struct curl_slist *hdrs; /* per call (auth, Expect, CRC) */
+    size_t upload_pos;       /* PUT: bytes handed to curl */
+    size_t out_len0;         /* GET: out->len before the call, restored on failure */
+    bool have_crc_hdr;       /* X-HS-CRC32C seen */
+    uint32_t crc_hdr;
+    char err_name[24];      /* X-HS-Error */
+    int64_t content_len;    /* -1 = not seen */
+    enum hs_err write_err;  /* why the write callback stopped the transfer */
+    struct hs_buf err_body; /* non-2xx body (for the log) */
+};
+
+static void global_init_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    /* curl_global_init is not thread-safe; it runs once per process, before any handle. */
+    pthread_once(&once, hs_http_curl_global_init);
+}
+
+void hs_http_curl_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out)
+{
+    global_init_once();
+    struct hs_blob_client *c = hs_xcalloc(1, sizeof *c);
+    c->secret = opts->secret ? hs_xstrdup(opts->secret) : NULL;
+    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->connect_timeout_ms =
+        opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    c->multi = curl_multi_init();
+    if (!c->multi)
+        HS_BUG("curl_multi_init failed");
+    *out = c;
+    return HS_OK;
+}
+
+void hs_blob_client_free(struct hs_blob_client *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_easy; i++)
+        curl_easy_cleanup(c->easy[i]);
+    free(c->easy);
+    curl_multi_cleanup(c->multi);
+    free(c->secret);
+    free(c);
+}
+
+CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i)
+{
+    while (c->n_easy <= i) {
+        c->easy = hs_xrealloc(c->easy, (c->n_easy + 1) * sizeof *c->easy);
+        c->easy[c->n_easy] = curl_easy_init();
+        if (!c->easy[c->n_easy])
+            HS_BUG("curl_easy_init failed");
+        c->n_easy++;
+    }
+    /* reset drops options, not the connections cached in the multi handle */
+    curl_easy_reset(c->easy[i]);
+    return c->easy[i];
+}
+
+struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    if (c->secret) {
+        char *auth = hs_xasprintf("Authorization: Bearer %s", c->secret);
+        h = curl_slist_append(h, auth);
+        free(auth);
+    }
+    return h;
+}
+
+void hs_http_client_common_opts(const struct hs_blob_client *c, CURL *e, const char *url)
+{
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+enum hs_err hs_http_map_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return HS_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return HS_ETIMEDOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return HS_EUNAVAIL;
+    default:
+        return HS_EPROTO;
+    }
+}
+
+enum hs_err hs_http_map_status(long status, const char *err_name)
+{
+    if (err_name && *err_name) {
+        for (int e = 1; e < HS_ERR_COUNT_; e++)
+            if (strcmp(err_name, hs_err_name((enum hs_err)e)) == 0)
+                return (enum hs_err)e;
+    }
+    if (status >= 200 && status < 300)
+        return HS_OK;
+    switch (status) {
+    case 400:
+    case 411:
+        return HS_EINVAL;
+    case 401:
+    case 403:
+        return HS_EAUTH;
+    case 404:
+        return HS_ENOENT;
+    case 409:
+        return HS_EEXIST;
+    case 413:
+        return HS_ETOOBIG;
+    case 503:
+        return HS_EUNAVAIL;
+    case 504:
+        return HS_ETIMEDOUT;
+    case 507:
+        return HS_ENOSPC;
+    default:
+        return status >= 500 ? HS_EIO : HS_EPROTO;
+    }
+}
+
+static size_t upload_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct xfer *x = ud;
+    size_t left = x->call->len - x->upload_pos;
+    size_t n = HS_MIN(left, size * nitems);
+    memcpy(buf, (const char *)x->call->data + x->upload_pos, n);
+    x->upload_pos += n;
+    return n;
+}
+
+static bool is_2xx(CURL *e)
+{
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    return status >= 200 && status < 300;
+}
+
+static size_t download_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = size * nmemb;
+    /* Error bodies go aside, never into the caller's payload buffer. */
+    struct hs_buf *dst = (x->call->out && is_2xx(x->easy)) ? x->call->out : &x->err_body;
+    if (dst == x->call->out && dst->len == x->out_len0 && x->content_len > 0 &&
+        hs_buf_reserve(dst, (size_t)x->content_len) != HS_OK) {
+        x->write_err = HS_ETOOBIG;
+        return 0;
+    }
+    if (hs_buf_append(dst, data, n) != HS_OK) {
+        if (dst == &x->err_body)
+            return n; /* a long error body is just cut */
+        x->write_err = HS_ETOOBIG;
+        return 0;
+    }
+    return n;
+}
+
+static void header_value(const char *line, size_t n, char *out, size_t outlen)
+{
+    const char *colon = memchr(line, ':', n);
+    size_t i = colon ? (size_t)(colon - line) + 1 : n;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    size_t j = n;
+    while (j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' || line[j - 1] == ' '))
+        j--;
+    snprintf(out, outlen, "%.*s", (int)(j - i), line + i);
+}
+
+static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = size * nitems;
+    char val[64];
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* a new response (after an interim 1xx): forget what the previous one said */
+        x->have_crc_hdr = false;
+        x->err_name[0] = '\0';
+        x->content_len = -1;
+    } else if (n > 12 && strncasecmp(line, "X-HS-CRC32C:", 12) == 0) {
+        header_value(line, n, val, sizeof val);
+        x->have_crc_hdr = hs_http_crc32c_parse(val, &x->crc_hdr);
+    } else if (n > 11 && strncasecmp(line, "X-HS-Error:", 11) == 0) {
+        header_value(line, n, x->err_name, sizeof x->err_name);
+    } else if (n > 15 && strncasecmp(line, "Content-Length:", 15) == 0) {
+        header_value(line, n, val, sizeof val);
+        char *end = NULL;
+        long long v = strtoll(val, &end, 10);
+        x->content_len = (end && *end == '\0' && v >= 0) ? v : -1;
+    }
+    return n;
+}
+
+static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
+{
+    struct hs_blob_call *call = x->call;
+    CURL *e = x->easy = hs_http_client_easy(c, i);
+    char *esc = curl_easy_escape(e, call->id, 0);
+    const char *base = call->base_url;
+    size_t bl = strlen(base);
+    x->url = hs_xasprintf("%.*s/v1/blobs/%s", (int)(bl > 0 && base[bl - 1] == '/' ? bl - 1 : bl),
+                          base, esc ? esc : "");
+    curl_free(esc);
+    x->content_len = -1;
+    x->out_len0 = call->out ? call->out->len : 0;
+    hs_buf_init(&x->err_body, ERR_BODY_MAX);
+    x->hdrs = hs_http_client_headers(c);
+    hs_http_client_common_opts(c, e, x->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, download_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    switch (call->op) {
+    case HS_BLOB_OP_PUT: {
+        uint32_t crc = call->have_crc ? call->crc : hs_crc32c(0, call->data, call->len);
+        char h[40];
+        snprintf(h, sizeof h, "X-HS-CRC32C: %08x", crc);
+        x->hdrs = curl_slist_append(x->hdrs, h);
+        x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/octet-stream");
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)call->len);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        break;
+    }
+    case HS_BLOB_OP_HEAD:
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        break;
+    case HS_BLOB_OP_DELETE:
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+        break;
+    case HS_BLOB_OP_GET:
+        break;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+}
+
+/* Turns a finished transfer into the call's err/status/len/crc. */
+static void xfer_finish(struct xfer *x, CURLcode rc)
+{
+    struct hs_blob_call *call = x->call;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->http_status);
+    curl_off_t us = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
+    call->elapsed_us = (int64_t)us;
+    enum hs_err err = x->write_err != HS_OK ? x->write_err : hs_http_map_curl(rc);
+    if (err == HS_OK)
+        err = hs_http_map_status(call->http_status, x->err_name);
+    if (err == HS_OK && (call->op == HS_BLOB_OP_GET || call->op == HS_BLOB_OP_HEAD)) {
+        if (!x->have_crc_hdr) {
+            err = HS_EPROTO;
+        } else {
+            call->blob_crc = x->crc_hdr;
+            call->blob_len = call->op == HS_BLOB_OP_GET ? (int64_t)(call->out->len - x->out_len0)
+                                                        : x->content_len;
+        }
+    }
+    if (err == HS_OK && call->op == HS_BLOB_OP_GET &&
+        hs_crc32c(0, call->out->data + x->out_len0, call->out->len - x->out_len0) != x->crc_hdr) {
+        HS_LOG_WARN("blob_get_crc_mismatch", "url='%s' len=%lld", x->url,
+                    (long long)call->blob_len);
+        err = HS_ECORRUPT;
+    }
+    if (err != HS_OK && call->out)
+        call->out->len = x->out_len0;
+    if (err != HS_OK)
+        HS_LOG_DEBUG("blob_call_failed", "url='%s' status=%ld err=%s curl=%d", x->url,
+                     call->http_status, hs_err_name(err), (int)rc);
+    call->err = err;
+}
+
+static void multi_wait_all(struct hs_blob_client *c)
+{
+    int running = 1;
+    while (running > 0) {
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+            HS_BUG("curl_multi_perform failed");
+        if (running > 0)
+            curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(c->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            struct xfer *x = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            xfer_finish(x, m->data.result);
+        }
+    }
+}
+
+enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n)
+{
+    struct xfer *xs = hs_xcalloc(n ? n : 1, sizeof *xs);
+    for (size_t i = 0; i < n; i++) {
+        assert(calls[i].base_url && calls[i].id);
+        assert(calls[i].op != HS_BLOB_OP_GET || calls[i].out);
+        xs[i].call = &calls[i];
+        calls[i].err = HS_EPROTO; /* until its transfer finishes */
+        calls[i].http_status = 0;
+        xfer_setup(c, &xs[i], i);
+        curl_multi_add_handle(c->multi, xs[i].easy);
+    }
+    multi_wait_all(c);
+    enum hs_err first = HS_OK;
+    for (size_t i = 0; i < n; i++) {
+        curl_multi_remove_handle(c->multi, xs[i].easy);
+        curl_slist_free_all(xs[i].hdrs);
+        free(xs[i].url);
+        hs_buf_release(&xs[i].err_body);
+        if (first == HS_OK)
+            first = calls[i].err;
+    }
+    free(xs);
+    return first;
+}
+
+enum hs_err hs_blob_client_put(struct hs_blob_client *c, const char *base_url, const char *id,
+                               const void *data, size_t len)
+{
+    struct hs_blob_call call = {
+        .op = HS_BLOB_OP_PUT, .base_url = base_url, .id = id, .data = data, .len = len};
+    return hs_blob_client_run(c, &call, 1);
+}
+
+enum hs_err hs_blob_client_get(struct hs_blob_client *c, const char *base_url, const char *id,
+                               struct hs_buf *out, uint32_t *crc_out)
+{
+    struct hs_blob_call call = {.op = HS_BLOB_OP_GET, .base_url = base_url, .id = id, .out = out};
+    enum hs_err err = hs_blob_client_run(c, &call, 1);
+    if (err == HS_OK && crc_out)
+        *crc_out = call.blob_crc;
+    return err;
+}
+
+enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, const char *id,
+                                int64_t *len_out, uint32_t *crc_out)
+{
+    struct hs_blob_call call = {.op = HS_BLOB_OP_HEAD, .base_url = base_url, .id = id};
+    enum hs_err err = hs_blob_client_run(c, &call, 1);
+    if (err == HS_OK) {
+        *len_out = call.blob_len;
+        *crc_out = call.blob_crc;
+    }
+    return err;
+}
+
+enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url, const char *id)
+{
+    struct hs_blob_call call = {.op = HS_BLOB_OP_DELETE, .base_url = base_url, .id = id};
+    return hs_blob_client_run(c, &call, 1);
+}

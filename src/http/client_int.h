@@ -1,0 +1,35 @@
+/* client_int.h - private to src/http: the blob client struct and helpers shared by client.c
+ * (fan-out of blob calls) and client_misc.c (listing, plain requests, CRC32C). */
+#ifndef HS_HTTP_CLIENT_INT_H
+#define HS_HTTP_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "hs/http_client.h"
+
+struct hs_blob_client {
+    char *secret; /* heap, NULL = no Authorization header */
+    int64_t timeout_ms;
+    int64_t connect_timeout_ms;
+    CURLM *multi; /* owns the connection cache: keep-alive across calls */
+    CURL **easy;  /* pool, grown to the widest fan-out seen */
+    size_t n_easy;
+};
+
+void hs_http_curl_global_init(void);
+/* Easy handle i of the pool, reset (created when missing). */
+CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i);
+/* "Expect:" (disables 100-continue) and the Authorization header; caller frees the list. */
+struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c);
+/* URL, timeouts, no signals, TCP_NODELAY, http(s) only. */
+void hs_http_client_common_opts(const struct hs_blob_client *c, CURL *e, const char *url);
+enum hs_err hs_http_map_curl(CURLcode rc);
+/* From X-HS-Error (err_name may be NULL or "") or else the HTTP status. */
+enum hs_err hs_http_map_status(long status, const char *err_name);
+
+#endif

@@ -1,0 +1,242 @@
+/* response.c - request accessors and response builders for the server glue: buffer, fd
+ * (zero-copy sendfile), callback and JSON error responses. Responses are only built here;
+ * server.c queues them from inside the access handler, as libmicrohttpd requires. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "http/http_int.h"
+#include "hs/banned.h"
+
+void hs_http_mint_request_id(char *buf, size_t buflen)
+{
+    uint8_t raw[8];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        HS_BUG("getrandom failed"); /* never on Linux >= 3.17 after boot */
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof raw && o + 2 < buflen; i++) {
+        buf[o++] = hex[raw[i] >> 4];
+        buf[o++] = hex[raw[i] & 15];
+    }
+    buf[o] = '\0';
+}
+
+struct hs_arena *hs_http_req_arena(struct hs_http_req *r)
+{
+    return r->arena;
+}
+
+void *hs_http_req_server_ctx(const struct hs_http_req *r)
+{
+    return r->srv_ctx;
+}
+
+void *hs_http_req_ctx(const struct hs_http_req *r)
+{
+    return r->ctx;
+}
+
+void hs_http_req_set_ctx(struct hs_http_req *r, void *ctx)
+{
+    r->ctx = ctx;
+}
+
+const char *hs_http_req_method(const struct hs_http_req *r)
+{
+    return r->method;
+}
+
+bool hs_http_req_is_head(const struct hs_http_req *r)
+{
+    return r->is_head;
+}
+
+const char *hs_http_req_path(const struct hs_http_req *r)
+{
+    return r->path;
+}
+
+const char *hs_http_req_rest(const struct hs_http_req *r)
+{
+    return r->rest;
+}
+
+const char *hs_http_req_id(const struct hs_http_req *r)
+{
+    return r->request_id;
+}
+
+const char *hs_http_req_header(const struct hs_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *hs_http_req_query(const struct hs_http_req *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    /* MHD reports "?a" as a present key with a NULL value; tell it apart from absent. */
+    if (!v && MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+                                            NULL, NULL) == MHD_YES)
+        return "";
+    return v;
+}
+
+bool hs_http_req_content_length(const struct hs_http_req *r, int64_t *len_out)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (!v || *v < '0' || *v > '9')
+        return false;
+    char *end = NULL;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0' || n > (unsigned long long)INT64_MAX)
+        return false;
+    *len_out = (int64_t)n;
+    return true;
+}
+
+bool hs_http_req_bearer_matches(const struct hs_http_req *r, const char *secret)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return false;
+    v += 7;
+    size_t n = strlen(secret);
+    if (strlen(v) != n || n == 0)
+        return false;
+    /* No early exit: the time taken does not depend on where the first difference is. */
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(v[i] ^ secret[i]);
+    return diff == 0;
+}
+
+void hs_http_add_header(struct hs_http_req *r, const char *name, const char *value)
+{
+    struct http_hdr *h = hs_arena_alloc(r->arena, sizeof *h);
+    h->name = hs_arena_strdup(r->arena, name);
+    h->value = hs_arena_strdup(r->arena, value);
+    h->next = r->headers;
+    r->headers = h;
+}
+
+bool hs_http_responded(const struct hs_http_req *r)
+{
+    return r->responded;
+}
+
+/* Adds the common and the handler's headers, then parks resp for server.c to queue. */
+static void set_response(struct hs_http_req *r, unsigned status, const char *content_type,
+                         struct MHD_Response *resp)
+{
+    if (!resp)
+        HS_BUG("cannot create a response (status %u)", status);
+    if (r->responded)
+        HS_BUG("second response for request %s", r->request_id);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (struct http_hdr *h = r->headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
+    r->resp = resp;
+    r->status = status;
+    r->responded = true;
+}
+
+void hs_http_respond_buf(struct hs_http_req *r, unsigned status, const char *content_type,
+                         const void *data, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    set_response(r, status, content_type, resp);
+}
+
+void hs_http_respond_take(struct hs_http_req *r, unsigned status, const char *content_type,
+                          void *data, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    set_response(r, status, content_type, resp);
+}
+
+void hs_http_respond_fd(struct hs_http_req *r, unsigned status, const char *content_type, int fd,
+                        int64_t offset, int64_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64((uint64_t)len, fd, (uint64_t)offset);
+    if (!resp)
+        close(fd);
+    set_response(r, status, content_type, resp);
+}
+
+void hs_http_respond_callback(struct hs_http_req *r, unsigned status, const char *content_type,
+                              int64_t total_len, hs_http_read_fn *read, void *ctx,
+                              void (*free_fn)(void *ctx))
+{
+    uint64_t size = total_len < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)total_len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, (size_t)64 * 1024, read, ctx, free_fn);
+    set_response(r, status, content_type, resp);
+}
+
+/* msg is modified: non-printable bytes become '?'. */
+static void respond_error_msg(struct hs_http_req *r, unsigned status, enum hs_err err, char *msg)
+{
+    /* Messages quote client input (paths, ids): keep them printable ASCII so that the JSON
+     * encoder never meets invalid UTF-8 and log scrapers never meet control bytes. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+    json_t *o = json_pack("{s:s, s:s, s:s}", "error", hs_err_name(err), "message", msg,
+                          "request_id", r->request_id);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        HS_BUG("cannot encode an error body");
+    hs_http_add_header(r, "X-HS-Error", hs_err_name(err));
+    /* jansson allocates with malloc, so MHD may free() it. */
+    hs_http_respond_take(r, status, "application/json", text, strlen(text));
+}
+
+void hs_http_respond_error(struct hs_http_req *r, enum hs_err err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    respond_error_msg(r, (unsigned)hs_err_http_status(err), err, msg);
+}
+
+void hs_http_respond_error_status(struct hs_http_req *r, unsigned status, enum hs_err err,
+                                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    respond_error_msg(r, status, err, msg);
+}
+
+void hs_http_suspend(struct hs_http_req *r)
+{
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+}
+
+void hs_http_resume(struct hs_http_req *r)
+{
+    MHD_resume_connection(r->conn);
+}

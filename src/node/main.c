@@ -1,0 +1,394 @@
+/* main.c - `hybridstore node`: options, startup (blob store, node id, HTTP server, etcd
+ * registration in the background), and graceful shutdown on SIGTERM/SIGINT (stop accepting,
+ * drain in-flight requests, revoke the lease, exit 0). The HTTP API is in routes.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "hs/clock.h"
+#include "hs/config.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "node/node_int.h"
+#include "hs/banned.h"
+
+#define REFRESH_MS   10000 /* registration value rewrite (free bytes) */
+#define SECRET_MAX   4096  /* bytes read from --secret-file */
+#define DRAIN_MAX_MS 5000  /* longest wait for in-flight requests on SIGTERM */
+
+struct hs_node_config {
+    char *listen;        /* host:port */
+    char *advertise_url; /* NULL = http://<listen> */
+    char *data_dir;
+    char *node_id; /* NULL = <data-dir>/node-id */
+    char *etcd;    /* endpoints */
+    char *secret;
+    char *secret_file;
+    int fsync;               /* index into fsync_choices */
+    int64_t reserve;         /* bytes */
+    int64_t max_blob_size;   /* bytes */
+    int64_t threads;         /* 0 = CPUs */
+    int64_t lease_ttl;       /* ms */
+    int64_t request_timeout; /* ms */
+    char *zone;
+    int log_level; /* enum hs_log_level (same order as level_choices) */
+};
+
+static const char *const fsync_choices[] = {"always", "never", NULL};
+static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
+
+static const char *check_listen(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    char host[64];
+    uint16_t port = 0;
+    return v && split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
+}
+
+#define FIELD(f) .offset = offsetof(struct hs_node_config, f)
+static const struct hs_opt node_opts[] = {
+    {.name = "listen",
+     .type = HS_OPT_STRING,
+     FIELD(listen),
+     .def = "127.0.0.1:9100",
+     .help = "address:port to serve on",
+     .check = check_listen},
+    {.name = "advertise-url",
+     .type = HS_OPT_STRING,
+     FIELD(advertise_url),
+     .help = "URL other daemons reach this node at (default http://<listen>)"},
+    {.name = "data-dir",
+     .type = HS_OPT_STRING,
+     FIELD(data_dir),
+     .def = "./data/node",
+     .help = "blob store directory"},
+    {.name = "node-id",
+     .type = HS_OPT_STRING,
+     FIELD(node_id),
+     .help = "node id (default: <data-dir>/node-id, created with 8 random bytes in hex)"},
+    {.name = "etcd",
+     .type = HS_OPT_STRING,
+     FIELD(etcd),
+     .def = "http://127.0.0.1:2379",
+     .help = "etcd endpoints, comma-separated"},
+    {.name = "secret",
+     .type = HS_OPT_STRING,
+     FIELD(secret),
+     .secret = true,
+     .help = "cluster secret clients send as 'Authorization: Bearer' (this or --secret-file)"},
+    {.name = "secret-file",
+     .type = HS_OPT_STRING,
+     FIELD(secret_file),
+     .help = "file holding the cluster secret (white space trimmed)"},
+    {.name = "fsync",
+     .type = HS_OPT_ENUM,
+     FIELD(fsync),
+     .def = "always",
+     .choices = fsync_choices,
+     .help = "always: durable before 201; never: for benchmarks only, loses acknowledged writes "
+             "on power loss"},
+    {.name = "reserve",
+     .type = HS_OPT_BYTES,
+     FIELD(reserve),
+     .def = "256MiB",
+     .min = 0,
+     .max = INT64_MAX,
+     .help = "refuse writes (507) when free space would fall below this"},
+    {.name = "max-blob-size",
+     .type = HS_OPT_BYTES,
+     FIELD(max_blob_size),
+     .def = "256MiB",
+     .min = 1,
+     .max = INT64_MAX,
+     .help = "largest blob accepted (413 above)"},
+    {.name = "threads",
+     .type = HS_OPT_INT,
+     FIELD(threads),
+     .def = "16",
+     .min = 0,
+     .max = 1024,
+     .help = "HTTP worker threads (0 = number of CPUs)"},
+    {.name = "lease-ttl",
+     .type = HS_OPT_DURATION,
+     FIELD(lease_ttl),
+     .def = "10s",
+     .min = 2000,
+     .max = 3600000,
+     .help = "TTL of the etcd lease the registration is bound to"},
+    {.name = "request-timeout",
+     .type = HS_OPT_DURATION,
+     FIELD(request_timeout),
+     .def = "30s",
+     .min = 1000,
+     .max = 3600000,
+     .help = "drop a client that sends nothing for this long (its temp file is removed)"},
+    {.name = "zone",
+     .type = HS_OPT_STRING,
+     FIELD(zone),
+     .def = "local",
+     .help = "failure zone, published in the registration"},
+    {.name = "log-level",
+     .type = HS_OPT_ENUM,
+     FIELD(log_level),
+     .def = "info",
+     .choices = level_choices,
+     .help = "lowest level logged"},
+};
+
+static const struct hs_config_spec node_spec = {
+    .command = "node",
+    .summary = "Storage node: a durable blob store on local disk behind an HTTP API "
+               "(docs/node.md), registered in etcd under a lease.",
+    .env_prefix = "HS_NODE_",
+    .opts = node_opts,
+    .n_opts = sizeof node_opts / sizeof node_opts[0],
+};
+
+/* Reads at most max bytes of path into a heap string with surrounding white space removed. */
+static char *read_trimmed(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = hs_xcalloc(1, max + 1);
+    ssize_t n = read(fd, buf, max);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    size_t end = (size_t)n, start = 0;
+    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
+        end--;
+    while (start < end && strchr(" \t\r\n", buf[start]))
+        start++;
+    char *out = hs_xstrndup(buf + start, end - start);
+    free(buf);
+    return out;
+}
+
+static bool node_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > HS_NODE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", id[i]))
+            return false;
+    return true;
+}
+
+/* <data-dir>/node-id, created atomically on first start. */
+static enum hs_err node_id_load(const char *dir, char **out)
+{
+    char *path = hs_xasprintf("%s/node-id", dir);
+    char *id = read_trimmed(path, 256);
+    enum hs_err err = HS_OK;
+    if (!id) {
+        uint8_t raw[8];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+            HS_BUG("getrandom failed");
+        id = hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3],
+                          raw[4], raw[5], raw[6], raw[7]);
+        char *tmp = hs_xasprintf("%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        ok = ok && rename(tmp, path) == 0;
+        if (!ok) {
+            char eb[128];
+            HS_LOG_ERROR("node_id_write_failed", "path='%s' errno=%d err='%s'", path, errno,
+                         hs_errno_text(errno, eb, sizeof eb));
+            unlink(tmp);
+            err = HS_EIO;
+        }
+        free(tmp);
+    }
+    if (err == HS_OK && !node_id_valid(id)) {
+        HS_LOG_ERROR("node_id_invalid", "path='%s'", path);
+        err = HS_EINVAL;
+    }
+    free(path);
+    if (err != HS_OK) {
+        free(id);
+        return err;
+    }
+    *out = id;
+    return HS_OK;
+}
+
+static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
+        return false;
+    char *end = NULL;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || p == 0 || p > 65535)
+        return false;
+    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
+    *port = (uint16_t)p;
+    return true;
+}
+
+/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
+static char *resolve_secret(const struct hs_node_config *cfg)
+{
+    if (cfg->secret && cfg->secret_file) {
+        fprintf(stderr, "hybridstore node: give --secret or --secret-file, not both\n");
+        return NULL;
+    }
+    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
+    if (cfg->secret_file) {
+        s = read_trimmed(cfg->secret_file, SECRET_MAX);
+        if (!s) {
+            char eb[128];
+            fprintf(stderr, "hybridstore node: cannot read --secret-file '%s': %s\n",
+                    cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
+            return NULL;
+        }
+    }
+    if (!s || !*s) {
+        fprintf(stderr, "hybridstore node: a cluster secret is required (--secret or "
+                        "--secret-file); refusing to serve without one\n");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct runtime {
+    struct hs_node node;
+    struct hs_http_server *srv;
+    struct hs_node_reg *reg;
+    char *secret;
+    char *node_id;
+    char *url;
+};
+
+static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *rt)
+{
+    struct hs_blob_store_opts bo = {.dir = cfg->data_dir,
+                                    .fsync = cfg->fsync == 0,
+                                    .reserve_bytes = cfg->reserve,
+                                    .max_blob_bytes = cfg->max_blob_size};
+    enum hs_err err = hs_blob_store_open(&bo, &rt->node.store);
+    if (err != HS_OK)
+        return err;
+    if (cfg->node_id) {
+        if (!node_id_valid(cfg->node_id)) {
+            HS_LOG_ERROR("node_id_invalid", "node_id='%s'", cfg->node_id);
+            return HS_EINVAL;
+        }
+        rt->node_id = hs_xstrdup(cfg->node_id);
+    } else if ((err = node_id_load(cfg->data_dir, &rt->node_id)) != HS_OK) {
+        return err;
+    }
+    rt->url = cfg->advertise_url ? hs_xstrdup(cfg->advertise_url)
+                                 : hs_xasprintf("http://%s", cfg->listen);
+    rt->node.secret = rt->secret;
+    rt->node.node_id = rt->node_id;
+    rt->node.zone = cfg->zone;
+    rt->node.url = rt->url;
+    rt->node.max_blob_bytes = cfg->max_blob_size;
+    rt->node.started_ms = hs_clock_wall_ms();
+    return HS_OK;
+}
+
+static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *rt,
+                              const char *host, uint16_t port)
+{
+    struct hs_http_server_opts so = {
+        .host = host,
+        .port = port,
+        .threads = (unsigned)cfg->threads,
+        .connection_timeout_s = (unsigned)((cfg->request_timeout + 999) / 1000),
+        .routes = hs_node_routes,
+        .n_routes = hs_node_n_routes,
+        .guard = hs_node_guard,
+        .ctx = &rt->node,
+    };
+    enum hs_err err = hs_http_server_start(&so, &rt->srv);
+    if (err != HS_OK)
+        return err;
+    struct hs_node_reg_opts ro = {.endpoints = cfg->etcd,
+                                  .node = &rt->node,
+                                  .ttl_s = (cfg->lease_ttl + 999) / 1000,
+                                  .refresh_ms = REFRESH_MS};
+    return hs_node_reg_start(&ro, &rt->reg);
+}
+
+static void node_close(struct runtime *rt, int64_t drain_ms)
+{
+    int64_t left = hs_http_server_stop(rt->srv, drain_ms);
+    hs_node_reg_stop(rt->reg);
+    hs_blob_store_close(rt->node.store);
+    free(rt->secret);
+    free(rt->node_id);
+    free(rt->url);
+    HS_LOG_INFO("node_stopped", "abandoned_requests=%lld", (long long)left);
+}
+
+/* SIGTERM/SIGINT are blocked in every thread and taken here with sigwait: no async handler. */
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int hs_cmd_node(int argc, char **argv)
+{
+    struct hs_node_config cfg = {0};
+    enum hs_config_outcome oc = hs_config_load(&node_spec, &cfg, argc, argv, NULL, 0, NULL);
+    if (oc != HS_CONFIG_RUN)
+        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
+    hs_log_init("node", (enum hs_log_level)cfg.log_level);
+    struct runtime rt = {0};
+    char host[64];
+    uint16_t port = 0;
+    int rc = 2;
+    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+        fprintf(stderr, "hybridstore node: --listen must be host:port, got '%s'\n", cfg.listen);
+        goto out;
+    }
+    if (!(rt.secret = resolve_secret(&cfg)))
+        goto out;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
+    signal(SIGPIPE, SIG_IGN);
+    hs_config_log(&node_spec, &cfg);
+    rc = 1;
+    if (node_open(&cfg, &rt) != HS_OK || node_serve(&cfg, &rt, host, port) != HS_OK) {
+        HS_LOG_ERROR("node_start_failed", "data_dir='%s' listen='%s'", cfg.data_dir, cfg.listen);
+        node_close(&rt, 0);
+        goto out;
+    }
+    HS_LOG_INFO("node_started", "node=%s url=%s data_dir='%s' fsync=%s", rt.node_id, rt.url,
+                cfg.data_dir, fsync_choices[cfg.fsync]);
+    int sig = wait_for_signal(&set);
+    HS_LOG_INFO("node_stopping", "signal=%d in_flight=%lld", sig,
+                (long long)hs_http_server_in_flight(rt.srv));
+    node_close(&rt, HS_MIN(cfg.request_timeout, DRAIN_MAX_MS));
+    rc = 0;
+out:
+    if (rc == 2)
+        free(rt.secret);
+    hs_config_release(&node_spec, &cfg);
+    return rc;
+}

@@ -1,0 +1,344 @@
+/* routes.c - the storage node's HTTP API (docs/node.md): one route table and its handlers.
+ * Blob ids are checked before any path is built; PUT bodies stream into the blob writer as they
+ * arrive; GET sends the verified payload straight from the file (sendfile). The store itself
+ * (layout, fsync, CRC, quarantine) is the blob module's business. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs/blob.h"
+#include "hs/buf.h"
+#include "hs/clock.h"
+#include "hs/http_client.h"
+#include "hs/http_server.h"
+#include "hs/log.h"
+#include "node/node_int.h"
+#include "hs/banned.h"
+
+#define LIST_LIMIT_DEFAULT 1000
+#define LIST_LIMIT_MAX     10000
+
+static struct hs_node *node_of(struct hs_http_req *r)
+{
+    return hs_http_req_server_ctx(r);
+}
+
+static void count(atomic_int_fast64_t *c, int64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Every error answer of the node goes through here, so that stats count each kind. */
+static void fail_status(struct hs_http_req *r, unsigned status, enum hs_err err, const char *what)
+{
+    count(&node_of(r)->counters.errors[err], 1);
+    HS_LOG_DEBUG("node_request_failed", "req=%s path='%s' err=%s status=%u what='%s'",
+                 hs_http_req_id(r), hs_http_req_path(r), hs_err_name(err), status, what);
+    hs_http_respond_error_status(r, status, err, "%s", what);
+}
+
+static void fail(struct hs_http_req *r, enum hs_err err, const char *what)
+{
+    fail_status(r, (unsigned)hs_err_http_status(err), err, what);
+}
+
+bool hs_node_guard(struct hs_http_req *r)
+{
+    if (hs_http_req_bearer_matches(r, node_of(r)->secret))
+        return true;
+    fail(r, HS_EAUTH, "missing or wrong cluster secret (Authorization: Bearer)");
+    return false;
+}
+
+/* The id from the path, or NULL after answering 400 (nothing touched the disk). */
+static const char *blob_id(struct hs_http_req *r)
+{
+    const char *id = hs_http_req_rest(r);
+    if (hs_blob_id_valid(id))
+        return id;
+    fail(r, HS_EINVAL, "invalid blob id: 1-200 chars of [0-9a-f.-], no leading '.', no '..'");
+    return NULL;
+}
+
+/* ---- PUT /v1/blobs/<id> ---- */
+
+struct put_state {
+    struct hs_blob_writer *w; /* NULL once committed or aborted */
+    int64_t len;              /* declared Content-Length */
+    bool have_crc;
+    uint32_t crc;
+};
+
+/* Runs when the request ends, also when the client vanished or timed out mid-body: the temp
+ * file must not outlive the request. */
+static void put_cleanup(void *p)
+{
+    struct put_state *st = p;
+    if (st->w) {
+        hs_blob_write_abort(st->w);
+        st->w = NULL;
+    }
+}
+
+static void put_start(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    const char *id = blob_id(r);
+    if (!id)
+        return;
+    struct put_state *st = hs_arena_alloc(hs_http_req_arena(r), sizeof *st);
+    const char *crc_text = hs_http_req_header(r, "X-HS-CRC32C");
+    if (crc_text && !hs_http_crc32c_parse(crc_text, &st->crc)) {
+        fail(r, HS_EINVAL, "X-HS-CRC32C must be 8 lower-case hex digits");
+        return;
+    }
+    st->have_crc = crc_text != NULL;
+    if (!hs_http_req_content_length(r, &st->len)) {
+        fail_status(r, 411, HS_EINVAL, "Content-Length required");
+        return;
+    }
+    /* Refuse before reading a byte of the body. */
+    if (n->max_blob_bytes > 0 && st->len > n->max_blob_bytes) {
+        fail(r, HS_ETOOBIG, "blob larger than --max-blob-size");
+        return;
+    }
+    enum hs_err err = hs_blob_write_begin(n->store, id, st->len, &st->w);
+    if (err != HS_OK) {
+        fail(r, err, "cannot start the blob write");
+        return;
+    }
+    hs_arena_defer(hs_http_req_arena(r), put_cleanup, st);
+    hs_http_req_set_ctx(r, st);
+}
+
+static enum hs_err put_body(struct hs_http_req *r, const void *data, size_t len)
+{
+    struct put_state *st = hs_http_req_ctx(r);
+    enum hs_err err = hs_blob_write_append(st->w, data, len);
+    if (err != HS_OK) {
+        put_cleanup(st); /* free the disk space now, not when the client finishes sending */
+        fail(r, err, "cannot write the blob");
+    }
+    return err;
+}
+
+static void put_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    struct put_state *st = hs_http_req_ctx(r);
+    struct hs_blob_writer *w = st->w;
+    st->w = NULL; /* commit frees it in every case */
+    enum hs_err err = hs_blob_write_commit(w, st->have_crc, st->crc);
+    if (err == HS_ECORRUPT) {
+        fail_status(r, 400, HS_ECORRUPT, "payload does not match X-HS-CRC32C");
+        return;
+    }
+    if (err == HS_EEXIST) {
+        fail(r, HS_EEXIST, "blob exists with different content");
+        return;
+    }
+    if (err != HS_OK) {
+        fail(r, err, "cannot store the blob");
+        return;
+    }
+    count(&n->counters.puts, 1);
+    count(&n->counters.put_bytes, st->len);
+    char body[64];
+    int len = snprintf(body, sizeof body, "{\"size\":%" PRId64 "}", st->len);
+    hs_http_respond_buf(r, 201, "application/json", body, (size_t)len);
+}
+
+/* ---- GET / HEAD /v1/blobs/<id> ---- */
+
+static void add_crc_header(struct hs_http_req *r, uint32_t crc)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%08x", crc);
+    hs_http_add_header(r, "X-HS-CRC32C", text);
+}
+
+static ssize_t never_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    (void)ctx, (void)pos, (void)buf, (void)max;
+    return HS_HTTP_READ_ERROR; /* HEAD: libmicrohttpd sends headers only */
+}
+
+static void get_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    const char *id = blob_id(r);
+    if (!id)
+        return;
+    int64_t len = 0;
+    uint32_t crc = 0;
+    if (hs_http_req_is_head(r)) {
+        /* Header only: HEAD must stay cheap, the CRC is checked on GET and by the scrub. */
+        enum hs_err err = hs_blob_stat(n->store, id, &len, &crc);
+        if (err != HS_OK) {
+            fail(r, err, err == HS_ENOENT ? "no such blob" : "cannot read the blob");
+            return;
+        }
+        add_crc_header(r, crc);
+        count(&n->counters.heads, 1);
+        {
+            hs_http_respond_callback(r, 200, "application/octet-stream", len, never_read, NULL,
+                                     NULL);
+            return;
+        }
+    }
+    int fd = -1;
+    int64_t off = 0;
+    enum hs_err err = hs_blob_open_verified(n->store, id, &fd, &off, &len, &crc);
+    if (err == HS_ECORRUPT) {
+        fail(r, HS_ECORRUPT, "blob is corrupt (quarantined)");
+        return;
+    }
+    if (err != HS_OK) {
+        fail(r, err, err == HS_ENOENT ? "no such blob" : "cannot read the blob");
+        return;
+    }
+    add_crc_header(r, crc);
+    count(&n->counters.gets, 1);
+    count(&n->counters.get_bytes, len);
+    hs_http_respond_fd(r, 200, "application/octet-stream", fd, off, len);
+}
+
+/* ---- DELETE /v1/blobs/<id> ---- */
+
+static void delete_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    const char *id = blob_id(r);
+    if (!id)
+        return;
+    enum hs_err err = hs_blob_delete(n->store, id);
+    if (err != HS_OK) {
+        fail(r, err, err == HS_ENOENT ? "no such blob" : "cannot delete the blob");
+        return;
+    }
+    count(&n->counters.deletes, 1);
+    hs_http_respond_buf(r, 204, NULL, "", 0);
+}
+
+/* ---- GET /v1/blobs?after=&limit= ---- */
+
+struct list_ctx {
+    struct hs_buf *out;
+    size_t n;
+};
+
+static void list_one(void *ctx, const char *id, int64_t len, uint32_t crc)
+{
+    struct list_ctx *lc = ctx;
+    /* ids are [0-9a-f.-] (checked by the store): nothing to escape */
+    hs_buf_printf(lc->out, "%s{\"id\":\"%s\",\"size\":%" PRId64 ",\"crc32c\":\"%08x\"}",
+                  lc->n++ ? "," : "", id, len, crc);
+}
+
+static bool list_params(struct hs_http_req *r, const char **after, size_t *limit)
+{
+    *after = hs_http_req_query(r, "after");
+    if (*after && **after && !hs_blob_id_valid(*after)) {
+        fail(r, HS_EINVAL, "after must be empty or a blob id");
+        return false;
+    }
+    const char *lim = hs_http_req_query(r, "limit");
+    *limit = LIST_LIMIT_DEFAULT;
+    if (lim && *lim) {
+        char *end = NULL;
+        unsigned long v = strtoul(lim, &end, 10);
+        if (*end != '\0' || lim[0] == '-' || v < 1 || v > LIST_LIMIT_MAX) {
+            fail(r, HS_EINVAL, "limit must be 1..10000");
+            return false;
+        }
+        *limit = v;
+    }
+    return true;
+}
+
+static void list_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    const char *after = NULL;
+    size_t limit = 0;
+    if (!list_params(r, &after, &limit))
+        return;
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    hs_buf_printf(&out, "{\"blobs\":[");
+    struct list_ctx lc = {.out = &out};
+    char *next = NULL;
+    enum hs_err err = hs_blob_list(n->store, after, limit, list_one, &lc, &next);
+    if (err != HS_OK) {
+        hs_buf_release(&out);
+        {
+            fail(r, err, "cannot list blobs");
+            return;
+        }
+    }
+    if (next)
+        hs_buf_printf(&out, "],\"next_after\":\"%s\"}", next);
+    else
+        hs_buf_printf(&out, "],\"next_after\":null}");
+    free(next);
+    count(&n->counters.lists, 1);
+    size_t len = 0;
+    uint8_t *data = hs_buf_detach(&out, &len);
+    hs_http_respond_take(r, 200, "application/json", data, len);
+}
+
+/* ---- GET /v1/health, GET /v1/stats ---- */
+
+static void health_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    char body[160];
+    int len = snprintf(body, sizeof body, "{\"status\":\"ok\",\"node_id\":\"%s\"}", n->node_id);
+    hs_http_respond_buf(r, 200, "application/json", body, (size_t)len);
+}
+
+static int64_t load(atomic_int_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void stats_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    struct hs_node_counters *c = &n->counters;
+    struct hs_blob_stats bs;
+    hs_blob_store_stats(n->store, &bs);
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    hs_buf_printf(&out,
+                  "{\"node_id\":\"%s\",\"zone\":\"%s\",\"uptime_ms\":%" PRId64 ",\"blobs\":%" PRId64
+                  ",\"payload_bytes\":%" PRId64 ",\"free_bytes\":%" PRId64
+                  ",\"total_bytes\":%" PRId64 ",\"quarantined\":%" PRId64,
+                  n->node_id, n->zone, hs_clock_wall_ms() - n->started_ms, bs.blobs,
+                  bs.payload_bytes, bs.free_bytes, bs.total_bytes, bs.quarantined);
+    hs_buf_printf(&out,
+                  ",\"ops\":{\"puts\":%" PRId64 ",\"put_bytes\":%" PRId64 ",\"gets\":%" PRId64
+                  ",\"get_bytes\":%" PRId64 ",\"heads\":%" PRId64 ",\"deletes\":%" PRId64
+                  ",\"lists\":%" PRId64 "},\"errors\":{",
+                  load(&c->puts), load(&c->put_bytes), load(&c->gets), load(&c->get_bytes),
+                  load(&c->heads), load(&c->deletes), load(&c->lists));
+    for (int e = 1; e < HS_ERR_COUNT_; e++)
+        hs_buf_printf(&out, "%s\"%s\":%" PRId64, e > 1 ? "," : "", hs_err_name((enum hs_err)e),
+                      load(&c->errors[e]));
+    hs_buf_printf(&out, "}}");
+    size_t len = 0;
+    uint8_t *data = hs_buf_detach(&out, &len);
+    hs_http_respond_take(r, 200, "application/json", data, len);
+}
+
+/* Order matters only between the exact listing path and the id prefix: both are listed. */
+const struct hs_http_route hs_node_routes[] = {
+    {"GET", "/v1/blobs", HS_HTTP_EXACT, 0, NULL, NULL, list_done},
+    {"PUT", "/v1/blobs/", HS_HTTP_PREFIX, 0, put_start, put_body, put_done},
+    {"GET", "/v1/blobs/", HS_HTTP_PREFIX, 0, NULL, NULL, get_done},
+    {"DELETE", "/v1/blobs/", HS_HTTP_PREFIX, 0, NULL, NULL, delete_done},
+    {"GET", "/v1/health", HS_HTTP_EXACT, HS_HTTP_ROUTE_PUBLIC, NULL, NULL, health_done},
+    {"GET", "/v1/stats", HS_HTTP_EXACT, 0, NULL, NULL, stats_done},
+};
+const size_t hs_node_n_routes = sizeof hs_node_routes / sizeof hs_node_routes[0];
