@@ -18,6 +18,9 @@ enum hs_err {
     HS_ETOOBIG,   /* over a configured size limit */
     HS_EAUTH,     /* missing or wrong credentials */
     HS_ENOMEM,    /* allocation refused by a bounded pool (not malloc failure: that aborts) */
+    HS_EPRECONDITION, /* a conditional request's precondition failed (If-Match...) */
+    HS_ERANGE,        /* a requested byte range cannot be satisfied */
+    HS_EUNSUPPORTED,  /* unsupported media type or operation for this object */
     HS_ERR_COUNT_ /* keep last */
 };
 

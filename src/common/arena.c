@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
@@ -54,6 +55,8 @@ void hs_arena_free(struct hs_arena *a)
 
 void *hs_arena_alloc(struct hs_arena *a, size_t n)
 {
+    if (n > SIZE_MAX / 2)
+        HS_BUG("arena allocation of %zu bytes", n); /* (n + 15) and the block header would wrap */
     size_t need = (n + 15) & ~(size_t)15;
     if (need == 0)
         need = 16;

@@ -3,6 +3,7 @@
 #include "hs/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ enum hs_err hs_buf_reserve(struct hs_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-    if (b->max_bytes && cap > b->max_bytes + 1)
+    if (b->max_bytes && b->max_bytes < SIZE_MAX && cap > b->max_bytes + 1)
         cap = b->max_bytes + 1;
     uint8_t *d = hs_xaligned_alloc(cap);
     if (b->len)

@@ -28,11 +28,20 @@ int64_t hs_clock_wall_ms(void)
 
 void hs_clock_format_utc(int64_t wall_ms, char *buf, size_t buflen)
 {
-    time_t secs = (time_t)(wall_ms / 1000);
+    /* floor division: C truncates toward zero, which would print -1 ms as "...00.-01Z" */
+    int64_t secs = wall_ms / 1000, ms = wall_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&secs, &tm);
+    if (!gmtime_r(&t, &tm)) { /* year out of range: tm would be left uninitialised */
+        snprintf(buf, buflen, "invalid-time");
+        return;
+    }
     snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
 void hs_clock_sleep_ms(int64_t ms, const volatile int *stop)

@@ -26,6 +26,9 @@ static const struct err_row err_table[HS_ERR_COUNT_] = {
     [HS_ETOOBIG] = {"ETOOBIG", "too large", 413},
     [HS_EAUTH] = {"EAUTH", "missing or wrong credentials", 401},
     [HS_ENOMEM] = {"ENOMEM", "out of memory budget", 503},
+    [HS_EPRECONDITION] = {"EPRECONDITION", "precondition failed", 412},
+    [HS_ERANGE] = {"ERANGE", "range not satisfiable", 416},
+    [HS_EUNSUPPORTED] = {"EUNSUPPORTED", "unsupported media type or operation", 415},
 };
 
 static const struct err_row *row_of(enum hs_err e)

@@ -41,12 +41,15 @@ bool hs_log_level_parse(const char *text, enum hs_log_level *out)
 }
 
 static void log_vwrite(const char *lvl_name, const char *evt, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(const char *lvl_name, const char *evt, const char *fmt, va_list ap)
 {
     char line[2048];
     char ts[40];
     hs_clock_format_utc(hs_clock_wall_ms(), ts, sizeof ts);
-    int n = snprintf(line, sizeof line, "ts=%s lvl=%s comp=%s evt=%s ", ts, lvl_name, log_comp,
-                     evt);
+    int n =
+        snprintf(line, sizeof line, "ts=%s lvl=%s comp=%s evt=%s ", ts, lvl_name, log_comp, evt);
     if (n < 0)
         return;
     size_t used = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

@@ -2,6 +2,7 @@
 #include "hs/mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@ void *hs_xcalloc(size_t count, size_t size)
 {
     if (count == 0 || size == 0)
         return check(calloc(1, 1), 1);
+    /* calloc refuses an overflowing product; report it as a failed allocation (a wrapped
+     * product of 0 would otherwise slip through check() and return NULL) */
+    if (count > SIZE_MAX / size)
+        HS_BUG("out of memory allocating %zu x %zu bytes", count, size);
     return check(calloc(count, size), count * size);
 }
 
@@ -50,6 +55,8 @@ char *hs_xstrndup(const char *s, size_t n)
 void *hs_xaligned_alloc(size_t n)
 {
     void *p = NULL;
+    if (n > SIZE_MAX - 63)
+        HS_BUG("out of memory allocating %zu aligned bytes", n);
     size_t rounded = (n + 63) & ~(size_t)63;
     if (rounded == 0)
         rounded = 64;
