@@ -3,14 +3,24 @@
  * and omitted zero values are handled inside: callers see plain C values.
  *
  * Endpoints: several, comma-separated. Every unary call has a short timeout; on a transport
- * error, timeout or HTTP 5xx the next endpoint is tried (the one that worked is remembered).
- * Only idempotent requests are retried by the client (range, lease keepalive/revoke, txn that
- * carry compares are NOT auto-retried: an ambiguous result returns HS_ETIMEDOUT/HS_EUNAVAIL and
- * the caller re-reads). Plain put/delete are retried (last-writer-wins is idempotent here).
+ * error, timeout or HTTP 5xx the next endpoint is tried (the one that worked is remembered, a
+ * failing one is skipped by the next call). Requests that were never sent (connect failed) are
+ * always retried on the next endpoint. Requests that may have reached etcd are retried only
+ * when idempotent: range, put, delete, lease grant/keepalive/revoke, leader, resign. txn and
+ * campaign are not: an ambiguous result returns HS_ETIMEDOUT/HS_EUNAVAIL and the caller
+ * re-reads. A call blocks for at most about timeout_ms per attempt and makes at most
+ * (number of endpoints + 1) attempts.
+ *
+ * Error mapping (every call): HTTP 404 / "requested lease not found" -> HS_ENOENT; 429 (NOSPACE
+ * alarm) -> HS_ENOSPC; 400 (bad argument, too many txn ops, request too large) -> HS_EINVAL;
+ * 400 "required revision has been compacted" -> HS_ECONFLICT; 412 (lease exists) -> HS_EEXIST;
+ * 5xx / no quorum -> HS_EUNAVAIL; client timeout -> HS_ETIMEDOUT; a reply we cannot parse ->
+ * HS_EPROTO. Failures are logged once per call (rate-limited) as
+ * evt=etcd_request_failed endpoint=... path=... err=...; the caller need not log them again.
  *
  * Thread-safety: one struct hs_etcd may be used from many threads at once (it keeps a small pool
- * of curl handles guarded by a mutex). Every call blocks for at most about timeout_ms per
- * endpoint tried. */
+ * of curl handles guarded by a mutex, so connections are kept alive and reused). Out-parameters
+ * are untouched on failure. */
 #ifndef HS_ETCD_H
 #define HS_ETCD_H
 
@@ -21,63 +31,72 @@
 #include "hs/buf.h"
 #include "hs/err.h"
 
-/* Test seam: performs one POST of body to endpoint+path and stores the reply body and status.
- * Returns HS_OK when an HTTP reply arrived (any status), HS_ETIMEDOUT/HS_EUNAVAIL otherwise. */
+/* Test seam: performs one POST of body to endpoint+path and appends the reply body to reply
+ * (any status) and stores the status. Returns HS_OK when an HTTP reply arrived; HS_EUNAVAIL when
+ * the request was certainly not sent (connect failed: any request may be retried elsewhere);
+ * HS_ETIMEDOUT when it may have reached etcd (only idempotent requests are retried). Must be
+ * thread-safe when the client is used from several threads. Streams (watch) do not use it. */
 typedef enum hs_err hs_etcd_transport_fn(void *ctx, const char *endpoint, const char *path,
                                          const char *body, size_t body_len, int64_t timeout_ms,
                                          struct hs_buf *reply, long *http_status);
 
 struct hs_etcd_opts {
-    const char *endpoints;            /* "http://127.0.0.1:2379,http://127.0.0.1:2479" (copied) */
-    int64_t timeout_ms;               /* per attempt; 0 = 2000 */
-    int64_t connect_timeout_ms;       /* 0 = 500 */
-    hs_etcd_transport_fn *transport;  /* NULL = libcurl */
+    const char *endpoints;           /* "http://127.0.0.1:2379,http://127.0.0.1:2479" (copied) */
+    int64_t timeout_ms;              /* per attempt; 0 = 2000 */
+    int64_t connect_timeout_ms;      /* 0 = 500 (capped at timeout_ms) */
+    hs_etcd_transport_fn *transport; /* NULL = libcurl */
     void *transport_ctx;
 };
 
 struct hs_etcd;
 
-/* HS_EINVAL on an empty or malformed endpoint list. *out owned by the caller (hs_etcd_free). */
+/* HS_EINVAL on an empty or malformed endpoint list ("host:port" gets "http://"). *out owned by
+ * the caller: hs_etcd_free (NULL is fine) after every watch and keeper using it was stopped. */
 enum hs_err hs_etcd_new(const struct hs_etcd_opts *opts, struct hs_etcd **out);
 void hs_etcd_free(struct hs_etcd *e);
 
 struct hs_etcd_kv {
-    char *key;              /* NUL-terminated (heap) */
-    uint8_t *value;         /* heap, NUL-terminated for convenience; NULL when keys_only */
+    char *key;      /* NUL-terminated (heap) */
+    uint8_t *value; /* heap, NUL-terminated for convenience; never NULL: empty ("",
+                     * value_len 0) when keys_only or deleted, as etcd omits empty bytes */
     size_t value_len;
     int64_t create_revision;
     int64_t mod_revision;
     int64_t version;
-    int64_t lease;          /* 0 = none */
+    int64_t lease; /* 0 = none */
 };
 
 struct hs_etcd_kvs {
     struct hs_etcd_kv *kvs; /* heap array */
     size_t n;
-    int64_t revision;       /* header revision the read was served at */
-    int64_t count;          /* total matching keys (may exceed n when limited) */
-    bool more;              /* more keys beyond limit */
+    int64_t revision; /* header revision the read was served at */
+    int64_t count;    /* total matching keys (may exceed n when limited) */
+    bool more;        /* more keys beyond limit */
 };
 void hs_etcd_kvs_release(struct hs_etcd_kvs *kvs);
 
 struct hs_etcd_range_req {
-    const char *key;        /* first key (or the prefix when prefix = true) */
-    const char *range_end;  /* exclusive end; NULL = single key unless prefix */
-    bool prefix;            /* range over every key starting with key */
-    int64_t limit;          /* 0 = no limit */
-    int64_t revision;       /* 0 = latest */
+    const char *key;       /* first key (or the prefix when prefix = true) */
+    const char *range_end; /* exclusive end; NULL = single key unless prefix */
+    bool prefix;           /* range over every key starting with key */
+    int64_t limit;         /* 0 = no limit */
+    int64_t revision;      /* 0 = latest */
     bool keys_only;
     bool count_only;
-    bool serializable;      /* allow a stale read from any member */
+    bool serializable; /* allow a stale read from any member */
 };
 
-/* Single key: out->n is 0 when the key does not exist (not an error). */
+/* Single key: out->n is 0 when the key does not exist (not an error). out is owned by the caller
+ * (hs_etcd_kvs_release) on success. range: range_end wins over prefix; an empty prefix ("")
+ * means every key. */
 enum hs_err hs_etcd_get(struct hs_etcd *e, const char *key, struct hs_etcd_kvs *out);
 enum hs_err hs_etcd_range(struct hs_etcd *e, const struct hs_etcd_range_req *req,
                           struct hs_etcd_kvs *out);
 /* Calls fn for every key under prefix in key order, page_size keys per request, all pages read
  * at the revision of the first page (a consistent snapshot). fn returning false stops early
- * (HS_OK). revision_out (may be NULL) gets that revision. */
+ * (HS_OK). revision_out (may be NULL) gets that revision. kv is borrowed for the call of fn only.
+ * HS_ECONFLICT when the snapshot revision was compacted between pages (start again). page_size
+ * 0 = 1000. */
 typedef bool hs_etcd_kv_fn(void *ctx, const struct hs_etcd_kv *kv);
 enum hs_err hs_etcd_range_prefix_each(struct hs_etcd *e, const char *prefix, int64_t page_size,
                                       bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
@@ -89,16 +108,21 @@ enum hs_err hs_etcd_put(struct hs_etcd *e, const char *key, const void *value, s
 /* Deletes key, or every key under it when prefix. deleted_out may be NULL. */
 enum hs_err hs_etcd_delete(struct hs_etcd *e, const char *key, bool prefix, int64_t *deleted_out);
 
-enum hs_etcd_cmp_target { HS_ETCD_CMP_VERSION, HS_ETCD_CMP_CREATE, HS_ETCD_CMP_MOD,
-                          HS_ETCD_CMP_VALUE, HS_ETCD_CMP_LEASE };
+enum hs_etcd_cmp_target {
+    HS_ETCD_CMP_VERSION,
+    HS_ETCD_CMP_CREATE,
+    HS_ETCD_CMP_MOD,
+    HS_ETCD_CMP_VALUE,
+    HS_ETCD_CMP_LEASE
+};
 enum hs_etcd_cmp_result { HS_ETCD_EQUAL, HS_ETCD_GREATER, HS_ETCD_LESS, HS_ETCD_NOT_EQUAL };
 
 struct hs_etcd_cmp {
     enum hs_etcd_cmp_target target;
     enum hs_etcd_cmp_result result;
     const char *key;
-    int64_t number;         /* version / create_revision / mod_revision / lease */
-    const void *value;      /* HS_ETCD_CMP_VALUE */
+    int64_t number;    /* version / create_revision / mod_revision / lease */
+    const void *value; /* HS_ETCD_CMP_VALUE */
     size_t value_len;
 };
 
@@ -106,11 +130,11 @@ enum hs_etcd_op_type { HS_ETCD_OP_PUT, HS_ETCD_OP_DELETE, HS_ETCD_OP_RANGE };
 
 struct hs_etcd_op {
     enum hs_etcd_op_type type;
+    bool prefix; /* DELETE/RANGE over a prefix */
     const char *key;
-    const void *value;      /* PUT */
+    const void *value; /* PUT */
     size_t value_len;
-    int64_t lease;          /* PUT; 0 = none */
-    bool prefix;            /* DELETE/RANGE over a prefix */
+    int64_t lease; /* PUT; 0 = none */
 };
 
 struct hs_etcd_txn {
@@ -125,40 +149,56 @@ struct hs_etcd_txn {
 struct hs_etcd_txn_result {
     bool succeeded;
     int64_t revision;
-    struct hs_etcd_kvs *ranges;  /* one per RANGE op of the branch that ran, in op order (heap) */
+    struct hs_etcd_kvs *ranges; /* one per RANGE op of the branch that ran, in op order (heap) */
     size_t n_ranges;
 };
 void hs_etcd_txn_result_release(struct hs_etcd_txn_result *r);
 
-/* A failed compare is not an error: HS_OK with succeeded = false. Not retried on timeout. */
+/* A failed compare is not an error: HS_OK with succeeded = false. Not retried on timeout. An
+ * empty compare list is an unconditional atomic multi-op. HS_EINVAL for more ops than the server
+ * allows (--max-txn-ops, 128 by default) or the same key twice. VALUE compares use value/len. */
 enum hs_err hs_etcd_txn(struct hs_etcd *e, const struct hs_etcd_txn *txn,
                         struct hs_etcd_txn_result *out);
 
 enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease_out);
-/* One-shot keepalive. HS_ENOENT when the lease has expired or never existed. ttl_out may be NULL. */
+/* One-shot keepalive. HS_ENOENT when the lease has expired or never existed. ttl_out may be NULL.
+ */
 enum hs_err hs_etcd_lease_keepalive(struct hs_etcd *e, int64_t lease, int64_t *ttl_out);
 /* HS_ENOENT when the lease does not exist (already revoked or expired). */
 enum hs_err hs_etcd_lease_revoke(struct hs_etcd *e, int64_t lease);
 
-/* A lease kept alive by a background thread at ttl/3. When it is lost (keepalive says it is
- * gone, or no keepalive succeeded for ttl), on_lost runs once from that thread; the keeper then
- * stops and the owner makes a new one (with back-off). */
+/* A lease kept alive by a background thread at ttl/3 (failed keepalives are retried every
+ * ~ttl/10). When it is lost (keepalive says it is gone, or no keepalive succeeded for ttl),
+ * on_lost runs once from that thread; the keeper then stops and the owner makes a new one (with
+ * back-off). on_lost must not call hs_etcd_keeper_stop (it would join its own thread): flag the
+ * owner instead. *out is freed by hs_etcd_keeper_stop, which the owner calls in every case. */
 typedef void hs_etcd_lease_lost_fn(void *ctx, int64_t lease);
 struct hs_etcd_keeper;
 enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s,
                                  hs_etcd_lease_lost_fn *on_lost, void *ctx,
                                  struct hs_etcd_keeper **out);
-/* Stops the thread (does not revoke). NULL is fine. */
+/* Stops the thread (does not revoke) and frees k; on_lost is not called. NULL is fine. Returns
+ * at once while the keeper waits, within ~1 s when a keepalive is in flight (it is aborted;
+ * the keeper keeps its kept-alive connection otherwise). */
 void hs_etcd_keeper_stop(struct hs_etcd_keeper *k);
+/* false once the lease was declared lost (or k is NULL). Thread-safe. */
 bool hs_etcd_keeper_alive(const struct hs_etcd_keeper *k);
 
 /* Watch a key or prefix from start_revision (0 = now) on its own connection and thread,
- * reconnecting (and failing over) from the last seen revision + 1 after errors. When the start
- * revision was compacted, fn gets compacted = true (no events): re-list, the watch resumes at
- * the current revision. fn runs on the watch thread. */
+ * reconnecting (and failing over) from the last seen revision + 1 after errors, so no event is
+ * lost or repeated across reconnects. The stream asks for require-leader: a member that loses
+ * quorum ends it and the watch moves on; a member that stops answering is detected by a probe
+ * (a linearizable read on the same endpoint) after ~5 s without data.
+ * fn(events, n, revision, compacted): the n >= 1 events of one watch reply (whole revisions, in
+ * order), revision = the reply header's revision. When the start revision was compacted, fn gets
+ * compacted = true, no events and revision = the compact revision: re-list; the watch resumes at
+ * that (oldest retained) revision, so events newer than the caller's re-list are not missed (some
+ * may be older than it: apply by mod_revision). Events are borrowed for the call of fn only. fn
+ * runs on the watch thread and must not call hs_etcd_watch_stop. HS_EINVAL on a bad key, or when
+ * the client was made with a test transport (streams need libcurl). */
 struct hs_etcd_event {
     bool is_delete;
-    struct hs_etcd_kv kv;        /* for deletes only key and mod_revision are set */
+    struct hs_etcd_kv kv; /* for deletes only key and mod_revision are set */
 };
 typedef void hs_etcd_watch_fn(void *ctx, const struct hs_etcd_event *events, size_t n,
                               int64_t revision, bool compacted);
@@ -166,11 +206,18 @@ struct hs_etcd_watch;
 enum hs_err hs_etcd_watch_start(struct hs_etcd *e, const char *key, bool prefix,
                                 int64_t start_revision, hs_etcd_watch_fn *fn, void *ctx,
                                 struct hs_etcd_watch **out);
+/* Closes the connection, joins the thread (returns within ~100 ms unless fn is running) and
+ * frees w. NULL is fine. */
 void hs_etcd_watch_stop(struct hs_etcd_watch *w);
 
-/* Election with our own lease (never the server's 60 s default). campaign blocks until this
- * candidate leads or *cancel becomes nonzero (HS_ETIMEDOUT then); the leader key is returned in
- * leader_key_out (heap, NUL-terminated) with its create revision, for fencing compares. */
+/* Election with our own lease (never the server's 60 s default; keep it alive with a keeper).
+ * campaign blocks until this candidate leads or *cancel becomes nonzero (HS_ETIMEDOUT then,
+ * within ~100 ms; cancel may be NULL; it is read with __atomic_load_n, so set it from another
+ * thread with __atomic_store_n(cancel, 1, __ATOMIC_RELEASE)). The blocked request is renewed every
+ * 30 s and moves to the next endpoint when one fails, so a hung member cannot block it forever. On
+ * success *out (release with hs_etcd_leader_release) holds the leader key (name + "/" + lease hex)
+ * and its create revision (rev), for fencing compares (CREATE == rev on key). HS_ENOENT when the
+ * lease does not exist. resign is idempotent (a stale leader is a no-op). */
 struct hs_etcd_leader {
     char *name;
     char *key;
@@ -178,11 +225,12 @@ struct hs_etcd_leader {
     int64_t lease;
 };
 void hs_etcd_leader_release(struct hs_etcd_leader *l);
-enum hs_err hs_etcd_campaign(struct hs_etcd *e, const char *name, int64_t lease,
-                             const void *value, size_t value_len, const volatile int *cancel,
+enum hs_err hs_etcd_campaign(struct hs_etcd *e, const char *name, int64_t lease, const void *value,
+                             size_t value_len, const volatile int *cancel,
                              struct hs_etcd_leader *out);
 enum hs_err hs_etcd_resign(struct hs_etcd *e, const struct hs_etcd_leader *leader);
-/* Current leader's value (heap). HS_ENOENT when there is none. */
+/* Current leader's kv (key = leader key, value = its campaign value; release with
+ * hs_etcd_kv_release). HS_ENOENT when there is none. */
 enum hs_err hs_etcd_leader_get(struct hs_etcd *e, const char *name, struct hs_etcd_kv *out);
 void hs_etcd_kv_release(struct hs_etcd_kv *kv);
 

@@ -1,0 +1,196 @@
+/* etcd_lease.c - leases through the etcd gateway: grant, one-shot keepalive, revoke, and the
+ * keeper thread that renews a lease at ttl/3. The gateway's keepalive is a stream, but one
+ * request line gets one result line and then the stream ends, so a plain POST on a kept-alive
+ * connection does it; an expired lease answers 200 without TTL, which is our HS_ENOENT. */
+#include "meta/etcd_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "hs/clock.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+static enum hs_err lease_call(struct hs_etcd *e, const char *path, int64_t lease, int64_t ttl_s,
+                              int64_t timeout_ms, const volatile int *cancel, struct hs_buf *reply)
+{
+    json_t *b = json_object();
+    if (lease)
+        json_object_set_new(b, "ID", hs_etcd_json_i64str(lease));
+    if (ttl_s)
+        json_object_set_new(b, "TTL", hs_etcd_json_i64str(ttl_s)); /* "TTL": "ttl" is ignored */
+    hs_buf_init(reply, HS_ETCD_REPLY_MAX_BYTES);
+    struct hs_etcd_call c = {.path = path,
+                             .body = b,
+                             .retry = HS_ETCD_IDEMPOTENT,
+                             .timeout_ms = timeout_ms,
+                             .endpoint = -1,
+                             .cancel = cancel,
+                             .keep_conn = true};
+    enum hs_err err = hs_etcd_request(e, &c, reply);
+    json_decref(b);
+    return err;
+}
+
+enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease_out)
+{
+    if (ttl_s <= 0)
+        return HS_EINVAL;
+    struct hs_buf reply;
+    int64_t id = 0, ttl = 0;
+    enum hs_err err = lease_call(e, "/v3/lease/grant", 0, ttl_s, 0, NULL, &reply);
+    if (err == HS_OK)
+        err = hs_etcd_parse_grant_reply((const char *)reply.data, reply.len, &id, &ttl);
+    hs_buf_release(&reply);
+    if (err == HS_OK)
+        *lease_out = id;
+    return err;
+}
+
+static enum hs_err keepalive_timed(struct hs_etcd *e, int64_t lease, int64_t timeout_ms,
+                                   const volatile int *cancel, int64_t *ttl_out)
+{
+    if (lease == 0)
+        return HS_EINVAL;
+    struct hs_buf reply;
+    int64_t ttl = 0;
+    enum hs_err err = lease_call(e, "/v3/lease/keepalive", lease, 0, timeout_ms, cancel, &reply);
+    if (err == HS_OK)
+        err = hs_etcd_parse_keepalive_reply((const char *)reply.data, reply.len, &ttl);
+    hs_buf_release(&reply);
+    if (err == HS_OK && ttl_out)
+        *ttl_out = ttl;
+    return err;
+}
+
+enum hs_err hs_etcd_lease_keepalive(struct hs_etcd *e, int64_t lease, int64_t *ttl_out)
+{
+    return keepalive_timed(e, lease, 0, NULL, ttl_out);
+}
+
+enum hs_err hs_etcd_lease_revoke(struct hs_etcd *e, int64_t lease)
+{
+    if (lease == 0)
+        return HS_EINVAL;
+    struct hs_buf reply;
+    enum hs_err err = lease_call(e, "/v3/lease/revoke", lease, 0, 0, NULL, &reply);
+    hs_buf_release(&reply);
+    return err;
+}
+
+struct hs_etcd_keeper {
+    struct hs_etcd *e;
+    int64_t lease;
+    int64_t ttl_ms;
+    hs_etcd_lease_lost_fn *on_lost;
+    void *ctx;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* CLOCK_MONOTONIC; signalled by stop */
+    bool stop;           /* (mu) */
+    volatile int cancel; /* set with stop (atomic builtins): aborts a keepalive in flight */
+    atomic_bool alive;
+};
+
+/* Waits until mono time deadline_ms or stop; returns false when stopping. */
+static bool keeper_wait(struct hs_etcd_keeper *k, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop && hs_clock_mono_ms() < deadline_ms) {
+        int rc = pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    bool go_on = !k->stop;
+    pthread_mutex_unlock(&k->mu);
+    return go_on;
+}
+
+static void *keeper_main(void *arg)
+{
+    struct hs_etcd_keeper *k = arg;
+    int64_t last_ok = hs_clock_mono_ms();
+    int64_t next = last_ok + k->ttl_ms / 3;
+    /* each attempt must leave room for retries before the lease can expire */
+    int64_t attempt_ms = HS_MIN(k->e->timeout_ms, HS_MAX(k->ttl_ms / 4, 200));
+    int64_t retry_ms = HS_MAX(k->ttl_ms / 10, 100);
+    while (keeper_wait(k, next)) {
+        int64_t ttl = 0;
+        enum hs_err err = keepalive_timed(k->e, k->lease, attempt_ms, &k->cancel, &ttl);
+        if (hs_etcd_cancelled(&k->cancel))
+            break; /* stopping: a cut-short keepalive says nothing about the lease */
+        int64_t now = hs_clock_mono_ms();
+        if (err == HS_OK) {
+            last_ok = now;
+            next = now + k->ttl_ms / 3;
+            continue;
+        }
+        if (err != HS_ENOENT && now - last_ok < k->ttl_ms) {
+            next = now + retry_ms;
+            continue;
+        }
+        HS_LOG_WARN("etcd_lease_lost", "lease=%llx err=%s since_ok_ms=%lld", (long long)k->lease,
+                    hs_err_name(err), (long long)(now - last_ok));
+        atomic_store(&k->alive, false);
+        k->on_lost(k->ctx, k->lease);
+        return NULL;
+    }
+    atomic_store(&k->alive, false);
+    return NULL;
+}
+
+enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s,
+                                 hs_etcd_lease_lost_fn *on_lost, void *ctx,
+                                 struct hs_etcd_keeper **out)
+{
+    if (!e || lease == 0 || ttl_s <= 0 || !on_lost || !out)
+        return HS_EINVAL;
+    struct hs_etcd_keeper *k = hs_xcalloc(1, sizeof *k);
+    k->e = e;
+    k->lease = lease;
+    k->ttl_ms = ttl_s * 1000;
+    k->on_lost = on_lost;
+    k->ctx = ctx;
+    atomic_init(&k->alive, true);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    int rc = pthread_create(&k->thread, NULL, keeper_main, k);
+    if (rc != 0) {
+        char text[64];
+        HS_LOG_ERROR("etcd_keeper_start_failed", "lease=%llx errno=%d err='%s'", (long long)lease,
+                     rc, hs_errno_text(rc, text, sizeof text));
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        free(k);
+        return HS_EUNAVAIL;
+    }
+    *out = k;
+    return HS_OK;
+}
+
+void hs_etcd_keeper_stop(struct hs_etcd_keeper *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    __atomic_store_n(&k->cancel, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}
+
+bool hs_etcd_keeper_alive(const struct hs_etcd_keeper *k)
+{
+    return k && atomic_load(&((struct hs_etcd_keeper *)k)->alive);
+}
