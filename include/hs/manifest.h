@@ -1,0 +1,330 @@
+/* manifest.h - what etcd stores about objects: the etcd key layout, object manifests (value of
+ * meta/<key>) and write-ahead records (value of txn/<id>), their JSON encoding and validation,
+ * and the ids minted per write (txn ids, blob ids). Pure data: no etcd I/O here (see etcd.h).
+ *
+ * etcd key layout (every key under HS_META_ROOT; etcd keys are bytes, object keys go in as-is):
+ *
+ * | key                        | value                                  | builder              |
+ * |----------------------------|----------------------------------------|----------------------|
+ * | meta/<object-key>          | manifest JSON (below)                  | hs_meta_key_meta     |
+ * | txn/<txn-id>               | write-ahead record JSON (below)        | hs_meta_key_txn      |
+ * | repair/<object-key>        | repair mark (owned by the gateway)     | hs_meta_key_repair   |
+ * | nodes/<node-id>            | node registration (owned by node)      | hs_meta_key_node     |
+ * | gateways/<gw-id>           | gateway registration                   | hs_meta_key_gateway  |
+ * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
+ * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
+ * |
+ *
+ * Identifiers:
+ *
+ * | what        | rule                                                                       |
+ * |-------------|----------------------------------------------------------------------------|
+ * | object key  | 1..1024 bytes of valid UTF-8 (no overlongs, no surrogates), no control      |
+ * |             | characters (U+0000-U+001F, U+007F-U+009F)                                  |
+ * | node id,    | 1..64 chars of [A-Za-z0-9._-], first char a letter or digit                |
+ * | gateway id  |                                                                            |
+ * | config name | 1..64 chars of [a-z0-9_.-], first char a letter or digit                   |
+ * | txn id      | 16..32 chars of [0-9a-f]; minted ones are 32: 12 hex digits of the wall     |
+ * |             | clock in ms (so ids sort by start time) + 20 hex digits from getrandom(2)   |
+ * | blob id     | 1..200 chars of [0-9a-f.-], not starting with '.', no ".." (as blob.h);     |
+ * |             | minted ones are "<txn-id>.<part>.<segment>.<index>", numbers in lower hex   |
+ * |             | (part: 0 data, 1 hot, 2 cold; index: replica or shard index)                |
+ *
+ * Manifest JSON, format version 1 (compact, one object; fields in this order; no other field
+ * is accepted; every integer is a JSON integer, never a string or a real):
+ *
+ * | field      | type    | meaning                                                         |
+ * |------------|---------|-----------------------------------------------------------------|
+ * | v          | int     | format version, 1 (another value: HS_EPROTO on decode)          |
+ * | key        | string  | object key                                                      |
+ * | strategy   | string  | "replication" \| "ec" \| "field_hybrid"                          |
+ * | size       | int     | object size in bytes, 0..2^53-1 (what a GET returns)            |
+ * | ctype      | string  | content type, 1..255 printable ASCII chars (0x20-0x7e)          |
+ * | etag       | string  | 1..128 chars of %x21 / %x23-7E (RFC 9110 etagc; unquoted)        |
+ * | ver        | int     | object version, >= 1, increases with every write of the key     |
+ * | ctime_ms   | int     | creation time of this version, ms since the epoch, >= 0         |
+ * | txn        | string  | txn id of the write that produced this version                  |
+ * | data       | part    | replication (replicated part) and ec (ec part) only             |
+ * | hot        | part    | field_hybrid only: replicated part holding the hot fields       |
+ * | cold       | part    | field_hybrid only: ec part of the cold fields; absent when empty |
+ * | cold_hash  | string  | field_hybrid only: 128-bit hash of the canonical cold part, 32   |
+ * |            |         | lower-case hex digits                                           |
+ * | order_v    | int     | field_hybrid only: format version of the order record, 1..1000  |
+ * |            |         | (HS_SPLIT_ORDER_VERSION of split.h when written)                |
+ * | order      | array   | field_hybrid only: top-level field order, an array of strings   |
+ * |            |         | (may hold \u0000), owned by the split module; handed back as the |
+ * |            |         | same array, compact (escapes may be normalised by jansson)      |
+ *
+ * A part (replicated: "replicas"; ec: "k", "m", "stripe"):
+ *
+ * | field    | type  | meaning                                                             |
+ * |----------|-------|---------------------------------------------------------------------|
+ * | len      | int   | bytes of part data, 0..2^53-1 (replication/ec: equals size)          |
+ * | replicas | int   | replicated only: copies of each segment, 1..16                       |
+ * | k, m     | int   | ec only: data and parity shards per segment, 1..16 and 1..4          |
+ * | stripe   | int   | ec only: bytes of one shard per stripe, 1..64 MiB                    |
+ * | segs     | array | segments in data order; their len add up to the part's len            |
+ *
+ * A segment (a large part is cut in segments, each replicated or coded on its own; a small
+ * object has one): {"len": bytes of data (> 0, except that an empty part may have one empty
+ * segment or none), "crc": CRC32C of the segment's data, "blobs": [blob, ...]}. Replicated:
+ * exactly `replicas` blobs, each of length len and CRC crc. EC: exactly k+m blobs, blobs[i] is
+ * shard i (0..k-1 data, k.. parity); all shards of a segment have the same length L with
+ * ceil(len/k) <= L < ceil(len/k) + stripe. Within a segment all nodes differ. A (blob id, node
+ * id) pair appears once in a manifest; the same blob id may sit on two nodes (a healer copy).
+ *
+ * A blob: {"id": blob id, "node": node id, "len": bytes, "crc": CRC32C of the blob payload}.
+ * Every CRC32C is written as exactly 8 lower-case hex digits ("0a1b2c3d").
+ *
+ * Write-ahead record JSON, format version 1 (value of txn/<id>; deleted by commit/roll-back):
+ *
+ * | field    | type   | meaning                                                            |
+ * |----------|--------|--------------------------------------------------------------------|
+ * | v        | int    | format version, 1                                                  |
+ * | state    | string | "PENDING" (the only state of version 1)                            |
+ * | txn      | string | txn id (equals the <id> of the etcd key)                           |
+ * | key      | string | object key being written                                           |
+ * | owner    | string | gateway id of the writer                                           |
+ * | start_ms | int    | wall clock ms when the write started, >= 0                         |
+ * | blobs    | array  | [{"id": blob id, "node": node id}, ...] every blob it may write     |
+ *
+ * Limits: an encoded record is at most HS_MANIFEST_ENCODED_MAX bytes (etcd refuses requests
+ * over 1.5 MiB by default): about 1 700 segments of RS(4,2), ~100 GiB with 64 MiB segments.
+ *
+ * Errors: decode gives HS_EPROTO for a "v" it does not know (a newer writer: leave the record
+ * alone) and HS_ECORRUPT for anything else that is not a valid record (bad JSON, wrong type,
+ * out of range, inconsistent counts, unknown field, too large); encode gives HS_EINVAL for a
+ * struct that does not validate and HS_ETOOBIG over the size limit. Every function taking
+ * `why` writes a one-line reason there ("hot.segs[0].blobs[2].crc: want 8 lower-case hex
+ * digits") on failure when why is not NULL; it is truncated to why_len.
+ *
+ * Memory: decoded structs own every pointer (heap); one _release frees them all. Encoded text
+ * is a heap string (free()). Thread-safety: all functions are reentrant; none blocks except
+ * hs_meta_txn_id_new (getrandom, never blocks after boot). */
+#ifndef HS_MANIFEST_H
+#define HS_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hs/err.h"
+
+#define HS_META_ROOT              "/hybridstore/v1/"
+#define HS_META_PREFIX_META       HS_META_ROOT "meta/"
+#define HS_META_PREFIX_TXN        HS_META_ROOT "txn/"
+#define HS_META_PREFIX_REPAIR     HS_META_ROOT "repair/"
+#define HS_META_PREFIX_NODES      HS_META_ROOT "nodes/"
+#define HS_META_PREFIX_GATEWAYS   HS_META_ROOT "gateways/"
+#define HS_META_PREFIX_CONFIG     HS_META_ROOT "config/"
+#define HS_META_KEY_HEALER_LEADER HS_META_ROOT "healer/leader"
+
+#define HS_MANIFEST_VERSION           1
+#define HS_TXN_RECORD_VERSION         1
+#define HS_OBJECT_KEY_MAX             1024 /* bytes */
+#define HS_NODE_ID_MAX                64   /* chars; also gateway ids */
+#define HS_CONFIG_NAME_MAX            64   /* chars */
+#define HS_TXN_ID_MIN                 16   /* chars */
+#define HS_TXN_ID_MAX                 32   /* chars; minted ids have this length */
+#define HS_TXN_ID_BUF                 (HS_TXN_ID_MAX + 1)
+#define HS_META_BLOB_ID_MAX           200 /* chars; equals HS_BLOB_ID_MAX of blob.h */
+#define HS_META_BLOB_ID_BUF           (HS_META_BLOB_ID_MAX + 1)
+#define HS_CONTENT_TYPE_MAX           255                      /* chars */
+#define HS_ETAG_MAX                   128                      /* chars */
+#define HS_COLD_HASH_CHARS            32                       /* hex digits of a 128-bit hash */
+#define HS_MANIFEST_SIZE_MAX          (((int64_t)1 << 53) - 1) /* bytes: exact in every JSON reader */
+#define HS_MANIFEST_REPLICAS_MAX      16
+#define HS_MANIFEST_K_MAX             16
+#define HS_MANIFEST_M_MAX             4
+#define HS_MANIFEST_STRIPE_MAX        ((int64_t)64 << 20) /* bytes per shard per stripe */
+#define HS_MANIFEST_ORDER_VERSION_MAX 1000
+#define HS_MANIFEST_ENCODED_MAX       ((size_t)1 << 20) /* bytes of encoded JSON (either record) */
+
+enum hs_strategy {
+    HS_STRATEGY_REPLICATION = 1,
+    HS_STRATEGY_EC = 2,
+    HS_STRATEGY_FIELD_HYBRID = 3,
+};
+
+/* "replication", "ec", "field_hybrid"; NULL for any other value. */
+const char *hs_strategy_name(enum hs_strategy s);
+/* Exact, case-sensitive names above. false (out untouched) for anything else. */
+bool hs_strategy_parse(const char *text, enum hs_strategy *out);
+
+enum hs_part_kind {
+    HS_PART_NONE = 0, /* unused part (zeroed) */
+    HS_PART_REPLICATED = 1,
+    HS_PART_EC = 2,
+};
+
+/* Which part of an object a blob belongs to: the <part> number of minted blob ids. */
+enum hs_blob_part {
+    HS_BLOB_PART_DATA = 0, /* the whole object: replication and ec */
+    HS_BLOB_PART_HOT = 1,
+    HS_BLOB_PART_COLD = 2,
+};
+
+struct hs_blob_ref {
+    char *blob_id;     /* heap */
+    char *node_id;     /* heap */
+    int64_t len_bytes; /* payload length of the blob */
+    uint32_t crc32c;   /* CRC32C of the blob payload */
+};
+
+struct hs_segment {
+    int64_t offset_bytes;      /* offset of this segment in the part: set by decode and by
+                                  hs_part_fix_offsets; not encoded, not validated */
+    int64_t len_bytes;         /* bytes of part data in this segment */
+    uint32_t crc32c;           /* CRC32C of those data bytes (before coding) */
+    struct hs_blob_ref *blobs; /* heap; replicas, or shards in shard-index order */
+    size_t n_blobs;
+};
+
+struct hs_part {
+    enum hs_part_kind kind;
+    int64_t len_bytes;           /* bytes of data in the part */
+    uint32_t replicas;           /* HS_PART_REPLICATED: blobs per segment */
+    uint32_t k, m;               /* HS_PART_EC: data and parity shards per segment */
+    int64_t stripe_bytes;        /* HS_PART_EC: bytes of one shard per stripe */
+    struct hs_segment *segments; /* heap */
+    size_t n_segments;
+};
+
+struct hs_manifest {
+    char *key; /* object key, NUL-terminated (heap) */
+    enum hs_strategy strategy;
+    int64_t size_bytes;          /* object size */
+    char *content_type;          /* heap */
+    char *etag;                  /* heap, unquoted */
+    int64_t version;             /* >= 1 */
+    int64_t created_ms;          /* wall clock, ms since the epoch */
+    char *txn_id;                /* heap: the write that produced this version */
+    struct hs_part data;         /* replication: HS_PART_REPLICATED; ec: HS_PART_EC; else NONE */
+    struct hs_part hot;          /* field_hybrid: HS_PART_REPLICATED; else NONE */
+    bool has_cold;               /* field_hybrid: the cold part is not empty */
+    struct hs_part cold;         /* field_hybrid with has_cold: HS_PART_EC; else NONE */
+    char *cold_hash;             /* field_hybrid: 32 lower-case hex digits (heap); else NULL */
+    int32_t field_order_version; /* field_hybrid: order record format (split.h); else 0 */
+    char *field_order_json;      /* field_hybrid: compact JSON array of strings (heap); else NULL */
+};
+
+enum hs_txn_state {
+    HS_TXN_PENDING = 1,
+};
+
+struct hs_txn_blob {
+    char *blob_id; /* heap */
+    char *node_id; /* heap */
+};
+
+struct hs_txn_record {
+    enum hs_txn_state state;
+    char *txn_id;              /* heap */
+    char *key;                 /* object key (heap) */
+    char *owner_id;            /* gateway id (heap) */
+    int64_t start_ms;          /* wall clock ms */
+    struct hs_txn_blob *blobs; /* heap */
+    size_t n_blobs;
+};
+
+/* A (blob, node) pair borrowed from a manifest or record: valid while that one lives. */
+struct hs_blob_loc {
+    const char *blob_id;
+    const char *node_id;
+};
+
+/* ---- identifiers and etcd keys (keys.c) ---- */
+
+bool hs_meta_object_key_valid(const char *key, size_t len);
+bool hs_meta_node_id_valid(const char *id); /* also gateway ids */
+bool hs_meta_config_name_valid(const char *name);
+bool hs_meta_txn_id_valid(const char *id);
+/* Same rule as hs_blob_id_valid (blob.h); meta does not link the blob module. */
+bool hs_meta_blob_id_valid(const char *id);
+
+/* Heap etcd key (free()): HS_EINVAL (out untouched) when the name does not follow its rule.
+ * The object key is a NUL-terminated string (object keys never contain NUL). */
+enum hs_err hs_meta_key_meta(const char *object_key, char **out);
+enum hs_err hs_meta_key_repair(const char *object_key, char **out);
+enum hs_err hs_meta_key_txn(const char *txn_id, char **out);
+enum hs_err hs_meta_key_node(const char *node_id, char **out);
+enum hs_err hs_meta_key_gateway(const char *gateway_id, char **out);
+enum hs_err hs_meta_key_config(const char *name, char **out);
+/* The part of etcd_key after prefix (one of HS_META_PREFIX_*), borrowed from etcd_key, or NULL
+ * when etcd_key does not start with prefix or nothing follows it. */
+const char *hs_meta_key_strip(const char *etcd_key, const char *prefix);
+
+/* A new txn id of HS_TXN_ID_MAX chars into out. HS_EIO when getrandom fails (logged). */
+enum hs_err hs_meta_txn_id_new(char out[HS_TXN_ID_BUF]);
+/* The start time encoded in a txn id minted by hs_meta_txn_id_new (advisory: the clock of
+ * the gateway that minted it). false for an id that is not 32 hex chars. */
+bool hs_meta_txn_id_time_ms(const char *txn_id, int64_t *ms_out);
+/* "<txn-id>.<part>.<segment>.<index>" (lower hex) into out. HS_EINVAL on a bad txn id or part. */
+enum hs_err hs_meta_blob_id_make(const char *txn_id, enum hs_blob_part part, uint32_t segment,
+                                 uint32_t index, char out[HS_META_BLOB_ID_BUF]);
+/* Inverse of hs_meta_blob_id_make; HS_EINVAL (outs untouched) when blob_id is not in that
+ * form. Any out pointer may be NULL. */
+enum hs_err hs_meta_blob_id_parse(const char *blob_id, char txn_out[HS_TXN_ID_BUF],
+                                  enum hs_blob_part *part_out, uint32_t *segment_out,
+                                  uint32_t *index_out);
+
+/* ---- manifests (manifest.c, manifest_json.c, manifest_validate.c) ---- */
+
+/* Zeroes m (an empty manifest that _release accepts). */
+void hs_manifest_init(struct hs_manifest *m);
+/* Frees everything m owns and zeroes it. NULL is fine. */
+void hs_manifest_release(struct hs_manifest *m);
+
+/* Builders for writers. init_* release p's old contents, then give it n_segments zeroed
+ * segments with the right number of zeroed blobs each (fill them with hs_blob_ref_set). */
+void hs_part_init_replicated(struct hs_part *p, uint32_t replicas, size_t n_segments);
+void hs_part_init_ec(struct hs_part *p, uint32_t k, uint32_t m, int64_t stripe_bytes,
+                     size_t n_segments);
+/* Deep copy (dst's old contents released): a pure hot update reuses the cold part. */
+void hs_part_copy(struct hs_part *dst, const struct hs_part *src);
+void hs_part_release(struct hs_part *p);
+/* Sets every segment's offset_bytes from the lengths before it. */
+void hs_part_fix_offsets(struct hs_part *p);
+/* Replaces r's strings by copies of blob_id and node_id and sets the numbers. */
+void hs_blob_ref_set(struct hs_blob_ref *r, const char *blob_id, const char *node_id,
+                     int64_t len_bytes, uint32_t crc32c);
+
+/* Checks every rule of the tables above. HS_EINVAL with a reason. */
+enum hs_err hs_manifest_validate(const struct hs_manifest *m, char *why, size_t why_len);
+/* Validates, then writes compact JSON: *out (heap, NUL-terminated, free()) and *len_out.
+ * HS_EINVAL invalid struct, HS_ETOOBIG over HS_MANIFEST_ENCODED_MAX. */
+enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *len_out, char *why,
+                               size_t why_len);
+/* Parses and validates len bytes (need not be NUL-terminated). HS_EPROTO unknown version,
+ * HS_ECORRUPT anything else wrong; out untouched on failure, owned by the caller on success
+ * (hs_manifest_release). Never crashes or leaks on any input. */
+enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest *out, char *why,
+                               size_t why_len);
+
+/* Every (blob, node) pair m references, in part/segment/blob order: *out is a heap array
+ * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
+void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_blob_loc **out, size_t *n_out);
+/* True when m references blob_id on node_id. */
+bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, const char *node_id);
+/* The pairs of a that are not in b (a's order kept; pointers borrowed from a's owner): the
+ * blobs of a replaced version that its successor no longer uses. *out: heap array (free()). */
+void hs_blob_locs_subtract(const struct hs_blob_loc *a, size_t n_a, const struct hs_blob_loc *b,
+                           size_t n_b, struct hs_blob_loc **out, size_t *n_out);
+
+/* ---- write-ahead records (manifest_txn.c) ---- */
+
+void hs_txn_record_init(struct hs_txn_record *r);
+void hs_txn_record_release(struct hs_txn_record *r);
+/* Appends a copy of (blob_id, node_id) to r->blobs. */
+void hs_txn_record_add_blob(struct hs_txn_record *r, const char *blob_id, const char *node_id);
+enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, size_t why_len);
+/* Same contracts as the manifest functions. */
+enum hs_err hs_txn_record_encode(const struct hs_txn_record *r, char **out, size_t *len_out,
+                                 char *why, size_t why_len);
+enum hs_err hs_txn_record_decode(const void *data, size_t len, struct hs_txn_record *out, char *why,
+                                 size_t why_len);
+/* r's pairs as borrowed locs (heap array, free()). */
+void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_blob_loc **out,
+                             size_t *n_out);
+
+#endif

@@ -1,0 +1,56 @@
+/* manifest_int.h - declarations shared by the manifest files of the meta module (not a
+ * contract: see include/hs/manifest.h). */
+#ifndef HS_MANIFEST_INT_H
+#define HS_MANIFEST_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "hs/manifest.h"
+
+/* Formats a failure reason into why (when not NULL). */
+void hs_meta_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* True when s is exactly n chars of [0-9a-f]. */
+bool hs_meta_is_lower_hex(const char *s, size_t n);
+
+/* True when no (blob id, node id) pair occurs twice in locs (sorts a copy: O(n log n)).
+ * On a duplicate, *dup_out points at one of them. */
+bool hs_meta_locs_unique(const struct hs_blob_loc *locs, size_t n, struct hs_blob_loc *dup_out);
+
+/* Validates the text fields shared by both records. */
+bool hs_meta_etag_valid(const char *etag);
+bool hs_meta_content_type_valid(const char *ct);
+
+/* JSON helpers shared by manifest_json.c and manifest_txn.c. Decoding ones return false after
+ * writing a reason "<path>.<name>: ..." into why. */
+/* Size limit, parse (duplicate keys rejected), top level must be an object whose "v" equals
+ * version. HS_ECORRUPT or HS_EPROTO (unknown version); *root_out owned by the caller. */
+enum hs_err hs_mj_load(const void *data, size_t len, int64_t version, json_t **root_out, char *why,
+                       size_t why_len);
+/* False when obj is not an object or has a member whose name is not in allowed. */
+bool hs_mj_check_keys(const json_t *obj, const char *const *allowed, size_t n_allowed,
+                      const char *path, char *why, size_t why_len);
+/* Required string member (no NUL inside), copied to the heap. */
+bool hs_mj_str(const json_t *obj, const char *name, const char *path, char **out, char *why,
+               size_t why_len);
+/* Required integer member in min..max. */
+bool hs_mj_int(const json_t *obj, const char *name, const char *path, int64_t min, int64_t max,
+               int64_t *out, char *why, size_t why_len);
+/* Required CRC32C member: exactly 8 lower-case hex digits. */
+bool hs_mj_crc(const json_t *obj, const char *name, const char *path, uint32_t *out, char *why,
+               size_t why_len);
+/* obj[name] = value, stealing value; aborts on allocation failure (jansson returns NULL). */
+void hs_mj_set(json_t *obj, const char *name, json_t *value);
+/* New JSON string; aborts on failure (callers validated the text first). */
+json_t *hs_mj_string(const char *s);
+json_t *hs_mj_crc_new(uint32_t crc);
+/* Compact text of root (always consumed): HS_ETOOBIG over HS_MANIFEST_ENCODED_MAX. */
+enum hs_err hs_mj_dump(json_t *root, char **out, size_t *len_out, char *why, size_t why_len);
+
+#endif
