@@ -16,7 +16,8 @@ void hs_arena_free(struct hs_arena *a);
 void *hs_arena_alloc(struct hs_arena *a, size_t n);
 char *hs_arena_strdup(struct hs_arena *a, const char *s);
 char *hs_arena_strndup(struct hs_arena *a, const char *s, size_t n);
-char *hs_arena_printf(struct hs_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *hs_arena_printf(struct hs_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Registers fn(p) to run at hs_arena_free. */
 void hs_arena_defer(struct hs_arena *a, hs_cleanup_fn *fn, void *p);
 

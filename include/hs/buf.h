@@ -25,7 +25,8 @@ enum hs_err hs_buf_reserve(struct hs_buf *b, size_t extra);
 /* Appends n bytes. HS_ETOOBIG past max_bytes (b unchanged). */
 enum hs_err hs_buf_append(struct hs_buf *b, const void *p, size_t n);
 /* Appends a printf-formatted string (no NUL counted in len, but data[len] is NUL). */
-enum hs_err hs_buf_printf(struct hs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+enum hs_err hs_buf_printf(struct hs_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* len = 0, memory kept. */
 void hs_buf_reset(struct hs_buf *b);
 /* Hands the memory to the caller (free() it); b becomes empty. */

@@ -20,8 +20,8 @@
 struct hs_etcd;
 
 struct hs_view_entry {
-    const char *name;      /* the key after the prefix, NUL-terminated */
-    const uint8_t *value;  /* NUL-terminated for convenience */
+    const char *name;     /* the key after the prefix, NUL-terminated */
+    const uint8_t *value; /* NUL-terminated for convenience */
     size_t value_len;
     int64_t mod_revision;
 };
@@ -40,8 +40,8 @@ struct hs_view;
 
 /* Starts mirroring prefix (copied). Tries a first load for up to about one etcd timeout, then
  * returns HS_OK either way (see hs_view_ready). HS_EINVAL on an empty prefix. */
-enum hs_err hs_view_start(struct hs_etcd *e, const char *prefix, hs_view_changed_fn *fn,
-                          void *ctx, struct hs_view **out);
+enum hs_err hs_view_start(struct hs_etcd *e, const char *prefix, hs_view_changed_fn *fn, void *ctx,
+                          struct hs_view **out);
 /* Stops the watch and the retry thread, frees the view (outstanding snapshots must have been
  * put back first). NULL is fine. */
 void hs_view_stop(struct hs_view *v);
