@@ -50,11 +50,15 @@ struct hs_blob_call {
     bool have_crc;        /* PUT: crc is the payload's CRC32C (else it is computed) */
     uint32_t crc;         /* PUT */
     struct hs_buf *out;   /* GET: payload appended (its max_bytes bounds the download) */
+    int64_t range_off;    /* GET with range_len > 0: only payload bytes [range_off, */
+    int64_t range_len;    /* range_off + range_len) ("Range: bytes=", node answers 206) */
     /* out */
     enum hs_err err;    /* HS_OK, or what went wrong with this call (see below) */
     long http_status;   /* 0 when no reply arrived */
-    int64_t blob_len;   /* GET/HEAD: payload length from the node */
-    uint32_t blob_crc;  /* GET/HEAD: CRC32C from the node (GET: verified) */
+    int64_t blob_len;   /* GET/HEAD: payload length from the node (ranged GET: the whole
+                           blob's, from Content-Range) */
+    uint32_t blob_crc;  /* GET/HEAD: CRC32C from the node (GET: verified; ranged GET: the
+                           whole blob's, which the node verified before sending the range) */
     int64_t elapsed_us; /* wall time of this transfer */
 };
 
@@ -63,7 +67,10 @@ struct hs_blob_call {
  * payload does not match its CRC32C (out is then restored to its old length), HS_ETOOBIG when
  * it does not fit out, HS_ETIMEDOUT, HS_EUNAVAIL (cannot connect / connection lost), HS_EPROTO
  * (unexpected reply). Returns HS_OK when every call succeeded, else the first failed call's
- * error in array order. */
+ * error in array order. A ranged GET cannot check the CRC32C of what arrived (it covers the
+ * whole blob, which the node checks before answering): it checks that exactly range_len bytes
+ * of the asked range came back (HS_EPROTO otherwise; HS_ERANGE when the node says the range
+ * lies past the blob's end). */
 enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n);
 
 /* Single-call conveniences over hs_blob_client_run. Out-params untouched on failure. */

@@ -1,7 +1,7 @@
-/* http_server.h - HTTP server glue over libmicrohttpd (internal epoll thread pool): one route
- * table per server, a per-request arena, streaming request bodies, responses from a buffer, an
- * fd (zero-copy) or a callback, JSON errors with X-Request-Id, graceful stop. Holds no storage
- * or authentication logic: daemons plug those in through handlers and the guard hook.
+/* http_server.h - HTTP server glue over libmicrohttpd (internal thread pool, level-triggered poll):
+ * one route table per server, a per-request arena, streaming request bodies, responses from a
+ * buffer, an fd (zero-copy) or a callback, JSON errors with X-Request-Id, graceful stop. Holds no
+ * storage or authentication logic: daemons plug those in through handlers and the guard hook.
  *
  * Request life cycle (all callbacks run on one of the server's pool threads):
  *   1. headers received: the route is found (404 / 405 otherwise), the arena and request id are
@@ -65,6 +65,17 @@ struct hs_http_route {
     hs_http_handler_fn *done;  /* required: body complete, respond now or suspend */
 };
 
+/* Called once per request when it is over (response sent, or the connection died), on the pool
+ * thread that served it, after the handlers and before the arena is freed; must not block.
+ * ctx is opts.ctx. method is "HEAD" for HEAD requests (hs_http_req_method says "GET"); route is
+ * the matched route table's path ("/v1/objects/"), NULL when no route matched (404, 405);
+ * status is the response's status, 0 when none was queued (client gone before the answer);
+ * duration_us runs from the first header callback to completion; bytes_in counts request body
+ * bytes received, bytes_out response body bytes handed to the connection (0 for HEAD, and 0
+ * when the connection died before a buffer or fd response was complete). */
+typedef void hs_http_complete_fn(void *ctx, const char *method, const char *route, unsigned status,
+                                 int64_t duration_us, int64_t bytes_in, int64_t bytes_out);
+
 struct hs_http_server_opts {
     const char *host;                   /* IPv4 literal to bind; NULL = "127.0.0.1" */
     uint16_t port;                      /* 0 = any free port (see hs_http_server_port) */
@@ -74,8 +85,9 @@ struct hs_http_server_opts {
     size_t connection_memory_bytes;     /* per connection, also the read buffer; 0 = 256 KiB */
     const struct hs_http_route *routes; /* borrowed for the server's life */
     size_t n_routes;
-    hs_http_guard_fn *guard; /* NULL = every route is public */
-    void *ctx;               /* handed to handlers via hs_http_req_server_ctx */
+    hs_http_guard_fn *guard;          /* NULL = every route is public */
+    void *ctx;                        /* handed to handlers via hs_http_req_server_ctx */
+    hs_http_complete_fn *on_complete; /* NULL = none; metrics, access logs */
 };
 
 /* Binds and starts serving. HS_EINVAL bad host, HS_EIO bind/listen/daemon failure (logged with
@@ -113,6 +125,23 @@ bool hs_http_req_content_length(const struct hs_http_req *r, int64_t *len_out);
 /* True when the request says "Authorization: Bearer <secret>"; compares in constant time (for
  * a given secret length). */
 bool hs_http_req_bearer_matches(const struct hs_http_req *r, const char *secret);
+
+/* ---- Range requests (RFC 9110 §14): one "bytes=" range. ---- */
+struct hs_http_range {
+    int64_t first;  /* first byte; -1 for a suffix range */
+    int64_t last;   /* last byte (inclusive); -1 = to the end */
+    int64_t suffix; /* suffix ranges ("-n"): n, else -1 */
+};
+/* Parses a Range header value ("bytes=a-b", "bytes=a-", "bytes=-n", spaces allowed around the
+ * numbers). false (out untouched) for NULL, another unit, several ranges or bad syntax: a server
+ * may ignore a Range header it does not understand and serve the whole representation. */
+bool hs_http_range_parse(const char *header, struct hs_http_range *out);
+/* The bytes [*off_out, *off_out + *len_out) the range selects in a representation of size
+ * bytes (a last past the end is clamped); false when it is unsatisfiable (first >= size,
+ * "-0", or size 0): answer 416 with the unsatisfied Content-Range form ("bytes", a space, a
+ * star, a slash, the size). Outs untouched then. */
+bool hs_http_range_resolve(const struct hs_http_range *r, int64_t size, int64_t *off_out,
+                           int64_t *len_out);
 
 /* ---- responses: exactly one per request. Thread-safe with respect to the pool (may be
  * called from another thread while the request is suspended, before hs_http_resume). ---- */

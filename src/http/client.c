@@ -33,6 +33,8 @@ struct xfer {
     uint32_t crc_hdr;
     char err_name[24];      /* X-HS-Error */
     int64_t content_len;    /* -1 = not seen */
+    int64_t cr_first;       /* Content-Range of a 206: first byte, -1 = not seen */
+    int64_t cr_total;       /* Content-Range: whole blob length, -1 = not seen */
     enum hs_err write_err;  /* why the write callback stopped the transfer */
     struct hs_buf err_body; /* non-2xx body (for the log) */
 };
@@ -109,6 +111,10 @@ void hs_http_client_common_opts(const struct hs_blob_client *c, CURL *e, const c
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Never reuse a connection idle for longer than servers keep one (nodes drop idle
+     * connections after --request-timeout, 30 s by default): a PUT sent on a connection the
+     * server just closed fails instead of being retried, since an upload cannot be rewound. */
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 20L);
 }
 
 enum hs_err hs_http_map_curl(CURLcode rc)
@@ -211,6 +217,27 @@ static void header_value(const char *line, size_t n, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(j - i), line + i);
 }
 
+/* "bytes <first>-<last>/<total>" of a 206 into x->cr_first and x->cr_total (left -1 else). */
+static void parse_content_range(const char *v, struct xfer *x)
+{
+    if (strncmp(v, "bytes ", 6) != 0)
+        return;
+    char *end = NULL;
+    long long first = strtoll(v + 6, &end, 10);
+    if (end == v + 6 || *end != '-')
+        return;
+    const char *p = end + 1;
+    long long last = strtoll(p, &end, 10);
+    if (end == p || *end != '/')
+        return;
+    p = end + 1;
+    long long total = strtoll(p, &end, 10);
+    if (end == p || *end != '\0' || first < 0 || last < first || total <= last)
+        return;
+    x->cr_first = first;
+    x->cr_total = total;
+}
+
 static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
 {
     struct xfer *x = ud;
@@ -221,6 +248,10 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
         x->have_crc_hdr = false;
         x->err_name[0] = '\0';
         x->content_len = -1;
+        x->cr_first = x->cr_total = -1;
+    } else if (n > 14 && strncasecmp(line, "Content-Range:", 14) == 0) {
+        header_value(line, n, val, sizeof val);
+        parse_content_range(val, x);
     } else if (n > 12 && strncasecmp(line, "X-HS-CRC32C:", 12) == 0) {
         header_value(line, n, val, sizeof val);
         x->have_crc_hdr = hs_http_crc32c_parse(val, &x->crc_hdr);
@@ -246,6 +277,7 @@ static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
                           base, esc ? esc : "");
     curl_free(esc);
     x->content_len = -1;
+    x->cr_first = x->cr_total = -1;
     x->out_len0 = call->out ? call->out->len : 0;
     hs_buf_init(&x->err_body, ERR_BODY_MAX);
     x->hdrs = hs_http_client_headers(c);
@@ -275,6 +307,12 @@ static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
     case HS_BLOB_OP_GET:
+        if (call->range_len > 0) {
+            char range[48];
+            snprintf(range, sizeof range, "%lld-%lld", (long long)call->range_off,
+                     (long long)(call->range_off + call->range_len - 1));
+            curl_easy_setopt(e, CURLOPT_RANGE, range);
+        }
         break;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
@@ -300,8 +338,20 @@ static void xfer_finish(struct xfer *x, CURLcode rc)
                                                         : x->content_len;
         }
     }
-    if (err == HS_OK && call->op == HS_BLOB_OP_GET &&
-        hs_crc32c(0, call->out->data + x->out_len0, call->out->len - x->out_len0) != x->crc_hdr) {
+    bool ranged = call->op == HS_BLOB_OP_GET && call->range_len > 0;
+    if (err == HS_OK && ranged) {
+        /* Only the node could check the CRC (of the whole blob); we check we got the range. */
+        if (call->http_status != 206 || x->cr_first != call->range_off ||
+            call->blob_len != call->range_len) {
+            HS_LOG_WARN("blob_get_range_mismatch", "url='%s' status=%ld got=%lld want=%lld", x->url,
+                        call->http_status, (long long)call->blob_len, (long long)call->range_len);
+            err = HS_EPROTO;
+        } else {
+            call->blob_len = x->cr_total;
+        }
+    } else if (err == HS_OK && call->op == HS_BLOB_OP_GET &&
+               hs_crc32c(0, call->out->data + x->out_len0, call->out->len - x->out_len0) !=
+                   x->crc_hdr) {
         HS_LOG_WARN("blob_get_crc_mismatch", "url='%s' len=%lld", x->url,
                     (long long)call->blob_len);
         err = HS_ECORRUPT;

@@ -42,6 +42,10 @@ struct hs_http_req {
     bool suspended;            /* MHD_suspend_connection called in this callback */
     bool done_called;          /* route.done ran */
     enum hs_err body_err;      /* first error from route.body */
+    int64_t bytes_in;          /* request body bytes received */
+    int64_t bytes_out;         /* body bytes of a buffer/fd response (its length) */
+    int64_t streamed_out;      /* body bytes a callback response produced so far */
+    bool streamed;             /* the response is a callback: streamed_out counts */
 };
 
 /* 16 lower-case hex digits from getrandom into buf (>= 17 bytes). */

@@ -161,6 +161,7 @@ void hs_http_respond_buf(struct hs_http_req *r, unsigned status, const char *con
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     set_response(r, status, content_type, resp);
+    r->bytes_out = (int64_t)len;
 }
 
 void hs_http_respond_take(struct hs_http_req *r, unsigned status, const char *content_type,
@@ -168,6 +169,7 @@ void hs_http_respond_take(struct hs_http_req *r, unsigned status, const char *co
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     set_response(r, status, content_type, resp);
+    r->bytes_out = (int64_t)len;
 }
 
 void hs_http_respond_fd(struct hs_http_req *r, unsigned status, const char *content_type, int fd,
@@ -178,6 +180,34 @@ void hs_http_respond_fd(struct hs_http_req *r, unsigned status, const char *cont
     if (!resp)
         close(fd);
     set_response(r, status, content_type, resp);
+    r->bytes_out = len;
+}
+
+/* Wraps a streaming response's callback to count the bytes it produces (for the completion
+ * hook). Heap, not arena: MHD may free the response after the request's arena is gone. The
+ * counter is only touched from read, which MHD never calls after the request completed. */
+struct counted_stream {
+    hs_http_read_fn *read;
+    void *ctx;
+    void (*free_fn)(void *ctx);
+    int64_t *counter; /* &req->streamed_out */
+};
+
+static ssize_t counted_read(void *p, uint64_t pos, char *buf, size_t max)
+{
+    struct counted_stream *cs = p;
+    ssize_t n = cs->read(cs->ctx, pos, buf, max);
+    if (n > 0)
+        *cs->counter += n;
+    return n;
+}
+
+static void counted_free(void *p)
+{
+    struct counted_stream *cs = p;
+    if (cs->free_fn)
+        cs->free_fn(cs->ctx);
+    free(cs);
 }
 
 void hs_http_respond_callback(struct hs_http_req *r, unsigned status, const char *content_type,
@@ -185,9 +215,12 @@ void hs_http_respond_callback(struct hs_http_req *r, unsigned status, const char
                               void (*free_fn)(void *ctx))
 {
     uint64_t size = total_len < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)total_len;
+    struct counted_stream *cs = hs_xmalloc(sizeof *cs);
+    *cs = (struct counted_stream){read, ctx, free_fn, &r->streamed_out};
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, (size_t)64 * 1024, read, ctx, free_fn);
+        MHD_create_response_from_callback(size, (size_t)64 * 1024, counted_read, cs, counted_free);
     set_response(r, status, content_type, resp);
+    r->streamed = true;
 }
 
 /* msg is modified: non-printable bytes become '?'. */
@@ -239,4 +272,81 @@ void hs_http_suspend(struct hs_http_req *r)
 void hs_http_resume(struct hs_http_req *r)
 {
     MHD_resume_connection(r->conn);
+}
+
+/* ---- Range requests ---- */
+
+/* Digits at *p as an int64 (no sign); advances *p. false on no digit or overflow. */
+static bool parse_pos(const char **p, int64_t *out)
+{
+    const char *s = *p;
+    int64_t v = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (INT64_MAX - (*s - '0')) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return true;
+}
+
+static const char *skip_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+bool hs_http_range_parse(const char *header, struct hs_http_range *out)
+{
+    if (!header)
+        return false;
+    const char *p = skip_ws(header);
+    if (strncasecmp(p, "bytes=", 6) != 0)
+        return false;
+    p = skip_ws(p + 6);
+    struct hs_http_range r = {.first = -1, .last = -1, .suffix = -1};
+    if (*p == '-') {
+        p = skip_ws(p + 1);
+        if (!parse_pos(&p, &r.suffix))
+            return false;
+    } else {
+        if (!parse_pos(&p, &r.first))
+            return false;
+        p = skip_ws(p);
+        if (*p++ != '-')
+            return false;
+        p = skip_ws(p);
+        if (*p >= '0' && *p <= '9' && (!parse_pos(&p, &r.last) || r.last < r.first))
+            return false;
+    }
+    /* a comma here means several ranges: we serve the whole representation instead */
+    if (*skip_ws(p) != '\0')
+        return false;
+    *out = r;
+    return true;
+}
+
+bool hs_http_range_resolve(const struct hs_http_range *r, int64_t size, int64_t *off_out,
+                           int64_t *len_out)
+{
+    if (size <= 0)
+        return false;
+    if (r->suffix >= 0) {
+        if (r->suffix == 0)
+            return false;
+        int64_t n = HS_MIN(r->suffix, size);
+        *off_out = size - n;
+        *len_out = n;
+        return true;
+    }
+    if (r->first >= size)
+        return false;
+    int64_t last = (r->last < 0 || r->last >= size) ? size - 1 : r->last;
+    *off_out = r->first;
+    *len_out = last - r->first + 1;
+    return true;
 }

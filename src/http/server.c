@@ -210,11 +210,28 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (r->queued)
         return MHD_YES;
     if (*upload_size > 0) {
+        r->bytes_in += (int64_t)*upload_size;
         phase_body(r, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
     return phase_done(r);
+}
+
+/* One call of opts.on_complete per request. A buffer or fd response counts its length only when
+ * it was sent completely; a streamed one counts what its callback produced (MHD never calls the
+ * callback for HEAD). */
+static void report_complete(struct hs_http_server *s, struct hs_http_req *r, bool ok,
+                            int64_t duration_us)
+{
+    int64_t out = 0;
+    if (r->streamed)
+        out = r->streamed_out;
+    else if (ok && !r->is_head)
+        out = r->bytes_out;
+    s->opts.on_complete(s->opts.ctx, r->is_head ? "HEAD" : r->method,
+                        r->route ? r->route->path : NULL, r->queued ? r->status : 0u, duration_us,
+                        r->bytes_in, out);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -226,13 +243,16 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
-    int64_t ms = (hs_clock_mono_ns() - r->start_ns) / 1000000;
+    int64_t ns = hs_clock_mono_ns() - r->start_ns;
+    int64_t ms = ns / 1000000;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         HS_LOG_INFO("http_request_aborted", "req=%s method=%s path='%s' reason=%d ms=%lld",
                     r->request_id, r->method, r->path, (int)toe, (long long)ms);
     else
         HS_LOG_DEBUG("http_request", "req=%s method=%s path='%s' status=%u ms=%lld", r->request_id,
                      r->method, r->path, r->status, (long long)ms);
+    if (s->opts.on_complete)
+        report_complete(s, r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK, ns / 1000);
     if (r->resp)
         MHD_destroy_response(r->resp); /* built but never queued (connection died) */
     hs_arena_free(r->arena);           /* runs the handlers' deferred cleanups */
@@ -289,7 +309,12 @@ enum hs_err hs_http_server_start(const struct hs_http_server_opts *opts,
     s->port = port;
     atomic_init(&s->in_flight, 0);
     unsigned threads = opts->threads ? opts->threads : online_cpus();
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    /* poll(2), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll mode was seen (twice in the
+     * cluster suite) to stop reading a streamed upload for good, every pool thread idle in
+     * epoll_wait with body bytes unread in the socket. Level-triggered poll cannot lose a
+     * readiness event; each pool thread watches only its own connections, so poll's O(n) scan
+     * stays small. Suspend/resume works the same in both modes. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     /* The logger goes first so that MHD's own option parsing logs through it too. A pool of 1
      * makes MHD warn and fall back to its single internal thread: ask for none instead. */

@@ -39,7 +39,9 @@ struct hs_node_config {
     int64_t lease_ttl;       /* ms */
     int64_t request_timeout; /* ms */
     char *zone;
-    int log_level; /* enum hs_log_level (same order as level_choices) */
+    int log_level;          /* enum hs_log_level (same order as level_choices) */
+    int64_t scrub_interval; /* ms; 0 = no scrub */
+    int64_t scrub_rate;     /* bytes/s */
 };
 
 static const char *const fsync_choices[] = {"always", "never", NULL};
@@ -66,7 +68,7 @@ static const struct hs_opt node_opts[] = {
     {.name = "advertise-url",
      .type = HS_OPT_STRING,
      FIELD(advertise_url),
-     .help = "URL other daemons reach this node at (default http://<listen>)"},
+     .help = "URL other daemons reach this node at (unset: http://<listen>)"},
     {.name = "data-dir",
      .type = HS_OPT_STRING,
      FIELD(data_dir),
@@ -75,7 +77,7 @@ static const struct hs_opt node_opts[] = {
     {.name = "node-id",
      .type = HS_OPT_STRING,
      FIELD(node_id),
-     .help = "node id (default: <data-dir>/node-id, created with 8 random bytes in hex)"},
+     .help = "node id (unset: read <data-dir>/node-id, created with 8 random bytes in hex)"},
     {.name = "etcd",
      .type = HS_OPT_STRING,
      FIELD(etcd),
@@ -137,6 +139,20 @@ static const struct hs_opt node_opts[] = {
      FIELD(zone),
      .def = "local",
      .help = "failure zone, published in the registration"},
+    {.name = "scrub-interval",
+     .type = HS_OPT_DURATION,
+     FIELD(scrub_interval),
+     .def = "24h",
+     .min = 0,
+     .max = INT64_MAX / 2,
+     .help = "verify every blob's CRC once per this interval, in the background (0 = off)"},
+    {.name = "scrub-rate",
+     .type = HS_OPT_BYTES,
+     FIELD(scrub_rate),
+     .def = "32MiB",
+     .min = 1,
+     .max = INT64_MAX / 2,
+     .help = "bytes per second the scrub may read"},
     {.name = "log-level",
      .type = HS_OPT_ENUM,
      FIELD(log_level),
@@ -272,6 +288,7 @@ struct runtime {
     struct hs_node node;
     struct hs_http_server *srv;
     struct hs_node_reg *reg;
+    struct hs_node_scrub *scrub; /* NULL when --scrub-interval is 0 */
     char *secret;
     char *node_id;
     char *url;
@@ -303,6 +320,8 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
     rt->node.url = rt->url;
     rt->node.max_blob_bytes = cfg->max_blob_size;
     rt->node.started_ms = hs_clock_wall_ms();
+    rt->node.scrub_interval_ms = cfg->scrub_interval;
+    rt->node.scrub_rate_bytes_s = cfg->scrub_rate;
     return HS_OK;
 }
 
@@ -326,12 +345,20 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
                                   .node = &rt->node,
                                   .ttl_s = (cfg->lease_ttl + 999) / 1000,
                                   .refresh_ms = REFRESH_MS};
-    return hs_node_reg_start(&ro, &rt->reg);
+    err = hs_node_reg_start(&ro, &rt->reg);
+    if (err != HS_OK || cfg->scrub_interval == 0)
+        return err;
+    struct hs_node_scrub_opts sc = {.node = &rt->node,
+                                    .data_dir = cfg->data_dir,
+                                    .interval_ms = cfg->scrub_interval,
+                                    .rate_bytes_s = cfg->scrub_rate};
+    return hs_node_scrub_start(&sc, &rt->scrub);
 }
 
 static void node_close(struct runtime *rt, int64_t drain_ms)
 {
     int64_t left = hs_http_server_stop(rt->srv, drain_ms);
+    hs_node_scrub_stop(rt->scrub); /* before the store closes: it reads blobs */
     hs_node_reg_stop(rt->reg);
     hs_blob_store_close(rt->node.store);
     free(rt->secret);

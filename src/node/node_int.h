@@ -25,6 +25,17 @@ struct hs_node_counters {
     atomic_int_fast64_t errors[HS_ERR_COUNT_]; /* error responses by kind */
 };
 
+/* Scrub progress (scrub.c), atomic (relaxed): reported under "scrub" by GET /v1/stats. */
+struct hs_node_scrub_counters {
+    atomic_int_fast64_t verified_blobs;    /* blobs whose CRC was checked, since start */
+    atomic_int_fast64_t verified_bytes;    /* their payload bytes */
+    atomic_int_fast64_t quarantined;       /* corrupt blobs the scrub found (quarantined) */
+    atomic_int_fast64_t cycles_completed;  /* full passes over the store, since start */
+    atomic_int_fast64_t last_cycle_ms;     /* duration of the last full pass, ms (0: none yet) */
+    atomic_int_fast64_t last_cycle_end_ms; /* wall clock ms when it ended (0: never) */
+    atomic_int_fast64_t cycle_blobs;       /* blobs verified so far in the current pass */
+};
+
 /* Immutable after startup, except the atomic counters. */
 struct hs_node {
     struct hs_blob_store *store;
@@ -35,6 +46,9 @@ struct hs_node {
     int64_t max_blob_bytes;
     int64_t started_ms; /* wall clock */
     struct hs_node_counters counters;
+    int64_t scrub_interval_ms;  /* --scrub-interval; 0 = scrub off */
+    int64_t scrub_rate_bytes_s; /* --scrub-rate */
+    struct hs_node_scrub_counters scrub;
 };
 
 /* The node's one route table (routes.c) and its guard (bearer secret). */
@@ -58,5 +72,23 @@ enum hs_err hs_node_reg_start(const struct hs_node_reg_opts *opts, struct hs_nod
 void hs_node_reg_stop(struct hs_node_reg *reg);
 /* The registration value (JSON, heap). */
 char *hs_node_reg_value(const struct hs_node *node);
+
+/* Background scrub (scrub.c): one thread walks the store in id order (hs_blob_list pages) and
+ * verifies every blob with hs_blob_open_verified, paced to rate_bytes_s, one full cycle every
+ * interval_ms (a cycle that takes longer is followed at once by the next). A corrupt blob is
+ * quarantined by the blob store; the scrub only counts and logs it (evt=scrub_corrupt_blob).
+ * The end of the last cycle is kept in <data_dir>/scrub-last so that restarts do not postpone
+ * the next cycle forever. */
+struct hs_node_scrub_opts {
+    struct hs_node *node; /* store and counters (must outlive the scrub) */
+    const char *data_dir;
+    int64_t interval_ms;  /* > 0 */
+    int64_t rate_bytes_s; /* > 0 */
+};
+struct hs_node_scrub;
+/* Starts the thread. HS_EIO when the thread cannot be created. *out: hs_node_scrub_stop. */
+enum hs_err hs_node_scrub_start(const struct hs_node_scrub_opts *opts, struct hs_node_scrub **out);
+/* Stops the thread (within one blob verification) and frees. NULL is fine. */
+void hs_node_scrub_stop(struct hs_node_scrub *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hs/blob.h"
 #include "hs/buf.h"
@@ -13,6 +14,7 @@
 #include "hs/http_client.h"
 #include "hs/http_server.h"
 #include "hs/log.h"
+#include "hs/mem.h"
 #include "node/node_int.h"
 #include "hs/banned.h"
 
@@ -199,6 +201,27 @@ static void get_done(struct hs_http_req *r)
         return;
     }
     add_crc_header(r, crc);
+    /* Range: the whole payload was verified above, so a ranged read is as trustworthy as a
+     * whole one; the client cannot check the CRC (it covers the whole blob) but it need not. */
+    struct hs_http_range range;
+    if (hs_http_range_parse(hs_http_req_header(r, "Range"), &range)) {
+        int64_t roff = 0, rlen = 0;
+        char cr[80];
+        if (!hs_http_range_resolve(&range, len, &roff, &rlen)) {
+            close(fd);
+            snprintf(cr, sizeof cr, "bytes */%" PRId64, len);
+            hs_http_add_header(r, "Content-Range", cr);
+            fail(r, HS_ERANGE, "range not satisfiable");
+            return;
+        }
+        snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, roff, roff + rlen - 1,
+                 len);
+        hs_http_add_header(r, "Content-Range", cr);
+        count(&n->counters.gets, 1);
+        count(&n->counters.get_bytes, rlen);
+        hs_http_respond_fd(r, 206, "application/octet-stream", fd, off + roff, rlen);
+        return;
+    }
     count(&n->counters.gets, 1);
     count(&n->counters.get_bytes, len);
     hs_http_respond_fd(r, 200, "application/octet-stream", fd, off, len);
@@ -226,23 +249,38 @@ static void delete_done(struct hs_http_req *r)
 struct list_ctx {
     struct hs_buf *out;
     size_t n;
+    const char *prefix; /* NULL: every id */
+    size_t prefix_len;
+    bool past_prefix; /* an id after every id with the prefix was seen: last page */
 };
 
 static void list_one(void *ctx, const char *id, int64_t len, uint32_t crc)
 {
     struct list_ctx *lc = ctx;
+    if (lc->prefix && strncmp(id, lc->prefix, lc->prefix_len) != 0) {
+        lc->past_prefix = true; /* ids are in order: none after this one has the prefix */
+        return;
+    }
     /* ids are [0-9a-f.-] (checked by the store): nothing to escape */
     hs_buf_printf(lc->out, "%s{\"id\":\"%s\",\"size\":%" PRId64 ",\"crc32c\":\"%08x\"}",
                   lc->n++ ? "," : "", id, len, crc);
 }
 
-static bool list_params(struct hs_http_req *r, const char **after, size_t *limit)
+static bool list_params(struct hs_http_req *r, const char **after, const char **prefix,
+                        size_t *limit)
 {
     *after = hs_http_req_query(r, "after");
     if (*after && **after && !hs_blob_id_valid(*after)) {
         fail(r, HS_EINVAL, "after must be empty or a blob id");
         return false;
     }
+    *prefix = hs_http_req_query(r, "prefix");
+    if (*prefix && **prefix && !hs_blob_id_valid(*prefix)) {
+        fail(r, HS_EINVAL, "prefix must be empty or a blob id");
+        return false;
+    }
+    if (*prefix && !**prefix)
+        *prefix = NULL;
     const char *lim = hs_http_req_query(r, "limit");
     *limit = LIST_LIMIT_DEFAULT;
     if (lim && *lim) {
@@ -260,16 +298,36 @@ static bool list_params(struct hs_http_req *r, const char **after, size_t *limit
 static void list_done(struct hs_http_req *r)
 {
     struct hs_node *n = node_of(r);
-    const char *after = NULL;
+    const char *after = NULL, *prefix = NULL;
     size_t limit = 0;
-    if (!list_params(r, &after, &limit))
+    if (!list_params(r, &after, &prefix, &limit))
         return;
     struct hs_buf out;
     hs_buf_init(&out, 0);
     hs_buf_printf(&out, "{\"blobs\":[");
-    struct list_ctx lc = {.out = &out};
+    struct list_ctx lc = {.out = &out, .prefix = prefix, .prefix_len = prefix ? strlen(prefix) : 0};
+    /* The ordered listing makes a prefix cheap: start at the prefix itself (listed first when
+     * it is an id, since "strictly after" would skip it), stop at the first id without it. */
+    bool from_prefix = prefix && (!after || strcmp(after, prefix) < 0);
     char *next = NULL;
-    enum hs_err err = hs_blob_list(n->store, after, limit, list_one, &lc, &next);
+    enum hs_err err = HS_OK;
+    if (from_prefix) {
+        int64_t len = 0;
+        uint32_t crc = 0;
+        if (hs_blob_stat(n->store, prefix, &len, &crc) == HS_OK) {
+            list_one(&lc, prefix, len, crc);
+            limit--;
+        }
+        after = prefix;
+    }
+    if (limit > 0)
+        err = hs_blob_list(n->store, after, limit, list_one, &lc, &next);
+    else
+        next = hs_xstrdup(prefix); /* limit 1 was filled by the prefix itself */
+    if (err == HS_OK && lc.past_prefix) {
+        free(next);
+        next = NULL;
+    }
     if (err != HS_OK) {
         hs_buf_release(&out);
         {
@@ -326,7 +384,17 @@ static void stats_done(struct hs_http_req *r)
     for (int e = 1; e < HS_ERR_COUNT_; e++)
         hs_buf_printf(&out, "%s\"%s\":%" PRId64, e > 1 ? "," : "", hs_err_name((enum hs_err)e),
                       load(&c->errors[e]));
-    hs_buf_printf(&out, "}}");
+    struct hs_node_scrub_counters *sc = &n->scrub;
+    hs_buf_printf(&out,
+                  "},\"scrub\":{\"enabled\":%s,\"interval_ms\":%" PRId64
+                  ",\"rate_bytes_per_s\":%" PRId64 ",\"verified_blobs\":%" PRId64
+                  ",\"verified_bytes\":%" PRId64 ",\"quarantined\":%" PRId64
+                  ",\"cycles_completed\":%" PRId64 ",\"last_cycle_ms\":%" PRId64
+                  ",\"last_cycle_end_ms\":%" PRId64 ",\"cycle_verified_blobs\":%" PRId64 "}}",
+                  n->scrub_interval_ms > 0 ? "true" : "false", n->scrub_interval_ms,
+                  n->scrub_rate_bytes_s, load(&sc->verified_blobs), load(&sc->verified_bytes),
+                  load(&sc->quarantined), load(&sc->cycles_completed), load(&sc->last_cycle_ms),
+                  load(&sc->last_cycle_end_ms), load(&sc->cycle_blobs));
     size_t len = 0;
     uint8_t *data = hs_buf_detach(&out, &len);
     hs_http_respond_take(r, 200, "application/json", data, len);

@@ -343,6 +343,40 @@ def test_corrupt_blob_answers_ecorrupt_and_is_quarantined(node):
     assert ids == ["0900d"]
 
 
+def test_range_get_answers_206_with_the_sub_range_and_416_past_the_end(node):
+    s = node.session()
+    data = os.urandom(10000)
+    assert s.put(node.blob_url("0aa.1"), data=data).status_code == 201
+    for header, start, end in [("bytes=0-0", 0, 0), ("bytes=100-4095", 100, 4095),
+                               ("bytes=9999-", 9999, 9999), ("bytes=-10", 9990, 9999),
+                               ("bytes=5000-20000", 5000, 9999), ("bytes=-20000", 0, 9999)]:
+        r = s.get(node.blob_url("0aa.1"), headers={"Range": header})
+        assert r.status_code == 206, (header, r.text)
+        assert r.content == data[start:end + 1], header
+        assert r.headers["Content-Range"] == f"bytes {start}-{end}/10000"
+        assert r.headers["Content-Length"] == str(end - start + 1)
+        # the CRC is still the whole blob's: the node verified all of it before answering
+        assert r.headers["X-HS-CRC32C"] == crc_hex(data)
+    for header in ["bytes=10000-", "bytes=-0"]:
+        r = s.get(node.blob_url("0aa.1"), headers={"Range": header})
+        assert r.status_code == 416, header
+        assert r.headers["X-HS-Error"] == "ERANGE"
+        assert r.headers["Content-Range"] == "bytes */10000"
+    # several ranges or another unit: ignored, the whole blob is served
+    for header in ["bytes=0-1,5-6", "items=0-1", "bytes=5-2"]:
+        r = s.get(node.blob_url("0aa.1"), headers={"Range": header})
+        assert r.status_code == 200 and r.content == data, header
+    # a corrupt blob is refused for a ranged read too (the whole payload is checked)
+    [path] = [p for p in blob_files(node) if p.endswith("/0aa.1")]
+    with open(path, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 0x01]))
+    r = s.get(node.blob_url("0aa.1"), headers={"Range": "bytes=0-9"})
+    assert r.status_code == 500 and r.headers["X-HS-Error"] == "ECORRUPT"
+
+
 def test_listing_pages_cover_every_blob_exactly_once(node):
     s = node.session()
     want = {}
@@ -478,3 +512,108 @@ def test_lost_lease_is_noticed_and_the_node_registers_again(tmp_path, etcd):
         assert log.count("evt=registered") == 2
     finally:
         assert n.stop() == 0
+
+
+# ---- scrub (src/node/scrub.c) and the prefix filter of the listing -------------------------------
+
+def flip_last_byte(path):
+    with open(path, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 0x01]))
+
+
+def test_scrub_finds_a_flipped_byte_and_quarantines_it(tmp_path):
+    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "64MiB"])
+    try:
+        s = n.session()
+        blobs = {f"5c0b.{i}": os.urandom(3000 + i) for i in range(5)}
+        for blob_id, data in blobs.items():
+            assert s.put(n.blob_url(blob_id), data=data).status_code == 201
+        wait_until(lambda: stats(n)["scrub"]["cycles_completed"] >= 1, timeout=15,
+                   what="a first clean scrub cycle")
+        sc = stats(n)["scrub"]
+        assert sc["enabled"] is True and sc["interval_ms"] == 1000
+        assert sc["rate_bytes_per_s"] == 64 << 20
+        assert sc["quarantined"] == 0 and sc["verified_blobs"] >= 5
+        [path] = [p for p in blob_files(n) if p.endswith("/5c0b.3")]
+        flip_last_byte(path)  # no request touches it: only the scrub can notice
+        wait_until(lambda: stats(n)["scrub"]["quarantined"] == 1, timeout=15,
+                   what="the scrub to quarantine the corrupt blob")
+        st = stats(n)
+        assert st["quarantined"] == 1 and st["blobs"] == 4
+        assert not os.path.exists(path)
+        assert any("5c0b.3" in p for p in files_under(os.path.join(n.data_dir, "quarantine")))
+        ids = [b["id"] for b in s.get(n.url + "/v1/blobs").json()["blobs"]]
+        assert ids == sorted(set(blobs) - {"5c0b.3"})
+        assert s.get(n.blob_url("5c0b.3")).status_code == 404
+        cycles = st["scrub"]["cycles_completed"]
+        wait_until(lambda: stats(n)["scrub"]["cycles_completed"] > cycles, timeout=15,
+                   what="another cycle")
+        st = stats(n)["scrub"]
+        assert st["quarantined"] == 1  # the other blobs stay healthy across cycles
+        assert st["last_cycle_end_ms"] > 0 and st["last_cycle_ms"] >= 0
+        assert "evt=scrub_corrupt_blob" in n.proc.read_log()
+        with open(os.path.join(n.data_dir, "scrub-last")) as f:
+            assert int(f.read()) > 0
+    finally:
+        assert n.stop() == 0, n.proc.read_log()[-3000:]
+
+
+def test_scrub_is_paced_to_its_rate(tmp_path):
+    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "100KiB"])
+    try:
+        s = n.session()
+        for i in range(3):
+            assert s.put(n.blob_url(f"9ace.{i}"), data=os.urandom(100 << 10)).status_code == 201
+        # the first cycle may have started before the blobs existed: wait for one that saw them
+        wait_until(lambda: stats(n)["scrub"]["verified_bytes"] >= 300 << 10, timeout=20,
+                   what="a cycle over the three blobs")
+        wait_until(lambda: stats(n)["scrub"]["cycles_completed"] >= 2, timeout=20,
+                   what="a full cycle over the three blobs")
+        sc = stats(n)["scrub"]
+        assert sc["last_cycle_ms"] >= 2500, sc  # 300 KiB at 100 KiB/s: about 3 s
+    finally:
+        assert n.stop() == 0, n.proc.read_log()[-3000:]
+
+
+def test_scrub_off_with_interval_zero_and_daily_by_default(tmp_path):
+    off = Node(str(tmp_path), name="off", extra=["--scrub-interval", "0"])
+    on = Node(str(tmp_path), name="on")
+    try:
+        assert off.session().put(off.blob_url("0ff"), data=b"abc").status_code == 201
+        [path] = blob_files(off)
+        flip_last_byte(path)
+        time.sleep(2)
+        sc = stats(off)["scrub"]
+        assert sc["enabled"] is False and sc["cycles_completed"] == 0 and sc["quarantined"] == 0
+        assert os.path.exists(path)  # nobody looked at it
+        sc = stats(on)["scrub"]
+        assert sc["enabled"] is True and sc["interval_ms"] == 24 * 3600 * 1000
+        assert sc["rate_bytes_per_s"] == 32 << 20
+    finally:
+        assert off.stop() == 0 and on.stop() == 0
+
+
+def test_listing_with_a_prefix_returns_only_those_ids_in_pages(node):
+    s = node.session()
+    txn_a, txn_b = "0123456789abcdef", "0123456789abcdf0"
+    ids = [txn_a, f"{txn_a}.0.0.0", f"{txn_a}.0.0.1", f"{txn_a}.1.0.0", f"{txn_b}.0.0.0", "00ff"]
+    for blob_id in ids:
+        assert s.put(node.blob_url(blob_id), data=b"x").status_code == 201
+    want = sorted(i for i in ids if i.startswith(txn_a))
+    page = s.get(node.url + "/v1/blobs", params={"prefix": txn_a}).json()
+    assert [b["id"] for b in page["blobs"]] == want and page["next_after"] is None
+    seen, after = [], ""
+    while True:
+        page = s.get(node.url + "/v1/blobs",
+                     params={"prefix": txn_a, "after": after, "limit": 1}).json()
+        seen += [b["id"] for b in page["blobs"]]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert seen == want
+    page = s.get(node.url + "/v1/blobs", params={"prefix": "fff"}).json()
+    assert page == {"blobs": [], "next_after": None}
+    assert s.get(node.url + "/v1/blobs", params={"prefix": "UP"}).status_code == 400

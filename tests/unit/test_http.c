@@ -33,6 +33,16 @@ struct mem_blob {
     uint32_t crc;
 };
 
+#define MAX_RECS 64
+
+/* One call of the completion hook, as the test saw it. */
+struct done_rec {
+    char method[16];
+    char route[32]; /* "" when NULL */
+    unsigned status;
+    int64_t duration_us, bytes_in, bytes_out;
+};
+
 struct fixture {
     struct hs_http_server *srv;
     struct hs_http_server *srv2; /* a second "node" for fan-out */
@@ -41,6 +51,8 @@ struct fixture {
     pthread_mutex_t lock; /* guards blobs, n_blobs */
     struct mem_blob blobs[MAX_BLOBS];
     size_t n_blobs;
+    struct done_rec recs[MAX_RECS]; /* on_complete calls, guarded by lock */
+    size_t n_recs;
 };
 
 static struct mem_blob *find_blob(struct fixture *f, const char *id)
@@ -257,6 +269,23 @@ static const struct hs_http_route routes[] = {
     {"GET", "/slow", HS_HTTP_EXACT, 0, NULL, NULL, slow_done},
 };
 
+static void on_complete(void *ctx, const char *method, const char *route, unsigned status,
+                        int64_t duration_us, int64_t bytes_in, int64_t bytes_out)
+{
+    struct fixture *f = ctx;
+    pthread_mutex_lock(&f->lock);
+    if (f->n_recs < MAX_RECS) {
+        struct done_rec *d = &f->recs[f->n_recs++];
+        snprintf(d->method, sizeof d->method, "%s", method);
+        snprintf(d->route, sizeof d->route, "%s", route ? route : "");
+        d->status = status;
+        d->duration_us = duration_us;
+        d->bytes_in = bytes_in;
+        d->bytes_out = bytes_out;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
 static struct hs_http_server *start_server(struct fixture *f, char *url, size_t urllen)
 {
     struct hs_http_server_opts o = {.host = "127.0.0.1",
@@ -266,7 +295,8 @@ static struct hs_http_server *start_server(struct fixture *f, char *url, size_t 
                                     .routes = routes,
                                     .n_routes = HS_ARRAY_LEN(routes),
                                     .guard = guard,
-                                    .ctx = f};
+                                    .ctx = f,
+                                    .on_complete = on_complete};
     struct hs_http_server *s = NULL;
     assert_int_equal(hs_http_server_start(&o, &s), HS_OK);
     snprintf(url, urllen, "http://127.0.0.1:%u", hs_http_server_port(s));
@@ -725,6 +755,75 @@ static void fd_and_callback_responses_send_exact_bytes(void **state)
     hs_blob_client_free(c);
 }
 
+/* The hook runs after the response went out, so the client may see the answer first: wait
+ * (bounded) for the n-th record. */
+static struct done_rec wait_rec(struct fixture *f, size_t n)
+{
+    int64_t deadline = hs_clock_mono_ms() + 5000;
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        bool have = f->n_recs >= n;
+        struct done_rec d = have ? f->recs[n - 1] : (struct done_rec){0};
+        pthread_mutex_unlock(&f->lock);
+        if (have)
+            return d;
+        assert_true(hs_clock_mono_ms() < deadline);
+        hs_clock_sleep_ms(1, NULL);
+    }
+}
+
+static void completion_hook_reports_route_status_duration_and_bytes(void **state)
+{
+    struct fixture *f = *state;
+    char url[128];
+    struct raw_reply rr;
+    static char body[70000];
+    memset(body, 'x', sizeof body);
+    snprintf(url, sizeof url, "%s/sink", f->url);
+    raw("POST", url, "Authorization: Bearer " SECRET, body, sizeof body, &rr);
+    assert_int_equal(rr.status, 200);
+    struct done_rec d = wait_rec(f, 1);
+    assert_string_equal(d.method, "POST");
+    assert_string_equal(d.route, "/sink");
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.bytes_in, (int64_t)sizeof body);
+    assert_int_equal(d.bytes_out, (int64_t)rr.body.len - 1); /* raw() appended a NUL */
+    assert_true(d.duration_us > 0);
+    hs_buf_release(&rr.body);
+    /* a streamed response counts what its callback produced */
+    snprintf(url, sizeof url, "%s/stream", f->url);
+    raw("GET", url, "Authorization: Bearer " SECRET, NULL, 0, &rr);
+    d = wait_rec(f, 2);
+    assert_string_equal(d.route, "/stream");
+    assert_int_equal(d.bytes_in, 0);
+    assert_int_equal(d.bytes_out, 100000);
+    hs_buf_release(&rr.body);
+    /* no route: route NULL, the 404 still counted */
+    snprintf(url, sizeof url, "%s/nowhere", f->url);
+    raw("GET", url, NULL, NULL, 0, &rr);
+    d = wait_rec(f, 3);
+    assert_string_equal(d.route, "");
+    assert_int_equal(d.status, 404);
+    assert_true(d.bytes_out > 0);
+    hs_buf_release(&rr.body);
+    /* HEAD keeps its name and sends no body bytes */
+    struct hs_blob_client *c = client(SECRET);
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    long status = 0;
+    assert_int_equal(hs_blob_client_request(c, "HEAD", f->url, "/file", &b, &status), HS_OK);
+    d = wait_rec(f, 4);
+    assert_string_equal(d.method, "HEAD");
+    assert_string_equal(d.route, "/file");
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.bytes_out, 0);
+    hs_buf_release(&b);
+    hs_blob_client_free(c);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->n_recs, 4); /* exactly once per request */
+    pthread_mutex_unlock(&f->lock);
+}
+
 static void *slow_get_thread(void *p)
 {
     struct fixture *f = p;
@@ -759,11 +858,62 @@ static void stop_waits_for_in_flight_requests_then_refuses_connections(void **st
     hs_blob_client_free(c);
 }
 
+/* ---- Range header (RFC 9110 14.1.2) ---- */
+
+static void range_header_forms_parse_and_resolve_against_the_size(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *hdr;
+        int64_t size, off, len;
+    } ok[] = {
+        {"bytes=0-0", 10, 0, 1},     {"bytes=2-4", 10, 2, 3},  {"bytes=7-", 10, 7, 3},
+        {"bytes=-3", 10, 7, 3},      {"bytes=-30", 10, 0, 10}, {"bytes=5-99", 10, 5, 5},
+        {"bytes= 1 - 2 ", 10, 1, 2}, {"BYTES=9-9", 10, 9, 1},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct hs_http_range r;
+        int64_t off = -1, len = -1;
+        assert_true(hs_http_range_parse(ok[i].hdr, &r));
+        assert_true(hs_http_range_resolve(&r, ok[i].size, &off, &len));
+        assert_int_equal(off, ok[i].off);
+        assert_int_equal(len, ok[i].len);
+    }
+}
+
+static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
+{
+    (void)state;
+    static const char *const unsat[] = {"bytes=10-", "bytes=10-20", "bytes=-0"};
+    for (size_t i = 0; i < sizeof unsat / sizeof unsat[0]; i++) {
+        struct hs_http_range r;
+        int64_t off = 77, len = 77;
+        assert_true(hs_http_range_parse(unsat[i], &r));
+        assert_false(hs_http_range_resolve(&r, 10, &off, &len));
+        assert_int_equal(off, 77); /* outs untouched */
+    }
+    struct hs_http_range r;
+    int64_t off = 0, len = 0;
+    assert_true(hs_http_range_parse("bytes=0-", &r));
+    assert_false(hs_http_range_resolve(&r, 0, &off, &len)); /* nothing to select in 0 bytes */
+    static const char *const ignored[] = {
+        NULL,         "",
+        "bytes=",     "bytes=-",
+        "bytes=5-2",  "bytes=0-1,3-4",
+        "items=0-1",  "bytes=a-",
+        "bytes=1-2x", "bytes=99999999999999999999-",
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        assert_false(hs_http_range_parse(ignored[i], &r));
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_matches_the_castagnoli_check_value),
+        cmocka_unit_test(range_header_forms_parse_and_resolve_against_the_size),
+        cmocka_unit_test(unsatisfiable_ranges_are_refused_and_bad_ones_ignored),
         cmocka_unit_test_setup_teardown(unknown_route_answers_404_with_json_error_and_request_id,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(client_request_id_is_echoed_and_errors_keep_their_status,
@@ -790,6 +940,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_timeout_is_reported_as_timed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(fd_and_callback_responses_send_exact_bytes, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(completion_hook_reports_route_status_duration_and_bytes,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(stop_waits_for_in_flight_requests_then_refuses_connections,
                                         setup, teardown),
     };

@@ -1,0 +1,244 @@
+/* test_registration.c - the membership key module (hs/registration.h) without a network: a
+ * fake etcd transport answers lease grants, puts, keepalives and revokes (or fails them all,
+ * as an unreachable etcd does) and records what was asked. Checks the value put under the
+ * lease, the periodic rewrite, the revoke on stop, the back-off while etcd is down, and the
+ * option validation. Waits poll for at most a second. */
+#include <jansson.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hs/clock.h"
+#include "hs/etcd.h"
+#include "hs/log.h"
+#include "hs/registration.h"
+#include "hs/banned.h"
+
+#define HDR   "\"header\":{\"cluster_id\":\"1\",\"revision\":\"12\"}"
+#define LEASE "7587869000000001"
+#define KEY   "/hybridstore/v1/gateways/gw-a"
+
+struct fake {
+    pthread_mutex_t mu;
+    bool down; /* every request fails as "never sent" */
+    int grants, puts, keepalives, revokes;
+    char put_key[128], put_value[256], put_lease[32];
+    int values; /* calls of the value callback */
+};
+
+static struct fake fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Decodes the base64 field name of a request body into out (NUL-terminated). */
+static void b64_field(const json_t *body, const char *name, char *out, size_t cap)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *in = json_string_value(json_object_get(body, name));
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; in && *in && *in != '='; in++) {
+        const char *p = strchr(tbl, *in);
+        acc = (acc << 6) | (unsigned)(p - tbl);
+        bits += 6;
+        if (bits >= 8 && o + 1 < cap) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+}
+
+static enum hs_err fake_transport(void *ctx, const char *endpoint, const char *path,
+                                  const char *body, size_t body_len, int64_t timeout_ms,
+                                  struct hs_buf *reply, long *status)
+{
+    struct fake *f = ctx;
+    (void)endpoint;
+    (void)timeout_ms;
+    const char *answer = "{" HDR "}";
+    pthread_mutex_lock(&f->mu);
+    if (f->down) {
+        pthread_mutex_unlock(&f->mu);
+        return HS_EUNAVAIL;
+    }
+    json_t *b = json_loadb(body, body_len, 0, NULL);
+    if (strcmp(path, "/v3/lease/grant") == 0) {
+        f->grants++;
+        answer = "{" HDR ",\"ID\":\"" LEASE "\",\"TTL\":\"5\"}";
+    } else if (strcmp(path, "/v3/kv/put") == 0) {
+        f->puts++;
+        b64_field(b, "key", f->put_key, sizeof f->put_key);
+        b64_field(b, "value", f->put_value, sizeof f->put_value);
+        snprintf(f->put_lease, sizeof f->put_lease, "%s",
+                 json_string_value(json_object_get(b, "lease")));
+    } else if (strcmp(path, "/v3/lease/keepalive") == 0) {
+        f->keepalives++;
+        answer = "{\"result\":{" HDR ",\"ID\":\"" LEASE "\",\"TTL\":\"5\"}}";
+    } else if (strcmp(path, "/v3/lease/revoke") == 0) {
+        f->revokes++;
+    }
+    json_decref(b);
+    pthread_mutex_unlock(&f->mu);
+    *status = 200;
+    return hs_buf_append(reply, answer, strlen(answer));
+}
+
+static char *value_fn(void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&fake.mu);
+    int n = ++fake.values;
+    pthread_mutex_unlock(&fake.mu);
+    char *v = malloc(64);
+    snprintf(v, 64, "{\"id\":\"gw-a\",\"n\":%d}", n);
+    return v;
+}
+
+static struct hs_etcd *etcd;
+
+static int setup(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&fake.mu);
+    fake.down = false;
+    fake.grants = fake.puts = fake.keepalives = fake.revokes = fake.values = 0;
+    fake.put_key[0] = fake.put_value[0] = fake.put_lease[0] = '\0';
+    pthread_mutex_unlock(&fake.mu);
+    struct hs_etcd_opts o = {.endpoints = "http://127.0.0.1:1",
+                             .timeout_ms = 200,
+                             .transport = fake_transport,
+                             .transport_ctx = &fake};
+    return hs_etcd_new(&o, &etcd) == HS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hs_etcd_free(etcd);
+    etcd = NULL;
+    return 0;
+}
+
+static int count(const int *field)
+{
+    pthread_mutex_lock(&fake.mu);
+    int n = *field;
+    pthread_mutex_unlock(&fake.mu);
+    return n;
+}
+
+/* Polls until *field >= want, at most 1 s. */
+static bool wait_count(const int *field, int want)
+{
+    int64_t end = hs_clock_mono_ms() + 1000;
+    while (count(field) < want && hs_clock_mono_ms() < end)
+        hs_clock_sleep_ms(5, NULL);
+    return count(field) >= want;
+}
+
+static struct hs_registration_opts opts(int64_t refresh_ms)
+{
+    return (struct hs_registration_opts){.etcd = etcd,
+                                         .key = KEY,
+                                         .ttl_s = 5,
+                                         .refresh_ms = refresh_ms,
+                                         .value = value_fn,
+                                         .label = "gateway",
+                                         .id = "gw-a"};
+}
+
+static void registration_puts_value_under_lease_and_revokes_on_stop(void **state)
+{
+    (void)state;
+    struct hs_registration_opts o = opts(60000);
+    struct hs_registration *r = NULL;
+    assert_int_equal(hs_registration_start(&o, &r), HS_OK);
+    assert_true(wait_count(&fake.puts, 1));
+    int64_t end = hs_clock_mono_ms() + 1000;
+    while (!hs_registration_active(r) && hs_clock_mono_ms() < end)
+        hs_clock_sleep_ms(5, NULL);
+    assert_true(hs_registration_active(r));
+    pthread_mutex_lock(&fake.mu);
+    assert_string_equal(fake.put_key, KEY);
+    assert_string_equal(fake.put_value, "{\"id\":\"gw-a\",\"n\":1}");
+    assert_string_equal(fake.put_lease, LEASE);
+    assert_int_equal(fake.grants, 1);
+    pthread_mutex_unlock(&fake.mu);
+    hs_registration_stop(r);
+    assert_int_equal(count(&fake.revokes), 1); /* the key vanishes at once, not after the TTL */
+}
+
+static void registration_rewrites_the_value_every_refresh_interval(void **state)
+{
+    (void)state;
+    struct hs_registration_opts o = opts(20);
+    struct hs_registration *r = NULL;
+    assert_int_equal(hs_registration_start(&o, &r), HS_OK);
+    assert_true(wait_count(&fake.puts, 4));
+    hs_registration_stop(r);
+    assert_int_equal(count(&fake.grants), 1); /* one lease for all the rewrites */
+    assert_true(count(&fake.values) >= 4);
+    assert_int_equal(count(&fake.revokes), 1);
+}
+
+static void registration_backs_off_while_etcd_is_down_and_stops_promptly(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&fake.mu);
+    fake.down = true;
+    pthread_mutex_unlock(&fake.mu);
+    struct hs_registration_opts o = opts(60000);
+    struct hs_registration *r = NULL;
+    assert_int_equal(hs_registration_start(&o, &r), HS_OK);
+    hs_clock_sleep_ms(400, NULL); /* first try, then 250 ms (+-20 %) back-off, then more */
+    assert_false(hs_registration_active(r));
+    int64_t t0 = hs_clock_mono_ms();
+    hs_registration_stop(r);
+    assert_true(hs_clock_mono_ms() - t0 < 500);
+    assert_int_equal(count(&fake.puts), 0);
+    assert_int_equal(count(&fake.revokes), 0); /* no lease was ever granted */
+}
+
+static void registration_refuses_bad_options(void **state)
+{
+    (void)state;
+    struct hs_registration *r = NULL;
+    struct hs_registration_opts o = opts(0);
+    o.value = NULL;
+    assert_int_equal(hs_registration_start(&o, &r), HS_EINVAL);
+    o = opts(0);
+    o.ttl_s = 1;
+    assert_int_equal(hs_registration_start(&o, &r), HS_EINVAL);
+    o = opts(0);
+    o.key = NULL;
+    assert_int_equal(hs_registration_start(&o, &r), HS_EINVAL);
+    o = opts(0);
+    o.etcd = NULL; /* and no endpoints */
+    assert_int_equal(hs_registration_start(&o, &r), HS_EINVAL);
+    o.endpoints = "";
+    assert_int_equal(hs_registration_start(&o, &r), HS_EINVAL);
+    assert_null(r);
+    hs_registration_stop(NULL);
+}
+
+int main(void)
+{
+    hs_log_init("test", HS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(registration_puts_value_under_lease_and_revokes_on_stop,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(registration_rewrites_the_value_every_refresh_interval,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            registration_backs_off_while_etcd_is_down_and_stops_promptly, setup, teardown),
+        cmocka_unit_test_setup_teardown(registration_refuses_bad_options, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
