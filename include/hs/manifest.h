@@ -119,6 +119,10 @@
 #define HS_META_PREFIX_CONFIG     HS_META_ROOT "config/"
 #define HS_META_KEY_HEALER_LEADER HS_META_ROOT "healer/leader"
 
+/* Node id prefix of a blob that no live node could take when it was written (a degraded
+ * write): no node holds it, and the healer places it at once ("unplaced-<index>"). */
+#define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
+
 #define HS_MANIFEST_VERSION           1
 #define HS_TXN_RECORD_VERSION         1
 #define HS_OBJECT_KEY_MAX             1024 /* bytes */

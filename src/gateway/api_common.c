@@ -1,0 +1,175 @@
+/* api_common.c - helpers shared by the gateway's HTTP handlers: JSON string escaping, JSON
+ * answers, the object key of a request, ETags and Content-Type matching. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway/api_common.h"
+#include "hs/clock.h"
+#include "hs/manifest.h"
+#include "hs/banned.h"
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start one (overlongs,
+ * surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, min = 0x80, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, min = 0x800, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void hs_gw_json_str(struct hs_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    (void)hs_buf_append(b, "\"", 1);
+    size_t run = 0; /* bytes of p copied as they are, flushed before each escape */
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        const char *esc = NULL;
+        char tmp[8];
+        size_t step = 1;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", c);
+            esc = tmp;
+        } else if (c >= 0x80) {
+            step = utf8_seq(p + i, len - i);
+            if (step == 0) {
+                esc = "\\ufffd";
+                step = 1;
+            }
+        }
+        if (esc) {
+            (void)hs_buf_append(b, p + i - run, run);
+            (void)hs_buf_append(b, esc, strlen(esc));
+            run = 0;
+        } else {
+            run += step;
+        }
+        i += step;
+    }
+    (void)hs_buf_append(b, p + i - run, run);
+    (void)hs_buf_append(b, "\"", 1);
+}
+
+void hs_gw_json_cstr(struct hs_buf *b, const char *s)
+{
+    if (!s)
+        (void)hs_buf_append(b, "null", 4);
+    else
+        hs_gw_json_str(b, s, strlen(s));
+}
+
+void hs_gw_respond_json(struct hs_http_req *r, unsigned status, struct hs_buf *b)
+{
+    size_t len = 0;
+    uint8_t *data = hs_buf_detach(b, &len);
+    if (!data) {
+        hs_http_respond_buf(r, status, "application/json", "{}", 2);
+        return;
+    }
+    hs_http_respond_take(r, status, "application/json", data, len);
+}
+
+void hs_gw_respond_err(struct hs_http_req *r, enum hs_err err, const char *msg)
+{
+    hs_http_respond_error(r, err, "%s", msg && *msg ? msg : hs_strerror(err));
+}
+
+bool hs_gw_req_key(struct hs_http_req *r, const char **key, size_t *len)
+{
+    const char *k = hs_http_req_rest(r);
+    if (!k)
+        return false;
+    size_t n = strlen(k);
+    if (!hs_meta_object_key_valid(k, n))
+        return false;
+    *key = k;
+    *len = n;
+    return true;
+}
+
+void hs_gw_etag_quote(const char *etag, char *out, size_t cap)
+{
+    snprintf(out, cap, "\"%s\"", etag);
+}
+
+bool hs_gw_etag_parse(const char *value, char *out, size_t cap, bool *any)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(value);
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    *any = false;
+    if (n == 1 && value[0] == '*') {
+        *any = true;
+        if (cap)
+            out[0] = '\0';
+        return true;
+    }
+    if (n >= 2 && value[0] == 'W' && value[1] == '/')
+        return false;
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+        value++;
+        n -= 2;
+    }
+    if (n == 0 || n >= cap || memchr(value, '"', n) || memchr(value, ',', n))
+        return false;
+    memcpy(out, value, n);
+    out[n] = '\0';
+    return true;
+}
+
+bool hs_gw_ctype_is(const char *ct, const char *want)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n) != 0)
+        return false;
+    const char *rest = ct + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+double hs_gw_elapsed_ms(int64_t mono_start_ns)
+{
+    return (double)(hs_clock_mono_ns() - mono_start_ns) / 1e6;
+}

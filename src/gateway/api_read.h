@@ -1,0 +1,31 @@
+/* api_read.h - private to the read handlers (api_v1_read.c, api_ref_read.c): sending an open
+ * object reader as an HTTP response. The first bytes are read before any header goes out, so
+ * every error that can still be reported (missing object, too few nodes, a range that a newer
+ * version no longer satisfies) gets a proper status; later errors cut the connection. */
+#ifndef HS_GATEWAY_API_READ_H
+#define HS_GATEWAY_API_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gateway.h"
+#include "hs/http_server.h"
+
+#define HS_GW_FIRST_CHUNK ((size_t)256 * 1024) /* objects up to this size go from one buffer */
+
+struct hs_gw_read_start {
+    uint8_t *first; /* heap: the first bytes of the body */
+    size_t first_len;
+};
+
+/* Reads up to HS_GW_FIRST_CHUNK bytes (the whole body when it is that small). On error st is
+ * untouched and the reader stays open (the caller answers and closes it). */
+enum hs_err hs_gw_read_start(struct hs_obj_reader *rd, struct hs_gw_read_start *st);
+
+/* Responds with status and content_type (plus whatever headers the caller added): from st's
+ * buffer when it holds the whole body, else streamed (an error after the first byte aborts the
+ * connection). Takes rd and st in every case. */
+void hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
+                          struct hs_obj_reader *rd, struct hs_gw_read_start *st);
+
+#endif

@@ -1,0 +1,173 @@
+/* gw.c - the gateway context: options, the shared etcd client, one node client per calling
+ * thread (pthread key: created on first use, freed when the thread exits), the shared codecs,
+ * the watched views of nodes/ and config/ (members.c, settings.c) and the registration of
+ * gateways/<id> under a lease (hs/registration.h). Starts whether or not etcd is up. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw_int.h"
+#include "hs/clock.h"
+#include "hs/etcd.h"
+#include "hs/http_client.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/registration.h"
+#include "hs/view.h"
+#include "hs/banned.h"
+
+#define REG_REFRESH_MS 30000 /* the value never changes; a rare rewrite heals a lost put */
+
+struct hs_etcd *hs_gw_etcd(struct hs_gw *gw)
+{
+    return gw->etcd;
+}
+
+const struct hs_gw_opts *hs_gw_opts(const struct hs_gw *gw)
+{
+    return &gw->opts;
+}
+
+static void client_free(void *p)
+{
+    hs_blob_client_free(p);
+}
+
+struct hs_blob_client *hs_gw_blob_client(struct hs_gw *gw)
+{
+    struct hs_blob_client *c = pthread_getspecific(gw->client_key);
+    if (c)
+        return c;
+    struct hs_blob_client_opts o = {.secret = gw->opts.secret,
+                                    .timeout_ms = gw->opts.node_timeout_ms,
+                                    .connect_timeout_ms = gw->opts.node_connect_timeout_ms};
+    if (hs_blob_client_new(&o, &c) != HS_OK)
+        HS_BUG("cannot make a node client");
+    if (pthread_setspecific(gw->client_key, c) != 0)
+        HS_BUG("pthread_setspecific failed");
+    return c;
+}
+
+enum hs_err hs_gw_codec(struct hs_gw *gw, unsigned k, unsigned m, const struct hs_codec **out)
+{
+    if (k < 1 || k > HS_CODEC_MAX_K || m < 1 || m > HS_CODEC_MAX_M)
+        return HS_EINVAL;
+    enum hs_err err = HS_OK;
+    pthread_mutex_lock(&gw->codec_lock);
+    if (!gw->codecs[k][m])
+        err = hs_codec_new(k, m, &gw->codecs[k][m]);
+    if (err == HS_OK)
+        *out = gw->codecs[k][m];
+    pthread_mutex_unlock(&gw->codec_lock);
+    return err;
+}
+
+/* gateways/<id> = {"id","url","started_ms"}: the healer only needs to know the owner of a WAL
+ * record is alive; the URL helps operators. */
+static char *reg_value(void *ctx)
+{
+    struct hs_gw *gw = ctx;
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    (void)hs_buf_printf(&b, "{\"id\":\"%s\",\"url\":\"%s\",\"started_ms\":%" PRId64 "}",
+                        gw->opts.gateway_id, gw->opts.advertise_url ? gw->opts.advertise_url : "",
+                        gw->started_ms);
+    size_t len = 0;
+    return (char *)hs_buf_detach(&b, &len);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? hs_xstrdup(s) : NULL;
+}
+
+static enum hs_err start_registration(struct hs_gw *gw)
+{
+    char *key = NULL;
+    enum hs_err err = hs_meta_key_gateway(gw->opts.gateway_id, &key);
+    if (err != HS_OK) {
+        HS_LOG_ERROR("gateway_id_invalid", "gateway=%s", gw->opts.gateway_id);
+        return err;
+    }
+    struct hs_registration_opts ro = {.etcd = gw->etcd,
+                                      .endpoints = gw->opts.etcd_endpoints,
+                                      .key = key,
+                                      .ttl_s = gw->opts.lease_ttl_s,
+                                      .refresh_ms = REG_REFRESH_MS,
+                                      .value = reg_value,
+                                      .value_ctx = gw,
+                                      .label = "gateway",
+                                      .id = gw->opts.gateway_id};
+    err = hs_registration_start(&ro, &gw->reg);
+    free(key);
+    return err;
+}
+
+enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
+{
+    if (!opts->etcd_endpoints || !opts->gateway_id || opts->segment_bytes <= 0 ||
+        opts->doc_max_bytes <= 0 || opts->replicas < 1 || opts->ec_k < 1 || opts->ec_m < 1)
+        return HS_EINVAL;
+    struct hs_gw *gw = hs_xcalloc(1, sizeof *gw);
+    gw->opts = *opts;
+    gw->s_endpoints = hs_xstrdup(opts->etcd_endpoints);
+    gw->s_secret = dup_or_null(opts->secret);
+    gw->s_gateway_id = hs_xstrdup(opts->gateway_id);
+    gw->s_advertise_url = dup_or_null(opts->advertise_url);
+    gw->opts.etcd_endpoints = gw->s_endpoints;
+    gw->opts.secret = gw->s_secret;
+    gw->opts.gateway_id = gw->s_gateway_id;
+    gw->opts.advertise_url = gw->s_advertise_url;
+    if (gw->opts.lease_ttl_s < 2)
+        gw->opts.lease_ttl_s = 2;
+    gw->started_ms = hs_clock_wall_ms();
+    pthread_mutex_init(&gw->lock, NULL);
+    pthread_mutex_init(&gw->codec_lock, NULL);
+    if (pthread_key_create(&gw->client_key, client_free) != 0)
+        HS_BUG("pthread_key_create failed");
+    hs_gw_settings_init(gw);
+    struct hs_etcd_opts eo = {.endpoints = gw->s_endpoints, .timeout_ms = opts->etcd_timeout_ms};
+    enum hs_err err = hs_etcd_new(&eo, &gw->etcd);
+    if (err == HS_OK)
+        err = hs_view_start(gw->etcd, HS_META_PREFIX_CONFIG, hs_gw_settings_on_change, gw,
+                            &gw->config_view);
+    if (err == HS_OK)
+        err = hs_view_start(gw->etcd, HS_META_PREFIX_NODES, hs_gw_members_on_change, gw,
+                            &gw->nodes_view);
+    if (err == HS_OK)
+        err = start_registration(gw);
+    if (err != HS_OK) {
+        hs_gw_free(gw);
+        return err;
+    }
+    *out = gw;
+    return HS_OK;
+}
+
+void hs_gw_free(struct hs_gw *gw)
+{
+    if (!gw)
+        return;
+    hs_registration_stop(gw->reg); /* revokes the lease: gateways/<id> vanishes at once */
+    hs_view_stop(gw->nodes_view);
+    hs_view_stop(gw->config_view);
+    hs_gw_members_release_all(gw);
+    hs_gw_settings_release_all(gw);
+    hs_etcd_free(gw->etcd);
+    /* the destructor runs only for threads that exit: free the calling thread's client here */
+    hs_blob_client_free(pthread_getspecific(gw->client_key));
+    pthread_setspecific(gw->client_key, NULL);
+    pthread_key_delete(gw->client_key);
+    for (size_t k = 0; k <= HS_CODEC_MAX_K; k++)
+        for (size_t m = 0; m <= HS_CODEC_MAX_M; m++)
+            hs_codec_free(gw->codecs[k][m]);
+    pthread_mutex_destroy(&gw->lock);
+    pthread_mutex_destroy(&gw->codec_lock);
+    free(gw->s_endpoints);
+    free(gw->s_secret);
+    free(gw->s_gateway_id);
+    free(gw->s_advertise_url);
+    free(gw);
+}

@@ -1,0 +1,331 @@
+/* main.c - `hybridstore gateway`: options, start-up (the object layer's context, then the HTTP
+ * server on the route table in routes.c) and graceful shutdown on SIGTERM/SIGINT: stop
+ * accepting, drain in-flight requests, revoke the registration lease, exit 0. The object layer
+ * is gateway.h; the handlers are api_*.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "gateway/api.h"
+#include "gateway/gateway.h"
+#include "gateway/metrics.h"
+#include "hs/config.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+#define SECRET_MAX   4096  /* bytes read from --secret-file */
+#define DRAIN_MAX_MS 10000 /* longest wait for in-flight requests on SIGTERM */
+
+struct hs_gateway_config {
+    char *listen;        /* host:port */
+    char *advertise_url; /* NULL = http://<listen> */
+    char *etcd;          /* endpoints */
+    char *secret;
+    char *secret_file;
+    char *gateway_id;             /* NULL = random per start */
+    int64_t threads;              /* HTTP workers */
+    int64_t node_timeout;         /* ms */
+    int64_t node_connect_timeout; /* ms */
+    int64_t etcd_timeout;         /* ms */
+    int64_t lease_ttl;            /* ms */
+    int64_t segment_size;         /* bytes */
+    int64_t stripe_size;          /* bytes */
+    int64_t doc_max_size;         /* bytes */
+    int64_t auto_ec_threshold;    /* bytes */
+    int64_t replicas;
+    int64_t ec_k, ec_m;
+    int log_level; /* enum hs_log_level (same order as level_choices) */
+};
+
+static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
+        return false;
+    char *end = NULL;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || p == 0 || p > 65535)
+        return false;
+    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
+    *port = (uint16_t)p;
+    return true;
+}
+
+static const char *check_listen(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    char host[64];
+    uint16_t port = 0;
+    return v && split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
+}
+
+static const char *check_gateway_id(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    return !v || hs_meta_node_id_valid(v) ? NULL
+                                          : "must be 1..64 chars of [A-Za-z0-9._-], first a letter "
+                                            "or digit";
+}
+
+#define FIELD(f) .offset = offsetof(struct hs_gateway_config, f)
+#define DUR(n, f, d, lo, hi, h)                                                                    \
+    {                                                                                              \
+        .name = n, .type = HS_OPT_DURATION, FIELD(f), .def = d, .min = lo, .max = hi, .help = h    \
+    }
+#define BYTES(n, f, d, lo, hi, h)                                                                  \
+    {                                                                                              \
+        .name = n, .type = HS_OPT_BYTES, FIELD(f), .def = d, .min = lo, .max = hi, .help = h       \
+    }
+#define INT(n, f, d, lo, hi, h)                                                                    \
+    {                                                                                              \
+        .name = n, .type = HS_OPT_INT, FIELD(f), .def = d, .min = lo, .max = hi, .help = h         \
+    }
+static const struct hs_opt gateway_opts[] = {
+    {.name = "listen",
+     .type = HS_OPT_STRING,
+     FIELD(listen),
+     .def = "127.0.0.1:8080",
+     .help = "address:port to serve on",
+     .check = check_listen},
+    {.name = "advertise-url",
+     .type = HS_OPT_STRING,
+     FIELD(advertise_url),
+     .help = "URL published under gateways/<id> (unset: http://<listen>)"},
+    {.name = "etcd",
+     .type = HS_OPT_STRING,
+     FIELD(etcd),
+     .def = "http://127.0.0.1:2379",
+     .help = "etcd endpoints, comma-separated"},
+    {.name = "secret",
+     .type = HS_OPT_STRING,
+     FIELD(secret),
+     .secret = true,
+     .help = "cluster secret: node API and admin routes (this or --secret-file)"},
+    {.name = "secret-file",
+     .type = HS_OPT_STRING,
+     FIELD(secret_file),
+     .help = "file holding the cluster secret (white space trimmed)"},
+    {.name = "gateway-id",
+     .type = HS_OPT_STRING,
+     FIELD(gateway_id),
+     .help = "gateway id in etcd and WAL records (unset: 8 random bytes in hex per start)",
+     .check = check_gateway_id},
+    INT("threads", threads, "32", 1, 1024,
+        "HTTP worker threads (handlers block on etcd and nodes: more than cores)"),
+    DUR("node-timeout", node_timeout, "10s", 100, 3600000, "per blob transfer to a node"),
+    DUR("node-connect-timeout", node_connect_timeout, "1s", 10, 60000, "TCP connect to a node"),
+    DUR("etcd-timeout", etcd_timeout, "2s", 100, 60000, "per etcd request attempt"),
+    DUR("lease-ttl", lease_ttl, "10s", 2000, 3600000, "TTL of the registration lease"),
+    BYTES("segment-size", segment_size, "8MiB", 65536, (int64_t)256 << 20,
+          "object bytes per segment (replicated or coded on its own; memory per request)"),
+    BYTES("stripe-size", stripe_size, "1MiB", 4096, (int64_t)64 << 20,
+          "object bytes per EC stripe within a segment"),
+    BYTES("doc-max-size", doc_max_size, "64MiB", 1024, (int64_t)1 << 30,
+          "largest JSON document (field_hybrid, reference API, auto detection)"),
+    BYTES("auto-ec-threshold", auto_ec_threshold, "1MiB", 0, (int64_t)1 << 40,
+          "auto strategy: objects larger than this are erasure coded"),
+    INT("replicas", replicas, "3", 1, 16, "copies (unless etcd config/replicas says otherwise)"),
+    INT("ec-k", ec_k, "4", 1, 16, "RS data shards (unless etcd config/ec-k says otherwise)"),
+    INT("ec-m", ec_m, "2", 1, 4, "RS parity shards (unless etcd config/ec-m says otherwise)"),
+    {.name = "log-level",
+     .type = HS_OPT_ENUM,
+     FIELD(log_level),
+     .def = "info",
+     .choices = level_choices,
+     .help = "lowest level logged"},
+};
+
+static const struct hs_config_spec gateway_spec = {
+    .command = "gateway",
+    .summary = "API gateway: the reference API and the native /v1/ object API over storage "
+               "nodes and etcd (docs/api.md, docs/gateway.md). Stateless: run several behind a "
+               "load balancer.",
+    .env_prefix = "HS_GATEWAY_",
+    .opts = gateway_opts,
+    .n_opts = sizeof gateway_opts / sizeof gateway_opts[0],
+};
+
+/* Reads at most max bytes of path into a heap string with surrounding white space removed. */
+static char *read_trimmed(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = hs_xcalloc(1, max + 1);
+    ssize_t n = read(fd, buf, max);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        errno = saved;
+        return NULL;
+    }
+    size_t end = (size_t)n, start = 0;
+    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
+        end--;
+    while (start < end && strchr(" \t\r\n", buf[start]))
+        start++;
+    char *out = hs_xstrndup(buf + start, end - start);
+    free(buf);
+    return out;
+}
+
+/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
+static char *resolve_secret(const struct hs_gateway_config *cfg)
+{
+    if (cfg->secret && cfg->secret_file) {
+        fprintf(stderr, "hybridstore gateway: give --secret or --secret-file, not both\n");
+        return NULL;
+    }
+    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
+    if (cfg->secret_file) {
+        s = read_trimmed(cfg->secret_file, SECRET_MAX);
+        if (!s) {
+            char eb[128];
+            fprintf(stderr, "hybridstore gateway: cannot read --secret-file '%s': %s\n",
+                    cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
+            return NULL;
+        }
+    }
+    if (!s || !*s) {
+        fprintf(stderr, "hybridstore gateway: a cluster secret is required (--secret or "
+                        "--secret-file); refusing to serve without one\n");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static char *random_id(void)
+{
+    uint8_t raw[8];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        HS_BUG("getrandom failed");
+    return hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4],
+                        raw[5], raw[6], raw[7]);
+}
+
+struct runtime {
+    struct hs_gw *gw;
+    struct hs_http_server *srv;
+    struct hs_gw_server server_ctx;
+    char *secret;
+    char *gateway_id;
+    char *url;
+    char hostname[256];
+};
+
+static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runtime *rt,
+                                const char *host, uint16_t port)
+{
+    struct hs_gw_opts go = {
+        .etcd_endpoints = cfg->etcd,
+        .secret = rt->secret,
+        .gateway_id = rt->gateway_id,
+        .advertise_url = rt->url,
+        .etcd_timeout_ms = cfg->etcd_timeout,
+        .node_timeout_ms = cfg->node_timeout,
+        .node_connect_timeout_ms = cfg->node_connect_timeout,
+        .lease_ttl_s = (cfg->lease_ttl + 999) / 1000,
+        .segment_bytes = cfg->segment_size,
+        .doc_max_bytes = cfg->doc_max_size,
+        .auto_ec_threshold = cfg->auto_ec_threshold,
+        .replicas = (uint32_t)cfg->replicas,
+        .ec_k = (uint32_t)cfg->ec_k,
+        .ec_m = (uint32_t)cfg->ec_m,
+        .stripe_bytes = cfg->stripe_size,
+    };
+    enum hs_err err = hs_gw_new(&go, &rt->gw);
+    if (err != HS_OK)
+        return err;
+    if (gethostname(rt->hostname, sizeof rt->hostname - 1) != 0)
+        snprintf(rt->hostname, sizeof rt->hostname, "unknown");
+    rt->server_ctx = (struct hs_gw_server){
+        .gw = rt->gw, .metrics = NULL, .secret = rt->secret, .hostname = rt->hostname};
+    struct hs_http_server_opts so = {
+        .host = host,
+        .port = port,
+        .threads = (unsigned)cfg->threads,
+        .connection_limit = 4096,
+        .routes = hs_gw_routes,
+        .n_routes = hs_gw_n_routes,
+        .guard = hs_gw_guard,
+        .ctx = &rt->server_ctx,
+        .on_complete = hs_gw_metrics_on_complete,
+    };
+    return hs_http_server_start(&so, &rt->srv);
+}
+
+static void gateway_close(struct runtime *rt, int64_t drain_ms)
+{
+    int64_t left = hs_http_server_stop(rt->srv, drain_ms);
+    hs_gw_free(rt->gw); /* revokes the lease after the drain: WAL owners stay alive till then */
+    HS_LOG_INFO("gateway_stopped", "abandoned_requests=%lld", (long long)left);
+}
+
+/* SIGTERM/SIGINT are blocked in every thread and taken here with sigwait: no async handler. */
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int hs_cmd_gateway(int argc, char **argv)
+{
+    struct hs_gateway_config cfg = {0};
+    enum hs_config_outcome oc = hs_config_load(&gateway_spec, &cfg, argc, argv, NULL, 0, NULL);
+    if (oc != HS_CONFIG_RUN)
+        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
+    hs_log_init("gateway", (enum hs_log_level)cfg.log_level);
+    struct runtime rt = {0};
+    char host[64];
+    uint16_t port = 0;
+    int rc = 2;
+    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+        fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
+        goto out;
+    }
+    if (!(rt.secret = resolve_secret(&cfg)))
+        goto out;
+    rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : random_id();
+    rt.url =
+        cfg.advertise_url ? hs_xstrdup(cfg.advertise_url) : hs_xasprintf("http://%s", cfg.listen);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
+    signal(SIGPIPE, SIG_IGN);
+    hs_config_log(&gateway_spec, &cfg);
+    rc = 1;
+    if (gateway_open(&cfg, &rt, host, port) != HS_OK) {
+        HS_LOG_ERROR("gateway_start_failed", "listen='%s' etcd='%s'", cfg.listen, cfg.etcd);
+        gateway_close(&rt, 0);
+        goto out;
+    }
+    HS_LOG_INFO("gateway_started", "gateway=%s url=%s", rt.gateway_id, rt.url);
+    int sig = wait_for_signal(&set);
+    HS_LOG_INFO("gateway_stopping", "signal=%d in_flight=%lld", sig,
+                (long long)hs_http_server_in_flight(rt.srv));
+    gateway_close(&rt, HS_MIN(cfg.node_timeout + 1000, DRAIN_MAX_MS));
+    rc = 0;
+out:
+    free(rt.secret);
+    free(rt.gateway_id);
+    free(rt.url);
+    hs_config_release(&gateway_spec, &cfg);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/* obj_delete.c - deleting an object: a compare-and-delete transaction removes meta/<key> and
+ * repair/<key> only if the manifest is still the one read (a concurrent writer's new version
+ * is never removed by a delete of the old one), then the blobs that manifest named are deleted
+ * in parallel before the answer; what cannot be deleted now is left to the healer's GC. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/obj_write_int.h"
+#include "hs/etcd.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+#define DELETE_ATTEMPTS_MAX 16 /* concurrent writers before giving up (409) */
+
+/* Counts what was deleted per part of m; deleted[] follows hs_manifest_blob_locs order. */
+static void count_deleted(const struct hs_manifest *m, const bool *deleted,
+                          struct hs_obj_delete_result *res)
+{
+    size_t i = 0;
+    const struct hs_part *parts[3] = {&m->data, &m->hot, &m->cold};
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t s = 0; s < parts[p]->n_segments; s++) {
+            for (size_t b = 0; b < parts[p]->segments[s].n_blobs; b++, i++) {
+                if (!deleted[i])
+                    continue;
+                if (p == 1)
+                    res->hot_deleted++;
+                else if (p == 2)
+                    res->cold_deleted++;
+                else if (m->strategy == HS_STRATEGY_EC)
+                    res->chunks_deleted++;
+                else
+                    res->replicas_deleted++;
+            }
+        }
+    }
+}
+
+/* One compare-and-delete attempt against the manifest in kvs. *done when it was removed. */
+static enum hs_err try_delete(struct hs_gw *gw, const char *meta_key, const char *repair_key,
+                              int64_t rev, bool *done)
+{
+    struct hs_etcd_cmp cmp = {
+        .target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = rev};
+    struct hs_etcd_op ops[2] = {{.type = HS_ETCD_OP_DELETE, .key = meta_key},
+                                {.type = HS_ETCD_OP_DELETE, .key = repair_key}};
+    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 2};
+    struct hs_etcd_txn_result res = {0};
+    enum hs_err err = hs_etcd_txn(gw->etcd, &t, &res);
+    if (err == HS_OK)
+        *done = res.succeeded;
+    hs_etcd_txn_result_release(&res);
+    return err;
+}
+
+static enum hs_err read_manifest(struct hs_gw *gw, const char *meta_key, struct hs_manifest *m,
+                                 int64_t *rev, char *msg, size_t msg_len)
+{
+    struct hs_etcd_kvs kvs = {0};
+    enum hs_err err = hs_etcd_get(gw->etcd, meta_key, &kvs);
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "etcd is not available: %s", hs_err_name(err));
+        return HS_EUNAVAIL;
+    }
+    if (kvs.n == 0) {
+        hs_etcd_kvs_release(&kvs);
+        snprintf(msg, msg_len, "no such object");
+        return HS_ENOENT;
+    }
+    char why[160] = "";
+    err = hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, m, why, sizeof why);
+    if (err == HS_OK)
+        *rev = kvs.kvs[0].mod_revision;
+    else
+        snprintf(msg, msg_len, "the stored manifest cannot be read: %s", why);
+    hs_etcd_kvs_release(&kvs);
+    return err == HS_OK ? HS_OK : HS_EIO;
+}
+
+enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, const char *if_match,
+                          struct hs_obj_delete_result *res, char *msg, size_t msg_len)
+{
+    if (!hs_meta_object_key_valid(key, key_len)) {
+        snprintf(msg, msg_len, "invalid key: want 1..%d bytes of UTF-8 without control characters",
+                 HS_OBJECT_KEY_MAX);
+        return HS_EINVAL;
+    }
+    char *k = hs_xstrndup(key, key_len), *meta_key = NULL, *repair_key = NULL;
+    if (hs_meta_key_meta(k, &meta_key) != HS_OK || hs_meta_key_repair(k, &repair_key) != HS_OK)
+        HS_BUG("etcd keys for a validated key");
+    struct hs_manifest m;
+    hs_manifest_init(&m);
+    enum hs_err err = HS_OK;
+    bool done = false;
+    for (int attempt = 0; !done; attempt++) {
+        int64_t rev = 0;
+        hs_manifest_release(&m);
+        if (attempt == DELETE_ATTEMPTS_MAX) {
+            snprintf(msg, msg_len, "too many concurrent writers to this key");
+            err = HS_ECONFLICT;
+            break;
+        }
+        if ((err = read_manifest(gw, meta_key, &m, &rev, msg, msg_len)) != HS_OK)
+            break;
+        if (if_match && strcmp(m.etag, if_match) != 0) {
+            snprintf(msg, msg_len, "the current version does not have ETag \"%s\"", if_match);
+            err = HS_EPRECONDITION;
+            break;
+        }
+        if ((err = try_delete(gw, meta_key, repair_key, rev, &done)) != HS_OK) {
+            snprintf(msg, msg_len, "etcd did not confirm the delete: %s", hs_err_name(err));
+            err = HS_EUNAVAIL;
+            break;
+        }
+    }
+    if (err == HS_OK) {
+        struct hs_obj_delete_result r = {.strategy = m.strategy};
+        struct hs_blob_loc *locs = NULL;
+        size_t n = 0;
+        hs_manifest_blob_locs(&m, &locs, &n);
+        bool *deleted = hs_xcalloc(n + 1, sizeof *deleted);
+        const struct hs_gw_members *mem = hs_gw_members_get(gw);
+        size_t failures = hs_gw_delete_blobs(gw, mem, locs, n, deleted);
+        hs_gw_members_put(gw, mem);
+        if (failures)
+            HS_LOG_WARN("deleted_blobs_left", "key='%s' version=%" PRId64 " failures=%zu", k,
+                        m.version, failures);
+        count_deleted(&m, deleted, &r);
+        *res = r;
+        free(deleted);
+        free(locs);
+    }
+    hs_manifest_release(&m);
+    free(k);
+    free(meta_key);
+    free(repair_key);
+    return err;
+}

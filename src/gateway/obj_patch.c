@@ -1,0 +1,466 @@
+/* obj_patch.c - RFC 7396 merge patch of a stored JSON object (hs_obj_patch).
+ *
+ * Fast path (the point of field_hybrid): when the object is field_hybrid and the patch touches
+ * only hot fields (hs_split_patch says so), only the small replicated hot part is read, patched
+ * and written as new hot blobs; the new manifest reuses the cold part's blobs as they are, so
+ * the cost is that of a small replicated write (one WAL put, parallel hot PUTs, one commit txn)
+ * plus one hot read. It goes through the writer's own commit machinery (obj_write_int.h), so WAL,
+ * quorum, conflicts and clean-up behave exactly as for a PUT.
+ *
+ * Slow path (a cold field, or another strategy): read the whole document, apply the patch,
+ * write it back as a new version with the same strategy and content type, conditional on the
+ * ETag that was read (retried a few times when a concurrent writer wins and the client gave no
+ * If-Match of its own). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gateway/gateway.h"
+#include "gateway/gw_int.h"
+#include "gateway/metrics.h"
+#include "gateway/obj_read_int.h"
+#include "gateway/obj_write_int.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "hs/split.h"
+#include "hs/banned.h"
+
+#define RMW_ATTEMPTS 8 /* rounds lost to concurrent writers of the key before 409 */
+
+/* ---- applying a merge patch to a whole document with the split module ----
+ * The split module is byte-exact (numbers of any precision, escapes as sent), which jansson is
+ * not. Making every top-level key of the document and the patch "hot" turns the whole document
+ * into one hot part, and hs_split_patch then patches it in place. */
+
+/* Appends the unescaped top-level keys of a valid object (from its order record) to names. */
+static enum hs_err collect_keys(const uint8_t *doc, size_t len, char ***names, size_t *n,
+                                size_t max_bytes)
+{
+    struct hs_split_result sr;
+    hs_split_result_init(&sr, max_bytes);
+    enum hs_err err = hs_split_document(NULL, NULL, doc, len, &sr, NULL);
+    json_t *a = NULL;
+    if (err != HS_OK)
+        goto out;
+    a = json_loadb((const char *)sr.order.data, sr.order.len, JSON_ALLOW_NUL, NULL);
+    if (!json_is_array(a)) {
+        err = HS_ECORRUPT;
+        goto out;
+    }
+    *names = hs_xrealloc(*names, (*n + json_array_size(a)) * sizeof **names + 1);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || !*s) {
+            err = HS_ECORRUPT;
+            goto out;
+        }
+        (*names)[(*n)++] = hs_xstrdup(s + 1); /* drop the part flag */
+    }
+out:
+    json_decref(a);
+    hs_split_result_release(&sr);
+    return err;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* out = doc with patch applied (RFC 7396). HS_EINVAL bad patch (msg), HS_EUNSUPPORTED a key
+ * the split module cannot name (holding U+0000), HS_ETOOBIG over max_bytes. */
+static enum hs_err apply_whole(const uint8_t *doc, size_t doc_len, const uint8_t *patch,
+                               size_t patch_len, size_t max_bytes, struct hs_buf *out, char *msg,
+                               size_t msg_len)
+{
+    char **names = NULL;
+    size_t n = 0;
+    struct hs_split_hotset *all = NULL;
+    struct hs_split_result sr;
+    hs_split_result_init(&sr, max_bytes);
+    struct hs_buf order_out;
+    hs_buf_init(&order_out, max_bytes);
+    enum hs_err err = collect_keys(doc, doc_len, &names, &n, max_bytes);
+    if (err == HS_OK)
+        err = collect_keys(patch, patch_len, &names, &n, max_bytes);
+    if (err == HS_OK)
+        err = hs_split_hotset_new((const char *const *)names, n, &all);
+    if (err == HS_OK)
+        err = hs_split_document(NULL, all, doc, doc_len, &sr, NULL);
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "cannot take the stored document apart (%s)", hs_err_name(err));
+        goto out;
+    }
+    bool touches_cold = false;
+    struct hs_split_error se = {0};
+    err = hs_split_patch(NULL, all, sr.hot.data, sr.hot.len, sr.order.data, sr.order.len, patch,
+                         patch_len, out, &order_out, &touches_cold, &se);
+    if (err == HS_EINVAL && se.code != HS_SPLIT_OK) {
+        char where[96];
+        hs_split_error_format(&se, where, sizeof where);
+        snprintf(msg, msg_len, "the merge patch is not valid JSON: %s", where);
+    } else if (err == HS_OK && touches_cold) {
+        /* only a key with U+0000 in it can miss the set of every key */
+        err = HS_EUNSUPPORTED;
+        snprintf(msg, msg_len, "the patch names a key this gateway cannot patch");
+    } else if (err == HS_ETOOBIG) {
+        snprintf(msg, msg_len, "the patched document is over doc-max-size");
+    }
+out:
+    hs_buf_release(&order_out);
+    hs_split_result_release(&sr);
+    hs_split_hotset_free(all);
+    free_names(names, n);
+    return err;
+}
+
+/* ---- slow path: read, patch, write back ---- */
+
+static enum hs_err read_all(struct hs_obj_reader *rd, struct hs_buf *doc)
+{
+    for (;;) {
+        enum hs_err err = hs_buf_reserve(doc, (size_t)64 * 1024);
+        if (err != HS_OK)
+            return err;
+        size_t got = 0;
+        err = hs_obj_reader_read(rd, doc->data + doc->len, doc->cap - doc->len, &got);
+        if (err != HS_OK)
+            return err;
+        if (got == 0)
+            return HS_OK;
+        doc->len += got;
+    }
+}
+
+static enum hs_err write_back(struct hs_gw *gw, const char *key, size_t key_len,
+                              const struct hs_obj_info *info, const struct hs_buf *doc,
+                              struct hs_obj_put_result *res, char *msg, size_t msg_len)
+{
+    struct hs_obj_put_opts po = {.key = key,
+                                 .key_len = key_len,
+                                 .strategy = info->strategy,
+                                 .content_type = info->content_type,
+                                 .declared_len = (int64_t)doc->len,
+                                 .if_match = info->etag};
+    struct hs_obj_writer *w = NULL;
+    enum hs_err err = hs_obj_writer_begin(gw, &po, &w, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    err =
+        hs_obj_writer_write(w, doc->data ? doc->data : (const uint8_t *)"", doc->len, msg, msg_len);
+    if (err != HS_OK) {
+        hs_obj_writer_abort(w);
+        return err;
+    }
+    return hs_obj_writer_finish(w, res, msg, msg_len);
+}
+
+static enum hs_err rmw_once(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,
+                            size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
+                            char *msg, size_t msg_len)
+{
+    size_t max = (size_t)hs_gw_opts(gw)->doc_max_bytes;
+    struct hs_obj_reader *rd = NULL;
+    struct hs_obj_info info;
+    struct hs_buf doc, patched;
+    hs_buf_init(&doc, max);
+    hs_buf_init(&patched, max);
+    enum hs_err err = hs_obj_reader_open(gw, key, key_len, 0, -1, &rd, &info, msg, msg_len);
+    if (err != HS_OK)
+        goto out;
+    if (if_match && strcmp(if_match, info.etag) != 0) {
+        snprintf(msg, msg_len, "the current version has another ETag");
+        err = HS_EPRECONDITION;
+        goto out;
+    }
+    if (info.size_bytes > (int64_t)max) {
+        snprintf(msg, msg_len, "object of %" PRId64 " bytes is over doc-max-size (%zu)",
+                 info.size_bytes, max);
+        err = HS_ETOOBIG;
+        goto out;
+    }
+    if ((err = read_all(rd, &doc)) != HS_OK) {
+        snprintf(msg, msg_len, "cannot read the current version: %s", hs_strerror(err));
+        goto out;
+    }
+    if (hs_split_validate(NULL, doc.data, doc.len, NULL) != HS_OK) {
+        snprintf(msg, msg_len, "object '%.*s' is not a JSON object", (int)HS_MIN(key_len, 200),
+                 key);
+        err = HS_EUNSUPPORTED;
+        goto out;
+    }
+    err = apply_whole(doc.data, doc.len, patch, patch_len, max, &patched, msg, msg_len);
+    if (err == HS_OK)
+        err = write_back(gw, key, key_len, &info, &patched, res, msg, msg_len);
+out:
+    hs_obj_reader_close(rd);
+    hs_buf_release(&doc);
+    hs_buf_release(&patched);
+    return err;
+}
+
+static enum hs_err patch_rmw(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,
+                             size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
+                             char *msg, size_t msg_len)
+{
+    enum hs_err err = HS_ECONFLICT;
+    for (int attempt = 0; attempt < RMW_ATTEMPTS; attempt++) {
+        err = rmw_once(gw, key, key_len, patch, patch_len, if_match, res, msg, msg_len);
+        /* our own condition (the ETag we read) failed: someone wrote meanwhile; patch their
+         * version unless the client pinned one */
+        if (err != HS_EPRECONDITION || if_match)
+            return err;
+        hs_gw_metric_add(HS_GW_M_COMMIT_RETRIES, 1);
+    }
+    snprintf(msg, msg_len, "concurrent writers changed the object %d times during the patch",
+             RMW_ATTEMPTS);
+    return HS_ECONFLICT;
+}
+
+/* ---- fast path: hot part only ----
+ * Round trips: the writer's first etcd transaction (WAL record put + manifest read), one GET of
+ * a hot replica, the parallel PUTs of the new hot replicas, the commit transaction (then the
+ * replaced hot blobs are deleted, as after any overwrite). That is a 1 KiB replicated write plus
+ * one small GET. The WAL record must name the hot blobs before they exist, but their number
+ * (segments) is only known once the manifest was read: it names one hot segment up front,
+ * which is every hot part under --segment-size; a larger one extends the record (obj_segment.c
+ * does that for any write). */
+
+/* Reads the hot part of m (every segment, replica failover) into out. */
+static enum hs_err read_hot(struct hs_gw *gw, const struct hs_gw_members *mem,
+                            const struct hs_manifest *m, struct hs_buf *out, char *msg,
+                            size_t msg_len)
+{
+    struct hs_rd rd = {.gw = gw, .mem = mem, .key = m->key};
+    enum hs_err err = HS_OK;
+    for (size_t i = 0; i < m->hot.n_segments && err == HS_OK; i++) {
+        const struct hs_segment *sg = &m->hot.segments[i];
+        if (sg->len_bytes == 0)
+            continue;
+        struct hs_rd_seg seg = {.part = &m->hot, .seg = sg, .a = 0, .b = sg->len_bytes, .out = out};
+        err = hs_rd_fetch(&rd, &seg, 1, msg, msg_len);
+    }
+    /* Blobs gone from every replica: most likely a newer version committed since the manifest
+     * was read and deleted them. Then report a changed object, so that the caller retries from
+     * the new manifest; a hot part lost while its manifest stayed current stays a 503. */
+    if (err == HS_EUNAVAIL && rd.vanished) {
+        struct hs_manifest now;
+        hs_manifest_init(&now);
+        int64_t rev = 0;
+        enum hs_err e2 = hs_obj_manifest_get(gw, m->key, strlen(m->key), &now, &rev);
+        if (e2 == HS_ENOENT || (e2 == HS_OK && strcmp(now.txn_id, m->txn_id) != 0)) {
+            snprintf(msg, msg_len, "the object changed during the patch");
+            err = HS_EPRECONDITION;
+        }
+        hs_manifest_release(&now);
+    }
+    return err;
+}
+
+/* The document's size as GET returns it, from the part sizes: the merge drops the parts' two
+ * braces each, adds one pair, and one comma between a non-empty hot and a non-empty cold. */
+static int64_t merged_size(int64_t hot_len, bool has_cold, int64_t cold_len)
+{
+    bool hot_members = hot_len > 2, cold_members = has_cold && cold_len > 2;
+    if (!cold_members)
+        return hot_members ? hot_len : 2;
+    if (!hot_members)
+        return cold_len;
+    return hot_len + cold_len - 1;
+}
+
+/* w->cur's hot part patched into w->split.hot / w->split.order; *touches_cold when the patch
+ * needs the cold part (then nothing is written). */
+static enum hs_err patch_hot_bytes(struct hs_obj_writer *w, const void *patch, size_t patch_len,
+                                   bool *touches_cold, char *msg, size_t msg_len)
+{
+    const struct hs_manifest *m = &w->cur;
+    struct hs_buf hot;
+    hs_buf_init(&hot, (size_t)hs_gw_opts(w->gw)->doc_max_bytes);
+    enum hs_err err = read_hot(w->gw, w->mem, m, &hot, msg, msg_len);
+    if (err != HS_OK)
+        goto out;
+    hs_buf_reset(&w->split.hot);
+    hs_buf_reset(&w->split.order);
+    const struct hs_split_hotset *set = hs_gw_hotset_get(w->gw);
+    const char *order = m->field_order_json ? m->field_order_json : "[]";
+    struct hs_split_error se = {0};
+    err = hs_split_patch(NULL, set, hot.data ? hot.data : (const uint8_t *)"{}",
+                         hot.data ? hot.len : 2, (const uint8_t *)order, strlen(order), patch,
+                         patch_len, &w->split.hot, &w->split.order, touches_cold, &se);
+    hs_gw_hotset_put(w->gw, set);
+    if (err == HS_EINVAL && se.code != HS_SPLIT_OK) {
+        char where[96];
+        hs_split_error_format(&se, where, sizeof where);
+        snprintf(msg, msg_len, "the merge patch is not valid JSON: %s", where);
+    } else if (err == HS_ECORRUPT) {
+        HS_LOG_ERROR("hot_part_unpatchable", "obj='%s' txn=%s", m->key, m->txn_id);
+        snprintf(msg, msg_len, "the stored hot part of '%s' is damaged", m->key);
+    } else if (err == HS_ETOOBIG) {
+        snprintf(msg, msg_len, "the patched document is over doc-max-size");
+    }
+out:
+    hs_buf_release(&hot);
+    return err;
+}
+
+/* Frees a writer whose commit succeeded: its blobs now belong to the new version, so the
+ * clean-up in hs_obj_writer_abort must not delete them (and the commit removed the WAL). */
+static void writer_release_committed(struct hs_obj_writer *w)
+{
+    for (size_t i = 0; i < w->n_stored; i++)
+        free(w->stored[i].url);
+    w->n_stored = 0;
+    w->wal_put = false;
+    hs_obj_writer_abort(w);
+}
+
+static void fill_result(struct hs_obj_writer *w, struct hs_obj_put_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->strategy = HS_STRATEGY_FIELD_HYBRID;
+    res->size_bytes = w->next.size_bytes;
+    res->version = w->next.version;
+    snprintf(res->etag, sizeof res->etag, "%s", w->next.etag);
+    snprintf(res->trace_id, sizeof res->trace_id, "%s", w->txn);
+    res->nodes_written = w->urls;
+    res->n_nodes_written = w->n_urls;
+    w->urls = NULL;
+    w->n_urls = 0;
+    res->chunks_written = 0; /* no cold shard was written */
+    res->total_chunks = w->total_chunks;
+    res->pure_hot_update = true;
+    res->degraded = w->degraded;
+}
+
+/* Replaces a heap string of the writer. */
+static void set_str(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = hs_xstrdup(src);
+}
+
+/* After hs_wr_start: the object as read is the base of the patch. */
+static enum hs_err check_base(struct hs_obj_writer *w, bool *fell_back, char *msg, size_t msg_len)
+{
+    if (!w->have_cur) {
+        snprintf(msg, msg_len, "no object '%.*s'", (int)HS_MIN(w->key_len, 200), w->key);
+        return HS_ENOENT;
+    }
+    if (w->cur.strategy != HS_STRATEGY_FIELD_HYBRID) {
+        *fell_back = true;
+        return HS_OK;
+    }
+    /* Pin the version the patch is computed from: if another write commits first, the
+     * commit's re-check fails with HS_EPRECONDITION instead of overwriting that write's hot
+     * fields with values patched from an older hot part (a lost update). Keep its type. */
+    set_str(&w->if_match, w->cur.etag);
+    set_str(&w->content_type, w->cur.content_type);
+    snprintf(w->cold_hash, sizeof w->cold_hash, "%s", w->cur.cold_hash ? w->cur.cold_hash : "");
+    return HS_OK;
+}
+
+/* One attempt of the fast path. *fell_back (nothing written, msg empty, HS_OK) when the slow
+ * path must do the work: the object is not field_hybrid or the patch touches the cold part. */
+static enum hs_err patch_hot_once(struct hs_gw *gw, const char *key, size_t key_len,
+                                  const void *patch, size_t patch_len, const char *if_match,
+                                  struct hs_obj_put_result *res, bool *fell_back, char *msg,
+                                  size_t msg_len)
+{
+    struct hs_obj_put_opts po = {.key = key,
+                                 .key_len = key_len,
+                                 .strategy = HS_STRATEGY_FIELD_HYBRID,
+                                 .declared_len = -1,
+                                 .if_match = if_match,
+                                 .hot_only = true};
+    struct hs_obj_writer *w = NULL;
+    enum hs_err err = hs_obj_writer_begin(gw, &po, &w, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    /* stands in for the hot part so that hs_wr_start names one hot segment's blobs; split.n_cold
+     * stays 0 so that no cold blob is named (none will be written) */
+    (void)hs_buf_append(&w->split.hot, "{}", 2);
+    bool touches_cold = false;
+    err = hs_wr_start(w, msg, msg_len);
+    if (err == HS_OK)
+        err = check_base(w, fell_back, msg, msg_len);
+    if (err == HS_OK && !*fell_back)
+        err = patch_hot_bytes(w, patch, patch_len, &touches_cold, msg, msg_len);
+    if (err == HS_OK && touches_cold)
+        *fell_back = true;
+    w->pure_hot = true;
+    if (err == HS_OK && !*fell_back)
+        err = hs_wr_put_part(w, &w->next.hot, HS_BLOB_PART_HOT, w->split.hot.data, w->split.hot.len,
+                             msg, msg_len);
+    if (err != HS_OK || *fell_back) {
+        hs_obj_writer_abort(w); /* deletes what was stored and the WAL record */
+        if (*fell_back)
+            msg[0] = '\0';
+        return err;
+    }
+    w->split.n_cold = w->cur.has_cold ? 1 : 0; /* for the commit's re-check after a race */
+    hs_part_copy(&w->next.cold, &w->cur.cold);
+    w->next.has_cold = w->cur.has_cold;
+    w->next.cold_hash = hs_xstrdup(w->cold_hash);
+    w->next.field_order_json = hs_xstrndup((const char *)w->split.order.data, w->split.order.len);
+    w->next.field_order_version = HS_SPLIT_ORDER_VERSION; /* what hs_split_patch wrote */
+    w->next.size_bytes =
+        merged_size((int64_t)w->split.hot.len, w->cur.has_cold, w->cur.cold.len_bytes);
+    err = hs_wr_commit(w, msg, msg_len); /* cleans up itself on failure */
+    if (err != HS_OK) {
+        hs_obj_writer_abort(w);
+        return err;
+    }
+    fill_result(w, res);
+    writer_release_committed(w);
+    return HS_OK;
+}
+
+static enum hs_err patch_hot(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,
+                             size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
+                             bool *fell_back, char *msg, size_t msg_len)
+{
+    for (int attempt = 0; attempt < RMW_ATTEMPTS; attempt++) {
+        enum hs_err err = patch_hot_once(gw, key, key_len, patch, patch_len, if_match, res,
+                                         fell_back, msg, msg_len);
+        /* a writer won the race since our read: patch its version unless the client pinned one */
+        if (*fell_back || err != HS_EPRECONDITION || if_match)
+            return err;
+        hs_gw_metric_add(HS_GW_M_COMMIT_RETRIES, 1);
+    }
+    snprintf(msg, msg_len, "concurrent writers changed the object %d times during the patch",
+             RMW_ATTEMPTS);
+    return HS_ECONFLICT;
+}
+
+enum hs_err hs_obj_patch(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,
+                         size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
+                         char *msg, size_t msg_len)
+{
+    struct hs_split_error se = {0};
+    if (hs_split_validate(NULL, patch, patch_len, &se) != HS_OK) {
+        char where[96];
+        hs_split_error_format(&se, where, sizeof where);
+        snprintf(msg, msg_len, "a merge patch here must be one JSON object: %s", where);
+        return HS_EINVAL;
+    }
+    if (!hs_meta_object_key_valid(key, key_len)) {
+        snprintf(msg, msg_len, "invalid object key");
+        return HS_EINVAL;
+    }
+    bool fell_back = false;
+    enum hs_err err =
+        patch_hot(gw, key, key_len, patch, patch_len, if_match, res, &fell_back, msg, msg_len);
+    if (!fell_back)
+        return err;
+    msg[0] = '\0';
+    return patch_rmw(gw, key, key_len, patch, patch_len, if_match, res, msg, msg_len);
+}
