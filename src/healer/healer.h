@@ -1,0 +1,157 @@
+/* healer.h - the healer daemon's shared state and the passes it runs while it leads. Several
+ * healers run; one leads through etcd's election (own lease, never the server's default), the
+ * others wait. Every destructive etcd step of a leader is a transaction that also compares the
+ * leadership key's create revision (hs_healer_fence), so a deposed leader's late writes fail;
+ * blob deletions on nodes are safe to repeat and only ever touch blobs proven unreferenced.
+ *
+ * Files: main.c (options, start-up, HTTP /metrics + /health), leader.c (election loop, fencing),
+ * wal.c (roll back stalled WAL records), gc.c (orphan blobs), repair.c (repair/ queue and the
+ * audit of manifests against node listings), audit.c, move.c (nodes gone longer than the grace
+ * period), throttle.c (bandwidth and concurrency limits), stats.c (metrics), util.c (node
+ * list, thread-local node client, string sets, paged reads at one revision). Design and
+ * guarantees: docs/healer.md. */
+#ifndef HS_HEALER_H
+#define HS_HEALER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hs/err.h"
+#include "hs/etcd.h"
+
+struct hs_view;
+struct hs_blob_client;
+
+struct hs_healer_opts {
+    const char *etcd_endpoints;
+    const char *secret;          /* node API */
+    const char *healer_id;       /* election value, logs */
+    int64_t lease_ttl_s;         /* leadership lease (default 5 s: takeover within seconds) */
+    int64_t pass_interval_ms;    /* pause between leader passes (default 1 s) */
+    int64_t wal_timeout_ms;      /* roll back records older than this even if the owner lives */
+    int64_t gc_grace_ms;         /* orphan blobs younger than this are kept */
+    int64_t node_grace_ms;       /* a node gone longer than this has its blobs moved (10 min) */
+    int64_t audit_interval_ms;   /* time between full audits of every manifest */
+    int64_t repair_bytes_per_s;  /* bandwidth budget for repair traffic (0 = unlimited) */
+    uint32_t repair_concurrency; /* objects repaired in parallel */
+    int64_t node_timeout_ms;     /* per blob transfer */
+};
+
+/* Counters for /metrics and `hybridstore status` (atomics; written by the passes). */
+struct hs_healer_stats {
+    atomic_llong is_leader;      /* 0/1 */
+    atomic_llong leader_changes; /* times this healer became leader */
+    atomic_llong wal_backlog;    /* txn/ records seen in the last pass */
+    atomic_llong wal_rollbacks;  /* records rolled back */
+    atomic_llong repair_backlog; /* repair/ marks seen in the last pass */
+    atomic_llong repaired_objects;
+    atomic_llong repaired_blobs;
+    atomic_llong repaired_bytes;
+    atomic_llong repair_failures;
+    atomic_llong moved_blobs; /* blobs moved off nodes gone past the grace period */
+    atomic_llong audits_completed;
+    atomic_llong audit_objects; /* manifests checked in the current/last audit */
+    atomic_llong gc_deleted_blobs;
+    atomic_llong gc_deleted_bytes;
+    atomic_llong scrub_verified_blobs; /* summed from the nodes' stats */
+    atomic_llong scrub_quarantined;    /* summed from the nodes' stats */
+    atomic_llong wal_passes;           /* WAL recovery passes completed while leading */
+    atomic_llong wal_blobs_deleted;    /* blobs of rolled-back records deleted on nodes */
+    atomic_llong gc_passes;            /* GC passes completed (listing + snapshot + deletes) */
+    atomic_llong gc_orphans_young;     /* orphans kept in the last GC pass: younger than grace */
+    atomic_llong fence_failures;       /* destructive txns refused because we no longer lead */
+    atomic_llong audit_candidates;    /* objects short of redundancy found by the last audit scan */
+    atomic_llong audit_pending;       /* of those, still waiting for repair */
+    atomic_llong audit_missing_blobs; /* blobs the last audit scan found missing or on gone nodes */
+    atomic_llong nodes_absent;        /* nodes referenced by manifests but absent from nodes/ */
+    atomic_llong nodes_gone;          /* of those, absent longer than node_grace (blobs moved) */
+    atomic_llong repair_marks_removed; /* repair/ marks deleted once the object was redundant */
+    atomic_llong repair_throttle_ms;   /* time repair workers slept for the bandwidth limit */
+};
+
+struct hs_healer {
+    struct hs_healer_opts opts;
+    struct hs_etcd *etcd;
+    struct hs_view *nodes; /* mirror of nodes/ (live nodes) */
+    struct hs_healer_stats stats;
+    volatile int stop; /* set on SIGTERM */
+    /* leadership (leader.c); valid while stats.is_leader == 1 */
+    struct hs_etcd_leader leader;
+    atomic_bool leading;
+    /* nonzero aborts a blocked campaign and the pause between passes: set on stop and when the
+     * leadership lease is lost (leader.c); __atomic_* accesses */
+    volatile int cancel;
+    int64_t last_gc_mono_ms;         /* gc.c: when the last GC pass started (leader thread only) */
+    struct hs_healer_repair *repair; /* repair.c/audit.c/move.c state across passes (throttle,
+                                        absent nodes, audit candidates); NULL until first used */
+};
+
+/* ---- leader.c ---- */
+/* Runs the election loop until h->stop: campaign, then while leading call
+ * hs_healer_leader_pass every pass_interval_ms; on lease loss go back to campaigning. */
+void hs_healer_run(struct hs_healer *h);
+/* A compare that holds only while this healer still leads (the leader key's create revision is
+ * the one we won with). Add it to every destructive etcd transaction. */
+void hs_healer_fence(const struct hs_healer *h, struct hs_etcd_cmp *out);
+bool hs_healer_leading(const struct hs_healer *h);
+
+/* One pass of a leader, in order: WAL recovery, repair queue, node moves, audit slice, GC.
+ * Each part returns early when leadership is lost or stop is set. (leader.c) */
+void hs_healer_leader_pass(struct hs_healer *h);
+
+/* ---- wal.c ---- */
+enum hs_err hs_healer_wal_pass(struct hs_healer *h);
+/* ---- gc.c ---- */
+enum hs_err hs_healer_gc_pass(struct hs_healer *h);
+/* ---- repair.c / audit.c / move.c ---- */
+/* repair/ marks first, least redundancy first. */
+enum hs_err hs_healer_repair_pass(struct hs_healer *h);
+/* A slice of the continuous audit of every manifest against the nodes' listings; a full audit
+ * completes every audit_interval_ms. Includes moving blobs off nodes gone past node_grace_ms. */
+enum hs_err hs_healer_audit_pass(struct hs_healer *h);
+/* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
+void hs_healer_repair_free(struct hs_healer *h);
+
+/* ---- util.c: helpers shared by the passes ---- */
+/* The calling thread's node client (thread-local, secret and node_timeout_ms from h->opts;
+ * freed when the thread exits). Never NULL. */
+struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h);
+
+/* A live node from the nodes/ view. */
+struct hs_healer_node {
+    char *id;  /* heap */
+    char *url; /* heap: base URL from the registration ("http://127.0.0.1:9100") */
+};
+/* Every registered node with a parseable URL, sorted by id (heap array; free with
+ * hs_healer_nodes_free). *n_out may be 0. */
+void hs_healer_nodes_get(struct hs_healer *h, struct hs_healer_node **out, size_t *n_out);
+void hs_healer_nodes_free(struct hs_healer_node *nodes, size_t n);
+/* Base URL of live node node_id (heap, free()), or NULL when it is not registered. */
+char *hs_healer_node_url(struct hs_healer *h, const char *node_id);
+
+/* A set of strings or of string pairs (a "\n" b; b may be NULL), open addressing. Not
+ * thread-safe. */
+struct hs_healer_set {
+    char **slots; /* heap; NULL = empty */
+    size_t cap;   /* power of two (0 before the first add) */
+    size_t n;
+};
+void hs_healer_set_init(struct hs_healer_set *s);
+void hs_healer_set_release(struct hs_healer_set *s);
+/* true when the element was new. */
+bool hs_healer_set_add(struct hs_healer_set *s, const char *a, const char *b);
+bool hs_healer_set_has(const struct hs_healer_set *s, const char *a, const char *b);
+
+/* Calls fn for every key under prefix at etcd revision rev (0 = now), paged (page_size 0 =
+ * 1000). *rev_out (may be NULL) gets the revision read. HS_ECONFLICT when rev was compacted. */
+enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t rev,
+                               int64_t page_size, bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
+                               int64_t *rev_out);
+
+/* True when etcd says the leader key is still ours (one linearizable read): what a pass checks
+ * right before deletions that no etcd compare can guard (blob deletes on nodes). On a definite
+ * "no" it also drops h->leading. An etcd error counts as "no". */
+bool hs_healer_still_leader(struct hs_healer *h);
+
+#endif

@@ -1,0 +1,149 @@
+/* leader.c - the election loop and fencing. A healer grants its own lease (TTL lease_ttl_s,
+ * kept alive at TTL/3 by a keeper), campaigns on healer/leader, and while it leads runs one
+ * leader pass (WAL recovery, repair queue, audit, GC) every pass_interval_ms. Leadership ends
+ * when the keeper loses the lease, when etcd says the leader key is no longer ours, or on stop;
+ * then the passes stop at their next check and the healer campaigns again with a new lease.
+ * On stop it resigns and revokes its lease, so a standby takes over at once rather than after
+ * the TTL. Two leaders never act at once: every destructive etcd txn carries hs_healer_fence. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "healer/healer.h"
+#include "healer/stats.h"
+#include "hs/clock.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+
+/* Written by engineer H2 (repair.c, audit.c); weak so the binary links while they land. */
+#pragma weak hs_healer_repair_pass
+#pragma weak hs_healer_audit_pass
+
+static void set_cancel(struct hs_healer *h, int v)
+{
+    __atomic_store_n(&h->cancel, v, __ATOMIC_SEQ_CST);
+}
+
+/* h->stop is set by the signal thread (main.c): read it atomically. */
+static bool stopping(const struct hs_healer *h)
+{
+    return __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) != 0;
+}
+
+void hs_healer_fence(const struct hs_healer *h, struct hs_etcd_cmp *out)
+{
+    *out = (struct hs_etcd_cmp){.target = HS_ETCD_CMP_CREATE,
+                                .result = HS_ETCD_EQUAL,
+                                .key = h->leader.key,
+                                .number = h->leader.rev};
+}
+
+bool hs_healer_leading(const struct hs_healer *h)
+{
+    return atomic_load(&h->leading) && !stopping(h);
+}
+
+/* Keeper thread: the lease is gone, so is leadership. Only flags: the loop cleans up. */
+static void lease_lost(void *ctx, int64_t lease)
+{
+    struct hs_healer *h = ctx;
+    bool was = atomic_exchange(&h->leading, false);
+    atomic_store(&h->stats.is_leader, 0);
+    set_cancel(h, 1);
+    HS_LOG_WARN("lease_lost", "healer=%s lease=%" PRIx64 " was_leader=%d", h->opts.healer_id,
+                (uint64_t)lease, was ? 1 : 0);
+}
+
+void hs_healer_leader_pass(struct hs_healer *h)
+{
+    /* A pass starts only if etcd still names us: a healer that was SIGSTOPped past its TTL
+     * finds out here, before its keeper thread has had a chance to notice. */
+    if (!hs_healer_still_leader(h))
+        return;
+    hs_healer_wal_pass(h);
+    if (hs_healer_repair_pass && hs_healer_leading(h))
+        hs_healer_repair_pass(h);
+    if (hs_healer_audit_pass && hs_healer_leading(h))
+        hs_healer_audit_pass(h);
+    if (hs_healer_leading(h))
+        hs_healer_gc_pass(h);
+    if (hs_healer_leading(h))
+        hs_healer_scrub_poll(h);
+}
+
+/* Leads until the lease is lost, etcd names someone else, or stop. */
+static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
+{
+    atomic_store(&h->leading, true);
+    atomic_store(&h->stats.is_leader, 1);
+    atomic_fetch_add(&h->stats.leader_changes, 1);
+    HS_LOG_INFO("leader_elected", "healer=%s key='%s' rev=%" PRId64, h->opts.healer_id,
+                h->leader.key, h->leader.rev);
+    while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper)) {
+        hs_healer_leader_pass(h);
+        hs_clock_sleep_ms(h->opts.pass_interval_ms, &h->cancel);
+    }
+    bool was = atomic_exchange(&h->leading, false);
+    atomic_store(&h->stats.is_leader, 0);
+    /* Resign even when the lease looks lost: it is a no-op for a stale key, and when we stop
+     * it lets the standby take over at once. */
+    hs_etcd_resign(h->etcd, &h->leader);
+    HS_LOG_INFO("leader_stepped_down", "healer=%s reason=%s", h->opts.healer_id,
+                stopping(h) ? "stop" : (was ? "lease_or_key_lost" : "lease_lost"));
+}
+
+/* One round: lease, keeper, campaign, lead. false when the next round should back off. */
+static bool election_round(struct hs_healer *h)
+{
+    int64_t lease = 0;
+    if (hs_etcd_lease_grant(h->etcd, h->opts.lease_ttl_s, &lease) != HS_OK)
+        return false;
+    struct hs_etcd_keeper *keeper = NULL;
+    bool ok = false;
+    set_cancel(h, 0);
+    if (stopping(h)) /* stop is set before cancel: re-check after clearing cancel (see main.c) */
+        goto out;
+    if (hs_etcd_keeper_start(h->etcd, lease, h->opts.lease_ttl_s, lease_lost, h, &keeper) != HS_OK)
+        goto out;
+    HS_LOG_INFO("campaign_started", "healer=%s lease=%" PRIx64, h->opts.healer_id, (uint64_t)lease);
+    const char *id = h->opts.healer_id;
+    struct hs_etcd_leader won = {0};
+    enum hs_err err = hs_etcd_campaign(h->etcd, HS_META_KEY_HEALER_LEADER, lease, id, strlen(id),
+                                       &h->cancel, &won);
+    if (err == HS_OK) {
+        h->leader = won;
+        /* A campaign can return after our candidate key died with the lease: lead only if
+         * the keeper still holds it (the pass re-checks the key itself). */
+        if (!stopping(h) && hs_etcd_keeper_alive(keeper))
+            lead(h, keeper);
+        else
+            hs_etcd_resign(h->etcd, &h->leader);
+        hs_etcd_leader_release(&h->leader);
+        memset(&h->leader, 0, sizeof h->leader);
+        ok = true;
+    } else {
+        ok = err == HS_ETIMEDOUT; /* cancelled: lease lost or stop */
+    }
+out:
+    hs_etcd_keeper_stop(keeper);
+    /* Revoke: the leader key (and our candidate key) vanish now, not after the TTL. */
+    hs_etcd_lease_revoke(h->etcd, lease);
+    return ok;
+}
+
+void hs_healer_run(struct hs_healer *h)
+{
+    int64_t backoff_ms = BACKOFF_MIN_MS;
+    while (!stopping(h)) {
+        /* Even after a good round pause a little: a round that wins and at once loses again
+         * (etcd trouble) must not spin on lease grants. */
+        bool ok = election_round(h);
+        backoff_ms = ok ? BACKOFF_MIN_MS : HS_MIN(backoff_ms * 2, BACKOFF_MAX_MS);
+        hs_clock_sleep_ms(backoff_ms, &h->stop);
+    }
+}

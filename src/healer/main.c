@@ -1,0 +1,365 @@
+/* main.c - `hybridstore healer`: options, start-up (etcd client, mirror of nodes/, HTTP server
+ * with GET /health and GET /metrics, the election loop on its own thread) and shutdown on
+ * SIGTERM/SIGINT: stop the passes, resign and revoke the leadership lease so a standby takes
+ * over at once, exit 0. What a leader does is in leader.c and the pass files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "healer/healer.h"
+#include "healer/stats.h"
+#include "hs/config.h"
+#include "hs/http_server.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/view.h"
+#include "hs/banned.h"
+
+#define SECRET_MAX    4096 /* bytes read from --secret-file */
+#define HTTP_THREADS  2
+#define METRICS_MAX   ((size_t)64 * 1024)
+#define ETCD_TIMEOUT  2000 /* ms per etcd attempt */
+#define HTTP_DRAIN_MS 1000
+
+struct hs_healer_config {
+    char *listen;
+    char *etcd;
+    char *secret;
+    char *secret_file;
+    char *healer_id;
+    int64_t lease_ttl;      /* ms */
+    int64_t pass_interval;  /* ms */
+    int64_t wal_timeout;    /* ms */
+    int64_t gc_grace;       /* ms */
+    int64_t node_grace;     /* ms */
+    int64_t audit_interval; /* ms */
+    int64_t repair_rate;    /* bytes/s, 0 = unlimited */
+    int64_t repair_concurrency;
+    int64_t node_timeout; /* ms */
+    int log_level;
+};
+
+static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
+        return false;
+    char *end = NULL;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || p == 0 || p > 65535)
+        return false;
+    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
+    *port = (uint16_t)p;
+    return true;
+}
+
+static const char *check_listen(const void *value)
+{
+    char host[64];
+    uint16_t port = 0;
+    return split_listen(*(const char *const *)value, host, sizeof host, &port)
+               ? NULL
+               : "must be host:port";
+}
+
+#define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
+/* f is a struct member name (offsetof), so it cannot be parenthesised */
+#define DUR(n, f, d, lo, hi, h) /* NOLINT(bugprone-macro-parentheses) */                           \
+    {                                                                                              \
+        .name = (n), .type = HS_OPT_DURATION, FIELD(f), .def = (d), .min = (lo), .max = (hi),      \
+        .help = (h)                                                                                \
+    }
+static const struct hs_opt healer_opts[] = {
+    {.name = "listen",
+     .type = HS_OPT_STRING,
+     FIELD(listen),
+     .def = "127.0.0.1:9300",
+     .help = "address:port of GET /metrics and GET /health (no authentication)",
+     .check = check_listen},
+    {.name = "etcd",
+     .type = HS_OPT_STRING,
+     FIELD(etcd),
+     .def = "http://127.0.0.1:2379",
+     .help = "etcd endpoints, comma-separated"},
+    {.name = "secret",
+     .type = HS_OPT_STRING,
+     FIELD(secret),
+     .secret = true,
+     .help = "cluster secret for the nodes' blob API (this or --secret-file)"},
+    {.name = "secret-file",
+     .type = HS_OPT_STRING,
+     FIELD(secret_file),
+     .help = "file holding the cluster secret (white space trimmed)"},
+    {.name = "healer-id",
+     .type = HS_OPT_STRING,
+     FIELD(healer_id),
+     .help = "name in the election and in logs (unset: 8 random bytes in hex)"},
+    DUR("lease-ttl", lease_ttl, "5s", 2000, 60000,
+        "leadership lease TTL: a standby takes over within about this long (whole seconds)"),
+    DUR("pass-interval", pass_interval, "1s", 10, 3600000, "pause between two leader passes"),
+    DUR("wal-timeout", wal_timeout, "60s", 0, INT64_MAX,
+        "roll back WAL records older than this even if their gateway lives"),
+    DUR("gc-grace", gc_grace, "10m", 0, INT64_MAX,
+        "orphan blobs younger than this (by their txn id's time) are kept"),
+    DUR("node-grace", node_grace, "10m", 0, INT64_MAX,
+        "a node gone from nodes/ longer than this has its blobs moved"),
+    DUR("audit-interval", audit_interval, "60s", 10, INT64_MAX,
+        "time between full audits of every manifest (also the longest pause between GC passes)"),
+    {.name = "repair-rate",
+     .type = HS_OPT_BYTES,
+     FIELD(repair_rate),
+     .def = "0",
+     .min = 0,
+     .max = INT64_MAX,
+     .help = "repair bandwidth in bytes/s (0 = unlimited)"},
+    {.name = "repair-concurrency",
+     .type = HS_OPT_INT,
+     FIELD(repair_concurrency),
+     .def = "4",
+     .min = 1,
+     .max = 256,
+     .help = "objects repaired at once"},
+    DUR("node-timeout", node_timeout, "10s", 100, 3600000, "timeout of one blob transfer"),
+    {.name = "log-level",
+     .type = HS_OPT_ENUM,
+     FIELD(log_level),
+     .def = "info",
+     .choices = level_choices,
+     .help = "lowest level logged"},
+};
+
+static const struct hs_config_spec healer_spec = {
+    .command = "healer",
+    .summary = "Healer: rolls back stalled writes, repairs lost or corrupt blobs, moves blobs off "
+               "dead nodes and collects orphan blobs. Several run; one leads through an etcd "
+               "election (docs/healer.md).",
+    .env_prefix = "HS_HEALER_",
+    .opts = healer_opts,
+    .n_opts = sizeof healer_opts / sizeof healer_opts[0],
+};
+
+/* Reads at most max bytes of path into a heap string without surrounding white space. */
+static char *read_trimmed(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = hs_xcalloc(1, max + 1);
+    ssize_t n = read(fd, buf, max);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        errno = saved;
+        return NULL;
+    }
+    size_t end = (size_t)n, start = 0;
+    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
+        end--;
+    while (start < end && strchr(" \t\r\n", buf[start]))
+        start++;
+    char *out = hs_xstrndup(buf + start, end - start);
+    free(buf);
+    return out;
+}
+
+/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
+static char *resolve_secret(const struct hs_healer_config *cfg)
+{
+    if (cfg->secret && cfg->secret_file) {
+        fprintf(stderr, "hybridstore healer: give --secret or --secret-file, not both\n");
+        return NULL;
+    }
+    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
+    if (cfg->secret_file && !(s = read_trimmed(cfg->secret_file, SECRET_MAX))) {
+        char eb[128];
+        fprintf(stderr, "hybridstore healer: cannot read --secret-file '%s': %s\n",
+                cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
+        return NULL;
+    }
+    if (!s || !*s) {
+        fprintf(stderr, "hybridstore healer: a cluster secret is required (--secret or "
+                        "--secret-file)\n");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static char *random_id(void)
+{
+    uint8_t raw[8];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        HS_BUG("getrandom failed");
+    return hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4],
+                        raw[5], raw[6], raw[7]);
+}
+
+/* ---- HTTP: /health and /metrics ---- */
+
+static void on_health(struct hs_http_req *r)
+{
+    struct hs_healer *h = hs_http_req_server_ctx(r);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ok\",\"healer_id\":\"%s\",\"leader\":%s}",
+                     h->opts.healer_id, atomic_load(&h->stats.is_leader) ? "true" : "false");
+    hs_http_respond_buf(r, 200, "application/json", body, (size_t)n);
+}
+
+static void on_metrics(struct hs_http_req *r)
+{
+    struct hs_healer *h = hs_http_req_server_ctx(r);
+    struct hs_buf b;
+    hs_buf_init(&b, METRICS_MAX);
+    hs_healer_stats_format(&h->stats, &b);
+    size_t len = 0;
+    uint8_t *data = hs_buf_detach(&b, &len);
+    hs_http_respond_take(r, 200, "text/plain; version=0.0.4", data, len);
+}
+
+static const struct hs_http_route healer_routes[] = {
+    {.method = "GET", .path = "/health", .flags = HS_HTTP_ROUTE_PUBLIC, .done = on_health},
+    {.method = "GET", .path = "/metrics", .flags = HS_HTTP_ROUTE_PUBLIC, .done = on_metrics},
+};
+
+/* ---- start-up and shutdown ---- */
+
+struct runtime {
+    struct hs_healer h;
+    struct hs_http_server *srv;
+    pthread_t thread;
+    bool thread_started;
+    char *secret;
+    char *healer_id;
+};
+
+static void *leader_thread(void *arg)
+{
+    hs_healer_run(arg);
+    return NULL;
+}
+
+static void opts_from_config(const struct hs_healer_config *cfg, struct runtime *rt)
+{
+    rt->h.opts = (struct hs_healer_opts){
+        .etcd_endpoints = cfg->etcd,
+        .secret = rt->secret,
+        .healer_id = rt->healer_id,
+        .lease_ttl_s = (cfg->lease_ttl + 999) / 1000,
+        .pass_interval_ms = cfg->pass_interval,
+        .wal_timeout_ms = cfg->wal_timeout,
+        .gc_grace_ms = cfg->gc_grace,
+        .node_grace_ms = cfg->node_grace,
+        .audit_interval_ms = cfg->audit_interval,
+        .repair_bytes_per_s = cfg->repair_rate,
+        .repair_concurrency = (uint32_t)cfg->repair_concurrency,
+        .node_timeout_ms = cfg->node_timeout,
+    };
+}
+
+static enum hs_err healer_start(const struct hs_healer_config *cfg, struct runtime *rt,
+                                const char *host, uint16_t port)
+{
+    struct hs_etcd_opts eo = {.endpoints = cfg->etcd, .timeout_ms = ETCD_TIMEOUT};
+    enum hs_err err = hs_etcd_new(&eo, &rt->h.etcd);
+    if (err != HS_OK)
+        return err;
+    if ((err = hs_view_start(rt->h.etcd, HS_META_PREFIX_NODES, NULL, NULL, &rt->h.nodes)) != HS_OK)
+        return err;
+    struct hs_http_server_opts so = {.host = host,
+                                     .port = port,
+                                     .threads = HTTP_THREADS,
+                                     .routes = healer_routes,
+                                     .n_routes = HS_ARRAY_LEN(healer_routes),
+                                     .ctx = &rt->h};
+    if ((err = hs_http_server_start(&so, &rt->srv)) != HS_OK)
+        return err;
+    if (pthread_create(&rt->thread, NULL, leader_thread, &rt->h) != 0)
+        return HS_EIO;
+    rt->thread_started = true;
+    return HS_OK;
+}
+
+static void healer_stop(struct runtime *rt)
+{
+    /* stop before cancel: the election loop re-checks stop after clearing cancel */
+    __atomic_store_n(&rt->h.stop, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->h.cancel, 1, __ATOMIC_SEQ_CST);
+    if (rt->thread_started)
+        pthread_join(rt->thread, NULL);
+    hs_http_server_stop(rt->srv, HTTP_DRAIN_MS);
+    hs_healer_repair_free(&rt->h); /* after the leader thread: it owned the repair state */
+    hs_view_stop(rt->h.nodes);
+    hs_etcd_free(rt->h.etcd);
+    free(rt->secret);
+    free(rt->healer_id);
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int hs_cmd_healer(int argc, char **argv)
+{
+    struct hs_healer_config cfg = {0};
+    enum hs_config_outcome oc = hs_config_load(&healer_spec, &cfg, argc, argv, NULL, 0, NULL);
+    if (oc != HS_CONFIG_RUN)
+        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
+    hs_log_init("healer", (enum hs_log_level)cfg.log_level);
+    static struct runtime rt; /* large (the stats) and alive for the whole command */
+    memset(&rt, 0, sizeof rt);
+    char host[64];
+    uint16_t port = 0;
+    int rc = 2;
+    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+        fprintf(stderr, "hybridstore healer: --listen must be host:port, got '%s'\n", cfg.listen);
+        goto out;
+    }
+    if (!(rt.secret = resolve_secret(&cfg)))
+        goto out;
+    rt.healer_id = cfg.healer_id && *cfg.healer_id ? hs_xstrdup(cfg.healer_id) : random_id();
+    opts_from_config(&cfg, &rt);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
+    signal(SIGPIPE, SIG_IGN);
+    hs_config_log(&healer_spec, &cfg);
+    rc = 1;
+    if (healer_start(&cfg, &rt, host, port) != HS_OK) {
+        HS_LOG_ERROR("healer_start_failed", "listen='%s' etcd='%s'", cfg.listen, cfg.etcd);
+        healer_stop(&rt);
+        goto out;
+    }
+    HS_LOG_INFO("healer_started", "healer=%s listen=%s:%u lease_ttl_s=%lld", rt.healer_id, host,
+                (unsigned)port, (long long)rt.h.opts.lease_ttl_s);
+    int sig = wait_for_signal(&set);
+    HS_LOG_INFO("healer_stopping", "healer=%s signal=%d leader=%lld", rt.healer_id, sig,
+                atomic_load(&rt.h.stats.is_leader));
+    healer_stop(&rt);
+    HS_LOG_INFO("healer_stopped", "signal=%d", sig);
+    rc = 0;
+out:
+    if (rc == 2) {
+        free(rt.secret);
+        free(rt.healer_id);
+    }
+    hs_config_release(&healer_spec, &cfg);
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* stats.c - the healer's counters as Prometheus text (version 0.0.4): one table names every
+ * field of struct hs_healer_stats as hybridstore_healer_<field>, with its type and help, so
+ * /metrics and docs/healer.md stay in step with the struct. Also the leader's poll of the
+ * nodes' scrub counters (GET /v1/stats), summed into scrub_verified_blobs/scrub_quarantined. */
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "healer/healer.h"
+#include "healer/stats.h"
+#include "hs/clock.h"
+#include "hs/http_client.h"
+#include "hs/log.h"
+#include "hs/banned.h"
+
+#define SCRUB_POLL_MS  10000 /* the nodes' counters move slowly: a scrub cycle takes hours */
+#define NODE_STATS_MAX ((size_t)64 * 1024)
+
+struct stat_row {
+    const char *name;
+    size_t offset;
+    const char *type; /* "counter" or "gauge" */
+    const char *help;
+};
+
+#define ROW(f, t, h)                                                                               \
+    {                                                                                              \
+#f, offsetof(struct hs_healer_stats, f), t, h                                              \
+    }
+static const struct stat_row rows[] = {
+    ROW(is_leader, "gauge", "1 while this healer leads"),
+    ROW(leader_changes, "counter", "times this healer became leader"),
+    ROW(wal_backlog, "gauge", "txn/ records seen in the last WAL pass"),
+    ROW(wal_rollbacks, "counter", "WAL records rolled back"),
+    ROW(wal_blobs_deleted, "counter", "blobs of rolled-back records deleted on nodes"),
+    ROW(wal_passes, "counter", "WAL recovery passes completed"),
+    ROW(repair_backlog, "gauge", "repair/ marks seen in the last pass"),
+    ROW(repaired_objects, "counter", "objects brought back to full redundancy"),
+    ROW(repaired_blobs, "counter", "blobs rewritten by repair"),
+    ROW(repaired_bytes, "counter", "bytes written by repair"),
+    ROW(repair_failures, "counter", "repair attempts that failed"),
+    ROW(moved_blobs, "counter", "blobs moved off nodes gone past the grace period"),
+    ROW(audits_completed, "counter", "full audits of every manifest completed"),
+    ROW(audit_objects, "gauge", "manifests checked in the current or last audit"),
+    ROW(gc_deleted_blobs, "counter", "orphan blobs deleted by GC"),
+    ROW(gc_deleted_bytes, "counter", "bytes of orphan blobs deleted by GC"),
+    ROW(gc_passes, "counter", "GC passes completed"),
+    ROW(gc_orphans_young, "gauge", "orphans kept in the last GC pass (younger than the grace)"),
+    ROW(scrub_verified_blobs, "gauge", "blobs verified by the nodes' scrub (sum over nodes)"),
+    ROW(scrub_quarantined, "gauge", "blobs quarantined by the nodes (sum over nodes)"),
+    ROW(fence_failures, "counter", "destructive txns refused because this healer no longer leads"),
+    ROW(audit_candidates, "gauge", "objects short of redundancy found by the last audit scan"),
+    ROW(audit_pending, "gauge", "of those, still waiting for repair"),
+    ROW(audit_missing_blobs, "gauge", "blobs the last audit found missing or on gone nodes"),
+    ROW(nodes_absent, "gauge", "nodes referenced by manifests but absent from nodes/"),
+    ROW(nodes_gone, "gauge", "of those, absent longer than node_grace (blobs moved)"),
+    ROW(repair_marks_removed, "counter", "repair/ marks deleted once the object was redundant"),
+    ROW(repair_throttle_ms, "counter", "time repair workers slept for the bandwidth limit"),
+};
+_Static_assert(
+    sizeof rows / sizeof rows[0] == sizeof(struct hs_healer_stats) / sizeof(atomic_llong),
+    "add a row to rows[] in src/healer/stats.c for every field of struct hs_healer_stats");
+
+void hs_healer_stats_format(const struct hs_healer_stats *s, struct hs_buf *out)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const atomic_llong *v = (const atomic_llong *)((const char *)s + rows[i].offset);
+        hs_buf_printf(out,
+                      "# HELP hybridstore_healer_%s %s\n# TYPE hybridstore_healer_%s %s\n"
+                      "hybridstore_healer_%s %lld\n",
+                      rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,
+                      atomic_load(v));
+    }
+}
+
+/* The scrub counters of one node's /v1/stats; false when it cannot be read. */
+static bool node_scrub(struct hs_healer *h, const char *url, long long *verified,
+                       long long *quarantined)
+{
+    struct hs_buf reply;
+    hs_buf_init(&reply, NODE_STATS_MAX);
+    long status = 0;
+    bool ok = false;
+    if (hs_blob_client_request(hs_healer_blob_client(h), "GET", url, "/v1/stats", &reply,
+                               &status) == HS_OK &&
+        status == 200) {
+        json_t *root = json_loadb((const char *)reply.data, reply.len, 0, NULL);
+        json_t *scrub = json_object_get(root, "scrub");
+        json_t *v = json_object_get(scrub, "verified_blobs");
+        json_t *q = json_object_get(scrub, "quarantined");
+        if (json_is_integer(v) && json_is_integer(q)) {
+            *verified += (long long)json_integer_value(v);
+            *quarantined += (long long)json_integer_value(q);
+            ok = true;
+        }
+        json_decref(root);
+    }
+    hs_buf_release(&reply);
+    return ok;
+}
+
+void hs_healer_scrub_poll(struct hs_healer *h)
+{
+    static int64_t last_ms; /* leader thread only */
+    int64_t now = hs_clock_mono_ms();
+    if (last_ms != 0 && now - last_ms < SCRUB_POLL_MS)
+        return;
+    last_ms = now;
+    struct hs_healer_node *nodes = NULL;
+    size_t n = 0;
+    hs_healer_nodes_get(h, &nodes, &n);
+    long long verified = 0, quarantined = 0;
+    size_t failed = 0;
+    for (size_t i = 0; i < n && hs_healer_leading(h); i++)
+        if (!node_scrub(h, nodes[i].url, &verified, &quarantined))
+            failed++;
+    atomic_store(&h->stats.scrub_verified_blobs, verified);
+    atomic_store(&h->stats.scrub_quarantined, quarantined);
+    if (failed)
+        HS_LOG_DEBUG("scrub_poll_incomplete", "nodes=%zu failed=%zu", n, failed);
+    hs_healer_nodes_free(nodes, n);
+}
