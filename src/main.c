@@ -1,5 +1,5 @@
-/* main.c - the one hybridstore binary: dispatches to a subcommand (daemon, launcher or client).
- * Subcommands that are not part of this build (weak symbols left unresolved) say so. */
+/* main.c - the one hybridstore binary: dispatches to a subcommand (daemon, launcher, client or
+ * tool), each of which parses its own options. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,13 +8,6 @@
 #include "hs/banned.h"
 
 typedef int hs_cmd_fn(int argc, char **argv);
-
-/* Weak so that the binary links while modules land one by one; see the table below. */
-#pragma weak hs_cmd_node
-#pragma weak hs_cmd_bench_codec
-#pragma weak hs_cmd_bench_node
-#pragma weak hs_cmd_cluster
-#pragma weak hs_cmd_debug
 
 struct command {
     const char *name;
@@ -25,9 +18,20 @@ struct command {
 
 static const struct command commands[] = {
     {"node", NULL, hs_cmd_node, "run a storage node (blob store behind an HTTP API)"},
-    {"cluster", NULL, hs_cmd_cluster, "start a whole local cluster on loopback (development, tests)"},
+    {"gateway", NULL, hs_cmd_gateway, "run an API gateway (reference API and /v1/ object API)"},
+    {"healer", NULL, hs_cmd_healer, "run a healer (WAL recovery, repair, scrub, GC; one leads)"},
+    {"cluster", NULL, hs_cmd_cluster,
+     "start a whole local cluster on loopback (development, tests)"},
     {"bench", "codec", hs_cmd_bench_codec, "measure RS encode/decode against memcpy"},
     {"bench", "node", hs_cmd_bench_node, "measure blob PUT/GET against a running node"},
+    {"bench", NULL, hs_cmd_bench, "load-test a gateway: ops/s, MB/s, latency percentiles"},
+    {"put", NULL, hs_cmd_put, "store a file or stdin as an object"},
+    {"get", NULL, hs_cmd_get, "write an object to stdout or a file (-o)"},
+    {"rm", NULL, hs_cmd_rm, "delete an object"},
+    {"ls", NULL, hs_cmd_ls, "list objects (optionally under a prefix)"},
+    {"stat", NULL, hs_cmd_stat, "show an object's manifest: strategy, version, blobs, nodes"},
+    {"status", NULL, hs_cmd_status, "show nodes, usage, WAL and repair backlogs"},
+    {"config", NULL, hs_cmd_config, "change a cluster setting: config set hot-fields a,b,c"},
     {"debug", NULL, hs_cmd_debug, "inspect data: debug shard FILE, debug place KEY ..."},
 };
 
@@ -36,8 +40,6 @@ static void usage(FILE *out)
     fprintf(out, "usage: hybridstore <command> [options]   (hybridstore <command> --help)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (!commands[i].fn)
-            continue;
         char name[32];
         snprintf(name, sizeof name, "%s%s%s", commands[i].name, commands[i].sub ? " " : "",
                  commands[i].sub ? commands[i].sub : "");
@@ -63,10 +65,6 @@ int main(int argc, char **argv)
             continue;
         if (c->sub && (argc < 3 || strcmp(argv[2], c->sub) != 0))
             continue;
-        if (!c->fn) {
-            fprintf(stderr, "hybridstore: '%s' is not part of this build\n", c->name);
-            return 2;
-        }
         int skip = c->sub ? 2 : 1;
         return c->fn(argc - skip, argv + skip);
     }
