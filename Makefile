@@ -2,13 +2,14 @@
 # packages are present (scripts/deps.sh installs them as root, or prints the command).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FAULTS_BUILD ?= build-faults
 PYTHON     ?= /usr/bin/python3
 MESON_OPTS ?=
 PORT       ?= 8000
 PYTEST     = $(PYTHON) -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build test unit integration deploy-check asan run bench format format-check \
-        tidy fuzz clean
+.PHONY: all deps build test unit integration deploy-check cluster-test test-faults asan run bench \
+        format format-check tidy fuzz clean
 
 all: build
 
@@ -25,7 +26,22 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
+	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/cluster
 	HS_BUILD_DIR=$(abspath $(BUILD)) tests/deploy/check_compose.sh
+
+cluster-test: build
+	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/cluster
+
+# Fault-injection scenarios (issue 4 §2, tests/faults): a separate build with the hs_fault()
+# hooks compiled in (-Dfault_injection=true; never in release builds), whole clusters broken
+# on purpose (SIGKILL nodes, gateways, healers, the etcd leader; flipped bytes) and the
+# consistency checker. About 5-10 minutes.
+test-faults: deps
+	[ -f $(FAULTS_BUILD)/build.ninja ] || meson setup $(FAULTS_BUILD) $(MESON_OPTS) \
+	    -Dfault_injection=true
+	meson configure $(FAULTS_BUILD) -Dfault_injection=true
+	meson compile -C $(FAULTS_BUILD) hybridstore
+	HS_BUILD_DIR=$(abspath $(FAULTS_BUILD)) $(PYTEST) tests/faults
 
 # The deployment files: docker-compose 1.29 validation, nginx -t, the topology booted natively.
 deploy-check: build
@@ -51,6 +67,7 @@ run: build
 bench: build
 	$(BUILD)/hybridstore bench codec
 	$(PYTHON) tools/bench_node.py $(abspath $(BUILD))
+	$(PYTHON) tools/bench_matrix.py $(abspath $(BUILD))
 
 fuzz: deps
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzers=true \

@@ -18,15 +18,11 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-/* Subcommands are weak in main.c so that the binary links while modules land one by one; the
- * same weak reference tells the launcher whether a role exists in this build (a symbol main.c
- * can dispatch to is exactly a subcommand that exists), without spawning `<self> x --help`. */
+/* Weak references: a role whose subcommand is not linked into this build (a trimmed build) is
+ * skipped instead of failing, without spawning `<self> x --help` to find out. */
 #pragma weak hs_cmd_node
 #pragma weak hs_cmd_gateway
 #pragma weak hs_cmd_healer
-/* TODO(#gateway, #healer): drop these two once commands.h declares them. */
-int hs_cmd_gateway(int argc, char **argv);
-int hs_cmd_healer(int argc, char **argv);
 
 static const char *const fsync_names[] = {"always", "never"};
 
