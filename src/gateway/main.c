@@ -17,12 +17,12 @@
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
 #include "hs/config.h"
+#include "hs/daemon.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define SECRET_MAX   4096  /* bytes read from --secret-file */
 #define DRAIN_MAX_MS 10000 /* longest wait for in-flight requests on SIGTERM */
 
 struct hs_gateway_config {
@@ -48,26 +48,12 @@ struct hs_gateway_config {
 
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
-static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
-        return false;
-    char *end = NULL;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || p == 0 || p > 65535)
-        return false;
-    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
-    *port = (uint16_t)p;
-    return true;
-}
-
 static const char *check_listen(const void *value)
 {
     const char *v = *(const char *const *)value;
     char host[64];
     uint16_t port = 0;
-    return v && split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
+    return v && hs_daemon_split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
 }
 
 static const char *check_gateway_id(const void *value)
@@ -156,66 +142,6 @@ static const struct hs_config_spec gateway_spec = {
     .n_opts = sizeof gateway_opts / sizeof gateway_opts[0],
 };
 
-/* Reads at most max bytes of path into a heap string with surrounding white space removed. */
-static char *read_trimmed(const char *path, size_t max)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = hs_xcalloc(1, max + 1);
-    ssize_t n = read(fd, buf, max);
-    int saved = errno;
-    close(fd);
-    if (n < 0) {
-        free(buf);
-        errno = saved;
-        return NULL;
-    }
-    size_t end = (size_t)n, start = 0;
-    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
-        end--;
-    while (start < end && strchr(" \t\r\n", buf[start]))
-        start++;
-    char *out = hs_xstrndup(buf + start, end - start);
-    free(buf);
-    return out;
-}
-
-/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
-static char *resolve_secret(const struct hs_gateway_config *cfg)
-{
-    if (cfg->secret && cfg->secret_file) {
-        fprintf(stderr, "hybridstore gateway: give --secret or --secret-file, not both\n");
-        return NULL;
-    }
-    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
-    if (cfg->secret_file) {
-        s = read_trimmed(cfg->secret_file, SECRET_MAX);
-        if (!s) {
-            char eb[128];
-            fprintf(stderr, "hybridstore gateway: cannot read --secret-file '%s': %s\n",
-                    cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
-            return NULL;
-        }
-    }
-    if (!s || !*s) {
-        fprintf(stderr, "hybridstore gateway: a cluster secret is required (--secret or "
-                        "--secret-file); refusing to serve without one\n");
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-static char *random_id(void)
-{
-    uint8_t raw[8];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        HS_BUG("getrandom failed");
-    return hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4],
-                        raw[5], raw[6], raw[7]);
-}
-
 struct runtime {
     struct hs_gw *gw;
     struct hs_http_server *srv;
@@ -274,15 +200,6 @@ static void gateway_close(struct runtime *rt, int64_t drain_ms)
     HS_LOG_INFO("gateway_stopped", "abandoned_requests=%lld", (long long)left);
 }
 
-/* SIGTERM/SIGINT are blocked in every thread and taken here with sigwait: no async handler. */
-static int wait_for_signal(const sigset_t *set)
-{
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
-}
-
 int hs_cmd_gateway(int argc, char **argv)
 {
     struct hs_gateway_config cfg = {0};
@@ -294,21 +211,17 @@ int hs_cmd_gateway(int argc, char **argv)
     char host[64];
     uint16_t port = 0;
     int rc = 2;
-    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
         fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
-    if (!(rt.secret = resolve_secret(&cfg)))
+    if (!(rt.secret = hs_daemon_secret("gateway", cfg.secret, cfg.secret_file)))
         goto out;
-    rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : random_id();
+    rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : hs_daemon_random_id();
     rt.url =
         cfg.advertise_url ? hs_xstrdup(cfg.advertise_url) : hs_xasprintf("http://%s", cfg.listen);
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
-    signal(SIGPIPE, SIG_IGN);
+    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
     hs_config_log(&gateway_spec, &cfg);
     rc = 1;
     if (gateway_open(&cfg, &rt, host, port) != HS_OK) {
@@ -317,7 +230,7 @@ int hs_cmd_gateway(int argc, char **argv)
         goto out;
     }
     HS_LOG_INFO("gateway_started", "gateway=%s url=%s", rt.gateway_id, rt.url);
-    int sig = wait_for_signal(&set);
+    int sig = hs_daemon_signals_wait(&set);
     HS_LOG_INFO("gateway_stopping", "signal=%d in_flight=%lld", sig,
                 (long long)hs_http_server_in_flight(rt.srv));
     gateway_close(&rt, HS_MIN(cfg.node_timeout + 1000, DRAIN_MAX_MS));

@@ -17,6 +17,7 @@
 #include "healer/healer.h"
 #include "healer/stats.h"
 #include "hs/config.h"
+#include "hs/daemon.h"
 #include "hs/http_server.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -24,7 +25,6 @@
 #include "hs/view.h"
 #include "hs/banned.h"
 
-#define SECRET_MAX    4096 /* bytes read from --secret-file */
 #define HTTP_THREADS  2
 #define METRICS_MAX   ((size_t)64 * 1024)
 #define ETCD_TIMEOUT  2000 /* ms per etcd attempt */
@@ -50,25 +50,11 @@ struct hs_healer_config {
 
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
-static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
-        return false;
-    char *end = NULL;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || p == 0 || p > 65535)
-        return false;
-    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
-    *port = (uint16_t)p;
-    return true;
-}
-
 static const char *check_listen(const void *value)
 {
     char host[64];
     uint16_t port = 0;
-    return split_listen(*(const char *const *)value, host, sizeof host, &port)
+    return hs_daemon_split_listen(*(const char *const *)value, host, sizeof host, &port)
                ? NULL
                : "must be host:port";
 }
@@ -148,63 +134,6 @@ static const struct hs_config_spec healer_spec = {
     .opts = healer_opts,
     .n_opts = sizeof healer_opts / sizeof healer_opts[0],
 };
-
-/* Reads at most max bytes of path into a heap string without surrounding white space. */
-static char *read_trimmed(const char *path, size_t max)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = hs_xcalloc(1, max + 1);
-    ssize_t n = read(fd, buf, max);
-    int saved = errno;
-    close(fd);
-    if (n < 0) {
-        free(buf);
-        errno = saved;
-        return NULL;
-    }
-    size_t end = (size_t)n, start = 0;
-    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
-        end--;
-    while (start < end && strchr(" \t\r\n", buf[start]))
-        start++;
-    char *out = hs_xstrndup(buf + start, end - start);
-    free(buf);
-    return out;
-}
-
-/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
-static char *resolve_secret(const struct hs_healer_config *cfg)
-{
-    if (cfg->secret && cfg->secret_file) {
-        fprintf(stderr, "hybridstore healer: give --secret or --secret-file, not both\n");
-        return NULL;
-    }
-    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
-    if (cfg->secret_file && !(s = read_trimmed(cfg->secret_file, SECRET_MAX))) {
-        char eb[128];
-        fprintf(stderr, "hybridstore healer: cannot read --secret-file '%s': %s\n",
-                cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
-        return NULL;
-    }
-    if (!s || !*s) {
-        fprintf(stderr, "hybridstore healer: a cluster secret is required (--secret or "
-                        "--secret-file)\n");
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-static char *random_id(void)
-{
-    uint8_t raw[8];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        HS_BUG("getrandom failed");
-    return hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4],
-                        raw[5], raw[6], raw[7]);
-}
 
 /* ---- HTTP: /health and /metrics ---- */
 
@@ -306,14 +235,6 @@ static void healer_stop(struct runtime *rt)
     free(rt->healer_id);
 }
 
-static int wait_for_signal(const sigset_t *set)
-{
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
-}
-
 int hs_cmd_healer(int argc, char **argv)
 {
     struct hs_healer_config cfg = {0};
@@ -326,20 +247,17 @@ int hs_cmd_healer(int argc, char **argv)
     char host[64];
     uint16_t port = 0;
     int rc = 2;
-    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
         fprintf(stderr, "hybridstore healer: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
-    if (!(rt.secret = resolve_secret(&cfg)))
+    if (!(rt.secret = hs_daemon_secret("healer", cfg.secret, cfg.secret_file)))
         goto out;
-    rt.healer_id = cfg.healer_id && *cfg.healer_id ? hs_xstrdup(cfg.healer_id) : random_id();
+    rt.healer_id =
+        cfg.healer_id && *cfg.healer_id ? hs_xstrdup(cfg.healer_id) : hs_daemon_random_id();
     opts_from_config(&cfg, &rt);
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
-    signal(SIGPIPE, SIG_IGN);
+    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
     hs_config_log(&healer_spec, &cfg);
     rc = 1;
     if (healer_start(&cfg, &rt, host, port) != HS_OK) {
@@ -349,7 +267,7 @@ int hs_cmd_healer(int argc, char **argv)
     }
     HS_LOG_INFO("healer_started", "healer=%s listen=%s:%u lease_ttl_s=%lld", rt.healer_id, host,
                 (unsigned)port, (long long)rt.h.opts.lease_ttl_s);
-    int sig = wait_for_signal(&set);
+    int sig = hs_daemon_signals_wait(&set);
     HS_LOG_INFO("healer_stopping", "healer=%s signal=%d leader=%lld", rt.healer_id, sig,
                 atomic_load(&rt.h.stats.is_leader));
     healer_stop(&rt);

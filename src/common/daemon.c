@@ -1,0 +1,110 @@
+/* daemon.c - start-up plumbing shared by the daemons (see daemon.h). Nothing here runs after
+ * start-up except hs_daemon_signals_wait, which the main thread parks in until shutdown. */
+#include "hs/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+char *hs_daemon_read_trimmed(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = hs_xcalloc(1, max + 1);
+    ssize_t n = read(fd, buf, max);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        errno = saved;
+        return NULL;
+    }
+    size_t end = (size_t)n, start = 0;
+    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
+        end--;
+    while (start < end && strchr(" \t\r\n", buf[start]))
+        start++;
+    char *out = hs_xstrndup(buf + start, end - start);
+    free(buf);
+    return out;
+}
+
+char *hs_daemon_secret(const char *command, const char *secret, const char *secret_file)
+{
+    if (secret && secret_file) {
+        fprintf(stderr, "hybridstore %s: give --secret or --secret-file, not both\n", command);
+        return NULL;
+    }
+    char *s = secret ? hs_xstrdup(secret) : NULL;
+    if (secret_file) {
+        s = hs_daemon_read_trimmed(secret_file, HS_DAEMON_SECRET_MAX);
+        if (!s) {
+            char eb[128];
+            fprintf(stderr, "hybridstore %s: cannot read --secret-file '%s': %s\n", command,
+                    secret_file, hs_errno_text(errno, eb, sizeof eb));
+            return NULL;
+        }
+    }
+    if (!s || !*s) {
+        fprintf(stderr,
+                "hybridstore %s: a cluster secret is required (--secret or --secret-file); "
+                "refusing to start without one\n",
+                command);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool hs_daemon_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
+        return false;
+    char *end = NULL;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || p == 0 || p > 65535)
+        return false;
+    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
+    *port = (uint16_t)p;
+    return true;
+}
+
+char *hs_daemon_random_id(void)
+{
+    uint8_t raw[8];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        HS_BUG("getrandom failed");
+    char *id = hs_xmalloc(2 * sizeof raw + 1);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    return id;
+}
+
+void hs_daemon_signals_block(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    /* a peer closing a connection must be an error return, not the end of the process */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int hs_daemon_signals_wait(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
