@@ -8,38 +8,8 @@
 #include "gateway/api_common.h"
 #include "hs/clock.h"
 #include "hs/manifest.h"
+#include "hs/utf8.h"
 #include "hs/banned.h"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start one (overlongs,
- * surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 void hs_gw_json_str(struct hs_buf *b, const char *s, size_t len)
 {
@@ -66,7 +36,7 @@ void hs_gw_json_str(struct hs_buf *b, const char *s, size_t len)
             snprintf(tmp, sizeof tmp, "\\u%04x", c);
             esc = tmp;
         } else if (c >= 0x80) {
-            step = utf8_seq(p + i, len - i);
+            step = hs_utf8_decode(p + i, len - i, NULL);
             if (step == 0) {
                 esc = "\\ufffd";
                 step = 1;

@@ -12,40 +12,9 @@
 #include "hs/clock.h"
 #include "hs/log.h"
 #include "hs/mem.h"
+#include "hs/utf8.h"
 #include "manifest_int.h"
 #include "hs/banned.h"
-
-/* Decodes one UTF-8 sequence at s (n bytes left); returns its length, or 0 when it is not the
- * shortest encoding of a scalar value (RFC 3629 section 4: no overlongs, no surrogates, nothing
- * above U+10FFFF). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len;
-    uint32_t c = s[0], min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, c &= 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, c &= 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, c &= 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
 
 bool hs_meta_object_key_valid(const char *key, size_t len)
 {
@@ -54,7 +23,7 @@ bool hs_meta_object_key_valid(const char *key, size_t len)
     const unsigned char *s = (const unsigned char *)key;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t step = utf8_next(s + i, len - i, &cp);
+        size_t step = hs_utf8_decode(s + i, len - i, &cp);
         /* C0 (includes NUL), DEL and C1 controls: keys end up in logs, URLs and listings */
         if (step == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return false;

@@ -17,6 +17,7 @@
 #include "hs/err.h"
 #include "hs/log.h"
 #include "hs/mem.h"
+#include "hs/utf8.h"
 #include "hs/banned.h"
 
 static bool aligned64(const void *p)
@@ -335,6 +336,28 @@ static void mem_wrappers_copy_format_and_align(void **state)
     free(hs_xcalloc(0, 8));
 }
 
+static void utf8_decode_accepts_scalars_and_rejects_the_rest(void **state)
+{
+    (void)state;
+    uint32_t cp = 0;
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"A", 1, &cp), 1);
+    assert_int_equal(cp, 0x41);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+    assert_int_equal(cp, 0xe9);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+    assert_int_equal(cp, 0x20ac);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    assert_int_equal(cp, 0x1f600);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, NULL), 4);
+    /* overlong, surrogate, above U+10FFFF, stray continuation, truncated */
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xc0\xaf", 2, NULL), 0);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xe0\x80\xaf", 3, NULL), 0);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, NULL), 0);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, NULL), 0);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\x80", 1, NULL), 0);
+    assert_int_equal(hs_utf8_decode((const unsigned char *)"\xe2\x82", 2, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +375,7 @@ int main(void)
         cmocka_unit_test(log_level_parse_knows_the_four_names),
         cmocka_unit_test(clock_format_utc_of_known_timestamps),
         cmocka_unit_test(mem_wrappers_copy_format_and_align),
+        cmocka_unit_test(utf8_decode_accepts_scalars_and_rejects_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
