@@ -8,13 +8,19 @@
  * Data directory layout:
  *   <dir>/LOCK                      flock'ed while a store is open
  *   <dir>/objects/<d1>/<d2>/<id>    committed blobs
- *   <dir>/tmp/<id>.<pid>.<seq>.tmp  writes in progress (removed at open: a crash left them)
+ *   <dir>/tmp/<h>/<id>.<pid>.<seq>.tmp  writes in progress, h = hex of a hash of the id mod 64
+ *                                   (64 slot directories, ext4 "top directories" so that
+ *                                   their inodes spread over block groups: see write.c); every
+ *                                   file under tmp/ is removed at open (a crash left it), also
+ *                                   files in tmp/ itself, where older versions put them
  *   <dir>/quarantine/<id>.<ms>.<seq>  corrupt blobs moved aside (kept for inspection)
  * Fan-out: d1 = id[0..2) and d2 = id[2..4), each padded with '+' when the id is shorter.
  * We fan out on the FIRST characters rather than on a hash so that walking the directories in
  * sorted order yields the ids in sorted order ('+' sorts before every id character), which lets
- * hs_blob_list page through ids with memory bounded by the page size. Ids start with random
- * hex txn ids, so the 2-level fan-out stays balanced (up to 256 x 256 leaf directories).
+ * hs_blob_list page through ids with memory bounded by the page size. Ids start with hex txn
+ * ids, whose first 12 digits are a millisecond clock: d1/d2 change only every ~50 days, so in
+ * practice one leaf directory holds the blobs of weeks (ext4's hashed directories cope; the
+ * per-directory lock is shared by all creates and deletes of that period).
  *
  * Blob file format v1 (all integers little-endian; H = header length = 44 + id_len):
  *   | offset    | size   | meaning                                                  |
@@ -148,7 +154,9 @@ enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *
  * file size: quarantined), HS_EIO. Out pointers may be NULL. */
 enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,
                          uint32_t *crc_out);
-/* HS_EINVAL bad id, HS_ENOENT when absent, HS_EIO. Directory fsynced when opts.fsync. */
+/* HS_EINVAL bad id, HS_ENOENT when absent, HS_EIO. The directory is NOT fsynced, even with
+ * opts.fsync: a power loss may bring a deleted blob back, which is harmless because deleted
+ * blobs are unreferenced and the healer's orphan GC removes them (docs/node.md). */
 enum hs_err hs_blob_delete(struct hs_blob_store *s, const char *id);
 
 /* Listing in id order (strcmp), starting strictly after `after` (NULL or "" = from the start;

@@ -17,6 +17,7 @@
 #define HS_BLOB_REL_MAX     (6 + HS_BLOB_ID_MAX + 1) /* "d1/d2/" + id + NUL */
 #define HS_BLOB_OBJECTS_DIR "objects"
 #define HS_BLOB_TMP_DIR     "tmp"
+#define HS_BLOB_TMP_SLOTS   64 /* tmp/0 .. tmp/3f: see write.c for why temp files are spread */
 #define HS_BLOB_QUAR_DIR    "quarantine"
 
 struct hs_blob_store {
@@ -48,6 +49,8 @@ void hs_blob_rel_path(const char *id, char rel[HS_BLOB_REL_MAX]);
 /* "d1/d2" into rel (6 bytes). */
 void hs_blob_rel_dir(const char *id, char rel[6]);
 pthread_mutex_t *hs_blob_stripe(struct hs_blob_store *s, const char *id);
+/* FNV-1a of the id: picks the stripe lock and the temp-file slot. */
+uint32_t hs_blob_id_hash(const char *id);
 
 /* Reads and checks the header of an open blob file: decode, id equals expect_id (when not
  * NULL), file size equals H + payload length. HS_ECORRUPT (*problem_out set), HS_EIO.

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -27,12 +29,17 @@ enum hs_err hs_blob_io_error(const char *op, const char *path, int errnum)
     return (errnum == ENOSPC || errnum == EDQUOT) ? HS_ENOSPC : HS_EIO;
 }
 
-pthread_mutex_t *hs_blob_stripe(struct hs_blob_store *s, const char *id)
+uint32_t hs_blob_id_hash(const char *id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: cheap and good enough to spread ids over stripes */
+    uint32_t h = 2166136261u; /* FNV-1a: cheap and good enough to spread ids */
     for (const char *p = id; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
-    return &s->stripes[h % HS_BLOB_STRIPES];
+    return h;
+}
+
+pthread_mutex_t *hs_blob_stripe(struct hs_blob_store *s, const char *id)
+{
+    return &s->stripes[hs_blob_id_hash(id) % HS_BLOB_STRIPES];
 }
 
 enum hs_err hs_blob_fsync_dir(int dirfd, const char *rel)
@@ -180,26 +187,54 @@ static enum hs_err lock_dir(struct hs_blob_store *s)
     return HS_OK;
 }
 
-/* Every file in tmp/ is a write that never committed: its writer died with the process. */
-static enum hs_err clean_tmp(struct hs_blob_store *s)
+/* Removes every file in dirfd/rel (a write that never committed: its writer died with the
+ * process) and counts them; a slot directory met at the top level is emptied too. */
+static void clean_tmp_dir(int parent_fd, const char *rel, bool top, long *removed)
 {
-    DIR *d = hs_blob_opendir(s->tmp_fd, ".");
-    if (!d)
-        return hs_blob_io_error("opendir", HS_BLOB_TMP_DIR, errno);
-    long removed = 0;
+    DIR *d = hs_blob_opendir(parent_fd, rel);
+    if (!d) {
+        hs_blob_io_error("opendir", rel, errno);
+        return;
+    }
     struct dirent *e;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): one DIR stream per thread */
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (unlinkat(s->tmp_fd, e->d_name, 0) == 0)
-            removed++;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            (*removed)++;
+        else if (top && (errno == EISDIR || errno == EPERM))
+            clean_tmp_dir(dirfd(d), e->d_name, false, removed);
         else
             hs_blob_io_error("unlink", e->d_name, errno);
     }
     closedir(d);
+}
+
+/* Every file under tmp/ is a write that never committed. Older layouts kept temp files in
+ * tmp/ itself; now they live in the slot directories tmp/0 .. tmp/3f (made here). */
+static enum hs_err clean_tmp(struct hs_blob_store *s)
+{
+    long removed = 0;
+    clean_tmp_dir(s->tmp_fd, ".", true, &removed);
     if (removed > 0)
         HS_LOG_INFO("blob_tmp_cleaned", "dir='%s' removed=%ld", s->dir, removed);
+    /* ext4 places a subdirectory of a "top directory" in a lightly used block group instead
+     * of next to its parent (the Orlov allocator), and a file's inode next to its directory:
+     * so the slots spread new inodes over block groups. Best effort: other file systems may
+     * not know the flag, and nothing but speed depends on it. */
+    int flags = 0;
+    if (ioctl(s->tmp_fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        if (ioctl(s->tmp_fd, FS_IOC_SETFLAGS, &flags) != 0)
+            HS_LOG_DEBUG("blob_tmp_topdir_unsupported", "dir='%s' errno=%d", s->dir, errno);
+    }
+    for (unsigned i = 0; i < HS_BLOB_TMP_SLOTS; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "%x", i);
+        if (mkdirat(s->tmp_fd, name, 0755) != 0 && errno != EEXIST)
+            return hs_blob_io_error("mkdir", name, errno);
+    }
     return HS_OK;
 }
 

@@ -1,6 +1,18 @@
-/* write.c - streaming blob writes: temp file in tmp/ (O_EXCL), zeroed header placeholder,
- * payload appended while its CRC32C is computed, then the final header, fsync, rename without
- * replace into objects/, directory fsync. The payload is never buffered in memory. */
+/* write.c - streaming blob writes: temp file in a slot directory tmp/<h> (O_EXCL), zeroed
+ * header placeholder, payload appended while its CRC32C is computed, then the final header,
+ * fsync, rename without replace into objects/, fsync of the destination directory. The payload
+ * is never buffered in memory.
+ *
+ * Why slots (tmp/0 .. tmp/3f, h = hash(id) % 64, made as ext4 "top directories"): a file's inode
+ * is allocated in its directory's block group, and on a journal-less ext4 the allocator skips
+ * every inode deleted in the last 60-300 s, reading its inode-table block to find out. With one
+ * tmp/ directory every create scanned past all recent deletes of one group (overwrites delete
+ * as many blobs as they create): ~1 ms of kernel CPU per PUT on a node with some history. The
+ * slots sit in different block groups, which divides that scan (64 measured ~20% less kernel
+ * CPU per PUT than 16); the rename keeps the inode.
+ * Temp files in the blob's own fan-out directory would not spread anything: ids start with the
+ * txn id's millisecond clock, so the blobs of weeks share one fan-out directory. Measured in
+ * docs/benchmarks.md ("Profile findings"). */
 #include "blob_int.h"
 
 #include <errno.h>
@@ -68,7 +80,8 @@ static enum hs_err create_temp(struct hs_blob_writer *w)
     /* pid + a per-store sequence makes names unique within and across processes; O_EXCL
      * makes sure, and a collision (a stale file from a reused pid) just takes the next one. */
     for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(w->tmp_name, sizeof w->tmp_name, "%s.%ld.%llu.tmp", w->id, (long)getpid(),
+        snprintf(w->tmp_name, sizeof w->tmp_name, "%x/%s.%ld.%llu.tmp",
+                 (unsigned)(hs_blob_id_hash(w->id) % HS_BLOB_TMP_SLOTS), w->id, (long)getpid(),
                  (unsigned long long)atomic_fetch_add(&w->s->seq, 1));
         w->fd = openat(w->s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (w->fd >= 0)

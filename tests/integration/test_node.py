@@ -274,11 +274,15 @@ def test_refuses_to_start_without_a_secret(tmp_path):
 
 def test_temp_files_left_by_a_crash_are_removed_at_startup(node):
     node.stop()
-    stale = os.path.join(node.data_dir, "tmp", "0abc.12345.1.tmp")
-    with open(stale, "wb") as f:
-        f.write(b"half a blob")
+    # in a slot directory, and in tmp/ itself where older layouts kept them
+    stale = [os.path.join(node.data_dir, "tmp", "7", "0abc.12345.1.tmp"),
+             os.path.join(node.data_dir, "tmp", "0abc.12345.2.tmp")]
+    for path in stale:
+        with open(path, "wb") as f:
+            f.write(b"half a blob")
     node.start()
-    assert not os.path.exists(stale)
+    assert not any(os.path.exists(path) for path in stale)
+    assert tmp_files(node) == []
     assert node.session().get(node.blob_url("0abc")).status_code == 404
 
 

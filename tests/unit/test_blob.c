@@ -139,6 +139,25 @@ static int count_files(const struct fixture *f, const char *sub)
     return n;
 }
 
+/* Temp files of writes in progress: every file under tmp/, in its slot directories or (older
+ * layouts) in tmp/ itself. */
+static int temps_seen;
+
+static int count_temp_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path, (void)st, (void)ftw;
+    temps_seen += flag == FTW_F;
+    return 0;
+}
+
+static int count_temp_files(const struct fixture *f)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/tmp", f->dir);
+    temps_seen = 0;
+    return nftw(path, count_temp_entry, 16, FTW_PHYS) == 0 ? temps_seen : -1;
+}
+
 static struct hs_blob_stats stats(const struct fixture *f)
 {
     struct hs_blob_stats st;
@@ -174,7 +193,7 @@ static void round_trip_sizes(struct fixture *f)
     assert_int_equal(st.blobs, 3);
     assert_int_equal(st.payload_bytes, total);
     assert_true(st.total_bytes > 0 && st.free_bytes > 0);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
 }
 
 static void round_trip_of_empty_one_byte_and_large_blobs_without_fsync(void **state)
@@ -227,8 +246,35 @@ static void declared_length_mismatch_stores_nothing(void **state)
     assert_int_equal(hs_blob_write_append(w, "1", 1), HS_ETOOBIG);
     assert_int_equal(hs_blob_write_commit(w, false, 0), HS_ETOOBIG);
     assert_int_equal(hs_blob_stat(f->s, "aaaa", NULL, NULL), HS_ENOENT);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     assert_int_equal(stats(f).blobs, 0);
+}
+
+static void temp_files_of_concurrent_writes_spread_over_the_slot_directories(void **state)
+{
+    struct fixture *f = *state;
+    enum { WRITERS = 32 };
+    struct hs_blob_writer *w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "0123.%d", i); /* one fan-out directory, like one txn's blobs */
+        assert_int_equal(hs_blob_write_begin(f->s, id, -1, &w[i]), HS_OK);
+    }
+    assert_int_equal(count_temp_files(f), WRITERS);
+    int used = 0, in_slots = 0;
+    for (int slot = 0; slot < 64; slot++) {
+        char sub[16];
+        snprintf(sub, sizeof sub, "tmp/%x", slot);
+        int n = count_files(f, sub);
+        used += n > 0;
+        in_slots += n;
+    }
+    assert_int_equal(in_slots, WRITERS); /* none in tmp/ itself */
+    assert_true(used >= 8); /* 32 ids over 64 slots by hash: all in a few would be a bug */
+    for (int i = 0; i < WRITERS; i++)
+        assert_int_equal(hs_blob_write_commit(w[i], false, 0), HS_OK);
+    assert_int_equal(count_temp_files(f), 0);
+    assert_int_equal(stats(f).blobs, WRITERS);
 }
 
 static void crc_mismatch_on_commit_leaves_nothing(void **state)
@@ -239,7 +285,7 @@ static void crc_mismatch_on_commit_leaves_nothing(void **state)
     assert_int_equal(hs_blob_write_append(w, "hello", 5), HS_OK);
     assert_int_equal(hs_blob_write_commit(w, true, hs_crc32c(0, "hellO", 5)), HS_ECORRUPT);
     assert_int_equal(hs_blob_stat(f->s, "bbbb.0", NULL, NULL), HS_ENOENT);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     assert_int_equal(count_files(f, "objects/bb/bb"), -1);
     struct hs_blob_stats st = stats(f);
     assert_int_equal(st.blobs, 0);
@@ -252,10 +298,10 @@ static void abort_removes_the_temp_file(void **state)
     struct hs_blob_writer *w;
     assert_int_equal(hs_blob_write_begin(f->s, "cccc", -1, &w), HS_OK);
     assert_int_equal(hs_blob_write_append(w, "xyz", 3), HS_OK);
-    assert_int_equal(count_files(f, "tmp"), 1);
+    assert_int_equal(count_temp_files(f), 1);
     hs_blob_write_abort(w);
     hs_blob_write_abort(NULL);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     assert_int_equal(hs_blob_stat(f->s, "cccc", NULL, NULL), HS_ENOENT);
 }
 
@@ -275,7 +321,7 @@ static void rewrite_with_same_content_is_ok_and_different_content_is_eexist(void
     struct hs_blob_stats st = stats(f);
     assert_int_equal(st.blobs, 1);
     assert_int_equal(st.payload_bytes, 4);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
 }
 
 static void invalid_ids_are_rejected_before_any_path_is_built(void **state)
@@ -304,7 +350,7 @@ static void invalid_ids_are_rejected_before_any_path_is_built(void **state)
     }
     assert_false(hs_blob_id_valid(NULL));
     assert_int_equal(count_files(f, "objects"), 0);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     const char *good[] = {"a", "0", "-", "a.b", "a-b", "0123456789abcdef.0.1", longest};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_true(hs_blob_id_valid(good[i]));
@@ -437,15 +483,20 @@ static void open_removes_temp_files_and_counts_and_checks_existing_blobs(void **
     hs_blob_store_close(f->s);
     f->s = NULL;
     /* what a crash leaves behind: a half-written temp file; plus a header flipped at rest */
-    char path[128];
-    snprintf(path, sizeof path, "%s/tmp/4567.99.1.tmp", f->dir);
-    int fd = open(path, O_CREAT | O_WRONLY, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "junk", 4), 4);
-    close(fd);
+    /* ...in a slot directory, and in tmp/ itself where older layouts kept them */
+    const char *stale[] = {"tmp/3/4567.99.1.tmp", "tmp/4567.99.2.tmp"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", f->dir, stale[i]);
+        int fd = open(path, O_CREAT | O_WRONLY, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "junk", 4), 4);
+        close(fd);
+    }
+    assert_int_equal(count_temp_files(f), 2);
     flip_byte(f, "3456.2", 20);
     assert_int_equal(open_store(f, 0, 0), HS_OK);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     struct hs_blob_stats st = stats(f);
     assert_int_equal(st.blobs, 3);
     assert_int_equal(st.payload_bytes, 2002);
@@ -467,7 +518,7 @@ static void reserve_refuses_writes_with_enospc(void **state)
     /* no reserve, but the declared length alone exceeds the free space */
     assert_int_equal(open_store(f, 0, 0), HS_OK);
     assert_int_equal(hs_blob_write_begin(f->s, "5678", INT64_MAX / 2, &w), HS_ENOSPC);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     assert_int_equal(put_blob(f->s, "5678", "ok", 2), HS_OK);
 }
 
@@ -483,7 +534,7 @@ static void max_blob_bytes_refuses_bigger_blobs_with_etoobig(void **state)
     assert_int_equal(hs_blob_write_append(w, "6789", 4), HS_ETOOBIG);
     hs_blob_write_abort(w);
     assert_int_equal(put_blob(f->s, "6789", "12345678", 8), HS_OK);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     assert_int_equal(hs_blob_write_begin(f->s, "6789", -2, &w), HS_EINVAL);
 }
 
@@ -637,7 +688,7 @@ static void concurrent_writers_of_one_id_store_exactly_one_blob(void **state)
     struct hs_blob_stats st = stats(f);
     assert_int_equal(st.blobs, 1);
     assert_int_equal(st.payload_bytes, 4096);
-    assert_int_equal(count_files(f, "tmp"), 0);
+    assert_int_equal(count_temp_files(f), 0);
     uint8_t *back = NULL;
     int64_t len;
     assert_int_equal(get_blob(f->s, "89ab.0.0", &back, &len), HS_OK);
@@ -779,6 +830,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(declared_length_mismatch_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(crc_mismatch_on_commit_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            temp_files_of_concurrent_writes_spread_over_the_slot_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(abort_removes_the_temp_file, setup, teardown),
         cmocka_unit_test_setup_teardown(
             rewrite_with_same_content_is_ok_and_different_content_is_eexist, setup_fsync, teardown),
