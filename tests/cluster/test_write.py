@@ -428,6 +428,11 @@ def test_gateway_killed_mid_upload_keeps_the_old_version(cluster):
     old version stays readable through the other gateway, and no new manifest appears. (The WAL
     record it leaves names its blobs; rolling it back is the healer's job, tested there.)"""
     import socket
+    for g in cluster.processes("gateway"):  # an earlier test stops one on purpose
+        if g["status"] == "exited":
+            cluster.respawn(g["name"])
+            wait_until(lambda g=g: requests.get(g["url"] + "/health", timeout=2).ok,
+                       timeout=20, what=f"{g['name']} back")
     old = os.urandom(3 * MiB)
     assert put(cluster, "killed-mid", old, strategy="replication", i=1).status_code == 201
     before = manifest(cluster, "killed-mid")
