@@ -308,7 +308,7 @@ static void add_urls(json_t *part, const struct hs_gw_members *mem)
         json_array_foreach(json_object_get(seg, "blobs"), j, blob)
         {
             const char *url =
-                hs_gw_members_url(mem, json_string_value(json_object_get(blob, "node")));
+                hs_gw_members_url_any(mem, json_string_value(json_object_get(blob, "node")));
             json_object_set_new(blob, "url", url ? json_string(url) : json_null());
         }
     }

@@ -67,11 +67,18 @@ struct hs_gw_members {
     size_t n;
     const char *const *ids; /* nodes[i].id, for hs_place_* */
     int64_t revision;       /* etcd revision of the view */
+    /* Nodes whose registration vanished recently (sorted by id), with their last URL: a lease
+     * can lapse while the node still serves (etcd stalled), so reads and deletes still try
+     * them; placement never does. */
+    const struct hs_gw_node *recent;
+    size_t n_recent;
 };
 const struct hs_gw_members *hs_gw_members_get(struct hs_gw *gw);
 void hs_gw_members_put(struct hs_gw *gw, const struct hs_gw_members *m);
-/* URL of a node id in m, or NULL when it is not live. */
+/* URL of a node id in m, or NULL when it is not live (placement, writes). */
 const char *hs_gw_members_url(const struct hs_gw_members *m, const char *node_id);
+/* Same, falling back to the last URL of a recently departed node (reads, deletes). */
+const char *hs_gw_members_url_any(const struct hs_gw_members *m, const char *node_id);
 
 /* Cluster settings from etcd config/ (watched; defaults when absent). The hot-field set is
  * returned as a reference-counted snapshot like the members. */

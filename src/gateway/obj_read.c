@@ -89,9 +89,13 @@ static void info_from(const struct hs_manifest *m, struct hs_obj_info *info)
 
 /* ---- fetching segments (shared with obj_read_ec.c) ---- */
 
+/* Live nodes only, unless a first attempt came up short: then also nodes whose registration
+ * lapsed recently (etcd stalled past their lease while they kept serving). Trying those first
+ * would cost a node timeout per read whenever one of them is really hung. */
 const char *hs_rd_url(const struct hs_rd *rd, const char *node_id)
 {
-    return hs_gw_members_url(rd->mem, node_id);
+    return rd->use_recent ? hs_gw_members_url_any(rd->mem, node_id)
+                          : hs_gw_members_url(rd->mem, node_id);
 }
 
 void hs_rd_note_failure(struct hs_rd *rd, const struct hs_blob_ref *b, enum hs_err err)
@@ -193,8 +197,8 @@ static enum hs_err repl_finish(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_
     return HS_EUNAVAIL;
 }
 
-enum hs_err hs_rd_fetch(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char *msg,
-                        size_t msg_len)
+static enum hs_err fetch_once(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char *msg,
+                              size_t msg_len)
 {
     struct hs_blob_call calls[HS_RD_CALLS_MAX];
     size_t bases[2];
@@ -229,6 +233,24 @@ enum hs_err hs_rd_fetch(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char
         done += batch;
     }
     return first;
+}
+
+enum hs_err hs_rd_fetch(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char *msg,
+                        size_t msg_len)
+{
+    size_t *lens = hs_xcalloc(n + 1, sizeof *lens);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = segs[i].out->len;
+    enum hs_err err = fetch_once(rd, segs, n, msg, msg_len);
+    if (err == HS_EUNAVAIL && !rd->use_recent && rd->mem->n_recent > 0) {
+        for (size_t i = 0; i < n; i++)
+            segs[i].out->len = lens[i];
+        rd->use_recent = true;
+        err = fetch_once(rd, segs, n, msg, msg_len);
+        rd->use_recent = false;
+    }
+    free(lens);
+    return err;
 }
 
 /* ---- the reader ---- */

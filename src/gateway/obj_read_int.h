@@ -23,6 +23,7 @@ struct hs_rd {
     bool lost;       /* a blob was missing or corrupt: repair/<key> should be marked */
     bool degraded;   /* parity or a second replica was needed */
     bool vanished;   /* some blob answered ENOENT (a newer version may have deleted it) */
+    bool use_recent; /* also try nodes whose registration lapsed recently (second attempt) */
 };
 
 struct hs_rd_ec; /* obj_read_ec.c's per-segment state */

@@ -401,7 +401,7 @@ size_t hs_gw_delete_blobs_skip(struct hs_gw *gw, const struct hs_gw_members *mem
             deleted_out[i] = false;
         if (strncmp(locs[i].node_id, HS_WR_UNPLACED, sizeof HS_WR_UNPLACED - 1) == 0)
             continue; /* never stored anywhere */
-        const char *url = hs_gw_members_url(mem, locs[i].node_id);
+        const char *url = hs_gw_members_url_any(mem, locs[i].node_id);
         if (!url || in_set(skip, n_skip, url)) {
             failures++; /* node gone or hung: the healer's GC */
             continue;

@@ -247,6 +247,25 @@ def test_delete_then_read_is_404(cluster):
                         timeout=10).status_code == 404
 
 
+def test_reads_fall_back_to_nodes_whose_registration_lapsed(cluster):
+    """A node whose registration vanished (its lease lapsed while etcd stalled) but which still
+    serves: reads fall back to its last known URL instead of failing for want of live nodes."""
+    import base64
+    data = payload(4096)
+    put_complete(cluster, "lapsed", data, "replication")
+    m = manifest(cluster, "lapsed")
+    holders = {b["node"] for seg in m["data"]["segs"] for b in seg["blobs"]}
+    assert len(holders) == 3
+    for node_id in holders:
+        key = ("/hybridstore/v1/nodes/" + node_id).encode()
+        cluster.etcd_post("/v3/kv/deleterange", {"key": base64.b64encode(key).decode()})
+    time.sleep(0.5)  # the gateways' watches drop the three nodes
+    r = get(cluster, "lapsed")
+    assert r.status_code == 200 and r.content == data
+    cluster.wait_nodes_registered(6, timeout=40)  # their next refresh puts the keys back
+    time.sleep(0.5)  # and the gateways' watches see them
+
+
 def test_corrupt_replicas_and_shards_are_read_around(cluster):
     ids = node_ids(cluster)
     data = os.urandom(300000)
