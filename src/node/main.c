@@ -8,20 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
+#include "hs/daemon.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "node/node_int.h"
 #include "hs/banned.h"
 
 #define REFRESH_MS   10000 /* registration value rewrite (free bytes) */
-#define SECRET_MAX   4096  /* bytes read from --secret-file */
 #define DRAIN_MAX_MS 5000  /* longest wait for in-flight requests on SIGTERM */
 
 struct hs_node_config {
@@ -47,14 +46,12 @@ struct hs_node_config {
 static const char *const fsync_choices[] = {"always", "never", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
-static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
-
 static const char *check_listen(const void *value)
 {
     const char *v = *(const char *const *)value;
     char host[64];
     uint16_t port = 0;
-    return v && split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
+    return v && hs_daemon_split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
 }
 
 #define FIELD(f) .offset = offsetof(struct hs_node_config, f)
@@ -170,29 +167,6 @@ static const struct hs_config_spec node_spec = {
     .n_opts = sizeof node_opts / sizeof node_opts[0],
 };
 
-/* Reads at most max bytes of path into a heap string with surrounding white space removed. */
-static char *read_trimmed(const char *path, size_t max)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = hs_xcalloc(1, max + 1);
-    ssize_t n = read(fd, buf, max);
-    close(fd);
-    if (n < 0) {
-        free(buf);
-        return NULL;
-    }
-    size_t end = (size_t)n, start = 0;
-    while (end > 0 && strchr(" \t\r\n", buf[end - 1]))
-        end--;
-    while (start < end && strchr(" \t\r\n", buf[start]))
-        start++;
-    char *out = hs_xstrndup(buf + start, end - start);
-    free(buf);
-    return out;
-}
-
 static bool node_id_valid(const char *id)
 {
     size_t n = strlen(id);
@@ -208,14 +182,10 @@ static bool node_id_valid(const char *id)
 static enum hs_err node_id_load(const char *dir, char **out)
 {
     char *path = hs_xasprintf("%s/node-id", dir);
-    char *id = read_trimmed(path, 256);
+    char *id = hs_daemon_read_trimmed(path, 256);
     enum hs_err err = HS_OK;
     if (!id) {
-        uint8_t raw[8];
-        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-            HS_BUG("getrandom failed");
-        id = hs_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3],
-                          raw[4], raw[5], raw[6], raw[7]);
+        id = hs_daemon_random_id();
         char *tmp = hs_xasprintf("%s.tmp", path);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
@@ -242,46 +212,6 @@ static enum hs_err node_id_load(const char *dir, char **out)
     }
     *out = id;
     return HS_OK;
-}
-
-static bool split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen)
-        return false;
-    char *end = NULL;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || p == 0 || p > 65535)
-        return false;
-    snprintf(host, hostlen, "%.*s", (int)(colon - listen), listen);
-    *port = (uint16_t)p;
-    return true;
-}
-
-/* The secret from --secret or --secret-file (exactly one), or NULL after printing why. */
-static char *resolve_secret(const struct hs_node_config *cfg)
-{
-    if (cfg->secret && cfg->secret_file) {
-        fprintf(stderr, "hybridstore node: give --secret or --secret-file, not both\n");
-        return NULL;
-    }
-    char *s = cfg->secret ? hs_xstrdup(cfg->secret) : NULL;
-    if (cfg->secret_file) {
-        s = read_trimmed(cfg->secret_file, SECRET_MAX);
-        if (!s) {
-            char eb[128];
-            fprintf(stderr, "hybridstore node: cannot read --secret-file '%s': %s\n",
-                    cfg->secret_file, hs_errno_text(errno, eb, sizeof eb));
-            return NULL;
-        }
-    }
-    if (!s || !*s) {
-        fprintf(stderr, "hybridstore node: a cluster secret is required (--secret or "
-                        "--secret-file); refusing to serve without one\n");
-        free(s);
-        return NULL;
-    }
-    return s;
 }
 
 struct runtime {
@@ -367,15 +297,6 @@ static void node_close(struct runtime *rt, int64_t drain_ms)
     HS_LOG_INFO("node_stopped", "abandoned_requests=%lld", (long long)left);
 }
 
-/* SIGTERM/SIGINT are blocked in every thread and taken here with sigwait: no async handler. */
-static int wait_for_signal(const sigset_t *set)
-{
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
-}
-
 int hs_cmd_node(int argc, char **argv)
 {
     struct hs_node_config cfg = {0};
@@ -387,18 +308,14 @@ int hs_cmd_node(int argc, char **argv)
     char host[64];
     uint16_t port = 0;
     int rc = 2;
-    if (!split_listen(cfg.listen, host, sizeof host, &port)) {
+    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
         fprintf(stderr, "hybridstore node: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
-    if (!(rt.secret = resolve_secret(&cfg)))
+    if (!(rt.secret = hs_daemon_secret("node", cfg.secret, cfg.secret_file)))
         goto out;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: they inherit it */
-    signal(SIGPIPE, SIG_IGN);
+    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
     hs_config_log(&node_spec, &cfg);
     rc = 1;
     if (node_open(&cfg, &rt) != HS_OK || node_serve(&cfg, &rt, host, port) != HS_OK) {
@@ -408,7 +325,7 @@ int hs_cmd_node(int argc, char **argv)
     }
     HS_LOG_INFO("node_started", "node=%s url=%s data_dir='%s' fsync=%s", rt.node_id, rt.url,
                 cfg.data_dir, fsync_choices[cfg.fsync]);
-    int sig = wait_for_signal(&set);
+    int sig = hs_daemon_signals_wait(&set);
     HS_LOG_INFO("node_stopping", "signal=%d in_flight=%lld", sig,
                 (long long)hs_http_server_in_flight(rt.srv));
     node_close(&rt, HS_MIN(cfg.request_timeout, DRAIN_MAX_MS));
