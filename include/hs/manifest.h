@@ -76,20 +76,34 @@
  * A blob: {"id": blob id, "node": node id, "len": bytes, "crc": CRC32C of the blob payload}.
  * Every CRC32C is written as exactly 8 lower-case hex digits ("0a1b2c3d").
  *
- * Write-ahead record JSON, format version 1 (value of txn/<id>; deleted by commit/roll-back):
+ * Write-ahead record JSON, format version 2 (value of txn/<id>; deleted by commit/roll-back).
+ * Its size does not depend on the object's size: blob ids derive from the txn id, so the record
+ * names the nodes once and counts the segments each part may have stored so far (a writer
+ * raises a count before it sends that segment's blobs):
  *
  * | field    | type   | meaning                                                            |
  * |----------|--------|--------------------------------------------------------------------|
- * | v        | int    | format version, 1                                                  |
- * | state    | string | "PENDING" (the only state of version 1)                            |
+ * | v        | int    | format version, 2                                                  |
+ * | state    | string | "PENDING" (writing), "ABORTED" (the writer gave up: roll back now), |
+ * |          |        | "ROLLED_BACK" (the healer is deleting its blobs; never commits)    |
  * | txn      | string | txn id (equals the <id> of the etcd key)                           |
  * | key      | string | object key being written                                           |
  * | owner    | string | gateway id of the writer                                           |
  * | start_ms | int    | wall clock ms when the write started, >= 0                         |
- * | blobs    | array  | [{"id": blob id, "node": node id}, ...] every blob it may write     |
+ * | alive_ms | int    | wall clock ms of the writer's last sign of progress, >= start_ms   |
+ * | nodes    | array  | node ids, 1..HS_TXN_NODES_MAX: blob i of every segment is on       |
+ * |          |        | nodes[i] (blobs with i >= the count of nodes were never placed)    |
+ * | parts    | array  | [{"part": 0|1|2, "segs": segments named, "width": blobs per        |
+ * |          |        | segment}], each part at most once                                  |
+ *
+ * The blobs a version 2 record names are <txn>.<part>.<seg>.<i> on nodes[i] for every part,
+ * seg < segs and i < min(width, count of nodes); decode lists them in `blobs`.
+ *
+ * Version 1 (still decoded, never written): v 1, state "PENDING", no alive_ms/nodes/parts,
+ * and "blobs": [{"id": blob id, "node": node id}, ...] every blob it may write.
  *
  * Limits: an encoded record is at most HS_MANIFEST_ENCODED_MAX bytes (etcd refuses requests
- * over 1.5 MiB by default): about 1 700 segments of RS(4,2), ~100 GiB with 64 MiB segments.
+ * over 1.5 MiB by default); a version 2 record stays under 2 KB whatever the object's size.
  *
  * Errors: decode gives HS_EPROTO for a "v" it does not know (a newer writer: leave the record
  * alone) and HS_ECORRUPT for anything else that is not a valid record (bad JSON, wrong type,
@@ -124,7 +138,9 @@
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
 #define HS_MANIFEST_VERSION           1
-#define HS_TXN_RECORD_VERSION         1
+#define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
+#define HS_TXN_NODES_MAX              20 /* nodes a record names: the widest segment */
+#define HS_TXN_SEGS_MAX               16384 /* segments a record part may name */
 #define HS_OBJECT_KEY_MAX             1024 /* bytes */
 #define HS_NODE_ID_MAX                64   /* chars; also gateway ids */
 #define HS_CONFIG_NAME_MAX            64   /* chars */
@@ -213,7 +229,17 @@ struct hs_manifest {
 };
 
 enum hs_txn_state {
-    HS_TXN_PENDING = 1,
+    HS_TXN_PENDING = 1,     /* the writer is writing (or died: the healer judges) */
+    HS_TXN_ABORTED = 2,     /* the writer gave up and could not clean up: roll back at once */
+    HS_TXN_ROLLED_BACK = 3, /* the healer is deleting the blobs; can never commit */
+};
+
+/* One part of a version 2 record: segments [0, segs) of blob part `part` may exist, each of
+ * `width` blobs. */
+struct hs_txn_part {
+    enum hs_blob_part part;
+    uint32_t segs;
+    uint32_t width;
 };
 
 struct hs_txn_blob {
@@ -227,6 +253,14 @@ struct hs_txn_record {
     char *key;                 /* object key (heap) */
     char *owner_id;            /* gateway id (heap) */
     int64_t start_ms;          /* wall clock ms */
+    int64_t version;           /* format version it was decoded from (encode writes 2) */
+    int64_t alive_ms;          /* version 2: the writer's last sign of progress */
+    char *nodes[HS_TXN_NODES_MAX]; /* version 2: heap ids; blob i is on nodes[i] */
+    size_t n_nodes;
+    struct hs_txn_part parts[3]; /* version 2, one per enum hs_blob_part at most */
+    size_t n_parts;
+    /* Every blob the record names: version 1 lists them, version 2 derives them on decode
+     * (and hs_txn_record_expand); encode ignores it for version 2. */
     struct hs_txn_blob *blobs; /* heap */
     size_t n_blobs;
 };
@@ -321,6 +355,15 @@ void hs_txn_record_init(struct hs_txn_record *r);
 void hs_txn_record_release(struct hs_txn_record *r);
 /* Appends a copy of (blob_id, node_id) to r->blobs. */
 void hs_txn_record_add_blob(struct hs_txn_record *r, const char *blob_id, const char *node_id);
+/* Version 2 builders: copies node ids (n <= HS_TXN_NODES_MAX), and sets how many segments of
+ * `part` (width blobs each) the record names (adds the part or raises/lowers its count). */
+void hs_txn_record_set_nodes(struct hs_txn_record *r, const char *const *node_ids, size_t n);
+void hs_txn_record_set_segs(struct hs_txn_record *r, enum hs_blob_part part, uint32_t segs,
+                            uint32_t width);
+/* Version 2: rebuilds r->blobs from nodes and parts. */
+void hs_txn_record_expand(struct hs_txn_record *r);
+/* "PENDING", "ABORTED", "ROLLED_BACK"; NULL for other values. */
+const char *hs_txn_state_name(enum hs_txn_state s);
 enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, size_t why_len);
 /* Same contracts as the manifest functions. */
 enum hs_err hs_txn_record_encode(const struct hs_txn_record *r, char **out, size_t *len_out,

@@ -619,7 +619,8 @@ static bool print_txn(void *ctx, const struct hs_etcd_kv *kv)
     char why[256] = "", age[32];
     hs_txn_record_init(&r);
     if (w->n++ == 0) /* after the first page arrived: no table head above an etcd error */
-        printf("%-32s %-24s %-16s %8s %5s\n", "TXN", "KEY", "OWNER", "AGE", "BLOBS");
+        printf("%-32s %-24s %-16s %8s %5s %-11s %8s\n", "TXN", "KEY", "OWNER", "AGE", "BLOBS",
+               "STATE", "QUIET");
     enum hs_err err = hs_txn_record_decode(kv->value, kv->value_len, &r, why, sizeof why);
     if (err != HS_OK) {
         w->bad++;
@@ -627,9 +628,12 @@ static bool print_txn(void *ctx, const struct hs_etcd_kv *kv)
                (int)kv->value_len, (const char *)kv->value);
         return true;
     }
-    int64_t age_ms = w->now_ms - r.start_ms;
-    printf("%-32s %-24s %-16s %8s %5zu\n", r.txn_id, r.key, r.owner_id,
-           age_ms < 0 ? "future" : age_text(age_ms, age, sizeof age), r.n_blobs);
+    int64_t age_ms = w->now_ms - r.start_ms, quiet_ms = w->now_ms - HS_MAX(r.start_ms, r.alive_ms);
+    char quiet[32];
+    printf("%-32s %-24s %-16s %8s %5zu %-11s %8s\n", r.txn_id, r.key, r.owner_id,
+           age_ms < 0 ? "future" : age_text(age_ms, age, sizeof age), r.n_blobs,
+           hs_txn_state_name(r.state),
+           quiet_ms < 0 ? "future" : age_text(quiet_ms, quiet, sizeof quiet));
     for (size_t i = 0; w->blobs && i < r.n_blobs; i++)
         printf("    blob %s  node %s\n", r.blobs[i].blob_id, r.blobs[i].node_id);
     hs_txn_record_release(&r);

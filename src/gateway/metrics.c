@@ -72,6 +72,8 @@ static const struct {
     [HS_GW_M_REPAIR_MARKS] = {"repair_marks_total", "repair/<key> marks written."},
     [HS_GW_M_BLOB_DELETE_FAILURES] = {"blob_delete_failures_total",
                                       "Replaced blobs that could not be deleted (left to GC)."},
+    [HS_GW_M_WAL_ROLLED_BACK] = {"wal_rolled_back_total",
+                                 "Writes refused because the healer rolled their record back."},
 };
 
 void hs_gw_metric_add(enum hs_gw_counter c, int64_t n)

@@ -1,7 +1,8 @@
 /* obj_commit.c - the etcd side of a write (docs/gateway.md "The write path"): placement check,
  * the WAL record put and the current manifest read in ONE etcd transaction (so a small write
  * costs one round trip before its blobs), the commit transaction
- * [version(txn/<id>) > 0, mod_revision(meta/<key>) == R] -> put manifest, delete txn/<id>,
+ * [mod_revision(txn/<id>) == our last put, mod_revision(meta/<key>) == R] -> put manifest,
+ * delete txn/<id>,
  * put or delete repair/<key>, whose failure branch reads both keys back so a retry after a
  * concurrent writer needs no extra read; and deletion of the replaced version's blobs. */
 #include <inttypes.h>
@@ -41,16 +42,26 @@ static size_t segs_for(const struct hs_obj_writer *w, int64_t len)
     return len <= 0 ? 0 : (size_t)((len + seg - 1) / seg);
 }
 
-/* Blob names of every segment known up front (streams of unknown length add theirs later). */
+/* The nodes and the segments named up front. A buffered document's parts are known; a stream
+ * names only its first segment whatever length the client declared, so nothing a client
+ * sends before its body makes the record larger (later segments are named as they come). */
 static void wal_initial_blobs(struct hs_obj_writer *w)
 {
+    const char *nodes[HS_TXN_NODES_MAX];
+    size_t width = w->strategy == HS_STRATEGY_REPLICATION ? w->next.data.replicas
+                   : w->strategy == HS_STRATEGY_EC ? (size_t)w->next.data.k + w->next.data.m
+                                                   : HS_MAX((size_t)w->next.hot.replicas,
+                                                            (size_t)w->next.cold.k + w->next.cold.m);
+    size_t n = HS_MIN(HS_MIN(width, w->mem->n), (size_t)HS_TXN_NODES_MAX);
+    for (size_t i = 0; i < n; i++)
+        nodes[i] = w->mem->nodes[w->rank[i]].id;
+    hs_txn_record_set_nodes(&w->wal, nodes, n);
     if (w->strategy == HS_STRATEGY_FIELD_HYBRID) {
-        hs_wr_wal_add(w, HS_BLOB_PART_HOT, 0, segs_for(w, (int64_t)w->split.hot.len));
+        hs_wr_wal_add(w, HS_BLOB_PART_HOT, segs_for(w, (int64_t)w->split.hot.len));
         if (w->split.n_cold)
-            hs_wr_wal_add(w, HS_BLOB_PART_COLD, 0, segs_for(w, (int64_t)w->split.cold.len));
+            hs_wr_wal_add(w, HS_BLOB_PART_COLD, segs_for(w, (int64_t)w->split.cold.len));
     } else {
-        size_t n = w->declared_len >= 0 ? segs_for(w, w->declared_len) : 1;
-        hs_wr_wal_add(w, HS_BLOB_PART_DATA, 0, HS_MIN(n, (size_t)HS_WR_SEGMENTS_MAX));
+        hs_wr_wal_add(w, HS_BLOB_PART_DATA, 1);
     }
 }
 
@@ -95,17 +106,91 @@ static enum hs_err load_cur(struct hs_obj_writer *w, const struct hs_etcd_kvs *k
     return HS_OK;
 }
 
-enum hs_err hs_wr_wal_put(struct hs_obj_writer *w)
+static enum hs_err wal_encode(struct hs_obj_writer *w, char **json, size_t *len)
 {
-    char *json = NULL, why[160] = "";
-    size_t len = 0;
-    enum hs_err err = hs_txn_record_encode(&w->wal, &json, &len, why, sizeof why);
-    if (err != HS_OK) {
+    char why[160] = "";
+    w->wal.alive_ms = hs_clock_wall_ms();
+    enum hs_err err = hs_txn_record_encode(&w->wal, json, len, why, sizeof why);
+    if (err != HS_OK)
         HS_LOG_ERROR("wal_encode_failed", "req=%s txn=%s why='%s'", w->req_id, w->txn, why);
+    return err;
+}
+
+/* After a put whose outcome is unknown: is txn/<id> still our PENDING record, and at which
+ * revision? Only the healer changes it besides us, and it never writes PENDING. */
+static enum hs_err wal_reread(struct hs_obj_writer *w, bool *ours)
+{
+    struct hs_etcd_kvs kvs = {0};
+    enum hs_err err = hs_etcd_get(w->gw->etcd, w->txn_key, &kvs);
+    if (err != HS_OK)
+        return err;
+    struct hs_txn_record r;
+    hs_txn_record_init(&r);
+    *ours = kvs.n == 1 &&
+            hs_txn_record_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, &r, NULL, 0) == HS_OK &&
+            r.state == HS_TXN_PENDING;
+    if (*ours)
+        w->wal_rev = kvs.kvs[0].mod_revision;
+    hs_txn_record_release(&r);
+    hs_etcd_kvs_release(&kvs);
+    return HS_OK;
+}
+
+static enum hs_err rolled_back(struct hs_obj_writer *w, char *msg, size_t msg_len)
+{
+    w->wal_put = false; /* the healer owns the record and our blobs now */
+    hs_gw_metric_add(HS_GW_M_WAL_ROLLED_BACK, 1);
+    HS_LOG_WARN("write_rolled_back", "req=%s key='%s' txn=%s", w->req_id, w->key, w->txn);
+    snprintf(msg, msg_len,
+             "the write was rolled back by the healer (stalled past its timeout); nothing was "
+             "written");
+    return HS_EUNAVAIL;
+}
+
+enum hs_err hs_wr_wal_put(struct hs_obj_writer *w, char *msg, size_t msg_len)
+{
+    char *json = NULL;
+    size_t len = 0;
+    enum hs_err err = wal_encode(w, &json, &len);
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "write-ahead record: %s", hs_err_name(err));
         return err;
     }
-    err = hs_etcd_put(w->gw->etcd, w->txn_key, json, len, 0, NULL);
+    struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_MOD,
+                              .result = HS_ETCD_EQUAL,
+                              .key = w->txn_key,
+                              .number = w->wal_rev};
+    struct hs_etcd_op put = {
+        .type = HS_ETCD_OP_PUT, .key = w->txn_key, .value = json, .value_len = len};
+    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = &put, .n_success = 1};
+    struct hs_etcd_txn_result res = {0};
+    err = hs_etcd_txn(w->gw->etcd, &t, &res);
     free(json);
+    bool ours = res.succeeded;
+    if (err == HS_OK && res.succeeded)
+        w->wal_rev = res.revision;
+    hs_etcd_txn_result_release(&res);
+    if (err != HS_OK && wal_reread(w, &ours) != HS_OK) {
+        snprintf(msg, msg_len, "cannot extend the write-ahead record in etcd: %s",
+                 hs_err_name(err));
+        return HS_EUNAVAIL;
+    }
+    if (!ours)
+        return rolled_back(w, msg, msg_len);
+    w->wal_alive_ms = hs_clock_mono_ms();
+    return HS_OK;
+}
+
+enum hs_err hs_wr_wal_keep_alive(struct hs_obj_writer *w, char *msg, size_t msg_len)
+{
+    if (!w->wal_put || hs_clock_mono_ms() - w->wal_alive_ms < HS_WR_ALIVE_INTERVAL_MS)
+        return HS_OK;
+    bool was_ours = w->wal_put;
+    enum hs_err err = hs_wr_wal_put(w, msg, msg_len);
+    if (err == HS_EUNAVAIL && was_ours && w->wal_put) { /* etcd busy: again with the next bytes */
+        msg[0] = '\0';
+        return HS_OK;
+    }
     return err;
 }
 
@@ -153,10 +238,10 @@ enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
     w->wal.owner_id = hs_xstrdup(w->gw->opts.gateway_id);
     w->wal.start_ms = hs_clock_wall_ms();
     wal_initial_blobs(w);
-    char *json = NULL, why[160] = "";
+    char *json = NULL;
     size_t len = 0;
-    if ((err = hs_txn_record_encode(&w->wal, &json, &len, why, sizeof why)) != HS_OK) {
-        snprintf(msg, msg_len, "write-ahead record: %s", why);
+    if ((err = wal_encode(w, &json, &len)) != HS_OK) {
+        snprintf(msg, msg_len, "write-ahead record: %s", hs_err_name(err));
         return err;
     }
     /* the WAL record and the current manifest in one round trip */
@@ -174,6 +259,8 @@ enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
         snprintf(msg, msg_len, "etcd is not available: %s", hs_err_name(err));
         return HS_EUNAVAIL;
     }
+    w->wal_rev = res.revision; /* a new key: its create and mod revision */
+    w->wal_alive_ms = hs_clock_mono_ms();
     err = load_cur(w, res.n_ranges ? &res.ranges[0] : NULL, msg, msg_len);
     hs_etcd_txn_result_release(&res);
     if (err == HS_OK)
@@ -181,16 +268,44 @@ enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
     return err;
 }
 
+/* Deletes txn/<id> if it is still the record we last put (else the healer owns it). */
+static enum hs_err wal_delete(struct hs_obj_writer *w)
+{
+    struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_MOD,
+                              .result = HS_ETCD_EQUAL,
+                              .key = w->txn_key,
+                              .number = w->wal_rev};
+    struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = w->txn_key};
+    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = &del, .n_success = 1};
+    struct hs_etcd_txn_result res = {0};
+    enum hs_err err = hs_etcd_txn(w->gw->etcd, &t, &res);
+    hs_etcd_txn_result_release(&res);
+    return err;
+}
+
+/* Hands the clean-up to the healer: the record says ABORTED, so it is rolled back at its next
+ * pass, which deletes every blob the record names (also a PUT whose answer we never got). */
+static enum hs_err wal_mark_aborted(struct hs_obj_writer *w)
+{
+    w->wal.state = HS_TXN_ABORTED;
+    char msg[160];
+    enum hs_err err = hs_wr_wal_put(w, msg, sizeof msg);
+    return w->wal_put ? err : HS_OK; /* rolled back already: the healer has it */
+}
+
 void hs_wr_fail_cleanup(struct hs_obj_writer *w)
 {
-    hs_wr_delete_stored(w);
-    if (w->wal_put) {
-        enum hs_err err = hs_etcd_delete(w->gw->etcd, w->txn_key, false, NULL);
-        if (err != HS_OK)
-            HS_LOG_WARN("wal_delete_failed", "req=%s txn=%s err=%s", w->req_id, w->txn,
-                        hs_err_name(err)); /* the healer rolls it back */
-        w->wal_put = false;
-    }
+    size_t failures = hs_wr_delete_stored(w);
+    if (!w->wal_put)
+        return;
+    /* A blob we could not delete, or a PUT that timed out (it may still land), needs the
+     * healer; otherwise the record goes now. */
+    bool healer = failures > 0 || w->n_bad_urls > 0;
+    enum hs_err err = healer ? wal_mark_aborted(w) : wal_delete(w);
+    if (err != HS_OK)
+        HS_LOG_WARN("wal_cleanup_failed", "req=%s txn=%s err=%s", w->req_id, w->txn,
+                    hs_err_name(err)); /* the healer rolls it back after its timeout */
+    w->wal_put = false;
 }
 
 static void fill_header(struct hs_obj_writer *w)
@@ -238,7 +353,7 @@ static enum hs_err recheck_hybrid(struct hs_obj_writer *w, char *msg, size_t msg
  * (a commit still in flight then fails its compare), then see whether it had landed. */
 static enum hs_err resolve_ambiguous(struct hs_obj_writer *w, bool *committed)
 {
-    enum hs_err err = hs_etcd_delete(w->gw->etcd, w->txn_key, false, NULL);
+    enum hs_err err = wal_delete(w);
     if (err != HS_OK)
         return err;
     w->wal_put = false;
@@ -271,7 +386,7 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
     char repair[128];
     snprintf(repair, sizeof repair, repair_fmt, w->txn, hs_clock_wall_ms());
     struct hs_etcd_cmp cmps[2] = {
-        {.target = HS_ETCD_CMP_VERSION, .result = HS_ETCD_GREATER, .key = w->txn_key, .number = 0},
+        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = w->txn_key, .number = w->wal_rev},
         {.target = HS_ETCD_CMP_MOD,
          .result = HS_ETCD_EQUAL,
          .key = w->meta_key,
@@ -304,10 +419,9 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
     if (res.succeeded) {
         w->wal_put = false;
         *done = true;
-    } else if (res.n_ranges < 2 || res.ranges[0].n == 0) {
-        w->wal_put = false; /* rolled back by the healer: our blobs are orphans now */
-        snprintf(msg, msg_len, "the write was rolled back (its WAL record vanished)");
-        err = HS_EUNAVAIL;
+    } else if (res.n_ranges < 2 || res.ranges[0].n == 0 ||
+               res.ranges[0].kvs[0].mod_revision != w->wal_rev) {
+        err = rolled_back(w, msg, msg_len); /* deleted or marked by the healer */
     } else {
         hs_gw_metric_add(HS_GW_M_COMMIT_RETRIES, 1);
         err = load_cur(w, &res.ranges[1], msg, msg_len);

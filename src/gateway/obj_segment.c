@@ -38,20 +38,12 @@ static struct hs_part *part_of(struct hs_obj_writer *w, enum hs_blob_part which)
     return &w->next.data;
 }
 
-void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t from, size_t to)
+void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t to)
 {
-    const struct hs_part *part = part_of(w, which);
-    size_t nb = part_blobs(part);
-    for (size_t seg = from; seg < to; seg++) {
-        for (size_t i = 0; i < nb && i < w->mem->n; i++) {
-            char id[HS_META_BLOB_ID_BUF];
-            if (hs_meta_blob_id_make(w->txn, which, (uint32_t)seg, (uint32_t)i, id) != HS_OK)
-                HS_BUG("blob id for txn %s", w->txn);
-            hs_txn_record_add_blob(&w->wal, id, w->mem->nodes[w->rank[i]].id);
-        }
-    }
-    if (to > w->wal_segs[which])
+    if (to > w->wal_segs[which]) {
         w->wal_segs[which] = to;
+        hs_txn_record_set_segs(&w->wal, which, (uint32_t)to, (uint32_t)part_blobs(part_of(w, which)));
+    }
 }
 
 /* Runs calls in parallel, then once more those that lost their connection (HS_EUNAVAIL):
@@ -208,13 +200,10 @@ static enum hs_err seg_prepare(struct hs_obj_writer *w, struct hs_part *part,
         return HS_ETOOBIG;
     }
     if (seg >= w->wal_segs[which]) { /* name the blobs before they may exist */
-        hs_wr_wal_add(w, which, w->wal_segs[which], seg + 1);
-        enum hs_err err = hs_wr_wal_put(w);
-        if (err != HS_OK) {
-            snprintf(msg, msg_len, "cannot extend the write-ahead record in etcd: %s",
-                     hs_err_name(err));
-            return HS_EUNAVAIL;
-        }
+        hs_wr_wal_add(w, which, seg + 1);
+        enum hs_err err = hs_wr_wal_put(w, msg, msg_len);
+        if (err != HS_OK)
+            return err;
     }
     const uint8_t *payload[HS_CODEC_MAX_SHARDS];
     size_t plen[HS_CODEC_MAX_SHARDS];
@@ -353,10 +342,10 @@ static size_t run_deletes(struct hs_gw *gw, struct hs_blob_call *calls, size_t n
     return failures;
 }
 
-void hs_wr_delete_stored(struct hs_obj_writer *w)
+size_t hs_wr_delete_stored(struct hs_obj_writer *w)
 {
     if (w->n_stored == 0)
-        return;
+        return 0;
     struct hs_blob_call *calls = hs_xcalloc(w->n_stored, sizeof *calls);
     for (size_t i = 0; i < w->n_stored; i++)
         calls[i] = (struct hs_blob_call){
@@ -371,6 +360,7 @@ void hs_wr_delete_stored(struct hs_obj_writer *w)
     for (size_t i = 0; i < w->n_stored; i++)
         free(w->stored[i].url);
     w->n_stored = 0;
+    return failures;
 }
 
 size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,

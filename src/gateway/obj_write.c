@@ -232,8 +232,10 @@ static enum hs_err write_any(struct hs_obj_writer *w, const void *data, size_t n
         snprintf(msg, msg_len, "object too large: at most %" PRId64 " bytes", max_object_bytes(w));
         return HS_ETOOBIG;
     }
-    if (!w->buffer_all)
-        return stream_bytes(w, data, n, msg, msg_len);
+    if (!w->buffer_all) {
+        enum hs_err err = hs_wr_wal_keep_alive(w, msg, msg_len);
+        return err == HS_OK ? stream_bytes(w, data, n, msg, msg_len) : err;
+    }
     if (w->strategy == 0) {
         (void)hs_buf_append(&w->buf, data, n); /* unbounded while undecided */
         const struct hs_gw_opts *o = &w->gw->opts;

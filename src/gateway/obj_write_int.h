@@ -17,6 +17,9 @@
 
 #define HS_WR_SEGMENTS_MAX 1500 /* per part: keeps the manifest under HS_MANIFEST_ENCODED_MAX */
 #define HS_WR_UNPLACED     HS_META_NODE_UNPLACED_PREFIX /* see manifest.h */
+/* How often a progressing streamed write re-puts its WAL record (alive_ms): well under the
+ * healer's wal-owner-grace (10 s) and wal-timeout (60 s) defaults. */
+#define HS_WR_ALIVE_INTERVAL_MS 3000
 
 /* A blob this write stored on a node (deleted again when the write fails). */
 struct hs_wr_stored {
@@ -41,6 +44,10 @@ struct hs_obj_writer {
     bool buffer_all;           /* field_hybrid or auto still deciding: body kept in buf */
     bool started;              /* placed, WAL record put, current manifest read */
     bool wal_put;              /* txn/<id> may exist: clean-up deletes it */
+    int64_t wal_rev;           /* mod_revision of our last put of txn/<id>: every re-put and
+                                  the commit compare it, so a record the healer rolled back
+                                  (deleted or marked) can never commit */
+    int64_t wal_alive_ms;      /* monotonic ms of that put (liveness refresh) */
     struct hs_gw_settings set;
     int64_t stripe;                  /* EC parts: bytes of one shard per stripe */
     const struct hs_gw_members *mem; /* taken at start */
@@ -94,12 +101,12 @@ enum hs_err hs_wr_put_pair(struct hs_obj_writer *w, const uint8_t *hot, size_t h
 /* Cuts data into segments of segment_bytes and writes each (hs_wr_put_segment). */
 enum hs_err hs_wr_put_part(struct hs_obj_writer *w, struct hs_part *part, enum hs_blob_part which,
                            const uint8_t *data, size_t len, char *msg, size_t msg_len);
-/* Adds the blob names of segments [from, to) of part `which` to the WAL record (not sent). */
-void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t from, size_t to);
+/* Names segments [0, to) of part `which` in the WAL record (not sent). */
+void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t to);
 /* Live nodes needed: replicated (quorum of replicas) / EC (k+1 of k+m). */
 size_t hs_wr_quorum(const struct hs_part *part);
-/* Deletes every blob this write stored, in parallel, best effort. */
-void hs_wr_delete_stored(struct hs_obj_writer *w);
+/* Deletes every blob this write stored, in parallel, best effort. Returns the failures. */
+size_t hs_wr_delete_stored(struct hs_obj_writer *w);
 /* Deletes blobs in parallel on the nodes of mem (a node that is not live counts as a failure).
  * deleted_out[i] (may be NULL) says whether locs[i] was deleted now. Returns the number of
  * failures (neither deleted nor already absent): those are left to the healer's GC and counted
@@ -117,8 +124,14 @@ size_t hs_gw_delete_blobs_skip(struct hs_gw *gw, const struct hs_gw_members *mem
  * puts the WAL record and reads the current manifest; checks If-Match / If-None-Match. On an
  * error nothing is left behind. */
 enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len);
-/* Puts the WAL record again (after hs_wr_wal_add). */
-enum hs_err hs_wr_wal_put(struct hs_obj_writer *w);
+/* Puts the WAL record again (after hs_wr_wal_add, or to show the writer is alive), comparing
+ * its mod_revision with our last put. HS_EUNAVAIL with w->wal_put cleared (msg says so) when
+ * the healer rolled the write back: the write must fail. */
+enum hs_err hs_wr_wal_put(struct hs_obj_writer *w, char *msg, size_t msg_len);
+/* A streamed write that is still receiving bytes re-puts its record every
+ * HS_WR_ALIVE_INTERVAL_MS so the healer never takes a slow, progressing upload for a stalled
+ * one. Errors as hs_wr_wal_put; a transient etcd failure is not an error here. */
+enum hs_err hs_wr_wal_keep_alive(struct hs_obj_writer *w, char *msg, size_t msg_len);
 /* Commits w->next (retries on a concurrent writer), then deletes the replaced blobs. On an
  * error the stored blobs and the WAL record are removed. */
 enum hs_err hs_wr_commit(struct hs_obj_writer *w, char *msg, size_t msg_len);

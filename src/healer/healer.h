@@ -29,7 +29,8 @@ struct hs_healer_opts {
     const char *healer_id;       /* election value, logs */
     int64_t lease_ttl_s;         /* leadership lease (default 5 s: takeover within seconds) */
     int64_t pass_interval_ms;    /* pause between leader passes (default 1 s) */
-    int64_t wal_timeout_ms;      /* roll back records older than this even if the owner lives */
+    int64_t wal_timeout_ms;      /* roll back records without progress for this long */
+    int64_t wal_owner_grace_ms;  /* ... or for this long when their gateway is gone */
     int64_t gc_grace_ms;         /* orphan blobs younger than this are kept */
     int64_t node_grace_ms;       /* a node gone longer than this has its blobs moved (10 min) */
     int64_t audit_interval_ms;   /* time between full audits of every manifest */

@@ -39,6 +39,7 @@ struct hs_healer_config {
     int64_t lease_ttl;      /* ms */
     int64_t pass_interval;  /* ms */
     int64_t wal_timeout;    /* ms */
+    int64_t wal_owner_grace; /* ms */
     int64_t gc_grace;       /* ms */
     int64_t node_grace;     /* ms */
     int64_t audit_interval; /* ms */
@@ -95,7 +96,11 @@ static const struct hs_opt healer_opts[] = {
         "leadership lease TTL: a standby takes over within about this long (whole seconds)"),
     DUR("pass-interval", pass_interval, "1s", 10, 3600000, "pause between two leader passes"),
     DUR("wal-timeout", wal_timeout, "60s", 0, INT64_MAX,
-        "roll back WAL records older than this even if their gateway lives"),
+        "roll back WAL records whose writer showed no progress for this long, even if their "
+        "gateway lives"),
+    DUR("wal-owner-grace", wal_owner_grace, "10s", 0, INT64_MAX,
+        "roll back WAL records of a gateway gone from gateways/ once they showed no progress "
+        "for this long (a live writer shows progress every 3 s)"),
     DUR("gc-grace", gc_grace, "1h", 0, INT64_MAX,
         "orphan blobs younger than this (by their txn id's time) are kept"),
     DUR("node-grace", node_grace, "10m", 0, INT64_MAX,
@@ -188,6 +193,7 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .lease_ttl_s = (cfg->lease_ttl + 999) / 1000,
         .pass_interval_ms = cfg->pass_interval,
         .wal_timeout_ms = cfg->wal_timeout,
+        .wal_owner_grace_ms = cfg->wal_owner_grace,
         .gc_grace_ms = cfg->gc_grace,
         .node_grace_ms = cfg->node_grace,
         .audit_interval_ms = cfg->audit_interval,

@@ -33,6 +33,10 @@ bool hs_meta_content_type_valid(const char *ct);
  * version. HS_ECORRUPT or HS_EPROTO (unknown version); *root_out owned by the caller. */
 enum hs_err hs_mj_load(const void *data, size_t len, int64_t version, json_t **root_out, char *why,
                        size_t why_len);
+/* Same, accepting any "v" in min..max; *version_out (may be NULL) gets it. */
+enum hs_err hs_mj_load_versions(const void *data, size_t len, int64_t min_version,
+                                int64_t max_version, json_t **root_out, int64_t *version_out,
+                                char *why, size_t why_len);
 /* False when obj is not an object or has a member whose name is not in allowed. */
 bool hs_mj_check_keys(const json_t *obj, const char *const *allowed, size_t n_allowed,
                       const char *path, char *why, size_t why_len);

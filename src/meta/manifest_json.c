@@ -20,6 +20,13 @@
 enum hs_err hs_mj_load(const void *data, size_t len, int64_t version, json_t **root_out, char *why,
                        size_t why_len)
 {
+    return hs_mj_load_versions(data, len, version, version, root_out, NULL, why, why_len);
+}
+
+enum hs_err hs_mj_load_versions(const void *data, size_t len, int64_t min_version,
+                                int64_t max_version, json_t **root_out, int64_t *version_out,
+                                char *why, size_t why_len)
+{
     if (len > HS_MANIFEST_ENCODED_MAX) {
         WHY("record of %zu bytes is over the %zu byte limit", len, HS_MANIFEST_ENCODED_MAX);
         return HS_ECORRUPT;
@@ -40,11 +47,14 @@ enum hs_err hs_mj_load(const void *data, size_t len, int64_t version, json_t **r
         WHY("json: top level is not an object");
     } else if (!json_is_integer(v)) {
         WHY("v: missing or not an integer");
-    } else if (json_integer_value(v) != version) {
-        WHY("v: unknown format version %" JSON_INTEGER_FORMAT ", this build reads %" PRId64,
-            json_integer_value(v), version);
+    } else if (json_integer_value(v) < min_version || json_integer_value(v) > max_version) {
+        WHY("v: unknown format version %" JSON_INTEGER_FORMAT ", this build reads %" PRId64
+            "..%" PRId64,
+            json_integer_value(v), min_version, max_version);
         err = HS_EPROTO;
     } else {
+        if (version_out)
+            *version_out = json_integer_value(v);
         *root_out = root;
         return HS_OK;
     }

@@ -327,7 +327,7 @@ enum hs_err hs_manifest_validate(const struct hs_manifest *m, char *why, size_t 
 
 enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, size_t why_len)
 {
-    if (r->state != HS_TXN_PENDING) {
+    if (!hs_txn_state_name(r->state)) {
         WHY("state: unknown value %d", (int)r->state);
         return HS_EINVAL;
     }
@@ -346,6 +346,40 @@ enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, siz
     if (r->start_ms < 0) {
         WHY("start_ms: negative");
         return HS_EINVAL;
+    }
+    if (r->alive_ms < 0) {
+        WHY("alive_ms: negative");
+        return HS_EINVAL;
+    }
+    if (r->n_nodes > HS_TXN_NODES_MAX) {
+        WHY("nodes: more than %d", HS_TXN_NODES_MAX);
+        return HS_EINVAL;
+    }
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        if (!hs_meta_node_id_valid(r->nodes[i])) {
+            WHY("nodes[%zu]: not a valid node id", i);
+            return HS_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(r->nodes[i], r->nodes[j]) == 0) {
+                WHY("nodes[%zu]: '%s' is listed twice", i, r->nodes[i]);
+                return HS_EINVAL;
+            }
+        }
+    }
+    for (size_t i = 0; i < r->n_parts; i++) {
+        const struct hs_txn_part *p = &r->parts[i];
+        if ((unsigned)p->part > HS_BLOB_PART_COLD || p->segs > HS_TXN_SEGS_MAX || p->width == 0 ||
+            p->width > HS_TXN_NODES_MAX) {
+            WHY("parts[%zu]: part, segs or width out of range", i);
+            return HS_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (r->parts[j].part == p->part) {
+                WHY("parts[%zu]: part %d is listed twice", i, (int)p->part);
+                return HS_EINVAL;
+            }
+        }
     }
     if (r->n_blobs > 0 && !r->blobs) {
         WHY("blobs: missing");

@@ -700,12 +700,10 @@ static void make_record(struct hs_txn_record *r)
     r->key = strdup("users/42");
     r->owner_id = strdup("gw-1");
     r->start_ms = 1795000000000;
-    for (uint32_t i = 0; i < 6; i++) {
-        char id[HS_META_BLOB_ID_BUF], node[16];
-        assert_int_equal(hs_meta_blob_id_make(TXN, HS_BLOB_PART_COLD, 0, i, id), HS_OK);
-        snprintf(node, sizeof node, "node-%u", i);
-        hs_txn_record_add_blob(r, id, node);
-    }
+    r->alive_ms = 1795000004000;
+    const char *nodes[] = {"node-0", "node-1", "node-2", "node-3", "node-4", "node-5"};
+    hs_txn_record_set_nodes(r, nodes, 6);
+    hs_txn_record_set_segs(r, HS_BLOB_PART_COLD, 1, 6);
 }
 
 static void txn_record_round_trips_and_matches_layout(void **state)
@@ -716,14 +714,18 @@ static void txn_record_round_trips_and_matches_layout(void **state)
     char *t1, *t2, why[200] = "";
     size_t l1, l2;
     assert_int_equal(hs_txn_record_encode(&r, &t1, &l1, why, sizeof why), HS_OK);
-    assert_non_null(strstr(t1, "{\"v\":1,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef0123456789"
-                               "abcdef\",\"key\":\"users/42\",\"owner\":\"gw-1\",\"start_ms\":"
-                               "1795000000000,\"blobs\":[{\"id\":\"0123456789abcdef0123456789"
-                               "abcdef.2.0.0\",\"node\":\"node-0\"},"));
+    assert_string_equal(t1, "{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef0123456789"
+                            "abcdef\",\"key\":\"users/42\",\"owner\":\"gw-1\",\"start_ms\":"
+                            "1795000000000,\"alive_ms\":1795000004000,\"nodes\":[\"node-0\","
+                            "\"node-1\",\"node-2\",\"node-3\",\"node-4\",\"node-5\"],\"parts\":"
+                            "[{\"part\":2,\"segs\":1,\"width\":6}]}");
     assert_int_equal(hs_txn_record_decode(t1, l1, &d, why, sizeof why), HS_OK);
-    assert_int_equal(d.n_blobs, 6);
+    assert_int_equal(d.version, 2);
+    assert_int_equal(d.n_blobs, 6); /* derived from the txn id, nodes and parts */
     assert_string_equal(d.blobs[5].node_id, "node-5");
+    assert_string_equal(d.blobs[5].blob_id, "0123456789abcdef0123456789abcdef.2.0.5");
     assert_int_equal(d.start_ms, r.start_ms);
+    assert_int_equal(d.alive_ms, r.alive_ms);
     assert_int_equal(hs_txn_record_encode(&d, &t2, &l2, NULL, 0), HS_OK);
     assert_string_equal(t1, t2);
     for (size_t cut = 0; cut < l1; cut++) {
@@ -736,17 +738,48 @@ static void txn_record_round_trips_and_matches_layout(void **state)
     free(t1);
     free(t2);
     hs_txn_record_release(&d);
-    /* a record without blobs (nothing written yet) is valid */
     hs_txn_record_release(&r);
+}
+
+static void txn_record_size_does_not_grow_with_the_object(void **state)
+{
+    (void)state;
+    struct hs_txn_record r, d;
     make_record(&r);
-    for (size_t i = 0; i < r.n_blobs; i++) {
-        free(r.blobs[i].blob_id);
-        free(r.blobs[i].node_id);
+    char *small, *big;
+    size_t l_small, l_big;
+    assert_int_equal(hs_txn_record_encode(&r, &small, &l_small, NULL, 0), HS_OK);
+    hs_txn_record_set_segs(&r, HS_BLOB_PART_COLD, 1500, 6); /* 12 GB of 8 MiB segments */
+    assert_int_equal(hs_txn_record_encode(&r, &big, &l_big, NULL, 0), HS_OK);
+    assert_true(l_big <= l_small + 3);
+    assert_int_equal(hs_txn_record_decode(big, l_big, &d, NULL, 0), HS_OK);
+    assert_int_equal(d.n_blobs, 1500 * 6);
+    assert_string_equal(d.blobs[1500 * 6 - 1].blob_id, "0123456789abcdef0123456789abcdef.2.5db.5");
+    hs_txn_record_release(&d);
+    /* fewer live nodes than the width: only placed blobs are named */
+    const char *two[] = {"a", "b"};
+    hs_txn_record_set_nodes(&r, two, 2);
+    hs_txn_record_set_segs(&r, HS_BLOB_PART_COLD, 2, 6);
+    hs_txn_record_set_segs(&r, HS_BLOB_PART_HOT, 1, 3);
+    hs_txn_record_expand(&r);
+    assert_int_equal(r.n_blobs, 2 * 2 + 2);
+    /* every state round-trips; a record names at least one node */
+    for (int st = HS_TXN_PENDING; st <= HS_TXN_ROLLED_BACK; st++) {
+        r.state = (enum hs_txn_state)st;
+        char *t;
+        size_t l;
+        assert_int_equal(hs_txn_record_encode(&r, &t, &l, NULL, 0), HS_OK);
+        assert_int_equal(hs_txn_record_decode(t, l, &d, NULL, 0), HS_OK);
+        assert_int_equal(d.state, st);
+        hs_txn_record_release(&d);
+        free(t);
     }
-    r.n_blobs = 0;
-    assert_int_equal(hs_txn_record_encode(&r, &t1, &l1, NULL, 0), HS_OK);
-    assert_non_null(strstr(t1, "\"blobs\":[]"));
-    free(t1);
+    hs_txn_record_set_nodes(&r, NULL, 0);
+    char *t;
+    size_t l;
+    assert_int_equal(hs_txn_record_encode(&r, &t, &l, NULL, 0), HS_EINVAL);
+    free(small);
+    free(big);
     hs_txn_record_release(&r);
 }
 
@@ -758,7 +791,31 @@ static void txn_record_rules_are_checked(void **state)
         enum hs_err want;
         const char *why;
     } cases[] = {
-        {"{\"v\":2,\"state\":\"PENDING\"}", HS_EPROTO, "version"},
+        {"{\"v\":3,\"state\":\"PENDING\"}", HS_EPROTO, "version"},
+        {"{\"v\":1,\"state\":\"ABORTED\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"blobs\":[]}",
+         HS_ECORRUPT, "state"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":1,\"nodes\":[],\"parts\":[]}",
+         HS_ECORRUPT, "nodes"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":1,\"nodes\":[\"n\",\"n\"],\"parts\":[]}",
+         HS_ECORRUPT, "listed twice"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":1,\"nodes\":[\"n\"],\"parts\":[{\"part\":3,"
+         "\"segs\":1,\"width\":1}]}",
+         HS_ECORRUPT, "parts[0].part"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":1,\"nodes\":[\"n\"],\"parts\":[{\"part\":0,"
+         "\"segs\":16385,\"width\":1}]}",
+         HS_ECORRUPT, "parts[0].segs"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":1,\"nodes\":[\"n\"],\"parts\":[{\"part\":0,"
+         "\"segs\":1,\"width\":1},{\"part\":0,\"segs\":1,\"width\":1}]}",
+         HS_ECORRUPT, "listed twice"},
+        {"{\"v\":2,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":"
+         "\"g\",\"start_ms\":1,\"alive_ms\":-1,\"nodes\":[\"n\"],\"parts\":[]}",
+         HS_ECORRUPT, "alive_ms"},
         {"{\"v\":1,\"state\":\"DONE\",\"txn\":\"0123456789abcdef\",\"key\":\"k\",\"owner\":\"g\","
          "\"start_ms\":1,\"blobs\":[]}",
          HS_ECORRUPT, "state"},
@@ -803,7 +860,7 @@ static void txn_record_rules_are_checked(void **state)
             fail_msg("case %zu: got %s '%s', want %s '%s'", i, hs_err_name(err), why,
                      hs_err_name(cases[i].want), cases[i].why);
     }
-    /* the same blob id on two nodes is fine (a copy) */
+    /* version 1 (older gateways) is still read: the same blob id on two nodes is fine */
     const char *ok = "{\"v\":1,\"state\":\"PENDING\",\"txn\":\"0123456789abcdef\",\"key\":\"k\","
                      "\"owner\":\"g\",\"start_ms\":1,\"blobs\":[{\"id\":\"a\",\"node\":\"n\"},"
                      "{\"id\":\"a\",\"node\":\"o\"}]}";
@@ -1040,6 +1097,7 @@ int main(void)
         cmocka_unit_test(truncated_manifest_at_every_offset_is_refused),
         cmocka_unit_test(oversized_manifest_is_etoobig),
         cmocka_unit_test(txn_record_round_trips_and_matches_layout),
+        cmocka_unit_test(txn_record_size_does_not_grow_with_the_object),
         cmocka_unit_test(txn_record_rules_are_checked),
         cmocka_unit_test(etcd_keys_follow_the_layout),
         cmocka_unit_test(object_keys_are_utf8_without_controls),
