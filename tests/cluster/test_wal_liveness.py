@@ -13,6 +13,8 @@ import socket
 import time
 import urllib.parse
 
+import signal
+
 import pytest
 import requests
 
@@ -29,7 +31,9 @@ def cluster(tmp_path_factory):
     env = {"HS_HEALER_WAL_TIMEOUT": f"{WAL_TIMEOUT_S}s", "HS_HEALER_WAL_OWNER_GRACE": "2s",
            "HS_HEALER_PASS_INTERVAL": "300ms", "HS_HEALER_GC_GRACE": "1h",
            # small segments: a trickled upload also crosses segment boundaries
-           "HS_GATEWAY_SEGMENT_SIZE": "64KiB"}
+           "HS_GATEWAY_SEGMENT_SIZE": "64KiB",
+           # a write to a stopped node gives up in 2 s
+           "HS_GATEWAY_NODE_TIMEOUT": "2s"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -162,3 +166,29 @@ def test_declared_length_does_not_grow_the_wal_record(cluster):
         for s in socks:
             s.close()
     assert sizes and max(sizes) < 1024, sizes
+
+
+def test_a_failed_write_on_stopped_nodes_leaves_nothing_once_they_return(cluster):
+    """Five of six nodes stopped: the write reaches at most one replica, fails (503) and hands
+    its clean-up to the healer (record ABORTED), which keeps retrying the deletes on the stopped
+    nodes; once they continue, every blob of the write is gone and so is its record, well
+    within the GC grace (1 h here)."""
+    c = cluster
+    nodes = [p["name"] for p in c.processes("node")]
+    stopped = nodes[:5]
+    for name in stopped:
+        c.send_signal(name, signal.SIGSTOP)
+    try:
+        r = requests.put(url(c, "late/failed", "replication"), data=b"z" * 5000, timeout=60)
+        assert r.status_code == 503, r.text
+    finally:
+        for name in stopped:
+            c.send_signal(name, signal.SIGCONT)
+    wait_until(lambda: not records_of(c, "late/failed"), timeout=60,
+               what="the failed write's record cleaned up by the healer")
+    wait_until(lambda: all_blobs(c) <= referenced_blobs(c), timeout=60,
+               what="every blob of the failed write deleted")
+    assert requests.get(f"{gw(c)}/v1/objects/late/failed", timeout=30).status_code == 404
+    name = c.processes("healer")[0]["name"]
+    with open(c.proc(name)["log"], encoding="utf-8", errors="replace") as f:
+        assert "reason=aborted" in f.read(), "the gateway did not hand its clean-up over"
