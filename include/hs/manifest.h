@@ -138,14 +138,14 @@
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
 #define HS_MANIFEST_VERSION           1
-#define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
-#define HS_TXN_NODES_MAX              20 /* nodes a record names: the widest segment */
+#define HS_TXN_RECORD_VERSION         2     /* written; version 1 is still decoded */
+#define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
 #define HS_TXN_SEGS_MAX               16384 /* segments a record part may name */
-#define HS_OBJECT_KEY_MAX             1024 /* bytes */
-#define HS_NODE_ID_MAX                64   /* chars; also gateway ids */
-#define HS_CONFIG_NAME_MAX            64   /* chars */
-#define HS_TXN_ID_MIN                 16   /* chars */
-#define HS_TXN_ID_MAX                 32   /* chars; minted ids have this length */
+#define HS_OBJECT_KEY_MAX             1024  /* bytes */
+#define HS_NODE_ID_MAX                64    /* chars; also gateway ids */
+#define HS_CONFIG_NAME_MAX            64    /* chars */
+#define HS_TXN_ID_MIN                 16    /* chars */
+#define HS_TXN_ID_MAX                 32    /* chars; minted ids have this length */
 #define HS_TXN_ID_BUF                 (HS_TXN_ID_MAX + 1)
 #define HS_META_BLOB_ID_MAX           200 /* chars; equals HS_BLOB_ID_MAX of blob.h */
 #define HS_META_BLOB_ID_BUF           (HS_META_BLOB_ID_MAX + 1)
@@ -249,12 +249,12 @@ struct hs_txn_blob {
 
 struct hs_txn_record {
     enum hs_txn_state state;
-    char *txn_id;              /* heap */
-    char *key;                 /* object key (heap) */
-    char *owner_id;            /* gateway id (heap) */
-    int64_t start_ms;          /* wall clock ms */
-    int64_t version;           /* format version it was decoded from (encode writes 2) */
-    int64_t alive_ms;          /* version 2: the writer's last sign of progress */
+    char *txn_id;                  /* heap */
+    char *key;                     /* object key (heap) */
+    char *owner_id;                /* gateway id (heap) */
+    int64_t start_ms;              /* wall clock ms */
+    int64_t version;               /* format version it was decoded from (encode writes 2) */
+    int64_t alive_ms;              /* version 2: the writer's last sign of progress */
     char *nodes[HS_TXN_NODES_MAX]; /* version 2: heap ids; blob i is on nodes[i] */
     size_t n_nodes;
     struct hs_txn_part parts[3]; /* version 2, one per enum hs_blob_part at most */

@@ -40,6 +40,7 @@ struct hs_gw_opts {
     uint32_t replicas;         /* copies for replication and hot parts (3) */
     uint32_t ec_k, ec_m;       /* RS(k, m) for ec and cold parts (4, 2) */
     int64_t stripe_bytes;      /* object bytes per EC stripe (1 MiB) */
+    int64_t wal_alive_ms;      /* a progressing streamed write re-puts its WAL record this often */
 };
 
 struct hs_gw;

@@ -43,7 +43,8 @@ struct hs_gateway_config {
     int64_t auto_ec_threshold;    /* bytes */
     int64_t replicas;
     int64_t ec_k, ec_m;
-    int log_level; /* enum hs_log_level (same order as level_choices) */
+    int64_t wal_alive_interval; /* ms */
+    int log_level;              /* enum hs_log_level (same order as level_choices) */
 };
 
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
@@ -124,6 +125,9 @@ static const struct hs_opt gateway_opts[] = {
     INT("replicas", replicas, "3", 1, 16, "copies (unless etcd config/replicas says otherwise)"),
     INT("ec-k", ec_k, "4", 1, 16, "RS data shards (unless etcd config/ec-k says otherwise)"),
     INT("ec-m", ec_m, "2", 1, 4, "RS parity shards (unless etcd config/ec-m says otherwise)"),
+    DUR("wal-alive-interval", wal_alive_interval, "3s", 100, 600000,
+        "a streamed write that keeps receiving bytes re-puts its WAL record this often, so the "
+        "healer never rolls it back (keep it well under the healer's wal-owner-grace)"),
     {.name = "log-level",
      .type = HS_OPT_ENUM,
      FIELD(log_level),
@@ -171,6 +175,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .ec_k = (uint32_t)cfg->ec_k,
         .ec_m = (uint32_t)cfg->ec_m,
         .stripe_bytes = cfg->stripe_size,
+        .wal_alive_ms = cfg->wal_alive_interval,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)

@@ -48,10 +48,11 @@ static size_t segs_for(const struct hs_obj_writer *w, int64_t len)
 static void wal_initial_blobs(struct hs_obj_writer *w)
 {
     const char *nodes[HS_TXN_NODES_MAX];
-    size_t width = w->strategy == HS_STRATEGY_REPLICATION ? w->next.data.replicas
-                   : w->strategy == HS_STRATEGY_EC ? (size_t)w->next.data.k + w->next.data.m
-                                                   : HS_MAX((size_t)w->next.hot.replicas,
-                                                            (size_t)w->next.cold.k + w->next.cold.m);
+    size_t width =
+        w->strategy == HS_STRATEGY_REPLICATION ? w->next.data.replicas
+        : w->strategy == HS_STRATEGY_EC
+            ? (size_t)w->next.data.k + w->next.data.m
+            : HS_MAX((size_t)w->next.hot.replicas, (size_t)w->next.cold.k + w->next.cold.m);
     size_t n = HS_MIN(HS_MIN(width, w->mem->n), (size_t)HS_TXN_NODES_MAX);
     for (size_t i = 0; i < n; i++)
         nodes[i] = w->mem->nodes[w->rank[i]].id;
@@ -183,7 +184,7 @@ enum hs_err hs_wr_wal_put(struct hs_obj_writer *w, char *msg, size_t msg_len)
 
 enum hs_err hs_wr_wal_keep_alive(struct hs_obj_writer *w, char *msg, size_t msg_len)
 {
-    if (!w->wal_put || hs_clock_mono_ms() - w->wal_alive_ms < HS_WR_ALIVE_INTERVAL_MS)
+    if (!w->wal_put || hs_clock_mono_ms() - w->wal_alive_ms < w->gw->opts.wal_alive_ms)
         return HS_OK;
     bool was_ours = w->wal_put;
     enum hs_err err = hs_wr_wal_put(w, msg, msg_len);
@@ -386,7 +387,10 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
     char repair[128];
     snprintf(repair, sizeof repair, repair_fmt, w->txn, hs_clock_wall_ms());
     struct hs_etcd_cmp cmps[2] = {
-        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = w->txn_key, .number = w->wal_rev},
+        {.target = HS_ETCD_CMP_MOD,
+         .result = HS_ETCD_EQUAL,
+         .key = w->txn_key,
+         .number = w->wal_rev},
         {.target = HS_ETCD_CMP_MOD,
          .result = HS_ETCD_EQUAL,
          .key = w->meta_key,

@@ -42,7 +42,8 @@ void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t to)
 {
     if (to > w->wal_segs[which]) {
         w->wal_segs[which] = to;
-        hs_txn_record_set_segs(&w->wal, which, (uint32_t)to, (uint32_t)part_blobs(part_of(w, which)));
+        hs_txn_record_set_segs(&w->wal, which, (uint32_t)to,
+                               (uint32_t)part_blobs(part_of(w, which)));
     }
 }
 

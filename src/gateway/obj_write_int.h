@@ -17,9 +17,6 @@
 
 #define HS_WR_SEGMENTS_MAX 1500 /* per part: keeps the manifest under HS_MANIFEST_ENCODED_MAX */
 #define HS_WR_UNPLACED     HS_META_NODE_UNPLACED_PREFIX /* see manifest.h */
-/* How often a progressing streamed write re-puts its WAL record (alive_ms): well under the
- * healer's wal-owner-grace (10 s) and wal-timeout (60 s) defaults. */
-#define HS_WR_ALIVE_INTERVAL_MS 3000
 
 /* A blob this write stored on a node (deleted again when the write fails). */
 struct hs_wr_stored {
@@ -128,9 +125,10 @@ enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len);
  * its mod_revision with our last put. HS_EUNAVAIL with w->wal_put cleared (msg says so) when
  * the healer rolled the write back: the write must fail. */
 enum hs_err hs_wr_wal_put(struct hs_obj_writer *w, char *msg, size_t msg_len);
-/* A streamed write that is still receiving bytes re-puts its record every
- * HS_WR_ALIVE_INTERVAL_MS so the healer never takes a slow, progressing upload for a stalled
- * one. Errors as hs_wr_wal_put; a transient etcd failure is not an error here. */
+/* A streamed write that is still receiving bytes re-puts its record every opts.wal_alive_ms
+ * (3 s by default: well under the healer's wal-owner-grace, 10 s, and wal-timeout, 60 s) so the
+ * healer never takes a slow, progressing upload for a stalled one. Errors as hs_wr_wal_put; a
+ * transient etcd failure is not an error here. */
 enum hs_err hs_wr_wal_keep_alive(struct hs_obj_writer *w, char *msg, size_t msg_len);
 /* Commits w->next (retries on a concurrent writer), then deletes the replaced blobs. On an
  * error the stored blobs and the WAL record are removed. */

@@ -36,14 +36,14 @@ struct hs_healer_config {
     char *secret;
     char *secret_file;
     char *healer_id;
-    int64_t lease_ttl;      /* ms */
-    int64_t pass_interval;  /* ms */
-    int64_t wal_timeout;    /* ms */
+    int64_t lease_ttl;       /* ms */
+    int64_t pass_interval;   /* ms */
+    int64_t wal_timeout;     /* ms */
     int64_t wal_owner_grace; /* ms */
-    int64_t gc_grace;       /* ms */
-    int64_t node_grace;     /* ms */
-    int64_t audit_interval; /* ms */
-    int64_t repair_rate;    /* bytes/s, 0 = unlimited */
+    int64_t gc_grace;        /* ms */
+    int64_t node_grace;      /* ms */
+    int64_t audit_interval;  /* ms */
+    int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
     int64_t node_timeout; /* ms */
     int log_level;
@@ -100,7 +100,7 @@ static const struct hs_opt healer_opts[] = {
         "gateway lives"),
     DUR("wal-owner-grace", wal_owner_grace, "10s", 0, INT64_MAX,
         "roll back WAL records of a gateway gone from gateways/ once they showed no progress "
-        "for this long (a live writer shows progress every 3 s)"),
+        "for this long (a live writer shows progress every gateway wal-alive-interval, 3 s)"),
     DUR("gc-grace", gc_grace, "1h", 0, INT64_MAX,
         "orphan blobs younger than this (by their txn id's time) are kept"),
     DUR("node-grace", node_grace, "10m", 0, INT64_MAX,

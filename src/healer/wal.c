@@ -253,8 +253,8 @@ static void log_rollback(struct hs_healer *h, const struct hs_txn_record *r, con
     HS_LOG_INFO("wal_rolled_back",
                 "txn=%s key='%s' owner=%s reason=%s blobs=%zu deleted=%" PRId64 " kept=%" PRId64
                 " retry=%" PRId64 " left_for_gc=%" PRId64,
-                r->txn_id, r->key, r->owner_id, reason, r->n_blobs, t->deleted, t->kept,
-                t->failed, keep_all ? (int64_t)r->n_blobs : t->left);
+                r->txn_id, r->key, r->owner_id, reason, r->n_blobs, t->deleted, t->kept, t->failed,
+                keep_all ? (int64_t)r->n_blobs : t->left);
 }
 
 /* Steps 2 and 3, with the manifest m (when have_manifest) the record's blobs are checked
@@ -288,8 +288,7 @@ static void rollback(struct hs_healer *h, const struct rec *rec, struct hs_txn_r
             return;
         }
     }
-    enum hs_err err =
-        take_record(h, rec, r, mark, mark_len, &m, &have_manifest, &keep_all, &rev);
+    enum hs_err err = take_record(h, rec, r, mark, mark_len, &m, &have_manifest, &keep_all, &rev);
     free(mark);
     if (err != HS_OK)
         goto out;

@@ -185,8 +185,7 @@ static bool blobs_from_json(const json_t *root, struct hs_txn_record *r, char *w
     return true;
 }
 
-static bool nodes_from_json(const json_t *root, struct hs_txn_record *r, char *why,
-                            size_t why_len)
+static bool nodes_from_json(const json_t *root, struct hs_txn_record *r, char *why, size_t why_len)
 {
     json_t *nodes = json_object_get(root, "nodes");
     if (!json_is_array(nodes) || json_array_size(nodes) == 0 ||

@@ -30,6 +30,7 @@ TRICKLE_S = 12
 def cluster(tmp_path_factory):
     env = {"HS_HEALER_WAL_TIMEOUT": f"{WAL_TIMEOUT_S}s", "HS_HEALER_WAL_OWNER_GRACE": "2s",
            "HS_HEALER_PASS_INTERVAL": "300ms", "HS_HEALER_GC_GRACE": "1h",
+           "HS_GATEWAY_WAL_ALIVE_INTERVAL": "1s",
            # small segments: a trickled upload also crosses segment boundaries
            "HS_GATEWAY_SEGMENT_SIZE": "64KiB",
            # a write to a stopped node gives up in 2 s

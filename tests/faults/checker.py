@@ -33,7 +33,9 @@ import hashlib
 import json
 import os
 import random
+import socket
 import sys
+import urllib.parse
 import threading
 import time
 
@@ -60,6 +62,15 @@ def digest48(pairs):
     """48 bits of the SHA-256 of the pairs in key order (field order is checked separately:
     against the write's recorded content)."""
     return int(sha(json.dumps(sorted(pairs), separators=(",", ":")).encode())[:12], 16)
+
+
+def trickle(body, seconds):
+    """The body as a generator (a chunked upload) spread over `seconds`."""
+    pieces = 8
+    step = max(1, -(-len(body) // pieces))
+    for off in range(0, max(len(body), 1), step):
+        yield body[off:off + step]
+        time.sleep(seconds / pieces)
 
 
 def pick_size(rng):
@@ -167,7 +178,7 @@ class Checker:
     """Runs the client threads and checks their history (see the module docstring)."""
 
     def __init__(self, urls, n_threads=4, n_keys=24, seed=None, prefix=None, max_size=None,
-                 log=None):
+                 log=None, slow=0.0, flood=False):
         self.urls = list(urls)
         self.n_threads = n_threads
         self.seed = seed if seed is not None else random.randrange(1 << 30)
@@ -176,6 +187,8 @@ class Checker:
         self.keys = [f"{self.prefix}/k{i:03d}" for i in range(n_keys)]
         self.family = {k: FAMILIES[i % len(FAMILIES)] for i, k in enumerate(self.keys)}
         self.max_size = max_size
+        self.slow = slow    # fraction of binary writes whose body trickles in over 1-4 s
+        self.flood = flood  # a thread of abusive connections (huge declared lengths, half headers)
         self.log = log or (lambda msg: None)
         self.lock = threading.Lock()
         self.muts = {k: [] for k in self.keys}
@@ -187,7 +200,8 @@ class Checker:
         self.counts = {n: 0 for n in ("write_ok", "write_indeterminate", "write_rejected",
                                       "delete_ok", "delete_indeterminate", "delete_rejected",
                                       "read_value", "read_absent", "read_error",
-                                      "read_truncated", "hot_updates", "reads_checked")}
+                                      "read_truncated", "hot_updates", "reads_checked",
+                                      "slow_writes", "flood_connections")}
         self.bytes_written = 0
         self.stop_flag = threading.Event()
         self.threads = []
@@ -258,6 +272,9 @@ class Checker:
             m.digest = sha(json.dumps(decode_json(key, body)[1]).encode())  # as read back
             last_cold[key] = cold
         code = None
+        slow = fam == "bin" and rng.random() < self.slow
+        if slow:
+            body = trickle(body, rng.uniform(1.0, 4.0))
         try:
             if fam == "ref":
                 code = gw.ref_write(key, body, strategy).status_code
@@ -272,9 +289,11 @@ class Checker:
         self.end_mut(m, status, code)
         if status == "ok":
             with self.lock:
-                self.bytes_written += len(body)
+                self.bytes_written += size if slow else len(body)
                 if hot_update:
                     self.counts["hot_updates"] += 1
+                if slow:
+                    self.counts["slow_writes"] += 1
 
     def do_delete(self, gw, rng, key):
         m = self.begin_mut(key, "del")
@@ -353,6 +372,32 @@ class Checker:
                 self.do_delete(gw, rng, key)
                 last_cold.pop(key, None)
 
+    def flooder(self):
+        """Abusive clients mixed into the run: connections that declare a 12 GB body and send one
+        byte, and connections that never finish their headers; held a second, then dropped.
+        Bounded: at most 16 sockets at a time, until the run stops."""
+        rng = random.Random(self.seed ^ 0xF100D)
+        while not self.stop_flag.is_set():
+            socks = []
+            for i in range(16):
+                u = urllib.parse.urlsplit(rng.choice(self.urls))
+                try:
+                    s = socket.create_connection((u.hostname, u.port), timeout=2)
+                    if i % 2 == 0:
+                        s.sendall((f"PUT /v1/objects/{self.prefix}-flood/{i}?strategy=ec "
+                                   "HTTP/1.1\r\nHost: x\r\nContent-Length: 12582912000\r\n"
+                                   "Content-Type: application/octet-stream\r\n\r\nx").encode())
+                    else:
+                        s.sendall(b"GET /v1/objects/x HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    socks.append(s)
+                except OSError:
+                    pass
+            with self.lock:
+                self.counts["flood_connections"] += len(socks)
+            self.stop_flag.wait(1.0)
+            for s in socks:
+                s.close()
+
     # ---- checking ----
 
     def check_read(self, rd):
@@ -408,6 +453,8 @@ class Checker:
         self.threads = [threading.Thread(target=self.worker, args=(i,), daemon=True)
                         for i in range(self.n_threads)]
         self.threads.append(threading.Thread(target=self.verifier, daemon=True))
+        if self.flood:
+            self.threads.append(threading.Thread(target=self.flooder, daemon=True))
         for t in self.threads:
             t.start()
         return self
@@ -450,7 +497,8 @@ class Checker:
                 "threads": self.n_threads,
                 "keys": len(self.keys),
                 "ops": sum(v for k, v in self.counts.items()
-                           if k not in ("reads_checked", "hot_updates", "read_truncated")),
+                           if k not in ("reads_checked", "hot_updates", "read_truncated",
+                                        "slow_writes", "flood_connections")),
                 "counts": dict(self.counts),
                 "http_status": dict(sorted(self.status_by_code.items())),
                 "bytes_written": self.bytes_written,
@@ -462,10 +510,12 @@ class Checker:
             }
 
 
-def run(urls, duration, n_threads=4, n_keys=24, schedule=(), seed=None, log=None):
+def run(urls, duration, n_threads=4, n_keys=24, schedule=(), seed=None, log=None, slow=0.0,
+        flood=False):
     """Runs the checker for duration seconds; schedule: [(t seconds, name, callable)] faults
-    injected at t (each callable gets the checker). Returns the report (final check done)."""
-    chk = Checker(urls, n_threads, n_keys, seed, log=log).start()
+    injected at t (each callable gets the checker); slow: fraction of binary writes trickled
+    over 1-4 s; flood: abusive connections alongside. Returns the report (final check done)."""
+    chk = Checker(urls, n_threads, n_keys, seed, log=log, slow=slow, flood=flood).start()
     try:
         for t, name, fn in sorted(schedule, key=lambda x: x[0]):
             delay = chk.t0 + t - chk.now()

@@ -22,6 +22,10 @@ import faultlib as fl
 ENV = {
     "HS_HEALER_NODE_GRACE": "1h",
     "HS_HEALER_GC_GRACE": "5s",
+    # slow uploads of the checker (1-4 s) outlive the WAL timeout: progress must keep them
+    "HS_HEALER_WAL_TIMEOUT": "3s",
+    "HS_HEALER_WAL_OWNER_GRACE": "3s",
+    "HS_GATEWAY_WAL_ALIVE_INTERVAL": "500ms",
 }
 CHECKER_SECONDS = 60
 
@@ -88,7 +92,7 @@ def test_8_consistency_checker_under_faults(env, capsys):
     urls = env.urls + [c.url]  # the gateways directly and through nginx
     schedule = inj.schedule(["node", "flip", "etcd"], CHECKER_SECONDS)
     report = checker.run(urls, CHECKER_SECONDS, n_threads=4, n_keys=24, schedule=schedule,
-                         seed=8)
+                         seed=8, slow=0.15, flood=True)
     inj.heal()
     line = json.dumps(report, separators=(",", ":"))
     with open(f"{c.dir}/checker-report.json", "w", encoding="utf-8") as f:
@@ -101,6 +105,7 @@ def test_8_consistency_checker_under_faults(env, capsys):
     assert counts["write_ok"] >= 50 and counts["read_value"] >= 50, line
     assert counts["delete_ok"] >= 5 and counts["hot_updates"] >= 3, line
     assert counts["reads_checked"] == counts["read_value"] + counts["read_absent"], line
+    assert counts["slow_writes"] >= 3 and counts["flood_connections"] >= 100, line
     # and redundancy came back by itself: every blob in place, no orphan left (GC grace 5 s)
     fl.wait_full_redundancy(c, timeout=120, what="full redundancy after the checker's faults")
     fl.wait_until(lambda: not fl.orphans(c), timeout=60, interval=1, what="no orphan blobs")
