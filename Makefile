@@ -32,7 +32,7 @@ test: build
 cluster-test: build
 	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/cluster
 
-# Fault-injection scenarios (issue 4 §2, tests/faults): a separate build with the hs_fault()
+# Fault-injection scenarios (tests/faults/README.md): a separate build with the hs_fault()
 # hooks compiled in (-Dfault_injection=true; never in release builds), whole clusters broken
 # on purpose (SIGKILL nodes, gateways, healers, the etcd leader; flipped bytes) and the
 # consistency checker. About 5-10 minutes.

@@ -60,7 +60,7 @@
 #define HS_SPLIT_MAX_MAX_DEPTH 1024
 #define HS_SPLIT_HASH_BYTES    16
 #define HS_SPLIT_ORDER_VERSION 1
-/* The cluster-wide default hot set (DESIGN §6), for hs_split_hotset_new_csv. */
+/* The cluster-wide default hot set (docs/design.md), for hs_split_hotset_new_csv. */
 #define HS_SPLIT_DEFAULT_HOT_FIELDS "like_count,view_count,inventory_count,update_count"
 
 /* What is wrong with a document. Names (hs_split_error_name) are stable: they travel in JSON

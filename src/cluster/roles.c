@@ -267,7 +267,7 @@ static char **nginx_argv(const struct hs_cluster *c, const struct hs_cluster_pro
     return hs_argv_take(&a);
 }
 
-/* Streaming proxy (notes §5): no body size limit, no request or response buffering, HTTP/1.1
+/* Streaming proxy: no body size limit, no request or response buffering, HTTP/1.1
  * keep-alive to the gateways, every path inside <dir>. As root the workers would run as nobody
  * and could not reach temp paths under a 0700 parent (pytest's tmp), hence `user root`. */
 static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_cluster_proc *p)

@@ -2,7 +2,7 @@
  * /v1/ API, later an S3 API) calls. It owns the cluster view (live nodes from an etcd watch,
  * cluster settings from config/), the two-phase write through etcd, reads with failover and
  * degraded EC decoding, deletes, listing and PATCH of hot fields. It knows nothing of HTTP
- * requests: front ends translate. See docs/gateway.md for the design and DESIGN.md §4-§6.
+ * requests: front ends translate. See docs/design.md (guarantees) and docs/gateway.md.
  *
  * Threads: every function may be called from many threads at once (the HTTP worker threads).
  * Each calling thread gets its own node client (thread-local, kept-alive connections); the etcd

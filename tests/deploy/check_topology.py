@@ -1,4 +1,4 @@
-"""Structural checks of the resolved compose file against the topology (DESIGN.md §1, §9).
+"""Structural checks of the resolved compose file against the topology (docs/design.md, docs/deploy.md).
 
 usage: check_topology.py RESOLVED_YAML NGINX_CONF HYBRIDSTORE_BIN
 

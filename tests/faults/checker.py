@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A consistency checker for hybridstore (issue 4 §2.8), usable as a library and as a script.
+"""A consistency checker for hybridstore (scenario 8 of tests/faults/README.md), usable as a library and as a script.
 
 Several client threads write, overwrite, read and delete random keys through the gateways —
 all three strategies, sizes from 0 to ~2 MiB, the reference API (/write, /read, /delete) and

@@ -1,4 +1,4 @@
-"""Fault-injection scenarios (issue 4 §2): whole clusters started by `hybridstore cluster` from a
+"""Fault-injection scenarios (tests/faults/README.md): whole clusters started by `hybridstore cluster` from a
 build configured with -Dfault_injection=true (`make test-faults` builds build-faults and points
 HS_BUILD_DIR at it). Each test module starts its own cluster with the short healer/gateway/node
 timings it needs (faultlib.start_cluster), breaks it, and asserts the outcome.

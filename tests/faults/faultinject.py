@@ -1,4 +1,4 @@
-"""The faults the consistency checker injects into a running cluster (issue 4 §2 scenarios 1, 4
+"""The faults the consistency checker injects into a running cluster (tests/faults/README.md scenarios 1, 4
 and 7): SIGKILL storage nodes one after the other, flip bytes in a replica and in an EC data shard
 on disk, SIGKILL the etcd raft leader. heal() undoes what is still broken (restarts killed nodes
 and etcd members) so the final check runs against a whole cluster."""

@@ -1,4 +1,4 @@
-"""Scenarios 1, 2, 4 and 6 of issue 4 §2 on one cluster (7 nodes, so that with two nodes down
+"""Scenarios 1, 2, 4 and 6 of tests/faults/README.md on one cluster (7 nodes, so that with two nodes down
 an EC write still finds its quorum of k+1 = 5 nodes; 2 gateways, 2 healers; nodes stay "gone,
 not removed" for the whole module: node grace 1 h).
 

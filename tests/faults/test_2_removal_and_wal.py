@@ -1,4 +1,4 @@
-"""Scenarios 3 and 5 of issue 4 §2 on one cluster (7 nodes, 2 gateways, 2 healers) whose
+"""Scenarios 3 and 5 of tests/faults/README.md on one cluster (7 nodes, 2 gateways, 2 healers) whose
 healers treat a node as removed at once (HS_HEALER_NODE_GRACE=0s) and collect orphans at once
 (HS_HEALER_GC_GRACE=0s).
 

@@ -1,4 +1,4 @@
-"""Scenarios 7 and 8 of issue 4 §2 on a cluster with a three-member etcd (`hybridstore cluster
+"""Scenarios 7 and 8 of tests/faults/README.md on a cluster with a three-member etcd (`hybridstore cluster
 --etcd 3`), 7 nodes, 2 gateways and 2 healers.
 
 7. The etcd raft leader is SIGKILLed under a write load: writes resume after the election and
