@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "cli/client.h"
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
 #include "hs/log.h"

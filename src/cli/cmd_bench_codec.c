@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/clock.h"
 #include "hs/codec.h"
 #include "hs/mem.h"

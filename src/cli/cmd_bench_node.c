@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
 #include "hs/http_client.h"

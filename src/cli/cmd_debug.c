@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/blob.h"
 #include "hs/clock.h"
 #include "hs/config.h"

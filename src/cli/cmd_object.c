@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "cli/client.h"
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
 #include "hs/log.h"

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "cli/client.h"
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/config.h"
 #include "hs/log.h"
 #include "hs/mem.h"

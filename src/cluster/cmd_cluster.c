@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "cluster/cluster_int.h"
 #include "hs/clock.h"
 #include "hs/config.h"

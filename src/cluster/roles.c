@@ -12,19 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "cluster/cluster_int.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-/* Weak references: a role whose subcommand is not linked into this build (a trimmed build) is
- * skipped instead of failing, without spawning `<self> x --help` to find out. */
-#pragma weak hs_cmd_node
-#pragma weak hs_cmd_gateway
-#pragma weak hs_cmd_healer
-
 static const char *const fsync_names[] = {"always", "never"};
+
+/* node, gateway and healer are subcommands of this very binary: always there. */
+static bool subcommand_available(void)
+{
+    return true;
+}
 
 void hs_argv_push(struct hs_argv *a, const char *fmt, ...)
 {
@@ -139,11 +139,6 @@ static int node_count(const struct hs_cluster *c)
     return (int)c->cfg->nodes;
 }
 
-static bool node_available(void)
-{
-    return hs_cmd_node != NULL;
-}
-
 static int node_port(const struct hs_cluster *c, int i)
 {
     return (int)c->cfg->port + HS_CLUSTER_OFF_NODE + i;
@@ -185,11 +180,6 @@ static int healer_count(const struct hs_cluster *c)
     return (int)c->cfg->healers;
 }
 
-static bool healer_available(void)
-{
-    return hs_cmd_healer != NULL;
-}
-
 static int healer_port(const struct hs_cluster *c, int i)
 {
     return (int)c->cfg->port + HS_CLUSTER_OFF_HEALER + i;
@@ -213,11 +203,6 @@ static char **daemon_argv(const struct hs_cluster *c, const struct hs_cluster_pr
 static int gateway_count(const struct hs_cluster *c)
 {
     return (int)c->cfg->gateways;
-}
-
-static bool gateway_available(void)
-{
-    return hs_cmd_gateway != NULL;
 }
 
 static int gateway_port(const struct hs_cluster *c, int i)
@@ -354,7 +339,7 @@ const struct hs_cluster_role hs_cluster_roles[] = {
     {.role = "node",
      .plural = "nodes",
      .count = node_count,
-     .available = node_available,
+     .available = subcommand_available,
      .required = true,
      .port = node_port,
      .argv = node_argv,
@@ -364,14 +349,14 @@ const struct hs_cluster_role hs_cluster_roles[] = {
     {.role = "healer",
      .plural = "healers",
      .count = healer_count,
-     .available = healer_available,
+     .available = subcommand_available,
      .port = healer_port,
      .argv = daemon_argv,
      .health_path = "/metrics"},
     {.role = "gateway",
      .plural = "gateways",
      .count = gateway_count,
-     .available = gateway_available,
+     .available = subcommand_available,
      .port = gateway_port,
      .argv = daemon_argv,
      .health_path = "/health"},

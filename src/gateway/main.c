@@ -12,7 +12,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "gateway/api.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"

@@ -20,10 +20,6 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
-/* Written by engineer H2 (repair.c, audit.c); weak so the binary links while they land. */
-#pragma weak hs_healer_repair_pass
-#pragma weak hs_healer_audit_pass
-
 static void set_cancel(struct hs_healer *h, int v)
 {
     __atomic_store_n(&h->cancel, v, __ATOMIC_SEQ_CST);
@@ -66,9 +62,9 @@ void hs_healer_leader_pass(struct hs_healer *h)
     if (!hs_healer_still_leader(h))
         return;
     hs_healer_wal_pass(h);
-    if (hs_healer_repair_pass && hs_healer_leading(h))
+    if (hs_healer_leading(h))
         hs_healer_repair_pass(h);
-    if (hs_healer_audit_pass && hs_healer_leading(h))
+    if (hs_healer_leading(h))
         hs_healer_audit_pass(h);
     if (hs_healer_leading(h))
         hs_healer_gc_pass(h);

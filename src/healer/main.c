@@ -13,7 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "healer/healer.h"
 #include "healer/stats.h"
 #include "hs/config.h"

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
 #include "hs/daemon.h"

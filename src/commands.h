@@ -1,7 +1,7 @@
 /* commands.h - entry points of the subcommands of the one hybridstore binary. Each takes the
  * subcommand's own argv (argv[0] is the subcommand name) and returns the process exit code. */
-#ifndef HS_CLI_COMMANDS_H
-#define HS_CLI_COMMANDS_H
+#ifndef HS_COMMANDS_H
+#define HS_COMMANDS_H
 
 int hs_cmd_node(int argc, char **argv);        /* src/node/main.c */
 int hs_cmd_gateway(int argc, char **argv);     /* src/gateway/main.c */
