@@ -111,8 +111,19 @@ def manifests(c, revision=None):
 
 
 def txn_records(c, revision=None):
+    """{txn id: record} with "blobs" = every (blob, node) the record names, as dicts {"id",
+    "node"} (format version 2 derives them from the txn id, its nodes and segment counts)."""
     kvs, _ = etcd_range(c, TXN, revision)
-    return {k[len(TXN):]: json.loads(v) for k, (v, _) in kvs.items()}
+    out = {}
+    for k, (v, _) in kvs.items():
+        rec = json.loads(v)
+        if rec.get("v") == 2:
+            rec["blobs"] = [{"id": f"{rec['txn']}.{p['part']:x}.{seg:x}.{i:x}",
+                             "node": rec["nodes"][i]}
+                            for p in rec["parts"] for seg in range(p["segs"])
+                            for i in range(min(p["width"], len(rec["nodes"])))]
+        out[k[len(TXN):]] = rec
+    return out
 
 
 def repair_marks(c):
