@@ -8,6 +8,7 @@
  * |----------------------------|----------------------------------------|----------------------|
  * | meta/<object-key>          | manifest JSON (below)                  | hs_meta_key_meta     |
  * | txn/<txn-id>               | write-ahead record JSON (below)        | hs_meta_key_txn      |
+ * | retire/<txn-id>            | retire record JSON (below)             | hs_meta_key_retire   |
  * | repair/<object-key>        | repair mark (owned by the gateway)     | hs_meta_key_repair   |
  * | nodes/<node-id>            | node registration (owned by node)      | hs_meta_key_node     |
  * | gateways/<gw-id>           | gateway registration                   | hs_meta_key_gateway  |
@@ -102,6 +103,21 @@
  * Version 1 (still decoded, never written): v 1, state "PENDING", no alive_ms/nodes/parts,
  * and "blobs": [{"id": blob id, "node": node id}, ...] every blob it may write.
  *
+ * Retire record JSON, format version 1 (value of retire/<id>; <id> is the txn id of the write
+ * or delete that replaced the blobs): the blobs a committed write or a delete no longer
+ * references, put in the same etcd transaction as that commit. The healer's sweeper deletes
+ * those of them that the key's current manifest does not reference once the grace has passed
+ * (a reader holding the old manifest keeps working meanwhile), then the record.
+ *
+ * | field | type   | meaning                                                               |
+ * |-------|--------|-----------------------------------------------------------------------|
+ * | v     | int    | format version, 1                                                     |
+ * | key   | string | object key the blobs belonged to                                      |
+ * | ms    | int    | wall clock ms when they were retired, >= 0                            |
+ * | sets  | array  | [{"txn": txn id, or "" for ids not minted by a write, "blobs":         |
+ * |       |        | [[rest of the id after "<txn>.", node id], ...]}, ...]: ids grouped by |
+ * |       |        | the write that made them, so each costs ~25 bytes                      |
+ *
  * Limits: an encoded record is at most HS_MANIFEST_ENCODED_MAX bytes (etcd refuses requests
  * over 1.5 MiB by default); a version 2 record stays under 2 KB whatever the object's size.
  *
@@ -127,6 +143,7 @@
 #define HS_META_ROOT              "/hybridstore/v1/"
 #define HS_META_PREFIX_META       HS_META_ROOT "meta/"
 #define HS_META_PREFIX_TXN        HS_META_ROOT "txn/"
+#define HS_META_PREFIX_RETIRE     HS_META_ROOT "retire/"
 #define HS_META_PREFIX_REPAIR     HS_META_ROOT "repair/"
 #define HS_META_PREFIX_NODES      HS_META_ROOT "nodes/"
 #define HS_META_PREFIX_GATEWAYS   HS_META_ROOT "gateways/"
@@ -138,7 +155,8 @@
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
 #define HS_MANIFEST_VERSION           1
-#define HS_TXN_RECORD_VERSION         2     /* written; version 1 is still decoded */
+#define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
+#define HS_RETIRE_RECORD_VERSION      1
 #define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
 #define HS_TXN_SEGS_MAX               16384 /* segments a record part may name */
 #define HS_OBJECT_KEY_MAX             1024  /* bytes */
@@ -265,6 +283,14 @@ struct hs_txn_record {
     size_t n_blobs;
 };
 
+/* The value of retire/<id> (format above). */
+struct hs_retire_record {
+    char *key;                 /* object key (heap) */
+    int64_t retired_ms;        /* wall clock ms */
+    struct hs_txn_blob *blobs; /* heap: full blob ids and their nodes */
+    size_t n_blobs;
+};
+
 /* A (blob, node) pair borrowed from a manifest or record: valid while that one lives. */
 struct hs_blob_loc {
     const char *blob_id;
@@ -285,6 +311,7 @@ bool hs_meta_blob_id_valid(const char *id);
 enum hs_err hs_meta_key_meta(const char *object_key, char **out);
 enum hs_err hs_meta_key_repair(const char *object_key, char **out);
 enum hs_err hs_meta_key_txn(const char *txn_id, char **out);
+enum hs_err hs_meta_key_retire(const char *txn_id, char **out);
 enum hs_err hs_meta_key_node(const char *node_id, char **out);
 enum hs_err hs_meta_key_gateway(const char *gateway_id, char **out);
 enum hs_err hs_meta_key_config(const char *name, char **out);
@@ -373,5 +400,18 @@ enum hs_err hs_txn_record_decode(const void *data, size_t len, struct hs_txn_rec
 /* r's pairs as borrowed locs (heap array, free()). */
 void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_blob_loc **out,
                              size_t *n_out);
+
+/* ---- retire records (manifest_retire.c) ---- */
+
+void hs_retire_record_init(struct hs_retire_record *r);
+void hs_retire_record_release(struct hs_retire_record *r);
+/* Appends copies of the n pairs to r->blobs. */
+void hs_retire_record_add(struct hs_retire_record *r, const struct hs_blob_loc *locs, size_t n);
+enum hs_err hs_retire_record_validate(const struct hs_retire_record *r, char *why, size_t why_len);
+/* Same contracts as the manifest functions. */
+enum hs_err hs_retire_record_encode(const struct hs_retire_record *r, char **out, size_t *len_out,
+                                    char *why, size_t why_len);
+enum hs_err hs_retire_record_decode(const void *data, size_t len, struct hs_retire_record *out,
+                                    char *why, size_t why_len);
 
 #endif

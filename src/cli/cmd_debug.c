@@ -1,7 +1,8 @@
-/* cmd_debug.c - `hybridstore debug shard|place|manifest|txn`: look at the data itself: a blob file's header and CRC, the rendezvous order of nodes for a key, an object's
- * manifest and repair mark in etcd, and the pending write-ahead records. Read-only: nothing here
- * writes to disk or etcd, and nothing goes through a gateway (so it works when they are down).
- * Exit codes: 0 ok, 1 corrupt data or etcd error, 2 usage or unreadable file, 3 no such manifest.
+/* cmd_debug.c - `hybridstore debug shard|place|manifest|txn`: look at the data itself: a blob
+ * file's header and CRC, the rendezvous order of nodes for a key, an object's manifest and repair
+ * mark in etcd, and the pending write-ahead records. Read-only: nothing here writes to disk or
+ * etcd, and nothing goes through a gateway (so it works when they are down). Exit codes: 0 ok, 1
+ * corrupt data or etcd error, 2 usage or unreadable file, 3 no such manifest.
  */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -165,7 +165,8 @@ enum hs_err hs_cluster_load_secret(const char *path)
     return err;
 }
 
-/* etcd gives two fresh clusters with the same peer URLs and token the same cluster id, so each data dir gets its own token, kept for restarts. */
+/* etcd gives two fresh clusters with the same peer URLs and token the same cluster id, so each data
+ * dir gets its own token, kept for restarts. */
 enum hs_err hs_cluster_load_token(const char *path, char **token_out)
 {
     char buf[128];

@@ -124,6 +124,11 @@ enum hs_err hs_meta_key_txn(const char *txn_id, char **out)
     return key_build(HS_META_PREFIX_TXN, txn_id, hs_meta_txn_id_valid(txn_id), out);
 }
 
+enum hs_err hs_meta_key_retire(const char *txn_id, char **out)
+{
+    return key_build(HS_META_PREFIX_RETIRE, txn_id, hs_meta_txn_id_valid(txn_id), out);
+}
+
 enum hs_err hs_meta_key_node(const char *node_id, char **out)
 {
     return key_build(HS_META_PREFIX_NODES, node_id, hs_meta_node_id_valid(node_id), out);
