@@ -42,8 +42,9 @@ static void round_trip_groups_ids_by_txn(void **state)
     char *t1, *t2, why[200] = "";
     size_t l1, l2;
     assert_int_equal(hs_retire_record_encode(&r, &t1, &l1, why, sizeof why), HS_OK);
-    assert_non_null(strstr(t1, "{\"v\":1,\"key\":\"users/42\",\"ms\":1795000000000,\"sets\":[{\"txn\":"
-                               "\"" TXN_A "\",\"blobs\":[[\"2.0.0\",\"node-0\"],"));
+    assert_non_null(strstr(t1,
+                           "{\"v\":1,\"key\":\"users/42\",\"ms\":1795000000000,\"sets\":[{\"txn\":"
+                           "\"" TXN_A "\",\"blobs\":[[\"2.0.0\",\"node-0\"],"));
     assert_non_null(strstr(t1, "{\"txn\":\"\",\"blobs\":[[\"f00d\",\"node-1\"]]}"));
     assert_int_equal(hs_retire_record_decode(t1, l1, &d, why, sizeof why), HS_OK);
     assert_int_equal(d.n_blobs, 8);
