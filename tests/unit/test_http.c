@@ -867,9 +867,18 @@ static void range_header_forms_parse_and_resolve_against_the_size(void **state)
         const char *hdr;
         int64_t size, off, len;
     } ok[] = {
-        {"bytes=0-0", 10, 0, 1},     {"bytes=2-4", 10, 2, 3},  {"bytes=7-", 10, 7, 3},
-        {"bytes=-3", 10, 7, 3},      {"bytes=-30", 10, 0, 10}, {"bytes=5-99", 10, 5, 5},
-        {"bytes= 1 - 2 ", 10, 1, 2}, {"BYTES=9-9", 10, 9, 1},
+        {"bytes=0-0", 10, 0, 1},
+        {"bytes=2-4", 10, 2, 3},
+        {"bytes=7-", 10, 7, 3},
+        {"bytes=-3", 10, 7, 3},
+        {"bytes=-30", 10, 0, 10},
+        {"bytes=5-99", 10, 5, 5},
+        {"bytes= 1 - 2 ", 10, 1, 2},
+        {"BYTES=9-9", 10, 9, 1},
+        /* numbers beyond int64 saturate: a last byte or suffix past the end is clamped */
+        {"bytes=0-99999999999999999999", 10, 0, 10},
+        {"bytes=3-184467440737095516160", 10, 3, 7},
+        {"bytes=-99999999999999999999", 10, 0, 10},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct hs_http_range r;
@@ -884,7 +893,9 @@ static void range_header_forms_parse_and_resolve_against_the_size(void **state)
 static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
 {
     (void)state;
-    static const char *const unsat[] = {"bytes=10-", "bytes=10-20", "bytes=-0"};
+    static const char *const unsat[] = {"bytes=10-", "bytes=10-20", "bytes=-0",
+                                        "bytes=99999999999999999999-",
+                                        "bytes=99999999999999999999-99999999999999999999"};
     for (size_t i = 0; i < sizeof unsat / sizeof unsat[0]; i++) {
         struct hs_http_range r;
         int64_t off = 77, len = 77;
@@ -901,7 +912,7 @@ static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
         "bytes=",     "bytes=-",
         "bytes=5-2",  "bytes=0-1,3-4",
         "items=0-1",  "bytes=a-",
-        "bytes=1-2x", "bytes=99999999999999999999-",
+        "bytes=1-2x", "bytes=99999999999999999999-5",
     };
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         assert_false(hs_http_range_parse(ignored[i], &r));
