@@ -170,7 +170,7 @@ static char **node_argv(const struct hs_cluster *c, const struct hs_cluster_proc
 static enum hs_err make_data_dir(const struct hs_cluster *c, const struct hs_cluster_proc *p)
 {
     (void)c;
-    if (mkdir(p->data_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(p->data_dir, 0700) != 0 && errno != EEXIST) {
         char eb[128];
         int e = errno;
         HS_LOG_ERROR("mkdir_failed", "path='%s' errno=%d err='%s'", p->data_dir, e,
@@ -321,12 +321,12 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
     free(servers);
     char *tmp = hs_xasprintf("%s/tmp", d);
     char *path = hs_xasprintf("%s/nginx.conf", d);
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
         HS_LOG_ERROR("mkdir_failed", "path='%s' errno=%d", tmp, errno);
         err = HS_EIO;
         goto out;
     }
-    err = hs_cluster_write_file(path, conf, 0644);
+    err = hs_cluster_write_file(path, conf, 0600);
 out:
     free(tmp);
     free(path);
