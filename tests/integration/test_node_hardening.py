@@ -4,11 +4,12 @@ clients, and private file modes in the data dir."""
 import os
 import socket
 import stat
+import subprocess
 import time
 
 import pytest
 
-from harness import Node, wait_until
+from harness import HS_BIN, Node, free_port, wait_until
 from test_node import crc_hex, raw_request
 
 
@@ -132,3 +133,24 @@ def test_slow_header_connections_are_closed_and_do_not_block(node):
     assert len(closed) == len(socks), f"only {len(closed)} of {len(socks)} slow clients cut"
     wait_until(lambda: "http_header_timeout" in node.proc.read_log(), timeout=10,
                what="header timeout log line")
+
+
+EXAMPLE_SECRET = "hybridstore-example-cluster-secret-REPLACE-ME-see-docs-deploy-md"
+
+
+@pytest.mark.parametrize("how", ["flag", "file"])
+def test_the_public_example_secret_is_refused(tmp_path, how):
+    """deploy/ once shipped this secret (and compose fell back to it): every daemon refuses it."""
+    if how == "file":
+        f = tmp_path / "secret"
+        f.write_text(EXAMPLE_SECRET + "\n")
+        secret_args = ["--secret-file", str(f)]
+    else:
+        secret_args = ["--secret", EXAMPLE_SECRET]
+    for role, extra in [("node", ["--data-dir", str(tmp_path / "d")]), ("gateway", []),
+                        ("healer", [])]:
+        p = subprocess.run([HS_BIN, role, "--listen", f"127.0.0.1:{free_port()}", "--etcd",
+                            "http://127.0.0.1:1"] + extra + secret_args,
+                           capture_output=True, text=True, timeout=15)
+        assert p.returncode != 0, (role, p.stderr)
+        assert "public example" in p.stderr, (role, p.stderr)
