@@ -76,13 +76,22 @@ void hs_cli_resp_release(struct hs_cli_resp *r)
         hs_buf_release(&r->body);
 }
 
+/* read(2), not fread: fread on a pipe blocks until it has filled curl's whole buffer (64 KiB)
+ * or met the end, so a slow producer's first bytes would wait unsent while the gateway's idle
+ * timeout ran out (it then closed the connection: "Broken pipe"). read returns whatever the
+ * pipe holds, curl sends it at once as a chunk, and the upload never stalls while bytes come.
+ * Nothing reads body_file through stdio before, so its FILE buffer holds nothing to lose. */
 static size_t read_body(char *buf, size_t size, size_t n, void *ud)
 {
     struct transfer *t = ud;
-    size_t got = fread(buf, 1, size * n, t->req->body_file);
-    if (got == 0 && ferror(t->req->body_file))
-        return CURL_READFUNC_ABORT;
-    return got;
+    int fd = fileno(t->req->body_file);
+    for (;;) {
+        ssize_t got = read(fd, buf, size * n);
+        if (got >= 0)
+            return (size_t)got;
+        if (errno != EINTR)
+            return CURL_READFUNC_ABORT;
+    }
 }
 
 static size_t write_body(char *data, size_t size, size_t n, void *ud)
