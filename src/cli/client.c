@@ -222,7 +222,15 @@ enum hs_err hs_cli_do(struct hs_cli *c, const struct hs_cli_req *req, struct hs_
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    if (req->body_file && c->timeout_ms > 0) {
+        /* A streamed upload lasts as long as its producer: a total deadline would cut a slow
+         * pipe that still delivers. --timeout then bounds a stall instead (under 1 byte/s
+         * either way for that long, also while waiting for the answer). */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((c->timeout_ms + 999) / 1000));
+    } else {
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    }
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, resp->curl_error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);

@@ -249,17 +249,23 @@ def test_cli_put_streams_a_slow_pipe_as_it_arrives(tmp_path):
 
 
 def test_cli_put_from_a_slow_producer_reads_back_exact(cluster):
+    """A producer that writes every second for ~12 s; --timeout 8s bounds a stall of the upload,
+    not its length (it used to be a total deadline and cut the producer off)."""
     gw = gateways(cluster)[1]
+    def tick(i):
+        return b"tick %d " % i + bytes((i * 40 + j) & 255 for j in range(40))
+
     producer = ("import sys, time\n"
-                "for i in range(6):\n"
-                "    sys.stdout.buffer.write(b'tick %d ' % i + bytes(range(i * 40, i * 40 + 40)))\n"
+                "for i in range(12):\n"
+                "    b = b'tick %d ' % i + bytes((i * 40 + j) & 255 for j in range(40))\n"
+                "    sys.stdout.buffer.write(b)\n"
                 "    sys.stdout.buffer.flush()\n"
                 "    time.sleep(1)\n")
-    expect = b"".join(b"tick %d " % i + bytes(range(i * 40, i * 40 + 40)) for i in range(6))
+    expect = b"".join(tick(i) for i in range(12))
     prod = subprocess.Popen(["/usr/bin/python3", "-c", producer], stdout=subprocess.PIPE)
     try:
-        r = subprocess.run([HS_BIN, "put", "slow/producer", "-"], stdin=prod.stdout,
-                           capture_output=True, env=cli_env(gw), timeout=120)
+        r = subprocess.run([HS_BIN, "put", "slow/producer", "-", "--timeout", "8s"],
+                           stdin=prod.stdout, capture_output=True, env=cli_env(gw), timeout=120)
     finally:
         prod.stdout.close()
         prod.wait(timeout=30)
