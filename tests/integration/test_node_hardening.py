@@ -135,6 +135,31 @@ def test_slow_header_connections_are_closed_and_do_not_block(node):
                what="header timeout log line")
 
 
+def test_slow_but_moving_upload_outlives_the_header_deadline(node):
+    """The header deadline (10 s) ends once the headers are in: a body that trickles in for
+    longer, a byte a second, is stored."""
+    data = b"0123456789abcd"  # 14 bytes over ~14 s
+    head = (f"PUT /v1/blobs/aa07 HTTP/1.1\r\nHost: x\r\n{auth(node)}"
+            f"X-HS-CRC32C: {crc_hex(data)}\r\nContent-Length: {len(data)}\r\n"
+            "Connection: close\r\n\r\n")
+    c = socket.create_connection(("127.0.0.1", node.port), timeout=30)
+    try:
+        c.sendall(head.encode())
+        for b in data:
+            time.sleep(1)
+            c.sendall(bytes([b]))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    finally:
+        c.close()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    assert node.session().get(node.blob_url("aa07"), timeout=5).content == data
+
+
 EXAMPLE_SECRET = "hybridstore-example-cluster-secret-REPLACE-ME-see-docs-deploy-md"
 
 
