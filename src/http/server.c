@@ -38,6 +38,7 @@ struct conn_watch {
     struct conn_watch *prev, *next; /* hs_http_server.watch_head list; watch_lock */
     int fd;                         /* the connection's socket, MHD's to close */
     int64_t deadline_ms;            /* monotonic; INT64_MAX while a request is being served */
+    bool kept_alive;                /* a request was served: waiting for the next one */
     bool shut;                      /* shutdown(2) already called */
 };
 
@@ -53,6 +54,8 @@ struct hs_http_server {
     struct conn_watch *watch_head; /* open connections; watch_lock */
     bool watch_stop;               /* watch_lock */
     bool watch_running;            /* the watcher thread was started */
+    unsigned watch_cut;            /* slow-header connections cut since the last log; watch_lock */
+    int64_t watch_logged_ms;       /* monotonic time of that log line; watch_lock */
     pthread_t watch_thread;
 };
 
@@ -169,13 +172,14 @@ static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
 }
 
 static void conn_watch_set(struct hs_http_server *s, struct MHD_Connection *conn,
-                           int64_t deadline_ms)
+                           int64_t deadline_ms, bool kept_alive)
 {
     struct conn_watch *w = conn_watch_of(conn);
     if (!w)
         return;
     pthread_mutex_lock(&s->watch_lock);
     w->deadline_ms = deadline_ms;
+    w->kept_alive = kept_alive;
     pthread_mutex_unlock(&s->watch_lock);
 }
 
@@ -221,17 +225,21 @@ static void *header_watch(void *arg)
     pthread_mutex_lock(&s->watch_lock);
     while (!s->watch_stop) {
         int64_t now = hs_clock_mono_ms();
-        unsigned shut = 0;
         for (struct conn_watch *w = s->watch_head; w; w = w->next) {
             if (w->shut || now < w->deadline_ms)
                 continue;
             shutdown(w->fd, SHUT_RDWR);
             w->shut = true;
-            shut++;
+            if (!w->kept_alive) /* an idle kept-alive connection is nothing to report */
+                s->watch_cut++;
         }
-        if (shut > 0)
-            HS_LOG_INFO("http_header_timeout", "connections=%u timeout_ms=%lld", shut,
+        /* at most one line per 10 s, however many slow clients there are */
+        if (s->watch_cut > 0 && now - s->watch_logged_ms >= 10000) {
+            HS_LOG_INFO("http_header_timeout", "connections=%u timeout_ms=%lld", s->watch_cut,
                         (long long)s->header_timeout_ms);
+            s->watch_cut = 0;
+            s->watch_logged_ms = now;
+        }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += WATCH_PERIOD_MS * 1000000L;
@@ -408,7 +416,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     struct hs_http_req *r = *con_cls;
     if (!r || *con_cls == &target_has_nul) {
         bool nul = *con_cls == &target_has_nul;
-        conn_watch_set(s, conn, INT64_MAX); /* headers are in */
+        conn_watch_set(s, conn, INT64_MAX, false); /* headers are in */
         r = req_new(s, conn, url, method);
         *con_cls = r;
         atomic_fetch_add(&s->in_flight, 1);
@@ -451,7 +459,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (!r || r == (void *)&target_has_nul)
         return; /* the connection died before the headers were complete */
-    conn_watch_set(s, conn, hs_clock_mono_ms() + s->keepalive_ms);
+    conn_watch_set(s, conn, hs_clock_mono_ms() + s->keepalive_ms, true);
     int64_t ns = hs_clock_mono_ns() - r->start_ns;
     int64_t ms = ns / 1000000;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
