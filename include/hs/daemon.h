@@ -15,7 +15,8 @@
  * errno set when the file cannot be read. */
 char *hs_daemon_read_trimmed(const char *path, size_t max);
 /* The secret from exactly one of secret / secret_file (heap, free()). NULL after printing why
- * to stderr as "hybridstore <command>: ..." (both given, file unreadable, empty, none given). */
+ * to stderr as "hybridstore <command>: ..." (both given, file unreadable, empty, none given, or
+ * the public example secret that deploy/ once shipped). */
 char *hs_daemon_secret(const char *command, const char *secret, const char *secret_file);
 /* Splits "127.0.0.1:9100" into host (NUL-terminated in hostlen bytes) and port 1..65535. */
 bool hs_daemon_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);

@@ -19,6 +19,13 @@
  *   4. the arena is freed after the response was sent or the connection died (client gone,
  *      timeout): deferred cleanups registered with hs_arena_defer run then, on every path.
  *
+ * Request hygiene, before any route or guard runs: a request target holding an encoded NUL
+ * ("%00", in the path or the query) gets 400 EINVAL, as does a request with Content-Length
+ * headers that disagree (answered without reading the body, connection closed). A connection
+ * must deliver complete request headers within header_timeout_s of its accept (and a kept-alive
+ * one within connection_timeout_s of its previous request's end), else it is closed; once the
+ * headers are in, only the idle timeout applies (a slow upload that keeps moving is never cut).
+ *
  * Error body: {"error":"<hs_err name>","message":"...","request_id":"..."} with the headers
  * X-Request-Id and X-HS-Error: <hs_err name>. Every response carries X-Request-Id: the client's
  * own (if it sent a sane one) or a new 16-hex-digit id. */
@@ -82,6 +89,7 @@ struct hs_http_server_opts {
     unsigned threads;                   /* pool threads; 0 = number of online CPUs */
     unsigned connection_limit;          /* 0 = 1024 */
     unsigned connection_timeout_s;      /* idle/stalled connection is dropped; 0 = 60 */
+    unsigned header_timeout_s;          /* request headers complete within; 0 = 10 (see below) */
     size_t connection_memory_bytes;     /* per connection, also the read buffer; 0 = 256 KiB */
     const struct hs_http_route *routes; /* borrowed for the server's life */
     size_t n_routes;

@@ -150,7 +150,7 @@ static enum hs_err make_dirs(const char *path)
             continue;
         char saved = *c;
         *c = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
             err = hs_blob_io_error("mkdir", p, errno);
             break;
         }
@@ -164,7 +164,7 @@ static enum hs_err make_dirs(const char *path)
 
 static enum hs_err open_subdir(int root_fd, const char *name, int *fd_out)
 {
-    if (mkdirat(root_fd, name, 0755) != 0 && errno != EEXIST)
+    if (mkdirat(root_fd, name, 0700) != 0 && errno != EEXIST)
         return hs_blob_io_error("mkdir", name, errno);
     int fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -175,7 +175,7 @@ static enum hs_err open_subdir(int root_fd, const char *name, int *fd_out)
 
 static enum hs_err lock_dir(struct hs_blob_store *s)
 {
-    s->lock_fd = openat(s->root_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->lock_fd = openat(s->root_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0)
         return hs_blob_io_error("open", "LOCK", errno);
     /* Two stores on one directory would delete each other's temp files at open and count
@@ -232,7 +232,7 @@ static enum hs_err clean_tmp(struct hs_blob_store *s)
     for (unsigned i = 0; i < HS_BLOB_TMP_SLOTS; i++) {
         char name[8];
         snprintf(name, sizeof name, "%x", i);
-        if (mkdirat(s->tmp_fd, name, 0755) != 0 && errno != EEXIST)
+        if (mkdirat(s->tmp_fd, name, 0700) != 0 && errno != EEXIST)
             return hs_blob_io_error("mkdir", name, errno);
     }
     return HS_OK;

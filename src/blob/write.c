@@ -83,7 +83,7 @@ static enum hs_err create_temp(struct hs_blob_writer *w)
         snprintf(w->tmp_name, sizeof w->tmp_name, "%x/%s.%ld.%llu.tmp",
                  (unsigned)(hs_blob_id_hash(w->id) % HS_BLOB_TMP_SLOTS), w->id, (long)getpid(),
                  (unsigned long long)atomic_fetch_add(&w->s->seq, 1));
-        w->fd = openat(w->s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        w->fd = openat(w->s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd >= 0)
             return HS_OK;
         if (errno != EEXIST)
@@ -153,14 +153,14 @@ static enum hs_err make_fanout(struct hs_blob_store *s, const char *id)
     char rel[6];
     hs_blob_rel_dir(id, rel);
     rel[2] = '\0'; /* "d1" */
-    if (mkdirat(s->objects_fd, rel, 0755) == 0) {
+    if (mkdirat(s->objects_fd, rel, 0700) == 0) {
         if (s->fsync && fsync(s->objects_fd) != 0)
             return hs_blob_io_error("fsync_dir", HS_BLOB_OBJECTS_DIR, errno);
     } else if (errno != EEXIST) {
         return hs_blob_io_error("mkdir", rel, errno);
     }
     rel[2] = '/'; /* "d1/d2" */
-    if (mkdirat(s->objects_fd, rel, 0755) == 0) {
+    if (mkdirat(s->objects_fd, rel, 0700) == 0) {
         char d1[3] = {rel[0], rel[1], '\0'};
         if (s->fsync)
             return hs_blob_fsync_dir(s->objects_fd, d1);

@@ -76,13 +76,22 @@ void hs_cli_resp_release(struct hs_cli_resp *r)
         hs_buf_release(&r->body);
 }
 
+/* read(2), not fread: fread on a pipe blocks until it has filled curl's whole buffer (64 KiB)
+ * or met the end, so a slow producer's first bytes would wait unsent while the gateway's idle
+ * timeout ran out (it then closed the connection: "Broken pipe"). read returns whatever the
+ * pipe holds, curl sends it at once as a chunk, and the upload never stalls while bytes come.
+ * Nothing reads body_file through stdio before, so its FILE buffer holds nothing to lose. */
 static size_t read_body(char *buf, size_t size, size_t n, void *ud)
 {
     struct transfer *t = ud;
-    size_t got = fread(buf, 1, size * n, t->req->body_file);
-    if (got == 0 && ferror(t->req->body_file))
-        return CURL_READFUNC_ABORT;
-    return got;
+    int fd = fileno(t->req->body_file);
+    for (;;) {
+        ssize_t got = read(fd, buf, size * n);
+        if (got >= 0)
+            return (size_t)got;
+        if (errno != EINTR)
+            return CURL_READFUNC_ABORT;
+    }
 }
 
 static size_t write_body(char *data, size_t size, size_t n, void *ud)
@@ -213,7 +222,15 @@ enum hs_err hs_cli_do(struct hs_cli *c, const struct hs_cli_req *req, struct hs_
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    if (req->body_file && c->timeout_ms > 0) {
+        /* A streamed upload lasts as long as its producer: a total deadline would cut a slow
+         * pipe that still delivers. --timeout then bounds a stall instead (under 1 byte/s
+         * either way for that long, also while waiting for the answer). */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((c->timeout_ms + 999) / 1000));
+    } else {
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    }
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, resp->curl_error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);

@@ -331,6 +331,9 @@ int hs_cmd_cluster(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Everything in the cluster directory is private to this user (objects, the secret, logs),
+     * also what the children create themselves with their own modes (etcd, nginx's logs). */
+    umask(077);
 
     struct hs_cluster c = {.cfg = &cfg, .state = "starting"};
     int lock_fd = -1;

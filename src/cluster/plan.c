@@ -23,11 +23,11 @@ static int mkdir_p(const char *path)
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
             rc = -1;
         *s = '/';
     }
-    if (rc == 0 && mkdir(p, 0755) != 0 && errno != EEXIST)
+    if (rc == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
         rc = -1;
     free(p);
     return rc;

@@ -36,7 +36,7 @@ static _Noreturn void child_exec(const struct hs_cluster_proc *p, pid_t launcher
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != launcher)
         _exit(127);
-    int log_fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int log_fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
     int null_fd = open("/dev/null", O_RDONLY);
     if (log_fd < 0 || null_fd < 0)
         _exit(127);

@@ -165,7 +165,7 @@ static char **node_argv(const struct hs_cluster *c, const struct hs_cluster_proc
 static enum hs_err make_data_dir(const struct hs_cluster *c, const struct hs_cluster_proc *p)
 {
     (void)c;
-    if (mkdir(p->data_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(p->data_dir, 0700) != 0 && errno != EEXIST) {
         char eb[128];
         int e = errno;
         HS_LOG_ERROR("mkdir_failed", "path='%s' errno=%d err='%s'", p->data_dir, e,
@@ -254,7 +254,10 @@ static char **nginx_argv(const struct hs_cluster *c, const struct hs_cluster_pro
 
 /* Streaming proxy: no body size limit, no request or response buffering, HTTP/1.1
  * keep-alive to the gateways, every path inside <dir>. As root the workers would run as nobody
- * and could not reach temp paths under a 0700 parent (pytest's tmp), hence `user root`. */
+ * and could not reach temp paths under a 0700 parent (pytest's tmp), hence `user root`.
+ * Slow clients: request headers within 10 s (slowloris), the body and the response only need to
+ * keep moving (the timeouts are between two reads or writes), and one client address holds at
+ * most 256 connections (429 beyond; the tests and benchmarks all come from 127.0.0.1). */
 static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_cluster_proc *p)
 {
     enum hs_err err = make_data_dir(c, p);
@@ -288,8 +291,16 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
         "    uwsgi_temp_path %s/tmp/uwsgi;\n"
         "    scgi_temp_path %s/tmp/scgi;\n"
         "    upstream gateways {\n%s        keepalive 32;\n    }\n"
+        "    limit_conn_zone $binary_remote_addr zone=perclient:10m;\n"
         "    server {\n"
         "        listen 127.0.0.1:%d;\n"
+        "        client_header_timeout 10s;\n"
+        "        keepalive_timeout 60s;\n"
+        "        client_body_timeout 60s;\n"
+        "        send_timeout 300s;\n"
+        "        reset_timedout_connection on;\n"
+        "        limit_conn perclient 256;\n"
+        "        limit_conn_status 429;\n"
         "        client_max_body_size 0;\n"
         "        proxy_request_buffering off;\n"
         "        proxy_buffering off;\n"
@@ -306,12 +317,12 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
     free(servers);
     char *tmp = hs_xasprintf("%s/tmp", d);
     char *path = hs_xasprintf("%s/nginx.conf", d);
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
         HS_LOG_ERROR("mkdir_failed", "path='%s' errno=%d", tmp, errno);
         err = HS_EIO;
         goto out;
     }
-    err = hs_cluster_write_file(path, conf, 0644);
+    err = hs_cluster_write_file(path, conf, 0600);
 out:
     free(tmp);
     free(path);

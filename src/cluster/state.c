@@ -31,7 +31,7 @@ enum hs_err hs_cluster_lock_dir(const char *dir, int *fd_out)
 {
     char *path = hs_xasprintf("%s/.lock", dir);
     enum hs_err err = HS_OK;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_errno("lock_open_failed", path, errno);
         err = HS_EIO;
@@ -183,7 +183,7 @@ enum hs_err hs_cluster_load_token(const char *path, char **token_out)
         return err;
     char *token = hs_xasprintf("hs-%s", hex);
     char *text = hs_xasprintf("%s\n", token);
-    err = hs_cluster_write_file(path, text, 0644);
+    err = hs_cluster_write_file(path, text, 0600);
     free(text);
     if (err != HS_OK) {
         free(token);
@@ -256,7 +256,7 @@ enum hs_err hs_cluster_write_json(const struct hs_cluster *c)
     char *withnl = hs_xasprintf("%s\n", text);
     free(text);
     char *path = hs_xasprintf("%s/cluster.json", c->dir);
-    enum hs_err err = hs_cluster_write_file(path, withnl, 0644);
+    enum hs_err err = hs_cluster_write_file(path, withnl, 0600);
     free(path);
     free(withnl);
     return err;

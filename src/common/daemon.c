@@ -39,6 +39,12 @@ char *hs_daemon_read_trimmed(const char *path, size_t max)
     return out;
 }
 
+/* The value of the example secret file that deploy/ once shipped (and compose fell back to). It
+ * is public, in every clone and in the repository's history: a cluster running with it has no
+ * secret at all, so no daemon accepts it. */
+static const char example_secret[] =
+    "hybridstore-example-cluster-secret-REPLACE-ME-see-docs-deploy-md";
+
 char *hs_daemon_secret(const char *command, const char *secret, const char *secret_file)
 {
     if (secret && secret_file) {
@@ -59,6 +65,15 @@ char *hs_daemon_secret(const char *command, const char *secret, const char *secr
         fprintf(stderr,
                 "hybridstore %s: a cluster secret is required (--secret or --secret-file); "
                 "refusing to start without one\n",
+                command);
+        free(s);
+        return NULL;
+    }
+    if (strcmp(s, example_secret) == 0) {
+        fprintf(stderr,
+                "hybridstore %s: the cluster secret is the public example value from the "
+                "repository; refusing to start with it: generate a secret of your own "
+                "(docs/deploy.md, \"The cluster secret\")\n",
                 command);
         free(s);
         return NULL;

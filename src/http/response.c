@@ -276,7 +276,11 @@ void hs_http_resume(struct hs_http_req *r)
 
 /* ---- Range requests ---- */
 
-/* Digits at *p as an int64 (no sign); advances *p. false on no digit or overflow. */
+/* Digits at *p as an int64 (no sign); advances *p past all of them. false on no digit. A
+ * number beyond INT64_MAX saturates to INT64_MAX rather than failing: RFC 9110 §14.1.2 puts no
+ * bound on the digits, and the saturated value keeps the right meaning everywhere (a first byte
+ * past any size is unsatisfiable: 416; a last byte or suffix past it is clamped to the end).
+ * Failing would make us ignore the header and answer 200 with the whole representation. */
 static bool parse_pos(const char **p, int64_t *out)
 {
     const char *s = *p;
@@ -285,8 +289,9 @@ static bool parse_pos(const char **p, int64_t *out)
         return false;
     for (; *s >= '0' && *s <= '9'; s++) {
         if (v > (INT64_MAX - (*s - '0')) / 10)
-            return false;
-        v = v * 10 + (*s - '0');
+            v = INT64_MAX;
+        else
+            v = v * 10 + (*s - '0');
     }
     *p = s;
     *out = v;

@@ -1,16 +1,20 @@
 /* server.c - libmicrohttpd glue: daemon start/stop, routing, the per-request life cycle
- * (arena, request id, guard, streaming body, done) and graceful drain. Responses are built in
- * response.c; this file only queues them. No storage and no authentication logic here. */
+ * (arena, request id, guard, streaming body, done), request hygiene every daemon gets (no NUL
+ * in the request target, one Content-Length, a deadline for the request headers) and graceful
+ * drain. Responses are built in response.c; this file only queues them. No storage and no
+ * authentication logic here. */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -24,15 +28,40 @@
 #define DEFAULT_CONN_LIMIT   1024u
 #define DEFAULT_CONN_TIMEOUT 60u
 #define DEFAULT_CONN_MEMORY  (256u * 1024u)
+#define DEFAULT_HDR_TIMEOUT  10u
+#define WATCH_PERIOD_MS      500
 #define LISTEN_BACKLOG       1024
 #define DRAIN_BODY_MAX       ((int64_t)64 * 1024) /* bodies read and dropped after an early answer */
+
+/* One open connection, for the header deadline (see header_watch). */
+struct conn_watch {
+    struct conn_watch *prev, *next; /* hs_http_server.watch_head list; watch_lock */
+    int fd;                         /* the connection's socket, MHD's to close */
+    int64_t deadline_ms;            /* monotonic; INT64_MAX while a request is being served */
+    bool kept_alive;                /* a request was served: waiting for the next one */
+    bool shut;                      /* shutdown(2) already called */
+};
 
 struct hs_http_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     struct hs_http_server_opts opts;
     atomic_int_fast64_t in_flight; /* requests between first access call and completion */
+    int64_t header_timeout_ms;     /* connect (or previous request) to complete request headers */
+    int64_t keepalive_ms;          /* previous request's end to the next one's headers */
+    pthread_mutex_t watch_lock;    /* guards the watch list, watch_stop */
+    pthread_cond_t watch_cond;     /* wakes the watcher for stop */
+    struct conn_watch *watch_head; /* open connections; watch_lock */
+    bool watch_stop;               /* watch_lock */
+    bool watch_running;            /* the watcher thread was started */
+    unsigned watch_cut;            /* slow-header connections cut since the last log; watch_lock */
+    int64_t watch_logged_ms;       /* monotonic time of that log line; watch_lock */
+    pthread_t watch_thread;
 };
+
+/* The URI log callback's verdict on a request target carrying an encoded NUL, handed to the
+ * access handler as its initial *con_cls (a real request pointer never equals it). */
+static char target_has_nul;
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -74,6 +103,181 @@ static const struct hs_http_route *route_find(const struct hs_http_server *s, co
             return rt;
     }
     return NULL;
+}
+
+/* libmicrohttpd percent-decodes the path and every query key and value in place, and hands them
+ * on as C strings: "%00" would end them early, so "/v1/objects/victim%00other" would reach the
+ * handlers as "victim" and address another object. The raw target is only visible here, before
+ * the decoding (MHD calls this once per request, right after the request line): "%00" is the
+ * only spelling MHD decodes to a NUL, so finding it here covers the path and every query
+ * argument of every route at once, and the access handler rejects the request with 400. This
+ * beats checking decoded lengths afterwards, which only query values expose (MHD keeps no
+ * decoded length for the path). Not covered: a raw NUL byte in the request line, which MHD
+ * 0.9.75 accepts and which truncates this string too; no MHD 0.9 API shows the line's length.
+ * nginx, in front in every deployment, rejects such a request line itself. */
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    return strstr(uri, "%00") ? &target_has_nul : NULL;
+}
+
+struct cl_scan {
+    const char *first; /* first Content-Length value seen */
+    bool conflict;     /* another one differs */
+};
+
+static enum MHD_Result cl_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct cl_scan *sc = cls;
+    if (strcasecmp(key, "Content-Length") != 0)
+        return MHD_YES;
+    const char *v = value ? value : "";
+    if (!sc->first)
+        sc->first = v;
+    else if (strcmp(sc->first, v) != 0)
+        sc->conflict = true;
+    return MHD_YES;
+}
+
+/* RFC 9112 §6.3: Content-Length values that disagree make the message framing unknowable, and a
+ * server must reject it (libmicrohttpd would frame the body by the first one and read the rest
+ * as the next request). Identical repeats are the same length and pass (RFC 9110 §8.6). */
+static bool content_length_conflicts(struct MHD_Connection *conn)
+{
+    struct cl_scan sc = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, cl_scan_cb, &sc);
+    return sc.conflict;
+}
+
+/* ---- header deadline ----
+ * libmicrohttpd has only an idle timeout, which each received byte restarts: a client sending a
+ * header byte every few seconds (slowloris) holds its connection, and a few thousand such
+ * clients hold every connection slot. So every connection also gets an absolute deadline for
+ * its request headers: header_timeout from its accept, and for each further request on a kept-
+ * alive connection, keepalive (the idle timeout) from the end of the previous one. The access
+ * handler's first call (headers complete) lifts the deadline for the request's life, so a slow
+ * but moving body upload and a slow response are governed by the idle timeout alone. A watcher
+ * thread shuts down (shutdown(2), never close) the socket of a connection past its deadline;
+ * libmicrohttpd then sees end-of-file and closes the connection itself. The entry leaves the
+ * list in the CLOSED notification, which libmicrohttpd makes before it closes the fd, and the
+ * watcher calls shutdown under the same lock: it can never hit a reused fd number. */
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_watch_set(struct hs_http_server *s, struct MHD_Connection *conn,
+                           int64_t deadline_ms, bool kept_alive)
+{
+    struct conn_watch *w = conn_watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    w->deadline_ms = deadline_ms;
+    w->kept_alive = kept_alive;
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+static void notify_conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code)
+{
+    struct hs_http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+            return;
+        struct conn_watch *w = hs_xcalloc(1, sizeof *w);
+        w->fd = ci->connect_fd;
+        w->deadline_ms = hs_clock_mono_ms() + s->header_timeout_ms;
+        pthread_mutex_lock(&s->watch_lock);
+        w->next = s->watch_head;
+        if (w->next)
+            w->next->prev = w;
+        s->watch_head = w;
+        pthread_mutex_unlock(&s->watch_lock);
+        *socket_context = w;
+        return;
+    }
+    struct conn_watch *w = *socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED || !w)
+        return;
+    *socket_context = NULL;
+    pthread_mutex_lock(&s->watch_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->watch_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&s->watch_lock);
+    free(w);
+}
+
+static void *header_watch(void *arg)
+{
+    struct hs_http_server *s = arg;
+    pthread_mutex_lock(&s->watch_lock);
+    while (!s->watch_stop) {
+        int64_t now = hs_clock_mono_ms();
+        for (struct conn_watch *w = s->watch_head; w; w = w->next) {
+            if (w->shut || now < w->deadline_ms)
+                continue;
+            shutdown(w->fd, SHUT_RDWR);
+            w->shut = true;
+            if (!w->kept_alive) /* an idle kept-alive connection is nothing to report */
+                s->watch_cut++;
+        }
+        /* at most one line per 10 s, however many slow clients there are */
+        if (s->watch_cut > 0 && now - s->watch_logged_ms >= 10000) {
+            HS_LOG_INFO("http_header_timeout", "connections=%u timeout_ms=%lld", s->watch_cut,
+                        (long long)s->header_timeout_ms);
+            s->watch_cut = 0;
+            s->watch_logged_ms = now;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += WATCH_PERIOD_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->watch_cond, &s->watch_lock, &until);
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return NULL;
+}
+
+static void watch_init(struct hs_http_server *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->watch_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->watch_lock, NULL);
+}
+
+/* After MHD_stop_daemon: every connection is closed, so the list is empty. */
+static void watch_release(struct hs_http_server *s)
+{
+    if (s->watch_running) {
+        pthread_mutex_lock(&s->watch_lock);
+        s->watch_stop = true;
+        pthread_cond_signal(&s->watch_cond);
+        pthread_mutex_unlock(&s->watch_lock);
+        pthread_join(s->watch_thread, NULL);
+    }
+    while (s->watch_head) {
+        struct conn_watch *w = s->watch_head;
+        s->watch_head = w->next;
+        free(w);
+    }
+    pthread_cond_destroy(&s->watch_cond);
+    pthread_mutex_destroy(&s->watch_lock);
 }
 
 static bool request_id_sane(const char *id)
@@ -136,8 +340,19 @@ static enum MHD_Result answer_early(struct hs_http_req *r)
 }
 
 /* Headers are in: route, guard, start. Returns MHD_YES to go on (maybe with a queued reply). */
-static enum MHD_Result phase_start(struct hs_http_server *s, struct hs_http_req *r)
+static enum MHD_Result phase_start(struct hs_http_server *s, struct hs_http_req *r, bool nul)
 {
+    if (nul) {
+        hs_http_respond_error_status(r, 400, HS_EINVAL,
+                                     "request target contains an encoded NUL (%%00)");
+        return answer_early(r);
+    }
+    if (content_length_conflicts(r->conn)) {
+        /* The body's end is unknown: answer without reading it, and close the connection. */
+        hs_http_add_header(r, "Connection", "close");
+        hs_http_respond_error_status(r, 400, HS_EINVAL, "conflicting Content-Length headers");
+        return queue_pending(r);
+    }
     bool path_seen = false;
     const char *method = r->is_head ? "HEAD" : r->method;
     r->route = route_find(s, method, r->path, &path_seen);
@@ -199,11 +414,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     (void)version;
     struct hs_http_server *s = cls;
     struct hs_http_req *r = *con_cls;
-    if (!r) {
+    if (!r || *con_cls == &target_has_nul) {
+        bool nul = *con_cls == &target_has_nul;
+        conn_watch_set(s, conn, INT64_MAX, false); /* headers are in */
         r = req_new(s, conn, url, method);
         *con_cls = r;
         atomic_fetch_add(&s->in_flight, 1);
-        return phase_start(s, r);
+        return phase_start(s, r, nul);
     }
     /* A suspended request is called again only after hs_http_resume. */
     r->suspended = false;
@@ -237,12 +454,12 @@ static void report_complete(struct hs_http_server *s, struct hs_http_req *r, boo
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct hs_http_server *s = cls;
     struct hs_http_req *r = *con_cls;
-    if (!r)
-        return;
     *con_cls = NULL;
+    if (!r || r == (void *)&target_has_nul)
+        return; /* the connection died before the headers were complete */
+    conn_watch_set(s, conn, hs_clock_mono_ms() + s->keepalive_ms, true);
     int64_t ns = hs_clock_mono_ns() - r->start_ns;
     int64_t ms = ns / 1000000;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -308,6 +525,12 @@ enum hs_err hs_http_server_start(const struct hs_http_server_opts *opts,
     s->opts = *opts;
     s->port = port;
     atomic_init(&s->in_flight, 0);
+    unsigned idle_s =
+        opts->connection_timeout_s ? opts->connection_timeout_s : DEFAULT_CONN_TIMEOUT;
+    s->header_timeout_ms =
+        1000 * (int64_t)(opts->header_timeout_s ? opts->header_timeout_s : DEFAULT_HDR_TIMEOUT);
+    s->keepalive_ms = 1000 * (int64_t)idle_s;
+    watch_init(s);
     unsigned threads = opts->threads ? opts->threads : online_cpus();
     /* poll(2), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll mode was seen (twice in the
      * cluster suite) to stop reading a streamed upload for good, every pool thread idle in
@@ -323,17 +546,20 @@ enum hs_err hs_http_server_start(const struct hs_http_server_opts *opts,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_CONNECTION_LIMIT,
         opts->connection_limit ? opts->connection_limit : DEFAULT_CONN_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT,
-        opts->connection_timeout_s ? opts->connection_timeout_s : DEFAULT_CONN_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         opts->connection_memory_bytes ? opts->connection_memory_bytes : (size_t)DEFAULT_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, s, MHD_OPTION_END);
     if (!s->daemon) {
         HS_LOG_ERROR("http_start_failed", "host='%s' port=%u", host, port);
         close(fd);
+        watch_release(s);
         free(s);
         return HS_EIO;
     }
+    if (pthread_create(&s->watch_thread, NULL, header_watch, s) != 0)
+        HS_BUG("cannot start the header deadline thread");
+    s->watch_running = true;
     HS_LOG_INFO("http_listening", "host=%s port=%u threads=%u", host, port, threads);
     *out = s;
     return HS_OK;
@@ -367,6 +593,7 @@ int64_t hs_http_server_stop(struct hs_http_server *s, int64_t drain_timeout_ms)
     if (left > 0)
         HS_LOG_WARN("http_drain_timeout", "in_flight=%lld", (long long)left);
     MHD_stop_daemon(s->daemon);
+    watch_release(s);
     free(s);
     return left;
 }

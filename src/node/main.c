@@ -187,7 +187,7 @@ static enum hs_err node_id_load(const char *dir, char **out)
     if (!id) {
         id = hs_daemon_random_id();
         char *tmp = hs_xasprintf("%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
         if (fd >= 0)
             close(fd);

@@ -91,7 +91,7 @@ static int64_t state_load(const char *path)
 static void state_save(const char *path, int64_t end_ms)
 {
     char *tmp = hs_xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && dprintf(fd, "%" PRId64 "\n", end_ms) > 0;
     if (fd >= 0)
         close(fd);

@@ -36,7 +36,8 @@ if [ -z "$HS_BIN" ] || [ ! -x "$HS_BIN" ]; then
     die "no hybridstore binary: build first or set HS_BUILD_DIR"
 fi
 
-# What is checked must not depend on the caller's environment (these change the resolved file).
+# What is checked must not depend on the caller's environment (these change the resolved file;
+# step 1 sets HS_CLUSTER_SECRET_FILE to a secret of its own).
 unset HS_CLUSTER_SECRET_FILE HS_ETCD_TOKEN HS_TAG COMPOSE_FILE COMPOSE_PROJECT_NAME \
     COMPOSE_PATH_SEPARATOR DOCKER_HOST 2>/dev/null || true
 export PYTHONDONTWRITEBYTECODE=1
@@ -45,6 +46,16 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/hs-check-compose.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
 # ---- 1. docker-compose v1.29 validation ---------------------------------------------------------
+# The compose file has no default secret (the example once shipped is public): without
+# HS_CLUSTER_SECRET_FILE it must refuse, with it (a fresh random secret) it must validate.
+if docker-compose -f "$COMPOSE_FILE_PATH" config -q >"$TMP/nosecret.out" 2>&1; then
+    die "docker-compose accepted the file without HS_CLUSTER_SECRET_FILE (a default secret?)"
+fi
+grep -q 'HS_CLUSTER_SECRET_FILE' "$TMP/nosecret.out" ||
+    die "no HS_CLUSTER_SECRET_FILE error without it: $(cat "$TMP/nosecret.out")"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/cluster_secret"
+chmod 0600 "$TMP/cluster_secret"
+export HS_CLUSTER_SECRET_FILE="$TMP/cluster_secret"
 docker-compose -f "$COMPOSE_FILE_PATH" config -q || die "docker-compose config -q rejected the file"
 sed 's/^\(\( *\)start_period: 20s\)$/\1\n\2start_interval: 1s/' "$COMPOSE_FILE_PATH" \
     >"$TMP/newer.yaml"

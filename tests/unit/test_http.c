@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -467,6 +470,109 @@ static void guard_rejects_wrong_secret_but_public_route_is_open(void **state)
     hs_blob_client_free(bad);
 }
 
+static void encoded_nul_in_path_or_query_is_400_before_any_handler(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const targets[] = {"/v1/blobs/ab%00cd", "/v1/blobs/ab?x=%00",
+                                          "/v1/blobs/ab?x%00y=1", "/nowhere%00"};
+    for (size_t i = 0; i < HS_ARRAY_LEN(targets); i++) {
+        char url[128];
+        snprintf(url, sizeof url, "%s%s", f->url, targets[i]);
+        struct raw_reply rr;
+        raw("PUT", url, "X-HS-CRC32C: 352441c2", "abc", 3, &rr); /* guard not even asked */
+        assert_int_equal(rr.status, 400);
+        assert_string_equal(rr.hs_error, "EINVAL");
+        hs_buf_release(&rr.body);
+    }
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->n_blobs, 0); /* no handler ran: "ab" was never stored */
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* A raw request on a fresh socket; the reply (NUL-terminated, truncated to cap) once the server
+ * closes or 5 s pass. */
+static void raw_socket(const char *url, const char *req, char *reply, size_t cap)
+{
+    unsigned port = 0;
+    assert_int_equal(sscanf(url, "http://127.0.0.1:%u", &port), 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = recv(fd, reply + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    reply[got] = '\0';
+    close(fd);
+}
+
+static void conflicting_content_lengths_are_400_and_close(void **state)
+{
+    struct fixture *f = *state;
+    char reply[2048];
+    raw_socket(f->url,
+               "POST /sink HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SECRET
+               "\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+               reply, sizeof reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    assert_non_null(strstr(reply, "EINVAL"));
+    assert_null(strstr(reply, "HTTP/1.1 200")); /* nothing answered the sink */
+    /* the same length twice is one length */
+    raw_socket(f->url,
+               "POST /sink HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SECRET
+               "\r\nContent-Length: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+               reply, sizeof reply);
+    assert_null(strstr(reply, "conflicting"));
+}
+
+static void headers_trickled_past_the_deadline_are_cut(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_http_server_opts o = {.host = "127.0.0.1",
+                                    .threads = 2,
+                                    .connection_timeout_s = 60,
+                                    .header_timeout_s = 1,
+                                    .routes = routes,
+                                    .n_routes = HS_ARRAY_LEN(routes),
+                                    .ctx = f};
+    struct hs_http_server *s = NULL;
+    assert_int_equal(hs_http_server_start(&o, &s), HS_OK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(hs_http_server_port(s))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_usec = 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *head = "GET /v1/health HTTP/1.1\r\nHost: x\r\n";
+    assert_true(send(fd, head, strlen(head), MSG_NOSIGNAL) > 0);
+    /* one header byte every 200 ms keeps the idle timeout (60 s) from ever firing; only the
+     * header deadline (1 s) can end this. Bounded at 30 s for a loaded machine. */
+    bool cut = false;
+    int64_t give_up = hs_clock_mono_ms() + 30000;
+    while (!cut && hs_clock_mono_ms() < give_up) {
+        char c;
+        if (send(fd, "X", 1, MSG_NOSIGNAL) != 1 || recv(fd, &c, 1, 0) == 0)
+            cut = true;
+    }
+    close(fd);
+    assert_true(cut);
+    /* a normal request on a new connection is served */
+    char url[64], reply[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", hs_http_server_port(s));
+    raw_socket(url, "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", reply,
+               sizeof reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 200"));
+    assert_int_equal(hs_http_server_stop(s, 2000), 0);
+}
+
 static void early_rejection_of_a_small_body_keeps_the_connection(void **state)
 {
     struct fixture *f = *state;
@@ -867,9 +973,18 @@ static void range_header_forms_parse_and_resolve_against_the_size(void **state)
         const char *hdr;
         int64_t size, off, len;
     } ok[] = {
-        {"bytes=0-0", 10, 0, 1},     {"bytes=2-4", 10, 2, 3},  {"bytes=7-", 10, 7, 3},
-        {"bytes=-3", 10, 7, 3},      {"bytes=-30", 10, 0, 10}, {"bytes=5-99", 10, 5, 5},
-        {"bytes= 1 - 2 ", 10, 1, 2}, {"BYTES=9-9", 10, 9, 1},
+        {"bytes=0-0", 10, 0, 1},
+        {"bytes=2-4", 10, 2, 3},
+        {"bytes=7-", 10, 7, 3},
+        {"bytes=-3", 10, 7, 3},
+        {"bytes=-30", 10, 0, 10},
+        {"bytes=5-99", 10, 5, 5},
+        {"bytes= 1 - 2 ", 10, 1, 2},
+        {"BYTES=9-9", 10, 9, 1},
+        /* numbers beyond int64 saturate: a last byte or suffix past the end is clamped */
+        {"bytes=0-99999999999999999999", 10, 0, 10},
+        {"bytes=3-184467440737095516160", 10, 3, 7},
+        {"bytes=-99999999999999999999", 10, 0, 10},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct hs_http_range r;
@@ -884,7 +999,9 @@ static void range_header_forms_parse_and_resolve_against_the_size(void **state)
 static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
 {
     (void)state;
-    static const char *const unsat[] = {"bytes=10-", "bytes=10-20", "bytes=-0"};
+    static const char *const unsat[] = {"bytes=10-", "bytes=10-20", "bytes=-0",
+                                        "bytes=99999999999999999999-",
+                                        "bytes=99999999999999999999-99999999999999999999"};
     for (size_t i = 0; i < sizeof unsat / sizeof unsat[0]; i++) {
         struct hs_http_range r;
         int64_t off = 77, len = 77;
@@ -901,7 +1018,7 @@ static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
         "bytes=",     "bytes=-",
         "bytes=5-2",  "bytes=0-1,3-4",
         "items=0-1",  "bytes=a-",
-        "bytes=1-2x", "bytes=99999999999999999999-",
+        "bytes=1-2x", "bytes=99999999999999999999-5",
     };
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         assert_false(hs_http_range_parse(ignored[i], &r));
@@ -920,6 +1037,12 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_method_on_known_path_answers_405, setup, teardown),
         cmocka_unit_test_setup_teardown(guard_rejects_wrong_secret_but_public_route_is_open, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(encoded_nul_in_path_or_query_is_400_before_any_handler,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(conflicting_content_lengths_are_400_and_close, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(headers_trickled_past_the_deadline_are_cut, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(early_rejection_of_a_small_body_keeps_the_connection, setup,
                                         teardown),
