@@ -4,6 +4,7 @@
  * is gateway.h; the handlers are api_*.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define DRAIN_MAX_MS 10000 /* longest wait for in-flight requests on SIGTERM */
+#define DRAIN_MAX_MS 10000              /* longest wait for in-flight requests on SIGTERM */
+#define BUDGET_SLACK ((int64_t)1 << 20) /* body-buffer-budget over doc-max-size, at least */
 
 struct hs_gateway_config {
     char *listen;        /* host:port */
@@ -43,6 +45,8 @@ struct hs_gateway_config {
     int64_t auto_ec_threshold;    /* bytes */
     int64_t replicas;
     int64_t ec_k, ec_m;
+    int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
+    int64_t max_open_writes;
     int log_level; /* enum hs_log_level (same order as level_choices) */
 };
 
@@ -124,6 +128,11 @@ static const struct hs_opt gateway_opts[] = {
     INT("replicas", replicas, "3", 1, 16, "copies (unless etcd config/replicas says otherwise)"),
     INT("ec-k", ec_k, "4", 1, 16, "RS data shards (unless etcd config/ec-k says otherwise)"),
     INT("ec-m", ec_m, "2", 1, 4, "RS parity shards (unless etcd config/ec-m says otherwise)"),
+    BYTES("body-buffer-budget", body_buffer_budget, "0", 0, (int64_t)1 << 40,
+          "request bodies held whole in memory, all requests together; past it 503 "
+          "(0: 4 x doc-max-size)"),
+    INT("max-open-writes", max_open_writes, "256", 1, 1000000,
+        "writes with a WAL record open at once; past it 503"),
     {.name = "log-level",
      .type = HS_OPT_ENUM,
      FIELD(log_level),
@@ -152,6 +161,18 @@ struct runtime {
     char hostname[256];
 };
 
+/* glibc raises its mmap threshold (up to 32 MiB) each time a mmapped block is freed, so after
+ * one large request every later body buffer comes from the heap arenas, and freed heap memory
+ * mostly stays with the process: 30 half-sent 64 MiB documents left a gateway at 500 MB after
+ * they were gone. A fixed threshold turns the dynamic raise off: every buffer of 1 MiB or more
+ * (bodies, segments, shards) is its own mapping, returned to the kernel by free(). The small
+ * blocks left behind are trimmed after large bodies (gw.c, hs_gw_body_release). */
+static void memory_give_back(void)
+{
+    if (mallopt(M_MMAP_THRESHOLD, 1024 * 1024) != 1)
+        HS_LOG_WARN("mallopt_failed", "param=M_MMAP_THRESHOLD");
+}
+
 static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runtime *rt,
                                 const char *host, uint16_t port)
 {
@@ -171,6 +192,8 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .ec_k = (uint32_t)cfg->ec_k,
         .ec_m = (uint32_t)cfg->ec_m,
         .stripe_bytes = cfg->stripe_size,
+        .body_budget_bytes = cfg->body_buffer_budget,
+        .max_open_writes = cfg->max_open_writes,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)
@@ -215,8 +238,18 @@ int hs_cmd_gateway(int argc, char **argv)
         fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
+    /* one whole document, plus the chunk an auto write reads past doc-max-size before it turns
+     * into a stream, must always fit */
+    if (cfg.body_buffer_budget && cfg.body_buffer_budget < cfg.doc_max_size + BUDGET_SLACK) {
+        fprintf(stderr,
+                "hybridstore gateway: --body-buffer-budget (%lld) must be at least "
+                "--doc-max-size (%lld) + 1MiB\n",
+                (long long)cfg.body_buffer_budget, (long long)cfg.doc_max_size);
+        goto out;
+    }
     if (!(rt.secret = hs_daemon_secret("gateway", cfg.secret, cfg.secret_file)))
         goto out;
+    memory_give_back();
     rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : hs_daemon_random_id();
     rt.url =
         cfg.advertise_url ? hs_xstrdup(cfg.advertise_url) : hs_xasprintf("http://%s", cfg.listen);

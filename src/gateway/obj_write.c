@@ -73,6 +73,9 @@ static void writer_free(struct hs_obj_writer *w)
     for (size_t i = 0; i < HS_CODEC_MAX_SHARDS; i++)
         hs_buf_release(&w->shards[i]);
     hs_split_result_release(&w->split);
+    if (w->write_slot)
+        hs_gw_write_slot_put(w->gw);
+    hs_gw_body_release(w->gw, &w->body_budget); /* after the frees: it may trim the heap */
     free(w);
 }
 
@@ -160,6 +163,10 @@ enum hs_err hs_obj_writer_begin(struct hs_gw *gw, const struct hs_obj_put_opts *
         }
     } else {
         /* field_hybrid: bounded by doc_max; auto: the rules in write_any bound it */
+        if ((err = hs_gw_body_admit(gw, w->declared_len, msg, msg_len)) != HS_OK) {
+            writer_free(w);
+            return err;
+        }
         w->buffer_all = true;
         hs_buf_init(&w->buf, w->strategy ? (size_t)gw->opts.doc_max_bytes : 0);
     }
@@ -234,6 +241,10 @@ static enum hs_err write_any(struct hs_obj_writer *w, const void *data, size_t n
     }
     if (!w->buffer_all)
         return stream_bytes(w, data, n, msg, msg_len);
+    enum hs_err err = hs_gw_body_grow(w->gw, &w->body_budget, (int64_t)(w->buf.len + n),
+                                      w->declared_len, msg, msg_len);
+    if (err != HS_OK)
+        return err;
     if (w->strategy == 0) {
         (void)hs_buf_append(&w->buf, data, n); /* unbounded while undecided */
         const struct hs_gw_opts *o = &w->gw->opts;
