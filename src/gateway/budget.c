@@ -30,9 +30,9 @@ static int64_t round_up(int64_t n)
 static void note_peak(struct hs_gw_budget *b, int64_t now)
 {
     int_fast64_t peak = atomic_load_explicit(&b->body_peak_reserved, memory_order_relaxed);
-    while (now > peak && !atomic_compare_exchange_weak_explicit(&b->body_peak_reserved, &peak, now,
-                                                                memory_order_relaxed,
-                                                                memory_order_relaxed)) {
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&b->body_peak_reserved, &peak, now,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 

@@ -1,6 +1,7 @@
 /* budget.h - a gateway's admission limits, as counters with no I/O: the bytes of request bodies
- * held whole in memory (the reference API's /write, PATCH, a field_hybrid or auto-JSON PUT) against
- * body-buffer-budget, and the writes with a WAL record open in etcd against max-open-writes. A
+ * held in memory (whole for the reference API's /write, PATCH, a field_hybrid or auto-JSON PUT;
+ * one segment plus shards for a streamed PUT) against body-buffer-budget, and the writes with a
+ * WAL record open in etcd against max-open-writes. A
  * request that would pass a limit is refused with HS_EBUSY (503 + Retry-After) instead of
  * queueing: whatever anonymous clients send, a gateway holds at most the budget in bodies and the
  * cap in open WAL records. It knows nothing of HTTP or of struct hs_gw (gw.c wraps it).

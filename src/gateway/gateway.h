@@ -41,7 +41,7 @@ struct hs_gw_opts {
     uint32_t replicas;         /* copies for replication and hot parts (3) */
     uint32_t ec_k, ec_m;       /* RS(k, m) for ec and cold parts (4, 2) */
     int64_t stripe_bytes;      /* object bytes per EC stripe (1 MiB) */
-    int64_t body_budget_bytes; /* request bodies held whole, all requests together; 0 = 4 x doc */
+    int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 256 MiB or more */
     int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
 };
 

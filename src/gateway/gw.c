@@ -21,6 +21,7 @@
 
 #define REG_REFRESH_MS      30000 /* the value never changes; a rare rewrite heals a lost put */
 #define DEFAULT_OPEN_WRITES 256
+#define DEFAULT_BODY_BUDGET ((int64_t)256 << 20)
 #define TRIM_AFTER_BYTES    ((int64_t)1 << 20) /* a body this large was held: give memory back */
 #define TRIM_EVERY_MS       1000               /* at most one malloc_trim per second */
 
@@ -109,6 +110,14 @@ static enum hs_err start_registration(struct hs_gw *gw)
     return err;
 }
 
+/* 256 MiB, or room for 4 whole documents, or for 2 EC segments with their shards if more. */
+static int64_t default_body_budget(const struct hs_gw_opts *o)
+{
+    int64_t seg = o->segment_bytes;
+    int64_t ec_seg = seg + (seg + o->ec_k - 1) / o->ec_k * (o->ec_k + o->ec_m);
+    return HS_MAX(DEFAULT_BODY_BUDGET, HS_MAX(4 * o->doc_max_bytes, 2 * ec_seg));
+}
+
 enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
 {
     if (!opts->etcd_endpoints || !opts->gateway_id || opts->segment_bytes <= 0 ||
@@ -128,7 +137,7 @@ enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
         gw->opts.lease_ttl_s = 2;
     gw->started_ms = hs_clock_wall_ms();
     if (gw->opts.body_budget_bytes <= 0)
-        gw->opts.body_budget_bytes = 4 * gw->opts.doc_max_bytes;
+        gw->opts.body_budget_bytes = default_body_budget(&gw->opts);
     if (gw->opts.max_open_writes <= 0)
         gw->opts.max_open_writes = DEFAULT_OPEN_WRITES;
     hs_gw_budget_init(&gw->budget, gw->opts.body_budget_bytes, gw->opts.max_open_writes);

@@ -129,8 +129,8 @@ static const struct hs_opt gateway_opts[] = {
     INT("ec-k", ec_k, "4", 1, 16, "RS data shards (unless etcd config/ec-k says otherwise)"),
     INT("ec-m", ec_m, "2", 1, 4, "RS parity shards (unless etcd config/ec-m says otherwise)"),
     BYTES("body-buffer-budget", body_buffer_budget, "0", 0, (int64_t)1 << 40,
-          "request bodies held whole in memory, all requests together; past it 503 "
-          "(0: 4 x doc-max-size)"),
+          "request bodies and segments held in memory, all requests together; past it 503 "
+          "(0: 256MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
     {.name = "log-level",
@@ -160,6 +160,23 @@ struct runtime {
     char *url;
     char hostname[256];
 };
+
+/* body-buffer-budget must always fit one whole document plus the chunk an auto write reads past
+ * doc-max-size before it turns into a stream, and one EC segment with its shards (with the
+ * flags' k and m; etcd's config/ may change those later). */
+static bool budget_fits(const struct hs_gateway_config *cfg)
+{
+    int64_t seg = cfg->segment_size;
+    int64_t ec_seg = seg + (seg + cfg->ec_k - 1) / cfg->ec_k * (cfg->ec_k + cfg->ec_m);
+    int64_t need = HS_MAX(cfg->doc_max_size + BUDGET_SLACK, ec_seg);
+    if (!cfg->body_buffer_budget || cfg->body_buffer_budget >= need)
+        return true;
+    fprintf(stderr,
+            "hybridstore gateway: --body-buffer-budget (%lld) must be at least %lld: "
+            "--doc-max-size + 1MiB, and one segment with its EC shards\n",
+            (long long)cfg->body_buffer_budget, (long long)need);
+    return false;
+}
 
 /* glibc raises its mmap threshold (up to 32 MiB) each time a mmapped block is freed, so after
  * one large request every later body buffer comes from the heap arenas, and freed heap memory
@@ -238,15 +255,8 @@ int hs_cmd_gateway(int argc, char **argv)
         fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
-    /* one whole document, plus the chunk an auto write reads past doc-max-size before it turns
-     * into a stream, must always fit */
-    if (cfg.body_buffer_budget && cfg.body_buffer_budget < cfg.doc_max_size + BUDGET_SLACK) {
-        fprintf(stderr,
-                "hybridstore gateway: --body-buffer-budget (%lld) must be at least "
-                "--doc-max-size (%lld) + 1MiB\n",
-                (long long)cfg.body_buffer_budget, (long long)cfg.doc_max_size);
+    if (!budget_fits(&cfg))
         goto out;
-    }
     if (!(rt.secret = hs_daemon_secret("gateway", cfg.secret, cfg.secret_file)))
         goto out;
     memory_give_back();

@@ -11,6 +11,7 @@ no test depends on timing."""
 import json
 import os
 import socket
+import subprocess
 import urllib.parse
 
 import pytest
@@ -143,7 +144,8 @@ def assert_busy(status, headers, body):
 
 
 def test_half_sent_documents_past_the_budget_get_503_and_the_budget_comes_back(cluster, gateway):
-    _, url = gateway("--doc-max-size", "4MiB", "--body-buffer-budget", "8MiB")
+    _, url = gateway("--doc-max-size", "4MiB", "--body-buffer-budget", "8MiB",
+                     "--segment-size", "1MiB")
     doc = json_doc(DOC, 1)
     paths = [("POST", "/write?key=budget%2Fref-{i}&strategy=field_hybrid"),
              ("PUT", "/v1/objects/budget%2Fv1-{i}"),
@@ -215,6 +217,47 @@ def test_writes_past_max_open_writes_get_503_until_the_open_ones_end(cluster, ga
     wait_until(lambda: not wal_records(cluster), timeout=30, what="no WAL record left")
     r = requests.put(url + "/v1/objects/slots%2Fthird", data=b"x" * 1000, timeout=30)
     assert r.status_code == 201, r.text
+
+
+def test_streamed_writes_hold_their_segment_in_the_budget(cluster, gateway):
+    """A streamed write keeps one segment (plus shards for EC) whatever its length: that is
+    reserved when it starts, so a client cannot open many and fill them slowly."""
+    _, url = gateway("--doc-max-size", "4MiB", "--segment-size", "4MiB",
+                     "--body-buffer-budget", "12MiB")
+    slow = []
+    for i in range(2):  # 4 MiB each: one replicated segment
+        up = Upload(url, "PUT", f"/v1/objects/seg%2Fslow-{i}?strategy=replication",
+                    64 * MiB, "application/octet-stream")
+        assert up.status == 100, up.body
+        up.send(os.urandom(64 * 1024))
+        slow.append(up)
+    assert metric(url, "body_buffer_bytes") == 8 * MiB
+    # an EC stream needs its segment and 6 shards of 1 MiB: 10 MiB do not fit beside 8 MiB,
+    # and the refusal comes before any byte of the body
+    up = Upload(url, "PUT", "/v1/objects/seg%2Fec?strategy=ec", 64 * MiB,
+                "application/octet-stream")
+    assert_busy(up.status, up.headers, up.body)
+    up.close()
+    assert len(wal_records(cluster)) == 2  # the slow ones: the refused one wrote none
+    # a small write reserves only its own length
+    r = requests.put(url + "/v1/objects/seg%2Fsmall", data=b"y" * 1000, timeout=30)
+    assert r.status_code == 201, r.text
+    for up in slow:
+        up.close()
+    wait_until(lambda: metric(url, "body_buffer_bytes") == 0, timeout=60, what="budget back")
+    r = requests.put(url + "/v1/objects/seg%2Fec?strategy=ec", data=os.urandom(5 * MiB),
+                     timeout=60)
+    assert r.status_code == 201, r.text
+
+
+def test_a_budget_too_small_for_one_document_stops_startup(cluster):
+    port = free_port()
+    r = subprocess.run([HS_BIN, "gateway", "--listen", f"127.0.0.1:{port}", "--etcd",
+                        cluster.info["etcd"], "--secret-file", cluster.info["secret_file"],
+                        "--doc-max-size", "8MiB", "--body-buffer-budget", "8MiB"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 2
+    assert b"--body-buffer-budget" in r.stderr
 
 
 def rss_kib(pid):
