@@ -186,6 +186,7 @@ static bool budget_fits(const struct hs_gateway_config *cfg)
  * blocks left behind are trimmed after large bodies (gw.c, hs_gw_body_release). */
 static void memory_give_back(void)
 {
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): called before any thread starts */
     if (mallopt(M_MMAP_THRESHOLD, 1024 * 1024) != 1)
         HS_LOG_WARN("mallopt_failed", "param=M_MMAP_THRESHOLD");
 }
