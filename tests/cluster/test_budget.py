@@ -89,10 +89,13 @@ class Upload:
     (or held) on demand."""
 
     def __init__(self, url, method, path, length, ctype):
+        """length None: chunked transfer coding (no size announced)."""
         u = urllib.parse.urlsplit(url)
         self.sock = socket.create_connection((u.hostname, u.port), timeout=60)
+        self.chunked = length is None
+        size = "Transfer-Encoding: chunked" if self.chunked else f"Content-Length: {length}"
         head = (f"{method} {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n")
+                f"{size}\r\nExpect: 100-continue\r\n\r\n")
         self.sock.sendall(head.encode())
         self.buf = b""
         self.status, self.headers, self.body = self._read_response()
@@ -121,11 +124,15 @@ class Upload:
         return status, headers, body
 
     def send(self, data):
+        if self.chunked and data:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
         self.sock.sendall(data)
 
     def finish(self, rest):
         """Sends the rest of the body and reads the final response."""
-        self.sock.sendall(rest)
+        self.send(rest)
+        if self.chunked:
+            self.sock.sendall(b"0\r\n\r\n")
         self.status, self.headers, self.body = self._read_response()
         return self
 
@@ -189,6 +196,40 @@ def test_half_sent_documents_past_the_budget_get_503_and_the_budget_comes_back(c
                      headers={"Content-Type": "application/json"}, timeout=120)
     assert r.status_code == 201, r.text
     assert metric(url, "body_buffer_bytes") == 0
+
+
+def test_bodies_of_unknown_length_are_refused_mid_body_and_their_memory_freed(cluster, gateway):
+    """Chunked bodies announce no size: each reserves as it grows, and the one that does not fit
+    is answered 503 + Retry-After once its body is in, its buffer freed at once."""
+    _, url = gateway("--doc-max-size", "4MiB", "--body-buffer-budget", "8MiB",
+                     "--segment-size", "1MiB")
+    part = json_doc(DOC, 5)[:3 * MiB]
+    held = []
+    for i in range(2):  # 3 MiB each, reserved as 3 or 4 MiB (doubling, at most doc-max-size)
+        up = Upload(url, "POST", f"/write?key=chunked%2Fref-{i}&strategy=field_hybrid", None,
+                    "application/json")
+        assert up.status == 100, up.body
+        up.send(part)
+        held.append(up)
+        wait_until(lambda: metric(url, "body_buffer_bytes") >= len(held) * 3 * MiB, timeout=30,
+                   what=f"{len(held)} chunked bodies reserved")
+    base = metric(url, "body_buffer_refusals_total")
+    for method, path, ctype in [("PUT", "/v1/objects/chunked%2Fv1", "application/json"),
+                                ("PATCH", "/v1/objects/chunked%2Fpatch",
+                                 "application/merge-patch+json")]:
+        up = Upload(url, method, path, None, ctype)
+        assert up.status == 100, up.body  # nothing to refuse yet: no size announced
+        up.send(part)
+        wait_until(lambda: metric(url, "body_buffer_refusals_total") > base, timeout=30,
+                   what=f"{method} refused mid-body")
+        base = metric(url, "body_buffer_refusals_total")
+        assert metric(url, "body_buffer_bytes") <= 8 * MiB
+        up.finish(b"")
+        assert_busy(up.status, up.headers, up.body)
+        up.close()
+    for up in held:
+        up.close()
+    wait_until(lambda: metric(url, "body_buffer_bytes") == 0, timeout=60, what="budget back")
 
 
 def test_writes_past_max_open_writes_get_503_until_the_open_ones_end(cluster, gateway):
