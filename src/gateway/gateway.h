@@ -95,7 +95,8 @@ enum hs_err hs_gw_set_hot_fields(struct hs_gw *gw, const char *csv, char *msg, s
 #define HS_GW_DEFAULT_HOT_FIELDS "like_count,view_count,inventory_count,update_count"
 
 /* ---- admission (budget.h; these wrap gw's budget): request bodies held whole reserve their
- * bytes as they grow, and every write holds one slot while its WAL record may exist. A refusal
+ * bytes as they grow, streamed writes and responses their segment buffers, and every write
+ * holds one slot while its WAL record may exist. A refusal
  * is HS_EBUSY (503 + Retry-After), HS_ETOOBIG when the body can never fit; msg says which limit.
  * Thread-safe, never block. ---- */
 /* Refuses early a body of declared len (Content-Length; < 0 unknown) that would not fit now. */

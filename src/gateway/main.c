@@ -129,7 +129,8 @@ static const struct hs_opt gateway_opts[] = {
     INT("ec-k", ec_k, "4", 1, 16, "RS data shards (unless etcd config/ec-k says otherwise)"),
     INT("ec-m", ec_m, "2", 1, 4, "RS parity shards (unless etcd config/ec-m says otherwise)"),
     BYTES("body-buffer-budget", body_buffer_budget, "0", 0, (int64_t)1 << 40,
-          "request bodies and segments held in memory, all requests together; past it 503 "
+          "request bodies, segments and streamed responses held in memory, all requests "
+          "together; past it 503 "
           "(0: 256MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
