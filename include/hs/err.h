@@ -21,6 +21,7 @@ enum hs_err {
     HS_EPRECONDITION, /* a conditional request's precondition failed (If-Match...) */
     HS_ERANGE,        /* a requested byte range cannot be satisfied */
     HS_EUNSUPPORTED,  /* unsupported media type or operation for this object */
+    HS_EBUSY,         /* overloaded (a per-daemon limit is reached): retry later */
     HS_ERR_COUNT_     /* keep last */
 };
 

@@ -29,6 +29,7 @@ static const struct err_row err_table[HS_ERR_COUNT_] = {
     [HS_EPRECONDITION] = {"EPRECONDITION", "precondition failed", 412},
     [HS_ERANGE] = {"ERANGE", "range not satisfiable", 416},
     [HS_EUNSUPPORTED] = {"EUNSUPPORTED", "unsupported media type or operation", 415},
+    [HS_EBUSY] = {"EBUSY", "overloaded, retry later", 503},
 };
 
 static const struct err_row *row_of(enum hs_err e)

@@ -74,8 +74,15 @@ void hs_gw_respond_json(struct hs_http_req *r, unsigned status, struct hs_buf *b
     hs_http_respond_take(r, status, "application/json", data, len);
 }
 
+void hs_gw_retry_after(struct hs_http_req *r, enum hs_err err)
+{
+    if (err == HS_EBUSY)
+        hs_http_add_header(r, "Retry-After", HS_GW_RETRY_AFTER_S);
+}
+
 void hs_gw_respond_err(struct hs_http_req *r, enum hs_err err, const char *msg)
 {
+    hs_gw_retry_after(r, err);
     hs_http_respond_error(r, err, "%s", msg && *msg ? msg : hs_strerror(err));
 }
 

@@ -22,8 +22,14 @@ void hs_gw_json_cstr(struct hs_buf *b, const char *s);
 
 /* Sends b's bytes (it is emptied: the memory goes to the response) as application/json. */
 void hs_gw_respond_json(struct hs_http_req *r, unsigned status, struct hs_buf *b);
-/* Native API error: hs_http_respond_error with msg (or hs_strerror(err) when msg is empty). */
+/* Native API error: hs_http_respond_error with msg (or hs_strerror(err) when msg is empty),
+ * plus Retry-After for HS_EBUSY. */
 void hs_gw_respond_err(struct hs_http_req *r, enum hs_err err, const char *msg);
+/* Seconds a client refused with HS_EBUSY (503) is told to wait: bodies and writes in flight
+ * usually end within that. */
+#define HS_GW_RETRY_AFTER_S "1"
+/* Adds Retry-After: HS_GW_RETRY_AFTER_S when err is HS_EBUSY (call before responding). */
+void hs_gw_retry_after(struct hs_http_req *r, enum hs_err err);
 
 /* The object key of a PREFIX route: hs_http_req_rest (already percent-decoded once). Sets
  * the key and its length (borrowed until the request completes) and returns true when it is a valid

@@ -24,8 +24,12 @@ enum hs_err hs_gw_read_start(struct hs_obj_reader *rd, struct hs_gw_read_start *
 
 /* Responds with status and content_type (plus whatever headers the caller added): from st's
  * buffer when it holds the whole body, else streamed (an error after the first byte aborts the
- * connection). Takes rd and st in every case. */
-void hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
-                          struct hs_obj_reader *rd, struct hs_gw_read_start *st);
+ * connection); a streamed response holds what its reader keeps in body-buffer-budget until it
+ * is done. Takes rd and st in every case. HS_OK: responded. HS_EBUSY: the budget is full,
+ * nothing was sent: the caller answers 503 (with Retry-After). */
+enum hs_err hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
+                                 struct hs_obj_reader *rd, struct hs_gw_read_start *st);
+#define HS_GW_READ_BUSY_MSG                                                                        \
+    "gateway busy: responses being sent hold body-buffer-budget; retry later"
 
 #endif

@@ -54,7 +54,10 @@ void hs_gw_ref_read_done(struct hs_http_req *r)
                        err == HS_EUNAVAIL ? "': not enough healthy nodes" : "'");
         goto fail;
     }
-    hs_gw_respond_reader(r, 200, hs_obj_reader_info(rd)->content_type, rd, &st);
+    if (hs_gw_respond_reader(r, 200, hs_obj_reader_info(rd)->content_type, rd, &st) == HS_EBUSY) {
+        hs_gw_retry_after(r, HS_EBUSY);
+        respond_detail(r, 503, "Cannot read key '", key, "' now: " HS_GW_READ_BUSY_MSG);
+    }
     return;
 fail:
     hs_obj_reader_close(rd);

@@ -17,8 +17,11 @@
 #include "hs/banned.h"
 
 struct ref_write {
-    struct hs_buf body; /* the whole document, at most doc_max bytes */
-    const char *key;    /* borrowed from the request */
+    struct hs_gw *gw;
+    struct hs_buf body;              /* the whole document, at most doc_max bytes */
+    struct hs_gw_budget_hold budget; /* body-buffer-budget held for body */
+    int64_t declared;                /* Content-Length, or -1 */
+    const char *key;                 /* borrowed from the request */
     enum hs_strategy strategy;
     bool hot_only;
     int64_t t0_ns;
@@ -28,6 +31,7 @@ static void ref_write_free(void *p)
 {
     struct ref_write *w = p;
     hs_buf_release(&w->body);
+    hs_gw_body_release(w->gw, &w->budget); /* after the free: it may trim the heap */
 }
 
 /* {"error":error[,"detail":detail]} with status. */
@@ -45,6 +49,8 @@ static void respond_ref_error(struct hs_http_req *r, unsigned status, const char
     (void)hs_buf_append(&b, "}", 1);
     hs_gw_respond_json(r, status, &b);
 }
+
+static void respond_write_error(struct hs_http_req *r, enum hs_err err, const char *msg);
 
 static bool flag_true(const char *v)
 {
@@ -69,14 +75,22 @@ void hs_gw_ref_write_start(struct hs_http_req *r)
         respond_ref_error(r, 415, "Invalid Content-Type", "Must be application/json");
         return;
     }
-    int64_t declared = 0;
+    int64_t declared = -1;
     int64_t max = hs_gw_opts(srv->gw)->doc_max_bytes;
     if (hs_http_req_content_length(r, &declared) && declared > max) {
         respond_ref_error(r, 413, "Body too large", "the document is larger than doc-max-size");
         return;
     }
+    char msg[256];
+    enum hs_err err = hs_gw_body_admit(srv->gw, declared, msg, sizeof msg);
+    if (err != HS_OK) {
+        respond_write_error(r, err, msg);
+        return;
+    }
     struct hs_arena *a = hs_http_req_arena(r);
     struct ref_write *w = hs_arena_alloc(a, sizeof *w);
+    w->gw = srv->gw;
+    w->declared = declared;
     hs_buf_init(&w->body, (size_t)max);
     hs_arena_defer(a, ref_write_free, w);
     w->key = key;
@@ -89,10 +103,22 @@ void hs_gw_ref_write_start(struct hs_http_req *r)
 enum hs_err hs_gw_ref_write_body(struct hs_http_req *r, const void *data, size_t n)
 {
     struct ref_write *w = hs_http_req_ctx(r);
-    if (hs_buf_append(&w->body, data, n) != HS_OK) {
+    if (w->body.len + n > w->body.max_bytes) {
         respond_ref_error(r, 413, "Body too large", "the document is larger than doc-max-size");
         return HS_ETOOBIG;
     }
+    char msg[256];
+    enum hs_err err = hs_gw_body_grow(w->gw, &w->budget, (int64_t)(w->body.len + n), w->declared,
+                                      msg, sizeof msg);
+    if (err != HS_OK) {
+        /* the rest of the body is discarded: give its memory and budget back now */
+        hs_buf_release(&w->body);
+        hs_gw_body_release(w->gw, &w->budget);
+        respond_write_error(r, err, msg);
+        return err;
+    }
+    if (hs_buf_append(&w->body, data, n) != HS_OK)
+        HS_BUG("document buffer refused %zu bytes", n);
     return HS_OK;
 }
 
@@ -168,6 +194,10 @@ static void respond_write_error(struct hs_http_req *r, enum hs_err err, const ch
         break;
     case HS_ETOOBIG:
         respond_ref_error(r, 413, "Body too large", msg);
+        break;
+    case HS_EBUSY:
+        hs_gw_retry_after(r, err);
+        respond_ref_error(r, 503, "Gateway busy", msg);
         break;
     default:
         respond_ref_error(r, (unsigned)hs_err_http_status(err), hs_strerror(err), msg);

@@ -57,6 +57,21 @@ static bool declared_too_big(struct hs_http_req *r, size_t max)
 
 /* ---- PATCH /v1/objects/<key> ---- */
 
+/* A patch body (up to doc-max-size) counted against body-buffer-budget. */
+struct patch_body {
+    struct body_ctx b; /* first: hs_gw_v1_patch_done reads the context as a body_ctx */
+    struct hs_gw *gw;
+    struct hs_gw_budget_hold budget;
+    int64_t declared; /* Content-Length, or -1 */
+};
+
+static void patch_body_release(void *p)
+{
+    struct patch_body *pb = p;
+    hs_buf_release(&pb->b.buf);
+    hs_gw_body_release(pb->gw, &pb->budget); /* after the free: it may trim the heap */
+}
+
 void hs_gw_v1_patch_start(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -77,13 +92,40 @@ void hs_gw_v1_patch_start(struct hs_http_req *r)
     size_t max = (size_t)hs_gw_opts(srv->gw)->doc_max_bytes;
     if (declared_too_big(r, max))
         return;
-    body_ctx_new(r, max);
+    int64_t declared = -1;
+    char msg[256];
+    (void)hs_http_req_content_length(r, &declared);
+    enum hs_err err = hs_gw_body_admit(srv->gw, declared, msg, sizeof msg);
+    if (err != HS_OK) {
+        hs_gw_respond_err(r, err, msg);
+        return;
+    }
+    struct hs_arena *a = hs_http_req_arena(r);
+    struct patch_body *pb = hs_arena_alloc(a, sizeof *pb);
+    hs_buf_init(&pb->b.buf, max);
+    pb->gw = srv->gw;
+    pb->declared = declared;
+    hs_arena_defer(a, patch_body_release, pb);
+    hs_http_req_set_ctx(r, &pb->b);
 }
 
 enum hs_err hs_gw_v1_patch_body(struct hs_http_req *r, const void *data, size_t n)
 {
-    struct body_ctx *b = hs_http_req_ctx(r);
-    return hs_buf_append(&b->buf, data, n);
+    struct patch_body *pb = (struct patch_body *)hs_http_req_ctx(r);
+    struct hs_buf *buf = &pb->b.buf;
+    if (buf->len + n > buf->max_bytes)
+        return HS_ETOOBIG;
+    char msg[256];
+    enum hs_err err = hs_gw_body_grow(pb->gw, &pb->budget, (int64_t)(buf->len + n), pb->declared,
+                                      msg, sizeof msg);
+    if (err != HS_OK) {
+        /* the rest of the body is discarded: give its memory and budget back now */
+        hs_buf_release(buf);
+        hs_gw_body_release(pb->gw, &pb->budget);
+        hs_gw_respond_err(r, err, msg);
+        return err;
+    }
+    return hs_buf_append(buf, data, n);
 }
 
 /* The PUT answer: {"key","etag","version","strategy","size"}, plus what the patch did. */
@@ -373,6 +415,10 @@ void hs_gw_metrics_done(struct hs_http_req *r)
     struct hs_buf b;
     hs_buf_init(&b, 0);
     hs_gw_metrics_render(&b);
+    const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
+    struct hs_gw_budget_stats bs;
+    hs_gw_budget_snapshot(srv->gw, &bs);
+    hs_gw_metrics_render_budget(&b, &bs);
     size_t len = 0;
     uint8_t *data = hs_buf_detach(&b, &len);
     if (!data)

@@ -49,6 +49,8 @@ struct stream {
     uint8_t *first;
     size_t first_len;
     int64_t total;
+    struct hs_gw *gw;
+    struct hs_gw_budget_hold budget; /* what rd keeps between pieces (body-buffer-budget) */
 };
 
 static ssize_t stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
@@ -74,11 +76,24 @@ static void stream_free(void *ctx)
     struct stream *s = ctx;
     hs_obj_reader_close(s->rd);
     free(s->first);
+    hs_gw_body_release(s->gw, &s->budget); /* after the frees: it may trim the heap */
     free(s);
 }
 
-void hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
-                          struct hs_obj_reader *rd, struct hs_gw_read_start *st)
+/* What a streaming reader keeps between pieces, for as long as the client takes to read: one
+ * segment (EC: with the shard spans it fetched, about 1.5 segments more with RS(4,2)), or the
+ * whole merged document (and its hot and cold parts) for field_hybrid. */
+static int64_t reader_held_bytes(const struct hs_gw_opts *o, const struct hs_obj_info *info)
+{
+    int64_t size = info->size_bytes;
+    if (info->strategy == HS_STRATEGY_FIELD_HYBRID)
+        return 2 * size;
+    int64_t seg = HS_MIN(size, o->segment_bytes);
+    return info->strategy == HS_STRATEGY_EC ? seg + seg / 2 * 3 : seg;
+}
+
+enum hs_err hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
+                                 struct hs_obj_reader *rd, struct hs_gw_read_start *st)
 {
     int64_t total = hs_obj_reader_length(rd);
     if ((int64_t)st->first_len >= total) {
@@ -86,12 +101,34 @@ void hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *co
         hs_http_respond_take(r, status, content_type, st->first, st->first_len);
         st->first = NULL;
         hs_obj_reader_close(rd);
-        return;
+        return HS_OK;
+    }
+    /* A slow client would otherwise keep the reader's buffers for as long as it likes, and
+     * nothing would bound how many it keeps: a streamed response holds its share of the budget
+     * until it is done. A read that can never fit (a tiny budget) is served unreserved. */
+    const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
+    struct hs_gw_budget_hold hold = {0};
+    int64_t held = reader_held_bytes(hs_gw_opts(srv->gw), hs_obj_reader_info(rd));
+    struct hs_gw_budget_stats bs;
+    hs_gw_budget_snapshot(srv->gw, &bs);
+    char msg[256];
+    if (held <= bs.body_limit_bytes &&
+        hs_gw_body_grow(srv->gw, &hold, held, held, msg, sizeof msg) != HS_OK) {
+        free(st->first);
+        st->first = NULL;
+        hs_obj_reader_close(rd);
+        return HS_EBUSY;
     }
     struct stream *s = hs_xmalloc(sizeof *s);
-    *s = (struct stream){.rd = rd, .first = st->first, .first_len = st->first_len, .total = total};
+    *s = (struct stream){.rd = rd,
+                         .first = st->first,
+                         .first_len = st->first_len,
+                         .total = total,
+                         .gw = srv->gw,
+                         .budget = hold};
     st->first = NULL;
     hs_http_respond_callback(r, status, content_type, total, stream_read, s, stream_free);
+    return HS_OK;
 }
 
 /* ---- GET / HEAD /v1/objects/<key> ---- */
@@ -215,7 +252,8 @@ void hs_gw_v1_get_done(struct hs_http_req *r)
                  now->size_bytes);
         hs_http_add_header(r, "Content-Range", cr);
     }
-    hs_gw_respond_reader(r, ranged ? 206 : 200, now->content_type, rd, &st);
+    if (hs_gw_respond_reader(r, ranged ? 206 : 200, now->content_type, rd, &st) == HS_EBUSY)
+        hs_gw_respond_err(r, HS_EBUSY, HS_GW_READ_BUSY_MSG);
     return;
 close:
     hs_obj_reader_close(rd);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/budget.h"
 #include "hs/err.h"
 #include "hs/manifest.h"
 
@@ -41,6 +42,8 @@ struct hs_gw_opts {
     uint32_t ec_k, ec_m;       /* RS(k, m) for ec and cold parts (4, 2) */
     int64_t stripe_bytes;      /* object bytes per EC stripe (1 MiB) */
     int64_t wal_alive_ms;      /* a progressing streamed write re-puts its WAL record this often */
+    int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 512 MiB or more */
+    int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
 };
 
 struct hs_gw;
@@ -91,6 +94,24 @@ char *hs_gw_hotset_csv(struct hs_gw *gw);
 /* Validates and stores config/hot-fields in etcd (the watch then updates every gateway). */
 enum hs_err hs_gw_set_hot_fields(struct hs_gw *gw, const char *csv, char *msg, size_t msg_len);
 #define HS_GW_DEFAULT_HOT_FIELDS "like_count,view_count,inventory_count,update_count"
+
+/* ---- admission (budget.h; these wrap gw's budget): request bodies held whole reserve their
+ * bytes as they grow, streamed writes and responses their segment buffers, and every write
+ * holds one slot while its WAL record may exist. A refusal
+ * is HS_EBUSY (503 + Retry-After), HS_ETOOBIG when the body can never fit; msg says which limit.
+ * Thread-safe, never block. ---- */
+/* Refuses early a body of declared len (Content-Length; < 0 unknown) that would not fit now. */
+enum hs_err hs_gw_body_admit(struct hs_gw *gw, int64_t len, char *msg, size_t msg_len);
+/* hs_gw_budget_grow on gw's budget with cap doc_max_bytes (or len_cap when > 0). */
+enum hs_err hs_gw_body_grow(struct hs_gw *gw, struct hs_gw_budget_hold *h, int64_t need,
+                            int64_t len_cap, char *msg, size_t msg_len);
+/* Gives h back; call after the buffer it covers was freed. After a large body, hands freed
+ * memory back to the kernel (malloc_trim, at most about once a second). */
+void hs_gw_body_release(struct hs_gw *gw, struct hs_gw_budget_hold *h);
+/* One open-write slot: HS_EBUSY (msg set) when max_open_writes are taken. */
+enum hs_err hs_gw_write_slot_take(struct hs_gw *gw, char *msg, size_t msg_len);
+void hs_gw_write_slot_put(struct hs_gw *gw);
+void hs_gw_budget_snapshot(struct hs_gw *gw, struct hs_gw_budget_stats *out);
 
 /* The calling thread's node client (created on first use, freed at thread exit). */
 struct hs_blob_client;

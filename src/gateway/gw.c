@@ -3,6 +3,7 @@
  * the watched views of nodes/ and config/ (members.c, settings.c) and the registration of
  * gateways/<id> under a lease (hs/registration.h). Starts whether or not etcd is up. */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,11 @@
 #include "hs/view.h"
 #include "hs/banned.h"
 
-#define REG_REFRESH_MS 30000 /* the value never changes; a rare rewrite heals a lost put */
+#define REG_REFRESH_MS      30000 /* the value never changes; a rare rewrite heals a lost put */
+#define DEFAULT_OPEN_WRITES 256
+#define DEFAULT_BODY_BUDGET ((int64_t)512 << 20)
+#define TRIM_AFTER_BYTES    ((int64_t)1 << 20) /* a body this large was held: give memory back */
+#define TRIM_EVERY_MS       1000               /* at most one malloc_trim per second */
 
 struct hs_etcd *hs_gw_etcd(struct hs_gw *gw)
 {
@@ -105,6 +110,14 @@ static enum hs_err start_registration(struct hs_gw *gw)
     return err;
 }
 
+/* 512 MiB, or room for 4 whole documents, or for 2 EC segments with their shards if more. */
+static int64_t default_body_budget(const struct hs_gw_opts *o)
+{
+    int64_t seg = o->segment_bytes;
+    int64_t ec_seg = seg + (seg + o->ec_k - 1) / o->ec_k * (o->ec_k + o->ec_m);
+    return HS_MAX(DEFAULT_BODY_BUDGET, HS_MAX(4 * o->doc_max_bytes, 2 * ec_seg));
+}
+
 enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
 {
     if (!opts->etcd_endpoints || !opts->gateway_id || opts->segment_bytes <= 0 ||
@@ -123,6 +136,12 @@ enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
     if (gw->opts.lease_ttl_s < 2)
         gw->opts.lease_ttl_s = 2;
     gw->started_ms = hs_clock_wall_ms();
+    if (gw->opts.body_budget_bytes <= 0)
+        gw->opts.body_budget_bytes = default_body_budget(&gw->opts);
+    if (gw->opts.max_open_writes <= 0)
+        gw->opts.max_open_writes = DEFAULT_OPEN_WRITES;
+    hs_gw_budget_init(&gw->budget, gw->opts.body_budget_bytes, gw->opts.max_open_writes);
+    atomic_init(&gw->trimmed_ms, 0);
     pthread_mutex_init(&gw->lock, NULL);
     pthread_mutex_init(&gw->codec_lock, NULL);
     if (pthread_key_create(&gw->client_key, client_free) != 0)
@@ -170,4 +189,79 @@ void hs_gw_free(struct hs_gw *gw)
     free(gw->s_gateway_id);
     free(gw->s_advertise_url);
     free(gw);
+}
+
+static void body_refused(struct hs_gw *gw, enum hs_err err, int64_t bytes, char *msg,
+                         size_t msg_len)
+{
+    if (err == HS_ETOOBIG)
+        snprintf(msg, msg_len,
+                 "a body of %" PRId64 " bytes is over this gateway's body-buffer-budget (%" PRId64
+                 " bytes)",
+                 bytes, gw->budget.body_limit_bytes);
+    else
+        snprintf(msg, msg_len,
+                 "gateway busy: request bodies held in memory would pass body-buffer-budget "
+                 "(%" PRId64 " bytes); retry later",
+                 gw->budget.body_limit_bytes);
+}
+
+enum hs_err hs_gw_body_admit(struct hs_gw *gw, int64_t len, char *msg, size_t msg_len)
+{
+    enum hs_err err = hs_gw_budget_admit(&gw->budget, len);
+    if (err != HS_OK)
+        body_refused(gw, err, len, msg, msg_len);
+    return err;
+}
+
+enum hs_err hs_gw_body_grow(struct hs_gw *gw, struct hs_gw_budget_hold *h, int64_t need,
+                            int64_t len_cap, char *msg, size_t msg_len)
+{
+    int64_t cap = len_cap > 0 ? len_cap : gw->opts.doc_max_bytes;
+    enum hs_err err = hs_gw_budget_grow(&gw->budget, h, need, cap);
+    if (err != HS_OK)
+        body_refused(gw, err, need, msg, msg_len);
+    return err;
+}
+
+/* glibc keeps memory a request freed: large buffers are mmapped (main.c fixes the threshold), but
+ * the small blocks of a parsed document (jansson) fragment the arenas, which only malloc_trim
+ * hands back to the kernel (it also releases free pages in the middle of a heap). It walks every
+ * arena under its lock, so it runs only after large bodies and at most once per TRIM_EVERY_MS. */
+static void trim_maybe(struct hs_gw *gw)
+{
+    int_fast64_t now = hs_clock_mono_ms();
+    int_fast64_t last = atomic_load_explicit(&gw->trimmed_ms, memory_order_relaxed);
+    if (now - last < TRIM_EVERY_MS ||
+        !atomic_compare_exchange_strong_explicit(&gw->trimmed_ms, &last, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    (void)malloc_trim(0);
+}
+
+void hs_gw_body_release(struct hs_gw *gw, struct hs_gw_budget_hold *h)
+{
+    if (hs_gw_budget_release(&gw->budget, h) >= TRIM_AFTER_BYTES)
+        trim_maybe(gw);
+}
+
+enum hs_err hs_gw_write_slot_take(struct hs_gw *gw, char *msg, size_t msg_len)
+{
+    if (hs_gw_budget_write_take(&gw->budget))
+        return HS_OK;
+    snprintf(msg, msg_len,
+             "gateway busy: %" PRId64 " writes already open (max-open-writes); "
+             "retry later",
+             gw->budget.writes_limit);
+    return HS_EBUSY;
+}
+
+void hs_gw_write_slot_put(struct hs_gw *gw)
+{
+    hs_gw_budget_write_put(&gw->budget);
+}
+
+void hs_gw_budget_snapshot(struct hs_gw *gw, struct hs_gw_budget_stats *out)
+{
+    hs_gw_budget_stats(&gw->budget, out);
 }

@@ -5,6 +5,7 @@
 #define HS_GATEWAY_GW_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "gateway/gateway.h"
@@ -39,6 +40,8 @@ struct hs_gw {
     pthread_mutex_t codec_lock;                                      /* guards codecs */
     struct hs_codec *codecs[HS_CODEC_MAX_K + 1][HS_CODEC_MAX_M + 1]; /* made on first use */
     struct hs_registration *reg;
+    struct hs_gw_budget budget;     /* bodies held whole, open writes (lock-free) */
+    atomic_int_fast64_t trimmed_ms; /* last malloc_trim (monotonic ms), see hs_gw_body_release */
 };
 
 /* members.c: the nodes/ view's change callback, and freeing the last snapshot. */

@@ -4,6 +4,7 @@
  * is gateway.h; the handlers are api_*.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define DRAIN_MAX_MS 10000 /* longest wait for in-flight requests on SIGTERM */
+#define DRAIN_MAX_MS 10000              /* longest wait for in-flight requests on SIGTERM */
+#define BUDGET_SLACK ((int64_t)1 << 20) /* body-buffer-budget over doc-max-size, at least */
 
 struct hs_gateway_config {
     char *listen;        /* host:port */
@@ -44,7 +46,9 @@ struct hs_gateway_config {
     int64_t replicas;
     int64_t ec_k, ec_m;
     int64_t wal_alive_interval; /* ms */
-    int log_level;              /* enum hs_log_level (same order as level_choices) */
+    int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
+    int64_t max_open_writes;
+    int log_level; /* enum hs_log_level (same order as level_choices) */
 };
 
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
@@ -128,6 +132,12 @@ static const struct hs_opt gateway_opts[] = {
     DUR("wal-alive-interval", wal_alive_interval, "3s", 100, 600000,
         "a streamed write that keeps receiving bytes re-puts its WAL record this often, so the "
         "healer never rolls it back (keep it well under the healer's wal-owner-grace)"),
+    BYTES("body-buffer-budget", body_buffer_budget, "0", 0, (int64_t)1 << 40,
+          "request bodies, segments and streamed responses held in memory, all requests "
+          "together; past it 503 "
+          "(0: 512MiB, or 4 x doc-max-size if more)"),
+    INT("max-open-writes", max_open_writes, "256", 1, 1000000,
+        "writes with a WAL record open at once; past it 503"),
     {.name = "log-level",
      .type = HS_OPT_ENUM,
      FIELD(log_level),
@@ -156,6 +166,36 @@ struct runtime {
     char hostname[256];
 };
 
+/* body-buffer-budget must always fit one whole document plus the chunk an auto write reads past
+ * doc-max-size before it turns into a stream, and one EC segment with its shards (with the
+ * flags' k and m; etcd's config/ may change those later). */
+static bool budget_fits(const struct hs_gateway_config *cfg)
+{
+    int64_t seg = cfg->segment_size;
+    int64_t ec_seg = seg + (seg + cfg->ec_k - 1) / cfg->ec_k * (cfg->ec_k + cfg->ec_m);
+    int64_t need = HS_MAX(cfg->doc_max_size + BUDGET_SLACK, ec_seg);
+    if (!cfg->body_buffer_budget || cfg->body_buffer_budget >= need)
+        return true;
+    fprintf(stderr,
+            "hybridstore gateway: --body-buffer-budget (%lld) must be at least %lld: "
+            "--doc-max-size + 1MiB, and one segment with its EC shards\n",
+            (long long)cfg->body_buffer_budget, (long long)need);
+    return false;
+}
+
+/* glibc raises its mmap threshold (up to 32 MiB) each time a mmapped block is freed, so after
+ * one large request every later body buffer comes from the heap arenas, and freed heap memory
+ * mostly stays with the process: 30 half-sent 64 MiB documents left a gateway at 500 MB after
+ * they were gone. A fixed threshold turns the dynamic raise off: every buffer of 1 MiB or more
+ * (bodies, segments, shards) is its own mapping, returned to the kernel by free(). The small
+ * blocks left behind are trimmed after large bodies (gw.c, hs_gw_body_release). */
+static void memory_give_back(void)
+{
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): called before any thread starts */
+    if (mallopt(M_MMAP_THRESHOLD, 1024 * 1024) != 1)
+        HS_LOG_WARN("mallopt_failed", "param=M_MMAP_THRESHOLD");
+}
+
 static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runtime *rt,
                                 const char *host, uint16_t port)
 {
@@ -176,6 +216,8 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .ec_m = (uint32_t)cfg->ec_m,
         .stripe_bytes = cfg->stripe_size,
         .wal_alive_ms = cfg->wal_alive_interval,
+        .body_budget_bytes = cfg->body_buffer_budget,
+        .max_open_writes = cfg->max_open_writes,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)
@@ -220,8 +262,11 @@ int hs_cmd_gateway(int argc, char **argv)
         fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
         goto out;
     }
+    if (!budget_fits(&cfg))
+        goto out;
     if (!(rt.secret = hs_daemon_secret("gateway", cfg.secret, cfg.secret_file)))
         goto out;
+    memory_give_back();
     rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : hs_daemon_random_id();
     rt.url =
         cfg.advertise_url ? hs_xstrdup(cfg.advertise_url) : hs_xasprintf("http://%s", cfg.listen);

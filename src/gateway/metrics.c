@@ -11,9 +11,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/budget.h"
 #include "gateway/metrics.h"
 #include "hs/banned.h"
 
@@ -281,4 +283,36 @@ void hs_gw_metrics_render(struct hs_buf *out)
                "Request samples dropped because the series tables were full.");
     (void)hs_buf_printf(out, "hybridstore_gateway_metrics_dropped_total %lld\n",
                         (long long)load(&g_m.dropped));
+}
+
+void hs_gw_metrics_render_budget(struct hs_buf *out, const struct hs_gw_budget_stats *s)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } rows[] = {
+        {"body_buffer_bytes", "gauge",
+         "Request body bytes reserved against body-buffer-budget right now.",
+         offsetof(struct hs_gw_budget_stats, body_reserved_bytes)},
+        {"body_buffer_limit_bytes", "gauge", "body-buffer-budget.",
+         offsetof(struct hs_gw_budget_stats, body_limit_bytes)},
+        {"body_buffer_peak_bytes", "gauge", "Highest body_buffer_bytes since start.",
+         offsetof(struct hs_gw_budget_stats, body_peak_reserved_bytes)},
+        {"body_buffer_refusals_total", "counter",
+         "Requests refused (503 EBUSY, or 413) because their body would pass body-buffer-budget.",
+         offsetof(struct hs_gw_budget_stats, body_refusals)},
+        {"open_writes", "gauge", "Writes holding a WAL slot (max-open-writes) right now.",
+         offsetof(struct hs_gw_budget_stats, writes_open)},
+        {"open_writes_limit", "gauge", "max-open-writes.",
+         offsetof(struct hs_gw_budget_stats, writes_limit)},
+        {"open_writes_refusals_total", "counter",
+         "Writes refused (503 EBUSY) because max-open-writes were open.",
+         offsetof(struct hs_gw_budget_stats, writes_refusals)},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int64_t v = 0;
+        memcpy(&v, (const char *)s + rows[i].offset, sizeof v);
+        put_header(out, rows[i].name, rows[i].type, rows[i].help);
+        (void)hs_buf_printf(out, "hybridstore_gateway_%s %lld\n", rows[i].name, (long long)v);
+    }
 }

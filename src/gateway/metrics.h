@@ -32,5 +32,9 @@ void hs_gw_metrics_on_complete(void *ctx, const char *method, const char *route,
  * out. Thread-safe; a scrape racing with requests may see a request in one series and not yet
  * in another. */
 void hs_gw_metrics_render(struct hs_buf *out);
+/* Appends the admission gauges and refusal counters of one gateway (budget.h): body bytes
+ * reserved now, their limit and peak, refusals; open writes, their limit, refusals. */
+struct hs_gw_budget_stats;
+void hs_gw_metrics_render_budget(struct hs_buf *out, const struct hs_gw_budget_stats *s);
 
 #endif

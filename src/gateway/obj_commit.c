@@ -223,6 +223,14 @@ static enum hs_err place(struct hs_obj_writer *w, char *msg, size_t msg_len)
 
 enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
 {
+    /* max-open-writes: a slot per WAL record this gateway may leave open (writer_free gives it
+     * back), so slow clients cannot make it hold unbounded etcd state and work */
+    if (!w->write_slot) {
+        enum hs_err slot = hs_gw_write_slot_take(w->gw, msg, msg_len);
+        if (slot != HS_OK)
+            return slot;
+        w->write_slot = true;
+    }
     w->mem = hs_gw_members_get(w->gw);
     enum hs_err err = place(w, msg, msg_len);
     if (err != HS_OK)

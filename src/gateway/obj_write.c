@@ -73,12 +73,27 @@ static void writer_free(struct hs_obj_writer *w)
     for (size_t i = 0; i < HS_CODEC_MAX_SHARDS; i++)
         hs_buf_release(&w->shards[i]);
     hs_split_result_release(&w->split);
+    if (w->write_slot)
+        hs_gw_write_slot_put(w->gw);
+    hs_gw_body_release(w->gw, &w->body_budget); /* after the frees: it may trim the heap */
     free(w);
 }
 
 static int64_t max_object_bytes(const struct hs_obj_writer *w)
 {
     return (int64_t)HS_WR_SEGMENTS_MAX * w->gw->opts.segment_bytes;
+}
+
+/* Bytes a streamed write holds at most, for body-buffer-budget: one segment (or the whole body
+ * when it is shorter), plus its k+m shards for EC (obj_segment.c keeps them between segments). */
+static int64_t stream_held_bytes(const struct hs_obj_writer *w)
+{
+    int64_t data = w->gw->opts.segment_bytes;
+    if (w->declared_len >= 0 && w->declared_len < data)
+        data = w->declared_len;
+    if (w->strategy == HS_STRATEGY_EC)
+        data += (data + w->set.ec_k - 1) / w->set.ec_k * (w->set.ec_k + w->set.ec_m);
+    return data;
 }
 
 /* The auto rule once the size is final (or past every limit): small -> replication. */
@@ -152,7 +167,10 @@ enum hs_err hs_obj_writer_begin(struct hs_gw *gw, const struct hs_obj_put_opts *
         w->strategy = by_size(w, w->declared_len);
     if (w->strategy == HS_STRATEGY_REPLICATION || w->strategy == HS_STRATEGY_EC) {
         hs_buf_init(&w->buf, (size_t)gw->opts.segment_bytes);
-        err = hs_wr_start(w, msg, msg_len); /* 503 / 412 before the body is read */
+        int64_t held = stream_held_bytes(w);
+        err = hs_gw_body_grow(gw, &w->body_budget, held, held, msg, msg_len);
+        if (err == HS_OK)
+            err = hs_wr_start(w, msg, msg_len); /* 503 / 412 before the body is read */
         if (err != HS_OK) {
             hs_wr_fail_cleanup(w);
             writer_free(w);
@@ -160,6 +178,10 @@ enum hs_err hs_obj_writer_begin(struct hs_gw *gw, const struct hs_obj_put_opts *
         }
     } else {
         /* field_hybrid: bounded by doc_max; auto: the rules in write_any bound it */
+        if ((err = hs_gw_body_admit(gw, w->declared_len, msg, msg_len)) != HS_OK) {
+            writer_free(w);
+            return err;
+        }
         w->buffer_all = true;
         hs_buf_init(&w->buf, w->strategy ? (size_t)gw->opts.doc_max_bytes : 0);
     }
@@ -232,8 +254,13 @@ static enum hs_err write_any(struct hs_obj_writer *w, const void *data, size_t n
         snprintf(msg, msg_len, "object too large: at most %" PRId64 " bytes", max_object_bytes(w));
         return HS_ETOOBIG;
     }
+    int64_t need = w->buffer_all ? (int64_t)(w->buf.len + n) : stream_held_bytes(w);
+    enum hs_err err = hs_gw_body_grow(w->gw, &w->body_budget, need,
+                                      w->buffer_all ? w->declared_len : need, msg, msg_len);
+    if (err != HS_OK)
+        return err;
     if (!w->buffer_all) {
-        enum hs_err err = hs_wr_wal_keep_alive(w, msg, msg_len);
+        err = hs_wr_wal_keep_alive(w, msg, msg_len);
         return err == HS_OK ? stream_bytes(w, data, n, msg, msg_len) : err;
     }
     if (w->strategy == 0) {

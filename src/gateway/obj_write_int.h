@@ -79,6 +79,9 @@ struct hs_obj_writer {
 
     struct hs_split_result split; /* field_hybrid */
     char cold_hash[2 * HS_SPLIT_HASH_BYTES + 1];
+
+    struct hs_gw_budget_hold body_budget; /* body-buffer-budget held for buf while buffer_all */
+    bool write_slot;                      /* holds a max-open-writes slot (hs_wr_start) */
 };
 
 /* obj_segment.c */
