@@ -6,6 +6,9 @@
  * handle); "Expect: 100-continue" is never sent (it would cost a round trip per PUT). PUT sends
  * the payload's CRC32C in X-HS-CRC32C; GET checks the CRC32C of what arrived against the node's
  * X-HS-CRC32C header, so corruption on disk, in the node or on the wire is caught end to end.
+ * PUT also sends X-HS-Deadline-Ms = now + timeout_ms - min(timeout_ms / 10, 250 ms): the node
+ * does not publish the blob after that wall-clock instant (HS_ETIMEDOUT), so a PUT that reaches
+ * a stalled node after we gave up leaves no orphan (docs/node.md, "Write deadlines").
  *
  * Thread-safety: a client is used by one thread at a time (give each thread its own). Every
  * call blocks until all its transfers finished or timed out. */

@@ -20,6 +20,7 @@
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define ERR_BODY_MAX               4096
+#define DEADLINE_MARGIN_MAX_MS     250
 
 /* One transfer of a fan-out: the call plus the state of its libcurl callbacks. */
 struct xfer {
@@ -294,6 +295,14 @@ static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
         snprintf(h, sizeof h, "X-HS-CRC32C: %08x", crc);
         x->hdrs = curl_slist_append(x->hdrs, h);
         x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/octet-stream");
+        /* The node publishes the blob only up to this instant: past it we have stopped
+         * waiting, and a blob published then would be an orphan nobody references. The
+         * margin leaves room for the reply's trip and a little clock skew. */
+        int64_t margin_ms = HS_MIN(c->timeout_ms / 10, (int64_t)DEADLINE_MARGIN_MAX_MS);
+        char dl[48];
+        snprintf(dl, sizeof dl, "X-HS-Deadline-Ms: %lld",
+                 (long long)(hs_clock_wall_ms() + c->timeout_ms - margin_ms));
+        x->hdrs = curl_slist_append(x->hdrs, dl);
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)call->len);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
