@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from cluster import HsCluster
-from readkit import gw, manifest, node_ids, qkey
+from readkit import gw, hybrid_doc, manifest, node_ids, qkey
 
 NODE_TIMEOUT_S = 10
 READS_PER_OBJECT = int(os.environ.get("HS_TEST_HEDGE_READS", "4"))  # more for a measurement
@@ -84,6 +84,13 @@ def test_reads_with_a_stopped_node_do_not_wait_for_its_timeout(cluster):
                              data=data, timeout=60)
             assert r.status_code in (200, 201), r.text
             objects[key] = data
+    for i in range(6):  # hot part replicated, cold part EC: both fetched in one race
+        key = f"hedge/hybrid/{i}"
+        data = hybrid_doc(rng.choice([2000, 30000]), like=i)
+        r = requests.put(f"{gw(c)}/v1/objects/{qkey(key)}", params={"strategy": "field_hybrid"},
+                         data=data, headers={"Content-Type": "application/json"}, timeout=60)
+        assert r.status_code in (200, 201), r.text
+        objects[key] = data
     for strategy in ("replication", "ec"):  # 4 segments each, streamed one at a time
         key = f"hedge/big/{strategy}"
         data = rng.randbytes(3 * (1 << 20) + 500007)
@@ -96,9 +103,10 @@ def test_reads_with_a_stopped_node_do_not_wait_for_its_timeout(cluster):
     held = {}
     for key in list(objects) + list(big):
         m = manifest(c, key)
-        for seg in m["data"]["segs"][:1]:
-            for b in seg["blobs"]:
-                held[ids[b["node"]]] = held.get(ids[b["node"]], 0) + 1
+        for part in ("data", "hot", "cold"):
+            for seg in (m.get(part) or {}).get("segs", [])[:1]:
+                for b in seg["blobs"]:
+                    held[ids[b["node"]]] = held.get(ids[b["node"]], 0) + 1
     paused = max(held, key=held.get)
     s = requests.Session()
     read_all(c, objects, 1, s)  # warm up connections and latency estimates
@@ -110,8 +118,8 @@ def test_reads_with_a_stopped_node_do_not_wait_for_its_timeout(cluster):
         other = read_all(c, big, 2, s) + read_ranges(c, {**objects, **big}, s)
     finally:
         c.cont(paused)
-    print(f"\nhedged reads: {len(objects)} small objects x {READS_PER_OBJECT} reads, {paused} "
-          f"holds {held[paused]} first-segment blobs; healthy "
+    print(f"\nhedged reads: {len(objects)} small objects (6 field_hybrid) x {READS_PER_OBJECT} "
+          f"reads, {paused} holds {held[paused]} first-segment blobs; healthy "
           f"p50={percentile(healthy, 50) * 1000:.1f} ms p99={percentile(healthy, 99) * 1000:.1f} "
           f"ms; {paused} stopped p50={percentile(degraded, 50) * 1000:.1f} ms "
           f"p99={percentile(degraded, 99) * 1000:.1f} ms max={max(degraded) * 1000:.1f} ms; "
