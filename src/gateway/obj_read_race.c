@@ -48,8 +48,8 @@ struct race {
 
 static int64_t hedge_delay_ns(const struct race *r, const char *url)
 {
-    int64_t max_us = HS_MIN((int64_t)HS_RD_HEDGE_MAX_US,
-                            hs_gw_opts(r->rd->gw)->node_timeout_ms * 1000 / 4);
+    int64_t max_us =
+        HS_MIN((int64_t)HS_RD_HEDGE_MAX_US, hs_gw_opts(r->rd->gw)->node_timeout_ms * 1000 / 4);
     return hs_blob_latency_hedge_us(url, HS_RD_HEDGE_DEFAULT_US, HS_RD_HEDGE_MIN_US,
                                     HS_MAX(max_us, (int64_t)HS_RD_HEDGE_MIN_US)) *
            1000;
