@@ -62,8 +62,8 @@ struct hs_blob_call {
                            blob's, from Content-Range) */
     uint32_t blob_crc;  /* GET/HEAD: CRC32C from the node (GET: verified; ranged GET: the
                            whole blob's, which the node verified before sending the range) */
-    int64_t elapsed_us; /* wall time of this transfer */
     bool replied;       /* the node's status line arrived (set while the call runs) */
+    int64_t elapsed_us; /* wall time of this transfer */
 };
 
 /* Runs every call in parallel. Per-call errors: the node's error (from X-HS-Error: HS_ENOENT,

@@ -76,7 +76,7 @@ static bool is_ec(const struct race *r, size_t seg)
 static void repl_backup(struct race *r, size_t seg)
 {
     struct hs_rd_seg *s = &r->segs[seg];
-    for (unsigned i = 0; i < s->seg->n_blobs && r->n < HS_RD_CALLS_MAX; i++) {
+    for (unsigned i = 0; i < s->seg->n_blobs && r->n < (size_t)HS_RD_CALLS_MAX; i++) {
         if ((s->tried & (1u << i)) || !hs_rd_repl_call(r->rd, s, i, &r->calls[r->n]))
             continue;
         struct slot *sl = &r->slots[r->n];
@@ -101,7 +101,7 @@ static void ec_backups(struct race *r, size_t seg, int64_t now_ns)
             alive |= 1u << sl->idx;
     }
     unsigned shards[HS_CODEC_MAX_SHARDS];
-    size_t max = HS_MIN((size_t)(HS_RD_CALLS_MAX - r->n), (size_t)HS_CODEC_MAX_SHARDS);
+    size_t max = HS_MIN((size_t)HS_RD_CALLS_MAX - r->n, (size_t)HS_CODEC_MAX_SHARDS);
     size_t nb = hs_rd_ec_backups(r->rd, s, running, alive, &r->calls[r->n], shards, max);
     for (size_t j = 0; j < nb; j++) {
         r->slots[r->n].own = (struct hs_buf){0};
