@@ -32,7 +32,7 @@ struct hs_blob_client;
 
 /* *out owned by the caller (hs_blob_client_free). Never fails today but keeps the contract. */
 enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out);
-/* Closes the kept-alive connections. NULL is fine. */
+/* Closes the kept-alive connections (and drops started calls never collected). NULL is fine. */
 void hs_blob_client_free(struct hs_blob_client *c);
 
 enum hs_blob_op {

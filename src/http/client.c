@@ -69,10 +69,14 @@ enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs
     return HS_OK;
 }
 
+static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x);
+
 void hs_blob_client_free(struct hs_blob_client *c)
 {
     if (!c)
         return;
+    while (c->running) /* started calls nobody collected: their callers are gone */
+        xfer_drop(c, c->running);
     for (size_t i = 0; i < c->n_easy; i++)
         curl_easy_cleanup(c->easy[i]);
     free(c->easy);
