@@ -133,12 +133,17 @@ void hs_blob_store_stats(struct hs_blob_store *s, struct hs_blob_stats *out);
  * an idempotent retry); HS_EIO, HS_ENOSPC. HS_OK only once the blob is durable (when
  * opts.fsync: file and directory fsynced). Concurrent writers of one id: exactly one file
  * wins (rename without replace); the others get HS_OK or HS_EEXIST as above.
- * The writer is freed by commit and abort in every case; abort removes the temp file. */
+ * The writer is freed by commit and abort in every case; abort removes the temp file.
+ * set_deadline: commit makes the blob visible only while the wall clock (hs_clock_wall_ms) is at
+ * or before deadline_ms, checked under the id's lock right before the rename; later it returns
+ * HS_ETIMEDOUT and removes the temp file (the writer that asked has given up: a blob published
+ * now would be an orphan). 0 = no deadline (the default). */
 struct hs_blob_writer;
 enum hs_err hs_blob_write_begin(struct hs_blob_store *s, const char *id, int64_t declared_len,
                                 struct hs_blob_writer **out);
 enum hs_err hs_blob_write_append(struct hs_blob_writer *w, const void *data, size_t n);
 enum hs_err hs_blob_write_commit(struct hs_blob_writer *w, bool have_crc, uint32_t expected_crc);
+void hs_blob_write_set_deadline(struct hs_blob_writer *w, int64_t deadline_ms);
 void hs_blob_write_abort(struct hs_blob_writer *w);
 
 /* Opens a blob for reading after verifying its header and the CRC32C of its whole payload

@@ -6,6 +6,9 @@
  * handle); "Expect: 100-continue" is never sent (it would cost a round trip per PUT). PUT sends
  * the payload's CRC32C in X-HS-CRC32C; GET checks the CRC32C of what arrived against the node's
  * X-HS-CRC32C header, so corruption on disk, in the node or on the wire is caught end to end.
+ * PUT also sends X-HS-Deadline-Ms = now + timeout_ms - min(timeout_ms / 10, 250 ms): the node
+ * does not publish the blob after that wall-clock instant (HS_ETIMEDOUT), so a PUT that reaches
+ * a stalled node after we gave up leaves no orphan (docs/node.md, "Write deadlines").
  *
  * Thread-safety: a client is used by one thread at a time (give each thread its own). Every
  * call blocks until all its transfers finished or timed out. */
@@ -29,7 +32,7 @@ struct hs_blob_client;
 
 /* *out owned by the caller (hs_blob_client_free). Never fails today but keeps the contract. */
 enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out);
-/* Closes the kept-alive connections. NULL is fine. */
+/* Closes the kept-alive connections (and drops started calls never collected). NULL is fine. */
 void hs_blob_client_free(struct hs_blob_client *c);
 
 enum hs_blob_op {
@@ -59,6 +62,7 @@ struct hs_blob_call {
                            blob's, from Content-Range) */
     uint32_t blob_crc;  /* GET/HEAD: CRC32C from the node (GET: verified; ranged GET: the
                            whole blob's, which the node verified before sending the range) */
+    bool replied;       /* the node's status line arrived (set while the call runs) */
     int64_t elapsed_us; /* wall time of this transfer */
 };
 
@@ -72,6 +76,32 @@ struct hs_blob_call {
  * of the asked range came back (HS_EPROTO otherwise; HS_ERANGE when the node says the range
  * lies past the blob's end). */
 enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n);
+
+/* Calls one at a time, for reads that race replicas or shards (first answer wins):
+ * hs_blob_client_start begins a call and returns at once; the call struct (and its data/out)
+ * stays borrowed until hs_blob_client_wait hands it back or hs_blob_client_cancel drops it.
+ * wait runs every started transfer for at most wait_us (< 0: no limit) and returns HS_OK with
+ * *done = the first call that ended (its outputs set as by hs_blob_client_run), or *done = NULL
+ * when the time ran out first; HS_ENOENT (*done = NULL) when no call is running. A running
+ * call's `replied` tells whether its node has started answering. cancel drops a started call
+ * not yet handed back (unknown calls are ignored): its connection is closed, its out restored,
+ * err = HS_ETIMEDOUT. hs_blob_client_run and the plain requests below must not be used while
+ * started calls are outstanding. */
+void hs_blob_client_start(struct hs_blob_client *c, struct hs_blob_call *call);
+enum hs_err hs_blob_client_wait(struct hs_blob_client *c, int64_t wait_us,
+                                struct hs_blob_call **done);
+void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call);
+
+/* Latency of nodes as this process sees them, for hedged reads: every successful GET/HEAD of
+ * the blob client notes its time to first byte under its base_url. The estimate is an EWMA of
+ * that time plus 3 EWMAs of its deviation (Jacobson's RTT estimator: roughly a high percentile,
+ * p95-p99, cheap to keep). One process-wide table of 64 slots with relaxed atomics: thread-safe
+ * and lock-free; two nodes hashing to one slot share (and reset) an estimate, which only makes
+ * hedges earlier or later. hedge_us: that estimate for base_url (the estimate over all nodes
+ * when it has none; default_us when nothing was measured yet), clamped to [min_us, max_us]. */
+void hs_blob_latency_note(const char *base_url, int64_t us);
+int64_t hs_blob_latency_hedge_us(const char *base_url, int64_t default_us, int64_t min_us,
+                                 int64_t max_us);
 
 /* Single-call conveniences over hs_blob_client_run. Out-params untouched on failure. */
 enum hs_err hs_blob_client_put(struct hs_blob_client *c, const char *base_url, const char *id,

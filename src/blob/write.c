@@ -40,6 +40,7 @@ struct hs_blob_writer {
     uint32_t crc;                       /* CRC32C of those bytes */
     size_t header_bytes;                /* H: where the payload starts */
     enum hs_err failed;                 /* sticky error of a failed append, HS_OK if none */
+    int64_t deadline_ms;                /* wall clock; 0 = none (set_deadline) */
 };
 
 /* pwrite of all n bytes, restarting after signals and short writes. errno set on failure. */
@@ -215,6 +216,15 @@ static enum hs_err publish(struct hs_blob_writer *w)
     enum hs_err err = HS_OK;
     pthread_mutex_t *m = hs_blob_stripe(w->s, w->id);
     pthread_mutex_lock(m);
+    /* Last moment before the blob becomes visible: the fsync above may have taken long, or the
+     * whole process may have been stopped since the request arrived. */
+    int64_t now_ms = hs_clock_wall_ms();
+    if (w->deadline_ms > 0 && now_ms > w->deadline_ms) {
+        pthread_mutex_unlock(m);
+        HS_LOG_WARN("blob_write_late", "id='%s' late_ms=%lld", w->id,
+                    (long long)(now_ms - w->deadline_ms));
+        return HS_ETIMEDOUT;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (rename_noreplace(w, rel) == 0) {
             atomic_fetch_add(&w->s->blobs, 1);
@@ -286,6 +296,11 @@ out:
     /* Whatever happened, the temp name goes: renamed away (ENOENT here), or never published. */
     hs_blob_write_abort(w);
     return err;
+}
+
+void hs_blob_write_set_deadline(struct hs_blob_writer *w, int64_t deadline_ms)
+{
+    w->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
 }
 
 void hs_blob_write_abort(struct hs_blob_writer *w)

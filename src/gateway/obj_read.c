@@ -116,8 +116,7 @@ static bool repl_verify(const struct hs_rd_seg *s)
     return (s->b - s->a) * 4 >= s->seg->len_bytes * 3;
 }
 
-/* Sets up c for replica i; false (noted) when its node is not live. */
-static bool repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_blob_call *c)
+bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_blob_call *c)
 {
     const struct hs_blob_ref *b = &s->seg->blobs[i];
     s->tried |= 1u << i;
@@ -136,24 +135,33 @@ static bool repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct 
     return true;
 }
 
-/* Checks replica s->replica's finished call and trims a whole-blob fetch to [a, b). */
-static bool repl_done(struct hs_rd *rd, struct hs_rd_seg *s, const struct hs_blob_call *c,
-                      size_t base)
+bool hs_rd_repl_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
+                     const struct hs_blob_call *c, size_t base, const struct hs_buf *src)
 {
-    const struct hs_blob_ref *b = &s->seg->blobs[s->replica];
+    const struct hs_blob_ref *b = &s->seg->blobs[i];
     enum hs_err err = c->err;
     bool verify = repl_verify(s);
     if (err == HS_OK && verify &&
         (c->blob_crc != s->seg->crc32c || c->blob_len != s->seg->len_bytes))
         err = HS_ECORRUPT; /* the node holds another blob under this id */
+    size_t src_base = src == s->out ? base : 0;
+    if (err == HS_OK && src->len - src_base != (size_t)(verify ? s->seg->len_bytes : s->b - s->a))
+        err = HS_EPROTO;
     if (err != HS_OK) {
         s->out->len = base;
         hs_rd_note_failure(rd, b, err);
         return false;
     }
-    if (verify) {
-        memmove(s->out->data + base, s->out->data + base + s->a, (size_t)(s->b - s->a));
-        s->out->len = base + (size_t)(s->b - s->a);
+    size_t skip = verify ? (size_t)s->a : 0, n = (size_t)(s->b - s->a);
+    if (src == s->out) {
+        memmove(s->out->data + base, s->out->data + base + skip, n);
+        s->out->len = base + n;
+        return true;
+    }
+    s->out->len = base;
+    if (hs_buf_append(s->out, src->data + skip, n) != HS_OK) {
+        hs_rd_note_failure(rd, b, HS_ETOOBIG);
+        return false;
     }
     return true;
 }
@@ -167,7 +175,7 @@ static void repl_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_c
     /* the segment's CRC spreads objects, the rotor spreads repeated reads of one object */
     unsigned start = n ? (rotor++ + s->seg->crc32c) % (unsigned)n : 0;
     for (size_t j = 0; j < n; j++) {
-        if (repl_call(rd, s, (unsigned)((start + j) % n), &calls[*n_calls])) {
+        if (hs_rd_repl_call(rd, s, (unsigned)((start + j) % n), &calls[*n_calls])) {
             s->n_calls = 1;
             (*n_calls)++;
             if (j > 0)
@@ -177,18 +185,18 @@ static void repl_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_c
     }
 }
 
-static enum hs_err repl_finish(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_call *calls,
-                               size_t base, char *msg, size_t msg_len)
+static enum hs_err repl_finish(struct hs_rd *rd, struct hs_rd_seg *s, size_t base, char *msg,
+                               size_t msg_len)
 {
-    if (s->n_calls == 1 && repl_done(rd, s, &calls[s->first_call], base))
-        return HS_OK;
+    if (s->ok)
+        return HS_OK; /* the race (hs_rd_race) delivered it */
     size_t n = s->seg->n_blobs;
     for (unsigned i = 0; i < n; i++) {
         struct hs_blob_call c;
-        if ((s->tried & (1u << i)) || !repl_call(rd, s, i, &c))
+        if ((s->tried & (1u << i)) || !hs_rd_repl_call(rd, s, i, &c))
             continue;
         (void)hs_blob_client_run(hs_gw_blob_client(rd->gw), &c, 1);
-        if (repl_done(rd, s, &c, base)) {
+        if (hs_rd_repl_done(rd, s, i, &c, base, s->out)) {
             rd->degraded = true;
             return HS_OK;
         }
@@ -214,18 +222,18 @@ static enum hs_err fetch_once(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n
             s->first_call = n_calls;
             s->n_calls = 0;
             s->tried = 0;
+            s->ok = false;
             if (s->part->kind == HS_PART_EC)
                 hs_rd_ec_prepare(rd, s, calls, &n_calls);
             else
                 repl_prepare(rd, s, calls, &n_calls);
         }
-        if (n_calls > 0)
-            (void)hs_blob_client_run(hs_gw_blob_client(rd->gw), calls, n_calls);
+        hs_rd_race(rd, &segs[done], batch, calls, &n_calls, bases);
         for (size_t i = 0; i < batch; i++) {
             struct hs_rd_seg *s = &segs[done + i];
             enum hs_err err = s->part->kind == HS_PART_EC
-                                  ? hs_rd_ec_finish(rd, s, calls, msg, msg_len)
-                                  : repl_finish(rd, s, calls, bases[i], msg, msg_len);
+                                  ? hs_rd_ec_finish(rd, s, msg, msg_len)
+                                  : repl_finish(rd, s, bases[i], msg, msg_len);
             hs_rd_ec_release(s);
             if (err != HS_OK && first == HS_OK)
                 first = err;

@@ -29,6 +29,7 @@ struct hs_rd_ec {
     uint64_t have_off[HS_CODEC_MAX_SHARDS]; /* blob span held in bufs[i] */
     uint64_t have_len[HS_CODEC_MAX_SHARDS]; /* 0 = nothing held */
     uint32_t failed;                        /* shards known bad */
+    uint32_t abandoned;                     /* shards whose slow call was cancelled */
     size_t call_shard[HS_CODEC_MAX_SHARDS]; /* shard of the segment's i-th first call */
 };
 
@@ -124,6 +125,72 @@ static bool covers(const struct hs_rd_ec *ec, unsigned i, uint64_t off, uint64_t
            off + len <= ec->have_off[i] + ec->have_len[i];
 }
 
+unsigned hs_rd_ec_call_shard(const struct hs_rd_seg *s, size_t j)
+{
+    return (unsigned)s->ec->call_shard[j];
+}
+
+void hs_rd_ec_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, const struct hs_blob_call *c)
+{
+    shard_done(rd, s, i, c);
+}
+
+bool hs_rd_ec_satisfied(const struct hs_rd_seg *s)
+{
+    const struct hs_rd_ec *ec = s->ec;
+    if (ec->bad)
+        return false;
+    bool data = true;
+    unsigned cover = 0;
+    for (unsigned i = 0; i < ec->n; i++) {
+        bool held = !(ec->failed & (1u << i)) && ec->have_len[i] > 0;
+        if (i < ec->k && ec->rng.data_bytes[i] > 0 && !held)
+            data = false;
+        if (held && covers(ec, i, ec->rng.need_off, ec->rng.need_bytes))
+            cover++;
+    }
+    return data || cover >= ec->k;
+}
+
+size_t hs_rd_ec_backups(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t running, uint32_t alive,
+                        struct hs_blob_call *calls, unsigned *shards, size_t max)
+{
+    struct hs_rd_ec *ec = s->ec;
+    if (ec->bad)
+        return 0;
+    const uint64_t off = ec->rng.need_off, len = ec->rng.need_bytes;
+    unsigned will = 0;
+    for (unsigned i = 0; i < ec->n; i++) {
+        uint32_t bit = 1u << i;
+        if (ec->failed & bit)
+            continue;
+        /* a running call covers the span when its planned span does (have_len is 0 yet) */
+        bool planned = (alive & bit) && ec->have_off[i] <= off &&
+                       off + len <= ec->have_off[i] + ec->bufs[i].max_bytes;
+        if (covers(ec, i, off, len) || planned)
+            will++;
+    }
+    size_t n = 0;
+    for (unsigned i = 0; i < ec->n && will < ec->k && n < max; i++) {
+        uint32_t bit = 1u << i;
+        if (((ec->failed | ec->abandoned | running) & bit) || ec->have_len[i] > 0)
+            continue;
+        if (shard_call(rd, s, i, off, len, &calls[n])) {
+            shards[n++] = i;
+            will++;
+        }
+    }
+    return n;
+}
+
+void hs_rd_ec_abandon(struct hs_rd_seg *s, unsigned i)
+{
+    struct hs_rd_ec *ec = s->ec;
+    ec->abandoned |= 1u << i;
+    hs_buf_reset(&ec->bufs[i]);
+    ec->have_len[i] = 0;
+}
+
 /* Gets the need span of at least k shards, fetching from healthy ones (data first) in rounds. */
 static enum hs_err fetch_sources(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t *present_out)
 {
@@ -132,7 +199,7 @@ static enum hs_err fetch_sources(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t
     for (;;) {
         uint32_t present = 0;
         for (unsigned i = 0; i < ec->n; i++)
-            if (!(ec->failed & (1u << i)) && covers(ec, i, off, len))
+            if (!((ec->failed | ec->abandoned) & (1u << i)) && covers(ec, i, off, len))
                 present |= 1u << i;
         if (popcount32(present) >= ec->k) {
             *present_out = present;
@@ -142,11 +209,16 @@ static enum hs_err fetch_sources(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t
         unsigned shard_of[HS_CODEC_MAX_SHARDS];
         size_t n = 0;
         unsigned missing = ec->k - popcount32(present);
-        for (unsigned i = 0; i < ec->n && n < missing; i++) {
-            if ((ec->failed | present) & (1u << i))
-                continue;
-            if (shard_call(rd, s, i, off, len, &calls[n]))
-                shard_of[n++] = i;
+        /* shards whose slow call a hedge cancelled come last: they may answer after all */
+        for (int pass = 0; pass < 2 && n < missing; pass++) {
+            uint32_t skip = ec->failed | present | (pass == 0 ? ec->abandoned : 0);
+            for (unsigned i = 0; i < ec->n && n < missing; i++) {
+                if ((skip & (1u << i)) || (pass == 1 && !(ec->abandoned & (1u << i))))
+                    continue;
+                ec->abandoned &= ~(1u << i);
+                if (shard_call(rd, s, i, off, len, &calls[n]))
+                    shard_of[n++] = i;
+            }
         }
         if (n == 0)
             return HS_EUNAVAIL;
@@ -219,24 +291,24 @@ static enum hs_err gather(struct hs_rd *rd, struct hs_rd_seg *s, uint8_t *tmp[])
     return HS_OK;
 }
 
-enum hs_err hs_rd_ec_finish(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_call *calls,
-                            char *msg, size_t msg_len)
+enum hs_err hs_rd_ec_finish(struct hs_rd *rd, struct hs_rd_seg *s, char *msg, size_t msg_len)
 {
     struct hs_rd_ec *ec = s->ec;
     if (ec->bad) {
         snprintf(msg, msg_len, "manifest of '%s' has an inconsistent EC segment", rd->key);
         return HS_ECORRUPT;
     }
-    for (size_t c = 0; c < s->n_calls; c++)
-        shard_done(rd, s, (unsigned)ec->call_shard[c], &calls[s->first_call + c]);
+    /* the race (hs_rd_race) booked the first calls and any backups */
     uint32_t needed = 0;
     for (unsigned i = 0; i < ec->k; i++)
         if (ec->rng.data_bytes[i] > 0)
             needed |= 1u << i;
     uint8_t *tmp[HS_CODEC_MAX_SHARDS] = {0};
     enum hs_err err = HS_OK;
-    if (ec->failed & needed) {
-        rd->degraded = true;
+    if ((ec->failed | ec->abandoned) & needed) {
+        /* a slow shard decoded around is not a degraded copy: only failures are */
+        if (ec->failed & needed)
+            rd->degraded = true;
         uint32_t present = 0;
         err = fetch_sources(rd, s, &present);
         if (err == HS_OK)

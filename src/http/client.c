@@ -20,10 +20,13 @@
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define ERR_BODY_MAX               4096
+#define DEADLINE_MARGIN_MAX_MS     250
 
-/* One transfer of a fan-out: the call plus the state of its libcurl callbacks. */
-struct xfer {
+/* One running call: the call plus the state of its libcurl callbacks. */
+struct hs_http_xfer {
     struct hs_blob_call *call;
+    struct hs_http_xfer *next; /* c->running */
+    size_t slot;               /* its easy handle in the pool */
     CURL *easy;
     char *url;               /* heap */
     struct curl_slist *hdrs; /* per call (auth, Expect, CRC) */
@@ -66,13 +69,18 @@ enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs
     return HS_OK;
 }
 
+static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x);
+
 void hs_blob_client_free(struct hs_blob_client *c)
 {
     if (!c)
         return;
+    while (c->running) /* started calls nobody collected: their callers are gone */
+        xfer_drop(c, c->running);
     for (size_t i = 0; i < c->n_easy; i++)
         curl_easy_cleanup(c->easy[i]);
     free(c->easy);
+    free(c->busy);
     curl_multi_cleanup(c->multi);
     free(c->secret);
     free(c);
@@ -82,9 +90,11 @@ CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i)
 {
     while (c->n_easy <= i) {
         c->easy = hs_xrealloc(c->easy, (c->n_easy + 1) * sizeof *c->easy);
+        c->busy = hs_xrealloc(c->busy, (c->n_easy + 1) * sizeof *c->busy);
         c->easy[c->n_easy] = curl_easy_init();
         if (!c->easy[c->n_easy])
             HS_BUG("curl_easy_init failed");
+        c->busy[c->n_easy] = false;
         c->n_easy++;
     }
     /* reset drops options, not the connections cached in the multi handle */
@@ -170,7 +180,7 @@ enum hs_err hs_http_map_status(long status, const char *err_name)
 
 static size_t upload_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-    struct xfer *x = ud;
+    struct hs_http_xfer *x = ud;
     size_t left = x->call->len - x->upload_pos;
     size_t n = HS_MIN(left, size * nitems);
     memcpy(buf, (const char *)x->call->data + x->upload_pos, n);
@@ -187,7 +197,7 @@ static bool is_2xx(CURL *e)
 
 static size_t download_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
-    struct xfer *x = ud;
+    struct hs_http_xfer *x = ud;
     size_t n = size * nmemb;
     /* Error bodies go aside, never into the caller's payload buffer. */
     struct hs_buf *dst = (x->call->out && is_2xx(x->easy)) ? x->call->out : &x->err_body;
@@ -218,7 +228,7 @@ static void header_value(const char *line, size_t n, char *out, size_t outlen)
 }
 
 /* "bytes <first>-<last>/<total>" of a 206 into x->cr_first and x->cr_total (left -1 else). */
-static void parse_content_range(const char *v, struct xfer *x)
+static void parse_content_range(const char *v, struct hs_http_xfer *x)
 {
     if (strncmp(v, "bytes ", 6) != 0)
         return;
@@ -240,11 +250,12 @@ static void parse_content_range(const char *v, struct xfer *x)
 
 static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
 {
-    struct xfer *x = ud;
+    struct hs_http_xfer *x = ud;
     size_t n = size * nitems;
     char val[64];
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* a new response (after an interim 1xx): forget what the previous one said */
+        x->call->replied = true;
         x->have_crc_hdr = false;
         x->err_name[0] = '\0';
         x->content_len = -1;
@@ -266,10 +277,15 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
+static void xfer_setup(struct hs_blob_client *c, struct hs_http_xfer *x)
 {
     struct hs_blob_call *call = x->call;
+    size_t i = 0;
+    while (i < c->n_easy && c->busy[i])
+        i++;
     CURL *e = x->easy = hs_http_client_easy(c, i);
+    c->busy[i] = true;
+    x->slot = i;
     char *esc = curl_easy_escape(e, call->id, 0);
     const char *base = call->base_url;
     size_t bl = strlen(base);
@@ -294,6 +310,14 @@ static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
         snprintf(h, sizeof h, "X-HS-CRC32C: %08x", crc);
         x->hdrs = curl_slist_append(x->hdrs, h);
         x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/octet-stream");
+        /* The node publishes the blob only up to this instant: past it we have stopped
+         * waiting, and a blob published then would be an orphan nobody references. The
+         * margin leaves room for the reply's trip and a little clock skew. */
+        int64_t margin_ms = HS_MIN(c->timeout_ms / 10, (int64_t)DEADLINE_MARGIN_MAX_MS);
+        char dl[48];
+        snprintf(dl, sizeof dl, "X-HS-Deadline-Ms: %lld",
+                 (long long)(hs_clock_wall_ms() + c->timeout_ms - margin_ms));
+        x->hdrs = curl_slist_append(x->hdrs, dl);
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)call->len);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
@@ -319,7 +343,7 @@ static void xfer_setup(struct hs_blob_client *c, struct xfer *x, size_t i)
 }
 
 /* Turns a finished transfer into the call's err/status/len/crc. */
-static void xfer_finish(struct xfer *x, CURLcode rc)
+static void xfer_finish(struct hs_http_xfer *x, CURLcode rc)
 {
     struct hs_blob_call *call = x->call;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->http_status);
@@ -356,6 +380,11 @@ static void xfer_finish(struct xfer *x, CURLcode rc)
                     (long long)call->blob_len);
         err = HS_ECORRUPT;
     }
+    if (err == HS_OK && (call->op == HS_BLOB_OP_GET || call->op == HS_BLOB_OP_HEAD)) {
+        curl_off_t ttfb_us = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us);
+        hs_blob_latency_note(call->base_url, (int64_t)ttfb_us);
+    }
     if (err != HS_OK && call->out)
         call->out->len = x->out_len0;
     if (err != HS_OK)
@@ -364,49 +393,96 @@ static void xfer_finish(struct xfer *x, CURLcode rc)
     call->err = err;
 }
 
-static void multi_wait_all(struct hs_blob_client *c)
+void hs_blob_client_start(struct hs_blob_client *c, struct hs_blob_call *call)
 {
-    int running = 1;
-    while (running > 0) {
+    assert(call->base_url && call->id);
+    assert(call->op != HS_BLOB_OP_GET || call->out);
+    struct hs_http_xfer *x = hs_xcalloc(1, sizeof *x);
+    x->call = call;
+    call->err = HS_EPROTO; /* until its transfer finishes */
+    call->http_status = 0;
+    call->replied = false;
+    xfer_setup(c, x);
+    curl_multi_add_handle(c->multi, x->easy);
+    x->next = c->running;
+    c->running = x;
+}
+
+/* Detaches a started call's transfer from the multi handle and frees it. */
+static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x)
+{
+    for (struct hs_http_xfer **p = &c->running; *p; p = &(*p)->next) {
+        if (*p == x) {
+            *p = x->next;
+            break;
+        }
+    }
+    /* also drops a DONE message of this handle still queued in the multi handle */
+    curl_multi_remove_handle(c->multi, x->easy);
+    c->busy[x->slot] = false;
+    curl_slist_free_all(x->hdrs);
+    free(x->url);
+    hs_buf_release(&x->err_body);
+    free(x);
+}
+
+enum hs_err hs_blob_client_wait(struct hs_blob_client *c, int64_t wait_us,
+                                struct hs_blob_call **done)
+{
+    *done = NULL;
+    if (!c->running)
+        return HS_ENOENT;
+    int64_t end_ns = wait_us >= 0 ? hs_clock_mono_ns() + wait_us * 1000 : INT64_MAX;
+    for (;;) {
+        int running = 0;
         if (curl_multi_perform(c->multi, &running) != CURLM_OK)
             HS_BUG("curl_multi_perform failed");
-        if (running > 0)
-            curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(c->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
-            struct xfer *x = NULL;
+            struct hs_http_xfer *x = NULL;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
             xfer_finish(x, m->data.result);
+            *done = x->call;
+            xfer_drop(c, x); /* other DONE messages stay queued for the next wait */
+            return HS_OK;
         }
+        int64_t left_ns = end_ns - hs_clock_mono_ns();
+        if (left_ns <= 0)
+            return HS_OK;
+        int ms = (int)HS_MIN((left_ns + 999999) / 1000000, (int64_t)1000);
+        curl_multi_poll(c->multi, NULL, 0, ms, NULL);
     }
+}
+
+void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call)
+{
+    struct hs_http_xfer *x = c->running;
+    while (x && x->call != call)
+        x = x->next;
+    if (!x)
+        return;
+    if (call->out)
+        call->out->len = x->out_len0;
+    call->err = HS_ETIMEDOUT;
+    call->http_status = 0;
+    HS_LOG_DEBUG("blob_call_cancelled", "url='%s' replied=%d", x->url, (int)call->replied);
+    xfer_drop(c, x);
 }
 
 enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n)
 {
-    struct xfer *xs = hs_xcalloc(n ? n : 1, sizeof *xs);
-    for (size_t i = 0; i < n; i++) {
-        assert(calls[i].base_url && calls[i].id);
-        assert(calls[i].op != HS_BLOB_OP_GET || calls[i].out);
-        xs[i].call = &calls[i];
-        calls[i].err = HS_EPROTO; /* until its transfer finishes */
-        calls[i].http_status = 0;
-        xfer_setup(c, &xs[i], i);
-        curl_multi_add_handle(c->multi, xs[i].easy);
-    }
-    multi_wait_all(c);
+    assert(!c->running); /* started calls would be handed back here, to nobody */
+    for (size_t i = 0; i < n; i++)
+        hs_blob_client_start(c, &calls[i]);
+    struct hs_blob_call *done = NULL;
+    while (hs_blob_client_wait(c, -1, &done) == HS_OK)
+        ;
     enum hs_err first = HS_OK;
-    for (size_t i = 0; i < n; i++) {
-        curl_multi_remove_handle(c->multi, xs[i].easy);
-        curl_slist_free_all(xs[i].hdrs);
-        free(xs[i].url);
-        hs_buf_release(&xs[i].err_body);
-        if (first == HS_OK)
-            first = calls[i].err;
-    }
-    free(xs);
+    for (size_t i = 0; i < n && first == HS_OK; i++)
+        first = calls[i].err;
     return first;
 }
 

@@ -17,12 +17,14 @@ struct hs_blob_client {
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
     CURLM *multi; /* owns the connection cache: keep-alive across calls */
-    CURL **easy;  /* pool, grown to the widest fan-out seen */
+    CURL **easy;  /* pool, grown to the most calls running at once */
+    bool *busy;   /* busy[i]: easy[i] belongs to a running call */
     size_t n_easy;
+    struct hs_http_xfer *running; /* started calls not yet handed back (list) */
 };
 
 void hs_http_curl_global_init(void);
-/* Easy handle i of the pool, reset (created when missing). */
+/* Easy handle i of the pool, reset (created when missing). Only while no call runs. */
 CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i);
 /* "Expect:" (disables 100-continue) and the Authorization header; caller frees the list. */
 struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c);

@@ -1,5 +1,6 @@
 /* client_misc.c - the blob client's listing and plain requests (one transfer through the same
  * multi handle, so they reuse its kept-alive connections), and the X-HS-CRC32C text form. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
                                    const char *base_url, const char *path, struct hs_buf *reply,
                                    long *status_out)
 {
+    assert(!c->running);
     CURL *e = hs_http_client_easy(c, 0);
     char *url = hs_xasprintf("%s%s", base_url, path);
     struct curl_slist *h = hs_http_client_headers(c);

@@ -65,6 +65,24 @@ static const char *blob_id(struct hs_http_req *r)
 
 /* ---- PUT /v1/blobs/<id> ---- */
 
+/* X-HS-Deadline-Ms: the wall-clock instant (Unix ms) after which the writer no longer waits for
+ * this PUT (docs/node.md). Node and writer are assumed to share a wall clock to well within the
+ * writer's margin; the node applies none of its own. Absent: 0 (no deadline); false when
+ * malformed. */
+static bool put_deadline(struct hs_http_req *r, int64_t *deadline_ms)
+{
+    const char *text = hs_http_req_header(r, "X-HS-Deadline-Ms");
+    *deadline_ms = 0;
+    if (!text)
+        return true;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || text[0] == '-' || text[0] == '+' || v <= 0)
+        return false;
+    *deadline_ms = v;
+    return true;
+}
+
 struct put_state {
     struct hs_blob_writer *w; /* NULL once committed or aborted */
     int64_t len;              /* declared Content-Length */
@@ -96,6 +114,19 @@ static void put_start(struct hs_http_req *r)
         return;
     }
     st->have_crc = crc_text != NULL;
+    int64_t deadline_ms = 0;
+    if (!put_deadline(r, &deadline_ms)) {
+        fail(r, HS_EINVAL, "X-HS-Deadline-Ms must be a positive decimal Unix time in ms");
+        return;
+    }
+    /* A request that waited past its deadline (in a queue, or while the node was stopped) is
+     * refused before a byte is written: its writer has given up on it. */
+    if (deadline_ms > 0 && hs_clock_wall_ms() > deadline_ms) {
+        HS_LOG_WARN("blob_put_late", "req=%s id='%s' late_ms=%" PRId64, hs_http_req_id(r), id,
+                    hs_clock_wall_ms() - deadline_ms);
+        fail(r, HS_ETIMEDOUT, "the writer's deadline (X-HS-Deadline-Ms) passed");
+        return;
+    }
     if (!hs_http_req_content_length(r, &st->len)) {
         fail_status(r, 411, HS_EINVAL, "Content-Length required");
         return;
@@ -110,6 +141,7 @@ static void put_start(struct hs_http_req *r)
         fail(r, err, "cannot start the blob write");
         return;
     }
+    hs_blob_write_set_deadline(st->w, deadline_ms);
     hs_arena_defer(hs_http_req_arena(r), put_cleanup, st);
     hs_http_req_set_ctx(r, st);
 }
@@ -138,6 +170,10 @@ static void put_done(struct hs_http_req *r)
     }
     if (err == HS_EEXIST) {
         fail(r, HS_EEXIST, "blob exists with different content");
+        return;
+    }
+    if (err == HS_ETIMEDOUT) {
+        fail(r, HS_ETIMEDOUT, "the writer's deadline (X-HS-Deadline-Ms) passed: not stored");
         return;
     }
     if (err != HS_OK) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hs/blob.h"
+#include "hs/clock.h"
 #include "hs/codec.h"
 #include "hs/banned.h"
 
@@ -290,6 +291,25 @@ static void crc_mismatch_on_commit_leaves_nothing(void **state)
     struct hs_blob_stats st = stats(f);
     assert_int_equal(st.blobs, 0);
     assert_int_equal(st.payload_bytes, 0);
+}
+
+static void commit_past_the_deadline_publishes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_blob_writer *w;
+    assert_int_equal(hs_blob_write_begin(f->s, "dddd.0", 5, &w), HS_OK);
+    assert_int_equal(hs_blob_write_append(w, "hello", 5), HS_OK);
+    hs_blob_write_set_deadline(w, hs_clock_wall_ms() - 1);
+    assert_int_equal(hs_blob_write_commit(w, false, 0), HS_ETIMEDOUT);
+    assert_int_equal(hs_blob_stat(f->s, "dddd.0", NULL, NULL), HS_ENOENT);
+    assert_int_equal(count_temp_files(f), 0);
+    assert_int_equal(stats(f).blobs, 0);
+    /* a deadline still ahead (or none) changes nothing */
+    assert_int_equal(hs_blob_write_begin(f->s, "dddd.0", 5, &w), HS_OK);
+    assert_int_equal(hs_blob_write_append(w, "hello", 5), HS_OK);
+    hs_blob_write_set_deadline(w, hs_clock_wall_ms() + 60000);
+    assert_int_equal(hs_blob_write_commit(w, false, 0), HS_OK);
+    assert_int_equal(stats(f).blobs, 1);
 }
 
 static void abort_removes_the_temp_file(void **state)
@@ -830,6 +850,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(declared_length_mismatch_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(crc_mismatch_on_commit_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_past_the_deadline_publishes_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             temp_files_of_concurrent_writes_spread_over_the_slot_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(abort_removes_the_temp_file, setup, teardown),

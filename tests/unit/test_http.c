@@ -668,6 +668,84 @@ static void blob_client_put_get_head_delete_round_trip(void **state)
     hs_blob_client_free(c);
 }
 
+/* A listening socket nobody accepts on: the kernel completes the handshake and takes the
+ * request, and no answer ever comes (a stopped node). *port_out gets its port. */
+static int silent_listener(unsigned *port_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port_out = ntohs(a.sin_port);
+    return fd;
+}
+
+static void started_calls_end_one_at_a_time_and_a_silent_one_can_be_cancelled(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_blob_client *c = client(SECRET);
+    const char payload[] = "first answer wins";
+    assert_int_equal(hs_blob_client_put(c, f->url, "0c.1", payload, sizeof payload), HS_OK);
+    unsigned port = 0;
+    int lfd = silent_listener(&port);
+    char silent[64];
+    snprintf(silent, sizeof silent, "http://127.0.0.1:%u", port);
+    struct hs_buf out_a, out_b;
+    hs_buf_init(&out_a, 0);
+    hs_buf_init(&out_b, 0);
+    hs_buf_append(&out_a, "pre", 3);
+    struct hs_blob_call a = {.op = HS_BLOB_OP_GET, .base_url = silent, .id = "0c.1", .out = &out_a};
+    struct hs_blob_call b = {.op = HS_BLOB_OP_GET, .base_url = f->url, .id = "0c.1", .out = &out_b};
+    hs_blob_client_start(c, &a);
+    hs_blob_client_start(c, &b);
+    struct hs_blob_call *done = NULL;
+    assert_int_equal(hs_blob_client_wait(c, -1, &done), HS_OK);
+    assert_ptr_equal(done, &b);
+    assert_int_equal(b.err, HS_OK);
+    assert_true(b.replied);
+    assert_memory_equal(out_b.data, payload, sizeof payload);
+    /* the silent one neither ends nor answers within a bounded wait */
+    assert_int_equal(hs_blob_client_wait(c, 50000, &done), HS_OK);
+    assert_null(done);
+    assert_false(a.replied);
+    hs_blob_client_cancel(c, &a);
+    assert_int_equal(a.err, HS_ETIMEDOUT);
+    assert_int_equal(out_a.len, 3);
+    assert_int_equal(hs_blob_client_wait(c, -1, &done), HS_ENOENT);
+    assert_null(done);
+    /* the pool's handles are free again for the blocking calls */
+    hs_buf_reset(&out_b);
+    assert_int_equal(hs_blob_client_get(c, f->url, "0c.1", &out_b, NULL), HS_OK);
+    assert_int_equal(out_b.len, sizeof payload);
+    /* the successful GETs fed the latency estimate of that node */
+    int64_t us = hs_blob_latency_hedge_us(f->url, 999999999, 0, INT64_MAX);
+    assert_true(us > 0 && us < 999999999);
+    close(lfd);
+    hs_buf_release(&out_a);
+    hs_buf_release(&out_b);
+    hs_blob_client_free(c);
+}
+
+static void hedge_delay_follows_a_node_latency_and_is_clamped(void **state)
+{
+    (void)state;
+    const char *n1 = "http://lat-test-1:1", *n2 = "http://lat-test-2:1";
+    for (int i = 0; i < 50; i++)
+        hs_blob_latency_note(n1, 1000);
+    int64_t steady = hs_blob_latency_hedge_us(n1, 0, 0, INT64_MAX);
+    assert_true(steady >= 1000 && steady < 1500);
+    for (int i = 0; i < 5; i++)
+        hs_blob_latency_note(n1, 20000);
+    assert_true(hs_blob_latency_hedge_us(n1, 0, 0, INT64_MAX) > 10000); /* jitter widens it */
+    assert_int_equal(hs_blob_latency_hedge_us(n1, 0, 0, 3000), 3000);
+    assert_int_equal(hs_blob_latency_hedge_us(n1, 0, 90000000, INT64_MAX), 90000000);
+    /* a node never measured gets the estimate over all nodes, not the default */
+    assert_true(hs_blob_latency_hedge_us(n2, -7, 0, INT64_MAX) >= 0);
+}
+
 static void blob_client_get_reports_crc_mismatch_as_corrupt(void **state)
 {
     struct fixture *f = *state;
@@ -1063,6 +1141,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_timeout_is_reported_as_timed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(fd_and_callback_responses_send_exact_bytes, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            started_calls_end_one_at_a_time_and_a_silent_one_can_be_cancelled, setup, teardown),
+        cmocka_unit_test(hedge_delay_follows_a_node_latency_and_is_clamped),
         cmocka_unit_test_setup_teardown(completion_hook_reports_route_status_duration_and_bytes,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_waits_for_in_flight_requests_then_refuses_connections,
