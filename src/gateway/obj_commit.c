@@ -239,6 +239,7 @@ enum hs_err hs_wr_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
         return err;
     if (hs_meta_key_meta(w->key, &w->meta_key) != HS_OK ||
         hs_meta_key_txn(w->txn, &w->txn_key) != HS_OK ||
+        hs_meta_key_retire(w->txn, &w->retire_key) != HS_OK ||
         hs_meta_key_repair(w->key, &w->repair_key) != HS_OK)
         HS_BUG("etcd keys for a validated key");
     w->wal.state = HS_TXN_PENDING;
@@ -379,6 +380,27 @@ static enum hs_err resolve_ambiguous(struct hs_obj_writer *w, bool *committed)
     return HS_OK;
 }
 
+/* The retire record of this commit: the blobs of the version it replaces that the new one does
+ * not reference. The sweeper (healer) deletes them after the grace, so a reader holding the old
+ * manifest keeps working meanwhile. NULL when nothing is retired. */
+static char *retire_json(struct hs_obj_writer *w, size_t *len)
+{
+    if (!w->have_cur)
+        return NULL;
+    struct hs_blob_loc *old = NULL, *now = NULL, *gone = NULL;
+    size_t n_old = 0, n_now = 0, n_gone = 0;
+    hs_manifest_blob_locs(&w->cur, &old, &n_old);
+    hs_manifest_blob_locs(&w->next, &now, &n_now);
+    hs_blob_locs_subtract(old, n_old, now, n_now, &gone, &n_gone);
+    char *json = NULL;
+    if (n_gone)
+        json = hs_gw_retire_json(w->key, gone, n_gone, len);
+    free(old);
+    free(now);
+    free(gone);
+    return json;
+}
+
 /* One commit attempt: HS_OK with *done when committed, HS_OK without it to retry. */
 static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, size_t msg_len)
 {
@@ -404,7 +426,21 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
          .key = w->meta_key,
          .number = w->cur_rev},
     };
-    struct hs_etcd_op succ[3] = {
+    size_t retire_len = 0;
+    char *retire = retire_json(w, &retire_len);
+    if (retire && len + retire_len > HS_GW_COMMIT_BYTES_MAX) {
+        /* too big for one etcd request beside the manifest: put it first. Harmless if the
+         * commit then fails: the sweeper never deletes a blob the current manifest references */
+        enum hs_err perr = hs_etcd_put(w->gw->etcd, w->retire_key, retire, retire_len, 0, NULL);
+        free(retire);
+        retire = NULL;
+        if (perr != HS_OK) {
+            free(json);
+            snprintf(msg, msg_len, "etcd did not take the retire record: %s", hs_err_name(perr));
+            return HS_EUNAVAIL;
+        }
+    }
+    struct hs_etcd_op succ[4] = {
         {.type = HS_ETCD_OP_PUT, .key = w->meta_key, .value = json, .value_len = len},
         {.type = HS_ETCD_OP_DELETE, .key = w->txn_key},
         w->degraded ? (struct hs_etcd_op){.type = HS_ETCD_OP_PUT,
@@ -415,10 +451,14 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
     };
     struct hs_etcd_op fail[2] = {{.type = HS_ETCD_OP_RANGE, .key = w->txn_key},
                                  {.type = HS_ETCD_OP_RANGE, .key = w->meta_key}};
-    struct hs_etcd_txn t = {cmps, 2, succ, 3, fail, 2};
+    if (retire)
+        succ[3] = (struct hs_etcd_op){
+            .type = HS_ETCD_OP_PUT, .key = w->retire_key, .value = retire, .value_len = retire_len};
+    struct hs_etcd_txn t = {cmps, 2, succ, retire ? 4 : 3, fail, 2};
     struct hs_etcd_txn_result res = {0};
     err = hs_etcd_txn(w->gw->etcd, &t, &res);
     free(json);
+    free(retire);
     if (err != HS_OK) {
         bool committed = false;
         if (resolve_ambiguous(w, &committed) == HS_OK && committed) {
@@ -446,24 +486,6 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
     return err;
 }
 
-/* Best effort: the blobs of the replaced version that the new one does not reference. */
-static void delete_replaced(struct hs_obj_writer *w)
-{
-    struct hs_blob_loc *old = NULL, *now = NULL, *gone = NULL;
-    size_t n_old = 0, n_now = 0, n_gone = 0;
-    hs_manifest_blob_locs(&w->cur, &old, &n_old);
-    hs_manifest_blob_locs(&w->next, &now, &n_now);
-    hs_blob_locs_subtract(old, n_old, now, n_now, &gone, &n_gone);
-    size_t failures =
-        hs_gw_delete_blobs_skip(w->gw, w->mem, gone, n_gone, NULL, w->bad_urls, w->n_bad_urls);
-    if (failures)
-        HS_LOG_WARN("replaced_blobs_left", "req=%s key='%s' version=%" PRId64 " failures=%zu",
-                    w->req_id, w->key, w->cur.version, failures);
-    free(old);
-    free(now);
-    free(gone);
-}
-
 enum hs_err hs_wr_commit(struct hs_obj_writer *w, char *msg, size_t msg_len)
 {
     bool done = false;
@@ -489,7 +511,5 @@ enum hs_err hs_wr_commit(struct hs_obj_writer *w, char *msg, size_t msg_len)
     }
     if (w->strategy == HS_STRATEGY_FIELD_HYBRID)
         hs_gw_metric_add(w->pure_hot ? HS_GW_M_PURE_HOT_UPDATES : HS_GW_M_COLD_UPDATES, 1);
-    if (w->have_cur)
-        delete_replaced(w);
     return HS_OK;
 }

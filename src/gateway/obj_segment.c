@@ -10,6 +10,7 @@
 
 #include "gateway/metrics.h"
 #include "gateway/obj_write_int.h"
+#include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
 #include "hs/mem.h"
@@ -326,6 +327,20 @@ enum hs_err hs_wr_put_part(struct hs_obj_writer *w, struct hs_part *part, enum h
             return err;
     }
     return HS_OK;
+}
+
+char *hs_gw_retire_json(const char *key, const struct hs_blob_loc *blobs, size_t n, size_t *len)
+{
+    struct hs_retire_record r;
+    hs_retire_record_init(&r);
+    r.key = hs_xstrdup(key);
+    r.retired_ms = hs_clock_wall_ms();
+    hs_retire_record_add(&r, blobs, n);
+    char *json = NULL, why[160] = "";
+    if (hs_retire_record_encode(&r, &json, len, why, sizeof why) != HS_OK)
+        HS_BUG("retire record of '%s': %s", key, why);
+    hs_retire_record_release(&r);
+    return json;
 }
 
 /* Runs DELETE calls in batches; returns failures (neither deleted nor absent). */

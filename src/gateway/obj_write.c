@@ -56,6 +56,7 @@ static void writer_free(struct hs_obj_writer *w)
     free(w->meta_key);
     free(w->txn_key);
     free(w->repair_key);
+    free(w->retire_key);
     hs_txn_record_release(&w->wal);
     hs_manifest_release(&w->cur);
     hs_manifest_release(&w->next);

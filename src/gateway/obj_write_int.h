@@ -50,7 +50,7 @@ struct hs_obj_writer {
     const struct hs_gw_members *mem; /* taken at start */
     size_t *rank;                    /* every live node, best first (indices into mem) */
     char txn[HS_TXN_ID_BUF];
-    char *meta_key, *txn_key, *repair_key; /* heap */
+    char *meta_key, *txn_key, *repair_key, *retire_key; /* heap */
     struct hs_txn_record wal;
     size_t wal_segs[3]; /* per enum hs_blob_part: segments named in the WAL record */
 
@@ -118,6 +118,13 @@ size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,
 size_t hs_gw_delete_blobs_skip(struct hs_gw *gw, const struct hs_gw_members *mem,
                                const struct hs_blob_loc *locs, size_t n, bool *deleted_out,
                                char *const *skip, size_t n_skip);
+
+/* A retire record (manifest.h) of n blobs of key, as JSON (heap, *len bytes); HS_BUG on a
+ * record that does not encode (the blobs come from validated manifests). */
+char *hs_gw_retire_json(const char *key, const struct hs_blob_loc *blobs, size_t n, size_t *len);
+/* The largest etcd transaction a commit sends with its retire record inside (etcd refuses
+ * requests over 1.5 MiB by default): a larger retire record is put on its own first. */
+#define HS_GW_COMMIT_BYTES_MAX ((size_t)1200 * 1024)
 
 /* obj_commit.c */
 /* Places (checks there are enough live nodes), mints the txn id and in one etcd transaction
