@@ -193,48 +193,13 @@ enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t 
                                int64_t page_size, bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                int64_t *rev_out)
 {
-    size_t plen = strlen(prefix);
-    if (plen == 0)
+    if (!*prefix)
         return HS_EINVAL;
-    if (page_size <= 0)
-        page_size = RANGE_PAGE_DEFAULT;
-    char *end = hs_xstrdup(prefix);
-    end[plen - 1]++; /* our prefixes end in '/': never 0xff */
-    char *start = hs_xstrdup(prefix);
-    enum hs_err err = HS_OK;
-    bool first = true, go_on = true;
-    while (go_on) {
-        /* Page n+1 starts AT the last key of page n (keys are C strings: "key\0" cannot be
-         * said), so one extra key is asked for and the repeated one skipped. */
-        struct hs_etcd_range_req req = {.key = start,
-                                        .range_end = end,
-                                        .limit = page_size + (first ? 0 : 1),
-                                        .revision = rev,
-                                        .keys_only = keys_only};
-        struct hs_etcd_kvs kvs = {0};
-        if ((err = hs_etcd_range(h->etcd, &req, &kvs)) != HS_OK)
-            break;
-        if (rev == 0)
-            rev = kvs.revision;
-        for (size_t i = 0; i < kvs.n && go_on; i++) {
-            if (!first && i == 0 && strcmp(kvs.kvs[0].key, start) == 0)
-                continue;
-            go_on = fn(ctx, &kvs.kvs[i]);
-        }
-        if (go_on && kvs.more && kvs.n > 0) {
-            free(start);
-            start = hs_xstrdup(kvs.kvs[kvs.n - 1].key);
-        } else {
-            go_on = false;
-        }
-        first = false;
-        hs_etcd_kvs_release(&kvs);
-    }
-    free(start);
-    free(end);
-    if (err == HS_OK && rev_out)
-        *rev_out = rev;
-    return err;
+    struct hs_etcd_scan scan = {.prefix = prefix,
+                                .revision = rev,
+                                .page_size = page_size > 0 ? page_size : RANGE_PAGE_DEFAULT,
+                                .keys_only = keys_only};
+    return hs_etcd_range_scan(h->etcd, &scan, fn, ctx, rev_out);
 }
 
 /* ---- leadership check ---- */
