@@ -66,8 +66,11 @@ struct hs_healer_stats {
     atomic_llong audit_missing_blobs; /* blobs the last audit scan found missing or on gone nodes */
     atomic_llong nodes_absent;        /* nodes referenced by manifests but absent from nodes/ */
     atomic_llong nodes_gone;          /* of those, absent longer than node_grace (blobs moved) */
-    atomic_llong repair_marks_removed; /* repair/ marks deleted once the object was redundant */
-    atomic_llong repair_throttle_ms;   /* time repair workers slept for the bandwidth limit */
+    atomic_llong repair_marks_removed;    /* repair/ marks deleted once the object was redundant */
+    atomic_llong repair_throttle_ms;      /* time repair workers slept for the bandwidth limit */
+    atomic_llong unreadable_records;      /* records skipped because they cannot be decoded (every
+                                             pass; the same record counts once per pass over it) */
+    atomic_llong gc_unreadable_manifests; /* manifests the last GC pass could not decode */
 };
 
 struct hs_healer {
@@ -148,6 +151,20 @@ bool hs_healer_set_has(const struct hs_healer_set *s, const char *a, const char 
 enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t rev,
                                int64_t page_size, bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                int64_t *rev_out);
+
+/* The passes that read records (for hs_healer_unreadable). */
+enum hs_healer_pass_id {
+    HS_HEALER_PASS_WAL,
+    HS_HEALER_PASS_GC,
+    HS_HEALER_PASS_AUDIT,
+    HS_HEALER_PASS_REPAIR,
+    HS_HEALER_PASS_N
+};
+/* A record (manifest, WAL record) that cannot be decoded: the pass skips it and goes on. Counts
+ * it (unreadable_records) and logs evt=records_unreadable at most once per minute per pass,
+ * with the number skipped since the last line and the latest key and reason. Thread-safe. */
+void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, const char *key,
+                          const char *why);
 
 /* True when etcd says the leader key is still ours (one linearizable read): what a pass checks
  * right before deletions that no etcd compare can guard (blob deletes on nodes). On a definite

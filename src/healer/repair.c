@@ -259,8 +259,7 @@ static enum hs_err obj_load(struct hs_healer *h, const struct hs_healer_live *li
     char why[160];
     err = hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, &o->man, why, sizeof why);
     if (err != HS_OK) {
-        LOG_LIMITED(HS_LOG_WARN, "repair_manifest_unreadable", "obj='%s' err=%s why='%s'", o->key,
-                    hs_err_name(err), why);
+        hs_healer_unreadable(h, HS_HEALER_PASS_REPAIR, o->key, why);
         goto out;
     }
     o->meta_rev = kvs.kvs[0].mod_revision;

@@ -57,6 +57,8 @@ static const struct stat_row rows[] = {
     ROW(nodes_gone, "gauge", "of those, absent longer than node_grace (blobs moved)"),
     ROW(repair_marks_removed, "counter", "repair/ marks deleted once the object was redundant"),
     ROW(repair_throttle_ms, "counter", "time repair workers slept for the bandwidth limit"),
+    ROW(unreadable_records, "counter", "records skipped by a pass because they cannot be decoded"),
+    ROW(gc_unreadable_manifests, "gauge", "manifests the last GC pass could not decode"),
 };
 _Static_assert(
     sizeof rows / sizeof rows[0] == sizeof(struct hs_healer_stats) / sizeof(atomic_llong),

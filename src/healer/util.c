@@ -2,6 +2,7 @@
  * one node client per thread, a string set (blob/node pairs, txn ids) and paged etcd reads
  * pinned to one revision, plus the "do we still lead?" read used right before blob deletions.
  * No policy lives here: what to delete or repair is decided by the passes. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <jansson.h>
 
 #include "healer/healer.h"
+#include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -200,6 +202,36 @@ enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t 
                                 .page_size = page_size > 0 ? page_size : RANGE_PAGE_DEFAULT,
                                 .keys_only = keys_only};
     return hs_etcd_range_scan(h->etcd, &scan, fn, ctx, rev_out);
+}
+
+/* ---- unreadable records ---- */
+
+#define UNREADABLE_LOG_MS 60000
+
+static const char *const pass_names[HS_HEALER_PASS_N] = {"wal", "gc", "audit", "repair"};
+
+/* Per pass: when the last line was logged and how many were skipped since (guarded by mu). */
+static pthread_mutex_t unreadable_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t unreadable_last_ms[HS_HEALER_PASS_N];
+static long long unreadable_since[HS_HEALER_PASS_N];
+
+void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, const char *key,
+                          const char *why)
+{
+    assert(pass < HS_HEALER_PASS_N);
+    atomic_fetch_add(&h->stats.unreadable_records, 1);
+    int64_t now = hs_clock_mono_ms();
+    pthread_mutex_lock(&unreadable_mu);
+    long long n = ++unreadable_since[pass];
+    bool log = unreadable_last_ms[pass] == 0 || now - unreadable_last_ms[pass] >= UNREADABLE_LOG_MS;
+    if (log) {
+        unreadable_last_ms[pass] = now;
+        unreadable_since[pass] = 0;
+    }
+    pthread_mutex_unlock(&unreadable_mu);
+    if (log)
+        HS_LOG_WARN("records_unreadable", "pass=%s count=%lld last='%s' why='%s' every_ms=%d",
+                    pass_names[pass], n, key, why ? why : "", UNREADABLE_LOG_MS);
 }
 
 /* ---- leadership check ---- */

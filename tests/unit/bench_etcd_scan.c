@@ -85,20 +85,18 @@ int main(int argc, char **argv)
 
     int64_t t0 = hs_clock_mono_ms(), keys = 0, reqs = 0, walked = 0;
     enum hs_err err = open_ended(e, prefix, page, &keys, &reqs, &walked);
-    printf("open-ended: err=%d keys=%" PRId64 " requests=%" PRId64 " walked=%" PRId64
-           " ms=%" PRId64 "\n",
+    printf("open-ended: err=%d keys=%" PRId64 " requests=%" PRId64 " walked=%" PRId64 " ms=%" PRId64
+           "\n",
            err, keys, reqs, walked, hs_clock_mono_ms() - t0);
 
     struct count c = {0};
     reqs = walked = 0;
     t0 = hs_clock_mono_ms();
-    struct hs_etcd_scan s = {.prefix = prefix,
-                             .page_size = page,
-                             .requests_out = &reqs,
-                             .keys_counted_out = &walked};
+    struct hs_etcd_scan s = {
+        .prefix = prefix, .page_size = page, .requests_out = &reqs, .keys_counted_out = &walked};
     err = hs_etcd_range_scan(e, &s, count_fn, &c, NULL);
-    printf("bounded:    err=%d keys=%" PRId64 " requests=%" PRId64 " walked=%" PRId64
-           " ms=%" PRId64 "\n",
+    printf("bounded:    err=%d keys=%" PRId64 " requests=%" PRId64 " walked=%" PRId64 " ms=%" PRId64
+           "\n",
            err, c.n, reqs, walked, hs_clock_mono_ms() - t0);
     free(c.last);
     hs_etcd_free(e);

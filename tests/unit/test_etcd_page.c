@@ -302,8 +302,8 @@ static void resumed_scans_continue_strictly_after_the_cursor_and_keep_their_pace
         cursor = hs_xstrdup(v.last);
     }
     assert_int_equal(v.seen, sim.n);
-    print_message("slices=%d requests=%lld walked=%lld max=%lld\n", rounds,
-                  (long long)sim.requests, (long long)sim.walked, (long long)sim.max_walked);
+    print_message("slices=%d requests=%lld walked=%lld max=%lld\n", rounds, (long long)sim.requests,
+                  (long long)sim.walked, (long long)sim.max_walked);
     assert_true(sim.walked <= 6 * (int64_t)sim.n + 100 * rounds);
     /* a cold resume (no pace) from the middle probes from narrow ranges: never the rest */
     v = (struct visit){.next = sim.n / 2 + 1, .stop_at = 100};
