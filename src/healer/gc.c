@@ -224,8 +224,8 @@ static void delete_orphans(struct hs_healer *h, const struct hs_healer_node *nod
 static bool gc_due(struct hs_healer *h)
 {
     int64_t interval = h->opts.gc_grace_ms / 10;
-    if (interval > h->opts.audit_interval_ms)
-        interval = h->opts.audit_interval_ms;
+    if (interval > h->opts.gc_interval_ms)
+        interval = h->opts.gc_interval_ms;
     int64_t now = hs_clock_mono_ms();
     if (h->last_gc_mono_ms != 0 && now - h->last_gc_mono_ms < interval)
         return false;

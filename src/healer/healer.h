@@ -32,7 +32,9 @@ struct hs_healer_opts {
     int64_t wal_timeout_ms;      /* roll back records older than this even if the owner lives */
     int64_t gc_grace_ms;         /* orphan blobs younger than this are kept */
     int64_t node_grace_ms;       /* a node gone longer than this has its blobs moved (10 min) */
-    int64_t audit_interval_ms;   /* time between full audits of every manifest */
+    int64_t audit_interval_ms;   /* shortest time between the starts of two audit sweeps */
+    int64_t audit_budget_ms;     /* audit work per second of wall time (regular sweeps) */
+    int64_t gc_interval_ms;      /* longest pause between GC passes */
     int64_t repair_bytes_per_s;  /* bandwidth budget for repair traffic (0 = unlimited) */
     uint32_t repair_concurrency; /* objects repaired in parallel */
     int64_t node_timeout_ms;     /* per blob transfer */
@@ -71,6 +73,12 @@ struct hs_healer_stats {
     atomic_llong unreadable_records;      /* records skipped because they cannot be decoded (every
                                              pass; the same record counts once per pass over it) */
     atomic_llong gc_unreadable_manifests; /* manifests the last GC pass could not decode */
+    atomic_llong audit_checked;           /* manifests checked by audit sweeps (counter) */
+    atomic_llong audit_sweep_objects;     /* manifests checked so far in the current sweep */
+    atomic_llong audit_sweep_phase;       /* 0 idle, 1 listing the nodes, 2 walking manifests */
+    atomic_llong audit_work_ms;           /* time spent on regular sweep work (counter) */
+    atomic_llong targeted_sweeps;         /* sweeps for a node that came back (counter) */
+    atomic_llong targeted_pending;        /* nodes waiting for or in a targeted sweep */
 };
 
 struct hs_healer {
@@ -110,8 +118,10 @@ enum hs_err hs_healer_gc_pass(struct hs_healer *h);
 /* ---- repair.c / audit.c / move.c ---- */
 /* repair/ marks first, least redundancy first. */
 enum hs_err hs_healer_repair_pass(struct hs_healer *h);
-/* A slice of the continuous audit of every manifest against the nodes' listings; a full audit
- * completes every audit_interval_ms. Includes moving blobs off nodes gone past node_grace_ms. */
+/* A slice of the continuous audit of every manifest against the nodes' listings (a budgeted
+ * sweep with a cursor kept across passes), targeted sweeps of nodes that came back with a new
+ * or empty data dir, and a slice of repairs of what they found (including moving blobs off
+ * nodes gone past node_grace_ms). */
 enum hs_err hs_healer_audit_pass(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);
@@ -123,8 +133,11 @@ struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h);
 
 /* A live node from the nodes/ view. */
 struct hs_healer_node {
-    char *id;  /* heap */
-    char *url; /* heap: base URL from the registration ("http://127.0.0.1:9100") */
+    char *id;           /* heap */
+    char *url;          /* heap: base URL from the registration ("http://127.0.0.1:9100") */
+    char *volume;       /* heap or NULL: data-dir identity (older nodes do not report it) */
+    int64_t started_ms; /* process start (wall clock); a new value means a restart */
+    int64_t blobs;      /* blobs at the node's last refresh; -1 = not reported */
 };
 /* Every registered node with a parseable URL, sorted by id (heap array; free with
  * hs_healer_nodes_free). *n_out may be 0. */

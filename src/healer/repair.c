@@ -87,9 +87,10 @@ void hs_healer_repair_free(struct hs_healer *h)
     for (size_t i = 0; i < st->n_absent; i++)
         free(st->absent[i].node_id);
     free(st->absent);
-    for (size_t i = 0; i < st->n_cands; i++)
+    for (size_t i = st->next_cand; i < st->n_cands; i++) /* the ones before are freed */
         free(st->cands[i].key);
     free(st->cands);
+    hs_healer_audit_free(st->audit);
     free(st->mark_cursor);
     hs_healer_throttle_release(&st->throttle);
     pthread_mutex_destroy(&st->mu);

@@ -41,8 +41,8 @@ static const struct stat_row rows[] = {
     ROW(repaired_bytes, "counter", "bytes written by repair"),
     ROW(repair_failures, "counter", "repair attempts that failed"),
     ROW(moved_blobs, "counter", "blobs moved off nodes gone past the grace period"),
-    ROW(audits_completed, "counter", "full audits of every manifest completed"),
-    ROW(audit_objects, "gauge", "manifests checked in the current or last audit"),
+    ROW(audits_completed, "counter", "audit sweeps over every manifest completed"),
+    ROW(audit_objects, "gauge", "manifests checked by the last completed audit sweep"),
     ROW(gc_deleted_blobs, "counter", "orphan blobs deleted by GC"),
     ROW(gc_deleted_bytes, "counter", "bytes of orphan blobs deleted by GC"),
     ROW(gc_passes, "counter", "GC passes completed"),
@@ -59,6 +59,12 @@ static const struct stat_row rows[] = {
     ROW(repair_throttle_ms, "counter", "time repair workers slept for the bandwidth limit"),
     ROW(unreadable_records, "counter", "records skipped by a pass because they cannot be decoded"),
     ROW(gc_unreadable_manifests, "gauge", "manifests the last GC pass could not decode"),
+    ROW(audit_checked, "counter", "manifests checked by audit sweeps"),
+    ROW(audit_sweep_objects, "gauge", "manifests checked so far in the current audit sweep"),
+    ROW(audit_sweep_phase, "gauge", "audit sweep phase: 0 idle, 1 listing nodes, 2 manifests"),
+    ROW(audit_work_ms, "counter", "time spent on regular audit sweep work"),
+    ROW(targeted_sweeps, "counter", "targeted sweeps for nodes back with a new or empty disk"),
+    ROW(targeted_pending, "gauge", "nodes waiting for or in a targeted sweep"),
 };
 _Static_assert(
     sizeof rows / sizeof rows[0] == sizeof(struct hs_healer_stats) / sizeof(atomic_llong),

@@ -15,6 +15,7 @@
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
+#include "hs/registration.h"
 #include "hs/view.h"
 #include "hs/banned.h"
 
@@ -53,29 +54,30 @@ struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h)
 
 /* ---- live nodes ---- */
 
-/* The "url" of a registration value, heap, or NULL. */
-static char *registration_url(const uint8_t *value, size_t len)
-{
-    json_t *root = json_loadb((const char *)value, len, 0, NULL);
-    const char *url = json_string_value(json_object_get(root, "url"));
-    char *out = url && *url ? hs_xstrdup(url) : NULL;
-    json_decref(root);
-    return out;
-}
-
 void hs_healer_nodes_get(struct hs_healer *h, struct hs_healer_node **out, size_t *n_out)
 {
     const struct hs_view_snapshot *s = hs_view_get(h->nodes);
     struct hs_healer_node *nodes = hs_xcalloc(s->n ? s->n : 1, sizeof *nodes);
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
-        char *url = registration_url(s->entries[i].value, s->entries[i].value_len);
-        if (!url) {
+        struct hs_node_registration r;
+        if (hs_node_registration_decode(s->entries[i].value, s->entries[i].value_len, &r) !=
+            HS_OK) {
             HS_LOG_WARN("node_registration_bad", "node=%s", s->entries[i].name);
             continue;
         }
-        nodes[n].id = hs_xstrdup(s->entries[i].name);
-        nodes[n].url = url;
+        if (!r.url) {
+            HS_LOG_WARN("node_registration_bad", "node=%s why='no url'", s->entries[i].name);
+            hs_node_registration_release(&r);
+            continue;
+        }
+        nodes[n] = (struct hs_healer_node){.id = hs_xstrdup(s->entries[i].name),
+                                           .url = r.url,
+                                           .volume = r.volume,
+                                           .started_ms = r.started_ms,
+                                           .blobs = r.blobs};
+        r.url = r.volume = NULL; /* moved */
+        hs_node_registration_release(&r);
         n++;
     }
     hs_view_put(h->nodes, s);
@@ -88,6 +90,7 @@ void hs_healer_nodes_free(struct hs_healer_node *nodes, size_t n)
     for (size_t i = 0; nodes && i < n; i++) {
         free(nodes[i].id);
         free(nodes[i].url);
+        free(nodes[i].volume);
     }
     free(nodes);
 }
@@ -96,7 +99,13 @@ char *hs_healer_node_url(struct hs_healer *h, const char *node_id)
 {
     const struct hs_view_snapshot *s = hs_view_get(h->nodes);
     const struct hs_view_entry *e = hs_view_find(s, node_id);
-    char *url = e ? registration_url(e->value, e->value_len) : NULL;
+    struct hs_node_registration r;
+    char *url = NULL;
+    if (e && hs_node_registration_decode(e->value, e->value_len, &r) == HS_OK) {
+        url = r.url;
+        r.url = NULL;
+        hs_node_registration_release(&r);
+    }
     hs_view_put(h->nodes, s);
     return url;
 }
