@@ -545,11 +545,20 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h)
         targeted_step(h, a, &live, st);
     if (hs_healer_leading(h))
         repair_slice(h, &live, st);
-    if (hs_healer_leading(h))
+    /* The regular sweep waits while repairs are pending: they come first, and a sweep would
+     * only find the same objects again. Its credit keeps (up to one second's worth). */
+    if (hs_healer_leading(h) && st->next_cand == st->n_cands)
         regular_step(h, a, &live, st);
     atomic_store(&h->stats.audit_pending, (long long)(st->n_cands - st->next_cand));
     atomic_store(&h->stats.targeted_pending,
                  (long long)(a->wanted.n + (a->targeted ? a->targeted->n_nodes : 0)));
     hs_healer_nodes_free(live.v, live.n);
     return HS_OK;
+}
+
+bool hs_healer_audit_busy(struct hs_healer *h)
+{
+    const struct hs_healer_repair *st = h->repair;
+    return st && (st->next_cand < st->n_cands ||
+                  (st->audit && (st->audit->targeted || st->audit->wanted.n > 0)));
 }

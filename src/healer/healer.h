@@ -123,6 +123,9 @@ enum hs_err hs_healer_repair_pass(struct hs_healer *h);
  * or empty data dir, and a slice of repairs of what they found (including moving blobs off
  * nodes gone past node_grace_ms). */
 enum hs_err hs_healer_audit_pass(struct hs_healer *h);
+/* True while audit repairs or a targeted sweep are pending: the leader then starts the next
+ * pass without pausing (leader thread). */
+bool hs_healer_audit_busy(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);
 

@@ -19,10 +19,7 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
-
-/* Written by engineer H2 (repair.c, audit.c); weak so the binary links while they land. */
-#pragma weak hs_healer_repair_pass
-#pragma weak hs_healer_audit_pass
+#define BUSY_PAUSE_MS  10 /* between passes while audit repairs are pending */
 
 static void set_cancel(struct hs_healer *h, int v)
 {
@@ -66,9 +63,9 @@ void hs_healer_leader_pass(struct hs_healer *h)
     if (!hs_healer_still_leader(h))
         return;
     hs_healer_wal_pass(h);
-    if (hs_healer_repair_pass && hs_healer_leading(h))
+    if (hs_healer_leading(h))
         hs_healer_repair_pass(h);
-    if (hs_healer_audit_pass && hs_healer_leading(h))
+    if (hs_healer_leading(h))
         hs_healer_audit_pass(h);
     if (hs_healer_leading(h))
         hs_healer_gc_pass(h);
@@ -86,7 +83,10 @@ static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
                 h->leader.key, h->leader.rev);
     while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper)) {
         hs_healer_leader_pass(h);
-        hs_clock_sleep_ms(h->opts.pass_interval_ms, &h->cancel);
+        /* a refill in progress goes on at once: its slices already leave WAL and GC their
+         * turn in every pass */
+        int64_t pause = hs_healer_audit_busy(h) ? BUSY_PAUSE_MS : h->opts.pass_interval_ms;
+        hs_clock_sleep_ms(pause, &h->cancel);
     }
     bool was = atomic_exchange(&h->leading, false);
     atomic_store(&h->stats.is_leader, 0);
