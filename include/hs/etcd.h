@@ -96,11 +96,42 @@ enum hs_err hs_etcd_range(struct hs_etcd *e, const struct hs_etcd_range_req *req
  * at the revision of the first page (a consistent snapshot). fn returning false stops early
  * (HS_OK). revision_out (may be NULL) gets that revision. kv is borrowed for the call of fn only.
  * HS_ECONFLICT when the snapshot revision was compacted between pages (start again). page_size
- * 0 = 1000. */
+ * 0 = 1000. Pages are bounded ranges (hs_etcd_range_scan): each costs etcd about one page. */
 typedef bool hs_etcd_kv_fn(void *ctx, const struct hs_etcd_kv *kv);
 enum hs_err hs_etcd_range_prefix_each(struct hs_etcd *e, const char *prefix, int64_t page_size,
                                       bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                       int64_t *revision_out);
+
+/* Where the next page of a scan should end, learnt from the previous pages' replies. Zero =
+ * unknown. Keep it across scans of the same prefix (a cursor resumed later) to skip the
+ * probing; its fields are the pager's business. */
+struct hs_etcd_pace {
+    size_t depth;   /* key bytes kept as the base of the next end key */
+    uint64_t width; /* span after the base (big-endian 64-bit units); 0 = unknown */
+};
+
+/* A paged scan of every key under prefix, strictly after `after` (NULL or "" = from the
+ * first). etcd 3.4 walks every key from a range's start to its end whatever the limit, so an
+ * open-ended page near the start of a big prefix costs as much as the whole prefix; here every
+ * page is a range [start, end) whose end is chosen to hold about page_size keys (etcd's count
+ * of each range tells how well: see etcd_page.c), so a whole scan costs O(keys). With an
+ * unknown pace and no `after` the first page is open-ended (one pass over the prefix, and a
+ * small prefix is read in one request); resumed scans probe from narrow ranges upwards. */
+struct hs_etcd_scan {
+    const char *prefix;        /* required ("" = every key) */
+    const char *after;         /* resume strictly after this full key; NULL = from the first */
+    int64_t revision;          /* 0 = the first page's revision; every page reads the same */
+    int64_t page_size;         /* 0 = 1000 */
+    bool keys_only;            /* values empty */
+    struct hs_etcd_pace *pace; /* in/out, may be NULL */
+    int64_t *requests_out;     /* may be NULL: adds the range requests made */
+    int64_t *keys_counted_out; /* may be NULL: adds etcd's count of every range (its cost) */
+};
+/* fn as for hs_etcd_range_prefix_each (false stops early with HS_OK). revision_out may be
+ * NULL. HS_ECONFLICT when the revision was compacted; HS_EPROTO when a reply does not move
+ * forward. Blocks; thread-safe like every call of the client. */
+enum hs_err hs_etcd_range_scan(struct hs_etcd *e, const struct hs_etcd_scan *scan,
+                               hs_etcd_kv_fn *fn, void *ctx, int64_t *revision_out);
 
 /* lease 0 = none. revision_out may be NULL. HS_ENOENT when the lease does not exist. */
 enum hs_err hs_etcd_put(struct hs_etcd *e, const char *key, const void *value, size_t value_len,

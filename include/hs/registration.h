@@ -45,4 +45,41 @@ bool hs_registration_active(const struct hs_registration *r);
 /* Stops the thread, revokes the lease (so the key disappears at once), frees. NULL is fine. */
 void hs_registration_stop(struct hs_registration *r);
 
+/* ---- the node registration value (nodes/<node id>) ----
+ * A JSON object, written by the node (src/node/register.c) and read by the healer. Readers
+ * ignore members they do not know, and members missing from older values read as below, so
+ * values written before a member existed stay readable:
+ *
+ * | member           | type   | missing | meaning                                              |
+ * |------------------|--------|---------|------------------------------------------------------|
+ * | `id`             | string | ""      | node id                                              |
+ * | `url`            | string | NULL    | base URL of the blob API (required to use the node)  |
+ * | `zone`           | string | ""      | failure domain                                       |
+ * | `capacity_bytes` | int    | 0       | file system size                                     |
+ * | `free_bytes`     | int    | 0       | free space                                           |
+ * | `started_ms`     | int    | 0       | wall clock when the node process started             |
+ * | `volume`         | string | NULL    | data-dir identity: random, made on the first start   |
+ * |                  |        |         | in a data dir (`<data-dir>/.hs-volume-id`); a new or  |
+ * |                  |        |         | wiped data dir has a new one                          |
+ * | `blobs`          | int    | -1      | blobs stored at the last refresh                     |
+ */
+struct hs_node_registration {
+    char *id;     /* heap, never NULL after decode */
+    char *url;    /* heap or NULL */
+    char *zone;   /* heap, never NULL after decode */
+    char *volume; /* heap or NULL (older nodes) */
+    int64_t capacity_bytes;
+    int64_t free_bytes;
+    int64_t started_ms;
+    int64_t blobs; /* -1 = not reported */
+};
+/* JSON text of r (heap, free()); NULL strings and blobs < 0 are left out. Never fails. */
+char *hs_node_registration_encode(const struct hs_node_registration *r);
+/* HS_EPROTO when value is not a JSON object or a member has the wrong type. On success out
+ * owns its strings (hs_node_registration_release); untouched on failure. Thread-safe. */
+enum hs_err hs_node_registration_decode(const void *value, size_t len,
+                                        struct hs_node_registration *out);
+/* Frees the strings and zeroes r. NULL is fine. */
+void hs_node_registration_release(struct hs_node_registration *r);
+
 #endif

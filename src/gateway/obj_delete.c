@@ -1,7 +1,9 @@
 /* obj_delete.c - deleting an object: a compare-and-delete transaction removes meta/<key> and
  * repair/<key> only if the manifest is still the one read (a concurrent writer's new version
  * is never removed by a delete of the old one), then the blobs that manifest named are deleted
- * in parallel before the answer; what cannot be deleted now is left to the healer's GC. */
+ * in parallel before the answer; what cannot be deleted now is left to the healer's GC. A
+ * manifest that cannot be decoded is deleted the same way (compare on its mod_revision), but
+ * its blobs cannot be named: they are all left to GC. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +58,11 @@ static enum hs_err try_delete(struct hs_gw *gw, const char *meta_key, const char
     return err;
 }
 
+/* Reads meta/<key>. A manifest that cannot be decoded (a bad number, a newer format) is not
+ * an error here: *unreadable is set and *rev is still its mod_revision, so that it can be
+ * deleted (its blobs cannot be named; the healer's GC collects them once the key is gone). */
 static enum hs_err read_manifest(struct hs_gw *gw, const char *meta_key, struct hs_manifest *m,
-                                 int64_t *rev, char *msg, size_t msg_len)
+                                 int64_t *rev, bool *unreadable, char *msg, size_t msg_len)
 {
     struct hs_etcd_kvs kvs = {0};
     enum hs_err err = hs_etcd_get(gw->etcd, meta_key, &kvs);
@@ -72,12 +77,15 @@ static enum hs_err read_manifest(struct hs_gw *gw, const char *meta_key, struct 
     }
     char why[160] = "";
     err = hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, m, why, sizeof why);
-    if (err == HS_OK)
-        *rev = kvs.kvs[0].mod_revision;
-    else
+    *unreadable = err != HS_OK;
+    if (*unreadable) {
+        hs_manifest_release(m);
+        HS_LOG_WARN("manifest_unreadable", "key='%s' op=delete why='%s'", meta_key, why);
         snprintf(msg, msg_len, "the stored manifest cannot be read: %s", why);
+    }
+    *rev = kvs.kvs[0].mod_revision;
     hs_etcd_kvs_release(&kvs);
-    return err == HS_OK ? HS_OK : HS_EIO;
+    return HS_OK;
 }
 
 enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, const char *if_match,
@@ -94,7 +102,7 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
     struct hs_manifest m;
     hs_manifest_init(&m);
     enum hs_err err = HS_OK;
-    bool done = false;
+    bool done = false, unreadable = false;
     for (int attempt = 0; !done; attempt++) {
         int64_t rev = 0;
         hs_manifest_release(&m);
@@ -103,8 +111,13 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
             err = HS_ECONFLICT;
             break;
         }
-        if ((err = read_manifest(gw, meta_key, &m, &rev, msg, msg_len)) != HS_OK)
+        if ((err = read_manifest(gw, meta_key, &m, &rev, &unreadable, msg, msg_len)) != HS_OK)
             break;
+        if (if_match && unreadable) {
+            /* its ETag cannot be read, so it cannot match: delete it without If-Match */
+            err = HS_EPRECONDITION;
+            break;
+        }
         if (if_match && strcmp(m.etag, if_match) != 0) {
             snprintf(msg, msg_len, "the current version does not have ETag \"%s\"", if_match);
             err = HS_EPRECONDITION;
@@ -116,7 +129,10 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
             break;
         }
     }
-    if (err == HS_OK) {
+    if (err == HS_OK && unreadable) {
+        HS_LOG_WARN("unreadable_manifest_deleted", "key='%s' blobs=left_for_gc", k);
+        *res = (struct hs_obj_delete_result){.strategy = m.strategy};
+    } else if (err == HS_OK) {
         struct hs_obj_delete_result r = {.strategy = m.strategy};
         struct hs_blob_loc *locs = NULL;
         size_t n = 0;

@@ -1,4 +1,4 @@
-/* obj_list.c - listing objects: one paged range over meta/<prefix> in etcd, in byte order,
+/* obj_list.c - listing objects: a bounded paged scan over meta/<prefix> in etcd, in byte order,
  * strictly after a start key. Each manifest is parsed only for the few top-level fields a
  * listing shows (jansson, no validation of its parts: the reader validates what it reads). */
 #include <stdlib.h>
@@ -13,19 +13,6 @@
 #include "hs/banned.h"
 
 #define LIST_MAX 10000 /* entries per call; front ends cap lower */
-
-/* etcd's range_end for a prefix: the prefix with its last byte incremented (trailing 0xff bytes
- * dropped first). Heap. p always starts with HS_META_PREFIX_META, so it never runs empty. */
-static char *prefix_end(const char *p)
-{
-    char *e = hs_xstrdup(p);
-    size_t n = strlen(e);
-    while (n > 0 && (unsigned char)e[n - 1] == 0xff)
-        n--;
-    e[n - 1] = (char)((unsigned char)e[n - 1] + 1);
-    e[n] = '\0';
-    return e;
-}
 
 static int64_t int_field(json_t *o, const char *name)
 {
@@ -62,6 +49,29 @@ static bool emit(const struct hs_etcd_kv *kv, const char *key, hs_obj_list_fn *f
     return true;
 }
 
+struct list_walk {
+    hs_obj_list_fn *fn;
+    void *ctx;
+    size_t limit;
+    size_t emitted;
+    bool truncated;
+};
+
+static bool list_one(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct list_walk *w = ctx;
+    const char *key = hs_meta_key_strip(kv->key, HS_META_PREFIX_META);
+    if (!key)
+        return true;
+    if (w->emitted == w->limit) {
+        w->truncated = true; /* one more key follows: stop here */
+        return false;
+    }
+    if (emit(kv, key, w->fn, w->ctx))
+        w->emitted++;
+    return true;
+}
+
 enum hs_err hs_obj_list(struct hs_gw *gw, const char *prefix, const char *start_after, size_t limit,
                         hs_obj_list_fn *fn, void *ctx, bool *truncated_out)
 {
@@ -72,47 +82,17 @@ enum hs_err hs_obj_list(struct hs_gw *gw, const char *prefix, const char *start_
     if (limit == 0 || limit > LIST_MAX)
         limit = LIST_MAX;
     char *from = hs_xasprintf("%s%s", HS_META_PREFIX_META, prefix);
-    char *end = prefix_end(from);
-    /* strictly after start_after: start there and skip it (etcd keys here are C strings, so
-     * "start_after + NUL" cannot be asked for) */
-    bool skip_first = start_after && strcmp(start_after, prefix) >= 0;
-    if (skip_first && strncmp(start_after, prefix, strlen(prefix)) != 0) {
-        /* past every key with the prefix (the keys >= prefix without it sort after them) */
-        free(from);
-        free(end);
-        *truncated_out = false;
-        return HS_OK;
-    }
-    if (skip_first) {
-        free(from);
-        from = hs_xasprintf("%s%s", HS_META_PREFIX_META, start_after);
-    }
-    struct hs_etcd_range_req req = {
-        .key = from, .range_end = end, .limit = (int64_t)limit + (skip_first ? 2 : 1)};
-    struct hs_etcd_kvs kvs = {0};
-    enum hs_err err = hs_etcd_range(hs_gw_etcd(gw), &req, &kvs);
-    if (err != HS_OK)
-        goto out;
-    size_t emitted = 0;
-    bool truncated = false;
-    for (size_t i = 0; i < kvs.n; i++) {
-        const char *key = hs_meta_key_strip(kvs.kvs[i].key, HS_META_PREFIX_META);
-        if (!key || (skip_first && strcmp(key, start_after) == 0))
-            continue;
-        if (emitted == limit) {
-            truncated = true;
-            break;
-        }
-        if (emit(&kvs.kvs[i], key, fn, ctx))
-            emitted++;
-    }
-    /* etcd stopped at our limit: keys follow (also when invalid manifests were skipped) */
-    if (kvs.more)
-        truncated = true;
-    *truncated_out = truncated;
-out:
-    hs_etcd_kvs_release(&kvs);
+    char *after = start_after ? hs_xasprintf("%s%s", HS_META_PREFIX_META, start_after) : NULL;
+    /* Bounded pages (hs_etcd_range_scan): etcd walks only about the keys it returns, not every
+     * key up to the prefix end, so a listing page costs O(limit) however big the store. The
+     * scan starts strictly after start_after and stops at the first key past the limit. */
+    struct list_walk w = {.fn = fn, .ctx = ctx, .limit = limit};
+    struct hs_etcd_scan scan = {
+        .prefix = from, .after = after, .page_size = (int64_t)HS_MIN(limit + 1, (size_t)1000)};
+    enum hs_err err = hs_etcd_range_scan(hs_gw_etcd(gw), &scan, list_one, &w, NULL);
+    if (err == HS_OK)
+        *truncated_out = w.truncated;
+    free(after);
     free(from);
-    free(end);
     return err;
 }

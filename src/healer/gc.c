@@ -7,12 +7,16 @@
  * record exists. A blob seen in step 1 was written before R, so at R its record either still
  * exists (kept), or the write committed (a manifest at R references the blob, unless a later
  * version already replaced it: then it is garbage), or it was rolled back (garbage). Blob ids
- * that are not minted ids (no txn time) are never touched. Deletions on nodes cannot be fenced
- * by etcd, so each batch starts only after etcd confirms we still lead. GC runs in the leader
- * thread after repair and audit, so it never sees a half-done repair of its own leader. */
+ * that are not minted ids (no txn time) are never touched. A manifest that cannot be decoded
+ * is skipped (counted, logged at most once a minute); every blob id its JSON names is kept.
+ * Deletions on nodes cannot be fenced by etcd, so each batch starts only after etcd confirms we
+ * still lead. GC runs in the leader thread after repair and audit, so it never sees a half-done
+ * repair of its own leader. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "healer/healer.h"
 #include "hs/clock.h"
@@ -81,11 +85,33 @@ static void list_nodes(struct hs_healer *h, const struct hs_healer_node *nodes, 
 }
 
 struct refs {
+    struct hs_healer *h;
     struct hs_healer_set locs;  /* (blob, node) referenced by a manifest */
     struct hs_healer_set txns;  /* txn ids of live records */
-    struct hs_healer_set named; /* blob ids named by live records */
-    bool bad;                   /* a manifest we cannot read: GC must not act */
+    struct hs_healer_set named; /* blob ids named by live records or unreadable manifests */
+    long long unreadable;       /* manifests that could not be decoded (skipped) */
 };
+
+/* Every string in j that is a minted blob id goes into named: what an unreadable manifest (a
+ * bad number, a newer format) may still reference is kept on every node until it is gone. */
+static void protect_ids(struct refs *r, json_t *j, int depth)
+{
+    if (depth > 16)
+        return;
+    if (json_is_string(j)) {
+        char txn[HS_TXN_ID_BUF];
+        if (hs_meta_blob_id_parse(json_string_value(j), txn, NULL, NULL, NULL) == HS_OK)
+            hs_healer_set_add(&r->named, json_string_value(j), NULL);
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) protect_ids(r, v, depth + 1);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) protect_ids(r, v, depth + 1);
+    }
+}
 
 static bool on_manifest(void *ctx, const struct hs_etcd_kv *kv)
 {
@@ -94,9 +120,15 @@ static bool on_manifest(void *ctx, const struct hs_etcd_kv *kv)
     hs_manifest_init(&m);
     char why[160] = "";
     if (hs_manifest_decode(kv->value, kv->value_len, &m, why, sizeof why) != HS_OK) {
-        HS_LOG_WARN("gc_manifest_unreadable", "key='%s' why='%s'", kv->key, why);
-        r->bad = true;
-        return false;
+        /* Skip it and go on: one bad record must not stop collection everywhere. Its blobs
+         * are protected by id as far as its JSON names them; once it is deleted (a DELETE of
+         * the object removes an unreadable manifest) they are orphans like any other. */
+        r->unreadable++;
+        hs_healer_unreadable(r->h, HS_HEALER_PASS_GC, kv->key, why);
+        json_t *j = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
+        protect_ids(r, j, 0);
+        json_decref(j);
+        return true;
     }
     struct hs_blob_loc *locs = NULL;
     size_t n = 0;
@@ -134,8 +166,7 @@ static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
         hs_healer_range_at(h, HS_META_PREFIX_META, 0, GC_ETCD_PAGE, false, on_manifest, r, &rev);
     if (err != HS_OK)
         return err;
-    if (r->bad)
-        return HS_ECORRUPT;
+    atomic_store(&r->h->stats.gc_unreadable_manifests, r->unreadable);
     return hs_healer_range_at(h, HS_META_PREFIX_TXN, rev, GC_ETCD_PAGE, false, on_record, r, NULL);
 }
 
@@ -193,8 +224,8 @@ static void delete_orphans(struct hs_healer *h, const struct hs_healer_node *nod
 static bool gc_due(struct hs_healer *h)
 {
     int64_t interval = h->opts.gc_grace_ms / 10;
-    if (interval > h->opts.audit_interval_ms)
-        interval = h->opts.audit_interval_ms;
+    if (interval > h->opts.gc_interval_ms)
+        interval = h->opts.gc_interval_ms;
     int64_t now = hs_clock_mono_ms();
     if (h->last_gc_mono_ms != 0 && now - h->last_gc_mono_ms < interval)
         return false;
@@ -211,7 +242,7 @@ enum hs_err hs_healer_gc_pass(struct hs_healer *h)
     size_t n_nodes = 0;
     hs_healer_nodes_get(h, &nodes, &n_nodes);
     struct listing l = {0};
-    struct refs r = {0};
+    struct refs r = {.h = h};
     hs_healer_set_init(&r.locs);
     hs_healer_set_init(&r.txns);
     hs_healer_set_init(&r.named);

@@ -33,7 +33,9 @@ struct hs_healer_opts {
     int64_t wal_owner_grace_ms;  /* ... or for this long when their gateway is gone */
     int64_t gc_grace_ms;         /* orphan blobs younger than this are kept */
     int64_t node_grace_ms;       /* a node gone longer than this has its blobs moved (10 min) */
-    int64_t audit_interval_ms;   /* time between full audits of every manifest */
+    int64_t audit_interval_ms;   /* shortest time between the starts of two audit sweeps */
+    int64_t audit_budget_ms;     /* audit work per second of wall time (regular sweeps) */
+    int64_t gc_interval_ms;      /* longest pause between GC passes */
     int64_t repair_bytes_per_s;  /* bandwidth budget for repair traffic (0 = unlimited) */
     uint32_t repair_concurrency; /* objects repaired in parallel */
     int64_t node_timeout_ms;     /* per blob transfer */
@@ -67,8 +69,17 @@ struct hs_healer_stats {
     atomic_llong audit_missing_blobs; /* blobs the last audit scan found missing or on gone nodes */
     atomic_llong nodes_absent;        /* nodes referenced by manifests but absent from nodes/ */
     atomic_llong nodes_gone;          /* of those, absent longer than node_grace (blobs moved) */
-    atomic_llong repair_marks_removed; /* repair/ marks deleted once the object was redundant */
-    atomic_llong repair_throttle_ms;   /* time repair workers slept for the bandwidth limit */
+    atomic_llong repair_marks_removed;    /* repair/ marks deleted once the object was redundant */
+    atomic_llong repair_throttle_ms;      /* time repair workers slept for the bandwidth limit */
+    atomic_llong unreadable_records;      /* records skipped because they cannot be decoded (every
+                                             pass; the same record counts once per pass over it) */
+    atomic_llong gc_unreadable_manifests; /* manifests the last GC pass could not decode */
+    atomic_llong audit_checked;           /* manifests checked by audit sweeps (counter) */
+    atomic_llong audit_sweep_objects;     /* manifests checked so far in the current sweep */
+    atomic_llong audit_sweep_phase;       /* 0 idle, 1 listing the nodes, 2 walking manifests */
+    atomic_llong audit_work_ms;           /* time spent on regular sweep work (counter) */
+    atomic_llong targeted_sweeps;         /* sweeps for a node that came back (counter) */
+    atomic_llong targeted_pending;        /* nodes waiting for or in a targeted sweep */
 };
 
 struct hs_healer {
@@ -108,9 +119,14 @@ enum hs_err hs_healer_gc_pass(struct hs_healer *h);
 /* ---- repair.c / audit.c / move.c ---- */
 /* repair/ marks first, least redundancy first. */
 enum hs_err hs_healer_repair_pass(struct hs_healer *h);
-/* A slice of the continuous audit of every manifest against the nodes' listings; a full audit
- * completes every audit_interval_ms. Includes moving blobs off nodes gone past node_grace_ms. */
+/* A slice of the continuous audit of every manifest against the nodes' listings (a budgeted
+ * sweep with a cursor kept across passes), targeted sweeps of nodes that came back with a new
+ * or empty data dir, and a slice of repairs of what they found (including moving blobs off
+ * nodes gone past node_grace_ms). */
 enum hs_err hs_healer_audit_pass(struct hs_healer *h);
+/* True while audit repairs or a targeted sweep are pending: the leader then starts the next
+ * pass without pausing (leader thread). */
+bool hs_healer_audit_busy(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);
 
@@ -121,8 +137,11 @@ struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h);
 
 /* A live node from the nodes/ view. */
 struct hs_healer_node {
-    char *id;  /* heap */
-    char *url; /* heap: base URL from the registration ("http://127.0.0.1:9100") */
+    char *id;           /* heap */
+    char *url;          /* heap: base URL from the registration ("http://127.0.0.1:9100") */
+    char *volume;       /* heap or NULL: data-dir identity (older nodes do not report it) */
+    int64_t started_ms; /* process start (wall clock); a new value means a restart */
+    int64_t blobs;      /* blobs at the node's last refresh; -1 = not reported */
 };
 /* Every registered node with a parseable URL, sorted by id (heap array; free with
  * hs_healer_nodes_free). *n_out may be 0. */
@@ -149,6 +168,20 @@ bool hs_healer_set_has(const struct hs_healer_set *s, const char *a, const char 
 enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t rev,
                                int64_t page_size, bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                int64_t *rev_out);
+
+/* The passes that read records (for hs_healer_unreadable). */
+enum hs_healer_pass_id {
+    HS_HEALER_PASS_WAL,
+    HS_HEALER_PASS_GC,
+    HS_HEALER_PASS_AUDIT,
+    HS_HEALER_PASS_REPAIR,
+    HS_HEALER_PASS_N
+};
+/* A record (manifest, WAL record) that cannot be decoded: the pass skips it and goes on. Counts
+ * it (unreadable_records) and logs evt=records_unreadable at most once per minute per pass,
+ * with the number skipped since the last line and the latest key and reason. Thread-safe. */
+void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, const char *key,
+                          const char *why);
 
 /* True when etcd says the leader key is still ours (one linearizable read): what a pass checks
  * right before deletions that no etcd compare can guard (blob deletes on nodes). On a definite

@@ -19,6 +19,7 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
+#define BUSY_PAUSE_MS  10 /* between passes while audit repairs are pending */
 
 static void set_cancel(struct hs_healer *h, int v)
 {
@@ -82,7 +83,10 @@ static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
                 h->leader.key, h->leader.rev);
     while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper)) {
         hs_healer_leader_pass(h);
-        hs_clock_sleep_ms(h->opts.pass_interval_ms, &h->cancel);
+        /* a refill in progress goes on at once: its slices already leave WAL and GC their
+         * turn in every pass */
+        int64_t pause = hs_healer_audit_busy(h) ? BUSY_PAUSE_MS : h->opts.pass_interval_ms;
+        hs_clock_sleep_ms(pause, &h->cancel);
     }
     bool was = atomic_exchange(&h->leading, false);
     atomic_store(&h->stats.is_leader, 0);

@@ -43,6 +43,8 @@ struct hs_healer_config {
     int64_t gc_grace;        /* ms */
     int64_t node_grace;      /* ms */
     int64_t audit_interval;  /* ms */
+    int64_t audit_budget;    /* ms of audit work per second */
+    int64_t gc_interval;     /* ms */
     int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
     int64_t node_timeout; /* ms */
@@ -105,8 +107,12 @@ static const struct hs_opt healer_opts[] = {
         "orphan blobs younger than this (by their txn id's time) are kept"),
     DUR("node-grace", node_grace, "10m", 0, INT64_MAX,
         "a node gone from nodes/ longer than this has its blobs moved"),
-    DUR("audit-interval", audit_interval, "10m", 10, INT64_MAX,
-        "time between full audits of every manifest (also the longest pause between GC passes)"),
+    DUR("audit-interval", audit_interval, "1m", 10, INT64_MAX,
+        "shortest time between the starts of two audit sweeps over every manifest"),
+    DUR("audit-budget", audit_budget, "50ms", 1, 1000,
+        "audit work (node listings, manifest pages) allowed per second of wall time"),
+    DUR("gc-interval", gc_interval, "6m", 0, INT64_MAX,
+        "longest pause between GC passes (GC also waits gc-grace/10 between passes)"),
     {.name = "repair-rate",
      .type = HS_OPT_BYTES,
      FIELD(repair_rate),
@@ -197,6 +203,8 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .gc_grace_ms = cfg->gc_grace,
         .node_grace_ms = cfg->node_grace,
         .audit_interval_ms = cfg->audit_interval,
+        .audit_budget_ms = cfg->audit_budget,
+        .gc_interval_ms = cfg->gc_interval,
         .repair_bytes_per_s = cfg->repair_rate,
         .repair_concurrency = (uint32_t)cfg->repair_concurrency,
         .node_timeout_ms = cfg->node_timeout,

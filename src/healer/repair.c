@@ -87,9 +87,10 @@ void hs_healer_repair_free(struct hs_healer *h)
     for (size_t i = 0; i < st->n_absent; i++)
         free(st->absent[i].node_id);
     free(st->absent);
-    for (size_t i = 0; i < st->n_cands; i++)
+    for (size_t i = st->next_cand; i < st->n_cands; i++) /* the ones before are freed */
         free(st->cands[i].key);
     free(st->cands);
+    hs_healer_audit_free(st->audit);
     free(st->mark_cursor);
     hs_healer_throttle_release(&st->throttle);
     pthread_mutex_destroy(&st->mu);
@@ -259,8 +260,7 @@ static enum hs_err obj_load(struct hs_healer *h, const struct hs_healer_live *li
     char why[160];
     err = hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, &o->man, why, sizeof why);
     if (err != HS_OK) {
-        LOG_LIMITED(HS_LOG_WARN, "repair_manifest_unreadable", "obj='%s' err=%s why='%s'", o->key,
-                    hs_err_name(err), why);
+        hs_healer_unreadable(h, HS_HEALER_PASS_REPAIR, o->key, why);
         goto out;
     }
     o->meta_rev = kvs.kvs[0].mod_revision;

@@ -57,15 +57,18 @@ struct hs_healer_repair {
     struct hs_healer_absent *absent;
     size_t n_absent, cap_absent;
     /* audit.c (leader thread only) */
-    int64_t last_scan_mono_ms;         /* start of the last audit scan; 0 = never */
-    struct hs_healer_candidate *cands; /* sorted: least redundancy first */
-    size_t n_cands, next_cand;
+    struct hs_healer_audit *audit;     /* sweeps and the node watch; NULL until first used */
+    struct hs_healer_candidate *cands; /* [next_cand, n_cands) waiting; sorted when !unsorted */
+    size_t n_cands, cap_cands, next_cand;
+    bool unsorted; /* candidates were appended since the last sort */
     /* repair.c (leader thread only): where the next pass over repair/ starts */
     char *mark_cursor; /* object key of the last mark taken, heap, or NULL */
 };
 
 /* The state, created on the first call (leader thread). */
 struct hs_healer_repair *hs_healer_repair_state(struct hs_healer *h);
+/* Frees st->audit (audit.c). NULL is fine. */
+void hs_healer_audit_free(struct hs_healer_audit *a);
 
 /* ---- repair.c: one object ---- */
 

@@ -2,6 +2,7 @@
  * one node client per thread, a string set (blob/node pairs, txn ids) and paged etcd reads
  * pinned to one revision, plus the "do we still lead?" read used right before blob deletions.
  * No policy lives here: what to delete or repair is decided by the passes. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,12 @@
 #include <jansson.h>
 
 #include "healer/healer.h"
+#include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
+#include "hs/registration.h"
 #include "hs/view.h"
 #include "hs/banned.h"
 
@@ -51,29 +54,30 @@ struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h)
 
 /* ---- live nodes ---- */
 
-/* The "url" of a registration value, heap, or NULL. */
-static char *registration_url(const uint8_t *value, size_t len)
-{
-    json_t *root = json_loadb((const char *)value, len, 0, NULL);
-    const char *url = json_string_value(json_object_get(root, "url"));
-    char *out = url && *url ? hs_xstrdup(url) : NULL;
-    json_decref(root);
-    return out;
-}
-
 void hs_healer_nodes_get(struct hs_healer *h, struct hs_healer_node **out, size_t *n_out)
 {
     const struct hs_view_snapshot *s = hs_view_get(h->nodes);
     struct hs_healer_node *nodes = hs_xcalloc(s->n ? s->n : 1, sizeof *nodes);
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
-        char *url = registration_url(s->entries[i].value, s->entries[i].value_len);
-        if (!url) {
+        struct hs_node_registration r;
+        if (hs_node_registration_decode(s->entries[i].value, s->entries[i].value_len, &r) !=
+            HS_OK) {
             HS_LOG_WARN("node_registration_bad", "node=%s", s->entries[i].name);
             continue;
         }
-        nodes[n].id = hs_xstrdup(s->entries[i].name);
-        nodes[n].url = url;
+        if (!r.url) {
+            HS_LOG_WARN("node_registration_bad", "node=%s why='no url'", s->entries[i].name);
+            hs_node_registration_release(&r);
+            continue;
+        }
+        nodes[n] = (struct hs_healer_node){.id = hs_xstrdup(s->entries[i].name),
+                                           .url = r.url,
+                                           .volume = r.volume,
+                                           .started_ms = r.started_ms,
+                                           .blobs = r.blobs};
+        r.url = r.volume = NULL; /* moved */
+        hs_node_registration_release(&r);
         n++;
     }
     hs_view_put(h->nodes, s);
@@ -86,6 +90,7 @@ void hs_healer_nodes_free(struct hs_healer_node *nodes, size_t n)
     for (size_t i = 0; nodes && i < n; i++) {
         free(nodes[i].id);
         free(nodes[i].url);
+        free(nodes[i].volume);
     }
     free(nodes);
 }
@@ -94,7 +99,13 @@ char *hs_healer_node_url(struct hs_healer *h, const char *node_id)
 {
     const struct hs_view_snapshot *s = hs_view_get(h->nodes);
     const struct hs_view_entry *e = hs_view_find(s, node_id);
-    char *url = e ? registration_url(e->value, e->value_len) : NULL;
+    struct hs_node_registration r;
+    char *url = NULL;
+    if (e && hs_node_registration_decode(e->value, e->value_len, &r) == HS_OK) {
+        url = r.url;
+        r.url = NULL;
+        hs_node_registration_release(&r);
+    }
     hs_view_put(h->nodes, s);
     return url;
 }
@@ -193,48 +204,43 @@ enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t 
                                int64_t page_size, bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                int64_t *rev_out)
 {
-    size_t plen = strlen(prefix);
-    if (plen == 0)
+    if (!*prefix)
         return HS_EINVAL;
-    if (page_size <= 0)
-        page_size = RANGE_PAGE_DEFAULT;
-    char *end = hs_xstrdup(prefix);
-    end[plen - 1]++; /* our prefixes end in '/': never 0xff */
-    char *start = hs_xstrdup(prefix);
-    enum hs_err err = HS_OK;
-    bool first = true, go_on = true;
-    while (go_on) {
-        /* Page n+1 starts AT the last key of page n (keys are C strings: "key\0" cannot be
-         * said), so one extra key is asked for and the repeated one skipped. */
-        struct hs_etcd_range_req req = {.key = start,
-                                        .range_end = end,
-                                        .limit = page_size + (first ? 0 : 1),
-                                        .revision = rev,
-                                        .keys_only = keys_only};
-        struct hs_etcd_kvs kvs = {0};
-        if ((err = hs_etcd_range(h->etcd, &req, &kvs)) != HS_OK)
-            break;
-        if (rev == 0)
-            rev = kvs.revision;
-        for (size_t i = 0; i < kvs.n && go_on; i++) {
-            if (!first && i == 0 && strcmp(kvs.kvs[0].key, start) == 0)
-                continue;
-            go_on = fn(ctx, &kvs.kvs[i]);
-        }
-        if (go_on && kvs.more && kvs.n > 0) {
-            free(start);
-            start = hs_xstrdup(kvs.kvs[kvs.n - 1].key);
-        } else {
-            go_on = false;
-        }
-        first = false;
-        hs_etcd_kvs_release(&kvs);
+    struct hs_etcd_scan scan = {.prefix = prefix,
+                                .revision = rev,
+                                .page_size = page_size > 0 ? page_size : RANGE_PAGE_DEFAULT,
+                                .keys_only = keys_only};
+    return hs_etcd_range_scan(h->etcd, &scan, fn, ctx, rev_out);
+}
+
+/* ---- unreadable records ---- */
+
+#define UNREADABLE_LOG_MS 60000
+
+static const char *const pass_names[HS_HEALER_PASS_N] = {"wal", "gc", "audit", "repair"};
+
+/* Per pass: when the last line was logged and how many were skipped since (guarded by mu). */
+static pthread_mutex_t unreadable_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t unreadable_last_ms[HS_HEALER_PASS_N];
+static long long unreadable_since[HS_HEALER_PASS_N];
+
+void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, const char *key,
+                          const char *why)
+{
+    assert(pass < HS_HEALER_PASS_N);
+    atomic_fetch_add(&h->stats.unreadable_records, 1);
+    int64_t now = hs_clock_mono_ms();
+    pthread_mutex_lock(&unreadable_mu);
+    long long n = ++unreadable_since[pass];
+    bool log = unreadable_last_ms[pass] == 0 || now - unreadable_last_ms[pass] >= UNREADABLE_LOG_MS;
+    if (log) {
+        unreadable_last_ms[pass] = now;
+        unreadable_since[pass] = 0;
     }
-    free(start);
-    free(end);
-    if (err == HS_OK && rev_out)
-        *rev_out = rev;
-    return err;
+    pthread_mutex_unlock(&unreadable_mu);
+    if (log)
+        HS_LOG_WARN("records_unreadable", "pass=%s count=%lld last='%s' why='%s' every_ms=%d",
+                    pass_names[pass], n, key, why ? why : "", UNREADABLE_LOG_MS);
 }
 
 /* ---- leadership check ---- */

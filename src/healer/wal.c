@@ -350,8 +350,7 @@ static void consider(struct hs_healer *h, const struct rec *rec,
     enum hs_err err = hs_txn_record_decode(rec->value, rec->len, &r, why, sizeof why);
     if (err != HS_OK) {
         /* HS_EPROTO: a newer writer's format, not ours to judge */
-        HS_LOG(err == HS_EPROTO ? HS_LOG_DEBUG : HS_LOG_WARN, "wal_record_skipped",
-               "key='%s' err=%s why='%s'", rec->etcd_key, hs_err_name(err), why);
+        hs_healer_unreadable(h, HS_HEALER_PASS_WAL, rec->etcd_key, why);
         return;
     }
     const char *id = hs_meta_key_strip(rec->etcd_key, HS_META_PREFIX_TXN);

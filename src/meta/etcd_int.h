@@ -40,6 +40,19 @@ json_t *hs_etcd_json_b64(const void *data, size_t len);
  * 0xff bytes; an empty result means "to the end of the keyspace" and is returned as "\0". */
 void hs_etcd_prefix_end(const char *prefix, size_t len, uint8_t **end, size_t *end_len);
 
+/* ---- bounded pages (etcd_page.c) ------------------------------------------------------------ */
+/* End of the page that starts at start, within a scan ending at final_end ("\0" = no end): a
+ * heap key (*end, *end_len) > start and <= final_end, chosen from pace (zero pace = unknown:
+ * the narrowest step, widened by the replies). Updates pace's depth/width normalisation. */
+void hs_etcd_page_end(struct hs_etcd_pace *pace, const uint8_t *start, size_t start_len,
+                      const uint8_t *final_end, size_t final_len, uint8_t **end, size_t *end_len);
+/* A page came back full (more keys in its range): n keys from first to last, asked from start. */
+void hs_etcd_pace_full(struct hs_etcd_pace *pace, const uint8_t *start, size_t start_len,
+                       const uint8_t *first, size_t first_len, const uint8_t *last, size_t last_len,
+                       size_t n);
+/* A page held every key of its range: n of them, limit asked. Widens the next page. */
+void hs_etcd_pace_short(struct hs_etcd_pace *pace, size_t n, size_t limit);
+
 /* ---- reply parsers ------------------------------------------------------------------------ */
 /* One mvccpb.KeyValue. want_value false skips the value (keys_only). out untouched on error. */
 enum hs_err hs_etcd_parse_kv(const json_t *j, struct hs_etcd_kv *out);

@@ -131,56 +131,123 @@ static int bytes_cmp(const void *a, size_t a_len, const void *b, size_t b_len)
     return a_len < b_len ? -1 : a_len > b_len;
 }
 
+/* The scan's moving start key (bytes, not a C string: "last key + \0" is the next start). */
+struct scan_pos {
+    uint8_t *key;
+    size_t len;
+};
+
+static void pos_set(struct scan_pos *p, const void *key, size_t len, bool plus_nul)
+{
+    free(p->key);
+    p->key = hs_xmalloc(len + 1);
+    memcpy(p->key, key, len);
+    p->key[len] = 0;
+    p->len = len + (plus_nul ? 1 : 0);
+}
+
+/* One page [pos, end). *done when the scan is over (end of range, or fn said stop). */
+static enum hs_err scan_page(struct hs_etcd *e, struct range_args *a, struct scan_pos *pos,
+                             const uint8_t *final_end, size_t final_len, bool open_ended,
+                             struct hs_etcd_pace *pace, const struct hs_etcd_scan *scan,
+                             hs_etcd_kv_fn *fn, void *ctx, bool *done)
+{
+    uint8_t *end = NULL;
+    size_t end_len = 0;
+    if (open_ended) {
+        end = hs_xmalloc(final_len);
+        memcpy(end, final_end, final_len);
+        end_len = final_len;
+    } else {
+        hs_etcd_page_end(pace, pos->key, pos->len, final_end, final_len, &end, &end_len);
+    }
+    a->key = pos->key;
+    a->key_len = pos->len;
+    a->end = end;
+    a->end_len = end_len;
+    struct hs_etcd_kvs page = {0};
+    enum hs_err err = range_call(e, a, &page);
+    if (err != HS_OK)
+        goto out;
+    if (scan->requests_out)
+        (*scan->requests_out)++;
+    if (scan->keys_counted_out)
+        *scan->keys_counted_out += page.count;
+    if (a->revision == 0)
+        a->revision = page.revision; /* later pages read the same snapshot */
+    for (size_t i = 0; i < page.n && !*done; i++)
+        *done = !fn(ctx, &page.kvs[i]);
+    if (*done)
+        goto out;
+    if (page.more && page.n > 0) {
+        const char *first = page.kvs[0].key, *last = page.kvs[page.n - 1].key;
+        size_t last_len = strlen(last);
+        /* a reply that does not move forward would page forever */
+        if (bytes_cmp(last, last_len + 1, pos->key, pos->len) <= 0) {
+            err = HS_EPROTO;
+            goto out;
+        }
+        hs_etcd_pace_full(pace, pos->key, pos->len, (const uint8_t *)first, strlen(first),
+                          (const uint8_t *)last, last_len, page.n);
+        pos_set(pos, last, last_len, true);
+    } else if (page.more) {
+        err = HS_EPROTO; /* "more" with nothing in it */
+    } else if (bytes_cmp(end, end_len, final_end, final_len) == 0) {
+        *done = true; /* the last range held every key that was left */
+    } else {
+        hs_etcd_pace_short(pace, page.n, (size_t)a->limit);
+        pos_set(pos, end, end_len, false);
+    }
+out:
+    hs_etcd_kvs_release(&page);
+    free(end);
+    return err;
+}
+
+enum hs_err hs_etcd_range_scan(struct hs_etcd *e, const struct hs_etcd_scan *scan,
+                               hs_etcd_kv_fn *fn, void *ctx, int64_t *revision_out)
+{
+    if (!scan || !scan->prefix || !fn || scan->page_size < 0 || scan->revision < 0)
+        return HS_EINVAL;
+    size_t plen = strlen(scan->prefix);
+    const char *after = scan->after && *scan->after ? scan->after : NULL;
+    struct range_args a = {.limit = scan->page_size ? scan->page_size : DEFAULT_PAGE_SIZE,
+                           .revision = scan->revision,
+                           .keys_only = scan->keys_only};
+    uint8_t *final_end;
+    size_t final_len;
+    hs_etcd_prefix_end(scan->prefix, plen, &final_end, &final_len);
+    struct hs_etcd_pace local = {0};
+    struct hs_etcd_pace *pace = scan->pace ? scan->pace : &local;
+    struct scan_pos pos = {0};
+    if (!after || bytes_cmp(after, strlen(after), scan->prefix, plen) < 0)
+        pos_set(&pos, plen ? scan->prefix : "", plen ? plen : 1, false); /* "" is "\0" */
+    else
+        pos_set(&pos, after, strlen(after), true);
+    /* An unknown pace from the very start: one open-ended page reads a small prefix at once
+     * and teaches the density of a big one (its cost, one pass, is paid once per scan). */
+    bool open_ended = pace->width == 0 && !after;
+    enum hs_err err = HS_OK;
+    bool done = final_len != 1 || final_end[0] != 0
+                    ? bytes_cmp(pos.key, pos.len, final_end, final_len) >= 0
+                    : false;
+    while (!done && err == HS_OK) {
+        err = scan_page(e, &a, &pos, final_end, final_len, open_ended, pace, scan, fn, ctx, &done);
+        open_ended = false;
+    }
+    if (err == HS_OK && revision_out)
+        *revision_out = a.revision;
+    free(pos.key);
+    free(final_end);
+    return err;
+}
+
 enum hs_err hs_etcd_range_prefix_each(struct hs_etcd *e, const char *prefix, int64_t page_size,
                                       bool keys_only, hs_etcd_kv_fn *fn, void *ctx,
                                       int64_t *revision_out)
 {
-    if (!prefix || !fn || page_size < 0)
-        return HS_EINVAL;
-    size_t plen = strlen(prefix);
-    struct range_args a = {.limit = page_size ? page_size : DEFAULT_PAGE_SIZE,
-                           .keys_only = keys_only};
-    uint8_t *end;
-    hs_etcd_prefix_end(prefix, plen, &end, &a.end_len);
-    a.end = end;
-    /* the next page starts at last key + "\0": the smallest key after it */
-    char *start = plen ? hs_xstrndup(prefix, plen) : hs_xcalloc(1, 1);
-    a.key = start;
-    a.key_len = plen ? plen : 1;
-    enum hs_err err = HS_OK;
-    for (;;) {
-        struct hs_etcd_kvs page = {0};
-        if ((err = range_call(e, &a, &page)) != HS_OK)
-            break;
-        if (a.revision == 0)
-            a.revision = page.revision; /* later pages read the same snapshot */
-        bool stopped = false;
-        for (size_t i = 0; i < page.n && !stopped; i++)
-            stopped = !fn(ctx, &page.kvs[i]);
-        if (stopped || !page.more || page.n == 0) {
-            hs_etcd_kvs_release(&page);
-            break;
-        }
-        const char *last = page.kvs[page.n - 1].key;
-        size_t last_len = strlen(last);
-        /* a reply that does not move forward would page forever */
-        if (bytes_cmp(last, last_len + 1, start, a.key_len) <= 0) {
-            hs_etcd_kvs_release(&page);
-            err = HS_EPROTO;
-            break;
-        }
-        free(start);
-        start = hs_xmalloc(last_len + 1);
-        memcpy(start, last, last_len + 1);
-        a.key = start;
-        a.key_len = last_len + 1;
-        hs_etcd_kvs_release(&page);
-    }
-    if (err == HS_OK && revision_out)
-        *revision_out = a.revision;
-    free(start);
-    free(end);
-    return err;
+    struct hs_etcd_scan scan = {.prefix = prefix, .page_size = page_size, .keys_only = keys_only};
+    return hs_etcd_range_scan(e, &scan, fn, ctx, revision_out);
 }
 
 /* POSTs body to path with the idempotent policy and hands the 200 body to the caller. */

@@ -274,7 +274,8 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
     struct hs_node_reg_opts ro = {.endpoints = cfg->etcd,
                                   .node = &rt->node,
                                   .ttl_s = (cfg->lease_ttl + 999) / 1000,
-                                  .refresh_ms = REFRESH_MS};
+                                  .refresh_ms = REFRESH_MS,
+                                  .data_dir = cfg->data_dir};
     err = hs_node_reg_start(&ro, &rt->reg);
     if (err != HS_OK || cfg->scrub_interval == 0)
         return err;

@@ -62,8 +62,9 @@ bool hs_node_guard(struct hs_http_req *r);
 struct hs_node_reg_opts {
     const char *endpoints; /* etcd, comma-separated */
     const struct hs_node *node;
-    int64_t ttl_s;      /* lease TTL */
-    int64_t refresh_ms; /* how often the value (free bytes) is rewritten */
+    int64_t ttl_s;        /* lease TTL */
+    int64_t refresh_ms;   /* how often the value (free bytes) is rewritten */
+    const char *data_dir; /* holds .hs-volume-id (the registration's "volume"); NULL = none */
 };
 struct hs_node_reg;
 /* HS_EINVAL on a malformed endpoint list. *out owned by the caller (hs_node_reg_stop). */

@@ -423,7 +423,7 @@ def test_sigterm_leader_resigns_and_standby_takes_over_at_once(hc):
 @pytest.fixture(scope="module")
 def graced(tmp_path_factory):
     c = start_cluster(tmp_path_factory, "healer-grace", 1,
-                      {"HS_HEALER_GC_GRACE": "10m", "HS_HEALER_AUDIT_INTERVAL": "1s",
+                      {"HS_HEALER_GC_GRACE": "10m", "HS_HEALER_GC_INTERVAL": "1s",
                        "HS_HEALER_PASS_INTERVAL": PASS_INTERVAL})
     yield c
     c.stop()

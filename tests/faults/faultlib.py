@@ -44,6 +44,7 @@ FAST_ENV = {
     "HS_HEALER_LEASE_TTL": "3s",      # standby takes over within ~3 s
     "HS_HEALER_PASS_INTERVAL": "200ms",
     "HS_HEALER_AUDIT_INTERVAL": "1s",
+    "HS_HEALER_GC_INTERVAL": "1s",     # GC at most every gc-grace/10 or 1 s
     "HS_HEALER_NODE_TIMEOUT": "5s",
 }
 

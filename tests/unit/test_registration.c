@@ -228,6 +228,44 @@ static void registration_refuses_bad_options(void **state)
     hs_registration_stop(NULL);
 }
 
+static void node_value_round_trips_and_old_values_without_volume_stay_readable(void **state)
+{
+    (void)state;
+    struct hs_node_registration r = {.id = "n1",
+                                     .url = "http://127.0.0.1:9100",
+                                     .zone = "z\"1",
+                                     .volume = "0123abcd",
+                                     .capacity_bytes = 1000,
+                                     .free_bytes = 10,
+                                     .started_ms = 1765000000000,
+                                     .blobs = 0};
+    char *text = hs_node_registration_encode(&r);
+    struct hs_node_registration d;
+    assert_int_equal(hs_node_registration_decode(text, strlen(text), &d), HS_OK);
+    assert_string_equal(d.id, "n1");
+    assert_string_equal(d.url, "http://127.0.0.1:9100");
+    assert_string_equal(d.zone, "z\"1");
+    assert_string_equal(d.volume, "0123abcd");
+    assert_int_equal(d.started_ms, 1765000000000);
+    assert_int_equal(d.blobs, 0);
+    hs_node_registration_release(&d);
+    free(text);
+    /* a value written before "volume" and "blobs" existed */
+    const char *old = "{\"id\":\"n2\",\"url\":\"http://h:1\",\"zone\":\"\",\"capacity_bytes\":5,"
+                      "\"free_bytes\":4,\"started_ms\":7,\"later\":{\"x\":1}}";
+    assert_int_equal(hs_node_registration_decode(old, strlen(old), &d), HS_OK);
+    assert_null(d.volume);
+    assert_int_equal(d.blobs, -1);
+    assert_string_equal(d.url, "http://h:1");
+    hs_node_registration_release(&d);
+    /* not an object, or a member of the wrong type */
+    struct hs_node_registration keep = {.blobs = 42};
+    assert_int_equal(hs_node_registration_decode("[1]", 3, &keep), HS_EPROTO);
+    assert_int_equal(hs_node_registration_decode("{\"blobs\":\"x\"}", 12, &keep), HS_EPROTO);
+    assert_int_equal(keep.blobs, 42);
+    hs_node_registration_release(NULL);
+}
+
 int main(void)
 {
     hs_log_init("test", HS_LOG_ERROR);
@@ -239,6 +277,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             registration_backs_off_while_etcd_is_down_and_stops_promptly, setup, teardown),
         cmocka_unit_test_setup_teardown(registration_refuses_bad_options, setup, teardown),
+        cmocka_unit_test(node_value_round_trips_and_old_values_without_volume_stay_readable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
