@@ -1,9 +1,10 @@
 /* obj_delete.c - deleting an object: a compare-and-delete transaction removes meta/<key> and
  * repair/<key> only if the manifest is still the one read (a concurrent writer's new version
- * is never removed by a delete of the old one), then the blobs that manifest named are deleted
- * in parallel before the answer; what cannot be deleted now is left to the healer's GC. A
- * manifest that cannot be decoded is deleted the same way (compare on its mod_revision), but
- * its blobs cannot be named: they are all left to GC. */
+ * is never removed by a delete of the old one) and, in the same transaction, retires the blobs
+ * that manifest named (retire/<id>): the healer's sweeper deletes them after the grace, so a
+ * reader that already holds the manifest finishes its read. A manifest that cannot be decoded
+ * is deleted the same way (compare on its mod_revision), but its blobs cannot be named: they
+ * are left to GC. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,14 @@
 
 #define DELETE_ATTEMPTS_MAX 16 /* concurrent writers before giving up (409) */
 
-/* Counts what was deleted per part of m; deleted[] follows hs_manifest_blob_locs order. */
-static void count_deleted(const struct hs_manifest *m, const bool *deleted,
-                          struct hs_obj_delete_result *res)
+/* Counts the blobs of m per part (all of them are retired: deleted after the grace). */
+static void count_deleted(const struct hs_manifest *m, struct hs_obj_delete_result *res)
 {
     size_t i = 0;
     const struct hs_part *parts[3] = {&m->data, &m->hot, &m->cold};
     for (size_t p = 0; p < 3; p++) {
         for (size_t s = 0; s < parts[p]->n_segments; s++) {
             for (size_t b = 0; b < parts[p]->segments[s].n_blobs; b++, i++) {
-                if (!deleted[i])
-                    continue;
                 if (p == 1)
                     res->hot_deleted++;
                 else if (p == 2)
@@ -41,20 +39,37 @@ static void count_deleted(const struct hs_manifest *m, const bool *deleted,
     }
 }
 
-/* One compare-and-delete attempt against the manifest in kvs. *done when it was removed. */
-static enum hs_err try_delete(struct hs_gw *gw, const char *meta_key, const char *repair_key,
-                              int64_t rev, bool *done)
+/* One compare-and-delete attempt against the manifest read at rev (m: its blobs are retired;
+ * NULL when it could not be decoded). *done when it was removed. */
+static enum hs_err try_delete(struct hs_gw *gw, const char *key, const char *meta_key,
+                              const char *repair_key, int64_t rev, const struct hs_manifest *m,
+                              bool *done)
 {
     struct hs_etcd_cmp cmp = {
         .target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = rev};
-    struct hs_etcd_op ops[2] = {{.type = HS_ETCD_OP_DELETE, .key = meta_key},
+    struct hs_etcd_op ops[3] = {{.type = HS_ETCD_OP_DELETE, .key = meta_key},
                                 {.type = HS_ETCD_OP_DELETE, .key = repair_key}};
-    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 2};
+    char id[HS_TXN_ID_BUF], *retire_key = NULL, *retire = NULL;
+    size_t n_ops = 2, retire_len = 0;
+    if (m) {
+        struct hs_blob_loc *locs = NULL;
+        size_t n = 0;
+        hs_manifest_blob_locs(m, &locs, &n);
+        if (n && hs_meta_txn_id_new(id) == HS_OK && hs_meta_key_retire(id, &retire_key) == HS_OK)
+            retire = hs_gw_retire_json(key, locs, n, &retire_len);
+        free(locs);
+    }
+    if (retire)
+        ops[n_ops++] = (struct hs_etcd_op){
+            .type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = retire_len};
+    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = n_ops};
     struct hs_etcd_txn_result res = {0};
     enum hs_err err = hs_etcd_txn(gw->etcd, &t, &res);
     if (err == HS_OK)
         *done = res.succeeded;
     hs_etcd_txn_result_release(&res);
+    free(retire);
+    free(retire_key);
     return err;
 }
 
@@ -123,7 +138,8 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
             err = HS_EPRECONDITION;
             break;
         }
-        if ((err = try_delete(gw, meta_key, repair_key, rev, &done)) != HS_OK) {
+        if ((err = try_delete(gw, k, meta_key, repair_key, rev, unreadable ? NULL : &m, &done)) !=
+            HS_OK) {
             snprintf(msg, msg_len, "etcd did not confirm the delete: %s", hs_err_name(err));
             err = HS_EUNAVAIL;
             break;
@@ -134,20 +150,8 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
         *res = (struct hs_obj_delete_result){.strategy = m.strategy};
     } else if (err == HS_OK) {
         struct hs_obj_delete_result r = {.strategy = m.strategy};
-        struct hs_blob_loc *locs = NULL;
-        size_t n = 0;
-        hs_manifest_blob_locs(&m, &locs, &n);
-        bool *deleted = hs_xcalloc(n + 1, sizeof *deleted);
-        const struct hs_gw_members *mem = hs_gw_members_get(gw);
-        size_t failures = hs_gw_delete_blobs(gw, mem, locs, n, deleted);
-        hs_gw_members_put(gw, mem);
-        if (failures)
-            HS_LOG_WARN("deleted_blobs_left", "key='%s' version=%" PRId64 " failures=%zu", k,
-                        m.version, failures);
-        count_deleted(&m, deleted, &r);
+        count_deleted(&m, &r);
         *res = r;
-        free(deleted);
-        free(locs);
     }
     hs_manifest_release(&m);
     free(k);

@@ -1,8 +1,8 @@
 /* obj_segment.c - one segment of a write: blob ids and nodes (blob i on the i-th node of the
  * key's rendezvous ranking), EC encoding straight into reused shard buffers (ISA-L on whole
  * stripes, no staging copy of the data), the parallel PUTs on the calling thread's node
- * client, and the quorum rule. Also the parallel DELETEs used for clean-up and for replaced
- * versions. The commit protocol around it is obj_commit.c. */
+ * client, and the quorum rule. Also the parallel DELETEs of a failed write's clean-up and the
+ * retire records of replaced blobs. The commit protocol around it is obj_commit.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,7 +335,9 @@ char *hs_gw_retire_json(const char *key, const struct hs_blob_loc *blobs, size_t
     hs_retire_record_init(&r);
     r.key = hs_xstrdup(key);
     r.retired_ms = hs_clock_wall_ms();
-    hs_retire_record_add(&r, blobs, n);
+    for (size_t i = 0; i < n; i++) /* a blob of a pseudo node was never stored anywhere */
+        if (strncmp(blobs[i].node_id, HS_WR_UNPLACED, sizeof HS_WR_UNPLACED - 1) != 0)
+            hs_retire_record_add(&r, &blobs[i], 1);
     char *json = NULL, why[160] = "";
     if (hs_retire_record_encode(&r, &json, len, why, sizeof why) != HS_OK)
         HS_BUG("retire record of '%s': %s", key, why);
@@ -376,53 +378,5 @@ size_t hs_wr_delete_stored(struct hs_obj_writer *w)
     for (size_t i = 0; i < w->n_stored; i++)
         free(w->stored[i].url);
     w->n_stored = 0;
-    return failures;
-}
-
-size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,
-                          const struct hs_blob_loc *locs, size_t n, bool *deleted_out)
-{
-    return hs_gw_delete_blobs_skip(gw, mem, locs, n, deleted_out, NULL, 0);
-}
-
-static bool in_set(char *const *set, size_t n, const char *url)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(set[i], url) == 0)
-            return true;
-    return false;
-}
-
-size_t hs_gw_delete_blobs_skip(struct hs_gw *gw, const struct hs_gw_members *mem,
-                               const struct hs_blob_loc *locs, size_t n, bool *deleted_out,
-                               char *const *skip, size_t n_skip)
-{
-    if (n == 0)
-        return 0;
-    struct hs_blob_call *calls = hs_xcalloc(n, sizeof *calls);
-    size_t *map = hs_xcalloc(n, sizeof *map);
-    size_t n_calls = 0, failures = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (deleted_out)
-            deleted_out[i] = false;
-        if (strncmp(locs[i].node_id, HS_WR_UNPLACED, sizeof HS_WR_UNPLACED - 1) == 0)
-            continue; /* never stored anywhere */
-        const char *url = hs_gw_members_url_any(mem, locs[i].node_id);
-        if (!url || in_set(skip, n_skip, url)) {
-            failures++; /* node gone or hung: the healer's GC */
-            continue;
-        }
-        map[n_calls] = i;
-        calls[n_calls++] =
-            (struct hs_blob_call){.op = HS_BLOB_OP_DELETE, .base_url = url, .id = locs[i].blob_id};
-    }
-    failures += run_deletes(gw, calls, n_calls);
-    if (deleted_out)
-        for (size_t j = 0; j < n_calls; j++)
-            deleted_out[map[j]] = calls[j].err == HS_OK;
-    if (failures)
-        hs_gw_metric_add(HS_GW_M_BLOB_DELETE_FAILURES, (int64_t)failures);
-    free(calls);
-    free(map);
     return failures;
 }

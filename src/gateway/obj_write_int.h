@@ -107,17 +107,6 @@ void hs_wr_wal_add(struct hs_obj_writer *w, enum hs_blob_part which, size_t to);
 size_t hs_wr_quorum(const struct hs_part *part);
 /* Deletes every blob this write stored, in parallel, best effort. Returns the failures. */
 size_t hs_wr_delete_stored(struct hs_obj_writer *w);
-/* Deletes blobs in parallel on the nodes of mem (a node that is not live counts as a failure).
- * deleted_out[i] (may be NULL) says whether locs[i] was deleted now. Returns the number of
- * failures (neither deleted nor already absent): those are left to the healer's GC and counted
- * in HS_GW_M_BLOB_DELETE_FAILURES. Uses the calling thread's node client. */
-size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,
-                          const struct hs_blob_loc *locs, size_t n, bool *deleted_out);
-/* Same, skipping (as failures) the nodes whose URL is in skip[0..n_skip): nodes that just timed
- * out on this write, so an overwrite on a hung node does not wait for it twice. */
-size_t hs_gw_delete_blobs_skip(struct hs_gw *gw, const struct hs_gw_members *mem,
-                               const struct hs_blob_loc *locs, size_t n, bool *deleted_out,
-                               char *const *skip, size_t n_skip);
 
 /* A retire record (manifest.h) of n blobs of key, as JSON (heap, *len bytes); HS_BUG on a
  * record that does not encode (the blobs come from validated manifests). */
