@@ -39,7 +39,8 @@ static char *volume_id_load(const char *dir)
     free(id);
     id = hs_daemon_random_id();
     char *tmp = hs_xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0600); /* private, like every file in a data dir */
     bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
     int saved = errno;
     if (fd >= 0)
