@@ -1,10 +1,12 @@
 /* obj_delete.c - deleting an object: a compare-and-delete transaction removes meta/<key> and
  * repair/<key> only if the manifest is still the one read (a concurrent writer's new version
  * is never removed by a delete of the old one) and, in the same transaction, retires the blobs
- * that manifest named (retire/<id>): the healer's sweeper deletes them after the grace, so a
- * reader that already holds the manifest finishes its read. A manifest that cannot be decoded
- * is deleted the same way (compare on its mod_revision), but its blobs cannot be named: they
- * are left to GC. */
+ * that manifest named (retire/<id>); then the blobs are deleted in parallel before the answer,
+ * so storage is given back at once (the reference API's /storage_usage drops to 0). Whatever
+ * cannot be deleted now (a node down, the gateway killed) is still named by the retire record,
+ * which the healer's sweeper finishes after its grace. A manifest that cannot be decoded is
+ * deleted the same way (compare on its mod_revision), but its blobs cannot be named: they are
+ * left to GC. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +20,17 @@
 
 #define DELETE_ATTEMPTS_MAX 16 /* concurrent writers before giving up (409) */
 
-/* Counts the blobs of m per part (all of them are retired: deleted after the grace). */
-static void count_deleted(const struct hs_manifest *m, struct hs_obj_delete_result *res)
+/* Counts what was deleted per part of m; deleted[] follows hs_manifest_blob_locs order. */
+static void count_deleted(const struct hs_manifest *m, const bool *deleted,
+                          struct hs_obj_delete_result *res)
 {
     size_t i = 0;
     const struct hs_part *parts[3] = {&m->data, &m->hot, &m->cold};
     for (size_t p = 0; p < 3; p++) {
         for (size_t s = 0; s < parts[p]->n_segments; s++) {
             for (size_t b = 0; b < parts[p]->segments[s].n_blobs; b++, i++) {
+                if (!deleted[i])
+                    continue;
                 if (p == 1)
                     res->hot_deleted++;
                 else if (p == 2)
@@ -150,8 +155,20 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
         *res = (struct hs_obj_delete_result){.strategy = m.strategy};
     } else if (err == HS_OK) {
         struct hs_obj_delete_result r = {.strategy = m.strategy};
-        count_deleted(&m, &r);
+        struct hs_blob_loc *locs = NULL;
+        size_t n = 0;
+        hs_manifest_blob_locs(&m, &locs, &n);
+        bool *deleted = hs_xcalloc(n + 1, sizeof *deleted);
+        const struct hs_gw_members *mem = hs_gw_members_get(gw);
+        size_t failures = hs_gw_delete_blobs(gw, mem, locs, n, deleted);
+        hs_gw_members_put(gw, mem);
+        if (failures)
+            HS_LOG_WARN("deleted_blobs_left", "key='%s' version=%" PRId64 " failures=%zu", k,
+                        m.version, failures); /* the retire record still names them */
+        count_deleted(&m, deleted, &r);
         *res = r;
+        free(deleted);
+        free(locs);
     }
     hs_manifest_release(&m);
     free(k);

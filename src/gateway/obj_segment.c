@@ -380,3 +380,34 @@ size_t hs_wr_delete_stored(struct hs_obj_writer *w)
     w->n_stored = 0;
     return failures;
 }
+
+size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,
+                          const struct hs_blob_loc *locs, size_t n, bool *deleted_out)
+{
+    if (n == 0)
+        return 0;
+    struct hs_blob_call *calls = hs_xcalloc(n, sizeof *calls);
+    size_t *map = hs_xcalloc(n, sizeof *map);
+    size_t n_calls = 0, failures = 0;
+    for (size_t i = 0; i < n; i++) {
+        deleted_out[i] = false;
+        if (strncmp(locs[i].node_id, HS_WR_UNPLACED, sizeof HS_WR_UNPLACED - 1) == 0)
+            continue; /* never stored anywhere */
+        const char *url = hs_gw_members_url_any(mem, locs[i].node_id);
+        if (!url) {
+            failures++; /* node gone: its retire record has it */
+            continue;
+        }
+        map[n_calls] = i;
+        calls[n_calls++] =
+            (struct hs_blob_call){.op = HS_BLOB_OP_DELETE, .base_url = url, .id = locs[i].blob_id};
+    }
+    failures += run_deletes(gw, calls, n_calls);
+    for (size_t j = 0; j < n_calls; j++)
+        deleted_out[map[j]] = calls[j].err == HS_OK;
+    if (failures)
+        hs_gw_metric_add(HS_GW_M_BLOB_DELETE_FAILURES, (int64_t)failures);
+    free(calls);
+    free(map);
+    return failures;
+}

@@ -108,6 +108,12 @@ size_t hs_wr_quorum(const struct hs_part *part);
 /* Deletes every blob this write stored, in parallel, best effort. Returns the failures. */
 size_t hs_wr_delete_stored(struct hs_obj_writer *w);
 
+/* Deletes blobs in parallel on the nodes of mem (best effort; a node that is not live counts as
+ * a failure); deleted_out[i] says whether locs[i] was deleted now. Returns the failures. A
+ * DELETE uses it after its transaction retired the same blobs, so what fails here is still
+ * swept by the healer. */
+size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_gw_members *mem,
+                          const struct hs_blob_loc *locs, size_t n, bool *deleted_out);
 /* A retire record (manifest.h) of n blobs of key, as JSON (heap, *len bytes); HS_BUG on a
  * record that does not encode (the blobs come from validated manifests). */
 char *hs_gw_retire_json(const char *key, const struct hs_blob_loc *blobs, size_t n, size_t *len);
