@@ -9,7 +9,7 @@ import requests
 
 from writekit import (all_blobs, all_manifests, assert_no_orphans, etcd_kv, gw, manifest,
                       manifest_blobs, manifest_raw, node_url_by_id, qkey, repair_mark,
-                      stored_object, wal_records, ROOT)
+                      retired_blobs, stored_object, wal_records, ROOT)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -93,7 +93,8 @@ def test_hybrid_write_fields_then_pure_hot_then_cold_update(cluster):
     m2, (hot, _) = stored_object(cluster, "user:1")
     assert m2["ver"] == 2 and m2["cold"] == m1["cold"]  # the very same cold blobs
     assert json.loads(hot) == {"view_count": 51}
-    assert not (manifest_blobs(m1) - manifest_blobs(m2)) & all_blobs(cluster)  # old hot gone
+    old_hot = manifest_blobs(m1) - manifest_blobs(m2)
+    assert old_hot and old_hot <= retired_blobs(cluster)  # retired: swept after the grace
     r = requests.get(gw(cluster) + "/read/user:1", timeout=10)
     assert r.status_code == 200 and r.json() == json.loads(second)
 
