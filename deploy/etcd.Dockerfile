@@ -3,8 +3,8 @@
 #   docker build -f deploy/etcd.Dockerfile -t hybridstore-etcd:latest deploy
 #
 # Why the Debian package and not quay.io/coreos/etcd:v3.4.x: it is the exact etcd our tests and
-# `make run` use (3.4.23, checked hands-on in notes/etcd-mhd-curl-nginx.md: JSON gateway, zero
-# values omitted, quota and NOSPACE behaviour, leader-loss timings), it gets Debian security
+# `make run` use (3.4.23, whose JSON gateway, zero
+# values omitted, quota and NOSPACE behaviour and leader-loss timings we checked), it gets Debian security
 # updates with the rest of the images, and every image then shares one base layer and one
 # registry. The quay.io image would be a different 3.4 patch release built by a different vendor.
 # (etcd 3.4 refuses to start on arm64 unless ETCD_UNSUPPORTED_ARCH=arm64 is set; amd64 needs
