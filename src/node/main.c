@@ -16,6 +16,7 @@
 #include "hs/config.h"
 #include "hs/daemon.h"
 #include "hs/log.h"
+#include "hs/manifest.h"
 #include "hs/mem.h"
 #include "node/node_int.h"
 #include "hs/banned.h"
@@ -167,17 +168,6 @@ static const struct hs_config_spec node_spec = {
     .n_opts = sizeof node_opts / sizeof node_opts[0],
 };
 
-static bool node_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > HS_NODE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", id[i]))
-            return false;
-    return true;
-}
-
 /* <data-dir>/node-id, created atomically on first start. */
 static enum hs_err node_id_load(const char *dir, char **out)
 {
@@ -201,7 +191,7 @@ static enum hs_err node_id_load(const char *dir, char **out)
         }
         free(tmp);
     }
-    if (err == HS_OK && !node_id_valid(id)) {
+    if (err == HS_OK && !hs_meta_node_id_valid(id)) {
         HS_LOG_ERROR("node_id_invalid", "path='%s'", path);
         err = HS_EINVAL;
     }
@@ -234,7 +224,7 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
     if (err != HS_OK)
         return err;
     if (cfg->node_id) {
-        if (!node_id_valid(cfg->node_id)) {
+        if (!hs_meta_node_id_valid(cfg->node_id)) {
             HS_LOG_ERROR("node_id_invalid", "node_id='%s'", cfg->node_id);
             return HS_EINVAL;
         }
