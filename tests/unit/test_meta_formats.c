@@ -69,8 +69,8 @@ static void node_value_tolerates_unknown_and_missing_members(void **state)
 {
     (void)state;
     struct hs_node_registration d;
-    assert_int_equal(node_decode("{\"id\":\"n2\",\"later\":{\"x\":[1]},\"url\":\"http://h:1//\"}", &d),
-                     HS_OK);
+    assert_int_equal(
+        node_decode("{\"id\":\"n2\",\"later\":{\"x\":[1]},\"url\":\"http://h:1//\"}", &d), HS_OK);
     assert_string_equal(d.url, "http://h:1"); /* trailing '/' dropped */
     assert_string_equal(d.zone, "");
     assert_null(d.volume);
@@ -90,11 +90,11 @@ static void node_value_refuses_every_rule(void **state)
         "",
         "[1]",
         "\"n1\"",
-        "{}",                                       /* no id */
-        "{\"id\":\"\"}",                            /* empty id */
-        "{\"id\":\".n\"}",                          /* id breaks the id rule */
-        "{\"id\":\"a/b\"}",                         /* id breaks the id rule */
-        "{\"id\":1}",                               /* wrong types, member by member */
+        "{}",               /* no id */
+        "{\"id\":\"\"}",    /* empty id */
+        "{\"id\":\".n\"}",  /* id breaks the id rule */
+        "{\"id\":\"a/b\"}", /* id breaks the id rule */
+        "{\"id\":1}",       /* wrong types, member by member */
         "{\"id\":\"n\",\"url\":1}",
         "{\"id\":\"n\",\"zone\":[]}",
         "{\"id\":\"n\",\"volume\":{}}",
@@ -172,8 +172,14 @@ static void gateway_value_refuses_every_rule_and_truncation(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "", "[]", "{}", "{\"id\":\"-g\"}", "{\"id\":7}", "{\"id\":\"g\",\"url\":false}",
-        "{\"id\":\"g\",\"started_ms\":\"1\"}", "{\"id\":\"g\",\"started_ms\":-1}",
+        "",
+        "[]",
+        "{}",
+        "{\"id\":\"-g\"}",
+        "{\"id\":7}",
+        "{\"id\":\"g\",\"url\":false}",
+        "{\"id\":\"g\",\"started_ms\":\"1\"}",
+        "{\"id\":\"g\",\"started_ms\":-1}",
         "{\"id\":\"g\",\"url\":\"\\u0000\"}",
     };
     struct hs_gateway_registration keep = {.started_ms = 42};
@@ -200,7 +206,8 @@ static void repair_marks_of_both_writers_round_trip(void **state)
     memcpy(w.txn_id, TXN, sizeof TXN);
     size_t n = hs_repair_mark_encode(&w, buf);
     assert_int_equal(n, strlen(buf));
-    assert_string_equal(buf, "{\"txn\":\"" TXN "\",\"ms\":9223372036854775807,\"reason\":\"degraded\"}");
+    assert_string_equal(buf,
+                        "{\"txn\":\"" TXN "\",\"ms\":9223372036854775807,\"reason\":\"degraded\"}");
     struct hs_repair_mark d;
     assert_int_equal(hs_repair_mark_decode(buf, n, &d, NULL, 0), HS_OK);
     assert_int_equal(d.reason, HS_REPAIR_DEGRADED_WRITE);
@@ -218,8 +225,8 @@ static void repair_marks_of_both_writers_round_trip(void **state)
     /* the value gateways wrote before the codec existed, and members a reader does not know */
     assert_int_equal(mark_decode("{\"reason\":\"degraded_read\",\"ms\":1765000000000}", &d), HS_OK);
     assert_int_equal(d.marked_ms, 1765000000000);
-    assert_int_equal(mark_decode("{\"txn\":\"" TXN "\",\"ms\":0,\"reason\":\"degraded\",\"by\":{}}", &d),
-                     HS_OK);
+    assert_int_equal(
+        mark_decode("{\"txn\":\"" TXN "\",\"ms\":0,\"reason\":\"degraded\",\"by\":{}}", &d), HS_OK);
     assert_int_equal(d.reason, HS_REPAIR_DEGRADED_WRITE);
 }
 
