@@ -199,8 +199,8 @@ static enum hs_err healer_start(const struct hs_healer_config *cfg, struct runti
 static void healer_stop(struct runtime *rt)
 {
     /* stop before cancel: the election loop re-checks stop after clearing cancel */
-    __atomic_store_n(&rt->h.stop, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->h.cancel, 1, __ATOMIC_SEQ_CST);
+    hs_stop_set(&rt->h.stop);
+    hs_stop_set(&rt->h.cancel);
     if (rt->thread_started)
         pthread_join(rt->thread, NULL);
     hs_http_server_stop(rt->srv, HTTP_DRAIN_MS);
