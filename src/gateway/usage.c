@@ -17,7 +17,7 @@ enum hs_err hs_gw_usage(struct hs_gw *gw, struct hs_gw_node_usage **out, size_t 
     const struct hs_gw_members *mem = hs_gw_members_get(gw);
     size_t n = mem->n;
     struct hs_gw_node_usage *u = hs_xcalloc(n ? n : 1, sizeof *u);
-    struct hs_node_stats *st = hs_xcalloc(n ? n : 1, sizeof *st);
+    struct hs_http_node_stats *st = hs_xcalloc(n ? n : 1, sizeof *st);
     for (size_t i = 0; i < n; i++) {
         u[i].id = hs_xstrdup(mem->nodes[i].id);
         u[i].url = hs_xstrdup(mem->nodes[i].url);

@@ -92,7 +92,7 @@ void hs_healer_scrub_poll(struct hs_healer *h)
     struct hs_healer_node *nodes = NULL;
     size_t n = 0;
     hs_healer_nodes_get(h, &nodes, &n);
-    struct hs_node_stats *st = hs_xcalloc(n ? n : 1, sizeof *st);
+    struct hs_http_node_stats *st = hs_xcalloc(n ? n : 1, sizeof *st);
     for (size_t i = 0; i < n; i++)
         st[i].base_url = nodes[i].url;
     hs_http_node_stats_fetch(h->opts.secret, NODE_STATS_TIMEOUT_MS, st, n);

@@ -54,7 +54,7 @@ static void run_all(CURLM *multi)
 }
 
 /* Fills s from a finished probe: stats only for a 200 whose body is a JSON object. */
-static void read_probe(const struct probe *p, struct hs_node_stats *s)
+static void read_probe(const struct probe *p, struct hs_http_node_stats *s)
 {
     s->curl_code = (int)p->rc;
     curl_easy_getinfo(p->e, CURLINFO_RESPONSE_CODE, &s->status);
@@ -67,8 +67,8 @@ static void read_probe(const struct probe *p, struct hs_node_stats *s)
         json_decref(o);
 }
 
-void hs_http_node_stats_fetch(const char *secret, int64_t timeout_ms, struct hs_node_stats *nodes,
-                              size_t n)
+void hs_http_node_stats_fetch(const char *secret, int64_t timeout_ms,
+                              struct hs_http_node_stats *nodes, size_t n)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, hs_http_curl_global_init); /* reference counted: fine beside client.c's */
@@ -112,7 +112,7 @@ void hs_http_node_stats_fetch(const char *secret, int64_t timeout_ms, struct hs_
     free(ps);
 }
 
-void hs_http_node_stats_release(struct hs_node_stats *nodes, size_t n)
+void hs_http_node_stats_release(struct hs_http_node_stats *nodes, size_t n)
 {
     for (size_t i = 0; nodes && i < n; i++) {
         json_decref(nodes[i].stats);
@@ -120,8 +120,8 @@ void hs_http_node_stats_release(struct hs_node_stats *nodes, size_t n)
     }
 }
 
-int64_t hs_http_node_stats_int(const struct hs_node_stats *s, const char *object, const char *name,
-                               int64_t missing)
+int64_t hs_http_node_stats_int(const struct hs_http_node_stats *s, const char *object,
+                               const char *name, int64_t missing)
 {
     const json_t *o = object ? json_object_get(s->stats, object) : s->stats;
     const json_t *v = json_object_get(o, name);

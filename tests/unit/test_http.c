@@ -1112,7 +1112,7 @@ static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
 static void node_stats_of_every_node_arrive_at_once_and_failures_are_null(void **state)
 {
     struct fixture *f = *state;
-    struct hs_node_stats st[3] = {
+    struct hs_http_node_stats st[3] = {
         {.base_url = f->url}, {.base_url = f->url2}, {.base_url = "http://127.0.0.1:1"}};
     hs_http_node_stats_fetch(SECRET, 2000, st, 3);
     for (int i = 0; i < 2; i++) {
