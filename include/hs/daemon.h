@@ -1,6 +1,7 @@
-/* daemon.h - start-up plumbing every daemon (node, gateway, healer) shares: the cluster secret
- * from --secret or --secret-file, "host:port" listen addresses, ids, and SIGTERM/SIGINT taken
- * synchronously with sigwait (no async signal handlers anywhere). */
+/* daemon.h - start-up plumbing every daemon (node, gateway, healer) shares: the option rows
+ * they all have (listen, etcd, secret, secret-file, log-level) and the start-up sequence that
+ * uses them, the cluster secret from --secret or --secret-file, "host:port" listen addresses,
+ * ids, and SIGTERM/SIGINT taken synchronously with sigwait (no async signal handlers anywhere). */
 #ifndef HS_DAEMON_H
 #define HS_DAEMON_H
 
@@ -8,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hs/config.h"
 
 #define HS_DAEMON_SECRET_MAX 4096 /* bytes read from a secret file */
 
@@ -27,5 +30,55 @@ char *hs_daemon_random_id(void);
 void hs_daemon_signals_block(sigset_t *set);
 /* Waits for one of the signals in set (blocked by hs_daemon_signals_block) and returns it. */
 int hs_daemon_signals_wait(const sigset_t *set);
+
+/* ---- the shared option rows and start-up ---- */
+
+/* The options every daemon has. A daemon's config struct holds one as a member named `daemon`,
+ * and its option table starts with HS_DAEMON_OPT_ROWS. */
+struct hs_daemon_opts {
+    char *listen; /* host:port */
+    char *etcd;   /* endpoints, comma-separated */
+    char *secret;
+    char *secret_file;
+    int log_level; /* enum hs_log_level (hs_daemon_log_levels order) */
+};
+
+extern const char *const hs_daemon_log_levels[]; /* "error" "warn" "info" "debug" NULL */
+/* Option validator (hs_opt_check_fn) of "host:port". */
+const char *hs_daemon_check_listen(const void *value);
+
+/* The five shared rows of cfg_type's option table (cfg_type has `struct hs_daemon_opts daemon`);
+ * listen_def, listen_help and secret_help are the daemon's own words. */
+/* clang-format off */
+#define HS_DAEMON_OPT_ROWS(cfg_type, listen_def, listen_help, secret_help)                         \
+    {.name = "listen", .type = HS_OPT_STRING, .offset = offsetof(cfg_type, daemon.listen),         \
+     .def = (listen_def), .help = (listen_help), .check = hs_daemon_check_listen},                 \
+    {.name = "etcd", .type = HS_OPT_STRING, .offset = offsetof(cfg_type, daemon.etcd),             \
+     .def = "http://127.0.0.1:2379", .help = "etcd endpoints, comma-separated"},                   \
+    {.name = "secret", .type = HS_OPT_STRING, .offset = offsetof(cfg_type, daemon.secret),         \
+     .secret = true, .help = (secret_help)},                                                       \
+    {.name = "secret-file", .type = HS_OPT_STRING,                                                 \
+     .offset = offsetof(cfg_type, daemon.secret_file),                                             \
+     .help = "file holding the cluster secret (white space trimmed)"},                             \
+    {.name = "log-level", .type = HS_OPT_ENUM, .offset = offsetof(cfg_type, daemon.log_level),     \
+     .def = "info", .choices = hs_daemon_log_levels, .help = "lowest level logged"}
+/* clang-format on */
+
+/* What hs_daemon_begin hands on. */
+struct hs_daemon_start {
+    char host[64];    /* of --listen */
+    uint16_t port;    /* of --listen */
+    char *secret;     /* heap: the caller owns it */
+    sigset_t signals; /* SIGTERM and SIGINT, blocked: hs_daemon_signals_wait(&signals) */
+};
+
+/* The start-up every daemon shares, in this order: loads spec into cfg (hs_config_load), starts
+ * logging as spec->command at d->log_level, splits d->listen, reads the secret, blocks SIGTERM
+ * and SIGINT (call it before any thread starts) and logs the effective config. d points into
+ * cfg. Returns -1 to go on (out filled), or the exit code: 0 after --help, --print-config or
+ * --version, 2 after printing why it cannot start (out->secret is then NULL). Either way the
+ * caller releases cfg (hs_config_release). */
+int hs_daemon_begin(const struct hs_config_spec *spec, void *cfg, const struct hs_daemon_opts *d,
+                    int argc, char **argv, struct hs_daemon_start *out);
 
 #endif

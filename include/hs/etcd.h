@@ -30,6 +30,7 @@
 
 #include "hs/buf.h"
 #include "hs/err.h"
+#include "hs/stop.h"
 
 /* Test seam: performs one POST of body to endpoint+path and appends the reply body to reply
  * (any status) and stores the status. Returns HS_OK when an HTTP reply arrived; HS_EUNAVAIL when
@@ -242,13 +243,12 @@ enum hs_err hs_etcd_watch_start(struct hs_etcd *e, const char *key, bool prefix,
 void hs_etcd_watch_stop(struct hs_etcd_watch *w);
 
 /* Election with our own lease (never the server's 60 s default; keep it alive with a keeper).
- * campaign blocks until this candidate leads or *cancel becomes nonzero (HS_ETIMEDOUT then,
- * within ~100 ms; cancel may be NULL; it is read with __atomic_load_n, so set it from another
- * thread with __atomic_store_n(cancel, 1, __ATOMIC_RELEASE)). The blocked request is renewed every
- * 30 s and moves to the next endpoint when one fails, so a hung member cannot block it forever. On
- * success *out (release with hs_etcd_leader_release) holds the leader key (name + "/" + lease hex)
- * and its create revision (rev), for fencing compares (CREATE == rev on key). HS_ENOENT when the
- * lease does not exist. resign is idempotent (a stale leader is a no-op). */
+ * campaign blocks until this candidate leads or cancel is set (HS_ETIMEDOUT then, within
+ * ~100 ms; cancel may be NULL; set it from another thread with hs_stop_set). The blocked request is
+ * renewed every 30 s and moves to the next endpoint when one fails, so a hung member cannot block
+ * it forever. On success *out (release with hs_etcd_leader_release) holds the leader key (name +
+ * "/" + lease hex) and its create revision (rev), for fencing compares (CREATE == rev on key).
+ * HS_ENOENT when the lease does not exist. resign is idempotent (a stale leader is a no-op). */
 struct hs_etcd_leader {
     char *name;
     char *key;
@@ -257,7 +257,7 @@ struct hs_etcd_leader {
 };
 void hs_etcd_leader_release(struct hs_etcd_leader *l);
 enum hs_err hs_etcd_campaign(struct hs_etcd *e, const char *name, int64_t lease, const void *value,
-                             size_t value_len, const volatile int *cancel,
+                             size_t value_len, const struct hs_stop *cancel,
                              struct hs_etcd_leader *out);
 enum hs_err hs_etcd_resign(struct hs_etcd *e, const struct hs_etcd_leader *leader);
 /* Current leader's kv (key = leader key, value = its campaign value; release with

@@ -131,4 +131,26 @@ enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
  * (hs_crc32c from hs/codec.h). */
 bool hs_http_crc32c_parse(const char *text, uint32_t *out);
 
+/* ---- GET /v1/stats of many nodes at once (node_stats.c) ---- */
+
+struct json_t;
+/* One node of hs_http_node_stats_fetch. */
+struct hs_http_node_stats {
+    const char *base_url; /* in: the node's base URL (borrowed) */
+    struct json_t *stats; /* out: the reply's JSON object, or NULL when the node did not answer
+                             200 with one in time (hs_http_node_stats_release frees it) */
+    long status;          /* out: HTTP status, 0 when there was none */
+    int curl_code;        /* out: libcurl's result, for logs */
+};
+/* Asks every node for GET base_url/v1/stats in parallel (secret as the Bearer token, or none
+ * when NULL), each within timeout_ms, on a multi handle of its own; fills the out fields of all.
+ * Blocks until every reply or timeout. Thread-safe. */
+void hs_http_node_stats_fetch(const char *secret, int64_t timeout_ms,
+                              struct hs_http_node_stats *nodes, size_t n);
+/* Frees every stats object. NULL is fine. */
+void hs_http_node_stats_release(struct hs_http_node_stats *nodes, size_t n);
+/* stats.name, or stats.object.name when object is not NULL, when it is an integer; else missing. */
+int64_t hs_http_node_stats_int(const struct hs_http_node_stats *s, const char *object,
+                               const char *name, int64_t missing);
+
 #endif

@@ -9,9 +9,9 @@
  * | meta/<object-key>          | manifest JSON (below)                  | hs_meta_key_meta     |
  * | txn/<txn-id>               | write-ahead record JSON (below)        | hs_meta_key_txn      |
  * | retire/<txn-id>            | retire record JSON (below)             | hs_meta_key_retire   |
- * | repair/<object-key>        | repair mark (owned by the gateway)     | hs_meta_key_repair   |
- * | nodes/<node-id>            | node registration (owned by node)      | hs_meta_key_node     |
- * | gateways/<gw-id>           | gateway registration                   | hs_meta_key_gateway  |
+ * | repair/<object-key>        | repair mark JSON (below)               | hs_meta_key_repair   |
+ * | nodes/<node-id>            | node registration (registration.h)     | hs_meta_key_node     |
+ * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
  * |
@@ -117,6 +117,19 @@
  * | sets  | array  | [{"txn": txn id, or "" for ids not minted by a write, "blobs":         |
  * |       |        | [[rest of the id after "<txn>.", node id], ...]}, ...]: ids grouped by |
  * |       |        | the write that made them, so each costs ~25 bytes                      |
+ *
+ * Repair mark JSON (value of repair/<object-key>; src/meta/repair_mark.c): a gateway's note
+ * that some blob of the object is missing or corrupt. The healer's repair pass works from the
+ * key alone and deletes the mark once the object is whole; the value is for operators (`debug
+ * manifest`). Written compact in this order; a reader ignores members it does not know (so a
+ * newer writer may add some); encoded it is always shorter than HS_REPAIR_MARK_BUF.
+ *
+ * | field  | type   | meaning                                                               |
+ * |--------|--------|-----------------------------------------------------------------------|
+ * | txn    | string | optional: txn id of the write that committed degraded                 |
+ * | ms     | int    | wall clock ms when marked, >= 0                                       |
+ * | reason | string | "degraded" (a write committed with some blob missing) \| "degraded_read" |
+ * |        |        | (a read found a blob missing or corrupt); another value: HS_EPROTO    |
  *
  * Limits: an encoded record is at most HS_MANIFEST_ENCODED_MAX bytes (etcd refuses requests
  * over 1.5 MiB by default); a version 2 record stays under 2 KB whatever the object's size.
@@ -291,6 +304,18 @@ struct hs_retire_record {
     size_t n_blobs;
 };
 
+/* The value of repair/<object-key> (format above). */
+enum hs_repair_reason {
+    HS_REPAIR_DEGRADED_WRITE = 1, /* "degraded" */
+    HS_REPAIR_DEGRADED_READ = 2,  /* "degraded_read" */
+};
+struct hs_repair_mark {
+    enum hs_repair_reason reason;
+    int64_t marked_ms;          /* wall clock ms */
+    char txn_id[HS_TXN_ID_BUF]; /* "" = none */
+};
+#define HS_REPAIR_MARK_BUF 128 /* encoded text + NUL always fits */
+
 /* A (blob, node) pair borrowed from a manifest or record: valid while that one lives. */
 struct hs_blob_loc {
     const char *blob_id;
@@ -413,5 +438,17 @@ enum hs_err hs_retire_record_encode(const struct hs_retire_record *r, char **out
                                     char *why, size_t why_len);
 enum hs_err hs_retire_record_decode(const void *data, size_t len, struct hs_retire_record *out,
                                     char *why, size_t why_len);
+
+/* ---- repair marks (repair_mark.c) ---- */
+
+/* Writes m's JSON text and a NUL to out; returns its length (< HS_REPAIR_MARK_BUF). m must follow
+ * the rules above (a known reason, marked_ms >= 0, txn_id "" or a valid txn id): anything else
+ * is the caller's bug (HS_BUG). Never blocks. */
+size_t hs_repair_mark_encode(const struct hs_repair_mark *m, char out[HS_REPAIR_MARK_BUF]);
+/* HS_EPROTO for a reason it does not know (a newer writer), HS_ECORRUPT for anything else that
+ * breaks the rules (members it does not know are ignored); why as for manifests. out is
+ * untouched on failure. */
+enum hs_err hs_repair_mark_decode(const void *data, size_t len, struct hs_repair_mark *out,
+                                  char *why, size_t why_len);
 
 #endif

@@ -45,14 +45,21 @@ bool hs_registration_active(const struct hs_registration *r);
 /* Stops the thread, revokes the lease (so the key disappears at once), frees. NULL is fine. */
 void hs_registration_stop(struct hs_registration *r);
 
-/* ---- the node registration value (nodes/<node id>) ----
- * A JSON object, written by the node (src/node/register.c) and read by the healer. Readers
- * ignore members they do not know, and members missing from older values read as below, so
- * values written before a member existed stay readable:
+/* ---- the registration values (nodes/<node id>, gateways/<gateway id>) ----
+ * Both are one compact JSON object, encoded and decoded only here (src/meta/
+ * registration_format.c; strings escaped by jansson). Decoding is strict about what it knows and
+ * ignores members it does not know, so values from newer writers stay readable; members missing
+ * from older values read as below. Every decoder refuses (HS_EPROTO): a value that is not a JSON
+ * object, a member of the wrong type, a negative integer, a string holding U+0000, and an `id`
+ * missing or breaking the node id rule (hs_meta_node_id_valid, manifest.h). A `url` of "" reads
+ * as none, and trailing '/' are dropped from it (blob URLs are url + "/v1/blobs/...").
+ *
+ * nodes/<node id>: written by the node (src/node/register.c), read by gateways, the healer and
+ * the CLI.
  *
  * | member           | type   | missing | meaning                                              |
  * |------------------|--------|---------|------------------------------------------------------|
- * | `id`             | string | ""      | node id                                              |
+ * | `id`             | string | refused | node id, the same as in the key                      |
  * | `url`            | string | NULL    | base URL of the blob API (required to use the node)  |
  * | `zone`           | string | ""      | failure domain                                       |
  * | `capacity_bytes` | int    | 0       | file system size                                     |
@@ -75,11 +82,33 @@ struct hs_node_registration {
 };
 /* JSON text of r (heap, free()); NULL strings and blobs < 0 are left out. Never fails. */
 char *hs_node_registration_encode(const struct hs_node_registration *r);
-/* HS_EPROTO when value is not a JSON object or a member has the wrong type. On success out
- * owns its strings (hs_node_registration_release); untouched on failure. Thread-safe. */
+/* HS_EPROTO when value breaks the rules above. On success out owns its strings
+ * (hs_node_registration_release); untouched on failure. Thread-safe. */
 enum hs_err hs_node_registration_decode(const void *value, size_t len,
                                         struct hs_node_registration *out);
 /* Frees the strings and zeroes r. NULL is fine. */
 void hs_node_registration_release(struct hs_node_registration *r);
+
+/* gateways/<gateway id>: written by the gateway (src/gateway/gw.c); the healer only needs the key
+ * (a WAL record's owner is alive), the URL helps operators.
+ *
+ * | member       | type   | missing | meaning                                     |
+ * |--------------|--------|---------|---------------------------------------------|
+ * | `id`         | string | refused | gateway id, the same as in the key          |
+ * | `url`        | string | NULL    | advertised URL ("" when none was given)      |
+ * | `started_ms` | int    | 0       | wall clock when the gateway process started |
+ */
+struct hs_gateway_registration {
+    char *id;  /* heap, never NULL after decode */
+    char *url; /* heap or NULL */
+    int64_t started_ms;
+};
+/* JSON text of r (heap, free()); a NULL url is written as "". Never fails. */
+char *hs_gateway_registration_encode(const struct hs_gateway_registration *r);
+/* As hs_node_registration_decode. */
+enum hs_err hs_gateway_registration_decode(const void *value, size_t len,
+                                           struct hs_gateway_registration *out);
+/* Frees the strings and zeroes r. NULL is fine. */
+void hs_gateway_registration_release(struct hs_gateway_registration *r);
 
 #endif

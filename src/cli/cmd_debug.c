@@ -21,6 +21,7 @@
 #include "hs/manifest.h"
 #include "hs/mem.h"
 #include "hs/place.h"
+#include "hs/registration.h"
 #include "hs/banned.h"
 
 enum {
@@ -302,16 +303,17 @@ static const char *node_list_url(const struct node_list *l, const char *id)
     return NULL;
 }
 
-/* The registration value is node.md's {"id","url",...}; the id is taken from the key, which is
- * what gateways place by, so a value we cannot parse still counts as a node. */
+/* The registration value is registration.h's; the id is taken from the key, which is what
+ * gateways place by, so a value we cannot decode still counts as a node (with no URL). */
 static bool collect_node(void *ctx, const struct hs_etcd_kv *kv)
 {
     const char *id = hs_meta_key_strip(kv->key, HS_META_PREFIX_NODES);
     if (!id)
         return true;
-    json_t *j = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
-    node_list_add(ctx, id, strlen(id), json_string_value(json_object_get(j, "url")));
-    json_decref(j);
+    struct hs_node_registration r = {0};
+    (void)hs_node_registration_decode(kv->value, kv->value_len, &r);
+    node_list_add(ctx, id, strlen(id), r.url);
+    hs_node_registration_release(&r);
     return true;
 }
 

@@ -44,11 +44,11 @@ void hs_clock_format_utc(int64_t wall_ms, char *buf, size_t buflen)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
-void hs_clock_sleep_ms(int64_t ms, const volatile int *stop)
+void hs_clock_sleep_ms(int64_t ms, const struct hs_stop *stop)
 {
     int64_t end = hs_clock_mono_ms() + ms;
     for (;;) {
-        if (stop && *stop)
+        if (hs_stop_is_set(stop))
             return;
         int64_t left = end - hs_clock_mono_ms();
         if (left <= 0)

@@ -123,3 +123,36 @@ int hs_daemon_signals_wait(const sigset_t *set)
         ;
     return sig;
 }
+
+/* ---- the shared option rows and start-up ---- */
+
+/* In enum hs_log_level order: the option stores the index. */
+const char *const hs_daemon_log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+const char *hs_daemon_check_listen(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    char host[64];
+    uint16_t port = 0;
+    return v && hs_daemon_split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
+}
+
+int hs_daemon_begin(const struct hs_config_spec *spec, void *cfg, const struct hs_daemon_opts *d,
+                    int argc, char **argv, struct hs_daemon_start *out)
+{
+    memset(out, 0, sizeof *out);
+    enum hs_config_outcome oc = hs_config_load(spec, cfg, argc, argv, NULL, 0, NULL);
+    if (oc != HS_CONFIG_RUN)
+        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
+    hs_log_init(spec->command, (enum hs_log_level)d->log_level);
+    if (!hs_daemon_split_listen(d->listen, out->host, sizeof out->host, &out->port)) {
+        fprintf(stderr, "hybridstore %s: --listen must be host:port, got '%s'\n", spec->command,
+                d->listen);
+        return 2;
+    }
+    if (!(out->secret = hs_daemon_secret(spec->command, d->secret, d->secret_file)))
+        return 2;
+    hs_daemon_signals_block(&out->signals); /* before any thread starts: they inherit the mask */
+    hs_config_log(spec, cfg);
+    return -1;
+}

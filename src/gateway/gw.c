@@ -69,18 +69,14 @@ enum hs_err hs_gw_codec(struct hs_gw *gw, unsigned k, unsigned m, const struct h
     return err;
 }
 
-/* gateways/<id> = {"id","url","started_ms"}: the healer only needs to know the owner of a WAL
- * record is alive; the URL helps operators. */
+/* gateways/<id>: the format is registration.h's (the healer only needs the key). */
 static char *reg_value(void *ctx)
 {
     struct hs_gw *gw = ctx;
-    struct hs_buf b;
-    hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b, "{\"id\":\"%s\",\"url\":\"%s\",\"started_ms\":%" PRId64 "}",
-                        gw->opts.gateway_id, gw->opts.advertise_url ? gw->opts.advertise_url : "",
-                        gw->started_ms);
-    size_t len = 0;
-    return (char *)hs_buf_detach(&b, &len);
+    struct hs_gateway_registration r = {.id = (char *)gw->opts.gateway_id,
+                                        .url = (char *)gw->opts.advertise_url,
+                                        .started_ms = gw->started_ms};
+    return hs_gateway_registration_encode(&r);
 }
 
 static char *dup_or_null(const char *s)

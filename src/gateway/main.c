@@ -28,11 +28,8 @@
 #define BUDGET_SLACK ((int64_t)1 << 20) /* body-buffer-budget over doc-max-size, at least */
 
 struct hs_gateway_config {
-    char *listen;        /* host:port */
-    char *advertise_url; /* NULL = http://<listen> */
-    char *etcd;          /* endpoints */
-    char *secret;
-    char *secret_file;
+    struct hs_daemon_opts daemon; /* listen, etcd, secret, secret-file, log-level */
+    char *advertise_url;          /* NULL = http://<listen> */
     char *gateway_id;             /* NULL = random per start */
     int64_t threads;              /* HTTP workers */
     int64_t node_timeout;         /* ms */
@@ -48,18 +45,7 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
-    int log_level; /* enum hs_log_level (same order as level_choices) */
 };
-
-static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
-
-static const char *check_listen(const void *value)
-{
-    const char *v = *(const char *const *)value;
-    char host[64];
-    uint16_t port = 0;
-    return v && hs_daemon_split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
-}
 
 static const char *check_gateway_id(const void *value)
 {
@@ -83,30 +69,12 @@ static const char *check_gateway_id(const void *value)
         .name = n, .type = HS_OPT_INT, FIELD(f), .def = d, .min = lo, .max = hi, .help = h         \
     }
 static const struct hs_opt gateway_opts[] = {
-    {.name = "listen",
-     .type = HS_OPT_STRING,
-     FIELD(listen),
-     .def = "127.0.0.1:8080",
-     .help = "address:port to serve on",
-     .check = check_listen},
+    HS_DAEMON_OPT_ROWS(struct hs_gateway_config, "127.0.0.1:8080", "address:port to serve on",
+                       "cluster secret: node API and admin routes (this or --secret-file)"),
     {.name = "advertise-url",
      .type = HS_OPT_STRING,
      FIELD(advertise_url),
      .help = "URL published under gateways/<id> (unset: http://<listen>)"},
-    {.name = "etcd",
-     .type = HS_OPT_STRING,
-     FIELD(etcd),
-     .def = "http://127.0.0.1:2379",
-     .help = "etcd endpoints, comma-separated"},
-    {.name = "secret",
-     .type = HS_OPT_STRING,
-     FIELD(secret),
-     .secret = true,
-     .help = "cluster secret: node API and admin routes (this or --secret-file)"},
-    {.name = "secret-file",
-     .type = HS_OPT_STRING,
-     FIELD(secret_file),
-     .help = "file holding the cluster secret (white space trimmed)"},
     {.name = "gateway-id",
      .type = HS_OPT_STRING,
      FIELD(gateway_id),
@@ -138,12 +106,6 @@ static const struct hs_opt gateway_opts[] = {
           "(0: 512MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
-    {.name = "log-level",
-     .type = HS_OPT_ENUM,
-     FIELD(log_level),
-     .def = "info",
-     .choices = level_choices,
-     .help = "lowest level logged"},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -200,7 +162,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
                                 const char *host, uint16_t port)
 {
     struct hs_gw_opts go = {
-        .etcd_endpoints = cfg->etcd,
+        .etcd_endpoints = cfg->daemon.etcd,
         .secret = rt->secret,
         .gateway_id = rt->gateway_id,
         .advertise_url = rt->url,
@@ -250,37 +212,28 @@ static void gateway_close(struct runtime *rt, int64_t drain_ms)
 int hs_cmd_gateway(int argc, char **argv)
 {
     struct hs_gateway_config cfg = {0};
-    enum hs_config_outcome oc = hs_config_load(&gateway_spec, &cfg, argc, argv, NULL, 0, NULL);
-    if (oc != HS_CONFIG_RUN)
-        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
-    hs_log_init("gateway", (enum hs_log_level)cfg.log_level);
     struct runtime rt = {0};
-    char host[64];
-    uint16_t port = 0;
-    int rc = 2;
-    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
-        fprintf(stderr, "hybridstore gateway: --listen must be host:port, got '%s'\n", cfg.listen);
+    struct hs_daemon_start st;
+    int rc = hs_daemon_begin(&gateway_spec, &cfg, &cfg.daemon, argc, argv, &st);
+    if (rc >= 0)
         goto out;
-    }
+    rt.secret = st.secret;
+    rc = 2;
     if (!budget_fits(&cfg))
-        goto out;
-    if (!(rt.secret = hs_daemon_secret("gateway", cfg.secret, cfg.secret_file)))
         goto out;
     memory_give_back();
     rt.gateway_id = cfg.gateway_id ? hs_xstrdup(cfg.gateway_id) : hs_daemon_random_id();
-    rt.url =
-        cfg.advertise_url ? hs_xstrdup(cfg.advertise_url) : hs_xasprintf("http://%s", cfg.listen);
-    sigset_t set;
-    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
-    hs_config_log(&gateway_spec, &cfg);
+    rt.url = cfg.advertise_url ? hs_xstrdup(cfg.advertise_url)
+                               : hs_xasprintf("http://%s", cfg.daemon.listen);
     rc = 1;
-    if (gateway_open(&cfg, &rt, host, port) != HS_OK) {
-        HS_LOG_ERROR("gateway_start_failed", "listen='%s' etcd='%s'", cfg.listen, cfg.etcd);
+    if (gateway_open(&cfg, &rt, st.host, st.port) != HS_OK) {
+        HS_LOG_ERROR("gateway_start_failed", "listen='%s' etcd='%s'", cfg.daemon.listen,
+                     cfg.daemon.etcd);
         gateway_close(&rt, 0);
         goto out;
     }
     HS_LOG_INFO("gateway_started", "gateway=%s url=%s", rt.gateway_id, rt.url);
-    int sig = hs_daemon_signals_wait(&set);
+    int sig = hs_daemon_signals_wait(&st.signals);
     HS_LOG_INFO("gateway_stopping", "signal=%d in_flight=%lld", sig,
                 (long long)hs_http_server_in_flight(rt.srv));
     gateway_close(&rt, HS_MIN(cfg.node_timeout + 1000, DRAIN_MAX_MS));

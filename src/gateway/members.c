@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "gateway/gw_int.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
+#include "hs/registration.h"
 #include "hs/view.h"
 #include "hs/clock.h"
 #include "hs/banned.h"
@@ -125,36 +124,23 @@ static void snap_unref(struct hs_gw_members_snap *s)
         snap_free(s);
 }
 
-static int64_t json_int(const json_t *o, const char *name)
-{
-    const json_t *v = json_object_get(o, name);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
-/* Parses one registration; false when it is not usable (no id matching the key, no URL). */
+/* Decodes one registration (registration.h); false when it is not usable (an id not matching
+ * the key, no URL). */
 static bool parse_node(const struct hs_view_entry *e, struct hs_gw_node *out)
 {
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *)e->value, e->value_len, 0, &jerr);
-    bool ok = false;
-    if (!json_is_object(o))
-        goto out;
-    const char *id = json_string_value(json_object_get(o, "id"));
-    const char *url = json_string_value(json_object_get(o, "url"));
-    const char *zone = json_string_value(json_object_get(o, "zone"));
-    if (!id || strcmp(id, e->name) != 0 || !hs_meta_node_id_valid(id) || !url || !*url)
-        goto out;
-    size_t ulen = strlen(url);
-    while (ulen > 0 && url[ulen - 1] == '/') /* blob URLs are url + "/v1/blobs/..." */
-        ulen--;
-    out->id = hs_xstrdup(id);
-    out->url = hs_xstrndup(url, ulen);
-    out->zone = hs_xstrdup(zone ? zone : "");
-    out->capacity_bytes = json_int(o, "capacity_bytes");
-    out->free_bytes = json_int(o, "free_bytes");
-    ok = true;
-out:
-    json_decref(o);
+    struct hs_node_registration r;
+    if (hs_node_registration_decode(e->value, e->value_len, &r) != HS_OK)
+        return false;
+    bool ok = strcmp(r.id, e->name) == 0 && r.url;
+    if (ok) {
+        *out = (struct hs_gw_node){.id = r.id,
+                                   .url = r.url,
+                                   .zone = r.zone,
+                                   .capacity_bytes = r.capacity_bytes,
+                                   .free_bytes = r.free_bytes};
+        r.id = r.url = r.zone = NULL; /* moved */
+    }
+    hs_node_registration_release(&r);
     return ok;
 }
 

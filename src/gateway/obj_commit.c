@@ -413,9 +413,11 @@ static enum hs_err commit_once(struct hs_obj_writer *w, bool *done, char *msg, s
         snprintf(msg, msg_len, "manifest: %s", why);
         return err == HS_ETOOBIG ? HS_ETOOBIG : HS_EIO; /* our bug, not the client's */
     }
-    static const char repair_fmt[] = "{\"txn\":\"%s\",\"ms\":%" PRId64 ",\"reason\":\"degraded\"}";
-    char repair[128];
-    snprintf(repair, sizeof repair, repair_fmt, w->txn, hs_clock_wall_ms());
+    struct hs_repair_mark rm = {.reason = HS_REPAIR_DEGRADED_WRITE,
+                                .marked_ms = hs_clock_wall_ms()};
+    memcpy(rm.txn_id, w->txn, sizeof rm.txn_id);
+    char repair[HS_REPAIR_MARK_BUF];
+    hs_repair_mark_encode(&rm, repair);
     struct hs_etcd_cmp cmps[2] = {
         {.target = HS_ETCD_CMP_MOD,
          .result = HS_ETCD_EQUAL,

@@ -290,10 +290,10 @@ static void after_round(struct hs_obj_reader *r, const struct hs_rd *rd, enum hs
     char *rk = NULL;
     if (hs_meta_key_repair(r->key, &rk) != HS_OK)
         return;
-    char val[96];
-    int n = snprintf(val, sizeof val, "{\"reason\":\"degraded_read\",\"ms\":%" PRId64 "}",
-                     hs_clock_wall_ms());
-    if (hs_etcd_put(hs_gw_etcd(r->gw), rk, val, (size_t)n, 0, NULL) == HS_OK)
+    char val[HS_REPAIR_MARK_BUF];
+    struct hs_repair_mark rm = {.reason = HS_REPAIR_DEGRADED_READ, .marked_ms = hs_clock_wall_ms()};
+    size_t n = hs_repair_mark_encode(&rm, val);
+    if (hs_etcd_put(hs_gw_etcd(r->gw), rk, val, n, 0, NULL) == HS_OK)
         hs_gw_metric_add(HS_GW_M_REPAIR_MARKS, 1);
     HS_LOG_WARN("degraded_read", "obj='%s' degraded=%d", r->key, rd->degraded);
     free(rk);

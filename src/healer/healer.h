@@ -87,13 +87,13 @@ struct hs_healer {
     struct hs_etcd *etcd;
     struct hs_view *nodes; /* mirror of nodes/ (live nodes) */
     struct hs_healer_stats stats;
-    volatile int stop; /* set on SIGTERM */
+    struct hs_stop stop; /* set on SIGTERM */
     /* leadership (leader.c); valid while stats.is_leader == 1 */
     struct hs_etcd_leader leader;
     atomic_bool leading;
-    /* nonzero aborts a blocked campaign and the pause between passes: set on stop and when the
-     * leadership lease is lost (leader.c); __atomic_* accesses */
-    volatile int cancel;
+    /* set: aborts a blocked campaign and the pause between passes; set on stop and when the
+     * leadership lease is lost (leader.c) */
+    struct hs_stop cancel;
     int64_t last_gc_mono_ms;         /* gc.c: when the last GC pass started (leader thread only) */
     struct hs_healer_repair *repair; /* repair.c/audit.c/move.c state across passes (throttle,
                                         absent nodes, audit candidates); NULL until first used */

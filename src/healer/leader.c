@@ -23,13 +23,16 @@
 
 static void set_cancel(struct hs_healer *h, int v)
 {
-    __atomic_store_n(&h->cancel, v, __ATOMIC_SEQ_CST);
+    if (v)
+        hs_stop_set(&h->cancel);
+    else
+        hs_stop_clear(&h->cancel);
 }
 
 /* h->stop is set by the signal thread (main.c): read it atomically. */
 static bool stopping(const struct hs_healer *h)
 {
-    return __atomic_load_n(&h->stop, __ATOMIC_SEQ_CST) != 0;
+    return hs_stop_is_set(&h->stop);
 }
 
 void hs_healer_fence(const struct hs_healer *h, struct hs_etcd_cmp *out)

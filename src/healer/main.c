@@ -31,10 +31,7 @@
 #define HTTP_DRAIN_MS 1000
 
 struct hs_healer_config {
-    char *listen;
-    char *etcd;
-    char *secret;
-    char *secret_file;
+    struct hs_daemon_opts daemon; /* listen, etcd, secret, secret-file, log-level */
     char *healer_id;
     int64_t lease_ttl;       /* ms */
     int64_t pass_interval;   /* ms */
@@ -48,19 +45,7 @@ struct hs_healer_config {
     int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
     int64_t node_timeout; /* ms */
-    int log_level;
 };
-
-static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
-
-static const char *check_listen(const void *value)
-{
-    char host[64];
-    uint16_t port = 0;
-    return hs_daemon_split_listen(*(const char *const *)value, host, sizeof host, &port)
-               ? NULL
-               : "must be host:port";
-}
 
 #define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
 /* f is a struct member name (offsetof), so it cannot be parenthesised */
@@ -70,26 +55,9 @@ static const char *check_listen(const void *value)
         .help = (h)                                                                                \
     }
 static const struct hs_opt healer_opts[] = {
-    {.name = "listen",
-     .type = HS_OPT_STRING,
-     FIELD(listen),
-     .def = "127.0.0.1:9300",
-     .help = "address:port of GET /metrics and GET /health (no authentication)",
-     .check = check_listen},
-    {.name = "etcd",
-     .type = HS_OPT_STRING,
-     FIELD(etcd),
-     .def = "http://127.0.0.1:2379",
-     .help = "etcd endpoints, comma-separated"},
-    {.name = "secret",
-     .type = HS_OPT_STRING,
-     FIELD(secret),
-     .secret = true,
-     .help = "cluster secret for the nodes' blob API (this or --secret-file)"},
-    {.name = "secret-file",
-     .type = HS_OPT_STRING,
-     FIELD(secret_file),
-     .help = "file holding the cluster secret (white space trimmed)"},
+    HS_DAEMON_OPT_ROWS(struct hs_healer_config, "127.0.0.1:9300",
+                       "address:port of GET /metrics and GET /health (no authentication)",
+                       "cluster secret for the nodes' blob API (this or --secret-file)"),
     {.name = "healer-id",
      .type = HS_OPT_STRING,
      FIELD(healer_id),
@@ -128,12 +96,6 @@ static const struct hs_opt healer_opts[] = {
      .max = 256,
      .help = "objects repaired at once"},
     DUR("node-timeout", node_timeout, "10s", 100, 3600000, "timeout of one blob transfer"),
-    {.name = "log-level",
-     .type = HS_OPT_ENUM,
-     FIELD(log_level),
-     .def = "info",
-     .choices = level_choices,
-     .help = "lowest level logged"},
 };
 
 static const struct hs_config_spec healer_spec = {
@@ -193,7 +155,7 @@ static void *leader_thread(void *arg)
 static void opts_from_config(const struct hs_healer_config *cfg, struct runtime *rt)
 {
     rt->h.opts = (struct hs_healer_opts){
-        .etcd_endpoints = cfg->etcd,
+        .etcd_endpoints = cfg->daemon.etcd,
         .secret = rt->secret,
         .healer_id = rt->healer_id,
         .lease_ttl_s = (cfg->lease_ttl + 999) / 1000,
@@ -214,7 +176,7 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
 static enum hs_err healer_start(const struct hs_healer_config *cfg, struct runtime *rt,
                                 const char *host, uint16_t port)
 {
-    struct hs_etcd_opts eo = {.endpoints = cfg->etcd, .timeout_ms = ETCD_TIMEOUT};
+    struct hs_etcd_opts eo = {.endpoints = cfg->daemon.etcd, .timeout_ms = ETCD_TIMEOUT};
     enum hs_err err = hs_etcd_new(&eo, &rt->h.etcd);
     if (err != HS_OK)
         return err;
@@ -237,8 +199,8 @@ static enum hs_err healer_start(const struct hs_healer_config *cfg, struct runti
 static void healer_stop(struct runtime *rt)
 {
     /* stop before cancel: the election loop re-checks stop after clearing cancel */
-    __atomic_store_n(&rt->h.stop, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->h.cancel, 1, __ATOMIC_SEQ_CST);
+    hs_stop_set(&rt->h.stop);
+    hs_stop_set(&rt->h.cancel);
     if (rt->thread_started)
         pthread_join(rt->thread, NULL);
     hs_http_server_stop(rt->srv, HTTP_DRAIN_MS);
@@ -252,36 +214,26 @@ static void healer_stop(struct runtime *rt)
 int hs_cmd_healer(int argc, char **argv)
 {
     struct hs_healer_config cfg = {0};
-    enum hs_config_outcome oc = hs_config_load(&healer_spec, &cfg, argc, argv, NULL, 0, NULL);
-    if (oc != HS_CONFIG_RUN)
-        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
-    hs_log_init("healer", (enum hs_log_level)cfg.log_level);
     static struct runtime rt; /* large (the stats) and alive for the whole command */
     memset(&rt, 0, sizeof rt);
-    char host[64];
-    uint16_t port = 0;
-    int rc = 2;
-    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
-        fprintf(stderr, "hybridstore healer: --listen must be host:port, got '%s'\n", cfg.listen);
+    struct hs_daemon_start st;
+    int rc = hs_daemon_begin(&healer_spec, &cfg, &cfg.daemon, argc, argv, &st);
+    if (rc >= 0)
         goto out;
-    }
-    if (!(rt.secret = hs_daemon_secret("healer", cfg.secret, cfg.secret_file)))
-        goto out;
+    rt.secret = st.secret;
     rt.healer_id =
         cfg.healer_id && *cfg.healer_id ? hs_xstrdup(cfg.healer_id) : hs_daemon_random_id();
     opts_from_config(&cfg, &rt);
-    sigset_t set;
-    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
-    hs_config_log(&healer_spec, &cfg);
     rc = 1;
-    if (healer_start(&cfg, &rt, host, port) != HS_OK) {
-        HS_LOG_ERROR("healer_start_failed", "listen='%s' etcd='%s'", cfg.listen, cfg.etcd);
+    if (healer_start(&cfg, &rt, st.host, st.port) != HS_OK) {
+        HS_LOG_ERROR("healer_start_failed", "listen='%s' etcd='%s'", cfg.daemon.listen,
+                     cfg.daemon.etcd);
         healer_stop(&rt);
         goto out;
     }
-    HS_LOG_INFO("healer_started", "healer=%s listen=%s:%u lease_ttl_s=%lld", rt.healer_id, host,
-                (unsigned)port, (long long)rt.h.opts.lease_ttl_s);
-    int sig = hs_daemon_signals_wait(&set);
+    HS_LOG_INFO("healer_started", "healer=%s listen=%s:%u lease_ttl_s=%lld", rt.healer_id, st.host,
+                (unsigned)st.port, (long long)rt.h.opts.lease_ttl_s);
+    int sig = hs_daemon_signals_wait(&st.signals);
     HS_LOG_INFO("healer_stopping", "healer=%s signal=%d leader=%lld", rt.healer_id, sig,
                 atomic_load(&rt.h.stats.is_leader));
     healer_stop(&rt);

@@ -30,7 +30,8 @@ struct hs_healer_throttle {
 void hs_healer_throttle_init(struct hs_healer_throttle *t, int64_t rate_bytes_s);
 void hs_healer_throttle_release(struct hs_healer_throttle *t);
 /* Charges bytes and sleeps as long as the budget requires (stop cuts the sleep short). */
-void hs_healer_throttle_take(struct hs_healer_throttle *t, int64_t bytes, const volatile int *stop);
+void hs_healer_throttle_take(struct hs_healer_throttle *t, int64_t bytes,
+                             const struct hs_stop *stop);
 
 /* Runs fn(ctx, i) for i in [0, n_jobs) on min(threads, n_jobs) threads (at least 1) and
  * returns when all are done. Jobs are handed out in index order, so callers sort by priority

@@ -1,21 +1,21 @@
 /* stats.c - the healer's counters as Prometheus text (version 0.0.4): one table names every
  * field of struct hs_healer_stats as hybridstore_healer_<field>, with its type and help, so
  * /metrics and docs/healer.md stay in step with the struct. Also the leader's poll of the
- * nodes' scrub counters (GET /v1/stats), summed into scrub_verified_blobs/scrub_quarantined. */
+ * nodes' scrub counters (GET /v1/stats of all at once, hs_http_node_stats_fetch), summed into
+ * scrub_verified_blobs/scrub_quarantined. */
 #include <stddef.h>
 #include <stdlib.h>
-
-#include <jansson.h>
 
 #include "healer/healer.h"
 #include "healer/stats.h"
 #include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
+#include "hs/mem.h"
 #include "hs/banned.h"
 
-#define SCRUB_POLL_MS  10000 /* the nodes' counters move slowly: a scrub cycle takes hours */
-#define NODE_STATS_MAX ((size_t)64 * 1024)
+#define SCRUB_POLL_MS         10000 /* the nodes' counters move slowly: a scrub cycle takes hours */
+#define NODE_STATS_TIMEOUT_MS 2000  /* all nodes at once: a stalled one must not hold the pass */
 
 struct stat_row {
     const char *name;
@@ -82,32 +82,6 @@ void hs_healer_stats_format(const struct hs_healer_stats *s, struct hs_buf *out)
     }
 }
 
-/* The scrub counters of one node's /v1/stats; false when it cannot be read. */
-static bool node_scrub(struct hs_healer *h, const char *url, long long *verified,
-                       long long *quarantined)
-{
-    struct hs_buf reply;
-    hs_buf_init(&reply, NODE_STATS_MAX);
-    long status = 0;
-    bool ok = false;
-    if (hs_blob_client_request(hs_healer_blob_client(h), "GET", url, "/v1/stats", &reply,
-                               &status) == HS_OK &&
-        status == 200) {
-        json_t *root = json_loadb((const char *)reply.data, reply.len, 0, NULL);
-        json_t *scrub = json_object_get(root, "scrub");
-        json_t *v = json_object_get(scrub, "verified_blobs");
-        json_t *q = json_object_get(scrub, "quarantined");
-        if (json_is_integer(v) && json_is_integer(q)) {
-            *verified += (long long)json_integer_value(v);
-            *quarantined += (long long)json_integer_value(q);
-            ok = true;
-        }
-        json_decref(root);
-    }
-    hs_buf_release(&reply);
-    return ok;
-}
-
 void hs_healer_scrub_poll(struct hs_healer *h)
 {
     static int64_t last_ms; /* leader thread only */
@@ -118,11 +92,24 @@ void hs_healer_scrub_poll(struct hs_healer *h)
     struct hs_healer_node *nodes = NULL;
     size_t n = 0;
     hs_healer_nodes_get(h, &nodes, &n);
+    struct hs_http_node_stats *st = hs_xcalloc(n ? n : 1, sizeof *st);
+    for (size_t i = 0; i < n; i++)
+        st[i].base_url = nodes[i].url;
+    hs_http_node_stats_fetch(h->opts.secret, NODE_STATS_TIMEOUT_MS, st, n);
     long long verified = 0, quarantined = 0;
     size_t failed = 0;
-    for (size_t i = 0; i < n && hs_healer_leading(h); i++)
-        if (!node_scrub(h, nodes[i].url, &verified, &quarantined))
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = hs_http_node_stats_int(&st[i], "scrub", "verified_blobs", -1);
+        int64_t q = hs_http_node_stats_int(&st[i], "scrub", "quarantined", -1);
+        if (v < 0 || q < 0) {
             failed++;
+            continue;
+        }
+        verified += v;
+        quarantined += q;
+    }
+    hs_http_node_stats_release(st, n);
+    free(st);
     atomic_store(&h->stats.scrub_verified_blobs, verified);
     atomic_store(&h->stats.scrub_quarantined, quarantined);
     if (failed)

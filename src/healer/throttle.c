@@ -28,7 +28,8 @@ void hs_healer_throttle_release(struct hs_healer_throttle *t)
         pthread_mutex_destroy(&t->mu);
 }
 
-void hs_healer_throttle_take(struct hs_healer_throttle *t, int64_t bytes, const volatile int *stop)
+void hs_healer_throttle_take(struct hs_healer_throttle *t, int64_t bytes,
+                             const struct hs_stop *stop)
 {
     if (t->rate_bytes_s == 0 || bytes <= 0)
         return;

@@ -260,7 +260,7 @@ bool hs_healer_still_leader(struct hs_healer *h)
     if (!ours) {
         atomic_store(&h->leading, false);
         atomic_store(&h->stats.is_leader, 0);
-        __atomic_store_n(&h->cancel, 1, __ATOMIC_SEQ_CST);
+        hs_stop_set(&h->cancel);
         HS_LOG_WARN("leadership_lost", "healer=%s reason=leader_key_changed", h->opts.healer_id);
     }
     return ours;

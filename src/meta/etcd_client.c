@@ -143,7 +143,7 @@ static void pool_put(struct hs_etcd *e, CURL *h)
 
 struct post_ctx {
     struct hs_buf *reply;
-    const volatile int *cancel;
+    const struct hs_stop *cancel;
     bool too_big;
 };
 
@@ -155,7 +155,7 @@ static int post_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_of
     (void)ultotal;
     (void)ulnow;
     const struct post_ctx *ctx = ud;
-    return hs_etcd_cancelled(ctx->cancel) ? 1 : 0; /* nonzero aborts the transfer */
+    return hs_stop_is_set(ctx->cancel) ? 1 : 0; /* nonzero aborts the transfer */
 }
 
 static size_t post_write(char *p, size_t size, size_t nmemb, void *ud)
@@ -171,7 +171,7 @@ static size_t post_write(char *p, size_t size, size_t nmemb, void *ud)
 /* Runs h to completion on a private multi handle, polling *cancel every CANCEL_POLL_MS. The
  * multi (and with it the connection) is closed afterwards: that is how etcd learns that a
  * blocked campaign was abandoned. */
-static CURLcode perform_cancellable(CURL *h, const volatile int *cancel)
+static CURLcode perform_cancellable(CURL *h, const struct hs_stop *cancel)
 {
     CURLM *m = curl_multi_init();
     if (!m)
@@ -188,7 +188,7 @@ static CURLcode perform_cancellable(CURL *h, const volatile int *cancel)
             rc = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
             break;
         }
-        if (hs_etcd_cancelled(cancel))
+        if (hs_stop_is_set(cancel))
             break;
         curl_multi_poll(m, NULL, 0, CANCEL_POLL_MS, NULL);
     }
@@ -215,7 +215,7 @@ static enum hs_err curl_result(CURL *h, CURLcode rc, const struct post_ctx *ctx,
 
 enum hs_err hs_etcd_curl_post(struct hs_etcd *e, const char *endpoint, const char *path,
                               const char *body, size_t body_len, int64_t timeout_ms,
-                              const volatile int *cancel, bool keep_conn, struct hs_buf *reply,
+                              const struct hs_stop *cancel, bool keep_conn, struct hs_buf *reply,
                               long *status)
 {
     char *url = hs_xasprintf("%s%s", endpoint, path);
@@ -252,17 +252,6 @@ enum hs_err hs_etcd_curl_post(struct hs_etcd *e, const char *endpoint, const cha
     return err;
 }
 
-void hs_etcd_sleep_ms(int64_t ms, const volatile int *flag)
-{
-    int64_t end = hs_clock_mono_ms() + ms;
-    while (!hs_etcd_cancelled(flag)) {
-        int64_t left = end - hs_clock_mono_ms();
-        if (left <= 0)
-            return;
-        hs_clock_sleep_ms(HS_MIN(left, 20), NULL);
-    }
-}
-
 void hs_etcd_log_failure(struct hs_etcd *e, const char *endpoint, const char *path, enum hs_err err,
                          long status, const char *msg)
 {
@@ -296,7 +285,7 @@ static enum hs_err attempt(struct hs_etcd *e, const struct hs_etcd_call *c, size
         atomic_store(&e->preferred, idx);
         return HS_OK;
     }
-    if (hs_etcd_cancelled(c->cancel)) {
+    if (hs_stop_is_set(c->cancel)) {
         *retry = false;
         return HS_ETIMEDOUT;
     }
@@ -340,7 +329,7 @@ enum hs_err hs_etcd_request(struct hs_etcd *e, const struct hs_etcd_call *c, str
     size_t attempts = pinned ? 1 : e->n_endpoints + 1;
     enum hs_err err = HS_EUNAVAIL;
     for (size_t a = 0; a < attempts; a++) {
-        if (hs_etcd_cancelled(c->cancel)) {
+        if (hs_stop_is_set(c->cancel)) {
             err = HS_ETIMEDOUT;
             break;
         }

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "hs/clock.h"
 #include "hs/banned.h"
 
 #define CAMPAIGN_ATTEMPT_MS 30000
@@ -14,7 +15,7 @@
 
 static enum hs_err election_call(struct hs_etcd *e, const char *path, json_t *body,
                                  enum hs_etcd_retry retry, int64_t timeout_ms,
-                                 const volatile int *cancel, struct hs_buf *reply)
+                                 const struct hs_stop *cancel, struct hs_buf *reply)
 {
     hs_buf_init(reply, HS_ETCD_REPLY_MAX_BYTES);
     struct hs_etcd_call c = {.path = path,
@@ -27,7 +28,7 @@ static enum hs_err election_call(struct hs_etcd *e, const char *path, json_t *bo
 }
 
 enum hs_err hs_etcd_campaign(struct hs_etcd *e, const char *name, int64_t lease, const void *value,
-                             size_t value_len, const volatile int *cancel,
+                             size_t value_len, const struct hs_stop *cancel,
                              struct hs_etcd_leader *out)
 {
     if (!name || !*name || lease == 0 || (!value && value_len) || !out)
@@ -44,14 +45,14 @@ enum hs_err hs_etcd_campaign(struct hs_etcd *e, const char *name, int64_t lease,
         if (err == HS_OK)
             err = hs_etcd_parse_campaign_reply((const char *)reply.data, reply.len, out);
         hs_buf_release(&reply);
-        if (hs_etcd_cancelled(cancel)) {
+        if (hs_stop_is_set(cancel)) {
             err = err == HS_OK ? HS_OK : HS_ETIMEDOUT;
             break;
         }
         if (err != HS_ETIMEDOUT && err != HS_EUNAVAIL)
             break;
         /* a hung or leaderless member: campaign again (hs_etcd_request moved on) */
-        hs_etcd_sleep_ms(CAMPAIGN_PAUSE_MS, cancel);
+        hs_clock_sleep_ms(CAMPAIGN_PAUSE_MS, cancel);
     }
     json_decref(b);
     return err;

@@ -163,21 +163,12 @@ struct hs_etcd_call {
     const char *path; /* "/v3/kv/range" */
     json_t *body;     /* borrowed */
     enum hs_etcd_retry retry;
-    int64_t timeout_ms;         /* 0 = client's */
-    int endpoint;               /* -1 = any with failover, else only this endpoint */
-    const volatile int *cancel; /* may be NULL */
+    int64_t timeout_ms;           /* 0 = client's */
+    int endpoint;                 /* -1 = any with failover, else only this endpoint */
+    const struct hs_stop *cancel; /* may be NULL */
     bool keep_conn; /* with cancel: keep the pooled kept-alive connection and notice cancel
                      * within ~1 s (curl's progress callback) instead of ~100 ms */
 };
-
-/* Reads a cancel/stop flag (NULL = never) with an atomic load: the flag is written by another
- * thread (callers should set it with __atomic_store_n or accept a benign race). */
-static inline bool hs_etcd_cancelled(const volatile int *flag)
-{
-    return flag && __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
-}
-/* Sleeps ms, waking every 20 ms to check flag; returns early once it is set. */
-void hs_etcd_sleep_ms(int64_t ms, const volatile int *flag);
 
 /* Performs the call; on HS_OK reply holds the 200 body. Logs failures (rate-limited). */
 enum hs_err hs_etcd_request(struct hs_etcd *e, const struct hs_etcd_call *c, struct hs_buf *reply);
@@ -185,7 +176,7 @@ enum hs_err hs_etcd_request(struct hs_etcd *e, const struct hs_etcd_call *c, str
  * polled every 100 ms, or with keep_conn on a pooled one checked about once a second. */
 enum hs_err hs_etcd_curl_post(struct hs_etcd *e, const char *endpoint, const char *path,
                               const char *body, size_t body_len, int64_t timeout_ms,
-                              const volatile int *cancel, bool keep_conn, struct hs_buf *reply,
+                              const struct hs_stop *cancel, bool keep_conn, struct hs_buf *reply,
                               long *status);
 /* Logs evt=etcd_request_failed at most a few times per second per client. */
 void hs_etcd_log_failure(struct hs_etcd *e, const char *endpoint, const char *path, enum hs_err err,

@@ -14,7 +14,8 @@
 #include "hs/banned.h"
 
 static enum hs_err lease_call(struct hs_etcd *e, const char *path, int64_t lease, int64_t ttl_s,
-                              int64_t timeout_ms, const volatile int *cancel, struct hs_buf *reply)
+                              int64_t timeout_ms, const struct hs_stop *cancel,
+                              struct hs_buf *reply)
 {
     json_t *b = json_object();
     if (lease)
@@ -50,7 +51,7 @@ enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease
 }
 
 static enum hs_err keepalive_timed(struct hs_etcd *e, int64_t lease, int64_t timeout_ms,
-                                   const volatile int *cancel, int64_t *ttl_out)
+                                   const struct hs_stop *cancel, int64_t *ttl_out)
 {
     if (lease == 0)
         return HS_EINVAL;
@@ -88,9 +89,9 @@ struct hs_etcd_keeper {
     void *ctx;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* CLOCK_MONOTONIC; signalled by stop */
-    bool stop;           /* (mu) */
-    volatile int cancel; /* set with stop (atomic builtins): aborts a keepalive in flight */
+    pthread_cond_t cv;     /* CLOCK_MONOTONIC; signalled by stop */
+    bool stop;             /* (mu) */
+    struct hs_stop cancel; /* set with stop: aborts a keepalive in flight */
     atomic_bool alive;
 };
 
@@ -120,7 +121,7 @@ static void *keeper_main(void *arg)
     while (keeper_wait(k, next)) {
         int64_t ttl = 0;
         enum hs_err err = keepalive_timed(k->e, k->lease, attempt_ms, &k->cancel, &ttl);
-        if (hs_etcd_cancelled(&k->cancel))
+        if (hs_stop_is_set(&k->cancel))
             break; /* stopping: a cut-short keepalive says nothing about the lease */
         int64_t now = hs_clock_mono_ms();
         if (err == HS_OK) {
@@ -181,7 +182,7 @@ void hs_etcd_keeper_stop(struct hs_etcd_keeper *k)
         return;
     pthread_mutex_lock(&k->mu);
     k->stop = true;
-    __atomic_store_n(&k->cancel, 1, __ATOMIC_RELEASE);
+    hs_stop_set(&k->cancel);
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->thread, NULL);

@@ -26,9 +26,9 @@ struct hs_etcd_watch {
     bool prefix;
     struct hs_etcd_watch_state st; /* watch thread only */
     pthread_t thread;
-    volatile int stop;  /* set once by hs_etcd_watch_stop (atomic builtins) */
-    pthread_mutex_t mu; /* guards multi for the wakeup from stop */
-    CURLM *multi;       /* (mu) the current connection's multi, NULL between connections */
+    struct hs_stop stop; /* set once by hs_etcd_watch_stop */
+    pthread_mutex_t mu;  /* guards multi for the wakeup from stop */
+    CURLM *multi;        /* (mu) the current connection's multi, NULL between connections */
     /* per connection, watch thread only: */
     long status;            /* HTTP status of the current reply, 0 until known */
     struct hs_buf err_body; /* body of a non-200 reply */
@@ -41,7 +41,7 @@ static size_t watch_write(char *p, size_t size, size_t nmemb, void *ud)
     struct hs_etcd_watch *w = ud;
     size_t n = size * nmemb;
     w->last_data_ms = hs_clock_mono_ms();
-    if (hs_etcd_cancelled(&w->stop))
+    if (hs_stop_is_set(&w->stop))
         return 0;
     if (w->status != 200) {
         /* an error before the stream started: a unary-style error body */
@@ -133,7 +133,7 @@ static enum hs_err run_transfer(struct hs_etcd_watch *w, CURLM *m, size_t idx)
                 return w->st.last_err;
             return rc == CURLE_OK ? HS_EUNAVAIL : HS_ETIMEDOUT; /* the stream ended */
         }
-        if (hs_etcd_cancelled(&w->stop))
+        if (hs_stop_is_set(&w->stop))
             return HS_OK;
         int64_t now = hs_clock_mono_ms();
         if (!w->st.created && now - started > w->e->timeout_ms)
@@ -185,7 +185,7 @@ static enum hs_err watch_once(struct hs_etcd_watch *w, size_t idx, bool *was_cre
         err = hs_etcd_map_error(w->status, (const char *)w->err_body.data, w->err_body.len, msg,
                                 sizeof msg, &retry);
         hs_etcd_log_failure(w->e, w->e->endpoints[idx], "/v3/watch", err, w->status, msg);
-    } else if (err != HS_OK && !hs_etcd_cancelled(&w->stop)) {
+    } else if (err != HS_OK && !hs_stop_is_set(&w->stop)) {
         hs_etcd_log_failure(w->e, w->e->endpoints[idx], "/v3/watch", err, w->status, "");
     }
     /* removing the handle closes the connection: the only way to end a gateway watch */
@@ -202,17 +202,17 @@ static void *watch_main(void *arg)
     struct hs_etcd_watch *w = arg;
     size_t idx = atomic_load(&w->e->preferred) % w->e->n_endpoints;
     int64_t backoff_ms = BACKOFF_MIN_MS;
-    while (!hs_etcd_cancelled(&w->stop)) {
+    while (!hs_stop_is_set(&w->stop)) {
         bool created = false;
         enum hs_err err = watch_once(w, idx, &created);
-        if (hs_etcd_cancelled(&w->stop))
+        if (hs_stop_is_set(&w->stop))
             break;
         if (created)
             backoff_ms = BACKOFF_MIN_MS;
         if (err == HS_OK && created)
             continue; /* compaction: resume at once from the compact revision */
         idx = (idx + 1) % w->e->n_endpoints;
-        hs_etcd_sleep_ms(backoff_ms, &w->stop);
+        hs_clock_sleep_ms(backoff_ms, &w->stop);
         backoff_ms = HS_MIN(backoff_ms * 2, BACKOFF_MAX_MS);
     }
     return NULL;
@@ -253,7 +253,7 @@ void hs_etcd_watch_stop(struct hs_etcd_watch *w)
 {
     if (!w)
         return;
-    __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+    hs_stop_set(&w->stop);
     pthread_mutex_lock(&w->mu);
     if (w->multi)
         curl_multi_wakeup(w->multi);

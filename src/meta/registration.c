@@ -3,8 +3,8 @@
  * back-off, rewrites the value every refresh interval (it may change: a node's free bytes), and
  * logs once per state change (evt=registered, evt=registration_lost, evt=etcd_unreachable). On
  * stop the lease is revoked, so the key vanishes at once instead of after its TTL. What the
- * value holds is the owner's business (a callback); the node's value is encoded and decoded
- * here too (hs_node_registration_*), so its format has one owner. */
+ * value holds is the owner's business (a callback); its format (node and gateway values) is
+ * encoded and decoded in registration_format.c, so it has one owner. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-
-#include <jansson.h>
 
 #include "hs/clock.h"
 #include "hs/etcd.h"
@@ -260,89 +258,4 @@ void hs_registration_stop(struct hs_registration *reg)
     free(reg->id);
     free(reg->endpoints);
     free(reg);
-}
-
-/* ---- the node registration value ---- */
-
-char *hs_node_registration_encode(const struct hs_node_registration *r)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id ? r->id : ""));
-    if (r->url)
-        json_object_set_new(o, "url", json_string(r->url));
-    json_object_set_new(o, "zone", json_string(r->zone ? r->zone : ""));
-    json_object_set_new(o, "capacity_bytes", json_integer(r->capacity_bytes));
-    json_object_set_new(o, "free_bytes", json_integer(r->free_bytes));
-    json_object_set_new(o, "started_ms", json_integer(r->started_ms));
-    if (r->volume)
-        json_object_set_new(o, "volume", json_string(r->volume));
-    if (r->blobs >= 0)
-        json_object_set_new(o, "blobs", json_integer(r->blobs));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!text)
-        HS_BUG("cannot encode a node registration");
-    char *out = hs_xstrdup(text); /* ours is free()d like every heap string */
-    free(text);
-    return out;
-}
-
-static bool reg_str(json_t *o, const char *name, char **out)
-{
-    json_t *v = json_object_get(o, name);
-    if (!v || json_is_null(v))
-        return true;
-    if (!json_is_string(v))
-        return false;
-    *out = hs_xstrdup(json_string_value(v));
-    return true;
-}
-
-static bool reg_int(json_t *o, const char *name, int64_t *out)
-{
-    json_t *v = json_object_get(o, name);
-    if (!v || json_is_null(v))
-        return true;
-    if (!json_is_integer(v))
-        return false;
-    *out = (int64_t)json_integer_value(v);
-    return true;
-}
-
-enum hs_err hs_node_registration_decode(const void *value, size_t len,
-                                        struct hs_node_registration *out)
-{
-    json_t *o = json_loadb(value, len, 0, NULL);
-    struct hs_node_registration r = {.blobs = -1};
-    bool ok = json_is_object(o) && reg_str(o, "id", &r.id) && reg_str(o, "url", &r.url) &&
-              reg_str(o, "zone", &r.zone) && reg_str(o, "volume", &r.volume) &&
-              reg_int(o, "capacity_bytes", &r.capacity_bytes) &&
-              reg_int(o, "free_bytes", &r.free_bytes) && reg_int(o, "started_ms", &r.started_ms) &&
-              reg_int(o, "blobs", &r.blobs);
-    json_decref(o);
-    if (!ok) {
-        hs_node_registration_release(&r);
-        return HS_EPROTO;
-    }
-    if (!r.id)
-        r.id = hs_xstrdup("");
-    if (!r.zone)
-        r.zone = hs_xstrdup("");
-    if (r.url && !*r.url) {
-        free(r.url);
-        r.url = NULL;
-    }
-    *out = r;
-    return HS_OK;
-}
-
-void hs_node_registration_release(struct hs_node_registration *r)
-{
-    if (!r)
-        return;
-    free(r->id);
-    free(r->url);
-    free(r->zone);
-    free(r->volume);
-    memset(r, 0, sizeof *r);
 }

@@ -55,7 +55,7 @@ struct hs_view {
     struct hs_etcd_watch *watch;
     pthread_t loader; /* retries the first load while etcd is unreachable */
     bool loader_running;
-    volatile int stop;
+    struct hs_stop stop;
 };
 
 static void snap_unref(struct snap *s)
@@ -277,9 +277,9 @@ static void *loader_main(void *arg)
 {
     struct hs_view *v = arg;
     int64_t backoff = VIEW_RETRY_MIN_MS;
-    while (!v->stop) {
+    while (!hs_stop_is_set(&v->stop)) {
         hs_clock_sleep_ms(backoff, &v->stop);
-        if (v->stop)
+        if (hs_stop_is_set(&v->stop))
             break;
         if (load_and_watch(v) == HS_OK) {
             HS_LOG_INFO("view_loaded", "prefix='%s'", v->prefix);
@@ -318,7 +318,7 @@ void hs_view_stop(struct hs_view *v)
 {
     if (!v)
         return;
-    v->stop = 1;
+    hs_stop_set(&v->stop);
     if (v->loader_running)
         pthread_join(v->loader, NULL);
     hs_etcd_watch_stop(v->watch);

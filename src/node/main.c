@@ -16,6 +16,7 @@
 #include "hs/config.h"
 #include "hs/daemon.h"
 #include "hs/log.h"
+#include "hs/manifest.h"
 #include "hs/mem.h"
 #include "node/node_int.h"
 #include "hs/banned.h"
@@ -24,13 +25,10 @@
 #define DRAIN_MAX_MS 5000  /* longest wait for in-flight requests on SIGTERM */
 
 struct hs_node_config {
-    char *listen;        /* host:port */
-    char *advertise_url; /* NULL = http://<listen> */
+    struct hs_daemon_opts daemon; /* listen, etcd, secret, secret-file, log-level */
+    char *advertise_url;          /* NULL = http://<listen> */
     char *data_dir;
-    char *node_id; /* NULL = <data-dir>/node-id */
-    char *etcd;    /* endpoints */
-    char *secret;
-    char *secret_file;
+    char *node_id;           /* NULL = <data-dir>/node-id */
     int fsync;               /* index into fsync_choices */
     int64_t reserve;         /* bytes */
     int64_t max_blob_size;   /* bytes */
@@ -38,30 +36,16 @@ struct hs_node_config {
     int64_t lease_ttl;       /* ms */
     int64_t request_timeout; /* ms */
     char *zone;
-    int log_level;          /* enum hs_log_level (same order as level_choices) */
     int64_t scrub_interval; /* ms; 0 = no scrub */
     int64_t scrub_rate;     /* bytes/s */
 };
 
 static const char *const fsync_choices[] = {"always", "never", NULL};
-static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
-
-static const char *check_listen(const void *value)
-{
-    const char *v = *(const char *const *)value;
-    char host[64];
-    uint16_t port = 0;
-    return v && hs_daemon_split_listen(v, host, sizeof host, &port) ? NULL : "must be host:port";
-}
-
 #define FIELD(f) .offset = offsetof(struct hs_node_config, f)
 static const struct hs_opt node_opts[] = {
-    {.name = "listen",
-     .type = HS_OPT_STRING,
-     FIELD(listen),
-     .def = "127.0.0.1:9100",
-     .help = "address:port to serve on",
-     .check = check_listen},
+    HS_DAEMON_OPT_ROWS(struct hs_node_config, "127.0.0.1:9100", "address:port to serve on",
+                       "cluster secret clients send as 'Authorization: Bearer' (this or "
+                       "--secret-file)"),
     {.name = "advertise-url",
      .type = HS_OPT_STRING,
      FIELD(advertise_url),
@@ -75,20 +59,6 @@ static const struct hs_opt node_opts[] = {
      .type = HS_OPT_STRING,
      FIELD(node_id),
      .help = "node id (unset: read <data-dir>/node-id, created with 8 random bytes in hex)"},
-    {.name = "etcd",
-     .type = HS_OPT_STRING,
-     FIELD(etcd),
-     .def = "http://127.0.0.1:2379",
-     .help = "etcd endpoints, comma-separated"},
-    {.name = "secret",
-     .type = HS_OPT_STRING,
-     FIELD(secret),
-     .secret = true,
-     .help = "cluster secret clients send as 'Authorization: Bearer' (this or --secret-file)"},
-    {.name = "secret-file",
-     .type = HS_OPT_STRING,
-     FIELD(secret_file),
-     .help = "file holding the cluster secret (white space trimmed)"},
     {.name = "fsync",
      .type = HS_OPT_ENUM,
      FIELD(fsync),
@@ -150,12 +120,6 @@ static const struct hs_opt node_opts[] = {
      .min = 1,
      .max = INT64_MAX / 2,
      .help = "bytes per second the scrub may read"},
-    {.name = "log-level",
-     .type = HS_OPT_ENUM,
-     FIELD(log_level),
-     .def = "info",
-     .choices = level_choices,
-     .help = "lowest level logged"},
 };
 
 static const struct hs_config_spec node_spec = {
@@ -166,17 +130,6 @@ static const struct hs_config_spec node_spec = {
     .opts = node_opts,
     .n_opts = sizeof node_opts / sizeof node_opts[0],
 };
-
-static bool node_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > HS_NODE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", id[i]))
-            return false;
-    return true;
-}
 
 /* <data-dir>/node-id, created atomically on first start. */
 static enum hs_err node_id_load(const char *dir, char **out)
@@ -201,7 +154,7 @@ static enum hs_err node_id_load(const char *dir, char **out)
         }
         free(tmp);
     }
-    if (err == HS_OK && !node_id_valid(id)) {
+    if (err == HS_OK && !hs_meta_node_id_valid(id)) {
         HS_LOG_ERROR("node_id_invalid", "path='%s'", path);
         err = HS_EINVAL;
     }
@@ -234,7 +187,7 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
     if (err != HS_OK)
         return err;
     if (cfg->node_id) {
-        if (!node_id_valid(cfg->node_id)) {
+        if (!hs_meta_node_id_valid(cfg->node_id)) {
             HS_LOG_ERROR("node_id_invalid", "node_id='%s'", cfg->node_id);
             return HS_EINVAL;
         }
@@ -243,7 +196,7 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
         return err;
     }
     rt->url = cfg->advertise_url ? hs_xstrdup(cfg->advertise_url)
-                                 : hs_xasprintf("http://%s", cfg->listen);
+                                 : hs_xasprintf("http://%s", cfg->daemon.listen);
     rt->node.secret = rt->secret;
     rt->node.node_id = rt->node_id;
     rt->node.zone = cfg->zone;
@@ -271,7 +224,7 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
     enum hs_err err = hs_http_server_start(&so, &rt->srv);
     if (err != HS_OK)
         return err;
-    struct hs_node_reg_opts ro = {.endpoints = cfg->etcd,
+    struct hs_node_reg_opts ro = {.endpoints = cfg->daemon.etcd,
                                   .node = &rt->node,
                                   .ttl_s = (cfg->lease_ttl + 999) / 1000,
                                   .refresh_ms = REFRESH_MS,
@@ -301,39 +254,27 @@ static void node_close(struct runtime *rt, int64_t drain_ms)
 int hs_cmd_node(int argc, char **argv)
 {
     struct hs_node_config cfg = {0};
-    enum hs_config_outcome oc = hs_config_load(&node_spec, &cfg, argc, argv, NULL, 0, NULL);
-    if (oc != HS_CONFIG_RUN)
-        return oc == HS_CONFIG_EXIT_OK ? 0 : 2;
-    hs_log_init("node", (enum hs_log_level)cfg.log_level);
     struct runtime rt = {0};
-    char host[64];
-    uint16_t port = 0;
-    int rc = 2;
-    if (!hs_daemon_split_listen(cfg.listen, host, sizeof host, &port)) {
-        fprintf(stderr, "hybridstore node: --listen must be host:port, got '%s'\n", cfg.listen);
+    struct hs_daemon_start st;
+    int rc = hs_daemon_begin(&node_spec, &cfg, &cfg.daemon, argc, argv, &st);
+    if (rc >= 0)
         goto out;
-    }
-    if (!(rt.secret = hs_daemon_secret("node", cfg.secret, cfg.secret_file)))
-        goto out;
-    sigset_t set;
-    hs_daemon_signals_block(&set); /* before any thread starts: they inherit the mask */
-    hs_config_log(&node_spec, &cfg);
+    rt.secret = st.secret;
     rc = 1;
-    if (node_open(&cfg, &rt) != HS_OK || node_serve(&cfg, &rt, host, port) != HS_OK) {
-        HS_LOG_ERROR("node_start_failed", "data_dir='%s' listen='%s'", cfg.data_dir, cfg.listen);
+    if (node_open(&cfg, &rt) != HS_OK || node_serve(&cfg, &rt, st.host, st.port) != HS_OK) {
+        HS_LOG_ERROR("node_start_failed", "data_dir='%s' listen='%s'", cfg.data_dir,
+                     cfg.daemon.listen);
         node_close(&rt, 0);
         goto out;
     }
     HS_LOG_INFO("node_started", "node=%s url=%s data_dir='%s' fsync=%s", rt.node_id, rt.url,
                 cfg.data_dir, fsync_choices[cfg.fsync]);
-    int sig = hs_daemon_signals_wait(&set);
+    int sig = hs_daemon_signals_wait(&st.signals);
     HS_LOG_INFO("node_stopping", "signal=%d in_flight=%lld", sig,
                 (long long)hs_http_server_in_flight(rt.srv));
     node_close(&rt, HS_MIN(cfg.request_timeout, DRAIN_MAX_MS));
     rc = 0;
 out:
-    if (rc == 2)
-        free(rt.secret);
     hs_config_release(&node_spec, &cfg);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "hs/daemon.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
+#include "hs/manifest.h"
 #include "hs/mem.h"
 #include "hs/registration.h"
 #include "node/node_int.h"
@@ -92,7 +93,12 @@ enum hs_err hs_node_reg_start(const struct hs_node_reg_opts *opts, struct hs_nod
     struct hs_node_reg *nr = hs_xcalloc(1, sizeof *nr);
     nr->node = opts->node;
     nr->volume = opts->data_dir ? volume_id_load(opts->data_dir) : NULL;
-    char *key = hs_xasprintf("%snodes/%s", HS_ETCD_ROOT, opts->node->node_id);
+    char *key = NULL;
+    if (hs_meta_key_node(opts->node->node_id, &key) != HS_OK) {
+        free(nr->volume);
+        free(nr);
+        return HS_EINVAL;
+    }
     struct hs_registration_opts ro = {
         .endpoints = opts->endpoints,
         .key = key,

@@ -2,6 +2,7 @@
 round trips of every strategy and size, Range reads, conditional GET, HEAD, listing, manifests,
 readers racing overwrites, corrupted blobs, stopped and killed nodes. The tests that stop or kill
 nodes run last: they leave the module's cluster degraded."""
+import json
 import os
 import threading
 import time
@@ -291,6 +292,8 @@ def test_corrupt_replicas_and_shards_are_read_around(cluster):
     marks = repair_marks(cluster)
     assert "/hybridstore/v1/repair/corrupt/r" in marks
     assert "/hybridstore/v1/repair/corrupt/e" in marks
+    mark = json.loads(marks["/hybridstore/v1/repair/corrupt/e"])  # manifest.h, repair mark
+    assert mark == {"ms": mark["ms"], "reason": "degraded_read"} and mark["ms"] > 0
 
 
 def test_stopped_node_costs_a_timeout_then_fails_over(cluster):

@@ -1,4 +1,5 @@
-/* fuzz_manifest.c - feeds arbitrary bytes to the manifest, write-ahead and retire record decoders.
+/* fuzz_manifest.c - feeds arbitrary bytes to the manifest, write-ahead and retire record decoders
+ * and to the other etcd values meta owns (node and gateway registrations, repair marks).
  * Whatever a decoder accepts must encode again, and that text must decode and encode to the
  * same bytes (a stable round trip); anything else is a bug and aborts. The same bytes also go
  * through the object key and blob id checks (parse(make(x)) must give back the id). */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "hs/manifest.h"
+#include "hs/registration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -115,11 +117,58 @@ static void check_ids(const uint8_t *data, size_t size)
         fuzz_fail("blob id does not survive parse/make", text);
 }
 
+/* Registrations: what decodes encodes, and that text decodes and encodes to the same bytes. */
+static void check_registrations(const uint8_t *data, size_t size)
+{
+    struct hs_node_registration n, n2;
+    if (hs_node_registration_decode(data, size, &n) == HS_OK) {
+        char *t1 = hs_node_registration_encode(&n);
+        if (hs_node_registration_decode(t1, strlen(t1), &n2) != HS_OK)
+            fuzz_fail("encoded node registration does not decode", t1);
+        char *t2 = hs_node_registration_encode(&n2);
+        if (strcmp(t1, t2) != 0)
+            fuzz_fail("node registration round trip is not stable", t1);
+        hs_node_registration_release(&n);
+        hs_node_registration_release(&n2);
+        free(t1);
+        free(t2);
+    }
+    struct hs_gateway_registration g, g2;
+    if (hs_gateway_registration_decode(data, size, &g) == HS_OK) {
+        char *t1 = hs_gateway_registration_encode(&g);
+        if (hs_gateway_registration_decode(t1, strlen(t1), &g2) != HS_OK)
+            fuzz_fail("encoded gateway registration does not decode", t1);
+        char *t2 = hs_gateway_registration_encode(&g2);
+        if (strcmp(t1, t2) != 0)
+            fuzz_fail("gateway registration round trip is not stable", t1);
+        hs_gateway_registration_release(&g);
+        hs_gateway_registration_release(&g2);
+        free(t1);
+        free(t2);
+    }
+}
+
+static void check_repair_mark(const uint8_t *data, size_t size)
+{
+    struct hs_repair_mark m, again;
+    char t1[HS_REPAIR_MARK_BUF], t2[HS_REPAIR_MARK_BUF], why[128] = "";
+    if (hs_repair_mark_decode(data, size, &m, why, sizeof why) != HS_OK)
+        return;
+    size_t l1 = hs_repair_mark_encode(&m, t1);
+    if (hs_repair_mark_decode(t1, l1, &again, why, sizeof why) != HS_OK)
+        fuzz_fail("encoded repair mark does not decode", why);
+    size_t l2 = hs_repair_mark_encode(&again, t2);
+    if (l1 != l2 || memcmp(t1, t2, l1) != 0)
+        fuzz_fail("repair mark round trip is not stable", t1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_manifest(data, size);
     check_txn_record(data, size);
     check_retire_record(data, size);
+    check_registrations(data, size);
+    check_repair_mark(data, size);
     check_ids(data, size);
     return 0;
 }

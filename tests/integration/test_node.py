@@ -621,3 +621,19 @@ def test_listing_with_a_prefix_returns_only_those_ids_in_pages(node):
     page = s.get(node.url + "/v1/blobs", params={"prefix": "fff"}).json()
     assert page == {"blobs": [], "next_after": None}
     assert s.get(node.url + "/v1/blobs", params={"prefix": "UP"}).status_code == 400
+
+
+def test_node_id_follows_the_one_id_rule_of_manifest_h(tmp_path):
+    """Node ids obey hs_meta_node_id_valid, as gateways and the healer check them: a dot is
+    fine, a leading '-' or '_' is not (the node used to have a looser rule of its own)."""
+    n = Node(str(tmp_path), name="dotted", extra=["--node-id", "rack1.node-a"])
+    try:
+        assert requests.get(n.url + "/v1/health").json()["node_id"] == "rack1.node-a"
+    finally:
+        assert n.stop() == 0
+    for bad in ["-node", "_node", "a/b"]:
+        n = Node(str(tmp_path), name="bad", extra=["--node-id", bad], wait=False)
+        n.proc.popen.wait(10)
+        assert n.proc.popen.returncode != 0
+        assert "node_id_invalid" in n.proc.read_log()
+        n.proc.stop()

@@ -370,7 +370,7 @@ struct campaigner {
     const char *name;
     int64_t lease;
     const char *value;
-    volatile int cancel;
+    struct hs_stop cancel;
     volatile int done;
     enum hs_err err;
     struct hs_etcd_leader leader;
@@ -413,7 +413,7 @@ static void campaign_second_waits_until_first_resigns_and_cancel_aborts(void **s
     assert_false(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE));
     /* cancel C: it returns within about a second */
     int64_t t0 = hs_clock_mono_ms();
-    __atomic_store_n(&c.cancel, 1, __ATOMIC_RELEASE);
+    hs_stop_set(&c.cancel);
     pthread_join(tc, NULL);
     assert_int_equal(c.err, HS_ETIMEDOUT);
     assert_true(c.returned_ms - t0 < 1200);
@@ -630,7 +630,7 @@ static void hung_first_endpoint_is_skipped_by_calls_and_watch(void **state)
     hs_clock_sleep_ms(500, NULL);
     assert_false(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE));
     t0 = hs_clock_mono_ms();
-    __atomic_store_n(&c.cancel, 1, __ATOMIC_RELEASE);
+    hs_stop_set(&c.cancel);
     pthread_join(t, NULL);
     etcd_for_campaign = NULL;
     assert_int_equal(c.err, HS_ETIMEDOUT);

@@ -298,6 +298,21 @@ static void log_level_parse_knows_the_four_names(void **state)
     assert_false(hs_log_enabled(HS_LOG_DEBUG));
 }
 
+/* A set flag ends a sleep at once (a ten-minute sleep would time the test out otherwise). */
+static void stop_flag_ends_a_sleep_and_can_be_rearmed(void **state)
+{
+    (void)state;
+    struct hs_stop s = {0};
+    assert_false(hs_stop_is_set(&s));
+    assert_false(hs_stop_is_set(NULL));
+    hs_clock_sleep_ms(1, &s);
+    hs_stop_set(&s);
+    assert_true(hs_stop_is_set(&s));
+    hs_clock_sleep_ms(600000, &s);
+    hs_stop_clear(&s);
+    assert_false(hs_stop_is_set(&s));
+}
+
 static void clock_format_utc_of_known_timestamps(void **state)
 {
     (void)state;
@@ -374,6 +389,7 @@ int main(void)
         cmocka_unit_test(err_every_value_has_unique_name_text_and_status),
         cmocka_unit_test(log_level_parse_knows_the_four_names),
         cmocka_unit_test(clock_format_utc_of_known_timestamps),
+        cmocka_unit_test(stop_flag_ends_a_sleep_and_can_be_rearmed),
         cmocka_unit_test(mem_wrappers_copy_format_and_align),
         cmocka_unit_test(utf8_decode_accepts_scalars_and_rejects_the_rest),
     };

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "hs/config.h"
+#include "hs/daemon.h"
 #include "hs/log.h"
 #include "hs/banned.h"
 
@@ -897,6 +898,84 @@ static void config_log_line_has_every_key_and_masks_secret(void **state)
     hs_config_release(&tspec, &c);
 }
 
+/* ---- the rows and start-up every daemon shares (daemon.h) ---- */
+
+struct tdaemon {
+    struct hs_daemon_opts daemon;
+    int64_t extra;
+};
+
+static const struct hs_opt tdaemon_opts[] = {
+    HS_DAEMON_OPT_ROWS(struct tdaemon, "127.0.0.1:7", "where to listen", "the secret"),
+    {.name = "extra", .type = HS_OPT_INT, .offset = offsetof(struct tdaemon, extra), .def = "3"},
+};
+
+static const struct hs_config_spec tdaemon_spec = {
+    .command = "tdaemon",
+    .summary = "test daemon",
+    .env_prefix = "HS_TDMN_",
+    .opts = tdaemon_opts,
+    .n_opts = sizeof tdaemon_opts / sizeof tdaemon_opts[0],
+};
+
+/* hs_daemon_begin on {"tdaemon", args..., NULL}, stderr captured (and dropped). */
+static int begin_argv(struct tdaemon *c, struct hs_daemon_start *st, ...)
+{
+    char *argv[MAX_ARGS + 2] = {"tdaemon"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, st);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && argc <= MAX_ARGS;)
+        argv[argc++] = (char *)(uintptr_t)a;
+    va_end(ap);
+    struct capture cap;
+    capture_start(&cap, 2);
+    memset(c, 0, sizeof *c);
+    int rc = hs_daemon_begin(&tdaemon_spec, c, &c->daemon, argc, argv, st);
+    free(capture_stop(&cap));
+    return rc;
+}
+
+static void daemon_rows_and_begin_give_every_daemon_the_same_start_up(void **state)
+{
+    (void)state;
+    struct tdaemon c;
+    struct hs_daemon_start st;
+    /* the shared rows land in the daemon member, the daemon's own rows after them */
+    assert_int_equal(begin_argv(&c, &st, "--listen", "127.0.0.1:9", "--etcd", "http://e:1",
+                                "--secret", "s3", "--log-level", "warn", "--extra", "5", NULL),
+                     -1);
+    assert_string_equal(st.host, "127.0.0.1");
+    assert_int_equal(st.port, 9);
+    assert_string_equal(st.secret, "s3");
+    assert_string_equal(c.daemon.etcd, "http://e:1");
+    assert_int_equal(c.daemon.log_level, HS_LOG_WARN);
+    assert_int_equal(c.extra, 5);
+    free(st.secret);
+    hs_config_release(&tdaemon_spec, &c);
+    /* defaults */
+    assert_int_equal(begin_argv(&c, &st, "--secret", "s", NULL), -1);
+    assert_string_equal(c.daemon.listen, "127.0.0.1:7");
+    assert_string_equal(c.daemon.etcd, "http://127.0.0.1:2379");
+    assert_int_equal(c.daemon.log_level, HS_LOG_INFO);
+    assert_int_equal(st.port, 7);
+    free(st.secret);
+    hs_config_release(&tdaemon_spec, &c);
+    /* exit 2: a listen address that is not host:port, no secret, both secret and file */
+    assert_int_equal(begin_argv(&c, &st, "--secret", "s", "--listen", "nohost", NULL), 2);
+    hs_config_release(&tdaemon_spec, &c);
+    assert_int_equal(begin_argv(&c, &st, NULL), 2);
+    assert_null(st.secret);
+    hs_config_release(&tdaemon_spec, &c);
+    assert_int_equal(begin_argv(&c, &st, "--secret", "s", "--secret-file", "/nonexistent", NULL),
+                     2);
+    assert_null(st.secret);
+    hs_config_release(&tdaemon_spec, &c);
+    /* the secret row is masked like any secret: --print-config exits 0 */
+    assert_int_equal(begin_argv(&c, &st, "--secret", "s", "--print-config", NULL), 0);
+    hs_config_release(&tdaemon_spec, &c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -932,6 +1011,7 @@ int main(void)
         cmocka_unit_test(help_lists_every_option_with_default_and_env),
         cmocka_unit_test(version_prints_release_and_commit),
         cmocka_unit_test(config_log_line_has_every_key_and_masks_secret),
+        cmocka_unit_test(daemon_rows_and_begin_give_every_daemon_the_same_start_up),
     };
     return cmocka_run_group_tests(tests, clear_env, NULL);
 }

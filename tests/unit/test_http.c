@@ -195,6 +195,12 @@ static void health_done(struct hs_http_req *r)
     hs_http_respond_buf(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
+static void stats_done(struct hs_http_req *r)
+{
+    static const char body[] = "{\"blobs\":3,\"scrub\":{\"verified_blobs\":7,\"quarantined\":1}}";
+    hs_http_respond_buf(r, 200, "application/json", body, sizeof body - 1);
+}
+
 static void upload_sink_done(struct hs_http_req *r)
 {
     struct upload *u = hs_http_req_ctx(r);
@@ -265,6 +271,7 @@ static const struct hs_http_route routes[] = {
     {"DELETE", "/v1/blobs/", HS_HTTP_PREFIX, 0, NULL, NULL, blob_delete_done},
     {"GET", "/v1/blobs", HS_HTTP_EXACT, 0, NULL, NULL, blob_list_done},
     {"GET", "/v1/health", HS_HTTP_EXACT, HS_HTTP_ROUTE_PUBLIC, NULL, NULL, health_done},
+    {"GET", "/v1/stats", HS_HTTP_EXACT, 0, NULL, NULL, stats_done},
     {"POST", "/sink", HS_HTTP_EXACT, 0, upload_start, upload_body, upload_sink_done},
     {"GET", "/file", HS_HTTP_EXACT, 0, NULL, NULL, file_done},
     {"GET", "/stream", HS_HTTP_EXACT, 0, NULL, NULL, stream_done},
@@ -1102,6 +1109,31 @@ static void unsatisfiable_ranges_are_refused_and_bad_ones_ignored(void **state)
         assert_false(hs_http_range_parse(ignored[i], &r));
 }
 
+static void node_stats_of_every_node_arrive_at_once_and_failures_are_null(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_http_node_stats st[3] = {
+        {.base_url = f->url}, {.base_url = f->url2}, {.base_url = "http://127.0.0.1:1"}};
+    hs_http_node_stats_fetch(SECRET, 2000, st, 3);
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(st[i].stats);
+        assert_int_equal(st[i].status, 200);
+        assert_int_equal(hs_http_node_stats_int(&st[i], NULL, "blobs", -1), 3);
+        assert_int_equal(hs_http_node_stats_int(&st[i], "scrub", "verified_blobs", -1), 7);
+        assert_int_equal(hs_http_node_stats_int(&st[i], "scrub", "missing", -1), -1);
+    }
+    assert_null(st[2].stats); /* nothing listens there */
+    assert_int_equal(st[2].status, 0);
+    assert_int_equal(hs_http_node_stats_int(&st[2], NULL, "blobs", -5), -5);
+    hs_http_node_stats_release(st, 3);
+    /* a wrong secret: the node answers 401, which is no stats */
+    hs_http_node_stats_fetch("wrong", 2000, st, 1);
+    assert_null(st[0].stats);
+    assert_int_equal(st[0].status, 401);
+    hs_http_node_stats_release(st, 1);
+    hs_http_node_stats_release(NULL, 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1148,6 +1180,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_waits_for_in_flight_requests_then_refuses_connections,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            node_stats_of_every_node_arrive_at_once_and_failures_are_null, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
