@@ -1,7 +1,6 @@
 /* repair_mark.c - the value of repair/<object-key> (table in manifest.h): encoded with jansson
  * into a caller's fixed buffer (the gateway writes it inside its commit, with nothing to free),
  * decoded strictly except that members a reader does not know are ignored. No I/O. */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "hs/log.h"
 #include "hs/manifest.h"
+#include "meta/manifest_int.h"
 #include "hs/banned.h"
 
 static const char *const reason_names[] = {
@@ -49,20 +49,6 @@ size_t hs_repair_mark_encode(const struct hs_repair_mark *m, char out[HS_REPAIR_
     return n;
 }
 
-static enum hs_err fail(enum hs_err err, char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static enum hs_err fail(enum hs_err err, char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
-
 enum hs_err hs_repair_mark_decode(const void *data, size_t len, struct hs_repair_mark *out,
                                   char *why, size_t why_len)
 {
@@ -70,12 +56,12 @@ enum hs_err hs_repair_mark_decode(const void *data, size_t len, struct hs_repair
     struct hs_repair_mark m = {0};
     enum hs_err err = HS_ECORRUPT;
     if (!json_is_object(o)) {
-        fail(err, why, why_len, "not one JSON object (U+0000 and duplicate members refused)");
+        hs_meta_why(why, why_len, "not one JSON object (U+0000 and duplicate members refused)");
         goto out;
     }
     json_t *ms = json_object_get(o, "ms");
     if (!json_is_integer(ms) || json_integer_value(ms) < 0) {
-        fail(err, why, why_len, "ms: want an integer >= 0");
+        hs_meta_why(why, why_len, "ms: want an integer >= 0");
         goto out;
     }
     m.marked_ms = (int64_t)json_integer_value(ms);
@@ -83,21 +69,22 @@ enum hs_err hs_repair_mark_decode(const void *data, size_t len, struct hs_repair
     if (txn) {
         const char *t = json_string_value(txn);
         if (!t || !hs_meta_txn_id_valid(t)) {
-            fail(err, why, why_len, "txn: want a txn id");
+            hs_meta_why(why, why_len, "txn: want a txn id");
             goto out;
         }
         memcpy(m.txn_id, t, strlen(t) + 1); /* valid: at most HS_TXN_ID_MAX chars */
     }
     const char *r = json_string_value(json_object_get(o, "reason"));
     if (!r) {
-        fail(err, why, why_len, "reason: want a string");
+        hs_meta_why(why, why_len, "reason: want a string");
         goto out;
     }
     for (size_t i = 0; i < N_REASONS; i++)
         if (reason_names[i] && strcmp(reason_names[i], r) == 0)
             m.reason = (enum hs_repair_reason)i;
     if (!m.reason) {
-        err = fail(HS_EPROTO, why, why_len, "reason: '%.32s' is not known", r);
+        hs_meta_why(why, why_len, "reason: '%.32s' is not known", r);
+        err = HS_EPROTO;
         goto out;
     }
     *out = m;
