@@ -49,6 +49,7 @@ struct hs_healer_absent {
 struct hs_healer_candidate {
     char *key;      /* object key (heap) */
     int redundancy; /* blobs that may still be lost before data is (at the scan) */
+    char *suspect;  /* heap or NULL: the one node a targeted sweep found it lacking on */
 };
 
 struct hs_healer_repair {
@@ -89,7 +90,9 @@ struct hs_healer_obj_result {
     bool failed;    /* something could not be repaired now */
 };
 
-/* Reads meta/<key>, checks every blob on its node (HEAD, in parallel), rewrites missing
+/* Reads meta/<key>, checks every blob on its node (HEAD, in parallel; with suspect set only
+ * the blobs on that node, the others presumed healthy until a fetch says otherwise: what a
+ * targeted refill of one node needs, at a third of the requests), rewrites missing
  * blobs (replica copy or EC reconstruction), moves blobs off nodes gone past node_grace_ms
  * (manifest CAS with the fence), and when mark_rev > 0 and the object is fully redundant,
  * deletes repair/<key> (compare on mark_rev and the fence). Idempotent: blob ids never change
@@ -97,7 +100,7 @@ struct hs_healer_obj_result {
  * thread). HS_ECONFLICT when the manifest or mark changed meanwhile (retried on a later
  * pass), other errors from etcd. */
 enum hs_err hs_healer_repair_object(struct hs_healer *h, const struct hs_healer_live *live,
-                                    const char *key, int64_t mark_rev,
+                                    const char *key, int64_t mark_rev, const char *suspect,
                                     struct hs_healer_obj_result *res);
 
 /* Redundancy of a manifest against a predicate "is this (blob, node) healthy": for each
