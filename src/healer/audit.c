@@ -77,6 +77,8 @@ struct hs_healer_audit {
     int64_t credit_at_mono_ms;  /* last refill */
     int64_t progress_log_mono_ms;
     struct hs_etcd_pace pace; /* the pager's pace over meta/, carried from sweep to sweep */
+    bool progressed;          /* the last pass repaired candidates or advanced a targeted sweep
+                                 without an error (hs_healer_audit_busy) */
 };
 
 /* ---- sweeps ---- */
@@ -464,7 +466,8 @@ static void repair_slice(struct hs_healer *h, const struct hs_healer_live *live,
 
 /* ---- the pass ---- */
 
-static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
+/* true when a targeted sweep ran without an error */
+static bool targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
                           const struct hs_healer_live *live, struct hs_healer_repair *st)
 {
     if (!a->targeted && a->wanted.n > 0) {
@@ -476,7 +479,7 @@ static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
     }
     struct sweep *sw = a->targeted;
     if (!sw)
-        return;
+        return false;
     enum hs_err err = HS_OK;
     bool done = sweep_work(h, sw, live, st, hs_clock_mono_ms() + TARGET_SLICE_MS, &err);
     if (err != HS_OK) {
@@ -496,6 +499,7 @@ static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
         sweep_free(sw);
         a->targeted = NULL;
     }
+    return err == HS_OK;
 }
 
 static void regular_step(struct hs_healer *h, struct hs_healer_audit *a,
@@ -561,10 +565,13 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h)
     hs_healer_nodes_get(h, &live.v, &live.n);
     hs_healer_absent_refresh(h, &live);
     watch_nodes(a, &live);
+    size_t cand0 = st->next_cand;
+    a->progressed = false;
     if (hs_healer_leading(h))
-        targeted_step(h, a, &live, st);
+        a->progressed = targeted_step(h, a, &live, st);
     if (hs_healer_leading(h))
         repair_slice(h, &live, st);
+    a->progressed = a->progressed || st->next_cand != cand0;
     /* The regular sweep waits while repairs are pending: they come first, and a sweep would
      * only find the same objects again. Its credit keeps (up to one second's worth). */
     if (hs_healer_leading(h) && st->next_cand == st->n_cands)
@@ -579,6 +586,6 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h)
 bool hs_healer_audit_busy(struct hs_healer *h)
 {
     const struct hs_healer_repair *st = h->repair;
-    return st && (st->next_cand < st->n_cands ||
-                  (st->audit && (st->audit->targeted || st->audit->wanted.n > 0)));
+    return st && st->audit && st->audit->progressed &&
+           (st->next_cand < st->n_cands || st->audit->targeted);
 }
