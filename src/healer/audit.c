@@ -222,11 +222,13 @@ static bool blob_ok(void *ctx, const struct hs_blob_ref *b)
 static bool candidate_add(struct hs_healer_repair *st, const char *key, int redundancy,
                           const char *suspect)
 {
-    for (size_t i = st->next_cand; i < st->n_cands; i++)
-        if (strcmp(st->cands[i].key, key) == 0)
-            return false; /* queued already (by the other sweep) */
-    if (st->next_cand > 0 && st->next_cand == st->n_cands)
-        st->next_cand = st->n_cands = 0; /* all done: reuse the array */
+    if (st->next_cand == st->n_cands) { /* all done: reuse the array, forget the keys */
+        st->next_cand = st->n_cands = 0;
+        hs_healer_set_release(&st->cand_keys);
+    }
+    /* queued already (by the other sweep) since the queue was last empty */
+    if (!hs_healer_set_add(&st->cand_keys, key, NULL))
+        return false;
     if (st->n_cands == st->cap_cands) {
         st->cap_cands = st->cap_cands ? st->cap_cands * 2 : 64;
         st->cands = hs_xrealloc(st->cands, st->cap_cands * sizeof *st->cands);

@@ -93,6 +93,7 @@ void hs_healer_repair_free(struct hs_healer *h)
         free(st->cands[i].suspect);
     }
     free(st->cands);
+    hs_healer_set_release(&st->cand_keys);
     hs_healer_audit_free(st->audit);
     free(st->mark_cursor);
     hs_healer_throttle_release(&st->throttle);

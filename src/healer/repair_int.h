@@ -61,7 +61,8 @@ struct hs_healer_repair {
     struct hs_healer_audit *audit;     /* sweeps and the node watch; NULL until first used */
     struct hs_healer_candidate *cands; /* [next_cand, n_cands) waiting; sorted when !unsorted */
     size_t n_cands, cap_cands, next_cand;
-    bool unsorted; /* candidates were appended since the last sort */
+    bool unsorted;                  /* candidates were appended since the last sort */
+    struct hs_healer_set cand_keys; /* keys queued since the queue was last empty (dedupe) */
     /* repair.c (leader thread only): where the next pass over repair/ starts */
     char *mark_cursor; /* object key of the last mark taken, heap, or NULL */
 };
