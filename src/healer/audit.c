@@ -77,6 +77,8 @@ struct hs_healer_audit {
     int64_t credit_at_mono_ms;  /* last refill */
     int64_t progress_log_mono_ms;
     struct hs_etcd_pace pace; /* the pager's pace over meta/, carried from sweep to sweep */
+    bool progressed;          /* the last pass repaired candidates or advanced a targeted sweep
+                                 without an error (hs_healer_audit_busy) */
 };
 
 /* ---- sweeps ---- */
@@ -170,7 +172,18 @@ struct judge {
     const struct hs_healer_live *live;
     bool fixable; /* some blob is missing from a listed node or sits on a gone node */
     long long missing;
+    const char *lost_on; /* targeted: the node blobs are missing on; NULL = none or several */
+    bool several;
 };
+
+static void judge_lost(struct judge *j, const char *node_id)
+{
+    j->fixable = true;
+    j->missing++;
+    if (j->lost_on && strcmp(j->lost_on, node_id) != 0)
+        j->several = true;
+    j->lost_on = node_id;
+}
 
 static bool blob_ok(void *ctx, const struct hs_blob_ref *b)
 {
@@ -189,8 +202,7 @@ static bool blob_ok(void *ctx, const struct hs_blob_ref *b)
             snprintf(want, sizeof want, "%s:%08x:%" PRId64, b->node_id, b->crc32c, b->len_bytes);
             if (hs_healer_set_has(&sw->have, b->blob_id, want))
                 return true;
-            j->fixable = true;
-            j->missing++;
+            judge_lost(j, b->node_id);
             return false;
         }
         if (c < 0)
@@ -201,25 +213,30 @@ static bool blob_ok(void *ctx, const struct hs_blob_ref *b)
     if (hs_healer_live_url(j->live, b->node_id))
         return true; /* joined after the listings: unknown this sweep */
     if (hs_healer_node_gone(j->h, b->node_id)) {
-        j->fixable = true;
-        j->missing++;
+        judge_lost(j, b->node_id);
+        j->several = true; /* a move: let the primitive check everything */
     }
     return false; /* absent node: not healthy, movable only once gone */
 }
 
-static bool candidate_add(struct hs_healer_repair *st, const char *key, int redundancy)
+static bool candidate_add(struct hs_healer_repair *st, const char *key, int redundancy,
+                          const char *suspect)
 {
-    for (size_t i = st->next_cand; i < st->n_cands; i++)
-        if (strcmp(st->cands[i].key, key) == 0)
-            return false; /* queued already (by the other sweep) */
-    if (st->next_cand > 0 && st->next_cand == st->n_cands)
-        st->next_cand = st->n_cands = 0; /* all done: reuse the array */
+    if (st->next_cand == st->n_cands) { /* all done: reuse the array, forget the keys */
+        st->next_cand = st->n_cands = 0;
+        hs_healer_set_release(&st->cand_keys);
+    }
+    /* queued already (by the other sweep) since the queue was last empty */
+    if (!hs_healer_set_add(&st->cand_keys, key, NULL))
+        return false;
     if (st->n_cands == st->cap_cands) {
         st->cap_cands = st->cap_cands ? st->cap_cands * 2 : 64;
         st->cands = hs_xrealloc(st->cands, st->cap_cands * sizeof *st->cands);
     }
     st->cands[st->n_cands++] =
-        (struct hs_healer_candidate){.key = hs_xstrdup(key), .redundancy = redundancy};
+        (struct hs_healer_candidate){.key = hs_xstrdup(key),
+                                     .redundancy = redundancy,
+                                     .suspect = suspect ? hs_xstrdup(suspect) : NULL};
     st->unsorted = true;
     return true;
 }
@@ -250,13 +267,17 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
         hs_healer_unreadable(w->j.h, HS_HEALER_PASS_AUDIT, key, why);
         return go_on;
     }
-    w->j.fixable = false;
+    w->j.fixable = w->j.several = false;
     w->j.missing = 0;
+    w->j.lost_on = NULL;
     int red = hs_healer_redundancy(&m, blob_ok, &w->j, NULL);
+    /* a targeted sweep knows where the loss is: the repair HEADs only that node (lost_on
+     * points into m, so the copy is made before m goes) */
+    const char *suspect = sw->targeted && !w->j.several ? w->j.lost_on : NULL;
+    if (w->j.fixable && candidate_add(w->st, key, red, suspect))
+        sw->found++;
     hs_manifest_release(&m);
     sw->missing += w->j.missing;
-    if (w->j.fixable && candidate_add(w->st, key, red))
-        sw->found++;
     return go_on;
 }
 
@@ -407,7 +428,8 @@ static void job_repair(void *ctx, size_t i)
     struct hs_healer_obj_result res;
     if (!hs_healer_leading(sl->h))
         return;
-    enum hs_err err = hs_healer_repair_object(sl->h, sl->live, sl->cands[i].key, 0, &res);
+    enum hs_err err =
+        hs_healer_repair_object(sl->h, sl->live, sl->cands[i].key, 0, sl->cands[i].suspect, &res);
     if (err != HS_OK && err != HS_ECONFLICT)
         HS_LOG_WARN("audit_repair_failed", "obj='%s' err=%s", sl->cands[i].key, hs_err_name(err));
 }
@@ -436,15 +458,18 @@ static void repair_slice(struct hs_healer *h, const struct hs_healer_live *live,
         size_t n = HS_MIN(chunk, st->n_cands - st->next_cand);
         sl.cands = st->cands + st->next_cand;
         hs_healer_pool_run(threads, n, job_repair, &sl);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             free(st->cands[st->next_cand + i].key);
+            free(st->cands[st->next_cand + i].suspect);
+        }
         st->next_cand += n;
     }
 }
 
 /* ---- the pass ---- */
 
-static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
+/* true when a targeted sweep ran without an error */
+static bool targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
                           const struct hs_healer_live *live, struct hs_healer_repair *st)
 {
     if (!a->targeted && a->wanted.n > 0) {
@@ -456,7 +481,7 @@ static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
     }
     struct sweep *sw = a->targeted;
     if (!sw)
-        return;
+        return false;
     enum hs_err err = HS_OK;
     bool done = sweep_work(h, sw, live, st, hs_clock_mono_ms() + TARGET_SLICE_MS, &err);
     if (err != HS_OK) {
@@ -476,6 +501,7 @@ static void targeted_step(struct hs_healer *h, struct hs_healer_audit *a,
         sweep_free(sw);
         a->targeted = NULL;
     }
+    return err == HS_OK;
 }
 
 static void regular_step(struct hs_healer *h, struct hs_healer_audit *a,
@@ -541,10 +567,13 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h)
     hs_healer_nodes_get(h, &live.v, &live.n);
     hs_healer_absent_refresh(h, &live);
     watch_nodes(a, &live);
+    size_t cand0 = st->next_cand;
+    a->progressed = false;
     if (hs_healer_leading(h))
-        targeted_step(h, a, &live, st);
+        a->progressed = targeted_step(h, a, &live, st);
     if (hs_healer_leading(h))
         repair_slice(h, &live, st);
+    a->progressed = a->progressed || st->next_cand != cand0;
     /* The regular sweep waits while repairs are pending: they come first, and a sweep would
      * only find the same objects again. Its credit keeps (up to one second's worth). */
     if (hs_healer_leading(h) && st->next_cand == st->n_cands)
@@ -559,6 +588,6 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h)
 bool hs_healer_audit_busy(struct hs_healer *h)
 {
     const struct hs_healer_repair *st = h->repair;
-    return st && (st->next_cand < st->n_cands ||
-                  (st->audit && (st->audit->targeted || st->audit->wanted.n > 0)));
+    return st && st->audit && st->audit->progressed &&
+           (st->next_cand < st->n_cands || st->audit->targeted);
 }

@@ -110,7 +110,7 @@ bool hs_healer_leading(const struct hs_healer *h);
 
 /* One pass of a leader, in order: WAL recovery, repair queue, node moves, audit slice, GC.
  * Each part returns early when leadership is lost or stop is set. (leader.c) */
-void hs_healer_leader_pass(struct hs_healer *h);
+bool hs_healer_leader_pass(struct hs_healer *h); /* false: etcd did not confirm we lead */
 
 /* ---- wal.c ---- */
 enum hs_err hs_healer_wal_pass(struct hs_healer *h);
@@ -124,8 +124,8 @@ enum hs_err hs_healer_repair_pass(struct hs_healer *h);
  * or empty data dir, and a slice of repairs of what they found (including moving blobs off
  * nodes gone past node_grace_ms). */
 enum hs_err hs_healer_audit_pass(struct hs_healer *h);
-/* True while audit repairs or a targeted sweep are pending: the leader then starts the next
- * pass without pausing (leader thread). */
+/* True while audit repairs or a targeted sweep are pending and the last audit pass made
+ * progress on them: the leader then starts the next pass without pausing (leader thread). */
 bool hs_healer_audit_busy(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);

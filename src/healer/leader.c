@@ -59,12 +59,12 @@ static void lease_lost(void *ctx, int64_t lease)
                 (uint64_t)lease, was ? 1 : 0);
 }
 
-void hs_healer_leader_pass(struct hs_healer *h)
+bool hs_healer_leader_pass(struct hs_healer *h)
 {
     /* A pass starts only if etcd still names us: a healer that was SIGSTOPped past its TTL
      * finds out here, before its keeper thread has had a chance to notice. */
     if (!hs_healer_still_leader(h))
-        return;
+        return false;
     hs_healer_wal_pass(h);
     if (hs_healer_leading(h))
         hs_healer_repair_pass(h);
@@ -74,6 +74,7 @@ void hs_healer_leader_pass(struct hs_healer *h)
         hs_healer_gc_pass(h);
     if (hs_healer_leading(h))
         hs_healer_scrub_poll(h);
+    return true;
 }
 
 /* Leads until the lease is lost, etcd names someone else, or stop. */
@@ -85,10 +86,10 @@ static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
     HS_LOG_INFO("leader_elected", "healer=%s key='%s' rev=%" PRId64, h->opts.healer_id,
                 h->leader.key, h->leader.rev);
     while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper)) {
-        hs_healer_leader_pass(h);
-        /* a refill in progress goes on at once: its slices already leave WAL and GC their
-         * turn in every pass */
-        int64_t pause = hs_healer_audit_busy(h) ? BUSY_PAUSE_MS : h->opts.pass_interval_ms;
+        bool ran = hs_healer_leader_pass(h);
+        /* a refill that is making progress goes on at once: its slices already leave WAL and
+         * GC their turn in every pass */
+        int64_t pause = ran && hs_healer_audit_busy(h) ? BUSY_PAUSE_MS : h->opts.pass_interval_ms;
         hs_clock_sleep_ms(pause, &h->cancel);
     }
     bool was = atomic_exchange(&h->leading, false);

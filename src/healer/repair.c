@@ -40,9 +40,10 @@ enum bstate {
 
 /* One object as checked. */
 struct obj {
-    char *key;        /* heap */
-    int64_t mark_rev; /* mod_revision of repair/<key>; 0 = none */
-    bool absent;      /* no manifest */
+    char *key;           /* heap */
+    const char *suspect; /* only blobs on this node are HEADed (borrowed); NULL = all */
+    int64_t mark_rev;    /* mod_revision of repair/<key>; 0 = none */
+    bool absent;         /* no manifest */
     struct hs_manifest man;
     int64_t meta_rev;
     uint8_t *st; /* enum bstate per blob, flat in part/segment/blob order (heap) */
@@ -87,9 +88,12 @@ void hs_healer_repair_free(struct hs_healer *h)
     for (size_t i = 0; i < st->n_absent; i++)
         free(st->absent[i].node_id);
     free(st->absent);
-    for (size_t i = st->next_cand; i < st->n_cands; i++) /* the ones before are freed */
+    for (size_t i = st->next_cand; i < st->n_cands; i++) { /* the ones before are freed */
         free(st->cands[i].key);
+        free(st->cands[i].suspect);
+    }
     free(st->cands);
+    hs_healer_set_release(&st->cand_keys);
     hs_healer_audit_free(st->audit);
     free(st->mark_cursor);
     hs_healer_throttle_release(&st->throttle);
@@ -218,6 +222,12 @@ static void obj_check(struct hs_healer *h, const struct hs_healer_live *live, st
                 const char *url = hs_healer_live_url(live, r->node_id);
                 if (!url) {
                     o->st[flat] = hs_healer_node_gone(h, r->node_id) ? B_GONE : B_WAIT;
+                    continue;
+                }
+                if (o->suspect && strcmp(r->node_id, o->suspect) != 0) {
+                    /* presumed healthy: a source is verified end to end when fetched, and
+                     * one that fails is marked missing and the next one tried */
+                    o->st[flat] = B_OK;
                     continue;
                 }
                 calls[n] =
@@ -598,10 +608,10 @@ static enum hs_err obj_finish(struct hs_healer *h, const struct hs_healer_live *
 }
 
 enum hs_err hs_healer_repair_object(struct hs_healer *h, const struct hs_healer_live *live,
-                                    const char *key, int64_t mark_rev,
+                                    const char *key, int64_t mark_rev, const char *suspect,
                                     struct hs_healer_obj_result *res)
 {
-    struct obj o = {.key = hs_xstrdup(key), .mark_rev = mark_rev};
+    struct obj o = {.key = hs_xstrdup(key), .mark_rev = mark_rev, .suspect = suspect};
     hs_manifest_init(&o.man);
     enum hs_err err = obj_load(h, live, &o);
     if (err == HS_OK)

@@ -50,6 +50,7 @@ struct hs_healer_absent {
 struct hs_healer_candidate {
     char *key;      /* object key (heap) */
     int redundancy; /* blobs that may still be lost before data is (at the scan) */
+    char *suspect;  /* heap or NULL: the one node a targeted sweep found it lacking on */
 };
 
 struct hs_healer_repair {
@@ -61,7 +62,8 @@ struct hs_healer_repair {
     struct hs_healer_audit *audit;     /* sweeps and the node watch; NULL until first used */
     struct hs_healer_candidate *cands; /* [next_cand, n_cands) waiting; sorted when !unsorted */
     size_t n_cands, cap_cands, next_cand;
-    bool unsorted; /* candidates were appended since the last sort */
+    bool unsorted;                  /* candidates were appended since the last sort */
+    struct hs_healer_set cand_keys; /* keys queued since the queue was last empty (dedupe) */
     /* repair.c (leader thread only): where the next pass over repair/ starts */
     char *mark_cursor; /* object key of the last mark taken, heap, or NULL */
 };
@@ -90,7 +92,9 @@ struct hs_healer_obj_result {
     bool failed;    /* something could not be repaired now */
 };
 
-/* Reads meta/<key>, checks every blob on its node (HEAD, in parallel), rewrites missing
+/* Reads meta/<key>, checks every blob on its node (HEAD, in parallel; with suspect set only
+ * the blobs on that node, the others presumed healthy until a fetch says otherwise: what a
+ * targeted refill of one node needs, at a third of the requests), rewrites missing
  * blobs (replica copy or EC reconstruction), moves blobs off nodes gone past node_grace_ms
  * (manifest CAS with the fence), and when mark_rev > 0 and the object is fully redundant,
  * deletes repair/<key> (compare on mark_rev and the fence). Idempotent: blob ids never change
@@ -98,7 +102,7 @@ struct hs_healer_obj_result {
  * thread). HS_ECONFLICT when the manifest or mark changed meanwhile (retried on a later
  * pass), other errors from etcd. */
 enum hs_err hs_healer_repair_object(struct hs_healer *h, const struct hs_healer_live *live,
-                                    const char *key, int64_t mark_rev,
+                                    const char *key, int64_t mark_rev, const char *suspect,
                                     struct hs_healer_obj_result *res);
 
 /* Redundancy of a manifest against a predicate "is this (blob, node) healthy": for each

@@ -29,6 +29,18 @@ static bool count_fn(void *ctx, const struct hs_etcd_kv *kv)
     return true;
 }
 
+struct stop_at {
+    struct count *c;
+    int64_t at;
+};
+
+static bool stop_fn(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct stop_at *s = ctx;
+    count_fn(s->c, kv);
+    return s->c->n < s->at;
+}
+
 /* The old way: every page [last key, prefix end) with a limit. */
 static enum hs_err open_ended(struct hs_etcd *e, const char *prefix, int64_t page, int64_t *keys,
                               int64_t *reqs, int64_t *walked)
@@ -98,6 +110,43 @@ int main(int argc, char **argv)
     printf("bounded:    err=%d keys=%" PRId64 " requests=%" PRId64 " walked=%" PRId64 " ms=%" PRId64
            "\n",
            err, c.n, reqs, walked, hs_clock_mono_ms() - t0);
+
+    /* one page of 500 resumed in the middle of the prefix (a cursor, no pace known) */
+    char *mid = NULL;
+    int64_t half = c.n / 2;
+    struct count h = {0};
+    struct stop_at sa = {.c = &h, .at = half};
+    struct hs_etcd_scan ks = {.prefix = prefix, .page_size = 1000, .keys_only = true};
+    hs_etcd_range_scan(e, &ks, stop_fn, &sa, NULL);
+    mid = h.last;
+    uint8_t *end;
+    size_t end_len;
+    hs_etcd_prefix_end(prefix, strlen(prefix), &end, &end_len);
+    char *endz = hs_xstrndup((const char *)end, end_len);
+    t0 = hs_clock_mono_ms();
+    struct hs_etcd_range_req r = {.key = mid, .range_end = endz, .limit = page};
+    struct hs_etcd_kvs kvs = {0};
+    err = hs_etcd_range(e, &r, &kvs);
+    printf("one page from the middle, open-ended: err=%d walked=%" PRId64 " ms=%" PRId64 "\n", err,
+           kvs.count, hs_clock_mono_ms() - t0);
+    hs_etcd_kvs_release(&kvs);
+    struct count one = {0};
+    struct stop_at sb = {.c = &one, .at = page};
+    reqs = walked = 0;
+    t0 = hs_clock_mono_ms();
+    struct hs_etcd_scan rs = {.prefix = prefix,
+                              .after = mid,
+                              .page_size = page,
+                              .requests_out = &reqs,
+                              .keys_counted_out = &walked};
+    err = hs_etcd_range_scan(e, &rs, stop_fn, &sb, NULL);
+    printf("one page from the middle, bounded (cold): err=%d requests=%" PRId64 " walked=%" PRId64
+           " ms=%" PRId64 "\n",
+           err, reqs, walked, hs_clock_mono_ms() - t0);
+    free(one.last);
+    free(endz);
+    free(end);
+    free(mid);
     free(c.last);
     hs_etcd_free(e);
     return 0;
