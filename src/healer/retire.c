@@ -153,8 +153,8 @@ static bool read_current(struct hs_healer *h, const struct due_rec *d, struct hs
         goto out;
     if (kvs.n == 1) {
         char why[160] = "";
-        if (hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, current, why,
-                               sizeof why) != HS_OK) {
+        if (hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, current, why, sizeof why) !=
+            HS_OK) {
             atomic_fetch_add(&h->stats.retire_unreadable_manifests, 1);
             hs_healer_unreadable(h, HS_HEALER_PASS_RETIRE, meta_key, why);
             goto out;
@@ -180,8 +180,8 @@ static void delete_batch(struct hs_healer *h, const struct due_rec *d,
         return;
     }
     struct hs_blob_delete_many res = {0};
-    enum hs_err err = hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n,
-                                                 &res, NULL);
+    enum hs_err err =
+        hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, NULL);
     int64_t failed = err != HS_OK ? (int64_t)b->n : HS_MIN(res.failed, (int64_t)b->n);
     if (failed > 0) {
         atomic_fetch_add(&h->stats.retire_failures, failed);
@@ -223,8 +223,8 @@ static bool sweep(struct hs_healer *h, const struct due_rec *d)
         atomic_fetch_sub(&h->stats.retire_pending_records, 1);
     }
     HS_LOG(t.failed ? HS_LOG_WARN : HS_LOG_INFO, "retire_swept",
-           "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " kept=%" PRId64
-           " retry=%" PRId64 " left_for_gc=%" PRId64,
+           "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " kept=%" PRId64 " retry=%" PRId64
+           " left_for_gc=%" PRId64,
            d->r.key, d->etcd_key, d->r.n_blobs, t.deleted, t.kept, t.failed, t.left);
 out:
     hs_retire_plan_release(&plan);

@@ -16,8 +16,8 @@ struct hs_retire_batch {
 };
 
 struct hs_retire_plan {
-    size_t kept;                    /* blobs the current manifest still references */
-    size_t n_delete;                /* blobs to delete (sum of the batches' n) */
+    size_t kept;                     /* blobs the current manifest still references */
+    size_t n_delete;                 /* blobs to delete (sum of the batches' n) */
     struct hs_retire_batch *batches; /* heap; by node id, then in record order */
     size_t n_batches;
     const char **ids; /* heap: every id to delete, batch after batch */
