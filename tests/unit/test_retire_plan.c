@@ -86,9 +86,8 @@ static void blobs_the_current_manifest_references_on_that_node_are_kept(void **s
     struct hs_retire_record r;
     make_record(&r, 1);
     /* the current version reuses blob 0 on node-0 and blob 1 (but on another node) */
-    struct hs_blob_loc refs[3] = {{TXN_OLD ".0.0.0", "node-0"},
-                                  {TXN_OLD ".0.0.1", "node-7"},
-                                  {TXN_NEW ".0.0.0", "node-2"}};
+    struct hs_blob_loc refs[3] = {
+        {TXN_OLD ".0.0.0", "node-0"}, {TXN_OLD ".0.0.1", "node-7"}, {TXN_NEW ".0.0.0", "node-2"}};
     struct hs_manifest m;
     make_manifest(&m, refs);
     struct hs_retire_plan p;
