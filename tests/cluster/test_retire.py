@@ -197,6 +197,29 @@ def test_gc_with_a_shorter_grace_never_takes_retired_blobs(rc):
     assert not replaced & all_blobs(rc)
 
 
+# ---- a record naming a node that is not registered --------------------------------------------
+
+
+def test_blobs_on_an_unregistered_node_are_left_to_gc_and_the_record_goes(rc):
+    """Hand-made record: 2 blobs on a live node (deleted), 1 on a node that is not registered
+    (counted as left to GC; it does not hold the record back)."""
+    urls = node_url_by_id(rc)
+    live = sorted(urls)[0]
+    old_txn = hsdata.txn_id(int(time.time() * 1000) - 60_000)
+    for i in range(2):
+        hsdata.put_blob(urls[live][0], rc.secret, hsdata.blob_id(old_txn, 0, 0, i), b"old")
+    rec = {"v": 1, "key": "u/unregistered", "ms": int(time.time() * 1000) - 3600_000,
+           "sets": [{"txn": old_txn, "blobs": [["0.0.0", live], ["0.0.1", live],
+                                               ["0.0.2", "node-never-registered"]]}]}
+    left0 = total(rc, "retire_blobs_left")
+    rkey = ROOT + "retire/" + hsdata.txn_id(int(time.time() * 1000) - 3600_000)
+    rc.etcd_put(rkey, json.dumps(rec))
+    wait_until(lambda: rkey not in retire_records(rc), timeout=30, what="the record swept")
+    for i in range(2):
+        assert not hsdata.has_blob(urls[live][0], rc.secret, hsdata.blob_id(old_txn, 0, 0, i))
+    assert total(rc, "retire_blobs_left") >= left0 + 1
+
+
 # ---- b. readers racing writers of one object -------------------------------------------------
 
 
