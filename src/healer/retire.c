@@ -1,7 +1,8 @@
 /* retire.c - the retire sweeper: deletes the blobs that commits and deletes retired (retire/
  * records, format in include/hs/manifest.h) once the grace has passed, then the records.
  *
- * For each record whose `ms` is older than retire_grace_ms, oldest first:
+ * For each record whose `ms` is older than retire_grace_ms, oldest first, RETIRE_GROUP records
+ * at a time (their blobs on one node share requests):
  *   1. read the key's CURRENT manifest (meta/<key>); when it cannot be decoded, keep every blob
  *      and the record (counted; the next pass looks again);
  *   2. delete the record's (blob, node) pairs that manifest does not reference, per node in
@@ -40,11 +41,25 @@
 
 #define RETIRE_PAGE     200
 #define RETIRE_PASS_MAX 1000 /* records handled per pass: WAL, repair and GC get their turn */
+#define RETIRE_GROUP    64   /* records planned together: their blobs share node requests */
+
+/* What sweeping one record did with its blobs. */
+struct tally {
+    int64_t deleted; /* gone now (deleted, or missing already) */
+    int64_t failed;  /* a registered node did not delete it: the record stays */
+    int64_t left;    /* on a node that is not registered: left to GC */
+};
 
 struct due_rec {
     char *etcd_key;
     int64_t mod_rev;
     struct hs_retire_record r;
+    /* sweep state */
+    bool readable;              /* the current manifest was read (or the key has none) */
+    bool have;                  /* current holds the key's manifest */
+    struct hs_manifest current; /* when have */
+    struct tally t;
+    bool dropped; /* the record is gone */
 };
 
 struct scan {
@@ -79,8 +94,9 @@ static bool on_record(void *ctx, const struct hs_etcd_kv *kv)
         s->cap = s->cap ? s->cap * 2 : 16;
         s->v = hs_xrealloc(s->v, s->cap * sizeof *s->v);
     }
-    s->v[s->n++] =
-        (struct due_rec){.etcd_key = hs_xstrdup(kv->key), .mod_rev = kv->mod_revision, .r = r};
+    struct due_rec *d = &s->v[s->n++];
+    *d = (struct due_rec){.etcd_key = hs_xstrdup(kv->key), .mod_rev = kv->mod_revision, .r = r};
+    hs_manifest_init(&d->current);
     s->blobs += (int64_t)r.n_blobs;
     return s->n < RETIRE_PASS_MAX;
 }
@@ -90,17 +106,10 @@ static void scan_release(struct scan *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].etcd_key);
         hs_retire_record_release(&s->v[i].r);
+        hs_manifest_release(&s->v[i].current);
     }
     free(s->v);
 }
-
-/* What sweeping one record did with its blobs. */
-struct tally {
-    int64_t deleted; /* gone now (deleted, or missing already) */
-    int64_t kept;    /* referenced by the current manifest */
-    int64_t failed;  /* a registered node did not delete it: the record stays */
-    int64_t left;    /* on a node that is not registered: left to GC */
-};
 
 static void lost_fence(struct hs_healer *h, const char *key)
 {
@@ -168,67 +177,85 @@ out:
     return ok;
 }
 
-/* Step 2 for one batch. */
-static void delete_batch(struct hs_healer *h, const struct due_rec *d,
-                         const struct hs_retire_batch *b, struct tally *t)
+/* Step 2 for one batch (blobs of several records on one node); g[map[k]] is input k. */
+static void delete_batch(struct hs_healer *h, struct due_rec *g, const size_t *map,
+                         const struct hs_retire_batch *b)
 {
     char *url = hs_healer_node_url(h, b->node_id);
+    atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)b->n);
     if (!url) { /* not registered: its copies become orphans for GC */
-        t->left += (int64_t)b->n;
+        for (size_t i = 0; i < b->n; i++)
+            g[map[b->recs[i]]].t.left++;
         atomic_fetch_add(&h->stats.retire_blobs_left, (long long)b->n);
-        atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)b->n);
         return;
     }
+    enum hs_err *errs = hs_xcalloc(b->n, sizeof *errs);
     struct hs_blob_delete_many res = {0};
     enum hs_err err =
-        hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, NULL);
-    int64_t failed = err != HS_OK ? (int64_t)b->n : HS_MIN(res.failed, (int64_t)b->n);
+        hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, errs);
+    int64_t failed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct tally *t = &g[map[b->recs[i]]].t;
+        if (err == HS_OK && errs[i] == HS_OK) {
+            t->deleted++;
+        } else {
+            t->failed++;
+            failed++;
+        }
+    }
     if (failed > 0) {
         atomic_fetch_add(&h->stats.retire_failures, failed);
-        HS_LOG_WARN("retire_delete_failed",
-                    "key='%s' record='%s' node=%s url=%s blobs=%zu failed=%" PRId64 " err=%s",
-                    d->r.key, d->etcd_key, b->node_id, url, b->n, failed,
-                    hs_err_name(err != HS_OK ? err : res.first_err));
+        HS_LOG_WARN("retire_delete_failed", "node=%s url=%s blobs=%zu failed=%" PRId64 " err=%s",
+                    b->node_id, url, b->n, failed, hs_err_name(err != HS_OK ? err : res.first_err));
     }
-    t->failed += failed;
-    t->deleted += (int64_t)b->n - failed;
     atomic_fetch_add(&h->stats.retire_blobs_deleted, (long long)b->n - failed);
-    atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)b->n);
+    free(errs);
     free(url);
 }
 
-/* true when the record is gone. */
-static bool sweep(struct hs_healer *h, const struct due_rec *d)
+/* Sweeps n records together: their blobs on one node share requests. Returns the number of
+ * records deleted. */
+static size_t sweep_group(struct hs_healer *h, struct due_rec *g, size_t n)
 {
-    bool dropped = false;
-    struct hs_manifest current;
-    hs_manifest_init(&current);
-    bool have = false;
-    struct hs_retire_plan plan = {0};
-    struct tally t = {0};
-    if (!read_current(h, d, &current, &have))
-        goto out;
-    hs_retire_plan_make(&d->r, have ? &current : NULL, (size_t)h->opts.retire_batch, &plan);
-    t.kept = (int64_t)plan.kept;
+    struct hs_retire_input *in = hs_xcalloc(n, sizeof *in);
+    size_t *map = hs_xcalloc(n, sizeof *map); /* input index -> g index */
+    size_t n_in = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i].readable = read_current(h, &g[i], &g[i].current, &g[i].have);
+        if (!g[i].readable) {
+            atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)g[i].r.n_blobs);
+            continue;
+        }
+        in[n_in] =
+            (struct hs_retire_input){.r = &g[i].r, .current = g[i].have ? &g[i].current : NULL};
+        map[n_in++] = i;
+    }
+    struct hs_retire_plan plan;
+    hs_retire_plan_make(in, n_in, (size_t)h->opts.retire_batch, &plan);
     atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)plan.kept);
     for (size_t i = 0; i < plan.n_batches; i++) {
         /* node deletes cannot be fenced: each batch only while etcd still names us */
         if (!hs_healer_still_leader(h))
             goto out;
-        delete_batch(h, d, &plan.batches[i], &t);
+        delete_batch(h, g, map, &plan.batches[i]);
     }
-    if (t.failed == 0 && hs_healer_leading(h) && drop_record(h, d)) {
-        dropped = true;
-        atomic_fetch_add(&h->stats.retire_records_swept, 1);
-        atomic_fetch_sub(&h->stats.retire_pending_records, 1);
+    for (size_t k = 0; k < n_in && hs_healer_leading(h); k++) {
+        struct due_rec *d = &g[map[k]];
+        HS_LOG_DEBUG("retire_record",
+                     "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " retry=%" PRId64
+                     " left_for_gc=%" PRId64,
+                     d->r.key, d->etcd_key, d->r.n_blobs, d->t.deleted, d->t.failed, d->t.left);
+        if (d->t.failed == 0 && drop_record(h, d)) {
+            d->dropped = true;
+            dropped++;
+            atomic_fetch_add(&h->stats.retire_records_swept, 1);
+            atomic_fetch_sub(&h->stats.retire_pending_records, 1);
+        }
     }
-    HS_LOG(t.failed ? HS_LOG_WARN : HS_LOG_INFO, "retire_swept",
-           "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " kept=%" PRId64 " retry=%" PRId64
-           " left_for_gc=%" PRId64,
-           d->r.key, d->etcd_key, d->r.n_blobs, t.deleted, t.kept, t.failed, t.left);
 out:
     hs_retire_plan_release(&plan);
-    hs_manifest_release(&current);
+    free(map);
+    free(in);
     return dropped;
 }
 
@@ -241,19 +268,24 @@ enum hs_err hs_healer_retire_pass(struct hs_healer *h)
         HS_LOG_WARN("retire_pass_failed", "err=%s", hs_err_name(err));
         goto out;
     }
-    atomic_store(&h->stats.retire_pending_records, (long long)s.n);
-    atomic_store(&h->stats.retire_pending_blobs, (long long)s.blobs);
     /* pending: the due records (and their blobs) not swept yet; it falls as batches go, and at
      * the end of the pass it is what is left for the next one */
-    int64_t left_records = 0, left_blobs = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        if (hs_healer_leading(h) && sweep(h, &s.v[i]))
-            continue;
-        left_records++;
-        left_blobs += (int64_t)s.v[i].r.n_blobs;
-    }
-    atomic_store(&h->stats.retire_pending_records, (long long)left_records);
+    atomic_store(&h->stats.retire_pending_records, (long long)s.n);
+    atomic_store(&h->stats.retire_pending_blobs, (long long)s.blobs);
+    int64_t t0 = hs_clock_mono_ms(), deleted0 = atomic_load(&h->stats.retire_blobs_deleted);
+    size_t swept = 0;
+    for (size_t at = 0; at < s.n && hs_healer_leading(h); at += RETIRE_GROUP)
+        swept += sweep_group(h, &s.v[at], HS_MIN((size_t)RETIRE_GROUP, s.n - at));
+    int64_t left_blobs = 0;
+    for (size_t i = 0; i < s.n; i++)
+        if (!s.v[i].dropped)
+            left_blobs += (int64_t)s.v[i].r.n_blobs;
+    atomic_store(&h->stats.retire_pending_records, (long long)(s.n - swept));
     atomic_store(&h->stats.retire_pending_blobs, (long long)left_blobs);
+    if (s.n > 0)
+        HS_LOG_INFO("retire_pass", "due=%zu swept=%zu blobs_deleted=%lld ms=%" PRId64, s.n, swept,
+                    (long long)atomic_load(&h->stats.retire_blobs_deleted) - deleted0,
+                    hs_clock_mono_ms() - t0);
     atomic_fetch_add(&h->stats.retire_passes, 1);
 out:
     scan_release(&s);

@@ -16,8 +16,16 @@
 #define TXN_OLD "0123456789abcdef0123456789abcdef"
 #define TXN_NEW "0123456789abcdef0123456789abcd00"
 
+/* One record alone (current: NULL or its key's manifest). */
+static void plan_one(const struct hs_retire_record *r, const struct hs_manifest *current,
+                     size_t batch_max, struct hs_retire_plan *p)
+{
+    struct hs_retire_input in = {.r = r, .current = current};
+    hs_retire_plan_make(&in, 1, batch_max, p);
+}
+
 /* A record of segs segments x 6 blobs of TXN_OLD, blob i of each segment on node-i. */
-static void make_record(struct hs_retire_record *r, uint32_t segs)
+static void make_record_of(struct hs_retire_record *r, const char *txn, uint32_t segs)
 {
     hs_retire_record_init(r);
     r->key = strdup("users/42");
@@ -25,12 +33,17 @@ static void make_record(struct hs_retire_record *r, uint32_t segs)
     for (uint32_t seg = 0; seg < segs; seg++) {
         for (uint32_t i = 0; i < 6; i++) {
             char id[HS_META_BLOB_ID_BUF], node[16];
-            assert_int_equal(hs_meta_blob_id_make(TXN_OLD, HS_BLOB_PART_DATA, seg, i, id), HS_OK);
+            assert_int_equal(hs_meta_blob_id_make(txn, HS_BLOB_PART_DATA, seg, i, id), HS_OK);
             snprintf(node, sizeof node, "node-%u", i);
             struct hs_blob_loc loc = {id, node};
             hs_retire_record_add(r, &loc, 1);
         }
     }
+}
+
+static void make_record(struct hs_retire_record *r, uint32_t segs)
+{
+    make_record_of(r, TXN_OLD, segs);
 }
 
 /* A replicated manifest of one segment whose 3 blobs are the given (id, node) pairs. */
@@ -62,7 +75,7 @@ static void without_a_manifest_every_blob_goes_in_batches_per_node(void **state)
     struct hs_retire_record r;
     make_record(&r, 5); /* 30 blobs, 5 on each of 6 nodes */
     struct hs_retire_plan p;
-    hs_retire_plan_make(&r, NULL, 2, &p);
+    plan_one(&r, NULL, 2, &p);
     assert_int_equal(p.kept, 0);
     assert_int_equal(p.n_delete, 30);
     assert_int_equal(p.n_batches, 6 * 3); /* 2 + 2 + 1 per node */
@@ -73,7 +86,7 @@ static void without_a_manifest_every_blob_goes_in_batches_per_node(void **state)
     assert_int_equal(p.batches[2].n, 1);
     assert_string_equal(p.batches[17].node_id, "node-5");
     hs_retire_plan_release(&p);
-    hs_retire_plan_make(&r, NULL, 4096, &p); /* one request per node */
+    plan_one(&r, NULL, 4096, &p); /* one request per node */
     assert_int_equal(p.n_batches, 6);
     check_batches(&p, 4096);
     hs_retire_plan_release(&p);
@@ -91,7 +104,7 @@ static void blobs_the_current_manifest_references_on_that_node_are_kept(void **s
     struct hs_manifest m;
     make_manifest(&m, refs);
     struct hs_retire_plan p;
-    hs_retire_plan_make(&r, &m, 256, &p);
+    plan_one(&r, &m, 256, &p);
     assert_int_equal(p.kept, 1);
     assert_int_equal(p.n_delete, 5);
     check_batches(&p, 256);
@@ -112,18 +125,48 @@ static void a_pair_named_twice_is_planned_once_and_empty_records_plan_nothing(vo
     struct hs_blob_loc again = {TXN_OLD ".0.0.3", "node-3"};
     hs_retire_record_add(&r, &again, 1);
     struct hs_retire_plan p;
-    hs_retire_plan_make(&r, NULL, 1, &p);
+    plan_one(&r, NULL, 1, &p);
     assert_int_equal(p.n_delete, 6);
     assert_int_equal(p.n_batches, 6);
     check_batches(&p, 1);
     hs_retire_plan_release(&p);
     hs_retire_record_release(&r);
     hs_retire_record_init(&r);
-    hs_retire_plan_make(&r, NULL, 8, &p);
+    plan_one(&r, NULL, 8, &p);
     assert_int_equal(p.n_delete, 0);
     assert_int_equal(p.n_batches, 0);
     hs_retire_plan_release(&p);
     hs_retire_plan_release(NULL);
+}
+
+static void records_of_one_group_share_the_requests_to_each_node(void **state)
+{
+    (void)state;
+    struct hs_retire_record a, b;
+    make_record_of(&a, TXN_OLD, 1);
+    make_record_of(&b, TXN_NEW, 1);
+    struct hs_blob_loc refs[3] = {
+        {TXN_NEW ".0.0.0", "node-0"}, {TXN_NEW ".0.0.1", "node-1"}, {TXN_NEW ".0.0.2", "node-2"}};
+    struct hs_manifest m; /* b's key still references 3 of its blobs */
+    make_manifest(&m, refs);
+    struct hs_retire_input in[2] = {{.r = &a, .current = NULL}, {.r = &b, .current = &m}};
+    struct hs_retire_plan p;
+    hs_retire_plan_make(in, 2, 256, &p);
+    assert_int_equal(p.kept, 3);
+    assert_int_equal(p.n_delete, 9);
+    assert_int_equal(p.n_batches, 6); /* one request per node for both records */
+    check_batches(&p, 256);
+    assert_int_equal(p.batches[3].n, 2); /* node-3: a's and b's blob */
+    assert_string_equal(p.batches[3].ids[0], TXN_NEW ".0.0.3");
+    assert_int_equal(p.batches[3].recs[0], 1);
+    assert_string_equal(p.batches[3].ids[1], TXN_OLD ".0.0.3");
+    assert_int_equal(p.batches[3].recs[1], 0);
+    assert_int_equal(p.batches[0].n, 1); /* node-0: only a's, b's is referenced */
+    assert_int_equal(p.batches[0].recs[0], 0);
+    hs_retire_plan_release(&p);
+    hs_manifest_release(&m);
+    hs_retire_record_release(&a);
+    hs_retire_record_release(&b);
 }
 
 int main(void)
@@ -132,6 +175,7 @@ int main(void)
         cmocka_unit_test(without_a_manifest_every_blob_goes_in_batches_per_node),
         cmocka_unit_test(blobs_the_current_manifest_references_on_that_node_are_kept),
         cmocka_unit_test(a_pair_named_twice_is_planned_once_and_empty_records_plan_nothing),
+        cmocka_unit_test(records_of_one_group_share_the_requests_to_each_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
