@@ -113,6 +113,25 @@ enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, 
                                 int64_t *len_out, uint32_t *crc_out);
 enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url, const char *id);
 
+/* POST /v1/blobs/delete: deletes ids[0..n) on one node in one request (n <= 4096, at most
+ * 1 MiB of ids and newlines; HS_EINVAL otherwise, or for an empty id or one holding a newline,
+ * before anything is sent). *out gets the node's counts (an absent blob counts as missing, which
+ * is as good as deleted); errs (may be NULL) gets, per id, HS_OK when it is gone now and the
+ * node's error for each id it failed to delete (HS_EINVAL: not a valid blob id). Returns the
+ * request's error (HS_ETIMEDOUT, HS_EUNAVAIL, HS_EAUTH, ...: then nothing is known about any
+ * id) or HS_EPROTO on an unexpected reply; out and errs are untouched then. */
+#define HS_BLOB_DELETE_MANY_MAX       4096
+#define HS_BLOB_DELETE_MANY_BYTES_MAX (1u << 20)
+struct hs_blob_delete_many {
+    int64_t deleted;       /* unlinked now */
+    int64_t missing;       /* were not there (deleted before) */
+    int64_t failed;        /* ids the node could not delete */
+    enum hs_err first_err; /* the first failed id's error (when failed > 0) */
+};
+enum hs_err hs_blob_client_delete_many(struct hs_blob_client *c, const char *base_url,
+                                       const char *const *ids, size_t n,
+                                       struct hs_blob_delete_many *out, enum hs_err *errs);
+
 /* One page of GET /v1/blobs?after=&limit=: fn runs per blob in id order; *next_after_out (heap,
  * free()) is where the next page starts, NULL when this was the last page. HS_EPROTO on a reply
  * that is not the documented JSON. */

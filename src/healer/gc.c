@@ -1,8 +1,14 @@
 /* gc.c - garbage collection of orphan blobs. Order matters:
  *   1. list every live node's blobs (paged),
- *   2. THEN read every manifest and every txn/ record at one etcd revision R,
- *   3. a listed blob is an orphan when no manifest at R references (blob, node), no record at
- *      R has its txn id (or names the blob), and its txn id's time is older than gc_grace_ms.
+ *   2. THEN read every manifest, every txn/ record and every retire/ record at one etcd
+ *      revision R,
+ *   3. a listed blob is an orphan when no manifest at R references (blob, node), no WAL record
+ *      at R has its txn id (or names the blob), no retire record at R names it, and its txn
+ *      id's time is older than gc_grace_ms.
+ * A blob a retire record names belongs to the retire sweeper (retire.c), which deletes it only
+ * after retire_grace_ms: readers that fetched the replaced manifest may still read it, so GC
+ * with a shorter grace must not take it first. (A retire record of a newer format names
+ * nothing GC can read; its blobs are judged as orphans like any other.)
  * Why that is safe: a writer puts its WAL record before any blob and can commit only while the
  * record exists. A blob seen in step 1 was written before R, so at R its record either still
  * exists (kept), or the write committed (a manifest at R references the blob, unless a later
@@ -88,7 +94,7 @@ struct refs {
     struct hs_healer *h;
     struct hs_healer_set locs;  /* (blob, node) referenced by a manifest */
     struct hs_healer_set txns;  /* txn ids of live records */
-    struct hs_healer_set named; /* blob ids named by live records or unreadable manifests */
+    struct hs_healer_set named; /* blob ids named by live or retire records, unreadable manifests */
     long long unreadable;       /* manifests that could not be decoded (skipped) */
 };
 
@@ -158,6 +164,19 @@ static bool on_record(void *ctx, const struct hs_etcd_kv *kv)
     return true;
 }
 
+static bool on_retired(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct refs *r = ctx;
+    struct hs_retire_record rec;
+    hs_retire_record_init(&rec);
+    if (hs_retire_record_decode(kv->value, kv->value_len, &rec, NULL, 0) == HS_OK) {
+        for (size_t i = 0; i < rec.n_blobs; i++)
+            hs_healer_set_add(&r->named, rec.blobs[i].blob_id, NULL);
+        hs_retire_record_release(&rec);
+    }
+    return true;
+}
+
 /* Step 2: manifests, then records, at the manifests' first page revision. */
 static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
 {
@@ -167,7 +186,11 @@ static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
     if (err != HS_OK)
         return err;
     atomic_store(&r->h->stats.gc_unreadable_manifests, r->unreadable);
-    return hs_healer_range_at(h, HS_META_PREFIX_TXN, rev, GC_ETCD_PAGE, false, on_record, r, NULL);
+    err = hs_healer_range_at(h, HS_META_PREFIX_TXN, rev, GC_ETCD_PAGE, false, on_record, r, NULL);
+    if (err != HS_OK)
+        return err;
+    return hs_healer_range_at(h, HS_META_PREFIX_RETIRE, rev, GC_ETCD_PAGE, false, on_retired, r,
+                              NULL);
 }
 
 /* Step 3 for one blob: true when it is an orphan old enough to delete. */

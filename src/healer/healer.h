@@ -6,10 +6,10 @@
  *
  * Files: main.c (options, start-up, HTTP /metrics + /health), leader.c (election loop, fencing),
  * wal.c (roll back stalled WAL records), gc.c (orphan blobs), repair.c (repair/ queue and the
- * audit of manifests against node listings), audit.c, move.c (nodes gone longer than the grace
- * period), throttle.c (bandwidth and concurrency limits), stats.c (metrics), util.c (node
- * list, thread-local node client, string sets, paged reads at one revision). Design and
- * guarantees: docs/healer.md. */
+ * audit of manifests against node listings), retire.c + retire_plan.c (retired blobs), audit.c,
+ * move.c (nodes gone longer than the grace period), throttle.c (bandwidth and concurrency limits),
+ * stats.c (metrics), util.c (node list, thread-local node client, string sets, paged reads at one
+ * revision). Design and guarantees: docs/healer.md. */
 #ifndef HS_HEALER_H
 #define HS_HEALER_H
 
@@ -39,6 +39,8 @@ struct hs_healer_opts {
     int64_t repair_bytes_per_s;  /* bandwidth budget for repair traffic (0 = unlimited) */
     uint32_t repair_concurrency; /* objects repaired in parallel */
     int64_t node_timeout_ms;     /* per blob transfer */
+    int64_t retire_grace_ms;     /* retired blobs are deleted this long after their retirement */
+    int64_t retire_batch;        /* retired blobs deleted per node request (1..4096) */
 };
 
 /* Counters for /metrics and `hybridstore status` (atomics; written by the passes). */
@@ -80,6 +82,14 @@ struct hs_healer_stats {
     atomic_llong audit_work_ms;           /* time spent on regular sweep work (counter) */
     atomic_llong targeted_sweeps;         /* sweeps for a node that came back (counter) */
     atomic_llong targeted_pending;        /* nodes waiting for or in a targeted sweep */
+    atomic_llong retire_passes;           /* retire sweeps completed (counter) */
+    atomic_llong retire_records_swept;    /* retire/ records deleted once their blobs were */
+    atomic_llong retire_blobs_deleted;    /* retired blobs gone from their nodes (counter) */
+    atomic_llong retire_blobs_left;       /* retired blobs on unregistered nodes, left to GC */
+    atomic_llong retire_failures;         /* retired blob deletes a node did not do (retried) */
+    atomic_llong retire_unreadable_manifests; /* records kept: current manifest unreadable */
+    atomic_llong retire_pending_records;      /* records past the grace not swept yet */
+    atomic_llong retire_pending_blobs;        /* their blobs not handled yet */
 };
 
 struct hs_healer {
@@ -114,6 +124,8 @@ bool hs_healer_leader_pass(struct hs_healer *h); /* false: etcd did not confirm 
 
 /* ---- wal.c ---- */
 enum hs_err hs_healer_wal_pass(struct hs_healer *h);
+/* ---- retire.c: deletes retired blobs past retire_grace_ms, then their records ---- */
+enum hs_err hs_healer_retire_pass(struct hs_healer *h);
 /* ---- gc.c ---- */
 enum hs_err hs_healer_gc_pass(struct hs_healer *h);
 /* ---- repair.c / audit.c / move.c ---- */
@@ -175,6 +187,7 @@ enum hs_healer_pass_id {
     HS_HEALER_PASS_GC,
     HS_HEALER_PASS_AUDIT,
     HS_HEALER_PASS_REPAIR,
+    HS_HEALER_PASS_RETIRE,
     HS_HEALER_PASS_N
 };
 /* A record (manifest, WAL record) that cannot be decoded: the pass skips it and goes on. Counts

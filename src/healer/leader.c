@@ -1,10 +1,11 @@
 /* leader.c - the election loop and fencing. A healer grants its own lease (TTL lease_ttl_s,
  * kept alive at TTL/3 by a keeper), campaigns on healer/leader, and while it leads runs one
- * leader pass (WAL recovery, repair queue, audit, GC) every pass_interval_ms. Leadership ends
- * when the keeper loses the lease, when etcd says the leader key is no longer ours, or on stop;
- * then the passes stop at their next check and the healer campaigns again with a new lease.
- * On stop it resigns and revokes its lease, so a standby takes over at once rather than after
- * the TTL. Two leaders never act at once: every destructive etcd txn carries hs_healer_fence. */
+ * leader pass (WAL recovery, repair queue, audit, retired blobs, GC) every pass_interval_ms.
+ * Leadership ends when the keeper loses the lease, when etcd says the leader key is no longer ours,
+ * or on stop; then the passes stop at their next check and the healer campaigns again with a new
+ * lease. On stop it resigns and revokes its lease, so a standby takes over at once rather than
+ * after the TTL. Two leaders never act at once: every destructive etcd txn carries hs_healer_fence.
+ */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ bool hs_healer_leader_pass(struct hs_healer *h)
         hs_healer_repair_pass(h);
     if (hs_healer_leading(h))
         hs_healer_audit_pass(h);
+    if (hs_healer_leading(h))
+        hs_healer_retire_pass(h);
     if (hs_healer_leading(h))
         hs_healer_gc_pass(h);
     if (hs_healer_leading(h))

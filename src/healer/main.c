@@ -45,6 +45,8 @@ struct hs_healer_config {
     int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
     int64_t node_timeout; /* ms */
+    int64_t retire_grace; /* ms */
+    int64_t retire_batch; /* blobs per node request */
 };
 
 #define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
@@ -96,6 +98,16 @@ static const struct hs_opt healer_opts[] = {
      .max = 256,
      .help = "objects repaired at once"},
     DUR("node-timeout", node_timeout, "10s", 100, 3600000, "timeout of one blob transfer"),
+    DUR("retire-grace", retire_grace, "10m", 0, INT64_MAX,
+        "blobs an overwrite or delete replaced are deleted this long after it (readers holding "
+        "the old manifest keep working meanwhile)"),
+    {.name = "retire-batch",
+     .type = HS_OPT_INT,
+     FIELD(retire_batch),
+     .def = "256",
+     .min = 1,
+     .max = 4096,
+     .help = "retired blobs deleted per node request"},
 };
 
 static const struct hs_config_spec healer_spec = {
@@ -170,6 +182,8 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .repair_bytes_per_s = cfg->repair_rate,
         .repair_concurrency = (uint32_t)cfg->repair_concurrency,
         .node_timeout_ms = cfg->node_timeout,
+        .retire_grace_ms = cfg->retire_grace,
+        .retire_batch = cfg->retire_batch,
     };
 }
 

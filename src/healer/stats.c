@@ -65,6 +65,15 @@ static const struct stat_row rows[] = {
     ROW(audit_work_ms, "counter", "time spent on regular audit sweep work"),
     ROW(targeted_sweeps, "counter", "targeted sweeps for nodes back with a new or empty disk"),
     ROW(targeted_pending, "gauge", "nodes waiting for or in a targeted sweep"),
+    ROW(retire_passes, "counter", "retire sweeps completed"),
+    ROW(retire_records_swept, "counter", "retire records deleted once their blobs were"),
+    ROW(retire_blobs_deleted, "counter", "retired blobs gone from their nodes"),
+    ROW(retire_blobs_left, "counter", "retired blobs on unregistered nodes, left to GC"),
+    ROW(retire_failures, "counter", "retired blob deletes a node did not do (retried)"),
+    ROW(retire_unreadable_manifests, "counter",
+        "retire records kept because the key's manifest cannot be decoded"),
+    ROW(retire_pending_records, "gauge", "retire records past the grace not swept yet"),
+    ROW(retire_pending_blobs, "gauge", "blobs of those records not handled yet"),
 };
 _Static_assert(
     sizeof rows / sizeof rows[0] == sizeof(struct hs_healer_stats) / sizeof(atomic_llong),

@@ -217,7 +217,7 @@ enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t 
 
 #define UNREADABLE_LOG_MS 60000
 
-static const char *const pass_names[HS_HEALER_PASS_N] = {"wal", "gc", "audit", "repair"};
+static const char *const pass_names[HS_HEALER_PASS_N] = {"wal", "gc", "audit", "repair", "retire"};
 
 /* Per pass: when the last line was logged and how many were skipped since (guarded by mu). */
 static pthread_mutex_t unreadable_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -65,9 +65,10 @@ static CURLcode run_one(struct hs_blob_client *c, CURL *e)
     return rc;
 }
 
-enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
-                                   const char *base_url, const char *path, struct hs_buf *reply,
-                                   long *status_out)
+/* A request with an optional body (body NULL: none). */
+static enum hs_err request(struct hs_blob_client *c, const char *method, const char *base_url,
+                           const char *path, const void *body, size_t body_len,
+                           struct hs_buf *reply, long *status_out)
 {
     assert(!c->running);
     CURL *e = hs_http_client_easy(c, 0);
@@ -76,6 +77,11 @@ enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
     size_t len0 = reply->len;
     struct plain p = {.reply = reply};
     hs_http_client_common_opts(c, e, url);
+    if (body) {
+        h = curl_slist_append(h, "Content-Type: text/plain");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, plain_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
@@ -95,6 +101,82 @@ enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
     }
     *status_out = status;
     return HS_OK;
+}
+
+enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
+                                   const char *base_url, const char *path, struct hs_buf *reply,
+                                   long *status_out)
+{
+    return request(c, method, base_url, path, NULL, 0, reply, status_out);
+}
+
+/* {"deleted":n,"missing":n,"failed":[{"id":..,"error":"EIO"}...]}; errs may be NULL. */
+static enum hs_err parse_delete_many(const struct hs_buf *body, const char *const *ids, size_t n,
+                                     struct hs_blob_delete_many *out, enum hs_err *errs)
+{
+    json_t *root = json_loadb((const char *)body->data, body->len, 0, NULL);
+    json_t *deleted = json_object_get(root, "deleted"), *missing = json_object_get(root, "missing");
+    json_t *failed = json_object_get(root, "failed");
+    enum hs_err err = HS_EPROTO;
+    if (!json_is_integer(deleted) || !json_is_integer(missing) || !json_is_array(failed))
+        goto out;
+    *out = (struct hs_blob_delete_many){.deleted = (int64_t)json_integer_value(deleted),
+                                        .missing = (int64_t)json_integer_value(missing),
+                                        .failed = (int64_t)json_array_size(failed)};
+    for (size_t i = 0; errs && i < n; i++)
+        errs[i] = HS_OK;
+    size_t k;
+    json_t *f;
+    json_array_foreach(failed, k, f)
+    {
+        const char *id = json_string_value(json_object_get(f, "id"));
+        enum hs_err e = hs_http_map_status(500, json_string_value(json_object_get(f, "error")));
+        if (k == 0)
+            out->first_err = e;
+        for (size_t i = 0; errs && id && i < n; i++)
+            if (strcmp(ids[i], id) == 0)
+                errs[i] = e;
+    }
+    err = HS_OK;
+out:
+    json_decref(root);
+    return err;
+}
+
+enum hs_err hs_blob_client_delete_many(struct hs_blob_client *c, const char *base_url,
+                                       const char *const *ids, size_t n,
+                                       struct hs_blob_delete_many *out, enum hs_err *errs)
+{
+    if (n > HS_BLOB_DELETE_MANY_MAX)
+        return HS_EINVAL;
+    struct hs_buf body, reply;
+    hs_buf_init(&body, 0);
+    hs_buf_init(&reply, 4u << 20);
+    enum hs_err err = HS_OK;
+    for (size_t i = 0; i < n && err == HS_OK; i++) {
+        if (!ids[i][0] || strchr(ids[i], '\n'))
+            err = HS_EINVAL; /* would not be one line of the body */
+        else
+            err = hs_buf_printf(&body, "%s\n", ids[i]);
+    }
+    if (err == HS_OK && body.len > HS_BLOB_DELETE_MANY_BYTES_MAX)
+        err = HS_EINVAL;
+    long status = 0;
+    if (err == HS_OK)
+        err = request(c, "POST", base_url, "/v1/blobs/delete", body.data ? (void *)body.data : "",
+                      body.len, &reply, &status);
+    if (err == HS_OK && status != 200) {
+        json_t *j = json_loadb((const char *)reply.data, reply.len, 0, NULL);
+        err = hs_http_map_status(status, json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        if (err == HS_OK)
+            err = HS_EPROTO;
+    }
+    if (err == HS_OK)
+        err = parse_delete_many(&reply, ids, n, out, errs);
+    hs_buf_release(&body);
+    hs_buf_release(&reply);
+    return err;
 }
 
 /* {"blobs":[{"id":..,"size":..,"crc32c":"8hex"}...],"next_after":"..."|null} */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "hs/blob.h"
 #include "hs/buf.h"
 #include "hs/clock.h"
@@ -280,6 +282,100 @@ static void delete_done(struct hs_http_req *r)
     hs_http_respond_buf(r, 204, NULL, "", 0);
 }
 
+/* ---- POST /v1/blobs/delete: many deletes in one request ---- */
+
+/* Body: blob ids, one per line (a final newline is optional). The whole body is read (it is
+ * bounded) before the first delete; an id that is not valid fails alone, with EINVAL. */
+#define DELETE_MANY_BODY_MAX (1u << 20)
+#define DELETE_MANY_IDS_MAX  4096
+
+static void delete_many_cleanup(void *p)
+{
+    hs_buf_release(p);
+}
+
+static void delete_many_start(struct hs_http_req *r)
+{
+    int64_t len = 0;
+    if (hs_http_req_content_length(r, &len) && len > (int64_t)DELETE_MANY_BODY_MAX) {
+        fail(r, HS_ETOOBIG, "body over 1 MiB");
+        return;
+    }
+    struct hs_buf *body = hs_arena_alloc(hs_http_req_arena(r), sizeof *body);
+    hs_buf_init(body, DELETE_MANY_BODY_MAX + 1); /* + 1: the last id is terminated in place */
+    hs_arena_defer(hs_http_req_arena(r), delete_many_cleanup, body);
+    hs_http_req_set_ctx(r, body);
+}
+
+static enum hs_err delete_many_body(struct hs_http_req *r, const void *data, size_t len)
+{
+    struct hs_buf *body = hs_http_req_ctx(r);
+    if (len > DELETE_MANY_BODY_MAX - body->len) {
+        fail(r, HS_ETOOBIG, "body over 1 MiB");
+        return HS_ETOOBIG;
+    }
+    return hs_buf_append(body, data, len);
+}
+
+/* Deletes each id of the body; the answer counts them (ENOENT is done, not failed). */
+static void delete_many_run(struct hs_node *n, char *text, size_t len, json_t *failed,
+                            int64_t *deleted, int64_t *missing)
+{
+    size_t at = 0; /* text has a spare byte past len */
+    while (at < len) {
+        char *line = text + at, *nl = memchr(line, '\n', len - at);
+        size_t line_len = nl ? (size_t)(nl - line) : len - at;
+        at += line_len + 1;
+        if (line_len > 0 && line[line_len - 1] == '\r')
+            line_len--;
+        if (line_len == 0)
+            continue;
+        line[line_len] = '\0';
+        enum hs_err err = hs_blob_delete(n->store, line);
+        if (err == HS_OK)
+            (*deleted)++;
+        else if (err == HS_ENOENT)
+            (*missing)++;
+        else if (json_array_append_new(failed, json_pack("{s:s%,s:s}", "id", line, line_len,
+                                                         "error", hs_err_name(err))) != 0)
+            json_array_append_new(
+                failed, json_pack("{s:s,s:s}", "id", "(not UTF-8)", "error", hs_err_name(err)));
+    }
+}
+
+static size_t count_lines(const uint8_t *p, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\n'))
+            n++;
+    return n + (len > 0 && p[len - 1] != '\n');
+}
+
+static void delete_many_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    struct hs_buf *body = hs_http_req_ctx(r);
+    if (count_lines(body->data, body->len) > DELETE_MANY_IDS_MAX) {
+        fail(r, HS_ETOOBIG, "more than 4096 ids");
+        return;
+    }
+    if (hs_buf_reserve(body, 1) != HS_OK) { /* cannot fail: max_bytes keeps a spare byte */
+        fail(r, HS_EIO, "cannot buffer the body");
+        return;
+    }
+    int64_t deleted = 0, missing = 0;
+    json_t *failed = json_array();
+    delete_many_run(n, (char *)body->data, body->len, failed, &deleted, &missing);
+    count(&n->counters.deletes, deleted);
+    json_t *reply = json_pack("{s:I,s:I,s:o}", "deleted", (json_int_t)deleted, "missing",
+                              (json_int_t)missing, "failed", failed);
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    hs_http_respond_buf(r, 200, "application/json", text, strlen(text));
+    free(text);
+}
+
 /* ---- GET /v1/blobs?after=&limit= ---- */
 
 struct list_ctx {
@@ -442,6 +538,8 @@ const struct hs_http_route hs_node_routes[] = {
     {"PUT", "/v1/blobs/", HS_HTTP_PREFIX, 0, put_start, put_body, put_done},
     {"GET", "/v1/blobs/", HS_HTTP_PREFIX, 0, NULL, NULL, get_done},
     {"DELETE", "/v1/blobs/", HS_HTTP_PREFIX, 0, NULL, NULL, delete_done},
+    {"POST", "/v1/blobs/delete", HS_HTTP_EXACT, 0, delete_many_start, delete_many_body,
+     delete_many_done},
     {"GET", "/v1/health", HS_HTTP_EXACT, HS_HTTP_ROUTE_PUBLIC, NULL, NULL, health_done},
     {"GET", "/v1/stats", HS_HTTP_EXACT, 0, NULL, NULL, stats_done},
 };

@@ -1,0 +1,293 @@
+/* retire.c - the retire sweeper: deletes the blobs that commits and deletes retired (retire/
+ * records, format in include/hs/manifest.h) once the grace has passed, then the records.
+ *
+ * For each record whose `ms` is older than retire_grace_ms, oldest first, RETIRE_GROUP records
+ * at a time (their blobs on one node share requests):
+ *   1. read the key's CURRENT manifest (meta/<key>); when it cannot be decoded, keep every blob
+ *      and the record (counted; the next pass looks again);
+ *   2. delete the record's (blob, node) pairs that manifest does not reference, per node in
+ *      batches of retire_batch ids (one POST /v1/blobs/delete each; missing counts as done),
+ *      each batch only after etcd confirms we still lead;
+ *   3. when every batch on a registered node succeeded, delete the record with a fenced txn
+ *      that also compares its mod_revision. Blobs on nodes that are not registered are left
+ *      to GC (counted); a node that did not answer keeps the record for the next pass, which
+ *      deletes again (harmless: missing counts as done).
+ *
+ * Why checking only the current manifest is safe: a blob retired when version N was replaced
+ * is never referenced by any later version. A new version only reuses blobs of the version it
+ * replaces (an overwrite or PATCH keeps the untouched part, a repair copies the blobs it
+ * restores under the same ids), and the blobs retired at N -> N+1 are exactly those N+1 does
+ * not reference, so N+2 cannot reuse them, and so on by induction. Blob ids are never reused
+ * (they start with their writer's unique txn id), so a re-created key holds new ids. The check
+ * still matters for a record whose commit failed (a large record is put just before its
+ * commit): its "retired" blobs are those of the version that stayed current, which references
+ * them, so they are kept and only the record goes.
+ *
+ * Record keys sort by their txn id, which starts with its mint time (ms, fixed-width hex), and
+ * a record's `ms` is never earlier than that time: the scan stops at the first key minted after
+ * now - grace, so a pass reads only records that may be due, however many wait. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "healer/healer.h"
+#include "healer/retire_int.h"
+#include "hs/clock.h"
+#include "hs/http_client.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+#define RETIRE_PAGE     200
+#define RETIRE_PASS_MAX 1000 /* records handled per pass: WAL, repair and GC get their turn */
+#define RETIRE_GROUP    64   /* records planned together: their blobs share node requests */
+
+/* What sweeping one record did with its blobs. */
+struct tally {
+    int64_t deleted; /* gone now (deleted, or missing already) */
+    int64_t failed;  /* a registered node did not delete it: the record stays */
+    int64_t left;    /* on a node that is not registered: left to GC */
+};
+
+struct due_rec {
+    char *etcd_key;
+    int64_t mod_rev;
+    struct hs_retire_record r;
+    /* sweep state */
+    bool readable;              /* the current manifest was read (or the key has none) */
+    bool have;                  /* current holds the key's manifest */
+    struct hs_manifest current; /* when have */
+    struct tally t;
+    bool dropped; /* the record is gone */
+};
+
+struct scan {
+    struct hs_healer *h;
+    int64_t now_ms;
+    struct due_rec *v;
+    size_t n, cap;
+    int64_t blobs; /* sum of the due records' blobs */
+};
+
+static bool on_record(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct scan *s = ctx;
+    const char *id = hs_meta_key_strip(kv->key, HS_META_PREFIX_RETIRE);
+    int64_t minted_ms = 0;
+    if (id && hs_meta_txn_id_time_ms(id, &minted_ms) &&
+        minted_ms > s->now_ms - s->h->opts.retire_grace_ms)
+        return false; /* this key and every later one was retired after now - grace */
+    struct hs_retire_record r;
+    hs_retire_record_init(&r);
+    char why[160] = "";
+    if (hs_retire_record_decode(kv->value, kv->value_len, &r, why, sizeof why) != HS_OK) {
+        /* HS_EPROTO: a newer writer's format, not ours to judge */
+        hs_healer_unreadable(s->h, HS_HEALER_PASS_RETIRE, kv->key, why);
+        return true;
+    }
+    if (s->now_ms - r.retired_ms < s->h->opts.retire_grace_ms) {
+        hs_retire_record_release(&r); /* a long write committed lately: not due yet */
+        return true;
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = hs_xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    struct due_rec *d = &s->v[s->n++];
+    *d = (struct due_rec){.etcd_key = hs_xstrdup(kv->key), .mod_rev = kv->mod_revision, .r = r};
+    hs_manifest_init(&d->current);
+    s->blobs += (int64_t)r.n_blobs;
+    return s->n < RETIRE_PASS_MAX;
+}
+
+static void scan_release(struct scan *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].etcd_key);
+        hs_retire_record_release(&s->v[i].r);
+        hs_manifest_release(&s->v[i].current);
+    }
+    free(s->v);
+}
+
+static void lost_fence(struct hs_healer *h, const char *key)
+{
+    atomic_fetch_add(&h->stats.fence_failures, 1);
+    atomic_store(&h->leading, false);
+    atomic_store(&h->stats.is_leader, 0);
+    HS_LOG_WARN("fenced_out", "healer=%s op=retire_drop key='%s'", h->opts.healer_id, key);
+}
+
+/* Step 3: fenced, and only if the record is still the one we read. */
+static bool drop_record(struct hs_healer *h, const struct due_rec *d)
+{
+    struct hs_etcd_cmp cmps[2] = {{.target = HS_ETCD_CMP_MOD,
+                                   .result = HS_ETCD_EQUAL,
+                                   .key = d->etcd_key,
+                                   .number = d->mod_rev}};
+    hs_healer_fence(h, &cmps[1]);
+    struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = d->etcd_key};
+    struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = h->leader.key};
+    struct hs_etcd_txn txn = {.cmps = cmps,
+                              .n_cmps = 2,
+                              .success = &del,
+                              .n_success = 1,
+                              .failure = &fail,
+                              .n_failure = 1};
+    struct hs_etcd_txn_result res = {0};
+    bool ok = false;
+    if (hs_etcd_txn(h->etcd, &txn, &res) == HS_OK) {
+        ok = res.succeeded;
+        if (!ok && (res.n_ranges < 1 || res.ranges[0].n == 0 ||
+                    res.ranges[0].kvs[0].create_revision != h->leader.rev))
+            lost_fence(h, d->etcd_key);
+    }
+    hs_etcd_txn_result_release(&res);
+    return ok;
+}
+
+/* Step 1: *current gets meta/<key> (*have false when the key has none). false when it cannot
+ * be read or decoded: nothing of the record may be deleted now. */
+static bool read_current(struct hs_healer *h, const struct due_rec *d, struct hs_manifest *current,
+                         bool *have)
+{
+    char *meta_key = NULL;
+    if (hs_meta_key_meta(d->r.key, &meta_key) != HS_OK)
+        return false;
+    struct hs_etcd_kvs kvs = {0};
+    bool ok = false;
+    *have = false;
+    if (hs_etcd_get(h->etcd, meta_key, &kvs) != HS_OK)
+        goto out;
+    if (kvs.n == 1) {
+        char why[160] = "";
+        if (hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, current, why, sizeof why) !=
+            HS_OK) {
+            atomic_fetch_add(&h->stats.retire_unreadable_manifests, 1);
+            hs_healer_unreadable(h, HS_HEALER_PASS_RETIRE, meta_key, why);
+            goto out;
+        }
+        *have = true;
+    }
+    ok = true;
+out:
+    hs_etcd_kvs_release(&kvs);
+    free(meta_key);
+    return ok;
+}
+
+/* Step 2 for one batch (blobs of several records on one node); g[map[k]] is input k. */
+static void delete_batch(struct hs_healer *h, struct due_rec *g, const size_t *map,
+                         const struct hs_retire_batch *b)
+{
+    char *url = hs_healer_node_url(h, b->node_id);
+    atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)b->n);
+    if (!url) { /* not registered: its copies become orphans for GC */
+        for (size_t i = 0; i < b->n; i++)
+            g[map[b->recs[i]]].t.left++;
+        atomic_fetch_add(&h->stats.retire_blobs_left, (long long)b->n);
+        return;
+    }
+    enum hs_err *errs = hs_xcalloc(b->n, sizeof *errs);
+    struct hs_blob_delete_many res = {0};
+    enum hs_err err =
+        hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, errs);
+    int64_t failed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct tally *t = &g[map[b->recs[i]]].t;
+        if (err == HS_OK && errs[i] == HS_OK) {
+            t->deleted++;
+        } else {
+            t->failed++;
+            failed++;
+        }
+    }
+    if (failed > 0) {
+        atomic_fetch_add(&h->stats.retire_failures, failed);
+        HS_LOG_WARN("retire_delete_failed", "node=%s url=%s blobs=%zu failed=%" PRId64 " err=%s",
+                    b->node_id, url, b->n, failed, hs_err_name(err != HS_OK ? err : res.first_err));
+    }
+    atomic_fetch_add(&h->stats.retire_blobs_deleted, (long long)b->n - failed);
+    free(errs);
+    free(url);
+}
+
+/* Sweeps n records together: their blobs on one node share requests. Returns the number of
+ * records deleted. */
+static size_t sweep_group(struct hs_healer *h, struct due_rec *g, size_t n)
+{
+    struct hs_retire_input *in = hs_xcalloc(n, sizeof *in);
+    size_t *map = hs_xcalloc(n, sizeof *map); /* input index -> g index */
+    size_t n_in = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i].readable = read_current(h, &g[i], &g[i].current, &g[i].have);
+        if (!g[i].readable) {
+            atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)g[i].r.n_blobs);
+            continue;
+        }
+        in[n_in] =
+            (struct hs_retire_input){.r = &g[i].r, .current = g[i].have ? &g[i].current : NULL};
+        map[n_in++] = i;
+    }
+    struct hs_retire_plan plan;
+    hs_retire_plan_make(in, n_in, (size_t)h->opts.retire_batch, &plan);
+    atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)plan.kept);
+    for (size_t i = 0; i < plan.n_batches; i++) {
+        /* node deletes cannot be fenced: each batch only while etcd still names us */
+        if (!hs_healer_still_leader(h))
+            goto out;
+        delete_batch(h, g, map, &plan.batches[i]);
+    }
+    for (size_t k = 0; k < n_in && hs_healer_leading(h); k++) {
+        struct due_rec *d = &g[map[k]];
+        HS_LOG_DEBUG("retire_record",
+                     "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " retry=%" PRId64
+                     " left_for_gc=%" PRId64,
+                     d->r.key, d->etcd_key, d->r.n_blobs, d->t.deleted, d->t.failed, d->t.left);
+        if (d->t.failed == 0 && drop_record(h, d)) {
+            d->dropped = true;
+            dropped++;
+            atomic_fetch_add(&h->stats.retire_records_swept, 1);
+            atomic_fetch_sub(&h->stats.retire_pending_records, 1);
+        }
+    }
+out:
+    hs_retire_plan_release(&plan);
+    free(map);
+    free(in);
+    return dropped;
+}
+
+enum hs_err hs_healer_retire_pass(struct hs_healer *h)
+{
+    struct scan s = {.h = h, .now_ms = hs_clock_wall_ms()};
+    enum hs_err err =
+        hs_healer_range_at(h, HS_META_PREFIX_RETIRE, 0, RETIRE_PAGE, false, on_record, &s, NULL);
+    if (err != HS_OK) {
+        HS_LOG_WARN("retire_pass_failed", "err=%s", hs_err_name(err));
+        goto out;
+    }
+    /* pending: the due records (and their blobs) not swept yet; it falls as batches go, and at
+     * the end of the pass it is what is left for the next one */
+    atomic_store(&h->stats.retire_pending_records, (long long)s.n);
+    atomic_store(&h->stats.retire_pending_blobs, (long long)s.blobs);
+    int64_t t0 = hs_clock_mono_ms(), deleted0 = atomic_load(&h->stats.retire_blobs_deleted);
+    size_t swept = 0;
+    for (size_t at = 0; at < s.n && hs_healer_leading(h); at += RETIRE_GROUP)
+        swept += sweep_group(h, &s.v[at], HS_MIN((size_t)RETIRE_GROUP, s.n - at));
+    int64_t left_blobs = 0;
+    for (size_t i = 0; i < s.n; i++)
+        if (!s.v[i].dropped)
+            left_blobs += (int64_t)s.v[i].r.n_blobs;
+    atomic_store(&h->stats.retire_pending_records, (long long)(s.n - swept));
+    atomic_store(&h->stats.retire_pending_blobs, (long long)left_blobs);
+    if (s.n > 0)
+        HS_LOG_INFO("retire_pass", "due=%zu swept=%zu blobs_deleted=%lld ms=%" PRId64, s.n, swept,
+                    (long long)atomic_load(&h->stats.retire_blobs_deleted) - deleted0,
+                    hs_clock_mono_ms() - t0);
+    atomic_fetch_add(&h->stats.retire_passes, 1);
+out:
+    scan_release(&s);
+    return err;
+}
