@@ -46,6 +46,7 @@ FAST_ENV = {
     "HS_HEALER_AUDIT_INTERVAL": "1s",
     "HS_HEALER_GC_INTERVAL": "1s",     # GC at most every gc-grace/10 or 1 s
     "HS_HEALER_NODE_TIMEOUT": "5s",
+    "HS_HEALER_RETIRE_GRACE": "2s",    # replaced blobs swept soon: orphans() stays strict
 }
 
 
@@ -263,7 +264,8 @@ def stat_blobs(url, key):
 
 
 def orphans(c):
-    """(blob id, node id) on live nodes that no manifest and no WAL record references."""
+    """(blob id, node id) on live nodes that no manifest and no WAL record references (retired
+    blobs count as orphans until the sweeper has deleted them: the grace here is 2 s)."""
     lists = listings(c)
     refs = set()
     for m in manifests(c).values():
