@@ -30,7 +30,7 @@ static void count_deleted(const struct hs_manifest *m, struct hs_obj_delete_resu
                     res->hot_deleted++;
                 else if (p == 2)
                     res->cold_deleted++;
-                else if (m->strategy == HS_STRATEGY_EC)
+                else if (parts[p]->kind == HS_PART_EC)
                     res->chunks_deleted++;
                 else
                     res->replicas_deleted++;
