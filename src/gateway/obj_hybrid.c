@@ -143,8 +143,7 @@ static enum hs_err begin(struct hybrid *h, char *msg, size_t msg_len)
     struct hs_wr_common *c = h->c;
     struct hs_part cold_geom = {0};
     hs_part_ec.init(&cold_geom, &c->geom);
-    hs_part_writer_init(&h->hot, &hs_part_replicated, NULL, &c->next.hot, HS_BLOB_PART_HOT,
-                        &c->geom, &c->tally);
+    hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
     hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot,
                      hs_txn_segs_for((int64_t)h->split->hot.len, c->geom.segment_bytes));
@@ -153,7 +152,8 @@ static enum hs_err begin(struct hybrid *h, char *msg, size_t msg_len)
         h->split->n_cold ? hs_txn_segs_for((int64_t)h->split->cold.len, c->geom.segment_bytes) : 0);
     enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
     if (err == HS_OK) {
-        h->hot.txn = c->txn;
+        hs_part_writer_init(&h->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+                            &c->geom, &c->tally);
         h->pure_hot = cold_reusable(h, hs_gw_txn_current(c->txn));
     }
     if (err == HS_OK && h->hot_only && !h->pure_hot) {

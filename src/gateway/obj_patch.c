@@ -336,8 +336,7 @@ static enum hs_err hot_begin(struct hot_patch *p, bool *fell_back, char *msg, si
     struct hs_wr_common *c = &p->c;
     struct hs_part cold_geom = {0};
     hs_part_ec.init(&cold_geom, &c->geom);
-    hs_part_writer_init(&p->hot, &hs_part_replicated, NULL, &c->next.hot, HS_BLOB_PART_HOT,
-                        &c->geom, &c->tally);
+    hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
     hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot, 1);
     hs_txn_plan_part(&plan, HS_BLOB_PART_COLD, &cold_geom, 0);
@@ -345,7 +344,8 @@ static enum hs_err hot_begin(struct hot_patch *p, bool *fell_back, char *msg, si
     enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
     if (err != HS_OK)
         return err;
-    p->hot.txn = c->txn;
+    hs_part_writer_init(&p->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+                        &c->geom, &c->tally);
     const struct hs_manifest *cur = hs_gw_txn_current(c->txn);
     if (!cur) {
         snprintf(msg, msg_len, "no object '%.*s'", (int)HS_MIN(strlen(c->key), 200), c->key);

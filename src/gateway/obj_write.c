@@ -129,12 +129,14 @@ static enum hs_strategy by_size(const struct hs_obj_writer *w, int64_t len)
  * client sends before its body makes the record larger). */
 static enum hs_err stream_start(struct hs_obj_writer *w, char *msg, size_t msg_len)
 {
-    hs_part_writer_init(&w->pw, data_ops(w->strategy), NULL, &w->c.next.data, HS_BLOB_PART_DATA,
-                        &w->c.geom, &w->c.tally);
+    const struct hs_part_writer_ops *ops = data_ops(w->strategy);
+    ops->init(&w->c.next.data, &w->c.geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
     hs_txn_plan_part(&plan, HS_BLOB_PART_DATA, &w->c.next.data, 1);
     enum hs_err err = hs_wr_begin(&w->c, &w->c.next.data, w->strategy, &plan, msg, msg_len);
-    w->pw.txn = w->c.txn;
+    if (err == HS_OK)
+        hs_part_writer_init(&w->pw, ops, w->c.txn, &w->c.next.data, HS_BLOB_PART_DATA, &w->c.geom,
+                            &w->c.tally);
     return err;
 }
 

@@ -64,7 +64,8 @@ extern const struct hs_part_writer_ops hs_part_replicated;
 extern const struct hs_part_writer_ops hs_part_ec;
 extern const struct hs_part_writer_ops hs_part_existing;
 
-/* A part on its way out. Fields are the generic code's and its row's. */
+/* A part on its way out. Fields are the generic code's (part_writer.c) and its row's; callers
+ * use the functions below only. */
 struct hs_part_writer {
     const struct hs_part_writer_ops *ops;
     struct hs_gw_txn *txn;
@@ -76,7 +77,8 @@ struct hs_part_writer {
     void *priv;        /* the row's state (EC: codec and shard buffers) */
 };
 
-/* Sets part up as ops says (released first) and pw to write it. */
+/* Sets part up as ops says (released first) and pw to write it in txn. (Before a transaction
+ * exists, ops->init alone gives the geometry its quorum check and plan need.) */
 void hs_part_writer_init(struct hs_part_writer *pw, const struct hs_part_writer_ops *ops,
                          struct hs_gw_txn *txn, struct hs_part *part, enum hs_blob_part which,
                          const struct hs_part_geom *g, struct hs_part_tally *tally);
