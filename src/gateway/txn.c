@@ -37,25 +37,25 @@ struct hs_gw_txn {
     char *key; /* heap */
     size_t key_len;
     char *req_id;                    /* heap */
-    bool write_slot;                 /* holds a max-open-writes slot */
     const struct hs_gw_members *mem; /* taken at new */
     size_t *rank;                    /* every live node, best first (indices into mem) */
-    char id[HS_TXN_ID_BUF];
     char *meta_key, *txn_key, *repair_key, *retire_key; /* heap, set by open */
     struct hs_txn_record wal;
     size_t wal_segs[3];     /* per enum hs_blob_part: segments named in the WAL record */
-    bool wal_put;           /* txn/<id> may exist: clean-up deletes it */
     int64_t wal_rev;        /* mod_revision of our last put of txn/<id>: every re-put and the
                                commit compare it, so a record the healer rolled back (deleted or
                                marked) can never commit */
     int64_t wal_alive_ms;   /* monotonic ms of that put (liveness refresh) */
     struct hs_manifest cur; /* the version this write replaces (when have_cur) */
-    bool have_cur;
-    int64_t cur_rev;       /* mod_revision of meta/<key>, 0 when absent */
-    struct stored *stored; /* heap array */
+    int64_t cur_rev;        /* mod_revision of meta/<key>, 0 when absent */
+    struct stored *stored;  /* heap array */
     size_t n_stored, cap_stored;
     char **bad_urls; /* distinct node URLs that timed out or were unreachable */
     size_t n_bad_urls;
+    char id[HS_TXN_ID_BUF];
+    bool write_slot; /* holds a max-open-writes slot */
+    bool wal_put;    /* txn/<id> may exist: clean-up deletes it */
+    bool have_cur;
     bool degraded;  /* some blob missing: repair/<key> goes with the commit */
     bool committed; /* the stored blobs belong to the new version */
 };
