@@ -117,7 +117,7 @@ void hs_gw_budget_snapshot(struct hs_gw *gw, struct hs_gw_budget_stats *out);
 struct hs_blob_client;
 struct hs_blob_client *hs_gw_blob_client(struct hs_gw *gw);
 
-/* ---- writes (obj_write.c, obj_commit.c, obj_patch.c) ---- */
+/* ---- writes (obj_write.c, obj_hybrid.c, obj_patch.c; the transaction is txn.c) ---- */
 
 struct hs_obj_put_opts {
     const char *key; /* validated by the object layer (HS_EINVAL) */

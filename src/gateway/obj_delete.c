@@ -6,13 +6,13 @@
  * cannot be deleted now (a node down, the gateway killed) is still named by the retire record,
  * which the healer's sweeper finishes after its grace. A manifest that cannot be decoded is
  * deleted the same way (compare on its mod_revision), but its blobs cannot be named: they are
- * left to GC. */
+ * left to GC. The transaction itself is txn.c's (hs_gw_txn_delete_object). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/obj_write_int.h"
+#include "gateway/txn.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/mem.h"
@@ -35,47 +35,13 @@ static void count_deleted(const struct hs_manifest *m, const bool *deleted,
                     res->hot_deleted++;
                 else if (p == 2)
                     res->cold_deleted++;
-                else if (m->strategy == HS_STRATEGY_EC)
+                else if (parts[p]->kind == HS_PART_EC)
                     res->chunks_deleted++;
                 else
                     res->replicas_deleted++;
             }
         }
     }
-}
-
-/* One compare-and-delete attempt against the manifest read at rev (m: its blobs are retired;
- * NULL when it could not be decoded). *done when it was removed. */
-static enum hs_err try_delete(struct hs_gw *gw, const char *key, const char *meta_key,
-                              const char *repair_key, int64_t rev, const struct hs_manifest *m,
-                              bool *done)
-{
-    struct hs_etcd_cmp cmp = {
-        .target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = rev};
-    struct hs_etcd_op ops[3] = {{.type = HS_ETCD_OP_DELETE, .key = meta_key},
-                                {.type = HS_ETCD_OP_DELETE, .key = repair_key}};
-    char id[HS_TXN_ID_BUF], *retire_key = NULL, *retire = NULL;
-    size_t n_ops = 2, retire_len = 0;
-    if (m) {
-        struct hs_blob_loc *locs = NULL;
-        size_t n = 0;
-        hs_manifest_blob_locs(m, &locs, &n);
-        if (n && hs_meta_txn_id_new(id) == HS_OK && hs_meta_key_retire(id, &retire_key) == HS_OK)
-            retire = hs_gw_retire_json(key, locs, n, &retire_len);
-        free(locs);
-    }
-    if (retire)
-        ops[n_ops++] = (struct hs_etcd_op){
-            .type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = retire_len};
-    struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = n_ops};
-    struct hs_etcd_txn_result res = {0};
-    enum hs_err err = hs_etcd_txn(gw->etcd, &t, &res);
-    if (err == HS_OK)
-        *done = res.succeeded;
-    hs_etcd_txn_result_release(&res);
-    free(retire);
-    free(retire_key);
-    return err;
 }
 
 /* Reads meta/<key>. A manifest that cannot be decoded (a bad number, a newer format) is not
@@ -116,8 +82,8 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
                  HS_OBJECT_KEY_MAX);
         return HS_EINVAL;
     }
-    char *k = hs_xstrndup(key, key_len), *meta_key = NULL, *repair_key = NULL;
-    if (hs_meta_key_meta(k, &meta_key) != HS_OK || hs_meta_key_repair(k, &repair_key) != HS_OK)
+    char *k = hs_xstrndup(key, key_len), *meta_key = NULL;
+    if (hs_meta_key_meta(k, &meta_key) != HS_OK)
         HS_BUG("etcd keys for a validated key");
     struct hs_manifest m;
     hs_manifest_init(&m);
@@ -143,8 +109,7 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
             err = HS_EPRECONDITION;
             break;
         }
-        if ((err = try_delete(gw, k, meta_key, repair_key, rev, unreadable ? NULL : &m, &done)) !=
-            HS_OK) {
+        if ((err = hs_gw_txn_delete_object(gw, k, rev, unreadable ? NULL : &m, &done)) != HS_OK) {
             snprintf(msg, msg_len, "etcd did not confirm the delete: %s", hs_err_name(err));
             err = HS_EUNAVAIL;
             break;
@@ -159,9 +124,7 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
         size_t n = 0;
         hs_manifest_blob_locs(&m, &locs, &n);
         bool *deleted = hs_xcalloc(n + 1, sizeof *deleted);
-        const struct hs_gw_members *mem = hs_gw_members_get(gw);
-        size_t failures = hs_gw_delete_blobs(gw, mem, locs, n, deleted);
-        hs_gw_members_put(gw, mem);
+        size_t failures = hs_gw_delete_blobs(gw, locs, n, deleted);
         if (failures)
             HS_LOG_WARN("deleted_blobs_left", "key='%s' version=%" PRId64 " failures=%zu", k,
                         m.version, failures); /* the retire record still names them */
@@ -173,6 +136,5 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
     hs_manifest_release(&m);
     free(k);
     free(meta_key);
-    free(repair_key);
     return err;
 }

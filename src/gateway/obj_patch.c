@@ -4,8 +4,9 @@
  * only hot fields (hs_split_patch says so), only the small replicated hot part is read, patched
  * and written as new hot blobs; the new manifest reuses the cold part's blobs as they are, so
  * the cost is that of a small replicated write (one WAL put, parallel hot PUTs, one commit txn)
- * plus one hot read. It goes through the writer's own commit machinery (obj_write_int.h), so WAL,
- * quorum, conflicts and clean-up behave exactly as for a PUT.
+ * plus one hot read. It is one write transaction (txn.h) with a replicated part writer for the
+ * hot part and the "existing blobs" one for the cold part, so WAL, quorum, conflicts and
+ * clean-up behave exactly as for a PUT.
  *
  * Slow path (a cold field, or another strategy): read the whole document, apply the patch,
  * write it back as a new version with the same strategy and content type, conditional on the
@@ -227,11 +228,11 @@ static enum hs_err patch_rmw(struct hs_gw *gw, const char *key, size_t key_len, 
 
 /* ---- fast path: hot part only ----
  * Round trips: the writer's first etcd transaction (WAL record put + manifest read), one GET of
- * a hot replica, the parallel PUTs of the new hot replicas, the commit transaction (then the
- * replaced hot blobs are deleted, as after any overwrite). That is a 1 KiB replicated write plus
- * one small GET. The WAL record must name the hot blobs before they exist, but their number
+ * a hot replica, the parallel PUTs of the new hot replicas, the commit transaction (which retires
+ * the replaced hot blobs, as any overwrite does). That is a 1 KiB replicated write plus one
+ * small GET. The WAL record must name the hot blobs before they exist, but their number
  * (segments) is only known once the manifest was read: it names one hot segment up front,
- * which is every hot part under --segment-size; a larger one extends the record (obj_segment.c
+ * which is every hot part under --segment-size; a larger one extends the record (part_writer.c
  * does that for any write). */
 
 /* Reads the hot part of m (every segment, replica failover) into out. */
@@ -277,26 +278,25 @@ static int64_t merged_size(int64_t hot_len, bool has_cold, int64_t cold_len)
     return hot_len + cold_len - 1;
 }
 
-/* w->cur's hot part patched into w->split.hot / w->split.order; *touches_cold when the patch
- * needs the cold part (then nothing is written). */
-static enum hs_err patch_hot_bytes(struct hs_obj_writer *w, const void *patch, size_t patch_len,
-                                   bool *touches_cold, char *msg, size_t msg_len)
+/* The stored hot part of m patched into hot / order; *touches_cold when the patch needs the
+ * cold part (then nothing is written). */
+static enum hs_err patch_hot_bytes(struct hs_gw *gw, const struct hs_gw_members *mem,
+                                   const struct hs_manifest *m, const void *patch, size_t patch_len,
+                                   struct hs_buf *out, struct hs_buf *order_out, bool *touches_cold,
+                                   char *msg, size_t msg_len)
 {
-    const struct hs_manifest *m = &w->cur;
     struct hs_buf hot;
-    hs_buf_init(&hot, (size_t)hs_gw_opts(w->gw)->doc_max_bytes);
-    enum hs_err err = read_hot(w->gw, w->mem, m, &hot, msg, msg_len);
+    hs_buf_init(&hot, (size_t)hs_gw_opts(gw)->doc_max_bytes);
+    enum hs_err err = read_hot(gw, mem, m, &hot, msg, msg_len);
     if (err != HS_OK)
         goto out;
-    hs_buf_reset(&w->split.hot);
-    hs_buf_reset(&w->split.order);
-    const struct hs_split_hotset *set = hs_gw_hotset_get(w->gw);
+    const struct hs_split_hotset *set = hs_gw_hotset_get(gw);
     const char *order = m->field_order_json ? m->field_order_json : "[]";
     struct hs_split_error se = {0};
     err = hs_split_patch(NULL, set, hot.data ? hot.data : (const uint8_t *)"{}",
                          hot.data ? hot.len : 2, (const uint8_t *)order, strlen(order), patch,
-                         patch_len, &w->split.hot, &w->split.order, touches_cold, &se);
-    hs_gw_hotset_put(w->gw, set);
+                         patch_len, out, order_out, touches_cold, &se);
+    hs_gw_hotset_put(gw, set);
     if (err == HS_EINVAL && se.code != HS_SPLIT_OK) {
         char where[96];
         hs_split_error_format(&se, where, sizeof where);
@@ -312,60 +312,82 @@ out:
     return err;
 }
 
-/* Frees a writer whose commit succeeded: its blobs now belong to the new version, so the
- * clean-up in hs_obj_writer_abort must not delete them (and the commit removed the WAL). */
-static void writer_release_committed(struct hs_obj_writer *w)
+/* A concurrent writer committed since the hot part was read: the pinned ETag fails
+ * (HS_EPRECONDITION) and the caller patches the new version (hs_gw_txn_retry_fn). */
+static enum hs_err retry_pinned(void *ctx, const struct hs_manifest *cur, struct hs_manifest *next,
+                                char *msg, size_t msg_len)
 {
-    for (size_t i = 0; i < w->n_stored; i++)
-        free(w->stored[i].url);
-    w->n_stored = 0;
-    w->wal_put = false;
-    hs_obj_writer_abort(w);
+    (void)next;
+    return hs_txn_conds_check(ctx, cur, msg, msg_len);
 }
 
-static void fill_result(struct hs_obj_writer *w, struct hs_obj_put_result *res)
-{
-    memset(res, 0, sizeof *res);
-    res->strategy = HS_STRATEGY_FIELD_HYBRID;
-    res->size_bytes = w->next.size_bytes;
-    res->version = w->next.version;
-    snprintf(res->etag, sizeof res->etag, "%s", w->next.etag);
-    snprintf(res->trace_id, sizeof res->trace_id, "%s", w->txn);
-    res->nodes_written = w->urls;
-    res->n_nodes_written = w->n_urls;
-    w->urls = NULL;
-    w->n_urls = 0;
-    res->chunks_written = 0; /* no cold shard was written */
-    res->total_chunks = w->total_chunks;
-    res->pure_hot_update = true;
-    res->degraded = w->degraded;
-}
+/* One fast-path write: the transaction's record names one hot segment up front (every hot
+ * part under --segment-size; a larger one extends the record as it is written) and, for the
+ * node list, the width of a cold part; no cold blob is named, none is written. */
+struct hot_patch {
+    struct hs_wr_common c;
+    struct hs_part_writer hot, cold;
+    struct hs_buf hot_bytes, order;
+    char etag[HS_ETAG_MAX + 1]; /* the version the patch is computed from */
+};
 
-/* Replaces a heap string of the writer. */
-static void set_str(char **dst, const char *src)
+static enum hs_err hot_begin(struct hot_patch *p, bool *fell_back, char *msg, size_t msg_len)
 {
-    free(*dst);
-    *dst = hs_xstrdup(src);
-}
-
-/* After hs_wr_start: the object as read is the base of the patch. */
-static enum hs_err check_base(struct hs_obj_writer *w, bool *fell_back, char *msg, size_t msg_len)
-{
-    if (!w->have_cur) {
-        snprintf(msg, msg_len, "no object '%.*s'", (int)HS_MIN(w->key_len, 200), w->key);
+    struct hs_wr_common *c = &p->c;
+    struct hs_part cold_geom = {0};
+    hs_part_ec.init(&cold_geom, &c->geom);
+    hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
+    struct hs_txn_plan plan = {0};
+    hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot, 1);
+    hs_txn_plan_part(&plan, HS_BLOB_PART_COLD, &cold_geom, 0);
+    hs_part_release(&cold_geom);
+    enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    hs_part_writer_init(&p->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+                        &c->geom, &c->tally);
+    const struct hs_manifest *cur = hs_gw_txn_current(c->txn);
+    if (!cur) {
+        snprintf(msg, msg_len, "no object '%.*s'", (int)HS_MIN(strlen(c->key), 200), c->key);
         return HS_ENOENT;
     }
-    if (w->cur.strategy != HS_STRATEGY_FIELD_HYBRID) {
+    if (cur->strategy != HS_STRATEGY_FIELD_HYBRID) {
         *fell_back = true;
         return HS_OK;
     }
     /* Pin the version the patch is computed from: if another write commits first, the
      * commit's re-check fails with HS_EPRECONDITION instead of overwriting that write's hot
-     * fields with values patched from an older hot part (a lost update). Keep its type. */
-    set_str(&w->if_match, w->cur.etag);
-    set_str(&w->content_type, w->cur.content_type);
-    snprintf(w->cold_hash, sizeof w->cold_hash, "%s", w->cur.cold_hash ? w->cur.cold_hash : "");
+     * fields with values patched from an older hot part (a lost update). */
+    snprintf(p->etag, sizeof p->etag, "%s", cur->etag);
+    c->conds = (struct hs_txn_conds){.if_match = p->etag};
     return HS_OK;
+}
+
+/* The new version: the patched hot part as new blobs, the current cold part's blobs reused. */
+static enum hs_err hot_write(struct hot_patch *p, char *msg, size_t msg_len)
+{
+    struct hs_wr_common *c = &p->c;
+    const struct hs_manifest *cur = hs_gw_txn_current(c->txn);
+    enum hs_err err =
+        hs_part_writer_put(&p->hot, p->hot_bytes.data, p->hot_bytes.len, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    struct hs_part_geom g = c->geom;
+    g.existing = &cur->cold;
+    hs_part_writer_init(&p->cold, &hs_part_existing, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &g,
+                        &c->tally);
+    struct hs_manifest *n = &c->next;
+    n->strategy = HS_STRATEGY_FIELD_HYBRID;
+    n->content_type = hs_xstrdup(cur->content_type); /* keep its type */
+    n->has_cold = cur->has_cold;
+    n->cold_hash = hs_xstrdup(cur->cold_hash ? cur->cold_hash : "");
+    n->field_order_json = hs_xstrndup((const char *)p->order.data, p->order.len);
+    n->field_order_version = HS_SPLIT_ORDER_VERSION; /* what hs_split_patch wrote */
+    n->size_bytes = merged_size((int64_t)p->hot_bytes.len, cur->has_cold, cur->cold.len_bytes);
+    err = hs_gw_txn_commit(c->txn, n, retry_pinned, &c->conds, msg, msg_len);
+    if (err == HS_OK)
+        hs_gw_metric_add(HS_GW_M_PURE_HOT_UPDATES, 1);
+    return err;
 }
 
 /* One attempt of the fast path. *fell_back (nothing written, msg empty, HS_OK) when the slow
@@ -375,53 +397,37 @@ static enum hs_err patch_hot_once(struct hs_gw *gw, const char *key, size_t key_
                                   struct hs_obj_put_result *res, bool *fell_back, char *msg,
                                   size_t msg_len)
 {
-    struct hs_obj_put_opts po = {.key = key,
-                                 .key_len = key_len,
-                                 .strategy = HS_STRATEGY_FIELD_HYBRID,
-                                 .declared_len = -1,
-                                 .if_match = if_match,
-                                 .hot_only = true};
-    struct hs_obj_writer *w = NULL;
-    enum hs_err err = hs_obj_writer_begin(gw, &po, &w, msg, msg_len);
-    if (err != HS_OK)
-        return err;
-    /* stands in for the hot part so that hs_wr_start names one hot segment's blobs; split.n_cold
-     * stays 0 so that no cold blob is named (none will be written) */
-    (void)hs_buf_append(&w->split.hot, "{}", 2);
+    struct hot_patch p;
+    hs_wr_common_init(&p.c, gw);
+    memset(&p.hot, 0, sizeof p.hot);
+    memset(&p.cold, 0, sizeof p.cold);
+    size_t max = (size_t)hs_gw_opts(gw)->doc_max_bytes;
+    hs_buf_init(&p.hot_bytes, max);
+    hs_buf_init(&p.order, max);
+    char *k = hs_xstrndup(key, key_len);
+    p.c.key = k;
+    p.c.req_id = "-";
+    p.c.conds = (struct hs_txn_conds){.if_match = if_match};
     bool touches_cold = false;
-    err = hs_wr_start(w, msg, msg_len);
-    if (err == HS_OK)
-        err = check_base(w, fell_back, msg, msg_len);
+    enum hs_err err = hot_begin(&p, fell_back, msg, msg_len);
     if (err == HS_OK && !*fell_back)
-        err = patch_hot_bytes(w, patch, patch_len, &touches_cold, msg, msg_len);
+        err = patch_hot_bytes(gw, hs_gw_txn_members(p.c.txn), hs_gw_txn_current(p.c.txn), patch,
+                              patch_len, &p.hot_bytes, &p.order, &touches_cold, msg, msg_len);
     if (err == HS_OK && touches_cold)
         *fell_back = true;
-    w->pure_hot = true;
     if (err == HS_OK && !*fell_back)
-        err = hs_wr_put_part(w, &w->next.hot, HS_BLOB_PART_HOT, w->split.hot.data, w->split.hot.len,
-                             msg, msg_len);
-    if (err != HS_OK || *fell_back) {
-        hs_obj_writer_abort(w); /* deletes what was stored and the WAL record */
-        if (*fell_back)
-            msg[0] = '\0';
-        return err;
-    }
-    w->split.n_cold = w->cur.has_cold ? 1 : 0; /* for the commit's re-check after a race */
-    hs_part_copy(&w->next.cold, &w->cur.cold);
-    w->next.has_cold = w->cur.has_cold;
-    w->next.cold_hash = hs_xstrdup(w->cold_hash);
-    w->next.field_order_json = hs_xstrndup((const char *)w->split.order.data, w->split.order.len);
-    w->next.field_order_version = HS_SPLIT_ORDER_VERSION; /* what hs_split_patch wrote */
-    w->next.size_bytes =
-        merged_size((int64_t)w->split.hot.len, w->cur.has_cold, w->cur.cold.len_bytes);
-    err = hs_wr_commit(w, msg, msg_len); /* cleans up itself on failure */
-    if (err != HS_OK) {
-        hs_obj_writer_abort(w);
-        return err;
-    }
-    fill_result(w, res);
-    writer_release_committed(w);
-    return HS_OK;
+        err = hot_write(&p, msg, msg_len);
+    if (err == HS_OK && !*fell_back)
+        hs_wr_result(&p.c, HS_STRATEGY_FIELD_HYBRID, true, res);
+    if (*fell_back)
+        msg[0] = '\0';
+    hs_wr_common_release(&p.c); /* deletes what was stored and the WAL record unless committed */
+    hs_part_writer_release(&p.hot);
+    hs_part_writer_release(&p.cold);
+    hs_buf_release(&p.hot_bytes);
+    hs_buf_release(&p.order);
+    free(k);
+    return err;
 }
 
 static enum hs_err patch_hot(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,

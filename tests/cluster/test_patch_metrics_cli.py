@@ -88,6 +88,18 @@ def test_patch_of_hot_fields_rewrites_only_the_hot_part(cluster, gw):
     assert got.headers["ETag"] == r.headers["ETag"]
 
 
+def test_patch_of_hot_fields_records_the_merged_size(cluster, gw):
+    # the manifest's size is the merged document's length (hot members, a comma, cold members)
+    put_hybrid(gw, "patch/size", doc())
+    r = requests.patch(f"{gw}/v1/objects/patch/size", data=b'{"like_count": 4242}', headers=MERGE,
+                       timeout=30)
+    assert r.status_code == 200 and r.json()["pure_hot_update"] is True, r.text
+    got = requests.get(f"{gw}/v1/objects/patch/size", timeout=30)
+    assert got.status_code == 200
+    assert manifest(cluster, "patch/size")["size"] == len(got.content)
+    assert r.json()["size"] == len(got.content)
+
+
 def test_patch_adding_and_deleting_hot_fields_stays_hot(cluster, gw):
     put_hybrid(gw, "patch/hot2", doc())
     before = manifest(cluster, "patch/hot2")

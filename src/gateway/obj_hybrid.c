@@ -1,0 +1,198 @@
+/* obj_hybrid.c - the field_hybrid strategy on top of two part writers: a document is split
+ * into a small replicated hot part and an erasure-coded cold part; when the cold part's hash
+ * equals the current version's, the cold blobs are reused as they are (a pure hot update: the
+ * "existing blobs" row) and only the hot part is written. A commit that loses the race to a
+ * concurrent writer re-checks that reuse against the version now current. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/metrics.h"
+#include "gateway/obj_write_int.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+enum hs_err hs_hybrid_split(struct hs_gw *gw, const uint8_t *doc, size_t len,
+                            struct hs_split_result *split, char *cold_hash, char *msg,
+                            size_t msg_len)
+{
+    const struct hs_split_hotset *hot = hs_gw_hotset_get(gw);
+    struct hs_split_error serr = {0};
+    enum hs_err err =
+        hs_split_document(NULL, hot, doc ? doc : (const uint8_t *)"", len, split, &serr);
+    hs_gw_hotset_put(gw, hot);
+    if (err == HS_EINVAL) {
+        char why[128];
+        hs_split_error_format(&serr, why, sizeof why);
+        snprintf(msg, msg_len, "field_hybrid needs one JSON object: %s", why);
+        return HS_EUNSUPPORTED;
+    }
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "document too large");
+        return err;
+    }
+    hs_split_hash_hex(split->cold_hash, cold_hash);
+    return HS_OK;
+}
+
+struct hybrid {
+    struct hs_wr_common *c;
+    const struct hs_split_result *split;
+    const char *cold_hash;
+    bool hot_only;
+    bool pure_hot;
+    struct hs_part_writer hot, cold;
+};
+
+/* Is cur's cold part reusable for this document? */
+static bool cold_reusable(const struct hybrid *h, const struct hs_manifest *cur)
+{
+    return cur && cur->strategy == HS_STRATEGY_FIELD_HYBRID && cur->cold_hash &&
+           strcmp(cur->cold_hash, h->cold_hash) == 0 && cur->has_cold == (h->split->n_cold > 0);
+}
+
+/* Size of the merged document a GET returns: {hot members,cold members} without whitespace
+ * between top-level members (the cold part's bytes are the stored ones after a reuse). */
+static int64_t merged_size(const struct hybrid *h)
+{
+    const struct hs_manifest *n = &h->c->next;
+    int64_t hot = (int64_t)h->split->hot.len, cold = n->has_cold ? n->cold.len_bytes : 2;
+    return hot + cold - 2 + (h->split->n_hot && n->has_cold ? 1 : 0);
+}
+
+/* The cold part as new blobs (none for a document without cold fields). */
+static enum hs_err write_cold(struct hybrid *h, char *msg, size_t msg_len)
+{
+    struct hs_wr_common *c = h->c;
+    hs_part_writer_release(&h->cold);
+    hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &c->geom,
+                        &c->tally);
+    c->next.has_cold = h->split->n_cold > 0;
+    if (!c->next.has_cold) {
+        hs_part_release(&c->next.cold);
+        return HS_OK;
+    }
+    return hs_part_writer_put(&h->cold, h->split->cold.data, h->split->cold.len, msg, msg_len);
+}
+
+/* The cold part as the blobs of cur's. */
+static void reuse_cold(struct hybrid *h, const struct hs_manifest *cur)
+{
+    struct hs_wr_common *c = h->c;
+    struct hs_part_geom g = c->geom;
+    g.existing = &cur->cold;
+    hs_part_writer_release(&h->cold);
+    hs_part_writer_init(&h->cold, &hs_part_existing, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &g,
+                        &c->tally);
+    c->next.has_cold = cur->has_cold;
+}
+
+/* Writes the hot part and, unless it is reused, the cold part. */
+static enum hs_err write_parts(struct hybrid *h, char *msg, size_t msg_len)
+{
+    struct hs_wr_common *c = h->c;
+    const struct hs_split_result *sp = h->split;
+    size_t seg = (size_t)c->geom.segment_bytes;
+    if (!h->pure_hot && sp->n_cold && sp->hot.len <= seg && sp->cold.len <= seg) {
+        /* the common cold update: hot and cold blobs in one fan-out */
+        hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_BLOB_PART_COLD,
+                            &c->geom, &c->tally);
+        c->next.has_cold = true;
+        struct hs_part_writer *const pws[2] = {&h->hot, &h->cold};
+        const void *const data[2] = {sp->hot.data, sp->cold.data};
+        const size_t len[2] = {sp->hot.len, sp->cold.len};
+        return hs_part_writers_put_segments(pws, data, len, 2, msg, msg_len);
+    }
+    enum hs_err err = hs_part_writer_put(&h->hot, sp->hot.data, sp->hot.len, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    if (!h->pure_hot)
+        return write_cold(h, msg, msg_len);
+    reuse_cold(h, hs_gw_txn_current(c->txn));
+    return HS_OK;
+}
+
+/* After a lost race: the conditions, and the cold reuse, must still hold against the version
+ * now current (hs_gw_txn_retry_fn). */
+static enum hs_err on_retry(void *ctx, const struct hs_manifest *cur, struct hs_manifest *next,
+                            char *msg, size_t msg_len)
+{
+    struct hybrid *h = ctx;
+    enum hs_err err = hs_txn_conds_check(&h->c->conds, cur, msg, msg_len);
+    if (err != HS_OK || !h->pure_hot)
+        return err;
+    if (cold_reusable(h, cur)) {
+        reuse_cold(h, cur); /* the blobs the new current references */
+    } else if (h->hot_only) {
+        snprintf(msg, msg_len,
+                 "hot_only=true but the cold part changed meanwhile; nothing was written");
+        return HS_ECONFLICT;
+    } else {
+        h->pure_hot = false;
+        if ((err = write_cold(h, msg, msg_len)) != HS_OK)
+            return err;
+    }
+    next->size_bytes = merged_size(h); /* the cold part may have changed */
+    return HS_OK;
+}
+
+/* The transaction: the WAL record names the hot segments and the cold ones (when there are
+ * cold fields) and every node the cold part may use. */
+static enum hs_err begin(struct hybrid *h, char *msg, size_t msg_len)
+{
+    struct hs_wr_common *c = h->c;
+    struct hs_part cold_geom = {0};
+    hs_part_ec.init(&cold_geom, &c->geom);
+    hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
+    struct hs_txn_plan plan = {0};
+    hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot,
+                     hs_txn_segs_for((int64_t)h->split->hot.len, c->geom.segment_bytes));
+    hs_txn_plan_part(
+        &plan, HS_BLOB_PART_COLD, &cold_geom,
+        h->split->n_cold ? hs_txn_segs_for((int64_t)h->split->cold.len, c->geom.segment_bytes) : 0);
+    enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
+    if (err == HS_OK) {
+        hs_part_writer_init(&h->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+                            &c->geom, &c->tally);
+        h->pure_hot = cold_reusable(h, hs_gw_txn_current(c->txn));
+    }
+    if (err == HS_OK && h->hot_only && !h->pure_hot) {
+        snprintf(msg, msg_len, "hot_only=true but the cold part changed; nothing was written");
+        err = HS_ECONFLICT;
+    }
+    size_t live = c->txn ? hs_gw_txn_live(c->txn) : 0;
+    if (err == HS_OK && !h->pure_hot && h->split->n_cold && live < hs_txn_part_quorum(&cold_geom)) {
+        snprintf(msg, msg_len,
+                 "not enough storage nodes: %zu live, the cold part needs %u (at least %zu)", live,
+                 cold_geom.k + cold_geom.m, hs_txn_part_quorum(&cold_geom));
+        err = HS_EUNAVAIL;
+    }
+    hs_part_release(&cold_geom);
+    return err;
+}
+
+enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result *split,
+                            const char *cold_hash, bool hot_only, bool *pure_hot, char *msg,
+                            size_t msg_len)
+{
+    struct hybrid h = {.c = c, .split = split, .cold_hash = cold_hash, .hot_only = hot_only};
+    enum hs_err err = begin(&h, msg, msg_len);
+    if (err == HS_OK)
+        err = write_parts(&h, msg, msg_len);
+    if (err == HS_OK) {
+        struct hs_manifest *n = &c->next;
+        n->strategy = HS_STRATEGY_FIELD_HYBRID;
+        n->content_type = hs_xstrdup(c->content_type);
+        n->cold_hash = hs_xstrdup(cold_hash);
+        n->field_order_json = hs_xstrndup((const char *)split->order.data, split->order.len);
+        n->field_order_version = HS_SPLIT_ORDER_VERSION;
+        n->size_bytes = merged_size(&h);
+        err = hs_gw_txn_commit(c->txn, n, on_retry, &h, msg, msg_len);
+    }
+    if (err == HS_OK)
+        hs_gw_metric_add(h.pure_hot ? HS_GW_M_PURE_HOT_UPDATES : HS_GW_M_COLD_UPDATES, 1);
+    *pure_hot = h.pure_hot;
+    hs_part_writer_release(&h.hot);
+    hs_part_writer_release(&h.cold);
+    return err;
+}
