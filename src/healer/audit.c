@@ -270,11 +270,12 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
     w->j.fixable = w->j.several = false;
     w->j.missing = 0;
     w->j.lost_on = NULL;
-    int red = hs_healer_redundancy(&m, blob_ok, &w->j, NULL);
+    struct hs_healer_redundancy red;
+    hs_healer_redundancy_of(&m, blob_ok, &w->j, &red);
     /* a targeted sweep knows where the loss is: the repair HEADs only that node (lost_on
      * points into m, so the copy is made before m goes) */
     const char *suspect = sw->targeted && !w->j.several ? w->j.lost_on : NULL;
-    if (w->j.fixable && candidate_add(w->st, key, red, suspect))
+    if (w->j.fixable && candidate_add(w->st, key, red.spare, suspect))
         sw->found++;
     hs_manifest_release(&m);
     sw->missing += w->j.missing;
@@ -437,9 +438,7 @@ static void job_repair(void *ctx, size_t i)
 static int by_redundancy(const void *a, const void *b)
 {
     const struct hs_healer_candidate *x = a, *y = b;
-    if (x->redundancy != y->redundancy)
-        return x->redundancy < y->redundancy ? -1 : 1;
-    return strcmp(x->key, y->key);
+    return hs_healer_repair_order(x->redundancy, x->key, y->redundancy, y->key);
 }
 
 static void repair_slice(struct hs_healer *h, const struct hs_healer_live *live,

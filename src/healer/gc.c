@@ -25,6 +25,8 @@
 #include <jansson.h>
 
 #include "healer/healer.h"
+#include "healer/leadership.h"
+#include "healer/rules.h"
 #include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
@@ -92,9 +94,7 @@ static void list_nodes(struct hs_healer *h, const struct hs_healer_node *nodes, 
 
 struct refs {
     struct hs_healer *h;
-    struct hs_healer_set locs;  /* (blob, node) referenced by a manifest */
-    struct hs_healer_set txns;  /* txn ids of live records */
-    struct hs_healer_set named; /* blob ids named by live or retire records, unreadable manifests */
+    struct hs_healer_gc_refs s; /* what the orphan rule (rules.c) is judged against */
     long long unreadable;       /* manifests that could not be decoded (skipped) */
 };
 
@@ -107,7 +107,7 @@ static void protect_ids(struct refs *r, json_t *j, int depth)
     if (json_is_string(j)) {
         char txn[HS_TXN_ID_BUF];
         if (hs_meta_blob_id_parse(json_string_value(j), txn, NULL, NULL, NULL) == HS_OK)
-            hs_healer_set_add(&r->named, json_string_value(j), NULL);
+            hs_healer_set_add(&r->s.named, json_string_value(j), NULL);
     } else if (json_is_object(j)) {
         const char *k;
         json_t *v;
@@ -140,7 +140,7 @@ static bool on_manifest(void *ctx, const struct hs_etcd_kv *kv)
     size_t n = 0;
     hs_manifest_blob_locs(&m, &locs, &n);
     for (size_t i = 0; i < n; i++)
-        hs_healer_set_add(&r->locs, locs[i].blob_id, locs[i].node_id);
+        hs_healer_set_add(&r->s.locs, locs[i].blob_id, locs[i].node_id);
     free(locs);
     hs_manifest_release(&m);
     return true;
@@ -152,13 +152,13 @@ static bool on_record(void *ctx, const struct hs_etcd_kv *kv)
     /* the key names the txn even when the value is of a newer format or unreadable */
     const char *id = hs_meta_key_strip(kv->key, HS_META_PREFIX_TXN);
     if (id)
-        hs_healer_set_add(&r->txns, id, NULL);
+        hs_healer_set_add(&r->s.txns, id, NULL);
     struct hs_txn_record rec;
     hs_txn_record_init(&rec);
     if (hs_txn_record_decode(kv->value, kv->value_len, &rec, NULL, 0) == HS_OK) {
-        hs_healer_set_add(&r->txns, rec.txn_id, NULL);
+        hs_healer_set_add(&r->s.txns, rec.txn_id, NULL);
         for (size_t i = 0; i < rec.n_blobs; i++)
-            hs_healer_set_add(&r->named, rec.blobs[i].blob_id, NULL);
+            hs_healer_set_add(&r->s.named, rec.blobs[i].blob_id, NULL);
         hs_txn_record_release(&rec);
     }
     return true;
@@ -171,7 +171,7 @@ static bool on_retired(void *ctx, const struct hs_etcd_kv *kv)
     hs_retire_record_init(&rec);
     if (hs_retire_record_decode(kv->value, kv->value_len, &rec, NULL, 0) == HS_OK) {
         for (size_t i = 0; i < rec.n_blobs; i++)
-            hs_healer_set_add(&r->named, rec.blobs[i].blob_id, NULL);
+            hs_healer_set_add(&r->s.named, rec.blobs[i].blob_id, NULL);
         hs_retire_record_release(&rec);
     }
     return true;
@@ -193,25 +193,15 @@ static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
                               NULL);
 }
 
-/* Step 3 for one blob: true when it is an orphan old enough to delete. */
+/* Step 3 for one blob (rules.c): true when it is an orphan old enough to delete. */
 static bool is_orphan(const struct hs_healer *h, const struct refs *r, const char *blob_id,
                       const char *node_id, int64_t now_ms, int64_t *young)
 {
-    if (hs_healer_set_has(&r->locs, blob_id, node_id) ||
-        hs_healer_set_has(&r->named, blob_id, NULL))
-        return false;
-    char txn[HS_TXN_ID_BUF];
-    int64_t t_ms = 0;
-    if (hs_meta_blob_id_parse(blob_id, txn, NULL, NULL, NULL) != HS_OK ||
-        !hs_meta_txn_id_time_ms(txn, &t_ms))
-        return false; /* not a minted id: not ours to judge */
-    if (hs_healer_set_has(&r->txns, txn, NULL))
-        return false;
-    if (now_ms - t_ms < h->opts.gc_grace_ms) {
+    enum hs_healer_gc_fate f =
+        hs_healer_gc_judge(&r->s, blob_id, node_id, now_ms, h->opts.gc_grace_ms);
+    if (f == HS_HEALER_GC_YOUNG)
         (*young)++;
-        return false;
-    }
-    return true;
+    return f == HS_HEALER_GC_ORPHAN;
 }
 
 /* Deletes the orphans in batches; each batch only after etcd confirms we still lead. */
@@ -266,9 +256,9 @@ enum hs_err hs_healer_gc_pass(struct hs_healer *h)
     hs_healer_nodes_get(h, &nodes, &n_nodes);
     struct listing l = {0};
     struct refs r = {.h = h};
-    hs_healer_set_init(&r.locs);
-    hs_healer_set_init(&r.txns);
-    hs_healer_set_init(&r.named);
+    hs_healer_set_init(&r.s.locs);
+    hs_healer_set_init(&r.s.txns);
+    hs_healer_set_init(&r.s.named);
     const struct listed **orphans = NULL;
     list_nodes(h, nodes, n_nodes, &l);
     enum hs_err err = read_refs(h, &r);
@@ -292,9 +282,9 @@ out:
     free(orphans);
     listing_truncate(&l, 0);
     free(l.v);
-    hs_healer_set_release(&r.locs);
-    hs_healer_set_release(&r.txns);
-    hs_healer_set_release(&r.named);
+    hs_healer_set_release(&r.s.locs);
+    hs_healer_set_release(&r.s.txns);
+    hs_healer_set_release(&r.s.named);
     hs_healer_nodes_free(nodes, n_nodes);
     return err;
 }

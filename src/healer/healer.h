@@ -4,12 +4,23 @@
  * leadership key's create revision (hs_healer_fence), so a deposed leader's late writes fail;
  * blob deletions on nodes are safe to repeat and only ever touch blobs proven unreferenced.
  *
- * Files: main.c (options, start-up, HTTP /metrics + /health), leader.c (election loop, fencing),
- * wal.c (roll back stalled WAL records), gc.c (orphan blobs), repair.c (repair/ queue and the
- * audit of manifests against node listings), retire.c + retire_plan.c (retired blobs), audit.c,
- * move.c (nodes gone longer than the grace period), throttle.c (bandwidth and concurrency limits),
- * stats.c (metrics), util.c (node list, thread-local node client, string sets, paged reads at one
- * revision). Design and guarantees: docs/healer.md. */
+ * Files (all but main.c form the static library hs_healer, src/healer/meson.build):
+ *   main.c          options, start-up, HTTP /metrics + /health, shutdown (the executable's)
+ *   leadership.c/h  election: own lease and keeper, campaign, lease loss, fence, "still lead?"
+ *   passes.c        the pass loop: while leading, one pass after another (order below)
+ *   wal.c           roll back stalled WAL records
+ *   repair.c        the repair primitive (one object) and the repair/ queue
+ *   audit.c         the continuous audit of manifests against node listings, targeted sweeps
+ *   move.c          nodes gone longer than the grace period: where their blobs go
+ *   retire.c, retire_plan.c (retire_int.h)  blobs retired by overwrites and deletes
+ *   gc.c            orphan blobs
+ *   rules.c/h       the pure decisions: redundancy, repair order, WAL stall, GC orphan
+ *   throttle.c      bandwidth and concurrency limits of repairs (repair_int.h)
+ *   stats.c/h       metrics, scrub counters polled from the nodes
+ *   set.c           string sets;  util.c  node list, thread-local node client, paged reads at
+ *                   one revision, unreadable-record reports
+ * Dependencies point one way: main.c -> passes.c -> the passes -> leadership, rules, util,
+ * set; leadership.c calls no pass. Design and guarantees: docs/healer.md. */
 #ifndef HS_HEALER_H
 #define HS_HEALER_H
 
@@ -98,29 +109,26 @@ struct hs_healer {
     struct hs_view *nodes; /* mirror of nodes/ (live nodes) */
     struct hs_healer_stats stats;
     struct hs_stop stop; /* set on SIGTERM */
-    /* leadership (leader.c); valid while stats.is_leader == 1 */
+    /* leadership (leadership.c); valid while stats.is_leader == 1 */
     struct hs_etcd_leader leader;
     atomic_bool leading;
     /* set: aborts a blocked campaign and the pause between passes; set on stop and when the
-     * leadership lease is lost (leader.c) */
+     * leadership lease is lost (leadership.c) */
     struct hs_stop cancel;
     int64_t last_gc_mono_ms;         /* gc.c: when the last GC pass started (leader thread only) */
     struct hs_healer_repair *repair; /* repair.c/audit.c/move.c state across passes (throttle,
                                         absent nodes, audit candidates); NULL until first used */
 };
 
-/* ---- leader.c ---- */
-/* Runs the election loop until h->stop: campaign, then while leading call
- * hs_healer_leader_pass every pass_interval_ms; on lease loss go back to campaigning. */
+/* ---- passes.c ---- */
+/* Runs the election (hs_healer_elect, leadership.h) until h->stop; while leading, calls
+ * hs_healer_leader_pass, then pauses pass_interval_ms (10 ms while hs_healer_audit_busy). */
 void hs_healer_run(struct hs_healer *h);
-/* A compare that holds only while this healer still leads (the leader key's create revision is
- * the one we won with). Add it to every destructive etcd transaction. */
-void hs_healer_fence(const struct hs_healer *h, struct hs_etcd_cmp *out);
-bool hs_healer_leading(const struct hs_healer *h);
-
-/* One pass of a leader, in order: WAL recovery, repair queue, node moves, audit slice, GC.
- * Each part returns early when leadership is lost or stop is set. (leader.c) */
-bool hs_healer_leader_pass(struct hs_healer *h); /* false: etcd did not confirm we lead */
+/* One pass of a leader: checks with etcd that it still leads (hs_healer_still_leader), then
+ * in order WAL recovery, repair/ queue, audit (node watch, targeted sweep, repair slice with
+ * node moves, budgeted sweep), retired blobs, GC, scrub poll; each after the first only while
+ * hs_healer_leading. false: etcd did not confirm we lead (nothing ran). */
+bool hs_healer_leader_pass(struct hs_healer *h);
 
 /* ---- wal.c ---- */
 enum hs_err hs_healer_wal_pass(struct hs_healer *h);
@@ -142,7 +150,7 @@ bool hs_healer_audit_busy(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);
 
-/* ---- util.c: helpers shared by the passes ---- */
+/* ---- util.c (and set.c): helpers shared by the passes ---- */
 /* The calling thread's node client (thread-local, secret and node_timeout_ms from h->opts;
  * freed when the thread exits). Never NULL. */
 struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h);
@@ -195,10 +203,5 @@ enum hs_healer_pass_id {
  * with the number skipped since the last line and the latest key and reason. Thread-safe. */
 void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, const char *key,
                           const char *why);
-
-/* True when etcd says the leader key is still ours (one linearizable read): what a pass checks
- * right before deletions that no etcd compare can guard (blob deletes on nodes). On a definite
- * "no" it also drops h->leading. An etcd error counts as "no". */
-bool hs_healer_still_leader(struct hs_healer *h);
 
 #endif

@@ -1,7 +1,8 @@
 /* main.c - `hybridstore healer`: options, start-up (etcd client, mirror of nodes/, HTTP server
  * with GET /health and GET /metrics, the election loop on its own thread) and shutdown on
  * SIGTERM/SIGINT: stop the passes, resign and revoke the leadership lease so a standby takes
- * over at once, exit 0. What a leader does is in leader.c and the pass files. */
+ * over at once, exit 0. The election is leadership.c, what a leader does passes.c and the
+ * pass files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

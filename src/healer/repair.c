@@ -28,7 +28,6 @@
 #define LOG_EVERY_MS 1000 /* per call site: repeated failures would flood the log */
 #define MARK_BATCH   512  /* marks checked per pass; the rest wait for the next pass */
 #define HEAD_FANOUT  64   /* HEADs in flight per object */
-#define MAX_PARTS    3
 
 enum bstate {
     B_OK = 0,  /* present, length and CRC as the manifest says */
@@ -118,49 +117,7 @@ const char *hs_healer_live_url(const struct hs_healer_live *live, const char *no
     return NULL;
 }
 
-/* ---- walking a manifest's blobs ---- */
-
-static size_t parts_of(struct hs_manifest *m, struct hs_part *out[MAX_PARTS])
-{
-    size_t n = 0;
-    if (m->data.kind != HS_PART_NONE)
-        out[n++] = &m->data;
-    if (m->hot.kind != HS_PART_NONE)
-        out[n++] = &m->hot;
-    if (m->has_cold && m->cold.kind != HS_PART_NONE)
-        out[n++] = &m->cold;
-    return n;
-}
-
-static uint32_t needed(const struct hs_part *p)
-{
-    return p->kind == HS_PART_EC ? p->k : 1;
-}
-
-int hs_healer_redundancy(const struct hs_manifest *m, hs_healer_blob_ok_fn *ok, void *ctx,
-                         bool *all_ok_out)
-{
-    struct hs_part *parts[MAX_PARTS];
-    size_t np = parts_of((struct hs_manifest *)m, parts);
-    int red = INT_MAX;
-    bool all_ok = true;
-    for (size_t p = 0; p < np; p++) {
-        for (size_t s = 0; s < parts[p]->n_segments; s++) {
-            const struct hs_segment *seg = &parts[p]->segments[s];
-            int good = 0;
-            for (size_t b = 0; b < seg->n_blobs; b++) {
-                if (ok(ctx, &seg->blobs[b]))
-                    good++;
-                else
-                    all_ok = false;
-            }
-            red = HS_MIN(red, good - (int)needed(parts[p]));
-        }
-    }
-    if (all_ok_out)
-        *all_ok_out = all_ok;
-    return red;
-}
+/* ---- walking a manifest's blobs (the rule itself: rules.c) ---- */
 
 static bool state_ok(void *ctx, const struct hs_blob_ref *b)
 {
@@ -172,7 +129,10 @@ static bool state_ok(void *ctx, const struct hs_blob_ref *b)
 static void obj_score(struct obj *o)
 {
     const uint8_t *cursor = o->st;
-    o->redundancy = hs_healer_redundancy(&o->man, state_ok, &cursor, &o->all_ok);
+    struct hs_healer_redundancy r;
+    hs_healer_redundancy_of(&o->man, state_ok, &cursor, &r);
+    o->redundancy = r.spare;
+    o->all_ok = r.health == HS_HEALER_FULL;
 }
 
 static void obj_release(struct obj *o)
@@ -202,8 +162,8 @@ static void head_results(struct hs_blob_call *calls, struct hs_blob_ref **refs, 
 /* Classifies every blob: not live → gone or wait; live → HEAD (batched fan-out). */
 static void obj_check(struct hs_healer *h, const struct hs_healer_live *live, struct obj *o)
 {
-    struct hs_part *parts[MAX_PARTS];
-    size_t np = parts_of(&o->man, parts);
+    struct hs_part *parts[HS_HEALER_MAX_PARTS];
+    size_t np = hs_healer_parts(&o->man, parts);
     o->n_blobs = 0;
     for (size_t p = 0; p < np; p++)
         for (size_t s = 0; s < parts[p]->n_segments; s++)
@@ -512,8 +472,8 @@ out:
 static enum hs_err obj_fix(struct hs_healer *h, const struct hs_healer_live *live, struct obj *o,
                            struct hs_healer_obj_result *res)
 {
-    struct hs_part *parts[MAX_PARTS];
-    size_t np = parts_of(&o->man, parts), flat = 0;
+    struct hs_part *parts[HS_HEALER_MAX_PARTS];
+    size_t np = hs_healer_parts(&o->man, parts), flat = 0;
     bool ok = true;
     for (size_t p = 0; p < np; p++) {
         for (size_t s = 0; s < parts[p]->n_segments; s++) {
@@ -681,9 +641,7 @@ static void job_fix(void *ctx, size_t i)
 static int by_redundancy(const void *a, const void *b)
 {
     const struct obj *x = a, *y = b;
-    if (x->redundancy != y->redundancy)
-        return x->redundancy < y->redundancy ? -1 : 1;
-    return strcmp(x->key, y->key);
+    return hs_healer_repair_order(x->redundancy, x->key, y->redundancy, y->key);
 }
 
 enum hs_err hs_healer_repair_pass(struct hs_healer *h)

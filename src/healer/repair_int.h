@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "healer/healer.h"
+#include "healer/leadership.h"
+#include "healer/rules.h"
 #include "hs/err.h"
 #include "hs/manifest.h"
 
@@ -104,13 +106,6 @@ struct hs_healer_obj_result {
 enum hs_err hs_healer_repair_object(struct hs_healer *h, const struct hs_healer_live *live,
                                     const char *key, int64_t mark_rev, const char *suspect,
                                     struct hs_healer_obj_result *res);
-
-/* Redundancy of a manifest against a predicate "is this (blob, node) healthy": for each
- * segment, healthy blobs minus the blobs needed to read it (1 replica, k shards); the minimum
- * over segments. INT32_MAX for an object without segments. */
-typedef bool hs_healer_blob_ok_fn(void *ctx, const struct hs_blob_ref *b);
-int hs_healer_redundancy(const struct hs_manifest *m, hs_healer_blob_ok_fn *ok, void *ctx,
-                         bool *all_ok_out);
 
 /* ---- move.c ---- */
 

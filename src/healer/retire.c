@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "healer/healer.h"
+#include "healer/leadership.h"
 #include "healer/retire_int.h"
 #include "hs/clock.h"
 #include "hs/http_client.h"
@@ -113,9 +114,7 @@ static void scan_release(struct scan *s)
 
 static void lost_fence(struct hs_healer *h, const char *key)
 {
-    atomic_fetch_add(&h->stats.fence_failures, 1);
-    atomic_store(&h->leading, false);
-    atomic_store(&h->stats.is_leader, 0);
+    hs_healer_fenced_out(h);
     HS_LOG_WARN("fenced_out", "healer=%s op=retire_drop key='%s'", h->opts.healer_id, key);
 }
 

@@ -1,7 +1,7 @@
 /* util.c - small helpers every healer pass needs: the live node list (from the nodes/ view),
- * one node client per thread, a string set (blob/node pairs, txn ids) and paged etcd reads
- * pinned to one revision, plus the "do we still lead?" read used right before blob deletions.
- * No policy lives here: what to delete or repair is decided by the passes. */
+ * one node client per thread, paged etcd reads pinned to one revision and the rate-limited
+ * report of unreadable records. No policy lives here: what to delete or repair is decided by
+ * the passes (and their rules, rules.c); the string set is set.c, leadership leadership.c. */
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -110,94 +110,6 @@ char *hs_healer_node_url(struct hs_healer *h, const char *node_id)
     return url;
 }
 
-/* ---- string set ---- */
-
-/* FNV-1a over a, then '\n', then b: cheap and good enough for ids that are already random. */
-static uint64_t set_hash(const char *a, const char *b)
-{
-    uint64_t x = 1469598103934665603ULL;
-    for (const char *p = a; *p; p++)
-        x = (x ^ (uint8_t)*p) * 1099511628211ULL;
-    if (b) {
-        x = (x ^ (uint8_t)'\n') * 1099511628211ULL;
-        for (const char *p = b; *p; p++)
-            x = (x ^ (uint8_t)*p) * 1099511628211ULL;
-    }
-    return x ^ (x >> 29);
-}
-
-static bool set_equal(const char *slot, const char *a, const char *b)
-{
-    size_t la = strlen(a);
-    if (strncmp(slot, a, la) != 0)
-        return false;
-    if (!b)
-        return slot[la] == '\0';
-    return slot[la] == '\n' && strcmp(slot + la + 1, b) == 0;
-}
-
-/* The slot holding (a, b) or the empty slot where it would go. cap must be > 0. */
-static size_t set_find(const struct hs_healer_set *s, const char *a, const char *b)
-{
-    size_t i = (size_t)set_hash(a, b) & (s->cap - 1);
-    while (s->slots[i] && !set_equal(s->slots[i], a, b))
-        i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
-static void set_grow(struct hs_healer_set *s)
-{
-    size_t old_cap = s->cap;
-    char **old = s->slots;
-    s->cap = old_cap ? old_cap * 2 : 64;
-    s->slots = hs_xcalloc(s->cap, sizeof *s->slots);
-    for (size_t i = 0; i < old_cap; i++) {
-        if (!old[i])
-            continue;
-        /* rehash the stored text as a single string: it hashes like (a, b) did */
-        char *nl = strchr(old[i], '\n');
-        if (nl)
-            *nl = '\0';
-        size_t j = set_find(s, old[i], nl ? nl + 1 : NULL);
-        if (nl)
-            *nl = '\n';
-        s->slots[j] = old[i];
-    }
-    free(old);
-}
-
-void hs_healer_set_init(struct hs_healer_set *s)
-{
-    memset(s, 0, sizeof *s);
-}
-
-void hs_healer_set_release(struct hs_healer_set *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i]);
-    free(s->slots);
-    memset(s, 0, sizeof *s);
-}
-
-bool hs_healer_set_add(struct hs_healer_set *s, const char *a, const char *b)
-{
-    if ((s->n + 1) * 4 > s->cap * 3)
-        set_grow(s);
-    size_t i = set_find(s, a, b);
-    if (s->slots[i])
-        return false;
-    s->slots[i] = b ? hs_xasprintf("%s\n%s", a, b) : hs_xstrdup(a);
-    s->n++;
-    return true;
-}
-
-bool hs_healer_set_has(const struct hs_healer_set *s, const char *a, const char *b)
-{
-    return s->cap && s->slots[set_find(s, a, b)] != NULL;
-}
-
 /* ---- paged reads at one revision ---- */
 
 enum hs_err hs_healer_range_at(struct hs_healer *h, const char *prefix, int64_t rev,
@@ -241,27 +153,4 @@ void hs_healer_unreadable(struct hs_healer *h, enum hs_healer_pass_id pass, cons
     if (log)
         HS_LOG_WARN("records_unreadable", "pass=%s count=%lld last='%s' why='%s' every_ms=%d",
                     pass_names[pass], n, key, why ? why : "", UNREADABLE_LOG_MS);
-}
-
-/* ---- leadership check ---- */
-
-bool hs_healer_still_leader(struct hs_healer *h)
-{
-    if (!hs_healer_leading(h))
-        return false;
-    struct hs_etcd_kv kv = {0};
-    enum hs_err err = hs_etcd_leader_get(h->etcd, HS_META_KEY_HEALER_LEADER, &kv);
-    if (err != HS_OK && err != HS_ENOENT)
-        return false; /* unknown: do not act, but do not give up leadership either */
-    bool ours =
-        err == HS_OK && strcmp(kv.key, h->leader.key) == 0 && kv.create_revision == h->leader.rev;
-    if (err == HS_OK)
-        hs_etcd_kv_release(&kv);
-    if (!ours) {
-        atomic_store(&h->leading, false);
-        atomic_store(&h->stats.is_leader, 0);
-        hs_stop_set(&h->cancel);
-        HS_LOG_WARN("leadership_lost", "healer=%s reason=leader_key_changed", h->opts.healer_id);
-    }
-    return ours;
 }

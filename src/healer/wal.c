@@ -32,6 +32,8 @@
 #include <string.h>
 
 #include "healer/healer.h"
+#include "healer/leadership.h"
+#include "healer/rules.h"
 #include "hs/clock.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
@@ -167,9 +169,7 @@ static void read_manifest(const struct hs_etcd_kvs *kvs, const struct hs_txn_rec
 
 static void lost_fence(struct hs_healer *h, const char *op, const char *txn_id)
 {
-    atomic_fetch_add(&h->stats.fence_failures, 1);
-    atomic_store(&h->leading, false);
-    atomic_store(&h->stats.is_leader, 0);
+    hs_healer_fenced_out(h);
     HS_LOG_WARN("fenced_out", "healer=%s op=%s txn=%s", h->opts.healer_id, op, txn_id);
 }
 
@@ -327,18 +327,13 @@ static void resume_rollback(struct hs_healer *h, const struct rec *rec,
     free(meta_key);
 }
 
-/* Why the record must be rolled back now, or NULL. */
+/* Why the record must be rolled back now (rules.c), or NULL. */
 static const char *stall_reason(const struct hs_healer *h, const struct hs_txn_record *r,
                                 const struct hs_healer_set *gateways, int64_t now_ms)
 {
-    if (r->state == HS_TXN_ABORTED)
-        return "aborted";
-    int64_t quiet = now_ms - HS_MAX(r->start_ms, r->alive_ms);
-    if (quiet > h->opts.wal_timeout_ms)
-        return "timeout";
-    if (!hs_healer_set_has(gateways, r->owner_id, NULL) && quiet > h->opts.wal_owner_grace_ms)
-        return "owner_gone";
-    return NULL;
+    bool owner_live = hs_healer_set_has(gateways, r->owner_id, NULL);
+    return hs_healer_stall_name(hs_healer_wal_stall(r, owner_live, now_ms, h->opts.wal_timeout_ms,
+                                                    h->opts.wal_owner_grace_ms));
 }
 
 static void consider(struct hs_healer *h, const struct rec *rec,

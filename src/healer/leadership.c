@@ -1,17 +1,17 @@
-/* leader.c - the election loop and fencing. A healer grants its own lease (TTL lease_ttl_s,
- * kept alive at TTL/3 by a keeper), campaigns on healer/leader, and while it leads runs one
- * leader pass (WAL recovery, repair queue, audit, retired blobs, GC) every pass_interval_ms.
- * Leadership ends when the keeper loses the lease, when etcd says the leader key is no longer ours,
- * or on stop; then the passes stop at their next check and the healer campaigns again with a new
+/* leadership.c - the election and fencing (leadership.h). A healer grants its own lease (TTL
+ * lease_ttl_s, kept alive at TTL/3 by a keeper), campaigns on healer/leader, and while it leads
+ * calls the step function it was given (the pass loop, passes.c) again and again. Leadership
+ * ends when the keeper loses the lease, when etcd says the leader key is no longer ours, or on
+ * stop; then the passes stop at their next check and the healer campaigns again with a new
  * lease. On stop it resigns and revokes its lease, so a standby takes over at once rather than
- * after the TTL. Two leaders never act at once: every destructive etcd txn carries hs_healer_fence.
+ * after the TTL. Two leaders never act at once: every destructive etcd txn carries
+ * hs_healer_fence. This file knows nothing of the passes.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "healer/healer.h"
-#include "healer/stats.h"
+#include "healer/leadership.h"
 #include "hs/clock.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -20,7 +20,6 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
-#define BUSY_PAUSE_MS  10 /* between passes while audit repairs are pending */
 
 static void set_cancel(struct hs_healer *h, int v)
 {
@@ -49,6 +48,34 @@ bool hs_healer_leading(const struct hs_healer *h)
     return atomic_load(&h->leading) && !stopping(h);
 }
 
+void hs_healer_fenced_out(struct hs_healer *h)
+{
+    atomic_fetch_add(&h->stats.fence_failures, 1);
+    atomic_store(&h->leading, false);
+    atomic_store(&h->stats.is_leader, 0);
+}
+
+bool hs_healer_still_leader(struct hs_healer *h)
+{
+    if (!hs_healer_leading(h))
+        return false;
+    struct hs_etcd_kv kv = {0};
+    enum hs_err err = hs_etcd_leader_get(h->etcd, HS_META_KEY_HEALER_LEADER, &kv);
+    if (err != HS_OK && err != HS_ENOENT)
+        return false; /* unknown: do not act, but do not give up leadership either */
+    bool ours =
+        err == HS_OK && strcmp(kv.key, h->leader.key) == 0 && kv.create_revision == h->leader.rev;
+    if (err == HS_OK)
+        hs_etcd_kv_release(&kv);
+    if (!ours) {
+        atomic_store(&h->leading, false);
+        atomic_store(&h->stats.is_leader, 0);
+        hs_stop_set(&h->cancel);
+        HS_LOG_WARN("leadership_lost", "healer=%s reason=leader_key_changed", h->opts.healer_id);
+    }
+    return ours;
+}
+
 /* Keeper thread: the lease is gone, so is leadership. Only flags: the loop cleans up. */
 static void lease_lost(void *ctx, int64_t lease)
 {
@@ -60,41 +87,16 @@ static void lease_lost(void *ctx, int64_t lease)
                 (uint64_t)lease, was ? 1 : 0);
 }
 
-bool hs_healer_leader_pass(struct hs_healer *h)
-{
-    /* A pass starts only if etcd still names us: a healer that was SIGSTOPped past its TTL
-     * finds out here, before its keeper thread has had a chance to notice. */
-    if (!hs_healer_still_leader(h))
-        return false;
-    hs_healer_wal_pass(h);
-    if (hs_healer_leading(h))
-        hs_healer_repair_pass(h);
-    if (hs_healer_leading(h))
-        hs_healer_audit_pass(h);
-    if (hs_healer_leading(h))
-        hs_healer_retire_pass(h);
-    if (hs_healer_leading(h))
-        hs_healer_gc_pass(h);
-    if (hs_healer_leading(h))
-        hs_healer_scrub_poll(h);
-    return true;
-}
-
 /* Leads until the lease is lost, etcd names someone else, or stop. */
-static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
+static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper, hs_healer_step_fn *step)
 {
     atomic_store(&h->leading, true);
     atomic_store(&h->stats.is_leader, 1);
     atomic_fetch_add(&h->stats.leader_changes, 1);
     HS_LOG_INFO("leader_elected", "healer=%s key='%s' rev=%" PRId64, h->opts.healer_id,
                 h->leader.key, h->leader.rev);
-    while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper)) {
-        bool ran = hs_healer_leader_pass(h);
-        /* a refill that is making progress goes on at once: its slices already leave WAL and
-         * GC their turn in every pass */
-        int64_t pause = ran && hs_healer_audit_busy(h) ? BUSY_PAUSE_MS : h->opts.pass_interval_ms;
-        hs_clock_sleep_ms(pause, &h->cancel);
-    }
+    while (hs_healer_leading(h) && hs_etcd_keeper_alive(keeper))
+        step(h);
     bool was = atomic_exchange(&h->leading, false);
     atomic_store(&h->stats.is_leader, 0);
     /* Resign even when the lease looks lost: it is a no-op for a stale key, and when we stop
@@ -105,7 +107,7 @@ static void lead(struct hs_healer *h, struct hs_etcd_keeper *keeper)
 }
 
 /* One round: lease, keeper, campaign, lead. false when the next round should back off. */
-static bool election_round(struct hs_healer *h)
+static bool election_round(struct hs_healer *h, hs_healer_step_fn *step)
 {
     int64_t lease = 0;
     if (hs_etcd_lease_grant(h->etcd, h->opts.lease_ttl_s, &lease) != HS_OK)
@@ -127,7 +129,7 @@ static bool election_round(struct hs_healer *h)
         /* A campaign can return after our candidate key died with the lease: lead only if
          * the keeper still holds it (the pass re-checks the key itself). */
         if (!stopping(h) && hs_etcd_keeper_alive(keeper))
-            lead(h, keeper);
+            lead(h, keeper, step);
         else
             hs_etcd_resign(h->etcd, &h->leader);
         hs_etcd_leader_release(&h->leader);
@@ -143,13 +145,13 @@ out:
     return ok;
 }
 
-void hs_healer_run(struct hs_healer *h)
+void hs_healer_elect(struct hs_healer *h, hs_healer_step_fn *step)
 {
     int64_t backoff_ms = BACKOFF_MIN_MS;
     while (!stopping(h)) {
         /* Even after a good round pause a little: a round that wins and at once loses again
          * (etcd trouble) must not spin on lease grants. */
-        bool ok = election_round(h);
+        bool ok = election_round(h, step);
         backoff_ms = ok ? BACKOFF_MIN_MS : HS_MIN(backoff_ms * 2, BACKOFF_MAX_MS);
         hs_clock_sleep_ms(backoff_ms, &h->stop);
     }
