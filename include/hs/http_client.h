@@ -22,30 +22,30 @@
 #include "hs/buf.h"
 #include "hs/err.h"
 
-struct hs_blob_client_opts {
+struct hs_http_client_opts {
     const char *secret;         /* cluster secret sent as "Authorization: Bearer" (copied) */
     int64_t timeout_ms;         /* per transfer, whole request; 0 = 30000 */
     int64_t connect_timeout_ms; /* 0 = 2000 */
 };
 
-struct hs_blob_client;
+struct hs_http_client;
 
-/* *out owned by the caller (hs_blob_client_free). Never fails today but keeps the contract. */
-enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out);
+/* *out owned by the caller (hs_http_client_free). Never fails today but keeps the contract. */
+enum hs_err hs_http_client_new(const struct hs_http_client_opts *opts, struct hs_http_client **out);
 /* Closes the kept-alive connections (and drops started calls never collected). NULL is fine. */
-void hs_blob_client_free(struct hs_blob_client *c);
+void hs_http_client_free(struct hs_http_client *c);
 
-enum hs_blob_op {
-    HS_BLOB_OP_PUT,
-    HS_BLOB_OP_GET,
-    HS_BLOB_OP_HEAD,
-    HS_BLOB_OP_DELETE,
+enum hs_http_op {
+    HS_HTTP_OP_PUT,
+    HS_HTTP_OP_GET,
+    HS_HTTP_OP_HEAD,
+    HS_HTTP_OP_DELETE,
 };
 
 /* One call of a fan-out. Fill the inputs, zero the rest. */
-struct hs_blob_call {
+struct hs_http_call {
     /* in */
-    enum hs_blob_op op;
+    enum hs_http_op op;
     const char *base_url; /* "http://127.0.0.1:9100" (no trailing slash needed) */
     const char *id;       /* blob id (percent-escaped on the wire) */
     const void *data;     /* PUT payload, borrowed during the call */
@@ -75,22 +75,22 @@ struct hs_blob_call {
  * whole blob, which the node checks before answering): it checks that exactly range_len bytes
  * of the asked range came back (HS_EPROTO otherwise; HS_ERANGE when the node says the range
  * lies past the blob's end). */
-enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n);
+enum hs_err hs_http_client_run(struct hs_http_client *c, struct hs_http_call *calls, size_t n);
 
 /* Calls one at a time, for reads that race replicas or shards (first answer wins):
- * hs_blob_client_start begins a call and returns at once; the call struct (and its data/out)
- * stays borrowed until hs_blob_client_wait hands it back or hs_blob_client_cancel drops it.
+ * hs_http_client_start begins a call and returns at once; the call struct (and its data/out)
+ * stays borrowed until hs_http_client_wait hands it back or hs_http_client_cancel drops it.
  * wait runs every started transfer for at most wait_us (< 0: no limit) and returns HS_OK with
- * *done = the first call that ended (its outputs set as by hs_blob_client_run), or *done = NULL
+ * *done = the first call that ended (its outputs set as by hs_http_client_run), or *done = NULL
  * when the time ran out first; HS_ENOENT (*done = NULL) when no call is running. A running
  * call's `replied` tells whether its node has started answering. cancel drops a started call
  * not yet handed back (unknown calls are ignored): its connection is closed, its out restored,
- * err = HS_ETIMEDOUT. hs_blob_client_run and the plain requests below must not be used while
+ * err = HS_ETIMEDOUT. hs_http_client_run and the plain requests below must not be used while
  * started calls are outstanding. */
-void hs_blob_client_start(struct hs_blob_client *c, struct hs_blob_call *call);
-enum hs_err hs_blob_client_wait(struct hs_blob_client *c, int64_t wait_us,
-                                struct hs_blob_call **done);
-void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call);
+void hs_http_client_start(struct hs_http_client *c, struct hs_http_call *call);
+enum hs_err hs_http_client_wait(struct hs_http_client *c, int64_t wait_us,
+                                struct hs_http_call **done);
+void hs_http_client_cancel(struct hs_http_client *c, struct hs_http_call *call);
 
 /* Latency of nodes as this process sees them, for hedged reads: every successful GET/HEAD of
  * the blob client notes its time to first byte under its base_url. The estimate is an EWMA of
@@ -99,19 +99,19 @@ void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call);
  * and lock-free; two nodes hashing to one slot share (and reset) an estimate, which only makes
  * hedges earlier or later. hedge_us: that estimate for base_url (the estimate over all nodes
  * when it has none; default_us when nothing was measured yet), clamped to [min_us, max_us]. */
-void hs_blob_latency_note(const char *base_url, int64_t us);
-int64_t hs_blob_latency_hedge_us(const char *base_url, int64_t default_us, int64_t min_us,
+void hs_http_latency_note(const char *base_url, int64_t us);
+int64_t hs_http_latency_hedge_us(const char *base_url, int64_t default_us, int64_t min_us,
                                  int64_t max_us);
 
-/* Single-call conveniences over hs_blob_client_run. Out-params untouched on failure. */
-enum hs_err hs_blob_client_put(struct hs_blob_client *c, const char *base_url, const char *id,
+/* Single-call conveniences over hs_http_client_run. Out-params untouched on failure. */
+enum hs_err hs_http_client_put(struct hs_http_client *c, const char *base_url, const char *id,
                                const void *data, size_t len);
 /* Appends the payload to out; crc_out may be NULL. */
-enum hs_err hs_blob_client_get(struct hs_blob_client *c, const char *base_url, const char *id,
+enum hs_err hs_http_client_get(struct hs_http_client *c, const char *base_url, const char *id,
                                struct hs_buf *out, uint32_t *crc_out);
-enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, const char *id,
+enum hs_err hs_http_client_head(struct hs_http_client *c, const char *base_url, const char *id,
                                 int64_t *len_out, uint32_t *crc_out);
-enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url, const char *id);
+enum hs_err hs_http_client_delete(struct hs_http_client *c, const char *base_url, const char *id);
 
 /* POST /v1/blobs/delete: deletes ids[0..n) on one node in one request (n <= 4096, at most
  * 1 MiB of ids and newlines; HS_EINVAL otherwise, or for an empty id or one holding a newline,
@@ -122,27 +122,27 @@ enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url
  * id) or HS_EPROTO on an unexpected reply; out and errs are untouched then. */
 #define HS_BLOB_DELETE_MANY_MAX       4096
 #define HS_BLOB_DELETE_MANY_BYTES_MAX (1u << 20)
-struct hs_blob_delete_many {
+struct hs_http_delete_many {
     int64_t deleted;       /* unlinked now */
     int64_t missing;       /* were not there (deleted before) */
     int64_t failed;        /* ids the node could not delete */
     enum hs_err first_err; /* the first failed id's error (when failed > 0) */
 };
-enum hs_err hs_blob_client_delete_many(struct hs_blob_client *c, const char *base_url,
+enum hs_err hs_http_client_delete_many(struct hs_http_client *c, const char *base_url,
                                        const char *const *ids, size_t n,
-                                       struct hs_blob_delete_many *out, enum hs_err *errs);
+                                       struct hs_http_delete_many *out, enum hs_err *errs);
 
 /* One page of GET /v1/blobs?after=&limit=: fn runs per blob in id order; *next_after_out (heap,
  * free()) is where the next page starts, NULL when this was the last page. HS_EPROTO on a reply
  * that is not the documented JSON. */
-typedef void hs_blob_client_list_fn(void *ctx, const char *id, int64_t len, uint32_t crc);
-enum hs_err hs_blob_client_list(struct hs_blob_client *c, const char *base_url, const char *after,
-                                size_t limit, hs_blob_client_list_fn *fn, void *ctx,
+typedef void hs_http_client_list_fn(void *ctx, const char *id, int64_t len, uint32_t crc);
+enum hs_err hs_http_client_list(struct hs_http_client *c, const char *base_url, const char *after,
+                                size_t limit, hs_http_client_list_fn *fn, void *ctx,
                                 char **next_after_out);
 
 /* Plain request for anything else (health, stats): GET/DELETE/... of base_url + path, reply
  * body appended to reply (which bounds its size). *status_out gets the HTTP status (any). */
-enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
+enum hs_err hs_http_client_request(struct hs_http_client *c, const char *method,
                                    const char *base_url, const char *path, struct hs_buf *reply,
                                    long *status_out);
 

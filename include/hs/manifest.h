@@ -209,13 +209,13 @@ enum hs_part_kind {
 };
 
 /* Which part of an object a blob belongs to: the <part> number of minted blob ids. */
-enum hs_blob_part {
-    HS_BLOB_PART_DATA = 0, /* the whole object: replication and ec */
-    HS_BLOB_PART_HOT = 1,
-    HS_BLOB_PART_COLD = 2,
+enum hs_meta_blob_part {
+    HS_META_PART_DATA = 0, /* the whole object: replication and ec */
+    HS_META_PART_HOT = 1,
+    HS_META_PART_COLD = 2,
 };
 
-struct hs_blob_ref {
+struct hs_meta_blob_ref {
     char *blob_id;     /* heap */
     char *node_id;     /* heap */
     int64_t len_bytes; /* payload length of the blob */
@@ -223,11 +223,11 @@ struct hs_blob_ref {
 };
 
 struct hs_segment {
-    int64_t offset_bytes;      /* offset of this segment in the part: set by decode and by
-                                  hs_part_fix_offsets; not encoded, not validated */
-    int64_t len_bytes;         /* bytes of part data in this segment */
-    uint32_t crc32c;           /* CRC32C of those data bytes (before coding) */
-    struct hs_blob_ref *blobs; /* heap; replicas, or shards in shard-index order */
+    int64_t offset_bytes;           /* offset of this segment in the part: set by decode and by
+                                       hs_part_fix_offsets; not encoded, not validated */
+    int64_t len_bytes;              /* bytes of part data in this segment */
+    uint32_t crc32c;                /* CRC32C of those data bytes (before coding) */
+    struct hs_meta_blob_ref *blobs; /* heap; replicas, or shards in shard-index order */
     size_t n_blobs;
 };
 
@@ -268,7 +268,7 @@ enum hs_txn_state {
 /* One part of a version 2 record: segments [0, segs) of blob part `part` may exist, each of
  * `width` blobs. */
 struct hs_txn_part {
-    enum hs_blob_part part;
+    enum hs_meta_blob_part part;
     uint32_t segs;
     uint32_t width;
 };
@@ -288,7 +288,7 @@ struct hs_txn_record {
     int64_t alive_ms;              /* version 2: the writer's last sign of progress */
     char *nodes[HS_TXN_NODES_MAX]; /* version 2: heap ids; blob i is on nodes[i] */
     size_t n_nodes;
-    struct hs_txn_part parts[3]; /* version 2, one per enum hs_blob_part at most */
+    struct hs_txn_part parts[3]; /* version 2, one per enum hs_meta_blob_part at most */
     size_t n_parts;
     /* Every blob the record names: version 1 lists them, version 2 derives them on decode
      * (and hs_txn_record_expand); encode ignores it for version 2. */
@@ -317,7 +317,7 @@ struct hs_repair_mark {
 #define HS_REPAIR_MARK_BUF 128 /* encoded text + NUL always fits */
 
 /* A (blob, node) pair borrowed from a manifest or record: valid while that one lives. */
-struct hs_blob_loc {
+struct hs_meta_blob_loc {
     const char *blob_id;
     const char *node_id;
 };
@@ -350,12 +350,12 @@ enum hs_err hs_meta_txn_id_new(char out[HS_TXN_ID_BUF]);
  * the gateway that minted it). false for an id that is not 32 hex chars. */
 bool hs_meta_txn_id_time_ms(const char *txn_id, int64_t *ms_out);
 /* "<txn-id>.<part>.<segment>.<index>" (lower hex) into out. HS_EINVAL on a bad txn id or part. */
-enum hs_err hs_meta_blob_id_make(const char *txn_id, enum hs_blob_part part, uint32_t segment,
+enum hs_err hs_meta_blob_id_make(const char *txn_id, enum hs_meta_blob_part part, uint32_t segment,
                                  uint32_t index, char out[HS_META_BLOB_ID_BUF]);
 /* Inverse of hs_meta_blob_id_make; HS_EINVAL (outs untouched) when blob_id is not in that
  * form. Any out pointer may be NULL. */
 enum hs_err hs_meta_blob_id_parse(const char *blob_id, char txn_out[HS_TXN_ID_BUF],
-                                  enum hs_blob_part *part_out, uint32_t *segment_out,
+                                  enum hs_meta_blob_part *part_out, uint32_t *segment_out,
                                   uint32_t *index_out);
 
 /* ---- manifests (manifest.c, manifest_json.c, manifest_validate.c) ---- */
@@ -366,7 +366,7 @@ void hs_manifest_init(struct hs_manifest *m);
 void hs_manifest_release(struct hs_manifest *m);
 
 /* Builders for writers. init_* release p's old contents, then give it n_segments zeroed
- * segments with the right number of zeroed blobs each (fill them with hs_blob_ref_set). */
+ * segments with the right number of zeroed blobs each (fill them with hs_meta_blob_ref_set). */
 void hs_part_init_replicated(struct hs_part *p, uint32_t replicas, size_t n_segments);
 void hs_part_init_ec(struct hs_part *p, uint32_t k, uint32_t m, int64_t stripe_bytes,
                      size_t n_segments);
@@ -376,8 +376,8 @@ void hs_part_release(struct hs_part *p);
 /* Sets every segment's offset_bytes from the lengths before it. */
 void hs_part_fix_offsets(struct hs_part *p);
 /* Replaces r's strings by copies of blob_id and node_id and sets the numbers. */
-void hs_blob_ref_set(struct hs_blob_ref *r, const char *blob_id, const char *node_id,
-                     int64_t len_bytes, uint32_t crc32c);
+void hs_meta_blob_ref_set(struct hs_meta_blob_ref *r, const char *blob_id, const char *node_id,
+                          int64_t len_bytes, uint32_t crc32c);
 
 /* Checks every rule of the tables above. HS_EINVAL with a reason. */
 enum hs_err hs_manifest_validate(const struct hs_manifest *m, char *why, size_t why_len);
@@ -393,13 +393,15 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
 
 /* Every (blob, node) pair m references, in part/segment/blob order: *out is a heap array
  * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
-void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_blob_loc **out, size_t *n_out);
+void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
+                           size_t *n_out);
 /* True when m references blob_id on node_id. */
 bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, const char *node_id);
 /* The pairs of a that are not in b (a's order kept; pointers borrowed from a's owner): the
  * blobs of a replaced version that its successor no longer uses. *out: heap array (free()). */
-void hs_blob_locs_subtract(const struct hs_blob_loc *a, size_t n_a, const struct hs_blob_loc *b,
-                           size_t n_b, struct hs_blob_loc **out, size_t *n_out);
+void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
+                                const struct hs_meta_blob_loc *b, size_t n_b,
+                                struct hs_meta_blob_loc **out, size_t *n_out);
 
 /* ---- write-ahead records (manifest_txn.c) ---- */
 
@@ -410,7 +412,7 @@ void hs_txn_record_add_blob(struct hs_txn_record *r, const char *blob_id, const 
 /* Version 2 builders: copies node ids (n <= HS_TXN_NODES_MAX), and sets how many segments of
  * `part` (width blobs each) the record names (adds the part or raises/lowers its count). */
 void hs_txn_record_set_nodes(struct hs_txn_record *r, const char *const *node_ids, size_t n);
-void hs_txn_record_set_segs(struct hs_txn_record *r, enum hs_blob_part part, uint32_t segs,
+void hs_txn_record_set_segs(struct hs_txn_record *r, enum hs_meta_blob_part part, uint32_t segs,
                             uint32_t width);
 /* Version 2: rebuilds r->blobs from nodes and parts. */
 void hs_txn_record_expand(struct hs_txn_record *r);
@@ -423,7 +425,7 @@ enum hs_err hs_txn_record_encode(const struct hs_txn_record *r, char **out, size
 enum hs_err hs_txn_record_decode(const void *data, size_t len, struct hs_txn_record *out, char *why,
                                  size_t why_len);
 /* r's pairs as borrowed locs (heap array, free()). */
-void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_blob_loc **out,
+void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_meta_blob_loc **out,
                              size_t *n_out);
 
 /* ---- retire records (manifest_retire.c) ---- */
@@ -431,7 +433,8 @@ void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_blob_loc *
 void hs_retire_record_init(struct hs_retire_record *r);
 void hs_retire_record_release(struct hs_retire_record *r);
 /* Appends copies of the n pairs to r->blobs. */
-void hs_retire_record_add(struct hs_retire_record *r, const struct hs_blob_loc *locs, size_t n);
+void hs_retire_record_add(struct hs_retire_record *r, const struct hs_meta_blob_loc *locs,
+                          size_t n);
 enum hs_err hs_retire_record_validate(const struct hs_retire_record *r, char *why, size_t why_len);
 /* Same contracts as the manifest functions. */
 enum hs_err hs_retire_record_encode(const struct hs_retire_record *r, char **out, size_t *len_out,

@@ -104,9 +104,9 @@ static void record(struct worker *w, int64_t us)
 static void *worker_main(void *p)
 {
     struct worker *w = p;
-    struct hs_blob_client_opts o = {.secret = w->secret, .timeout_ms = 30000};
-    struct hs_blob_client *c = NULL;
-    hs_blob_client_new(&o, &c);
+    struct hs_http_client_opts o = {.secret = w->secret, .timeout_ms = 30000};
+    struct hs_http_client *c = NULL;
+    hs_http_client_new(&o, &c);
     struct hs_buf out;
     hs_buf_init(&out, w->size);
     char id[96];
@@ -117,9 +117,9 @@ static void *worker_main(void *p)
         enum hs_err err;
         if (w->get_phase) {
             hs_buf_reset(&out);
-            err = hs_blob_client_get(c, w->cfg->url, id, &out, NULL);
+            err = hs_http_client_get(c, w->cfg->url, id, &out, NULL);
         } else {
-            err = hs_blob_client_put(c, w->cfg->url, id, w->payload, w->size);
+            err = hs_http_client_put(c, w->cfg->url, id, w->payload, w->size);
         }
         int64_t us = (hs_clock_mono_ns() - t0) / 1000;
         if (err != HS_OK) {
@@ -132,7 +132,7 @@ static void *worker_main(void *p)
             w->written = seq + 1;
     }
     hs_buf_release(&out);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
     return NULL;
 }
 
@@ -189,17 +189,17 @@ static void run_phase(struct worker *ws, size_t n, bool get_phase, int64_t ms)
 /* Deletes what the PUT phase wrote, so that repeated runs do not fill the node. */
 static void cleanup(struct worker *ws, size_t n, const char *secret, const char *url)
 {
-    struct hs_blob_client_opts o = {.secret = secret};
-    struct hs_blob_client *c = NULL;
-    hs_blob_client_new(&o, &c);
+    struct hs_http_client_opts o = {.secret = secret};
+    struct hs_http_client *c = NULL;
+    hs_http_client_new(&o, &c);
     char id[96];
     for (size_t i = 0; i < n; i++) {
         for (int64_t s = 0; s < ws[i].written; s++) {
             snprintf(id, sizeof id, "%s.%d.%" PRId64, ws[i].prefix, ws[i].index, s);
-            hs_blob_client_delete(c, url, id);
+            hs_http_client_delete(c, url, id);
         }
     }
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void bench_size(const struct bench_config *cfg, const char *secret, size_t size)

@@ -450,7 +450,7 @@ static void print_part(const char *name, const struct hs_part *p, const struct n
         printf("  segment %zu: offset %" PRId64 ", %" PRId64 " bytes, crc %08" PRIx32 "\n", s,
                seg->offset_bytes, seg->len_bytes, seg->crc32c);
         for (size_t b = 0; b < seg->n_blobs; b++) {
-            const struct hs_blob_ref *r = &seg->blobs[b];
+            const struct hs_meta_blob_ref *r = &seg->blobs[b];
             const char *what = p->kind == HS_PART_EC ? (b < p->k ? "data" : "parity") : "replica";
             const char *url = live ? node_list_url(live, r->node_id) : NULL;
             printf("    %-7s %-2zu %s  node %s  %" PRId64 " bytes  crc %08" PRIx32 "%s%s\n", what,

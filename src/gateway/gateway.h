@@ -114,8 +114,8 @@ void hs_gw_write_slot_put(struct hs_gw *gw);
 void hs_gw_budget_snapshot(struct hs_gw *gw, struct hs_gw_budget_stats *out);
 
 /* The calling thread's node client (created on first use, freed at thread exit). */
-struct hs_blob_client;
-struct hs_blob_client *hs_gw_blob_client(struct hs_gw *gw);
+struct hs_http_client;
+struct hs_http_client *hs_gw_blob_client(struct hs_gw *gw);
 
 /* ---- writes (obj_write.c, obj_hybrid.c, obj_patch.c; the transaction is txn.c) ---- */
 

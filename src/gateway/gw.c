@@ -37,18 +37,18 @@ const struct hs_gw_opts *hs_gw_opts(const struct hs_gw *gw)
 
 static void client_free(void *p)
 {
-    hs_blob_client_free(p);
+    hs_http_client_free(p);
 }
 
-struct hs_blob_client *hs_gw_blob_client(struct hs_gw *gw)
+struct hs_http_client *hs_gw_blob_client(struct hs_gw *gw)
 {
-    struct hs_blob_client *c = pthread_getspecific(gw->client_key);
+    struct hs_http_client *c = pthread_getspecific(gw->client_key);
     if (c)
         return c;
-    struct hs_blob_client_opts o = {.secret = gw->opts.secret,
+    struct hs_http_client_opts o = {.secret = gw->opts.secret,
                                     .timeout_ms = gw->opts.node_timeout_ms,
                                     .connect_timeout_ms = gw->opts.node_connect_timeout_ms};
-    if (hs_blob_client_new(&o, &c) != HS_OK)
+    if (hs_http_client_new(&o, &c) != HS_OK)
         HS_BUG("cannot make a node client");
     if (pthread_setspecific(gw->client_key, c) != 0)
         HS_BUG("pthread_setspecific failed");
@@ -172,7 +172,7 @@ void hs_gw_free(struct hs_gw *gw)
     hs_gw_settings_release_all(gw);
     hs_etcd_free(gw->etcd);
     /* the destructor runs only for threads that exit: free the calling thread's client here */
-    hs_blob_client_free(pthread_getspecific(gw->client_key));
+    hs_http_client_free(pthread_getspecific(gw->client_key));
     pthread_setspecific(gw->client_key, NULL);
     pthread_key_delete(gw->client_key);
     for (size_t k = 0; k <= HS_CODEC_MAX_K; k++)

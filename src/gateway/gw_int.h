@@ -29,7 +29,7 @@ struct hs_gw {
     char *s_endpoints, *s_secret, *s_gateway_id, *s_advertise_url;
     int64_t started_ms;
     struct hs_etcd *etcd;
-    pthread_key_t client_key; /* the calling thread's struct hs_blob_client */
+    pthread_key_t client_key; /* the calling thread's struct hs_http_client */
     struct hs_view *nodes_view;
     struct hs_view *config_view;
     pthread_mutex_t lock;                  /* guards the four fields below */

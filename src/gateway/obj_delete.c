@@ -120,7 +120,7 @@ enum hs_err hs_obj_delete(struct hs_gw *gw, const char *key, size_t key_len, con
         *res = (struct hs_obj_delete_result){.strategy = m.strategy};
     } else if (err == HS_OK) {
         struct hs_obj_delete_result r = {.strategy = m.strategy};
-        struct hs_blob_loc *locs = NULL;
+        struct hs_meta_blob_loc *locs = NULL;
         size_t n = 0;
         hs_manifest_blob_locs(&m, &locs, &n);
         bool *deleted = hs_xcalloc(n + 1, sizeof *deleted);

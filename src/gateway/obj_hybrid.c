@@ -65,7 +65,7 @@ static enum hs_err write_cold(struct hybrid *h, char *msg, size_t msg_len)
 {
     struct hs_wr_common *c = h->c;
     hs_part_writer_release(&h->cold);
-    hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &c->geom,
+    hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_META_PART_COLD, &c->geom,
                         &c->tally);
     c->next.has_cold = h->split->n_cold > 0;
     if (!c->next.has_cold) {
@@ -82,7 +82,7 @@ static void reuse_cold(struct hybrid *h, const struct hs_manifest *cur)
     struct hs_part_geom g = c->geom;
     g.existing = &cur->cold;
     hs_part_writer_release(&h->cold);
-    hs_part_writer_init(&h->cold, &hs_part_existing, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &g,
+    hs_part_writer_init(&h->cold, &hs_part_existing, c->txn, &c->next.cold, HS_META_PART_COLD, &g,
                         &c->tally);
     c->next.has_cold = cur->has_cold;
 }
@@ -95,7 +95,7 @@ static enum hs_err write_parts(struct hybrid *h, char *msg, size_t msg_len)
     size_t seg = (size_t)c->geom.segment_bytes;
     if (!h->pure_hot && sp->n_cold && sp->hot.len <= seg && sp->cold.len <= seg) {
         /* the common cold update: hot and cold blobs in one fan-out */
-        hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_BLOB_PART_COLD,
+        hs_part_writer_init(&h->cold, &hs_part_ec, c->txn, &c->next.cold, HS_META_PART_COLD,
                             &c->geom, &c->tally);
         c->next.has_cold = true;
         struct hs_part_writer *const pws[2] = {&h->hot, &h->cold};
@@ -145,14 +145,14 @@ static enum hs_err begin(struct hybrid *h, char *msg, size_t msg_len)
     hs_part_ec.init(&cold_geom, &c->geom);
     hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot,
+    hs_txn_plan_part(&plan, HS_META_PART_HOT, &c->next.hot,
                      hs_txn_segs_for((int64_t)h->split->hot.len, c->geom.segment_bytes));
     hs_txn_plan_part(
-        &plan, HS_BLOB_PART_COLD, &cold_geom,
+        &plan, HS_META_PART_COLD, &cold_geom,
         h->split->n_cold ? hs_txn_segs_for((int64_t)h->split->cold.len, c->geom.segment_bytes) : 0);
     enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
     if (err == HS_OK) {
-        hs_part_writer_init(&h->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+        hs_part_writer_init(&h->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_META_PART_HOT,
                             &c->geom, &c->tally);
         h->pure_hot = cold_reusable(h, hs_gw_txn_current(c->txn));
     }

@@ -338,13 +338,13 @@ static enum hs_err hot_begin(struct hot_patch *p, bool *fell_back, char *msg, si
     hs_part_ec.init(&cold_geom, &c->geom);
     hs_part_replicated.init(&c->next.hot, &c->geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &c->next.hot, 1);
-    hs_txn_plan_part(&plan, HS_BLOB_PART_COLD, &cold_geom, 0);
+    hs_txn_plan_part(&plan, HS_META_PART_HOT, &c->next.hot, 1);
+    hs_txn_plan_part(&plan, HS_META_PART_COLD, &cold_geom, 0);
     hs_part_release(&cold_geom);
     enum hs_err err = hs_wr_begin(c, &c->next.hot, HS_STRATEGY_FIELD_HYBRID, &plan, msg, msg_len);
     if (err != HS_OK)
         return err;
-    hs_part_writer_init(&p->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_BLOB_PART_HOT,
+    hs_part_writer_init(&p->hot, &hs_part_replicated, c->txn, &c->next.hot, HS_META_PART_HOT,
                         &c->geom, &c->tally);
     const struct hs_manifest *cur = hs_gw_txn_current(c->txn);
     if (!cur) {
@@ -374,7 +374,7 @@ static enum hs_err hot_write(struct hot_patch *p, char *msg, size_t msg_len)
         return err;
     struct hs_part_geom g = c->geom;
     g.existing = &cur->cold;
-    hs_part_writer_init(&p->cold, &hs_part_existing, c->txn, &c->next.cold, HS_BLOB_PART_COLD, &g,
+    hs_part_writer_init(&p->cold, &hs_part_existing, c->txn, &c->next.cold, HS_META_PART_COLD, &g,
                         &c->tally);
     struct hs_manifest *n = &c->next;
     n->strategy = HS_STRATEGY_FIELD_HYBRID;

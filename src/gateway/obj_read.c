@@ -98,7 +98,7 @@ const char *hs_rd_url(const struct hs_rd *rd, const char *node_id)
                           : hs_gw_members_url(rd->mem, node_id);
 }
 
-void hs_rd_note_failure(struct hs_rd *rd, const struct hs_blob_ref *b, enum hs_err err)
+void hs_rd_note_failure(struct hs_rd *rd, const struct hs_meta_blob_ref *b, enum hs_err err)
 {
     rd->lost = true;
     if (err == HS_ENOENT)
@@ -116,17 +116,17 @@ static bool repl_verify(const struct hs_rd_seg *s)
     return (s->b - s->a) * 4 >= s->seg->len_bytes * 3;
 }
 
-bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_blob_call *c)
+bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_http_call *c)
 {
-    const struct hs_blob_ref *b = &s->seg->blobs[i];
+    const struct hs_meta_blob_ref *b = &s->seg->blobs[i];
     s->tried |= 1u << i;
     const char *url = hs_rd_url(rd, b->node_id);
     if (!url) {
         hs_rd_note_failure(rd, b, HS_EUNAVAIL);
         return false;
     }
-    *c = (struct hs_blob_call){
-        .op = HS_BLOB_OP_GET, .base_url = url, .id = b->blob_id, .out = s->out};
+    *c = (struct hs_http_call){
+        .op = HS_HTTP_OP_GET, .base_url = url, .id = b->blob_id, .out = s->out};
     if (!repl_verify(s)) {
         c->range_off = s->a;
         c->range_len = s->b - s->a;
@@ -136,9 +136,9 @@ bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct h
 }
 
 bool hs_rd_repl_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
-                     const struct hs_blob_call *c, size_t base, const struct hs_buf *src)
+                     const struct hs_http_call *c, size_t base, const struct hs_buf *src)
 {
-    const struct hs_blob_ref *b = &s->seg->blobs[i];
+    const struct hs_meta_blob_ref *b = &s->seg->blobs[i];
     enum hs_err err = c->err;
     bool verify = repl_verify(s);
     if (err == HS_OK && verify &&
@@ -168,7 +168,7 @@ bool hs_rd_repl_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
 
 static _Thread_local unsigned rotor; /* spreads first choices over the replicas */
 
-static void repl_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_call *calls,
+static void repl_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_http_call *calls,
                          size_t *n_calls)
 {
     size_t n = s->seg->n_blobs;
@@ -192,10 +192,10 @@ static enum hs_err repl_finish(struct hs_rd *rd, struct hs_rd_seg *s, size_t bas
         return HS_OK; /* the race (hs_rd_race) delivered it */
     size_t n = s->seg->n_blobs;
     for (unsigned i = 0; i < n; i++) {
-        struct hs_blob_call c;
+        struct hs_http_call c;
         if ((s->tried & (1u << i)) || !hs_rd_repl_call(rd, s, i, &c))
             continue;
-        (void)hs_blob_client_run(hs_gw_blob_client(rd->gw), &c, 1);
+        (void)hs_http_client_run(hs_gw_blob_client(rd->gw), &c, 1);
         if (hs_rd_repl_done(rd, s, i, &c, base, s->out)) {
             rd->degraded = true;
             return HS_OK;
@@ -208,7 +208,7 @@ static enum hs_err repl_finish(struct hs_rd *rd, struct hs_rd_seg *s, size_t bas
 static enum hs_err fetch_once(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char *msg,
                               size_t msg_len)
 {
-    struct hs_blob_call calls[HS_RD_CALLS_MAX];
+    struct hs_http_call calls[HS_RD_CALLS_MAX];
     size_t bases[2];
     size_t n_calls = 0;
     enum hs_err first = HS_OK;

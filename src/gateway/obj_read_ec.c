@@ -40,10 +40,10 @@ static unsigned popcount32(uint32_t v)
 
 /* Sets up call c to fetch blob bytes [off, off + len) of shard i (the whole blob when verify). */
 static bool shard_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, uint64_t off,
-                       uint64_t len, struct hs_blob_call *c)
+                       uint64_t len, struct hs_http_call *c)
 {
     struct hs_rd_ec *ec = s->ec;
-    const struct hs_blob_ref *b = &s->seg->blobs[i];
+    const struct hs_meta_blob_ref *b = &s->seg->blobs[i];
     const char *url = hs_rd_url(rd, b->node_id);
     if (!url) {
         ec->failed |= 1u << i;
@@ -52,8 +52,8 @@ static bool shard_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, uint64
     }
     hs_buf_reset(&ec->bufs[i]);
     ec->have_len[i] = 0;
-    *c = (struct hs_blob_call){
-        .op = HS_BLOB_OP_GET, .base_url = url, .id = b->blob_id, .out = &ec->bufs[i]};
+    *c = (struct hs_http_call){
+        .op = HS_HTTP_OP_GET, .base_url = url, .id = b->blob_id, .out = &ec->bufs[i]};
     if (ec->verify) {
         off = 0;
         len = ec->l.shard_blob_bytes;
@@ -68,10 +68,10 @@ static bool shard_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, uint64
 
 /* Evaluates shard i's finished call; true when its span is now held. */
 static bool shard_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
-                       const struct hs_blob_call *c)
+                       const struct hs_http_call *c)
 {
     struct hs_rd_ec *ec = s->ec;
-    const struct hs_blob_ref *b = &s->seg->blobs[i];
+    const struct hs_meta_blob_ref *b = &s->seg->blobs[i];
     enum hs_err err = c->err;
     if (err == HS_OK && ec->verify &&
         (c->blob_crc != b->crc32c || (uint64_t)c->blob_len != ec->l.shard_blob_bytes))
@@ -85,7 +85,7 @@ static bool shard_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
     return true;
 }
 
-void hs_rd_ec_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_call *calls,
+void hs_rd_ec_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_http_call *calls,
                       size_t *n_calls)
 {
     const struct hs_part *p = s->part;
@@ -130,7 +130,7 @@ unsigned hs_rd_ec_call_shard(const struct hs_rd_seg *s, size_t j)
     return (unsigned)s->ec->call_shard[j];
 }
 
-void hs_rd_ec_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, const struct hs_blob_call *c)
+void hs_rd_ec_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, const struct hs_http_call *c)
 {
     shard_done(rd, s, i, c);
 }
@@ -153,7 +153,7 @@ bool hs_rd_ec_satisfied(const struct hs_rd_seg *s)
 }
 
 size_t hs_rd_ec_backups(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t running, uint32_t alive,
-                        struct hs_blob_call *calls, unsigned *shards, size_t max)
+                        struct hs_http_call *calls, unsigned *shards, size_t max)
 {
     struct hs_rd_ec *ec = s->ec;
     if (ec->bad)
@@ -205,7 +205,7 @@ static enum hs_err fetch_sources(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t
             *present_out = present;
             return HS_OK;
         }
-        struct hs_blob_call calls[HS_CODEC_MAX_SHARDS];
+        struct hs_http_call calls[HS_CODEC_MAX_SHARDS];
         unsigned shard_of[HS_CODEC_MAX_SHARDS];
         size_t n = 0;
         unsigned missing = ec->k - popcount32(present);
@@ -222,7 +222,7 @@ static enum hs_err fetch_sources(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t
         }
         if (n == 0)
             return HS_EUNAVAIL;
-        (void)hs_blob_client_run(hs_gw_blob_client(rd->gw), calls, n);
+        (void)hs_http_client_run(hs_gw_blob_client(rd->gw), calls, n);
         for (size_t c = 0; c < n; c++)
             shard_done(rd, s, shard_of[c], &calls[c]);
     }

@@ -16,7 +16,7 @@
 #include "hs/manifest.h"
 
 /* Hedging (obj_read_race.c): a call whose node has not started answering after
- * hs_blob_latency_hedge_us of it (clamped to these bounds) gets a backup. */
+ * hs_http_latency_hedge_us of it (clamped to these bounds) gets a backup. */
 #define HS_RD_HEDGE_MIN_US     5000    /* never sooner: below this a backup is mostly waste */
 #define HS_RD_HEDGE_MAX_US     1000000 /* never later (also at most a quarter of the timeout) */
 #define HS_RD_HEDGE_DEFAULT_US 20000   /* before any latency was measured */
@@ -62,24 +62,24 @@ enum hs_err hs_rd_fetch(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, char
  * decode from); the first complete answer of a segment wins and its other calls are cancelled.
  * Every call has ended on return; the finish functions then only run the fallbacks. bases[i]:
  * segs[i].out->len before the round. */
-void hs_rd_race(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, struct hs_blob_call *calls,
+void hs_rd_race(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, struct hs_http_call *calls,
                 size_t *n_calls, const size_t *bases);
 
 /* obj_read.c: replication hooks of the race. repl_call sets up c to fetch replica i into
  * s->out (false, noted, when its node is not live); repl_done checks replica i's finished
  * call whose bytes are in src from src_base (s->out from base, or a backup's own buffer) and
  * leaves exactly [a, b) at s->out from base; false (noted, out back at base) on failure. */
-bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_blob_call *c);
+bool hs_rd_repl_call(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, struct hs_http_call *c);
 bool hs_rd_repl_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i,
-                     const struct hs_blob_call *c, size_t base, const struct hs_buf *src);
+                     const struct hs_http_call *c, size_t base, const struct hs_buf *src);
 
 /* obj_read_ec.c */
-void hs_rd_ec_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_blob_call *calls,
+void hs_rd_ec_prepare(struct hs_rd *rd, struct hs_rd_seg *s, struct hs_http_call *calls,
                       size_t *n_calls);
 /* The shard of the segment's j-th first call. */
 unsigned hs_rd_ec_call_shard(const struct hs_rd_seg *s, size_t j);
 /* Books shard i's finished call. */
-void hs_rd_ec_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, const struct hs_blob_call *c);
+void hs_rd_ec_done(struct hs_rd *rd, struct hs_rd_seg *s, unsigned i, const struct hs_http_call *c);
 /* True when what is held decodes the range: every needed data span, or k shards covering the
  * span a decode needs. */
 bool hs_rd_ec_satisfied(const struct hs_rd_seg *s);
@@ -87,7 +87,7 @@ bool hs_rd_ec_satisfied(const struct hs_rd_seg *s);
  * mask), enough that, with what is held and the running calls in alive (answering), k shards
  * will cover the decode span; *shards gets their indexes. Returns how many. */
 size_t hs_rd_ec_backups(struct hs_rd *rd, struct hs_rd_seg *s, uint32_t running, uint32_t alive,
-                        struct hs_blob_call *calls, unsigned *shards, size_t max);
+                        struct hs_http_call *calls, unsigned *shards, size_t max);
 /* Shard i's call was cancelled: the finish treats it as missing (decodes around it) without
  * counting it as failed. */
 void hs_rd_ec_abandon(struct hs_rd_seg *s, unsigned i);
@@ -97,6 +97,6 @@ void hs_rd_ec_release(struct hs_rd_seg *s);
 /* URL of node_id in rd->mem, NULL when the node is not live. */
 const char *hs_rd_url(const struct hs_rd *rd, const char *node_id);
 /* Records a failed blob call in rd (lost / vanished) and logs it (rate: once per call). */
-void hs_rd_note_failure(struct hs_rd *rd, const struct hs_blob_ref *b, enum hs_err err);
+void hs_rd_note_failure(struct hs_rd *rd, const struct hs_meta_blob_ref *b, enum hs_err err);
 
 #endif

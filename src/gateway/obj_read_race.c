@@ -1,12 +1,12 @@
 /* obj_read_race.c - hedged reads: the first calls of one or two segments run on the thread's
- * node client one at a time (hs_blob_client_start/wait), and a segment whose call failed, or
+ * node client one at a time (hs_http_client_start/wait), and a segment whose call failed, or
  * whose node has not started answering within a short delay, gets a backup: the next replica,
  * or for EC enough other shards to decode from. The first complete answer wins; the losers are
  * cancelled. A stopped node (SIGSTOP, a stall) then costs a read one hedge delay instead of the
  * whole node timeout until its lease runs out.
  *
  * The delay adapts per node: a high percentile of its recent time to first byte
- * (hs_blob_latency_hedge_us), clamped to [HS_RD_HEDGE_MIN_US, min(HS_RD_HEDGE_MAX_US, timeout
+ * (hs_http_latency_hedge_us), clamped to [HS_RD_HEDGE_MIN_US, min(HS_RD_HEDGE_MAX_US, timeout
  * / 4)]. Hedging waits for the status line only: a node that answers but streams slowly is
  * left alone, so a large segment is never fetched twice because it is large. */
 #include <stdio.h>
@@ -33,11 +33,11 @@ struct slot {
 
 struct race {
     struct hs_rd *rd;
-    struct hs_blob_client *c;
+    struct hs_http_client *c;
     struct hs_rd_seg *segs;
     size_t n_segs;
     const size_t *bases;
-    struct hs_blob_call *calls;
+    struct hs_http_call *calls;
     size_t n;
     struct slot slots[HS_RD_CALLS_MAX];
     bool force[2];    /* a call of the segment failed: back it up now */
@@ -50,7 +50,7 @@ static int64_t hedge_delay_ns(const struct race *r, const char *url)
 {
     int64_t max_us =
         HS_MIN((int64_t)HS_RD_HEDGE_MAX_US, hs_gw_opts(r->rd->gw)->node_timeout_ms * 1000 / 4);
-    return hs_blob_latency_hedge_us(url, HS_RD_HEDGE_DEFAULT_US, HS_RD_HEDGE_MIN_US,
+    return hs_http_latency_hedge_us(url, HS_RD_HEDGE_DEFAULT_US, HS_RD_HEDGE_MIN_US,
                                     HS_MAX(max_us, (int64_t)HS_RD_HEDGE_MIN_US)) *
            1000;
 }
@@ -64,7 +64,7 @@ static void start(struct race *r, size_t i, size_t seg, unsigned idx, bool backu
     sl->backup = backup;
     sl->fired = false;
     sl->hedge_at_ns = hs_clock_mono_ns() + hedge_delay_ns(r, r->calls[i].base_url);
-    hs_blob_client_start(r->c, &r->calls[i]);
+    hs_http_client_start(r->c, &r->calls[i]);
 }
 
 static bool is_ec(const struct race *r, size_t seg)
@@ -126,7 +126,7 @@ static void on_done(struct race *r, size_t i)
     if (sl->backup)
         for (size_t j = 0; j < r->n; j++)
             if (r->slots[j].seg == sl->seg && r->slots[j].running && !r->slots[j].backup) {
-                hs_blob_client_cancel(r->c, &r->calls[j]);
+                hs_http_client_cancel(r->c, &r->calls[j]);
                 r->slots[j].running = false;
             }
     const struct hs_buf *src = sl->backup ? &sl->own : s->out;
@@ -150,7 +150,7 @@ static void cancel_seg(struct race *r, size_t seg, bool late_only, int64_t now_n
         if (sl->seg != seg || !sl->running ||
             (late_only && (r->calls[i].replied || now_ns < sl->hedge_at_ns)))
             continue;
-        hs_blob_client_cancel(r->c, &r->calls[i]);
+        hs_http_client_cancel(r->c, &r->calls[i]);
         sl->running = false;
         if (is_ec(r, seg))
             hs_rd_ec_abandon(&r->segs[seg], sl->idx);
@@ -214,12 +214,12 @@ static int64_t next_hedge_ns(const struct race *r)
     return next;
 }
 
-static size_t slot_of(const struct race *r, const struct hs_blob_call *call)
+static size_t slot_of(const struct race *r, const struct hs_http_call *call)
 {
     return (size_t)(call - r->calls);
 }
 
-void hs_rd_race(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, struct hs_blob_call *calls,
+void hs_rd_race(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, struct hs_http_call *calls,
                 size_t *n_calls, const size_t *bases)
 {
     struct race *r = hs_xcalloc(1, sizeof *r);
@@ -248,8 +248,8 @@ void hs_rd_race(struct hs_rd *rd, struct hs_rd_seg *segs, size_t n, struct hs_bl
             break;
         int64_t next = next_hedge_ns(r);
         int64_t wait_us = next < 0 ? -1 : HS_MAX((next - hs_clock_mono_ns()) / 1000, (int64_t)0);
-        struct hs_blob_call *done = NULL;
-        if (hs_blob_client_wait(r->c, wait_us, &done) != HS_OK)
+        struct hs_http_call *done = NULL;
+        if (hs_http_client_wait(r->c, wait_us, &done) != HS_OK)
             break; /* nothing running: cannot happen, the slots say otherwise */
         if (done)
             on_done(r, slot_of(r, done));

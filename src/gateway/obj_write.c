@@ -132,10 +132,10 @@ static enum hs_err stream_start(struct hs_obj_writer *w, char *msg, size_t msg_l
     const struct hs_part_writer_ops *ops = data_ops(w->strategy);
     ops->init(&w->c.next.data, &w->c.geom); /* the geometry the quorum and plan need */
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_DATA, &w->c.next.data, 1);
+    hs_txn_plan_part(&plan, HS_META_PART_DATA, &w->c.next.data, 1);
     enum hs_err err = hs_wr_begin(&w->c, &w->c.next.data, w->strategy, &plan, msg, msg_len);
     if (err == HS_OK)
-        hs_part_writer_init(&w->pw, ops, w->c.txn, &w->c.next.data, HS_BLOB_PART_DATA, &w->c.geom,
+        hs_part_writer_init(&w->pw, ops, w->c.txn, &w->c.next.data, HS_META_PART_DATA, &w->c.geom,
                             &w->c.tally);
     return err;
 }

@@ -28,7 +28,7 @@ void hs_part_tally_release(struct hs_part_tally *t)
 }
 
 void hs_part_writer_init(struct hs_part_writer *pw, const struct hs_part_writer_ops *ops,
-                         struct hs_gw_txn *txn, struct hs_part *part, enum hs_blob_part which,
+                         struct hs_gw_txn *txn, struct hs_part *part, enum hs_meta_blob_part which,
                          const struct hs_part_geom *g, struct hs_part_tally *tally)
 {
     memset(pw, 0, sizeof *pw);
@@ -72,7 +72,7 @@ struct seg_job {
 /* Fills the segment's blob refs and the PUT calls (placed blobs only). Returns the calls. */
 static size_t build_calls(struct hs_part_writer *pw, struct hs_segment *s, uint32_t seg,
                           const uint8_t *const payload[], const size_t plen[], const uint32_t crc[],
-                          struct hs_blob_call *calls)
+                          struct hs_http_call *calls)
 {
     size_t n_calls = 0;
     for (size_t i = 0; i < s->n_blobs; i++) {
@@ -81,9 +81,9 @@ static size_t build_calls(struct hs_part_writer *pw, struct hs_segment *s, uint3
             HS_BUG("blob id for txn %s", hs_gw_txn_id(pw->txn));
         const char *url = NULL;
         const char *node = hs_gw_txn_blob_node(pw->txn, i, unplaced, &url);
-        hs_blob_ref_set(&s->blobs[i], id, node, (int64_t)plen[i], crc[i]);
+        hs_meta_blob_ref_set(&s->blobs[i], id, node, (int64_t)plen[i], crc[i]);
         if (url)
-            calls[n_calls++] = (struct hs_blob_call){.op = HS_BLOB_OP_PUT,
+            calls[n_calls++] = (struct hs_http_call){.op = HS_HTTP_OP_PUT,
                                                      .base_url = url,
                                                      .id = s->blobs[i].blob_id,
                                                      .data = payload[i],
@@ -97,7 +97,7 @@ static size_t build_calls(struct hs_part_writer *pw, struct hs_segment *s, uint3
 /* Names the segment in the WAL record if needed, encodes it, appends it to the part and adds
  * its PUT calls at calls[*n_calls]. Nothing is sent. */
 static enum hs_err seg_prepare(struct hs_part_writer *pw, const uint8_t *data, size_t len,
-                               struct hs_blob_call *calls, size_t *n_calls, struct seg_job *job,
+                               struct hs_http_call *calls, size_t *n_calls, struct seg_job *job,
                                char *msg, size_t msg_len)
 {
     struct hs_part *part = pw->part;
@@ -143,7 +143,7 @@ static void tally_url(struct hs_part_tally *t, const char *url)
 
 /* Books what the segment's calls did: stored blobs, the tally, the degraded flag;
  * HS_EUNAVAIL below the part's quorum. */
-static enum hs_err seg_account(const struct seg_job *job, const struct hs_blob_call *calls,
+static enum hs_err seg_account(const struct seg_job *job, const struct hs_http_call *calls,
                                char *msg, size_t msg_len)
 {
     struct hs_part_writer *pw = job->pw;
@@ -178,7 +178,7 @@ enum hs_err hs_part_writers_put_segments(struct hs_part_writer *const pws[],
                                          char *msg, size_t msg_len)
 {
     assert(n >= 1 && n <= GROUP_MAX);
-    struct hs_blob_call calls[GROUP_MAX * HS_CODEC_MAX_SHARDS];
+    struct hs_http_call calls[GROUP_MAX * HS_CODEC_MAX_SHARDS];
     size_t n_calls = 0;
     struct seg_job jobs[GROUP_MAX];
     for (size_t j = 0; j < n; j++) {

@@ -69,9 +69,9 @@ extern const struct hs_part_writer_ops hs_part_existing;
 struct hs_part_writer {
     const struct hs_part_writer_ops *ops;
     struct hs_gw_txn *txn;
-    struct hs_part *part;        /* borrowed: in the caller's next manifest */
-    enum hs_blob_part which;     /* the <part> number of its blob ids */
-    struct hs_part_tally *tally; /* borrowed */
+    struct hs_part *part;         /* borrowed: in the caller's next manifest */
+    enum hs_meta_blob_part which; /* the <part> number of its blob ids */
+    struct hs_part_tally *tally;  /* borrowed */
     size_t segment_bytes;
     struct hs_buf seg; /* a streamed segment being filled */
     void *priv;        /* the row's state (EC: codec and shard buffers) */
@@ -80,7 +80,7 @@ struct hs_part_writer {
 /* Sets part up as ops says (released first) and pw to write it in txn. (Before a transaction
  * exists, ops->init alone gives the geometry its quorum check and plan need.) */
 void hs_part_writer_init(struct hs_part_writer *pw, const struct hs_part_writer_ops *ops,
-                         struct hs_gw_txn *txn, struct hs_part *part, enum hs_blob_part which,
+                         struct hs_gw_txn *txn, struct hs_part *part, enum hs_meta_blob_part which,
                          const struct hs_part_geom *g, struct hs_part_tally *tally);
 /* Streams len bytes: every full segment goes out (from data when nothing is held, so a large
  * buffer is not copied), the rest is held until more comes or finish. Errors: HS_EUNAVAIL

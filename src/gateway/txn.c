@@ -41,7 +41,7 @@ struct hs_gw_txn {
     size_t *rank;                    /* every live node, best first (indices into mem) */
     char *meta_key, *txn_key, *repair_key, *retire_key; /* heap, set by open */
     struct hs_txn_record wal;
-    size_t wal_segs[3];     /* per enum hs_blob_part: segments named in the WAL record */
+    size_t wal_segs[3];     /* per enum hs_meta_blob_part: segments named in the WAL record */
     int64_t wal_rev;        /* mod_revision of our last put of txn/<id>: every re-put and the
                                commit compare it, so a record the healer rolled back (deleted or
                                marked) can never commit */
@@ -226,7 +226,7 @@ static enum hs_err wal_put(struct hs_gw_txn *t, char *msg, size_t msg_len)
 }
 
 /* Names segments [0, to) of part `which` (width blobs each) in the record (not sent). */
-static void wal_add(struct hs_gw_txn *t, enum hs_blob_part which, size_t to, size_t width)
+static void wal_add(struct hs_gw_txn *t, enum hs_meta_blob_part which, size_t to, size_t width)
 {
     if (to > t->wal_segs[which]) {
         t->wal_segs[which] = to;
@@ -234,7 +234,7 @@ static void wal_add(struct hs_gw_txn *t, enum hs_blob_part which, size_t to, siz
     }
 }
 
-enum hs_err hs_gw_txn_name_segment(struct hs_gw_txn *t, enum hs_blob_part which, size_t seg,
+enum hs_err hs_gw_txn_name_segment(struct hs_gw_txn *t, enum hs_meta_blob_part which, size_t seg,
                                    size_t width, char *msg, size_t msg_len)
 {
     if (seg < t->wal_segs[which])
@@ -289,7 +289,7 @@ static void wal_plan(struct hs_gw_txn *t, const struct hs_txn_plan *plan)
     hs_txn_record_set_nodes(&t->wal, nodes, n);
     for (size_t p = 0; p < 3; p++)
         if (plan->segs[p])
-            wal_add(t, (enum hs_blob_part)p, plan->segs[p], plan->blobs[p]);
+            wal_add(t, (enum hs_meta_blob_part)p, plan->segs[p], plan->blobs[p]);
 }
 
 enum hs_err hs_gw_txn_open(struct hs_gw_txn *t, const struct hs_txn_plan *plan, char *msg,
@@ -340,13 +340,13 @@ enum hs_err hs_gw_txn_open(struct hs_gw_txn *t, const struct hs_txn_plan *plan, 
 
 /* Runs calls in parallel on the calling thread's node client, then once more those that lost
  * their connection. */
-static void run_calls(struct hs_gw *gw, struct hs_blob_call *calls, size_t n)
+static void run_calls(struct hs_gw *gw, struct hs_http_call *calls, size_t n)
 {
     /* PUT and DELETE of a blob are idempotent on the node, so a call that lost its
      * connection (curl cannot rewind a PUT on a closed kept-alive one) simply goes again */
-    struct hs_blob_client *c = hs_gw_blob_client(gw);
-    (void)hs_blob_client_run(c, calls, n);
-    struct hs_blob_call again[CALL_BATCH];
+    struct hs_http_client *c = hs_gw_blob_client(gw);
+    (void)hs_http_client_run(c, calls, n);
+    struct hs_http_call again[CALL_BATCH];
     size_t idx[CALL_BATCH], m = 0;
     for (size_t i = 0; i < n && m < CALL_BATCH; i++) {
         if (calls[i].err != HS_EUNAVAIL)
@@ -358,12 +358,12 @@ static void run_calls(struct hs_gw *gw, struct hs_blob_call *calls, size_t n)
     }
     if (m == 0)
         return;
-    (void)hs_blob_client_run(c, again, m);
+    (void)hs_http_client_run(c, again, m);
     for (size_t j = 0; j < m; j++)
         calls[idx[j]] = again[j];
 }
 
-void hs_gw_txn_run(struct hs_gw_txn *t, struct hs_blob_call *calls, size_t n)
+void hs_gw_txn_run(struct hs_gw_txn *t, struct hs_http_call *calls, size_t n)
 {
     run_calls(t->gw, calls, n);
 }
@@ -378,7 +378,7 @@ static void note_url(char ***set, size_t *n, const char *url)
     (*set)[(*n)++] = hs_xstrdup(url);
 }
 
-bool hs_gw_txn_note_put(struct hs_gw_txn *t, const struct hs_blob_call *c)
+bool hs_gw_txn_note_put(struct hs_gw_txn *t, const struct hs_http_call *c)
 {
     if (c->err != HS_OK) {
         if (c->err == HS_ETIMEDOUT || c->err == HS_EUNAVAIL)
@@ -408,10 +408,10 @@ static size_t delete_stored(struct hs_gw_txn *t)
 {
     if (t->n_stored == 0)
         return 0;
-    struct hs_blob_call *calls = hs_xcalloc(t->n_stored, sizeof *calls);
+    struct hs_http_call *calls = hs_xcalloc(t->n_stored, sizeof *calls);
     for (size_t i = 0; i < t->n_stored; i++)
-        calls[i] = (struct hs_blob_call){
-            .op = HS_BLOB_OP_DELETE, .base_url = t->stored[i].url, .id = t->stored[i].id};
+        calls[i] = (struct hs_http_call){
+            .op = HS_HTTP_OP_DELETE, .base_url = t->stored[i].url, .id = t->stored[i].id};
     size_t failures = 0;
     for (size_t off = 0; off < t->n_stored; off += CALL_BATCH) {
         size_t b = HS_MIN((size_t)CALL_BATCH, t->n_stored - off);
@@ -517,7 +517,8 @@ static void repair_mark_json(const char *txn_id, char *out, size_t out_len)
 
 /* A retire record (manifest.h) of blobs of key, as JSON (heap, *len bytes); NULL when n is 0.
  * HS_BUG on a record that does not encode (the blobs come from validated manifests). */
-static char *retire_json(const char *key, const struct hs_blob_loc *blobs, size_t n, size_t *len)
+static char *retire_json(const char *key, const struct hs_meta_blob_loc *blobs, size_t n,
+                         size_t *len)
 {
     if (n == 0)
         return NULL;
@@ -540,7 +541,7 @@ static char *commit_retire_json(struct hs_gw_txn *t, const struct hs_manifest *n
 {
     if (!t->have_cur)
         return NULL;
-    struct hs_blob_loc *gone = NULL;
+    struct hs_meta_blob_loc *gone = NULL;
     size_t n_gone = 0;
     hs_txn_retire_set(&t->cur, next, &gone, &n_gone);
     char *json = retire_json(t->key, gone, n_gone, len);
@@ -718,13 +719,13 @@ enum hs_err hs_gw_txn_commit(struct hs_gw_txn *t, struct hs_manifest *next,
 
 /* ---- the delete transaction ---- */
 
-size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_blob_loc *locs, size_t n,
+size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_meta_blob_loc *locs, size_t n,
                           bool *deleted_out)
 {
     if (n == 0)
         return 0;
     const struct hs_gw_members *mem = hs_gw_members_get(gw);
-    struct hs_blob_call *calls = hs_xcalloc(n, sizeof *calls);
+    struct hs_http_call *calls = hs_xcalloc(n, sizeof *calls);
     size_t *map = hs_xcalloc(n, sizeof *map);
     size_t n_calls = 0, failures = 0;
     for (size_t i = 0; i < n; i++) {
@@ -739,7 +740,7 @@ size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_blob_loc *locs, size
         }
         map[n_calls] = i;
         calls[n_calls++] =
-            (struct hs_blob_call){.op = HS_BLOB_OP_DELETE, .base_url = url, .id = locs[i].blob_id};
+            (struct hs_http_call){.op = HS_HTTP_OP_DELETE, .base_url = url, .id = locs[i].blob_id};
     }
     for (size_t off = 0; off < n_calls; off += CALL_BATCH) {
         size_t b = HS_MIN((size_t)CALL_BATCH, n_calls - off);
@@ -771,7 +772,7 @@ enum hs_err hs_gw_txn_delete_object(struct hs_gw *gw, const char *key, int64_t r
     char id[HS_TXN_ID_BUF];
     size_t n_ops = 2, retire_len = 0;
     if (m) {
-        struct hs_blob_loc *locs = NULL;
+        struct hs_meta_blob_loc *locs = NULL;
         size_t n = 0;
         hs_txn_retire_set(m, NULL, &locs, &n);
         if (n && hs_meta_txn_id_new(id) == HS_OK && hs_meta_key_retire(id, &retire_key) == HS_OK)

@@ -59,7 +59,7 @@ bool hs_gw_txn_degraded(const struct hs_gw_txn *t);
 /* Names segment seg of part `which` (width blobs each) in the WAL record, re-putting it when it
  * was not named yet: blobs are named before they may exist. HS_EUNAVAIL when the healer rolled
  * the write back (the write must fail) or etcd cannot confirm. */
-enum hs_err hs_gw_txn_name_segment(struct hs_gw_txn *t, enum hs_blob_part which, size_t seg,
+enum hs_err hs_gw_txn_name_segment(struct hs_gw_txn *t, enum hs_meta_blob_part which, size_t seg,
                                    size_t width, char *msg, size_t msg_len);
 /* A streamed write that is still receiving bytes re-puts its record every opts.wal_alive_ms so
  * the healer never takes a slow, progressing upload for a stalled one. Errors as
@@ -68,11 +68,11 @@ enum hs_err hs_gw_txn_keep_alive(struct hs_gw_txn *t, char *msg, size_t msg_len)
 
 /* Runs blob PUTs on the calling thread's node client, in parallel, then once more those that
  * lost their connection (a kept-alive connection the node closed while idle). */
-void hs_gw_txn_run(struct hs_gw_txn *t, struct hs_blob_call *calls, size_t n);
+void hs_gw_txn_run(struct hs_gw_txn *t, struct hs_http_call *calls, size_t n);
 /* Books a finished PUT: stored (a failed write deletes it again), or failed (logged; the node
  * is noted as unreachable on a timeout or lost connection, so the clean-up leaves the WAL
  * record to the healer). Returns whether it was stored. */
-bool hs_gw_txn_note_put(struct hs_gw_txn *t, const struct hs_blob_call *c);
+bool hs_gw_txn_note_put(struct hs_gw_txn *t, const struct hs_http_call *c);
 /* Some blob is missing: the commit marks repair/<key>. */
 void hs_gw_txn_mark_degraded(struct hs_gw_txn *t);
 
@@ -103,7 +103,7 @@ enum hs_err hs_gw_txn_delete_object(struct hs_gw *gw, const char *key, int64_t r
 /* After a delete transaction: deletes the retired blobs now, in parallel, best effort, so that
  * storage is given back at once (what fails stays named by the retire record for the healer's
  * sweeper). deleted_out[i] says whether locs[i] was deleted now. Returns the failures. */
-size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_blob_loc *locs, size_t n,
+size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_meta_blob_loc *locs, size_t n,
                           bool *deleted_out);
 
 #endif

@@ -25,8 +25,8 @@ size_t hs_txn_segs_for(int64_t len, int64_t seg_bytes)
     return len <= 0 ? 0 : (size_t)((len + seg_bytes - 1) / seg_bytes);
 }
 
-void hs_txn_plan_part(struct hs_txn_plan *p, enum hs_blob_part which, const struct hs_part *part,
-                      size_t segs)
+void hs_txn_plan_part(struct hs_txn_plan *p, enum hs_meta_blob_part which,
+                      const struct hs_part *part, size_t segs)
 {
     size_t width = hs_txn_part_width(part);
     p->width = HS_MAX(p->width, width);
@@ -72,14 +72,14 @@ enum hs_commit_outcome hs_txn_commit_outcome(const struct hs_commit_reply *r, in
 }
 
 void hs_txn_retire_set(const struct hs_manifest *old, const struct hs_manifest *now,
-                       struct hs_blob_loc **out, size_t *n)
+                       struct hs_meta_blob_loc **out, size_t *n)
 {
-    struct hs_blob_loc *a = NULL, *b = NULL, *gone = NULL;
+    struct hs_meta_blob_loc *a = NULL, *b = NULL, *gone = NULL;
     size_t n_a = 0, n_b = 0, n_gone = 0, kept = 0;
     hs_manifest_blob_locs(old, &a, &n_a);
     if (now)
         hs_manifest_blob_locs(now, &b, &n_b);
-    hs_blob_locs_subtract(a, n_a, b, n_b, &gone, &n_gone);
+    hs_meta_blob_locs_subtract(a, n_a, b, n_b, &gone, &n_gone);
     static const char unplaced[] = HS_META_NODE_UNPLACED_PREFIX;
     for (size_t i = 0; i < n_gone; i++) /* a blob of a pseudo node was never stored */
         if (strncmp(gone[i].node_id, unplaced, sizeof unplaced - 1) != 0)

@@ -26,15 +26,15 @@ size_t hs_txn_segs_for(int64_t len, int64_t seg_bytes);
 /* What the WAL record (manifest.h, version 2) names when it is first put. */
 struct hs_txn_plan {
     size_t width;      /* nodes to name: the widest planned part's blobs per segment */
-    uint32_t segs[3];  /* per enum hs_blob_part: segments [0, segs) named up front */
-    uint32_t blobs[3]; /* per enum hs_blob_part: blobs per segment (0 = part not named) */
+    uint32_t segs[3];  /* per enum hs_meta_blob_part: segments [0, segs) named up front */
+    uint32_t blobs[3]; /* per enum hs_meta_blob_part: blobs per segment (0 = part not named) */
 };
 /* Adds a part of the given geometry: widens the plan to its blobs per segment and, when
  * segs > 0, names its first segs segments. A part that may be written later without being
  * named now (segs = 0) still widens the node list, so that the healer's roll-back looks on
  * every node the write may use. */
-void hs_txn_plan_part(struct hs_txn_plan *p, enum hs_blob_part which, const struct hs_part *part,
-                      size_t segs);
+void hs_txn_plan_part(struct hs_txn_plan *p, enum hs_meta_blob_part which,
+                      const struct hs_part *part, size_t segs);
 /* Nodes the record names with `live` nodes ranked: min(width, live, HS_TXN_NODES_MAX). */
 size_t hs_txn_plan_nodes(const struct hs_txn_plan *p, size_t live);
 
@@ -69,6 +69,6 @@ enum hs_commit_outcome hs_txn_commit_outcome(const struct hs_commit_reply *r, in
  * the pseudo nodes' blobs (HS_META_NODE_UNPLACED_PREFIX: never stored anywhere). *out (heap,
  * free(); NULL when *n is 0) borrows old's strings. */
 void hs_txn_retire_set(const struct hs_manifest *old, const struct hs_manifest *now,
-                       struct hs_blob_loc **out, size_t *n);
+                       struct hs_meta_blob_loc **out, size_t *n);
 
 #endif

@@ -148,7 +148,7 @@ static void list_unit(struct hs_healer *h, struct sweep *sw)
     const struct hs_healer_node *node = &sw->nodes[sw->list_i];
     struct list_ctx lc = {.sw = sw, .node_id = node->id};
     char *next = NULL;
-    enum hs_err err = hs_blob_client_list(hs_healer_blob_client(h), node->url, sw->list_after,
+    enum hs_err err = hs_http_client_list(hs_healer_blob_client(h), node->url, sw->list_after,
                                           AUDIT_LIST_PAGE, listed, &lc, &next);
     free(sw->list_after);
     sw->list_after = NULL;
@@ -185,7 +185,7 @@ static void judge_lost(struct judge *j, const char *node_id)
     j->lost_on = node_id;
 }
 
-static bool blob_ok(void *ctx, const struct hs_blob_ref *b)
+static bool blob_ok(void *ctx, const struct hs_meta_blob_ref *b)
 {
     struct judge *j = ctx;
     struct sweep *sw = j->sw;

@@ -71,7 +71,7 @@ static void listing_truncate(struct listing *l, size_t n)
 static void list_nodes(struct hs_healer *h, const struct hs_healer_node *nodes, size_t n_nodes,
                        struct listing *l)
 {
-    struct hs_blob_client *c = hs_healer_blob_client(h);
+    struct hs_http_client *c = hs_healer_blob_client(h);
     for (size_t i = 0; i < n_nodes && hs_healer_leading(h); i++) {
         size_t mark = l->n;
         l->node = i;
@@ -79,7 +79,7 @@ static void list_nodes(struct hs_healer *h, const struct hs_healer_node *nodes, 
         enum hs_err err;
         do {
             char *next = NULL;
-            err = hs_blob_client_list(c, nodes[i].url, after, GC_LIST_PAGE, on_listed, l, &next);
+            err = hs_http_client_list(c, nodes[i].url, after, GC_LIST_PAGE, on_listed, l, &next);
             free(after);
             after = next;
         } while (err == HS_OK && after);
@@ -136,7 +136,7 @@ static bool on_manifest(void *ctx, const struct hs_etcd_kv *kv)
         json_decref(j);
         return true;
     }
-    struct hs_blob_loc *locs = NULL;
+    struct hs_meta_blob_loc *locs = NULL;
     size_t n = 0;
     hs_manifest_blob_locs(&m, &locs, &n);
     for (size_t i = 0; i < n; i++)
@@ -208,16 +208,16 @@ static bool is_orphan(const struct hs_healer *h, const struct refs *r, const cha
 static void delete_orphans(struct hs_healer *h, const struct hs_healer_node *nodes,
                            const struct listed *const *orphans, size_t n)
 {
-    struct hs_blob_call calls[GC_DELETE_BATCH];
+    struct hs_http_call calls[GC_DELETE_BATCH];
     for (size_t at = 0; at < n; at += GC_DELETE_BATCH) {
         if (!hs_healer_still_leader(h))
             return;
         size_t k = HS_MIN((size_t)GC_DELETE_BATCH, n - at);
         for (size_t i = 0; i < k; i++)
-            calls[i] = (struct hs_blob_call){.op = HS_BLOB_OP_DELETE,
+            calls[i] = (struct hs_http_call){.op = HS_HTTP_OP_DELETE,
                                              .base_url = nodes[orphans[at + i]->node].url,
                                              .id = orphans[at + i]->id};
-        hs_blob_client_run(hs_healer_blob_client(h), calls, k);
+        hs_http_client_run(hs_healer_blob_client(h), calls, k);
         for (size_t i = 0; i < k; i++) {
             const struct listed *o = orphans[at + i];
             if (calls[i].err == HS_OK) {

@@ -32,7 +32,7 @@
 #include "hs/etcd.h"
 
 struct hs_view;
-struct hs_blob_client;
+struct hs_http_client;
 
 struct hs_healer_opts {
     const char *etcd_endpoints;
@@ -153,7 +153,7 @@ void hs_healer_repair_free(struct hs_healer *h);
 /* ---- util.c (and set.c): helpers shared by the passes ---- */
 /* The calling thread's node client (thread-local, secret and node_timeout_ms from h->opts;
  * freed when the thread exits). Never NULL. */
-struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h);
+struct hs_http_client *hs_healer_blob_client(struct hs_healer *h);
 
 /* A live node from the nodes/ view. */
 struct hs_healer_node {

@@ -119,7 +119,7 @@ const char *hs_healer_live_url(const struct hs_healer_live *live, const char *no
 
 /* ---- walking a manifest's blobs (the rule itself: rules.c) ---- */
 
-static bool state_ok(void *ctx, const struct hs_blob_ref *b)
+static bool state_ok(void *ctx, const struct hs_meta_blob_ref *b)
 {
     (void)b;
     const uint8_t **cursor = ctx; /* walks the flat state array in the same order */
@@ -144,12 +144,12 @@ static void obj_release(struct obj *o)
 
 /* ---- checking an object ---- */
 
-static void head_results(struct hs_blob_call *calls, struct hs_blob_ref **refs, size_t n,
+static void head_results(struct hs_http_call *calls, struct hs_meta_blob_ref **refs, size_t n,
                          uint8_t **sts)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct hs_blob_call *c = &calls[i];
-        const struct hs_blob_ref *b = refs[i];
+        const struct hs_http_call *c = &calls[i];
+        const struct hs_meta_blob_ref *b = refs[i];
         if (c->err == HS_OK)
             *sts[i] = c->blob_len == b->len_bytes && c->blob_crc == b->crc32c ? B_OK : B_BAD;
         else if (c->err == HS_ENOENT || c->err == HS_ECORRUPT)
@@ -169,16 +169,16 @@ static void obj_check(struct hs_healer *h, const struct hs_healer_live *live, st
         for (size_t s = 0; s < parts[p]->n_segments; s++)
             o->n_blobs += parts[p]->segments[s].n_blobs;
     o->st = hs_xcalloc(o->n_blobs ? o->n_blobs : 1, 1);
-    struct hs_blob_call calls[HEAD_FANOUT];
-    struct hs_blob_ref *refs[HEAD_FANOUT];
+    struct hs_http_call calls[HEAD_FANOUT];
+    struct hs_meta_blob_ref *refs[HEAD_FANOUT];
     uint8_t *sts[HEAD_FANOUT];
     size_t n = 0, flat = 0;
-    struct hs_blob_client *client = hs_healer_blob_client(h);
+    struct hs_http_client *client = hs_healer_blob_client(h);
     for (size_t p = 0; p < np; p++) {
         for (size_t s = 0; s < parts[p]->n_segments; s++) {
             struct hs_segment *seg = &parts[p]->segments[s];
             for (size_t b = 0; b < seg->n_blobs; b++, flat++) {
-                struct hs_blob_ref *r = &seg->blobs[b];
+                struct hs_meta_blob_ref *r = &seg->blobs[b];
                 const char *url = hs_healer_live_url(live, r->node_id);
                 if (!url) {
                     o->st[flat] = hs_healer_node_gone(h, r->node_id) ? B_GONE : B_WAIT;
@@ -191,11 +191,11 @@ static void obj_check(struct hs_healer *h, const struct hs_healer_live *live, st
                     continue;
                 }
                 calls[n] =
-                    (struct hs_blob_call){.op = HS_BLOB_OP_HEAD, .base_url = url, .id = r->blob_id};
+                    (struct hs_http_call){.op = HS_HTTP_OP_HEAD, .base_url = url, .id = r->blob_id};
                 refs[n] = r;
                 sts[n] = &o->st[flat];
                 if (++n == HEAD_FANOUT) {
-                    hs_blob_client_run(client, calls, n);
+                    hs_http_client_run(client, calls, n);
                     head_results(calls, refs, n, sts);
                     n = 0;
                 }
@@ -203,7 +203,7 @@ static void obj_check(struct hs_healer *h, const struct hs_healer_live *live, st
         }
     }
     if (n > 0) {
-        hs_blob_client_run(client, calls, n);
+        hs_http_client_run(client, calls, n);
         head_results(calls, refs, n, sts);
     }
     obj_score(o);
@@ -260,7 +260,7 @@ static bool wants_rewrite(uint8_t s)
 /* Where blob i goes: its own node when live (missing/bad), a new node when gone. NULL: skip. */
 static const char *target_url(struct seg_ctx *c, size_t i, const char **taken, const char **node)
 {
-    struct hs_blob_ref *b = &c->seg->blobs[i];
+    struct hs_meta_blob_ref *b = &c->seg->blobs[i];
     if (c->st[i] == B_MISSING || c->st[i] == B_BAD) {
         *node = b->node_id;
         return hs_healer_live_url(c->live, b->node_id);
@@ -285,13 +285,13 @@ static bool put_blobs(struct seg_ctx *c, uint8_t *const *payloads)
     size_t nb = c->seg->n_blobs;
     const char **taken = hs_xcalloc(nb, sizeof *taken);
     const char **node = hs_xcalloc(nb, sizeof *node);
-    struct hs_blob_call *calls = hs_xcalloc(nb, sizeof *calls);
+    struct hs_http_call *calls = hs_xcalloc(nb, sizeof *calls);
     size_t *idx = hs_xcalloc(nb, sizeof *idx);
     size_t n = 0;
     bool ok = true;
     for (size_t i = 0; i < nb; i++)
         taken[i] = c->seg->blobs[i].node_id;
-    struct hs_blob_client *client = hs_healer_blob_client(c->h);
+    struct hs_http_client *client = hs_healer_blob_client(c->h);
     for (size_t i = 0; i < nb; i++) {
         if (!wants_rewrite(c->st[i]) || (!payloads[i] && c->seg->blobs[i].len_bytes > 0))
             continue;
@@ -300,10 +300,10 @@ static bool put_blobs(struct seg_ctx *c, uint8_t *const *payloads)
             ok = false;
             continue;
         }
-        struct hs_blob_ref *b = &c->seg->blobs[i];
+        struct hs_meta_blob_ref *b = &c->seg->blobs[i];
         if (c->st[i] == B_BAD) /* same id, other bytes: never referenced content, replace it */
-            hs_blob_client_delete(client, url, b->blob_id);
-        calls[n] = (struct hs_blob_call){.op = HS_BLOB_OP_PUT,
+            hs_http_client_delete(client, url, b->blob_id);
+        calls[n] = (struct hs_http_call){.op = HS_HTTP_OP_PUT,
                                          .base_url = url,
                                          .id = b->blob_id,
                                          .data = payloads[i],
@@ -313,10 +313,10 @@ static bool put_blobs(struct seg_ctx *c, uint8_t *const *payloads)
         idx[n++] = i;
     }
     if (n > 0)
-        hs_blob_client_run(client, calls, n);
+        hs_http_client_run(client, calls, n);
     for (size_t j = 0; j < n; j++) {
         size_t i = idx[j];
-        struct hs_blob_ref *b = &c->seg->blobs[i];
+        struct hs_meta_blob_ref *b = &c->seg->blobs[i];
         if (calls[j].err != HS_OK) {
             LOG_LIMITED(HS_LOG_WARN, "repair_put_failed", "obj='%s' blob=%s node=%s err=%s", c->key,
                         b->blob_id, node[i], hs_err_name(calls[j].err));
@@ -328,7 +328,7 @@ static bool put_blobs(struct seg_ctx *c, uint8_t *const *payloads)
         if (c->st[i] == B_GONE) {
             HS_LOG_INFO("blob_moved", "obj='%s' blob=%s from=%s to=%s", c->key, b->blob_id,
                         b->node_id, node[i]);
-            hs_blob_ref_set(b, b->blob_id, node[i], b->len_bytes, b->crc32c);
+            hs_meta_blob_ref_set(b, b->blob_id, node[i], b->len_bytes, b->crc32c);
             c->res->moved++;
         }
         c->st[i] = B_OK;
@@ -343,11 +343,11 @@ static bool put_blobs(struct seg_ctx *c, uint8_t *const *payloads)
 /* GETs blob i into out (sized by the manifest); a failure marks the source missing. */
 static bool fetch(struct seg_ctx *c, size_t i, struct hs_buf *out)
 {
-    struct hs_blob_ref *b = &c->seg->blobs[i];
+    struct hs_meta_blob_ref *b = &c->seg->blobs[i];
     const char *url = hs_healer_live_url(c->live, b->node_id);
     uint32_t crc = 0;
     enum hs_err err =
-        url ? hs_blob_client_get(hs_healer_blob_client(c->h), url, b->blob_id, out, &crc)
+        url ? hs_http_client_get(hs_healer_blob_client(c->h), url, b->blob_id, out, &crc)
             : HS_EUNAVAIL;
     if (err == HS_OK && (crc != b->crc32c || (int64_t)out->len != b->len_bytes))
         err = HS_ECORRUPT; /* intact on the node, but not what the manifest recorded */

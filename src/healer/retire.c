@@ -189,9 +189,9 @@ static void delete_batch(struct hs_healer *h, struct due_rec *g, const size_t *m
         return;
     }
     enum hs_err *errs = hs_xcalloc(b->n, sizeof *errs);
-    struct hs_blob_delete_many res = {0};
+    struct hs_http_delete_many res = {0};
     enum hs_err err =
-        hs_blob_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, errs);
+        hs_http_client_delete_many(hs_healer_blob_client(h), url, b->ids, b->n, &res, errs);
     int64_t failed = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct tally *t = &g[map[b->recs[i]]].t;

@@ -40,7 +40,7 @@ struct hs_healer_redundancy {
 /* Calls ok(ctx, b) once for every blob of m, in part/segment/blob order (callers may walk a
  * flat array alongside), and summarises: full when every call said yes, else lost when some
  * segment's healthy blobs are fewer than hs_healer_needed, else degraded. */
-typedef bool hs_healer_blob_ok_fn(void *ctx, const struct hs_blob_ref *b);
+typedef bool hs_healer_blob_ok_fn(void *ctx, const struct hs_meta_blob_ref *b);
 void hs_healer_redundancy_of(const struct hs_manifest *m, hs_healer_blob_ok_fn *ok, void *ctx,
                              struct hs_healer_redundancy *out);
 

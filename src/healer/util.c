@@ -28,7 +28,7 @@ static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 
 static void client_destroy(void *p)
 {
-    hs_blob_client_free(p);
+    hs_http_client_free(p);
 }
 
 static void client_key_make(void)
@@ -37,16 +37,16 @@ static void client_key_make(void)
         HS_BUG("pthread_key_create failed");
 }
 
-struct hs_blob_client *hs_healer_blob_client(struct hs_healer *h)
+struct hs_http_client *hs_healer_blob_client(struct hs_healer *h)
 {
     pthread_once(&client_once, client_key_make);
-    struct hs_blob_client *c = pthread_getspecific(client_key);
+    struct hs_http_client *c = pthread_getspecific(client_key);
     if (c)
         return c;
-    struct hs_blob_client_opts o = {.secret = h->opts.secret,
+    struct hs_http_client_opts o = {.secret = h->opts.secret,
                                     .timeout_ms = h->opts.node_timeout_ms,
                                     .connect_timeout_ms = 1000};
-    if (hs_blob_client_new(&o, &c) != HS_OK)
+    if (hs_http_client_new(&o, &c) != HS_OK)
         HS_BUG("cannot create a node client");
     pthread_setspecific(client_key, c);
     return c;

@@ -101,7 +101,7 @@ struct wal_tally {
 static void delete_blobs(struct hs_healer *h, const struct hs_txn_record *r,
                          const struct hs_manifest *keep, struct wal_tally *t)
 {
-    struct hs_blob_call *calls = hs_xcalloc(r->n_blobs ? r->n_blobs : 1, sizeof *calls);
+    struct hs_http_call *calls = hs_xcalloc(r->n_blobs ? r->n_blobs : 1, sizeof *calls);
     char **urls = hs_xcalloc(r->n_blobs ? r->n_blobs : 1, sizeof *urls);
     size_t n = 0;
     for (size_t i = 0; i < r->n_blobs; i++) {
@@ -119,11 +119,11 @@ static void delete_blobs(struct hs_healer *h, const struct hs_txn_record *r,
         }
         urls[n] = url;
         calls[n] =
-            (struct hs_blob_call){.op = HS_BLOB_OP_DELETE, .base_url = url, .id = b->blob_id};
+            (struct hs_http_call){.op = HS_HTTP_OP_DELETE, .base_url = url, .id = b->blob_id};
         n++;
     }
     if (n > 0)
-        hs_blob_client_run(hs_healer_blob_client(h), calls, n);
+        hs_http_client_run(hs_healer_blob_client(h), calls, n);
     for (size_t i = 0; i < n; i++) {
         if (calls[i].err == HS_OK || calls[i].err == HS_ENOENT) {
             t->deleted++;

@@ -24,7 +24,7 @@
 
 /* One running call: the call plus the state of its libcurl callbacks. */
 struct hs_http_xfer {
-    struct hs_blob_call *call;
+    struct hs_http_call *call;
     struct hs_http_xfer *next; /* c->running */
     size_t slot;               /* its easy handle in the pool */
     CURL *easy;
@@ -54,10 +54,10 @@ void hs_http_curl_global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs_blob_client **out)
+enum hs_err hs_http_client_new(const struct hs_http_client_opts *opts, struct hs_http_client **out)
 {
     global_init_once();
-    struct hs_blob_client *c = hs_xcalloc(1, sizeof *c);
+    struct hs_http_client *c = hs_xcalloc(1, sizeof *c);
     c->secret = opts->secret ? hs_xstrdup(opts->secret) : NULL;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->connect_timeout_ms =
@@ -69,9 +69,9 @@ enum hs_err hs_blob_client_new(const struct hs_blob_client_opts *opts, struct hs
     return HS_OK;
 }
 
-static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x);
+static void xfer_drop(struct hs_http_client *c, struct hs_http_xfer *x);
 
-void hs_blob_client_free(struct hs_blob_client *c)
+void hs_http_client_free(struct hs_http_client *c)
 {
     if (!c)
         return;
@@ -86,7 +86,7 @@ void hs_blob_client_free(struct hs_blob_client *c)
     free(c);
 }
 
-CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i)
+CURL *hs_http_client_easy(struct hs_http_client *c, size_t i)
 {
     while (c->n_easy <= i) {
         c->easy = hs_xrealloc(c->easy, (c->n_easy + 1) * sizeof *c->easy);
@@ -102,7 +102,7 @@ CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i)
     return c->easy[i];
 }
 
-struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c)
+struct curl_slist *hs_http_client_headers(const struct hs_http_client *c)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     if (c->secret) {
@@ -113,7 +113,7 @@ struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c)
     return h;
 }
 
-void hs_http_client_common_opts(const struct hs_blob_client *c, CURL *e, const char *url)
+void hs_http_client_common_opts(const struct hs_http_client *c, CURL *e, const char *url)
 {
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -277,9 +277,9 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-static void xfer_setup(struct hs_blob_client *c, struct hs_http_xfer *x)
+static void xfer_setup(struct hs_http_client *c, struct hs_http_xfer *x)
 {
-    struct hs_blob_call *call = x->call;
+    struct hs_http_call *call = x->call;
     size_t i = 0;
     while (i < c->n_easy && c->busy[i])
         i++;
@@ -304,7 +304,7 @@ static void xfer_setup(struct hs_blob_client *c, struct hs_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, download_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     switch (call->op) {
-    case HS_BLOB_OP_PUT: {
+    case HS_HTTP_OP_PUT: {
         uint32_t crc = call->have_crc ? call->crc : hs_crc32c(0, call->data, call->len);
         char h[40];
         snprintf(h, sizeof h, "X-HS-CRC32C: %08x", crc);
@@ -324,13 +324,13 @@ static void xfer_setup(struct hs_blob_client *c, struct hs_http_xfer *x)
         curl_easy_setopt(e, CURLOPT_READDATA, x);
         break;
     }
-    case HS_BLOB_OP_HEAD:
+    case HS_HTTP_OP_HEAD:
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
         break;
-    case HS_BLOB_OP_DELETE:
+    case HS_HTTP_OP_DELETE:
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
-    case HS_BLOB_OP_GET:
+    case HS_HTTP_OP_GET:
         if (call->range_len > 0) {
             char range[48];
             snprintf(range, sizeof range, "%lld-%lld", (long long)call->range_off,
@@ -345,7 +345,7 @@ static void xfer_setup(struct hs_blob_client *c, struct hs_http_xfer *x)
 /* Turns a finished transfer into the call's err/status/len/crc. */
 static void xfer_finish(struct hs_http_xfer *x, CURLcode rc)
 {
-    struct hs_blob_call *call = x->call;
+    struct hs_http_call *call = x->call;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &call->http_status);
     curl_off_t us = 0;
     curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
@@ -353,16 +353,16 @@ static void xfer_finish(struct hs_http_xfer *x, CURLcode rc)
     enum hs_err err = x->write_err != HS_OK ? x->write_err : hs_http_map_curl(rc);
     if (err == HS_OK)
         err = hs_http_map_status(call->http_status, x->err_name);
-    if (err == HS_OK && (call->op == HS_BLOB_OP_GET || call->op == HS_BLOB_OP_HEAD)) {
+    if (err == HS_OK && (call->op == HS_HTTP_OP_GET || call->op == HS_HTTP_OP_HEAD)) {
         if (!x->have_crc_hdr) {
             err = HS_EPROTO;
         } else {
             call->blob_crc = x->crc_hdr;
-            call->blob_len = call->op == HS_BLOB_OP_GET ? (int64_t)(call->out->len - x->out_len0)
+            call->blob_len = call->op == HS_HTTP_OP_GET ? (int64_t)(call->out->len - x->out_len0)
                                                         : x->content_len;
         }
     }
-    bool ranged = call->op == HS_BLOB_OP_GET && call->range_len > 0;
+    bool ranged = call->op == HS_HTTP_OP_GET && call->range_len > 0;
     if (err == HS_OK && ranged) {
         /* Only the node could check the CRC (of the whole blob); we check we got the range. */
         if (call->http_status != 206 || x->cr_first != call->range_off ||
@@ -373,17 +373,17 @@ static void xfer_finish(struct hs_http_xfer *x, CURLcode rc)
         } else {
             call->blob_len = x->cr_total;
         }
-    } else if (err == HS_OK && call->op == HS_BLOB_OP_GET &&
+    } else if (err == HS_OK && call->op == HS_HTTP_OP_GET &&
                hs_crc32c(0, call->out->data + x->out_len0, call->out->len - x->out_len0) !=
                    x->crc_hdr) {
         HS_LOG_WARN("blob_get_crc_mismatch", "url='%s' len=%lld", x->url,
                     (long long)call->blob_len);
         err = HS_ECORRUPT;
     }
-    if (err == HS_OK && (call->op == HS_BLOB_OP_GET || call->op == HS_BLOB_OP_HEAD)) {
+    if (err == HS_OK && (call->op == HS_HTTP_OP_GET || call->op == HS_HTTP_OP_HEAD)) {
         curl_off_t ttfb_us = 0;
         curl_easy_getinfo(x->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us);
-        hs_blob_latency_note(call->base_url, (int64_t)ttfb_us);
+        hs_http_latency_note(call->base_url, (int64_t)ttfb_us);
     }
     if (err != HS_OK && call->out)
         call->out->len = x->out_len0;
@@ -393,10 +393,10 @@ static void xfer_finish(struct hs_http_xfer *x, CURLcode rc)
     call->err = err;
 }
 
-void hs_blob_client_start(struct hs_blob_client *c, struct hs_blob_call *call)
+void hs_http_client_start(struct hs_http_client *c, struct hs_http_call *call)
 {
     assert(call->base_url && call->id);
-    assert(call->op != HS_BLOB_OP_GET || call->out);
+    assert(call->op != HS_HTTP_OP_GET || call->out);
     struct hs_http_xfer *x = hs_xcalloc(1, sizeof *x);
     x->call = call;
     call->err = HS_EPROTO; /* until its transfer finishes */
@@ -409,7 +409,7 @@ void hs_blob_client_start(struct hs_blob_client *c, struct hs_blob_call *call)
 }
 
 /* Detaches a started call's transfer from the multi handle and frees it. */
-static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x)
+static void xfer_drop(struct hs_http_client *c, struct hs_http_xfer *x)
 {
     for (struct hs_http_xfer **p = &c->running; *p; p = &(*p)->next) {
         if (*p == x) {
@@ -426,8 +426,8 @@ static void xfer_drop(struct hs_blob_client *c, struct hs_http_xfer *x)
     free(x);
 }
 
-enum hs_err hs_blob_client_wait(struct hs_blob_client *c, int64_t wait_us,
-                                struct hs_blob_call **done)
+enum hs_err hs_http_client_wait(struct hs_http_client *c, int64_t wait_us,
+                                struct hs_http_call **done)
 {
     *done = NULL;
     if (!c->running)
@@ -457,7 +457,7 @@ enum hs_err hs_blob_client_wait(struct hs_blob_client *c, int64_t wait_us,
     }
 }
 
-void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call)
+void hs_http_client_cancel(struct hs_http_client *c, struct hs_http_call *call)
 {
     struct hs_http_xfer *x = c->running;
     while (x && x->call != call)
@@ -472,13 +472,13 @@ void hs_blob_client_cancel(struct hs_blob_client *c, struct hs_blob_call *call)
     xfer_drop(c, x);
 }
 
-enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *calls, size_t n)
+enum hs_err hs_http_client_run(struct hs_http_client *c, struct hs_http_call *calls, size_t n)
 {
     assert(!c->running); /* started calls would be handed back here, to nobody */
     for (size_t i = 0; i < n; i++)
-        hs_blob_client_start(c, &calls[i]);
-    struct hs_blob_call *done = NULL;
-    while (hs_blob_client_wait(c, -1, &done) == HS_OK)
+        hs_http_client_start(c, &calls[i]);
+    struct hs_http_call *done = NULL;
+    while (hs_http_client_wait(c, -1, &done) == HS_OK)
         ;
     enum hs_err first = HS_OK;
     for (size_t i = 0; i < n && first == HS_OK; i++)
@@ -486,29 +486,29 @@ enum hs_err hs_blob_client_run(struct hs_blob_client *c, struct hs_blob_call *ca
     return first;
 }
 
-enum hs_err hs_blob_client_put(struct hs_blob_client *c, const char *base_url, const char *id,
+enum hs_err hs_http_client_put(struct hs_http_client *c, const char *base_url, const char *id,
                                const void *data, size_t len)
 {
-    struct hs_blob_call call = {
-        .op = HS_BLOB_OP_PUT, .base_url = base_url, .id = id, .data = data, .len = len};
-    return hs_blob_client_run(c, &call, 1);
+    struct hs_http_call call = {
+        .op = HS_HTTP_OP_PUT, .base_url = base_url, .id = id, .data = data, .len = len};
+    return hs_http_client_run(c, &call, 1);
 }
 
-enum hs_err hs_blob_client_get(struct hs_blob_client *c, const char *base_url, const char *id,
+enum hs_err hs_http_client_get(struct hs_http_client *c, const char *base_url, const char *id,
                                struct hs_buf *out, uint32_t *crc_out)
 {
-    struct hs_blob_call call = {.op = HS_BLOB_OP_GET, .base_url = base_url, .id = id, .out = out};
-    enum hs_err err = hs_blob_client_run(c, &call, 1);
+    struct hs_http_call call = {.op = HS_HTTP_OP_GET, .base_url = base_url, .id = id, .out = out};
+    enum hs_err err = hs_http_client_run(c, &call, 1);
     if (err == HS_OK && crc_out)
         *crc_out = call.blob_crc;
     return err;
 }
 
-enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, const char *id,
+enum hs_err hs_http_client_head(struct hs_http_client *c, const char *base_url, const char *id,
                                 int64_t *len_out, uint32_t *crc_out)
 {
-    struct hs_blob_call call = {.op = HS_BLOB_OP_HEAD, .base_url = base_url, .id = id};
-    enum hs_err err = hs_blob_client_run(c, &call, 1);
+    struct hs_http_call call = {.op = HS_HTTP_OP_HEAD, .base_url = base_url, .id = id};
+    enum hs_err err = hs_http_client_run(c, &call, 1);
     if (err == HS_OK) {
         *len_out = call.blob_len;
         *crc_out = call.blob_crc;
@@ -516,8 +516,8 @@ enum hs_err hs_blob_client_head(struct hs_blob_client *c, const char *base_url, 
     return err;
 }
 
-enum hs_err hs_blob_client_delete(struct hs_blob_client *c, const char *base_url, const char *id)
+enum hs_err hs_http_client_delete(struct hs_http_client *c, const char *base_url, const char *id)
 {
-    struct hs_blob_call call = {.op = HS_BLOB_OP_DELETE, .base_url = base_url, .id = id};
-    return hs_blob_client_run(c, &call, 1);
+    struct hs_http_call call = {.op = HS_HTTP_OP_DELETE, .base_url = base_url, .id = id};
+    return hs_http_client_run(c, &call, 1);
 }

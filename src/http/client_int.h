@@ -12,7 +12,7 @@
 
 #include "hs/http_client.h"
 
-struct hs_blob_client {
+struct hs_http_client {
     char *secret; /* heap, NULL = no Authorization header */
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
@@ -25,11 +25,11 @@ struct hs_blob_client {
 
 void hs_http_curl_global_init(void);
 /* Easy handle i of the pool, reset (created when missing). Only while no call runs. */
-CURL *hs_http_client_easy(struct hs_blob_client *c, size_t i);
+CURL *hs_http_client_easy(struct hs_http_client *c, size_t i);
 /* "Expect:" (disables 100-continue) and the Authorization header; caller frees the list. */
-struct curl_slist *hs_http_client_headers(const struct hs_blob_client *c);
+struct curl_slist *hs_http_client_headers(const struct hs_http_client *c);
 /* URL, timeouts, no signals, TCP_NODELAY, http(s) only. */
-void hs_http_client_common_opts(const struct hs_blob_client *c, CURL *e, const char *url);
+void hs_http_client_common_opts(const struct hs_http_client *c, CURL *e, const char *url);
 enum hs_err hs_http_map_curl(CURLcode rc);
 /* From X-HS-Error (err_name may be NULL or "") or else the HTTP status. */
 enum hs_err hs_http_map_status(long status, const char *err_name);

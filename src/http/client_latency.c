@@ -44,7 +44,7 @@ static void slot_note(struct lat_slot *sl, uint64_t key, int64_t us)
     atomic_store_explicit(&sl->dev_us, dev, memory_order_relaxed);
 }
 
-void hs_blob_latency_note(const char *base_url, int64_t us)
+void hs_http_latency_note(const char *base_url, int64_t us)
 {
     if (us < 0 || !base_url)
         return;
@@ -61,7 +61,7 @@ static int64_t estimate(struct lat_slot *sl, uint64_t key)
            3 * atomic_load_explicit(&sl->dev_us, memory_order_relaxed);
 }
 
-int64_t hs_blob_latency_hedge_us(const char *base_url, int64_t default_us, int64_t min_us,
+int64_t hs_http_latency_hedge_us(const char *base_url, int64_t default_us, int64_t min_us,
                                  int64_t max_us)
 {
     uint64_t key = url_hash(base_url);

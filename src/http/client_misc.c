@@ -45,7 +45,7 @@ static size_t plain_write(char *data, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-static CURLcode run_one(struct hs_blob_client *c, CURL *e)
+static CURLcode run_one(struct hs_http_client *c, CURL *e)
 {
     curl_multi_add_handle(c->multi, e);
     int running = 1;
@@ -66,7 +66,7 @@ static CURLcode run_one(struct hs_blob_client *c, CURL *e)
 }
 
 /* A request with an optional body (body NULL: none). */
-static enum hs_err request(struct hs_blob_client *c, const char *method, const char *base_url,
+static enum hs_err request(struct hs_http_client *c, const char *method, const char *base_url,
                            const char *path, const void *body, size_t body_len,
                            struct hs_buf *reply, long *status_out)
 {
@@ -103,7 +103,7 @@ static enum hs_err request(struct hs_blob_client *c, const char *method, const c
     return HS_OK;
 }
 
-enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
+enum hs_err hs_http_client_request(struct hs_http_client *c, const char *method,
                                    const char *base_url, const char *path, struct hs_buf *reply,
                                    long *status_out)
 {
@@ -112,7 +112,7 @@ enum hs_err hs_blob_client_request(struct hs_blob_client *c, const char *method,
 
 /* {"deleted":n,"missing":n,"failed":[{"id":..,"error":"EIO"}...]}; errs may be NULL. */
 static enum hs_err parse_delete_many(const struct hs_buf *body, const char *const *ids, size_t n,
-                                     struct hs_blob_delete_many *out, enum hs_err *errs)
+                                     struct hs_http_delete_many *out, enum hs_err *errs)
 {
     json_t *root = json_loadb((const char *)body->data, body->len, 0, NULL);
     json_t *deleted = json_object_get(root, "deleted"), *missing = json_object_get(root, "missing");
@@ -120,7 +120,7 @@ static enum hs_err parse_delete_many(const struct hs_buf *body, const char *cons
     enum hs_err err = HS_EPROTO;
     if (!json_is_integer(deleted) || !json_is_integer(missing) || !json_is_array(failed))
         goto out;
-    *out = (struct hs_blob_delete_many){.deleted = (int64_t)json_integer_value(deleted),
+    *out = (struct hs_http_delete_many){.deleted = (int64_t)json_integer_value(deleted),
                                         .missing = (int64_t)json_integer_value(missing),
                                         .failed = (int64_t)json_array_size(failed)};
     for (size_t i = 0; errs && i < n; i++)
@@ -143,9 +143,9 @@ out:
     return err;
 }
 
-enum hs_err hs_blob_client_delete_many(struct hs_blob_client *c, const char *base_url,
+enum hs_err hs_http_client_delete_many(struct hs_http_client *c, const char *base_url,
                                        const char *const *ids, size_t n,
-                                       struct hs_blob_delete_many *out, enum hs_err *errs)
+                                       struct hs_http_delete_many *out, enum hs_err *errs)
 {
     if (n > HS_BLOB_DELETE_MANY_MAX)
         return HS_EINVAL;
@@ -180,7 +180,7 @@ enum hs_err hs_blob_client_delete_many(struct hs_blob_client *c, const char *bas
 }
 
 /* {"blobs":[{"id":..,"size":..,"crc32c":"8hex"}...],"next_after":"..."|null} */
-static enum hs_err parse_list(const struct hs_buf *body, hs_blob_client_list_fn *fn, void *ctx,
+static enum hs_err parse_list(const struct hs_buf *body, hs_http_client_list_fn *fn, void *ctx,
                               char **next_after_out)
 {
     json_error_t jerr;
@@ -215,8 +215,8 @@ out:
     return err;
 }
 
-enum hs_err hs_blob_client_list(struct hs_blob_client *c, const char *base_url, const char *after,
-                                size_t limit, hs_blob_client_list_fn *fn, void *ctx,
+enum hs_err hs_http_client_list(struct hs_http_client *c, const char *base_url, const char *after,
+                                size_t limit, hs_http_client_list_fn *fn, void *ctx,
                                 char **next_after_out)
 {
     CURL *e = hs_http_client_easy(c, 0);
@@ -226,7 +226,7 @@ enum hs_err hs_blob_client_list(struct hs_blob_client *c, const char *base_url, 
     struct hs_buf body;
     hs_buf_init(&body, 64u << 20);
     long status = 0;
-    enum hs_err err = hs_blob_client_request(c, "GET", base_url, path, &body, &status);
+    enum hs_err err = hs_http_client_request(c, "GET", base_url, path, &body, &status);
     free(path);
     if (err == HS_OK && status != 200)
         err = hs_http_map_status(status, NULL);

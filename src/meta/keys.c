@@ -194,10 +194,10 @@ bool hs_meta_txn_id_time_ms(const char *txn_id, int64_t *ms_out)
     return true;
 }
 
-enum hs_err hs_meta_blob_id_make(const char *txn_id, enum hs_blob_part part, uint32_t segment,
+enum hs_err hs_meta_blob_id_make(const char *txn_id, enum hs_meta_blob_part part, uint32_t segment,
                                  uint32_t index, char out[HS_META_BLOB_ID_BUF])
 {
-    if (!hs_meta_txn_id_valid(txn_id) || (unsigned)part > HS_BLOB_PART_COLD)
+    if (!hs_meta_txn_id_valid(txn_id) || (unsigned)part > HS_META_PART_COLD)
         return HS_EINVAL;
     snprintf(out, HS_META_BLOB_ID_BUF, "%s.%x.%" PRIx32 ".%" PRIx32, txn_id, (unsigned)part,
              segment, index);
@@ -218,7 +218,7 @@ static bool parse_hex_u32(const char *s, size_t n, uint32_t *out)
 }
 
 enum hs_err hs_meta_blob_id_parse(const char *blob_id, char txn_out[HS_TXN_ID_BUF],
-                                  enum hs_blob_part *part_out, uint32_t *segment_out,
+                                  enum hs_meta_blob_part *part_out, uint32_t *segment_out,
                                   uint32_t *index_out)
 {
     if (!hs_meta_blob_id_valid(blob_id))
@@ -238,7 +238,7 @@ enum hs_err hs_meta_blob_id_parse(const char *blob_id, char txn_out[HS_TXN_ID_BU
     if (txn_len < HS_TXN_ID_MIN || txn_len > HS_TXN_ID_MAX ||
         !hs_meta_is_lower_hex(blob_id, txn_len) ||
         !parse_hex_u32(dot[0] + 1, (size_t)(dot[1] - dot[0] - 1), &part) ||
-        part > HS_BLOB_PART_COLD ||
+        part > HS_META_PART_COLD ||
         !parse_hex_u32(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1), &seg) ||
         !parse_hex_u32(dot[2] + 1, strlen(dot[2] + 1), &idx))
         return HS_EINVAL;
@@ -247,7 +247,7 @@ enum hs_err hs_meta_blob_id_parse(const char *blob_id, char txn_out[HS_TXN_ID_BU
         txn_out[txn_len] = '\0';
     }
     if (part_out)
-        *part_out = (enum hs_blob_part)part;
+        *part_out = (enum hs_meta_blob_part)part;
     if (segment_out)
         *segment_out = seg;
     if (index_out)

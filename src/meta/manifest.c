@@ -93,7 +93,7 @@ static void part_alloc(struct hs_part *p, size_t n_segments, size_t blobs_per_se
     p->segments = hs_xcalloc(n_segments, sizeof(*p->segments));
     for (size_t i = 0; i < n_segments; i++) {
         p->segments[i].n_blobs = blobs_per_segment;
-        p->segments[i].blobs = hs_xcalloc(blobs_per_segment, sizeof(struct hs_blob_ref));
+        p->segments[i].blobs = hs_xcalloc(blobs_per_segment, sizeof(struct hs_meta_blob_ref));
     }
 }
 
@@ -129,8 +129,8 @@ void hs_part_copy(struct hs_part *dst, const struct hs_part *src)
         *d = *s;
         d->blobs = hs_xcalloc(s->n_blobs, sizeof(*d->blobs));
         for (size_t j = 0; j < s->n_blobs; j++)
-            hs_blob_ref_set(&d->blobs[j], s->blobs[j].blob_id, s->blobs[j].node_id,
-                            s->blobs[j].len_bytes, s->blobs[j].crc32c);
+            hs_meta_blob_ref_set(&d->blobs[j], s->blobs[j].blob_id, s->blobs[j].node_id,
+                                 s->blobs[j].len_bytes, s->blobs[j].crc32c);
     }
 }
 
@@ -143,8 +143,8 @@ void hs_part_fix_offsets(struct hs_part *p)
     }
 }
 
-void hs_blob_ref_set(struct hs_blob_ref *r, const char *blob_id, const char *node_id,
-                     int64_t len_bytes, uint32_t crc32c)
+void hs_meta_blob_ref_set(struct hs_meta_blob_ref *r, const char *blob_id, const char *node_id,
+                          int64_t len_bytes, uint32_t crc32c)
 {
     /* copy first: blob_id may point into r's own strings */
     char *b = blob_id ? hs_xstrdup(blob_id) : NULL;
@@ -165,7 +165,7 @@ static size_t part_blob_count(const struct hs_part *p)
     return n;
 }
 
-static void part_locs(const struct hs_part *p, struct hs_blob_loc *out, size_t *at)
+static void part_locs(const struct hs_part *p, struct hs_meta_blob_loc *out, size_t *at)
 {
     for (size_t i = 0; i < p->n_segments; i++) {
         for (size_t j = 0; j < p->segments[i].n_blobs; j++) {
@@ -176,13 +176,14 @@ static void part_locs(const struct hs_part *p, struct hs_blob_loc *out, size_t *
     }
 }
 
-void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_blob_loc **out, size_t *n_out)
+void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
+                           size_t *n_out)
 {
     const struct hs_part *parts[] = {&m->data, &m->hot, &m->cold};
     size_t n = 0, at = 0;
     for (size_t i = 0; i < HS_ARRAY_LEN(parts); i++)
         n += part_blob_count(parts[i]);
-    struct hs_blob_loc *locs = hs_xcalloc(n, sizeof(*locs));
+    struct hs_meta_blob_loc *locs = hs_xcalloc(n, sizeof(*locs));
     for (size_t i = 0; i < HS_ARRAY_LEN(parts); i++)
         part_locs(parts[i], locs, &at);
     *out = locs;
@@ -220,16 +221,17 @@ static int cmp_str(const char *a, const char *b)
 
 static int cmp_loc(const void *pa, const void *pb)
 {
-    const struct hs_blob_loc *a = pa, *b = pb;
+    const struct hs_meta_blob_loc *a = pa, *b = pb;
     int c = cmp_str(a->blob_id, b->blob_id);
     return c ? c : cmp_str(a->node_id, b->node_id);
 }
 
-bool hs_meta_locs_unique(const struct hs_blob_loc *locs, size_t n, struct hs_blob_loc *dup_out)
+bool hs_meta_locs_unique(const struct hs_meta_blob_loc *locs, size_t n,
+                         struct hs_meta_blob_loc *dup_out)
 {
     if (n < 2)
         return true;
-    struct hs_blob_loc *sorted = hs_xmalloc(n * sizeof(*sorted));
+    struct hs_meta_blob_loc *sorted = hs_xmalloc(n * sizeof(*sorted));
     memcpy(sorted, locs, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), cmp_loc);
     bool unique = true;
@@ -244,15 +246,16 @@ bool hs_meta_locs_unique(const struct hs_blob_loc *locs, size_t n, struct hs_blo
     return unique;
 }
 
-void hs_blob_locs_subtract(const struct hs_blob_loc *a, size_t n_a, const struct hs_blob_loc *b,
-                           size_t n_b, struct hs_blob_loc **out, size_t *n_out)
+void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
+                                const struct hs_meta_blob_loc *b, size_t n_b,
+                                struct hs_meta_blob_loc **out, size_t *n_out)
 {
     /* sort b once and binary-search it: a manifest of thousands of segments stays cheap */
-    struct hs_blob_loc *sorted = hs_xmalloc((n_b ? n_b : 1) * sizeof(*sorted));
+    struct hs_meta_blob_loc *sorted = hs_xmalloc((n_b ? n_b : 1) * sizeof(*sorted));
     if (n_b)
         memcpy(sorted, b, n_b * sizeof(*sorted));
     qsort(sorted, n_b, sizeof(*sorted), cmp_loc);
-    struct hs_blob_loc *res = hs_xcalloc(n_a, sizeof(*res));
+    struct hs_meta_blob_loc *res = hs_xcalloc(n_a, sizeof(*res));
     size_t n = 0;
     for (size_t i = 0; i < n_a; i++) {
         if (!bsearch(&a[i], sorted, n_b, sizeof(*sorted), cmp_loc))

@@ -21,7 +21,8 @@ bool hs_meta_is_lower_hex(const char *s, size_t n);
 
 /* True when no (blob id, node id) pair occurs twice in locs (sorts a copy: O(n log n)).
  * On a duplicate, *dup_out points at one of them. */
-bool hs_meta_locs_unique(const struct hs_blob_loc *locs, size_t n, struct hs_blob_loc *dup_out);
+bool hs_meta_locs_unique(const struct hs_meta_blob_loc *locs, size_t n,
+                         struct hs_meta_blob_loc *dup_out);
 
 /* Validates the text fields shared by both records. */
 bool hs_meta_etag_valid(const char *etag);

@@ -182,7 +182,7 @@ enum hs_err hs_mj_dump(json_t *root, char **out, size_t *len_out, char *why, siz
 
 /* ---- encode ---- */
 
-static json_t *blob_to_json(const struct hs_blob_ref *b)
+static json_t *blob_to_json(const struct hs_meta_blob_ref *b)
 {
     json_t *j = json_object();
     hs_mj_set(j, "id", hs_mj_string(b->blob_id));
@@ -254,7 +254,7 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
 
 /* ---- decode ---- */
 
-static bool blob_from_json(const json_t *j, const char *path, struct hs_blob_ref *b, char *why,
+static bool blob_from_json(const json_t *j, const char *path, struct hs_meta_blob_ref *b, char *why,
                            size_t why_len)
 {
     static const char *const keys[] = {"id", "node", "len", "crc"};

@@ -33,7 +33,7 @@ void hs_retire_record_release(struct hs_retire_record *r)
     memset(r, 0, sizeof(*r));
 }
 
-void hs_retire_record_add(struct hs_retire_record *r, const struct hs_blob_loc *locs, size_t n)
+void hs_retire_record_add(struct hs_retire_record *r, const struct hs_meta_blob_loc *locs, size_t n)
 {
     r->blobs = hs_xrealloc(r->blobs, (r->n_blobs + n + 1) * sizeof(*r->blobs));
     for (size_t i = 0; i < n; i++) {
@@ -63,10 +63,10 @@ enum hs_err hs_retire_record_validate(const struct hs_retire_record *r, char *wh
             return HS_EINVAL;
         }
     }
-    struct hs_blob_loc *locs = hs_xcalloc(r->n_blobs + 1, sizeof(*locs));
+    struct hs_meta_blob_loc *locs = hs_xcalloc(r->n_blobs + 1, sizeof(*locs));
     for (size_t i = 0; i < r->n_blobs; i++)
-        locs[i] = (struct hs_blob_loc){r->blobs[i].blob_id, r->blobs[i].node_id};
-    struct hs_blob_loc dup;
+        locs[i] = (struct hs_meta_blob_loc){r->blobs[i].blob_id, r->blobs[i].node_id};
+    struct hs_meta_blob_loc dup;
     enum hs_err err = HS_OK;
     if (!hs_meta_locs_unique(locs, r->n_blobs, &dup)) {
         WHY("blobs: blob '%s' on node '%s' is listed twice", dup.blob_id, dup.node_id);

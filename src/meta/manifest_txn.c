@@ -54,7 +54,7 @@ void hs_txn_record_set_nodes(struct hs_txn_record *r, const char *const *node_id
     r->n_nodes = n;
 }
 
-void hs_txn_record_set_segs(struct hs_txn_record *r, enum hs_blob_part part, uint32_t segs,
+void hs_txn_record_set_segs(struct hs_txn_record *r, enum hs_meta_blob_part part, uint32_t segs,
                             uint32_t width)
 {
     for (size_t i = 0; i < r->n_parts; i++) {
@@ -116,9 +116,10 @@ static bool state_parse(const char *text, enum hs_txn_state *out)
     return false;
 }
 
-void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_blob_loc **out, size_t *n_out)
+void hs_txn_record_blob_locs(const struct hs_txn_record *r, struct hs_meta_blob_loc **out,
+                             size_t *n_out)
 {
-    struct hs_blob_loc *locs = hs_xcalloc(r->n_blobs, sizeof(*locs));
+    struct hs_meta_blob_loc *locs = hs_xcalloc(r->n_blobs, sizeof(*locs));
     for (size_t i = 0; i < r->n_blobs; i++) {
         locs[i].blob_id = r->blobs[i].blob_id;
         locs[i].node_id = r->blobs[i].node_id;
@@ -218,13 +219,13 @@ static bool parts_from_json(const json_t *root, struct hs_txn_record *r, char *w
         snprintf(path, sizeof path, "parts[%zu]", i);
         int64_t part = 0, segs = 0, width = 0;
         if (!hs_mj_check_keys(p, keys, HS_ARRAY_LEN(keys), path, why, why_len) ||
-            !hs_mj_int(p, "part", path, HS_BLOB_PART_DATA, HS_BLOB_PART_COLD, &part, why,
+            !hs_mj_int(p, "part", path, HS_META_PART_DATA, HS_META_PART_COLD, &part, why,
                        why_len) ||
             !hs_mj_int(p, "segs", path, 0, HS_TXN_SEGS_MAX, &segs, why, why_len) ||
             !hs_mj_int(p, "width", path, 1, HS_TXN_NODES_MAX, &width, why, why_len))
             return false;
         r->parts[r->n_parts++] = (struct hs_txn_part){
-            .part = (enum hs_blob_part)part, .segs = (uint32_t)segs, .width = (uint32_t)width};
+            .part = (enum hs_meta_blob_part)part, .segs = (uint32_t)segs, .width = (uint32_t)width};
     }
     return true;
 }

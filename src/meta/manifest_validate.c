@@ -44,7 +44,7 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return a / b + (a % b != 0);
 }
 
-static enum hs_err blob_ref_check(const struct hs_blob_ref *b, const char *path, char *why,
+static enum hs_err blob_ref_check(const struct hs_meta_blob_ref *b, const char *path, char *why,
                                   size_t why_len)
 {
     if (!hs_meta_blob_id_valid(b->blob_id)) {
@@ -314,7 +314,7 @@ enum hs_err hs_manifest_validate(const struct hs_manifest *m, char *why, size_t 
         err = strategy_check(m, why, why_len);
     if (err != HS_OK)
         return err;
-    struct hs_blob_loc *locs, dup;
+    struct hs_meta_blob_loc *locs, dup;
     size_t n;
     hs_manifest_blob_locs(m, &locs, &n);
     if (!hs_meta_locs_unique(locs, n, &dup)) {
@@ -369,7 +369,7 @@ enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, siz
     }
     for (size_t i = 0; i < r->n_parts; i++) {
         const struct hs_txn_part *p = &r->parts[i];
-        if ((unsigned)p->part > HS_BLOB_PART_COLD || p->segs > HS_TXN_SEGS_MAX || p->width == 0 ||
+        if ((unsigned)p->part > HS_META_PART_COLD || p->segs > HS_TXN_SEGS_MAX || p->width == 0 ||
             p->width > HS_TXN_NODES_MAX) {
             WHY("parts[%zu]: part, segs or width out of range", i);
             return HS_EINVAL;
@@ -395,7 +395,7 @@ enum hs_err hs_txn_record_validate(const struct hs_txn_record *r, char *why, siz
             return HS_EINVAL;
         }
     }
-    struct hs_blob_loc *locs, dup;
+    struct hs_meta_blob_loc *locs, dup;
     size_t n;
     enum hs_err err = HS_OK;
     hs_txn_record_blob_locs(r, &locs, &n);

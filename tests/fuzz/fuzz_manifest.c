@@ -109,7 +109,7 @@ static void check_ids(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     char txn[HS_TXN_ID_BUF], made[HS_META_BLOB_ID_BUF];
-    enum hs_blob_part part;
+    enum hs_meta_blob_part part;
     uint32_t seg, idx;
     if (hs_meta_blob_id_parse(text, txn, &part, &seg, &idx) != HS_OK)
         return;

@@ -77,12 +77,12 @@ static void stream_plan_names_one_data_segment(void **state)
     (void)state;
     struct hs_part p = ec(4, 2);
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_DATA, &p, 1);
+    hs_txn_plan_part(&plan, HS_META_PART_DATA, &p, 1);
     assert_int_equal(plan.width, 6);
-    assert_int_equal(plan.segs[HS_BLOB_PART_DATA], 1);
-    assert_int_equal(plan.blobs[HS_BLOB_PART_DATA], 6);
-    assert_int_equal(plan.segs[HS_BLOB_PART_HOT], 0);
-    assert_int_equal(plan.segs[HS_BLOB_PART_COLD], 0);
+    assert_int_equal(plan.segs[HS_META_PART_DATA], 1);
+    assert_int_equal(plan.blobs[HS_META_PART_DATA], 6);
+    assert_int_equal(plan.segs[HS_META_PART_HOT], 0);
+    assert_int_equal(plan.segs[HS_META_PART_COLD], 0);
     hs_part_release(&p);
 }
 
@@ -94,17 +94,17 @@ static void hybrid_plan_is_as_wide_as_the_cold_part_even_unnamed(void **state)
     /* a document without cold fields: hot segments named, cold none, but six nodes listed so
      * that a cold part written after a lost race is still on listed nodes */
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_HOT, &hot, hs_txn_segs_for(700, seg));
-    hs_txn_plan_part(&plan, HS_BLOB_PART_COLD, &cold, 0);
+    hs_txn_plan_part(&plan, HS_META_PART_HOT, &hot, hs_txn_segs_for(700, seg));
+    hs_txn_plan_part(&plan, HS_META_PART_COLD, &cold, 0);
     assert_int_equal(plan.width, 6);
-    assert_int_equal(plan.segs[HS_BLOB_PART_HOT], 1);
-    assert_int_equal(plan.blobs[HS_BLOB_PART_HOT], 3);
-    assert_int_equal(plan.segs[HS_BLOB_PART_COLD], 0);
-    assert_int_equal(plan.blobs[HS_BLOB_PART_COLD], 0);
+    assert_int_equal(plan.segs[HS_META_PART_HOT], 1);
+    assert_int_equal(plan.blobs[HS_META_PART_HOT], 3);
+    assert_int_equal(plan.segs[HS_META_PART_COLD], 0);
+    assert_int_equal(plan.blobs[HS_META_PART_COLD], 0);
     /* with cold fields over two segments */
-    hs_txn_plan_part(&plan, HS_BLOB_PART_COLD, &cold, hs_txn_segs_for(seg + 5, seg));
-    assert_int_equal(plan.segs[HS_BLOB_PART_COLD], 2);
-    assert_int_equal(plan.blobs[HS_BLOB_PART_COLD], 6);
+    hs_txn_plan_part(&plan, HS_META_PART_COLD, &cold, hs_txn_segs_for(seg + 5, seg));
+    assert_int_equal(plan.segs[HS_META_PART_COLD], 2);
+    assert_int_equal(plan.blobs[HS_META_PART_COLD], 6);
     hs_part_release(&hot);
     hs_part_release(&cold);
 }
@@ -114,13 +114,13 @@ static void plan_names_at_most_the_live_nodes(void **state)
     (void)state;
     struct hs_part p = ec(16, 8);
     struct hs_txn_plan plan = {0};
-    hs_txn_plan_part(&plan, HS_BLOB_PART_DATA, &p, 1);
+    hs_txn_plan_part(&plan, HS_META_PART_DATA, &p, 1);
     assert_int_equal(hs_txn_plan_nodes(&plan, 4), 4);
     assert_int_equal(hs_txn_plan_nodes(&plan, 100), HS_TXN_NODES_MAX);
     hs_part_release(&p);
     p = replicated(3);
     struct hs_txn_plan small = {0};
-    hs_txn_plan_part(&small, HS_BLOB_PART_DATA, &p, 1);
+    hs_txn_plan_part(&small, HS_META_PART_DATA, &p, 1);
     assert_int_equal(hs_txn_plan_nodes(&small, 6), 3);
     hs_part_release(&p);
 }
@@ -170,8 +170,8 @@ static void one_segment(struct hs_manifest *m, const char *txn, const char *cons
     hs_part_init_replicated(&m->data, (uint32_t)n, 1);
     for (size_t i = 0; i < n; i++) {
         char id[HS_META_BLOB_ID_BUF];
-        assert_int_equal(hs_meta_blob_id_make(txn, HS_BLOB_PART_DATA, 0, (uint32_t)i, id), HS_OK);
-        hs_blob_ref_set(&m->data.segments[0].blobs[i], id, nodes[i], 10, 0);
+        assert_int_equal(hs_meta_blob_id_make(txn, HS_META_PART_DATA, 0, (uint32_t)i, id), HS_OK);
+        hs_meta_blob_ref_set(&m->data.segments[0].blobs[i], id, nodes[i], 10, 0);
     }
 }
 
@@ -185,7 +185,7 @@ static void retire_set_is_old_minus_new_without_unplaced(void **state)
     const char *new_nodes[] = {"node-a", "node-b", "node-c"};
     one_segment(&old, TXN_OLD, old_nodes, 3);
     one_segment(&now, TXN_NEW, new_nodes, 3);
-    struct hs_blob_loc *gone = NULL;
+    struct hs_meta_blob_loc *gone = NULL;
     size_t n = 0;
     hs_txn_retire_set(&old, &now, &gone, &n);
     assert_int_equal(n, 2); /* the pseudo node's blob was never stored */

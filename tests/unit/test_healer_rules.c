@@ -24,7 +24,7 @@ struct answers {
     size_t calls;
 };
 
-static bool answer(void *ctx, const struct hs_blob_ref *b)
+static bool answer(void *ctx, const struct hs_meta_blob_ref *b)
 {
     (void)b;
     struct answers *a = ctx;
@@ -283,7 +283,7 @@ static int gc_setup(void **state)
     hs_healer_set_init(&g->r.named);
     snprintf(g->txn, sizeof g->txn, "%012llx%s", (unsigned long long)(NOW - GC_GRACE - 1),
              "0123456789abcdef0123");
-    assert_int_equal(hs_meta_blob_id_make(g->txn, HS_BLOB_PART_DATA, 0, 1, g->blob), HS_OK);
+    assert_int_equal(hs_meta_blob_id_make(g->txn, HS_META_PART_DATA, 0, 1, g->blob), HS_OK);
     *state = g;
     return 0;
 }

@@ -336,11 +336,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct hs_blob_client *client(const char *secret)
+static struct hs_http_client *client(const char *secret)
 {
-    struct hs_blob_client_opts o = {.secret = secret, .timeout_ms = 5000};
-    struct hs_blob_client *c = NULL;
-    assert_int_equal(hs_blob_client_new(&o, &c), HS_OK);
+    struct hs_http_client_opts o = {.secret = secret, .timeout_ms = 5000};
+    struct hs_http_client *c = NULL;
+    assert_int_equal(hs_http_client_new(&o, &c), HS_OK);
     return c;
 }
 
@@ -436,18 +436,18 @@ static void client_request_id_is_echoed_and_errors_keep_their_status(void **stat
     assert_string_equal(rr.request_id, "abc-123");
     hs_buf_release(&rr.body);
     /* with the secret the handler runs: its error keeps its own status and name */
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     struct hs_buf body;
     hs_buf_init(&body, 0);
     long status = 0;
-    assert_int_equal(hs_blob_client_request(c, "GET", f->url, "/conflict", &body, &status), HS_OK);
+    assert_int_equal(hs_http_client_request(c, "GET", f->url, "/conflict", &body, &status), HS_OK);
     assert_int_equal(status, 409);
     json_t *j = json_loadb((const char *)body.data, body.len, 0, NULL);
     assert_non_null(j); /* the control byte in the message did not break the JSON */
     assert_string_equal(json_string_value(json_object_get(j, "error")), "EEXIST");
     json_decref(j);
     hs_buf_release(&body);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void wrong_method_on_known_path_answers_405(void **state)
@@ -465,16 +465,16 @@ static void wrong_method_on_known_path_answers_405(void **state)
 static void guard_rejects_wrong_secret_but_public_route_is_open(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *bad = client("wrong");
+    struct hs_http_client *bad = client("wrong");
     struct hs_buf out;
     hs_buf_init(&out, 0);
-    assert_int_equal(hs_blob_client_get(bad, f->url, "00ff", &out, NULL), HS_EAUTH);
+    assert_int_equal(hs_http_client_get(bad, f->url, "00ff", &out, NULL), HS_EAUTH);
     long status = 0;
-    assert_int_equal(hs_blob_client_request(bad, "GET", f->url, "/v1/health", &out, &status),
+    assert_int_equal(hs_http_client_request(bad, "GET", f->url, "/v1/health", &out, &status),
                      HS_OK);
     assert_int_equal(status, 200);
     hs_buf_release(&out);
-    hs_blob_client_free(bad);
+    hs_http_client_free(bad);
 }
 
 static void encoded_nul_in_path_or_query_is_400_before_any_handler(void **state)
@@ -651,28 +651,28 @@ static void crc32c_matches_the_castagnoli_check_value(void **state)
 static void blob_client_put_get_head_delete_round_trip(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     const char payload[] = "hello, blob";
-    assert_int_equal(hs_blob_client_put(c, f->url, "0a.1.2", payload, sizeof payload), HS_OK);
+    assert_int_equal(hs_http_client_put(c, f->url, "0a.1.2", payload, sizeof payload), HS_OK);
     struct hs_buf out;
     hs_buf_init(&out, 0);
     hs_buf_append(&out, "pre", 3);
     uint32_t crc = 0;
-    assert_int_equal(hs_blob_client_get(c, f->url, "0a.1.2", &out, &crc), HS_OK);
+    assert_int_equal(hs_http_client_get(c, f->url, "0a.1.2", &out, &crc), HS_OK);
     assert_int_equal(out.len, 3 + sizeof payload);
     assert_memory_equal(out.data + 3, payload, sizeof payload);
     assert_int_equal(crc, hs_crc32c(0, payload, sizeof payload));
     int64_t len = 0;
     uint32_t hcrc = 0;
-    assert_int_equal(hs_blob_client_head(c, f->url, "0a.1.2", &len, &hcrc), HS_OK);
+    assert_int_equal(hs_http_client_head(c, f->url, "0a.1.2", &len, &hcrc), HS_OK);
     assert_int_equal(len, sizeof payload);
     assert_int_equal(hcrc, crc);
-    assert_int_equal(hs_blob_client_delete(c, f->url, "0a.1.2"), HS_OK);
-    assert_int_equal(hs_blob_client_delete(c, f->url, "0a.1.2"), HS_ENOENT);
-    assert_int_equal(hs_blob_client_get(c, f->url, "0a.1.2", &out, NULL), HS_ENOENT);
+    assert_int_equal(hs_http_client_delete(c, f->url, "0a.1.2"), HS_OK);
+    assert_int_equal(hs_http_client_delete(c, f->url, "0a.1.2"), HS_ENOENT);
+    assert_int_equal(hs_http_client_get(c, f->url, "0a.1.2", &out, NULL), HS_ENOENT);
     assert_int_equal(out.len, 3 + sizeof payload); /* untouched on failure */
     hs_buf_release(&out);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 /* A listening socket nobody accepts on: the kernel completes the handshake and takes the
@@ -693,9 +693,9 @@ static int silent_listener(unsigned *port_out)
 static void started_calls_end_one_at_a_time_and_a_silent_one_can_be_cancelled(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     const char payload[] = "first answer wins";
-    assert_int_equal(hs_blob_client_put(c, f->url, "0c.1", payload, sizeof payload), HS_OK);
+    assert_int_equal(hs_http_client_put(c, f->url, "0c.1", payload, sizeof payload), HS_OK);
     unsigned port = 0;
     int lfd = silent_listener(&port);
     char silent[64];
@@ -704,36 +704,36 @@ static void started_calls_end_one_at_a_time_and_a_silent_one_can_be_cancelled(vo
     hs_buf_init(&out_a, 0);
     hs_buf_init(&out_b, 0);
     hs_buf_append(&out_a, "pre", 3);
-    struct hs_blob_call a = {.op = HS_BLOB_OP_GET, .base_url = silent, .id = "0c.1", .out = &out_a};
-    struct hs_blob_call b = {.op = HS_BLOB_OP_GET, .base_url = f->url, .id = "0c.1", .out = &out_b};
-    hs_blob_client_start(c, &a);
-    hs_blob_client_start(c, &b);
-    struct hs_blob_call *done = NULL;
-    assert_int_equal(hs_blob_client_wait(c, -1, &done), HS_OK);
+    struct hs_http_call a = {.op = HS_HTTP_OP_GET, .base_url = silent, .id = "0c.1", .out = &out_a};
+    struct hs_http_call b = {.op = HS_HTTP_OP_GET, .base_url = f->url, .id = "0c.1", .out = &out_b};
+    hs_http_client_start(c, &a);
+    hs_http_client_start(c, &b);
+    struct hs_http_call *done = NULL;
+    assert_int_equal(hs_http_client_wait(c, -1, &done), HS_OK);
     assert_ptr_equal(done, &b);
     assert_int_equal(b.err, HS_OK);
     assert_true(b.replied);
     assert_memory_equal(out_b.data, payload, sizeof payload);
     /* the silent one neither ends nor answers within a bounded wait */
-    assert_int_equal(hs_blob_client_wait(c, 50000, &done), HS_OK);
+    assert_int_equal(hs_http_client_wait(c, 50000, &done), HS_OK);
     assert_null(done);
     assert_false(a.replied);
-    hs_blob_client_cancel(c, &a);
+    hs_http_client_cancel(c, &a);
     assert_int_equal(a.err, HS_ETIMEDOUT);
     assert_int_equal(out_a.len, 3);
-    assert_int_equal(hs_blob_client_wait(c, -1, &done), HS_ENOENT);
+    assert_int_equal(hs_http_client_wait(c, -1, &done), HS_ENOENT);
     assert_null(done);
     /* the pool's handles are free again for the blocking calls */
     hs_buf_reset(&out_b);
-    assert_int_equal(hs_blob_client_get(c, f->url, "0c.1", &out_b, NULL), HS_OK);
+    assert_int_equal(hs_http_client_get(c, f->url, "0c.1", &out_b, NULL), HS_OK);
     assert_int_equal(out_b.len, sizeof payload);
     /* the successful GETs fed the latency estimate of that node */
-    int64_t us = hs_blob_latency_hedge_us(f->url, 999999999, 0, INT64_MAX);
+    int64_t us = hs_http_latency_hedge_us(f->url, 999999999, 0, INT64_MAX);
     assert_true(us > 0 && us < 999999999);
     close(lfd);
     hs_buf_release(&out_a);
     hs_buf_release(&out_b);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void hedge_delay_follows_a_node_latency_and_is_clamped(void **state)
@@ -741,54 +741,54 @@ static void hedge_delay_follows_a_node_latency_and_is_clamped(void **state)
     (void)state;
     const char *n1 = "http://lat-test-1:1", *n2 = "http://lat-test-2:1";
     for (int i = 0; i < 50; i++)
-        hs_blob_latency_note(n1, 1000);
-    int64_t steady = hs_blob_latency_hedge_us(n1, 0, 0, INT64_MAX);
+        hs_http_latency_note(n1, 1000);
+    int64_t steady = hs_http_latency_hedge_us(n1, 0, 0, INT64_MAX);
     assert_true(steady >= 1000 && steady < 1500);
     for (int i = 0; i < 5; i++)
-        hs_blob_latency_note(n1, 20000);
-    assert_true(hs_blob_latency_hedge_us(n1, 0, 0, INT64_MAX) > 10000); /* jitter widens it */
-    assert_int_equal(hs_blob_latency_hedge_us(n1, 0, 0, 3000), 3000);
-    assert_int_equal(hs_blob_latency_hedge_us(n1, 0, 90000000, INT64_MAX), 90000000);
+        hs_http_latency_note(n1, 20000);
+    assert_true(hs_http_latency_hedge_us(n1, 0, 0, INT64_MAX) > 10000); /* jitter widens it */
+    assert_int_equal(hs_http_latency_hedge_us(n1, 0, 0, 3000), 3000);
+    assert_int_equal(hs_http_latency_hedge_us(n1, 0, 90000000, INT64_MAX), 90000000);
     /* a node never measured gets the estimate over all nodes, not the default */
-    assert_true(hs_blob_latency_hedge_us(n2, -7, 0, INT64_MAX) >= 0);
+    assert_true(hs_http_latency_hedge_us(n2, -7, 0, INT64_MAX) >= 0);
 }
 
 static void blob_client_get_reports_crc_mismatch_as_corrupt(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
-    assert_int_equal(hs_blob_client_put(c, f->url, "bad.1", "payload", 7), HS_OK);
+    struct hs_http_client *c = client(SECRET);
+    assert_int_equal(hs_http_client_put(c, f->url, "bad.1", "payload", 7), HS_OK);
     struct hs_buf out;
     hs_buf_init(&out, 0);
-    assert_int_equal(hs_blob_client_get(c, f->url, "bad.1", &out, NULL), HS_ECORRUPT);
+    assert_int_equal(hs_http_client_get(c, f->url, "bad.1", &out, NULL), HS_ECORRUPT);
     assert_int_equal(out.len, 0);
     /* a PUT whose CRC header is wrong is refused by the server */
-    struct hs_blob_call call = {.op = HS_BLOB_OP_PUT,
+    struct hs_http_call call = {.op = HS_HTTP_OP_PUT,
                                 .base_url = f->url,
                                 .id = "0b",
                                 .data = "abc",
                                 .len = 3,
                                 .have_crc = true,
                                 .crc = 1234};
-    assert_int_equal(hs_blob_client_run(c, &call, 1), HS_ECORRUPT);
+    assert_int_equal(hs_http_client_run(c, &call, 1), HS_ECORRUPT);
     assert_int_equal(call.http_status, 400);
     hs_buf_release(&out);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void blob_client_get_larger_than_buffer_cap_is_too_big(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     char big[1000];
     memset(big, 'z', sizeof big);
-    assert_int_equal(hs_blob_client_put(c, f->url, "0c", big, sizeof big), HS_OK);
+    assert_int_equal(hs_http_client_put(c, f->url, "0c", big, sizeof big), HS_OK);
     struct hs_buf out;
     hs_buf_init(&out, 100);
-    assert_int_equal(hs_blob_client_get(c, f->url, "0c", &out, NULL), HS_ETOOBIG);
+    assert_int_equal(hs_http_client_get(c, f->url, "0c", &out, NULL), HS_ETOOBIG);
     assert_int_equal(out.len, 0);
     hs_buf_release(&out);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void count_cb(void *ctx, const char *id, int64_t len, uint32_t crc)
@@ -803,18 +803,18 @@ static void count_cb(void *ctx, const char *id, int64_t len, uint32_t crc)
 static void blob_client_list_pages_cover_every_blob_once(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     for (int i = 0; i < 7; i++) {
         char id[16];
         snprintf(id, sizeof id, "1%02d", i);
-        assert_int_equal(hs_blob_client_put(c, f->url, id, id, 3), HS_OK);
+        assert_int_equal(hs_http_client_put(c, f->url, id, id, 3), HS_OK);
     }
     int64_t acc[2] = {0, 0};
     char *after = NULL;
     int pages = 0;
     do {
         char *next = NULL;
-        assert_int_equal(hs_blob_client_list(c, f->url, after, 3, count_cb, acc, &next), HS_OK);
+        assert_int_equal(hs_http_client_list(c, f->url, after, 3, count_cb, acc, &next), HS_OK);
         free(after);
         after = next;
         pages++;
@@ -822,38 +822,38 @@ static void blob_client_list_pages_cover_every_blob_once(void **state)
     assert_int_equal(acc[0], 7);
     assert_int_equal(acc[1], 21);
     assert_int_equal(pages, 3);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void fanout_runs_calls_to_several_nodes_in_parallel_with_own_results(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     char data[6][100];
     char ids[6][16];
-    struct hs_blob_call calls[6];
+    struct hs_http_call calls[6];
     memset(calls, 0, sizeof calls);
     for (int i = 0; i < 6; i++) {
         memset(data[i], 'a' + i, sizeof data[i]);
         snprintf(ids[i], sizeof ids[i], "2%d", i);
-        calls[i] = (struct hs_blob_call){.op = HS_BLOB_OP_PUT,
+        calls[i] = (struct hs_http_call){.op = HS_HTTP_OP_PUT,
                                          .base_url = i % 2 ? f->url2 : f->url,
                                          .id = ids[i],
                                          .data = data[i],
                                          .len = sizeof data[i]};
     }
-    assert_int_equal(hs_blob_client_run(c, calls, 6), HS_OK);
+    assert_int_equal(hs_http_client_run(c, calls, 6), HS_OK);
     for (int i = 0; i < 6; i++)
         assert_int_equal(calls[i].http_status, 201);
     /* read them back in one fan-out, one of them missing */
     struct hs_buf outs[6];
     for (int i = 0; i < 6; i++) {
         hs_buf_init(&outs[i], 0);
-        calls[i] = (struct hs_blob_call){
-            .op = HS_BLOB_OP_GET, .base_url = f->url, .id = ids[i], .out = &outs[i]};
+        calls[i] = (struct hs_http_call){
+            .op = HS_HTTP_OP_GET, .base_url = f->url, .id = ids[i], .out = &outs[i]};
     }
     calls[3].id = "ffff";
-    assert_int_equal(hs_blob_client_run(c, calls, 6), HS_ENOENT);
+    assert_int_equal(hs_http_client_run(c, calls, 6), HS_ENOENT);
     for (int i = 0; i < 6; i++) {
         assert_int_equal(calls[i].err, i == 3 ? HS_ENOENT : HS_OK);
         if (i != 3) {
@@ -862,7 +862,7 @@ static void fanout_runs_calls_to_several_nodes_in_parallel_with_own_results(void
         }
         hs_buf_release(&outs[i]);
     }
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void suspended_requests_are_answered_in_parallel_from_other_threads(void **state)
@@ -910,40 +910,40 @@ static void suspended_requests_are_answered_in_parallel_from_other_threads(void 
 static void client_timeout_is_reported_as_timed_out(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client_opts o = {.secret = SECRET, .timeout_ms = 50};
-    struct hs_blob_client *c = NULL;
-    assert_int_equal(hs_blob_client_new(&o, &c), HS_OK);
+    struct hs_http_client_opts o = {.secret = SECRET, .timeout_ms = 50};
+    struct hs_http_client *c = NULL;
+    assert_int_equal(hs_http_client_new(&o, &c), HS_OK);
     struct hs_buf body;
     hs_buf_init(&body, 0);
     long status = -1;
-    assert_int_equal(hs_blob_client_request(c, "GET", f->url, "/slow", &body, &status),
+    assert_int_equal(hs_http_client_request(c, "GET", f->url, "/slow", &body, &status),
                      HS_ETIMEDOUT);
     assert_int_equal(status, -1); /* untouched on failure */
     hs_buf_release(&body);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 static void fd_and_callback_responses_send_exact_bytes(void **state)
 {
     struct fixture *f = *state;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     struct hs_buf body;
     hs_buf_init(&body, 0);
     long status = 0;
-    assert_int_equal(hs_blob_client_request(c, "GET", f->url, "/file", &body, &status), HS_OK);
+    assert_int_equal(hs_http_client_request(c, "GET", f->url, "/file", &body, &status), HS_OK);
     assert_int_equal(status, 200);
     assert_int_equal(body.len, 8);
     assert_memory_equal(body.data, "456789ab", 8);
     hs_buf_reset(&body);
-    assert_int_equal(hs_blob_client_request(c, "GET", f->url, "/stream", &body, &status), HS_OK);
+    assert_int_equal(hs_http_client_request(c, "GET", f->url, "/stream", &body, &status), HS_OK);
     assert_int_equal(body.len, 100000);
     assert_int_equal(body.data[99999], 'a' + 99999 % 26);
     hs_buf_reset(&body);
-    assert_int_equal(hs_blob_client_request(c, "HEAD", f->url, "/file", &body, &status), HS_OK);
+    assert_int_equal(hs_http_client_request(c, "HEAD", f->url, "/file", &body, &status), HS_OK);
     assert_int_equal(status, 200);
     assert_int_equal(body.len, 0);
     hs_buf_release(&body);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 /* The hook runs after the response went out, so the client may see the answer first: wait
@@ -998,18 +998,18 @@ static void completion_hook_reports_route_status_duration_and_bytes(void **state
     assert_true(d.bytes_out > 0);
     hs_buf_release(&rr.body);
     /* HEAD keeps its name and sends no body bytes */
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     struct hs_buf b;
     hs_buf_init(&b, 0);
     long status = 0;
-    assert_int_equal(hs_blob_client_request(c, "HEAD", f->url, "/file", &b, &status), HS_OK);
+    assert_int_equal(hs_http_client_request(c, "HEAD", f->url, "/file", &b, &status), HS_OK);
     d = wait_rec(f, 4);
     assert_string_equal(d.method, "HEAD");
     assert_string_equal(d.route, "/file");
     assert_int_equal(d.status, 200);
     assert_int_equal(d.bytes_out, 0);
     hs_buf_release(&b);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
     pthread_mutex_lock(&f->lock);
     assert_int_equal(f->n_recs, 4); /* exactly once per request */
     pthread_mutex_unlock(&f->lock);
@@ -1018,13 +1018,13 @@ static void completion_hook_reports_route_status_duration_and_bytes(void **state
 static void *slow_get_thread(void *p)
 {
     struct fixture *f = p;
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     struct hs_buf body;
     hs_buf_init(&body, 0);
     long status = 0;
-    enum hs_err err = hs_blob_client_request(c, "GET", f->url, "/slow", &body, &status);
+    enum hs_err err = hs_http_client_request(c, "GET", f->url, "/slow", &body, &status);
     hs_buf_release(&body);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
     return (void *)(intptr_t)(err == HS_OK && status == 200);
 }
 
@@ -1041,12 +1041,12 @@ static void stop_waits_for_in_flight_requests_then_refuses_connections(void **st
     void *ok = NULL;
     pthread_join(t, &ok);
     assert_true(ok != NULL); /* the in-flight request got its answer */
-    struct hs_blob_client *c = client(SECRET);
+    struct hs_http_client *c = client(SECRET);
     struct hs_buf body;
     hs_buf_init(&body, 0);
-    assert_int_equal(hs_blob_client_get(c, f->url, "00", &body, NULL), HS_EUNAVAIL);
+    assert_int_equal(hs_http_client_get(c, f->url, "00", &body, NULL), HS_EUNAVAIL);
     hs_buf_release(&body);
-    hs_blob_client_free(c);
+    hs_http_client_free(c);
 }
 
 /* ---- Range header (RFC 9110 14.1.2) ---- */

@@ -22,13 +22,13 @@ static const char *const TXN = "0123456789abcdef0123456789abcdef";
 
 /* ---- builders of valid manifests ---- */
 
-static void fill_blob(struct hs_blob_ref *b, enum hs_blob_part part, size_t seg, size_t idx,
-                      int node, int64_t len, uint32_t crc)
+static void fill_blob(struct hs_meta_blob_ref *b, enum hs_meta_blob_part part, size_t seg,
+                      size_t idx, int node, int64_t len, uint32_t crc)
 {
     char id[HS_META_BLOB_ID_BUF], node_id[16];
     assert_int_equal(hs_meta_blob_id_make(TXN, part, (uint32_t)seg, (uint32_t)idx, id), HS_OK);
     snprintf(node_id, sizeof node_id, "node-%d", node % 10);
-    hs_blob_ref_set(b, id, node_id, len, crc);
+    hs_meta_blob_ref_set(b, id, node_id, len, crc);
 }
 
 static int64_t seg_len(int64_t len, size_t nseg, size_t i)
@@ -37,7 +37,7 @@ static int64_t seg_len(int64_t len, size_t nseg, size_t i)
     return i + 1 == nseg ? len - base * (int64_t)(nseg - 1) : base;
 }
 
-static void fill_repl(struct hs_part *p, enum hs_blob_part part, uint32_t r, int64_t len,
+static void fill_repl(struct hs_part *p, enum hs_meta_blob_part part, uint32_t r, int64_t len,
                       size_t nseg, int node_base)
 {
     hs_part_init_replicated(p, r, nseg);
@@ -51,7 +51,7 @@ static void fill_repl(struct hs_part *p, enum hs_blob_part part, uint32_t r, int
     }
 }
 
-static void fill_ec(struct hs_part *p, enum hs_blob_part part, uint32_t k, uint32_t m,
+static void fill_ec(struct hs_part *p, enum hs_meta_blob_part part, uint32_t k, uint32_t m,
                     int64_t stripe, int64_t len, size_t nseg, int node_base)
 {
     hs_part_init_ec(p, k, m, stripe, nseg);
@@ -84,13 +84,13 @@ static void fill_header(struct hs_manifest *m, const char *key, enum hs_strategy
 static void make_replication(struct hs_manifest *m)
 {
     fill_header(m, "photos/cat.jpg", HS_STRATEGY_REPLICATION, 1000);
-    fill_repl(&m->data, HS_BLOB_PART_DATA, 3, 1000, 1, 0);
+    fill_repl(&m->data, HS_META_PART_DATA, 3, 1000, 1, 0);
 }
 
 static void make_ec(struct hs_manifest *m)
 {
     fill_header(m, "videos/big.bin", HS_STRATEGY_EC, 300000);
-    fill_ec(&m->data, HS_BLOB_PART_DATA, 4, 2, 65536, 300000, 3, 0);
+    fill_ec(&m->data, HS_META_PART_DATA, 4, 2, 65536, 300000, 3, 0);
 }
 
 static void make_hybrid(struct hs_manifest *m, bool with_cold)
@@ -98,10 +98,10 @@ static void make_hybrid(struct hs_manifest *m, bool with_cold)
     fill_header(m, "users/42", HS_STRATEGY_FIELD_HYBRID, 500);
     free(m->content_type);
     m->content_type = strdup("application/json");
-    fill_repl(&m->hot, HS_BLOB_PART_HOT, 3, 40, 1, 2);
+    fill_repl(&m->hot, HS_META_PART_HOT, 3, 40, 1, 2);
     if (with_cold) {
         m->has_cold = true;
-        fill_ec(&m->cold, HS_BLOB_PART_COLD, 4, 2, 4096, 400, 1, 4);
+        fill_ec(&m->cold, HS_META_PART_COLD, 4, 2, 4096, 400, 1, 4);
     }
     m->cold_hash = strdup("00112233445566778899aabbccddeeff");
     m->field_order_version = 1;
@@ -172,7 +172,7 @@ static void replication_manifest_round_trips(void **state)
     check_round_trip(&m);
     hs_manifest_release(&m);
     fill_header(&m, "multi", HS_STRATEGY_REPLICATION, 200000001);
-    fill_repl(&m.data, HS_BLOB_PART_DATA, 2, 200000001, 3, 5);
+    fill_repl(&m.data, HS_META_PART_DATA, 2, 200000001, 3, 5);
     check_round_trip(&m);
     hs_manifest_release(&m);
 }
@@ -187,7 +187,7 @@ static void ec_manifest_round_trips_for_every_k_and_m(void **state)
     for (uint32_t k = 1; k <= 8; k++) {
         for (uint32_t par = 1; par <= 2; par++) {
             fill_header(&m, "ec/k-m", HS_STRATEGY_EC, 12345);
-            fill_ec(&m.data, HS_BLOB_PART_DATA, k, par, 512, 12345, 2, 0);
+            fill_ec(&m.data, HS_META_PART_DATA, k, par, 512, 12345, 2, 0);
             check_round_trip(&m);
             hs_manifest_release(&m);
         }
@@ -213,11 +213,11 @@ static void empty_object_has_no_segment_or_one_empty_segment(void **state)
     fill_header(&m, "empty", HS_STRATEGY_REPLICATION, 0);
     hs_part_init_replicated(&m.data, 3, 0);
     check_round_trip(&m);
-    fill_repl(&m.data, HS_BLOB_PART_DATA, 3, 0, 1, 0);
+    fill_repl(&m.data, HS_META_PART_DATA, 3, 0, 1, 0);
     check_round_trip(&m);
     hs_manifest_release(&m);
     fill_header(&m, "empty-ec", HS_STRATEGY_EC, 0);
-    fill_ec(&m.data, HS_BLOB_PART_DATA, 4, 2, 4096, 0, 1, 0);
+    fill_ec(&m.data, HS_META_PART_DATA, 4, 2, 4096, 0, 1, 0);
     check_round_trip(&m);
     hs_manifest_release(&m);
 }
@@ -227,7 +227,7 @@ static void encoding_matches_the_documented_layout(void **state)
     (void)state;
     struct hs_manifest m;
     fill_header(&m, "a/b é", HS_STRATEGY_REPLICATION, 5);
-    fill_repl(&m.data, HS_BLOB_PART_DATA, 2, 5, 1, 0);
+    fill_repl(&m.data, HS_META_PART_DATA, 2, 5, 1, 0);
     m.data.segments[0].crc32c = 0xab;
     m.data.segments[0].blobs[0].crc32c = 0xab;
     m.data.segments[0].blobs[1].crc32c = 0xab;
@@ -348,11 +348,11 @@ static void m_wrong_kind(struct hs_manifest *m)
 }
 static void m_repl_with_hot(struct hs_manifest *m)
 {
-    fill_repl(&m->hot, HS_BLOB_PART_HOT, 3, 1, 1, 0);
+    fill_repl(&m->hot, HS_META_PART_HOT, 3, 1, 1, 0);
 }
 static void m_hybrid_with_data(struct hs_manifest *m)
 {
-    fill_repl(&m->data, HS_BLOB_PART_DATA, 3, 1, 1, 0);
+    fill_repl(&m->data, HS_META_PART_DATA, 3, 1, 1, 0);
 }
 static void m_order_number(struct hs_manifest *m)
 {
@@ -364,7 +364,7 @@ static void m_order_garbage(struct hs_manifest *m)
 }
 static void m_cold_empty(struct hs_manifest *m)
 {
-    fill_ec(&m->cold, HS_BLOB_PART_COLD, 4, 2, 4096, 0, 0, 4);
+    fill_ec(&m->cold, HS_META_PART_COLD, 4, 2, 4096, 0, 0, 4);
 }
 static void m_cold_flag(struct hs_manifest *m)
 {
@@ -372,14 +372,14 @@ static void m_cold_flag(struct hs_manifest *m)
 }
 static void m_hot_is_ec(struct hs_manifest *m)
 {
-    fill_ec(&m->hot, HS_BLOB_PART_HOT, 2, 1, 64, 40, 1, 2);
+    fill_ec(&m->hot, HS_META_PART_HOT, 2, 1, 64, 40, 1, 2);
 }
 static void m_dup_pair(struct hs_manifest *m)
 {
     /* the cold part's shard 0 claims to be the hot part's replica 0 */
-    struct hs_blob_ref *h = &m->hot.segments[0].blobs[0];
-    struct hs_blob_ref *c = &m->cold.segments[0].blobs[0];
-    hs_blob_ref_set(c, h->blob_id, h->node_id, c->len_bytes, c->crc32c);
+    struct hs_meta_blob_ref *h = &m->hot.segments[0].blobs[0];
+    struct hs_meta_blob_ref *c = &m->cold.segments[0].blobs[0];
+    hs_meta_blob_ref_set(c, h->blob_id, h->node_id, c->len_bytes, c->crc32c);
     for (size_t i = 1; i < 6; i++) /* keep cold nodes distinct */
         if (strcmp(m->cold.segments[0].blobs[i].node_id, h->node_id) == 0)
             SET_STR(m->cold.segments[0].blobs[i].node_id, "node-x");
@@ -681,7 +681,7 @@ static void oversized_manifest_is_etoobig(void **state)
     (void)state;
     struct hs_manifest m;
     fill_header(&m, "huge", HS_STRATEGY_EC, 4000LL * 64 << 20);
-    fill_ec(&m.data, HS_BLOB_PART_DATA, 4, 2, 1 << 20, 4000LL * 64 << 20, 4000, 0);
+    fill_ec(&m.data, HS_META_PART_DATA, 4, 2, 1 << 20, 4000LL * 64 << 20, 4000, 0);
     char *out = NULL, why[200] = "";
     size_t len = 0;
     assert_int_equal(hs_manifest_encode(&m, &out, &len, why, sizeof why), HS_ETOOBIG);
@@ -703,7 +703,7 @@ static void make_record(struct hs_txn_record *r)
     r->alive_ms = 1795000004000;
     const char *nodes[] = {"node-0", "node-1", "node-2", "node-3", "node-4", "node-5"};
     hs_txn_record_set_nodes(r, nodes, 6);
-    hs_txn_record_set_segs(r, HS_BLOB_PART_COLD, 1, 6);
+    hs_txn_record_set_segs(r, HS_META_PART_COLD, 1, 6);
 }
 
 static void txn_record_round_trips_and_matches_layout(void **state)
@@ -749,7 +749,7 @@ static void txn_record_size_does_not_grow_with_the_object(void **state)
     char *small, *big;
     size_t l_small, l_big;
     assert_int_equal(hs_txn_record_encode(&r, &small, &l_small, NULL, 0), HS_OK);
-    hs_txn_record_set_segs(&r, HS_BLOB_PART_COLD, 1500, 6); /* 12 GB of 8 MiB segments */
+    hs_txn_record_set_segs(&r, HS_META_PART_COLD, 1500, 6); /* 12 GB of 8 MiB segments */
     assert_int_equal(hs_txn_record_encode(&r, &big, &l_big, NULL, 0), HS_OK);
     assert_true(l_big <= l_small + 3);
     assert_int_equal(hs_txn_record_decode(big, l_big, &d, NULL, 0), HS_OK);
@@ -759,8 +759,8 @@ static void txn_record_size_does_not_grow_with_the_object(void **state)
     /* fewer live nodes than the width: only placed blobs are named */
     const char *two[] = {"a", "b"};
     hs_txn_record_set_nodes(&r, two, 2);
-    hs_txn_record_set_segs(&r, HS_BLOB_PART_COLD, 2, 6);
-    hs_txn_record_set_segs(&r, HS_BLOB_PART_HOT, 1, 3);
+    hs_txn_record_set_segs(&r, HS_META_PART_COLD, 2, 6);
+    hs_txn_record_set_segs(&r, HS_META_PART_HOT, 1, 3);
     hs_txn_record_expand(&r);
     assert_int_equal(r.n_blobs, 2 * 2 + 2);
     /* every state round-trips; a record names at least one node */
@@ -981,22 +981,22 @@ static void blob_ids_are_minted_and_parsed_canonically(void **state)
 {
     (void)state;
     char id[HS_META_BLOB_ID_BUF], txn[HS_TXN_ID_BUF];
-    enum hs_blob_part part;
+    enum hs_meta_blob_part part;
     uint32_t seg, idx;
-    assert_int_equal(hs_meta_blob_id_make(TXN, HS_BLOB_PART_COLD, 300, 5, id), HS_OK);
+    assert_int_equal(hs_meta_blob_id_make(TXN, HS_META_PART_COLD, 300, 5, id), HS_OK);
     assert_string_equal(id, "0123456789abcdef0123456789abcdef.2.12c.5");
     assert_true(hs_meta_blob_id_valid(id));
     assert_int_equal(hs_meta_blob_id_parse(id, txn, &part, &seg, &idx), HS_OK);
     assert_string_equal(txn, TXN);
-    assert_int_equal(part, HS_BLOB_PART_COLD);
+    assert_int_equal(part, HS_META_PART_COLD);
     assert_int_equal(seg, 300);
     assert_int_equal(idx, 5);
-    assert_int_equal(hs_meta_blob_id_make(TXN, HS_BLOB_PART_DATA, UINT32_MAX, UINT32_MAX, id),
+    assert_int_equal(hs_meta_blob_id_make(TXN, HS_META_PART_DATA, UINT32_MAX, UINT32_MAX, id),
                      HS_OK);
     assert_int_equal(hs_meta_blob_id_parse(id, NULL, NULL, &seg, NULL), HS_OK);
     assert_int_equal(seg, UINT32_MAX);
-    assert_int_equal(hs_meta_blob_id_make("nothex", HS_BLOB_PART_DATA, 0, 0, id), HS_EINVAL);
-    assert_int_equal(hs_meta_blob_id_make(TXN, (enum hs_blob_part)3, 0, 0, id), HS_EINVAL);
+    assert_int_equal(hs_meta_blob_id_make("nothex", HS_META_PART_DATA, 0, 0, id), HS_EINVAL);
+    assert_int_equal(hs_meta_blob_id_make(TXN, (enum hs_meta_blob_part)3, 0, 0, id), HS_EINVAL);
     static const char *const bad[] = {
         "0123456789abcdef.0.0",           "0123456789abcdef.0.0.0.0", "0123456789abcdef.3.0.0",
         "0123456789abcdef.0.01.0",        "0123456789abcdef.0..0",    "0123456789abcde.0.0.0",
@@ -1025,9 +1025,9 @@ static void blob_listing_and_subtract_find_what_a_new_version_dropped(void **sta
     upd.hot.segments[0].len_bytes = 41;
     for (size_t j = 0; j < 3; j++) {
         char id[HS_META_BLOB_ID_BUF], node[16];
-        hs_meta_blob_id_make(upd.txn_id, HS_BLOB_PART_HOT, 0, (uint32_t)j, id);
+        hs_meta_blob_id_make(upd.txn_id, HS_META_PART_HOT, 0, (uint32_t)j, id);
         snprintf(node, sizeof node, "node-%zu", j + 7);
-        hs_blob_ref_set(&upd.hot.segments[0].blobs[j], id, node, 41, 0);
+        hs_meta_blob_ref_set(&upd.hot.segments[0].blobs[j], id, node, 41, 0);
     }
     upd.has_cold = true;
     hs_part_copy(&upd.cold, &old.cold);
@@ -1036,7 +1036,7 @@ static void blob_listing_and_subtract_find_what_a_new_version_dropped(void **sta
     upd.field_order_json = strdup(old.field_order_json);
     check_round_trip(&upd);
 
-    struct hs_blob_loc *a, *b, *gone;
+    struct hs_meta_blob_loc *a, *b, *gone;
     size_t na, nb, ngone;
     hs_manifest_blob_locs(&old, &a, &na);
     hs_manifest_blob_locs(&upd, &b, &nb);
@@ -1044,7 +1044,7 @@ static void blob_listing_and_subtract_find_what_a_new_version_dropped(void **sta
     assert_int_equal(nb, 3 + 6);
     assert_ptr_equal(a[0].blob_id, old.hot.segments[0].blobs[0].blob_id);
     assert_ptr_equal(a[3].node_id, old.cold.segments[0].blobs[0].node_id);
-    hs_blob_locs_subtract(a, na, b, nb, &gone, &ngone);
+    hs_meta_blob_locs_subtract(a, na, b, nb, &gone, &ngone);
     assert_int_equal(ngone, 3); /* exactly the old hot replicas */
     for (size_t i = 0; i < ngone; i++) {
         assert_ptr_equal(gone[i].blob_id, old.hot.segments[0].blobs[i].blob_id);
@@ -1056,7 +1056,7 @@ static void blob_listing_and_subtract_find_what_a_new_version_dropped(void **sta
     free(gone);
     /* the copy owns its strings: the old manifest can go first */
     hs_manifest_release(&old);
-    hs_blob_locs_subtract(b, nb, NULL, 0, &gone, &ngone);
+    hs_meta_blob_locs_subtract(b, nb, NULL, 0, &gone, &ngone);
     assert_int_equal(ngone, nb);
     free(gone);
     check_round_trip(&upd);

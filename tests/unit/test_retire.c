@@ -23,14 +23,14 @@ static void make(struct hs_retire_record *r, size_t segs)
     for (size_t seg = 0; seg < segs; seg++) {
         for (uint32_t i = 0; i < 6; i++) {
             char id[HS_META_BLOB_ID_BUF], node[16];
-            assert_int_equal(hs_meta_blob_id_make(TXN_A, HS_BLOB_PART_COLD, (uint32_t)seg, i, id),
+            assert_int_equal(hs_meta_blob_id_make(TXN_A, HS_META_PART_COLD, (uint32_t)seg, i, id),
                              HS_OK);
             snprintf(node, sizeof node, "node-%u", i);
-            struct hs_blob_loc loc = {id, node};
+            struct hs_meta_blob_loc loc = {id, node};
             hs_retire_record_add(r, &loc, 1);
         }
     }
-    struct hs_blob_loc more[] = {{TXN_B ".1.0.0", "node-9"}, {"f00d", "node-1"}};
+    struct hs_meta_blob_loc more[] = {{TXN_B ".1.0.0", "node-9"}, {"f00d", "node-1"}};
     hs_retire_record_add(r, more, 2);
 }
 

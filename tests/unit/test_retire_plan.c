@@ -33,9 +33,9 @@ static void make_record_of(struct hs_retire_record *r, const char *txn, uint32_t
     for (uint32_t seg = 0; seg < segs; seg++) {
         for (uint32_t i = 0; i < 6; i++) {
             char id[HS_META_BLOB_ID_BUF], node[16];
-            assert_int_equal(hs_meta_blob_id_make(txn, HS_BLOB_PART_DATA, seg, i, id), HS_OK);
+            assert_int_equal(hs_meta_blob_id_make(txn, HS_META_PART_DATA, seg, i, id), HS_OK);
             snprintf(node, sizeof node, "node-%u", i);
-            struct hs_blob_loc loc = {id, node};
+            struct hs_meta_blob_loc loc = {id, node};
             hs_retire_record_add(r, &loc, 1);
         }
     }
@@ -47,14 +47,14 @@ static void make_record(struct hs_retire_record *r, uint32_t segs)
 }
 
 /* A replicated manifest of one segment whose 3 blobs are the given (id, node) pairs. */
-static void make_manifest(struct hs_manifest *m, const struct hs_blob_loc refs[3])
+static void make_manifest(struct hs_manifest *m, const struct hs_meta_blob_loc refs[3])
 {
     hs_manifest_init(m);
     m->key = strdup("users/42");
     m->strategy = HS_STRATEGY_REPLICATION;
     hs_part_init_replicated(&m->data, 3, 1);
     for (size_t j = 0; j < 3; j++)
-        hs_blob_ref_set(&m->data.segments[0].blobs[j], refs[j].blob_id, refs[j].node_id, 1, 0);
+        hs_meta_blob_ref_set(&m->data.segments[0].blobs[j], refs[j].blob_id, refs[j].node_id, 1, 0);
 }
 
 static void check_batches(const struct hs_retire_plan *p, size_t batch_max)
@@ -99,7 +99,7 @@ static void blobs_the_current_manifest_references_on_that_node_are_kept(void **s
     struct hs_retire_record r;
     make_record(&r, 1);
     /* the current version reuses blob 0 on node-0 and blob 1 (but on another node) */
-    struct hs_blob_loc refs[3] = {
+    struct hs_meta_blob_loc refs[3] = {
         {TXN_OLD ".0.0.0", "node-0"}, {TXN_OLD ".0.0.1", "node-7"}, {TXN_NEW ".0.0.0", "node-2"}};
     struct hs_manifest m;
     make_manifest(&m, refs);
@@ -122,7 +122,7 @@ static void a_pair_named_twice_is_planned_once_and_empty_records_plan_nothing(vo
     (void)state;
     struct hs_retire_record r;
     make_record(&r, 1);
-    struct hs_blob_loc again = {TXN_OLD ".0.0.3", "node-3"};
+    struct hs_meta_blob_loc again = {TXN_OLD ".0.0.3", "node-3"};
     hs_retire_record_add(&r, &again, 1);
     struct hs_retire_plan p;
     plan_one(&r, NULL, 1, &p);
@@ -145,7 +145,7 @@ static void records_of_one_group_share_the_requests_to_each_node(void **state)
     struct hs_retire_record a, b;
     make_record_of(&a, TXN_OLD, 1);
     make_record_of(&b, TXN_NEW, 1);
-    struct hs_blob_loc refs[3] = {
+    struct hs_meta_blob_loc refs[3] = {
         {TXN_NEW ".0.0.0", "node-0"}, {TXN_NEW ".0.0.1", "node-1"}, {TXN_NEW ".0.0.2", "node-2"}};
     struct hs_manifest m; /* b's key still references 3 of its blobs */
     make_manifest(&m, refs);
