@@ -74,6 +74,9 @@ static const struct {
     [HS_GW_M_REPAIR_MARKS] = {"repair_marks_total", "repair/<key> marks written."},
     [HS_GW_M_BLOB_DELETE_FAILURES] = {"blob_delete_failures_total",
                                       "Replaced blobs that could not be deleted (left to GC)."},
+    [HS_GW_M_HEDGED_READS] = {"hedged_reads_total",
+                              "Segment reads that sent a backup request to another replica or "
+                              "shard because the first was slow or failed."},
     [HS_GW_M_WAL_ROLLED_BACK] = {"wal_rolled_back_total",
                                  "Writes refused because the healer rolled their record back."},
 };

@@ -17,6 +17,7 @@ enum hs_gw_counter {
     HS_GW_M_REPAIR_MARKS,         /* repair/<key> marks written */
     HS_GW_M_BLOB_DELETE_FAILURES, /* replaced blobs left to the healer's GC */
     HS_GW_M_WAL_ROLLED_BACK,      /* writes refused because the healer rolled them back */
+    HS_GW_M_HEDGED_READS,         /* reads that sent a backup request to another copy/shard */
     HS_GW_M_COUNT_
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gateway/gw_int.h"
+#include "gateway/metrics.h"
 #include "gateway/obj_read_int.h"
 #include "hs/clock.h"
 #include "hs/log.h"
@@ -184,8 +185,10 @@ static void step(struct race *r, size_t seg, int64_t now_ns)
         }
     }
     if (fire && !ec) {
+        hs_gw_metric_add(HS_GW_M_HEDGED_READS, 1);
         repl_backup(r, seg);
     } else if (fire && !r->hedged[seg]) {
+        hs_gw_metric_add(HS_GW_M_HEDGED_READS, 1);
         r->hedged[seg] = true;
         ec_backups(r, seg, now_ns);
         HS_LOG_DEBUG("read_hedged", "obj='%s' shard0='%s'", r->rd->key, s->seg->blobs[0].blob_id);

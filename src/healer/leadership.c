@@ -55,6 +55,40 @@ void hs_healer_fenced_out(struct hs_healer *h)
     atomic_store(&h->stats.is_leader, 0);
 }
 
+bool hs_healer_fence_failed(const struct hs_healer *h, const struct hs_etcd_txn_result *res)
+{
+    if (res->n_ranges < 1)
+        return false;
+    const struct hs_etcd_kvs *k = &res->ranges[0];
+    return k->n == 0 || k->kvs[0].create_revision != h->leader.rev;
+}
+
+bool hs_healer_fenced_delete(struct hs_healer *h, const char *key, int64_t mod_rev, const char *op)
+{
+    struct hs_etcd_cmp cmps[2] = {
+        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = key, .number = mod_rev}};
+    hs_healer_fence(h, &cmps[1]);
+    struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = key};
+    struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = h->leader.key};
+    struct hs_etcd_txn txn = {.cmps = cmps,
+                              .n_cmps = 2,
+                              .success = &del,
+                              .n_success = 1,
+                              .failure = &fail,
+                              .n_failure = 1};
+    struct hs_etcd_txn_result res = {0};
+    bool deleted = false;
+    if (hs_etcd_txn(h->etcd, &txn, &res) == HS_OK) {
+        deleted = res.succeeded;
+        if (!deleted && hs_healer_fence_failed(h, &res)) {
+            hs_healer_fenced_out(h);
+            HS_LOG_WARN("fenced_out", "healer=%s op=%s key='%s'", h->opts.healer_id, op, key);
+        }
+    }
+    hs_etcd_txn_result_release(&res);
+    return deleted;
+}
+
 bool hs_healer_still_leader(struct hs_healer *h)
 {
     if (!hs_healer_leading(h))

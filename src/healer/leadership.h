@@ -33,5 +33,11 @@ bool hs_healer_still_leader(struct hs_healer *h);
 /* A fenced transaction failed on the fence: counts fence_failures and drops leadership at
  * once (the caller logs evt=fenced_out with its own context). */
 void hs_healer_fenced_out(struct hs_healer *h);
+/* True when a fenced transaction's failure branch (a RANGE of h->leader.key) shows that the
+ * fence failed: the leader key is gone or not ours. */
+bool hs_healer_fence_failed(const struct hs_healer *h, const struct hs_etcd_txn_result *res);
+/* Deletes key if its mod_revision is still mod_rev, fenced: true when deleted. A failed fence
+ * drops leadership (hs_healer_fenced_out) and logs evt=fenced_out op=<op> key=<key>. */
+bool hs_healer_fenced_delete(struct hs_healer *h, const char *key, int64_t mod_rev, const char *op);
 
 #endif

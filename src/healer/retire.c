@@ -112,38 +112,10 @@ static void scan_release(struct scan *s)
     free(s->v);
 }
 
-static void lost_fence(struct hs_healer *h, const char *key)
-{
-    hs_healer_fenced_out(h);
-    HS_LOG_WARN("fenced_out", "healer=%s op=retire_drop key='%s'", h->opts.healer_id, key);
-}
-
 /* Step 3: fenced, and only if the record is still the one we read. */
 static bool drop_record(struct hs_healer *h, const struct due_rec *d)
 {
-    struct hs_etcd_cmp cmps[2] = {{.target = HS_ETCD_CMP_MOD,
-                                   .result = HS_ETCD_EQUAL,
-                                   .key = d->etcd_key,
-                                   .number = d->mod_rev}};
-    hs_healer_fence(h, &cmps[1]);
-    struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = d->etcd_key};
-    struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = h->leader.key};
-    struct hs_etcd_txn txn = {.cmps = cmps,
-                              .n_cmps = 2,
-                              .success = &del,
-                              .n_success = 1,
-                              .failure = &fail,
-                              .n_failure = 1};
-    struct hs_etcd_txn_result res = {0};
-    bool ok = false;
-    if (hs_etcd_txn(h->etcd, &txn, &res) == HS_OK) {
-        ok = res.succeeded;
-        if (!ok && (res.n_ranges < 1 || res.ranges[0].n == 0 ||
-                    res.ranges[0].kvs[0].create_revision != h->leader.rev))
-            lost_fence(h, d->etcd_key);
-    }
-    hs_etcd_txn_result_release(&res);
-    return ok;
+    return hs_healer_fenced_delete(h, d->etcd_key, d->mod_rev, "retire_drop");
 }
 
 /* Step 1: *current gets meta/<key> (*have false when the key has none). false when it cannot

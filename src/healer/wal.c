@@ -138,15 +138,6 @@ static void delete_blobs(struct hs_healer *h, const struct hs_txn_record *r,
     free(calls);
 }
 
-/* The failed txn's RANGE of our leader key: did the fence fail (we no longer lead)? */
-static bool fence_failed(const struct hs_healer *h, const struct hs_etcd_txn_result *res)
-{
-    if (res->n_ranges < 1)
-        return false;
-    const struct hs_etcd_kvs *k = &res->ranges[0];
-    return k->n == 0 || k->kvs[0].create_revision != h->leader.rev;
-}
-
 /* Decodes the manifest in kvs (one key or none) into *m: *have_manifest when there is one,
  * *keep_all when it cannot be decoded (then nothing may be deleted). */
 static void read_manifest(const struct hs_etcd_kvs *kvs, const struct hs_txn_record *r,
@@ -209,7 +200,7 @@ static enum hs_err take_record(struct hs_healer *h, const struct rec *rec,
     if ((err = hs_etcd_txn(h->etcd, &txn, &res)) != HS_OK)
         goto out;
     if (!res.succeeded) {
-        if (fence_failed(h, &res))
+        if (hs_healer_fence_failed(h, &res))
             lost_fence(h, "wal_rollback", r->txn_id);
         else
             HS_LOG_DEBUG("wal_record_changed", "txn=%s", r->txn_id);
@@ -226,24 +217,9 @@ out:
 }
 
 /* Step 3: the record goes once its blobs are (fenced, unless it changed meanwhile). */
-static void drop_record(struct hs_healer *h, const char *etcd_key, int64_t mod_rev,
-                        const char *txn_id)
+static void drop_record(struct hs_healer *h, const char *etcd_key, int64_t mod_rev)
 {
-    struct hs_etcd_cmp cmps[2] = {
-        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = etcd_key, .number = mod_rev}};
-    hs_healer_fence(h, &cmps[1]);
-    struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = etcd_key};
-    struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = h->leader.key};
-    struct hs_etcd_txn txn = {.cmps = cmps,
-                              .n_cmps = 2,
-                              .success = &del,
-                              .n_success = 1,
-                              .failure = &fail,
-                              .n_failure = 1};
-    struct hs_etcd_txn_result res = {0};
-    if (hs_etcd_txn(h->etcd, &txn, &res) == HS_OK && !res.succeeded && fence_failed(h, &res))
-        lost_fence(h, "wal_drop", txn_id);
-    hs_etcd_txn_result_release(&res);
+    (void)hs_healer_fenced_delete(h, etcd_key, mod_rev, "wal_drop");
 }
 
 static void log_rollback(struct hs_healer *h, const struct hs_txn_record *r, const char *reason,
@@ -268,7 +244,7 @@ static void finish(struct hs_healer *h, const struct rec *rec, const struct hs_t
         delete_blobs(h, r, have_manifest ? m : NULL, &t);
     log_rollback(h, r, reason, &t, keep_all);
     if (t.failed == 0 && hs_healer_leading(h))
-        drop_record(h, rec->etcd_key, mod_rev, r->txn_id);
+        drop_record(h, rec->etcd_key, mod_rev);
 }
 
 static void rollback(struct hs_healer *h, const struct rec *rec, struct hs_txn_record *r,

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 import hsdata
 from hsdata import GATEWAYS, META, TXN, Etcd
@@ -27,18 +27,8 @@ PASS_INTERVAL = "300ms"
 
 def start_cluster(tmp_path_factory, name, n_healers, env):
     """A cluster whose healers see env (the launcher passes its environment to children)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp(name)), nodes=4, gateways=0,
+    c = start_with_env(str(tmp_path_factory.mktemp(name)), env, nodes=4, gateways=0,
                       healers=n_healers)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return c
 
 

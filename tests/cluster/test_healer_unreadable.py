@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 import hsdata
 from hsdata import HsData
@@ -21,17 +21,8 @@ META = hsdata.ROOT + "meta/"
 
 @pytest.fixture(scope="module")
 def uc(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ("HS_HEALER_GC_GRACE", "HS_HEALER_PASS_INTERVAL")}
-    os.environ.update({"HS_HEALER_GC_GRACE": "0s", "HS_HEALER_PASS_INTERVAL": "300ms"})
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("unreadable")), nodes=4, gateways=1, healers=1)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(str(tmp_path_factory.mktemp("unreadable")),
+                       {"HS_HEALER_GC_GRACE": "0s", "HS_HEALER_PASS_INTERVAL": "300ms"}, nodes=4, gateways=1, healers=1)
     yield c
     c.stop()
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 import hsdata
 from hsdata import HsData
@@ -29,17 +29,7 @@ AUDIT_INTERVAL = "1h"   # no regular sweep can do the job: only the targeted one
 @pytest.fixture(scope="module")
 def wc(tmp_path_factory):
     env = {"HS_HEALER_AUDIT_INTERVAL": AUDIT_INTERVAL}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("wipe")), nodes=6, gateways=0, healers=1)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(str(tmp_path_factory.mktemp("wipe")), env, nodes=6, gateways=0, healers=1)
     yield c
     c.stop()
 

@@ -72,6 +72,15 @@ def read_ranges(c, objects, session):
     return lat
 
 
+def hedged_reads(c):
+    """hedged_reads_total of the gateway the reads go to."""
+    text = requests.get(f"{gw(c)}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("hybridstore_gateway_hedged_reads_total "):
+            return float(line.split()[1])
+    raise AssertionError("no hedged_reads_total in /metrics")
+
+
 def test_reads_with_a_stopped_node_do_not_wait_for_its_timeout(cluster):
     c = cluster
     rng = random.Random(7)
@@ -112,12 +121,14 @@ def test_reads_with_a_stopped_node_do_not_wait_for_its_timeout(cluster):
     read_all(c, objects, 1, s)  # warm up connections and latency estimates
     healthy = read_all(c, objects, READS_PER_OBJECT, s)
     healthy_other = read_all(c, big, 2, s) + read_ranges(c, {**objects, **big}, s)
+    hedged_before = hedged_reads(c)
     c.stop_proc(paused)
     try:
         degraded = read_all(c, objects, READS_PER_OBJECT, s)
         other = read_all(c, big, 2, s) + read_ranges(c, {**objects, **big}, s)
     finally:
         c.cont(paused)
+    assert hedged_reads(c) > hedged_before, "no read was hedged while a node was stopped"
     print(f"\nhedged reads: {len(objects)} small objects (6 field_hybrid) x {READS_PER_OBJECT} "
           f"reads, {paused} holds {held[paused]} first-segment blobs; healthy "
           f"p50={percentile(healthy, 50) * 1000:.1f} ms p99={percentile(healthy, 99) * 1000:.1f} "

@@ -3,13 +3,12 @@ POST /write for every strategy (bytes exactly as written: large integers, unicod
 404 bodies, /health, /node_status (also with a dead node) and /storage_usage (back to 0 once
 everything is deleted and the healer has swept the blobs of replaced versions)."""
 import json
-import os
 import socket
 
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 from readkit import gw, qkey, stats
 
@@ -18,17 +17,7 @@ from readkit import gw, qkey, stats
 def cluster(tmp_path_factory):
     """The default cluster plus one healer that sweeps retired blobs after 1 s."""
     env = {"HS_HEALER_RETIRE_GRACE": "1s", "HS_HEALER_PASS_INTERVAL": "300ms"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("refread")), nodes=6, gateways=2, healers=1)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(str(tmp_path_factory.mktemp("refread")), env, nodes=6, gateways=2, healers=1)
     yield c
     c.stop()
 

@@ -9,7 +9,6 @@ One cluster for the module: 6 nodes (EC 4+2), 2 gateways with 64 KiB segments (s
 multi-segment), 2 healers with a short retire grace, GC grace 0 and small delete batches."""
 import hashlib
 import json
-import os
 import random
 import threading
 import time
@@ -17,7 +16,7 @@ import time
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 import hsdata
 from writekit import (ROOT, all_blobs, gw, manifest, manifest_blobs, node_url_by_id, qkey,
@@ -35,17 +34,7 @@ def rc(tmp_path_factory):
     env = {"HS_HEALER_RETIRE_GRACE": f"{GRACE_S}s", "HS_HEALER_PASS_INTERVAL": "300ms",
            "HS_HEALER_RETIRE_BATCH": "2", "HS_HEALER_GC_GRACE": "0s",
            "HS_HEALER_GC_INTERVAL": "2s", "HS_GATEWAY_SEGMENT_SIZE": "64KiB"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("retire")), nodes=6, gateways=2, healers=2)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(str(tmp_path_factory.mktemp("retire")), env, nodes=6, gateways=2, healers=2)
     c.wait_nodes_registered(count=6, timeout=40)
     yield c
     c.stop()

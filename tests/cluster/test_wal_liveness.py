@@ -18,7 +18,7 @@ import signal
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 from writekit import all_blobs, gw, qkey, referenced_blobs, wal_records
 
@@ -35,17 +35,7 @@ def cluster(tmp_path_factory):
            "HS_GATEWAY_SEGMENT_SIZE": "64KiB",
            # a write to a stopped node gives up in 2 s
            "HS_GATEWAY_NODE_TIMEOUT": "2s"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("walive")), nodes=6, gateways=1, healers=1)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(str(tmp_path_factory.mktemp("walive")), env, nodes=6, gateways=1, healers=1)
     yield c
     c.stop()
 

@@ -6,7 +6,6 @@ gateways through both APIs.
 Nothing here trusts the gateway's own view: manifests come from etcd's JSON gateway, blob
 presence from each node's paged listing (GET /v1/blobs), file paths from the blob store layout of
 include/hs/blob.h."""
-import contextlib
 import json
 import os
 import random
@@ -20,7 +19,7 @@ import urllib.parse
 
 import requests
 
-from cluster import HsCluster, b64, prefix_end, unb64
+from cluster import HsCluster, b64, patched_environ, prefix_end, unb64
 from harness import HS_BIN, Proc, free_port, wait_until
 
 ROOT = "/hybridstore/v1/"
@@ -48,21 +47,6 @@ FAST_ENV = {
     "HS_HEALER_NODE_TIMEOUT": "5s",
     "HS_HEALER_RETIRE_GRACE": "2s",    # replaced blobs swept soon: orphans() stays strict
 }
-
-
-@contextlib.contextmanager
-def patched_environ(env):
-    """Sets env in os.environ for the duration (the launcher copies it when it is spawned)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update({k: str(v) for k, v in env.items()})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def start_cluster(tmpdir, env=None, **kw):

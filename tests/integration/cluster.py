@@ -10,6 +10,7 @@ finds one busy (exit code 3). The launcher's own log is <dir>/launcher.log, each
 HsCluster.attach(dir) wraps a cluster someone already started (make run), e.g. to use gdb on it.
 """
 import base64
+import contextlib
 import json
 import os
 import random
@@ -61,6 +62,30 @@ def pick_base_port(nodes=6, gateways=0, healers=0, etcd=1, exclude=()):
         if all(port_free(p) for p in ports):
             return base
     raise AssertionError("no free base port found in 500 tries")
+
+
+@contextlib.contextmanager
+def patched_environ(env):
+    """Sets env in os.environ for the duration (the launcher copies it when it is spawned, and
+    every daemon it starts reads its options from HS_<ROLE>_<OPTION> variables)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def start_with_env(tmpdir, env, **kw):
+    """An HsCluster(tmpdir, **kw) started with env in its and its children's environment."""
+    c = HsCluster(str(tmpdir), **kw)
+    with patched_environ(env):
+        c.start()
+    return c
 
 
 def b64(text):
