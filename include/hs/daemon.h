@@ -25,6 +25,9 @@ char *hs_daemon_secret(const char *command, const char *secret, const char *secr
 bool hs_daemon_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *port);
 /* 16 random lower-case hex digits (heap, free()): ids of daemons started without one. */
 char *hs_daemon_random_id(void);
+/* Writes "<text>\n" to path durably and privately (0600 temp file, fsync, rename over path):
+ * the id files of a data dir. false with errno set (the temp file removed) on failure. */
+bool hs_daemon_write_id_file(const char *path, const char *text);
 /* Blocks SIGTERM and SIGINT in the calling thread (call before starting any thread: they
  * inherit the mask) and ignores SIGPIPE; set receives the blocked signals. */
 void hs_daemon_signals_block(sigset_t *set);

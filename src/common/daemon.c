@@ -15,6 +15,25 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
+bool hs_daemon_write_id_file(const char *path, const char *text)
+{
+    char *tmp = hs_xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && dprintf(fd, "%s\n", text) > 0 && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return ok;
+}
+
 char *hs_daemon_read_trimmed(const char *path, size_t max)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -139,20 +139,13 @@ static enum hs_err node_id_load(const char *dir, char **out)
     enum hs_err err = HS_OK;
     if (!id) {
         id = hs_daemon_random_id();
-        char *tmp = hs_xasprintf("%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
-        if (fd >= 0)
-            close(fd);
-        ok = ok && rename(tmp, path) == 0;
-        if (!ok) {
+        if (!hs_daemon_write_id_file(path, id)) {
+            int saved = errno;
             char eb[128];
-            HS_LOG_ERROR("node_id_write_failed", "path='%s' errno=%d err='%s'", path, errno,
-                         hs_errno_text(errno, eb, sizeof eb));
-            unlink(tmp);
+            HS_LOG_ERROR("node_id_write_failed", "path='%s' errno=%d err='%s'", path, saved,
+                         hs_errno_text(saved, eb, sizeof eb));
             err = HS_EIO;
         }
-        free(tmp);
     }
     if (err == HS_OK && !hs_meta_node_id_valid(id)) {
         HS_LOG_ERROR("node_id_invalid", "path='%s'", path);

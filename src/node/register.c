@@ -39,25 +39,16 @@ static char *volume_id_load(const char *dir)
     }
     free(id);
     id = hs_daemon_random_id();
-    char *tmp = hs_xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0600); /* private, like every file in a data dir */
-    bool ok = fd >= 0 && dprintf(fd, "%s\n", id) > 0 && fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
+    if (!hs_daemon_write_id_file(path, id)) {
+        int saved = errno;
         char eb[128];
         HS_LOG_WARN("volume_id_write_failed", "path='%s' errno=%d err='%s'", path, saved,
                     hs_errno_text(saved, eb, sizeof eb));
-        unlink(tmp);
         free(id);
         id = NULL;
     } else {
         HS_LOG_INFO("volume_id_created", "path='%s' volume=%s", path, id);
     }
-    free(tmp);
     free(path);
     return id;
 }

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 import hsdata
 from hsdata import HsData
@@ -31,20 +31,8 @@ BASE_ENV = {"HS_HEALER_PASS_INTERVAL": "300ms", "HS_HEALER_AUDIT_INTERVAL": "2s"
 
 def start_cluster(tmp_path_factory, name, env, nodes=6, healers=2, gateways=0):
     """A cluster whose daemons see env (the launcher passes its environment to children)."""
-    env = dict(BASE_ENV, **env)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp(name)), nodes=nodes, gateways=gateways,
-                      healers=healers)
-        c.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return c
+    return start_with_env(tmp_path_factory.mktemp(name), dict(BASE_ENV, **env), nodes=nodes,
+                          gateways=gateways, healers=healers)
 
 
 @pytest.fixture(scope="module")

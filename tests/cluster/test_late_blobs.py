@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from cluster import HsCluster
+from cluster import start_with_env
 from harness import wait_until
 from writekit import all_blobs, gw, qkey
 
@@ -18,16 +18,9 @@ NODE_TIMEOUT_S = 2
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    old = os.environ.get("HS_GATEWAY_NODE_TIMEOUT")
-    os.environ["HS_GATEWAY_NODE_TIMEOUT"] = f"{NODE_TIMEOUT_S}s"
-    try:
-        c = HsCluster(str(tmp_path_factory.mktemp("late")), nodes=6, gateways=1, healers=0)
-        c.start()
-    finally:
-        if old is None:
-            del os.environ["HS_GATEWAY_NODE_TIMEOUT"]
-        else:
-            os.environ["HS_GATEWAY_NODE_TIMEOUT"] = old
+    c = start_with_env(tmp_path_factory.mktemp("late"),
+                       {"HS_GATEWAY_NODE_TIMEOUT": f"{NODE_TIMEOUT_S}s"}, nodes=6, gateways=1,
+                       healers=0)
     yield c
     c.stop()
 
