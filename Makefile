@@ -8,7 +8,7 @@ MESON_OPTS ?=
 PORT       ?= 8000
 PYTEST     = $(PYTHON) -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build test unit integration deploy-check cluster-test test-faults asan run bench \
+.PHONY: all deps build test s3-clients unit integration deploy-check cluster-test test-faults asan run bench \
         format format-check tidy fuzz clean
 
 all: build
@@ -23,14 +23,20 @@ build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
 # Every test: unit (cmocka, fuzz corpus replay), then integration against real etcd and nodes.
-test: build
+test: build s3-clients
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
-	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/cluster
+	HS_BUILD_DIR=$(abspath $(BUILD)) HS_S3_CLIENTS_DIR=$(abspath $(BUILD))/s3-clients \
+	    $(PYTEST) tests/cluster
 	HS_BUILD_DIR=$(abspath $(BUILD)) tests/deploy/check_compose.sh
 
-cluster-test: build
-	HS_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/cluster
+cluster-test: build s3-clients
+	HS_BUILD_DIR=$(abspath $(BUILD)) HS_S3_CLIENTS_DIR=$(abspath $(BUILD))/s3-clients \
+	    $(PYTEST) tests/cluster
+
+# The real S3 clients the tests drive (Debian's come with deps; the JS SDK from npm, newest).
+s3-clients: deps
+	./scripts/s3-clients.sh $(abspath $(BUILD))/s3-clients
 
 # Fault-injection scenarios (tests/faults/README.md): a separate build with the hs_fault()
 # hooks compiled in (-Dfault_injection=true; never in release builds), whole clusters broken

@@ -1,0 +1,248 @@
+"""Real S3 clients, unchanged, against a real cluster through nginx: Debian's awscli (high-level
+`aws s3` and `aws s3api`), python3-boto3, rclone, s3cmd, and the newest @aws-sdk/client-s3 from
+npm with its default flexible checksums. Each client writes, reads back byte-exact, lists and
+deletes; objects written through S3 are the native objects `bucket/key`."""
+import os
+import shutil
+import subprocess
+
+import boto3
+import botocore.config
+import pytest
+import requests
+
+from s3kit import aws, md5_file, rclone, s3_info, s3cmd, write_random, clean_env, NODE
+
+from cluster import HsCluster
+
+MIB = 1 << 20
+JS_CLIENT = os.path.join(os.path.dirname(__file__), "s3_js_client.mjs")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """etcd, 6 nodes, 2 gateways behind nginx (the S3 endpoint in cluster.json is nginx's)."""
+    c = HsCluster(str(tmp_path_factory.mktemp("s3clients")), nodes=6, gateways=2, healers=0)
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path / "home"
+
+
+def boto(cluster, **cfg):
+    info = s3_info(cluster)
+    return boto3.client("s3", endpoint_url=info["endpoint"], region_name=info["region"],
+                        aws_access_key_id=info["access_key"],
+                        aws_secret_access_key=info["secret_key"],
+                        config=botocore.config.Config(retries={"max_attempts": 1}, **cfg))
+
+
+def native_get(cluster, key):
+    r = requests.get(f"{cluster.url}/v1/objects/{key}", timeout=30)
+    r.raise_for_status()
+    return r.content
+
+
+def test_endpoint_is_in_cluster_json_and_private(cluster):
+    info = s3_info(cluster)
+    assert info["endpoint"].startswith("http://127.0.0.1:")
+    assert info["region"] == "us-east-1"
+    assert info["access_key"] and info["secret_key"]
+    mode = os.stat(os.path.join(cluster.dir, "cluster.json")).st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_awscli_cp_ls_rm_and_native_read(cluster, home, tmp_path):
+    aws(cluster, home, "s3", "mb", "s3://cli-high")
+    small, big = tmp_path / "small.txt", tmp_path / "big.bin"
+    small.write_bytes(b"hello from aws s3 cp\n")
+    big_md5 = write_random(big, 20 * MIB + 17, seed=1)  # 8 MiB chunks: a 3-part upload
+    aws(cluster, home, "s3", "cp", str(small), "s3://cli-high/docs/small.txt")
+    aws(cluster, home, "s3", "cp", str(big), "s3://cli-high/big.bin")
+    assert native_get(cluster, "cli-high/docs/small.txt") == small.read_bytes()
+
+    listing = aws(cluster, home, "s3", "ls", "--recursive", "s3://cli-high").stdout
+    assert "docs/small.txt" in listing and "big.bin" in listing
+    top = aws(cluster, home, "s3", "ls", "s3://cli-high/").stdout
+    assert "PRE docs/" in top
+
+    out = tmp_path / "out.bin"
+    aws(cluster, home, "s3", "cp", "s3://cli-high/big.bin", str(out))
+    assert md5_file(out) == big_md5
+
+    head = aws(cluster, home, "s3api", "head-object", "--bucket", "cli-high", "--key",
+               "big.bin").stdout
+    assert '-3\\"' in head  # multipart ETag: md5-of-md5s-3
+
+    aws(cluster, home, "s3", "rm", "--recursive", "s3://cli-high")
+    assert aws(cluster, home, "s3", "ls", "--recursive", "s3://cli-high",
+               check=False).stdout.strip() == ""
+    aws(cluster, home, "s3", "rb", "s3://cli-high")
+
+
+def test_awscli_sync(cluster, home, tmp_path):
+    src = tmp_path / "tree"
+    (src / "a" / "b").mkdir(parents=True)
+    files = {"top.txt": b"top", "a/one.txt": b"one" * 100, "a/b/two.bin": os.urandom(70000),
+             "a/with space.txt": b"space", "a/plus+sign.txt": b"plus",
+             "a/unicod\u00e9.txt": b"unicode"}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    aws(cluster, home, "s3", "mb", "s3://cli-sync")
+    aws(cluster, home, "s3", "sync", str(src), "s3://cli-sync/tree")
+    for name, data in files.items():
+        assert native_get(cluster, requests.utils.quote(f"cli-sync/tree/{name}")) == data
+
+    again = aws(cluster, home, "s3", "sync", str(src), "s3://cli-sync/tree").stdout
+    assert "upload:" not in again  # nothing changed, nothing sent
+
+    (src / "a" / "one.txt").write_bytes(b"changed and longer")
+    (src / "top.txt").unlink()
+    out = aws(cluster, home, "s3", "sync", "--delete", str(src), "s3://cli-sync/tree").stdout
+    assert "one.txt" in out and "delete: s3://cli-sync/tree/top.txt" in out
+
+    back = tmp_path / "back"
+    aws(cluster, home, "s3", "sync", "s3://cli-sync/tree", str(back))
+    for name, data in files.items():
+        if name == "top.txt":
+            assert not (back / name).exists()
+        elif name == "a/one.txt":
+            assert (back / name).read_bytes() == b"changed and longer"
+        else:
+            assert (back / name).read_bytes() == data
+    aws(cluster, home, "s3", "rb", "--force", "s3://cli-sync")
+
+
+def test_awscli_s3api_multipart_and_copy(cluster, home, tmp_path):
+    aws(cluster, home, "s3api", "create-bucket", "--bucket", "cli-api")
+    part = tmp_path / "part"
+    md5s = [write_random(part.with_suffix(f".{i}"), 5 * MIB + i, seed=10 + i) for i in (1, 2)]
+    import json
+    up = json.loads(aws(cluster, home, "s3api", "create-multipart-upload", "--bucket", "cli-api",
+                        "--key", "mp/obj", "--metadata", "k=v").stdout)
+    etags = []
+    for n in (1, 2):
+        res = json.loads(aws(cluster, home, "s3api", "upload-part", "--bucket", "cli-api",
+                             "--key", "mp/obj", "--upload-id", up["UploadId"],
+                             "--part-number", str(n), "--body",
+                             str(part.with_suffix(f".{n}"))).stdout)
+        assert res["ETag"] == f'"{md5s[n - 1]}"'
+        etags.append(res["ETag"])
+    listed = json.loads(aws(cluster, home, "s3api", "list-parts", "--bucket", "cli-api", "--key",
+                            "mp/obj", "--upload-id", up["UploadId"]).stdout)
+    assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2]
+    spec = {"Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), etags)]}
+    aws(cluster, home, "s3api", "complete-multipart-upload", "--bucket", "cli-api", "--key",
+        "mp/obj", "--upload-id", up["UploadId"], "--multipart-upload", json.dumps(spec))
+    head = json.loads(aws(cluster, home, "s3api", "head-object", "--bucket", "cli-api", "--key",
+                          "mp/obj").stdout)
+    assert head["ContentLength"] == 10 * MIB + 3 and head["Metadata"] == {"k": "v"}
+    assert head["ETag"].endswith('-2"')
+
+    aws(cluster, home, "s3api", "copy-object", "--bucket", "cli-api", "--key", "copy",
+        "--copy-source", "cli-api/mp/obj")
+    out = tmp_path / "copy.out"
+    aws(cluster, home, "s3api", "get-object", "--bucket", "cli-api", "--key", "copy", str(out))
+    with open(out, "rb") as f:
+        data = f.read()
+    with open(part.with_suffix(".1"), "rb") as f1, open(part.with_suffix(".2"), "rb") as f2:
+        assert data == f1.read() + f2.read()
+
+    aws(cluster, home, "s3api", "delete-objects", "--bucket", "cli-api", "--delete",
+        json.dumps({"Objects": [{"Key": "mp/obj"}, {"Key": "copy"}], "Quiet": True}))
+    lst = json.loads(aws(cluster, home, "s3api", "list-objects-v2", "--bucket",
+                         "cli-api").stdout or "{}")
+    assert lst.get("KeyCount", 0) == 0
+    aws(cluster, home, "s3api", "delete-bucket", "--bucket", "cli-api")
+
+
+def test_boto3_transfer_with_crc32_parts(cluster, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    s3 = boto(cluster)
+    s3.create_bucket(Bucket="boto-xfer")
+    src = tmp_path / "src.bin"
+    want = write_random(src, 13 * MIB + 5, seed=3)
+    cfg = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    s3.upload_file(str(src), "boto-xfer", "x/src.bin", Config=cfg,
+                   ExtraArgs={"ChecksumAlgorithm": "CRC32", "ContentType": "application/x-b"})
+    dst = tmp_path / "dst.bin"
+    s3.download_file("boto-xfer", "x/src.bin", str(dst))
+    assert md5_file(dst) == want
+    head = s3.head_object(Bucket="boto-xfer", Key="x/src.bin")
+    assert head["ContentType"] == "application/x-b" and head["ETag"].endswith('-3"')
+
+    s3.put_object(Bucket="boto-xfer", Key="x/one", Body=b"1", ChecksumAlgorithm="SHA256")
+    got = s3.get_object(Bucket="boto-xfer", Key="x/one", ChecksumMode="ENABLED")
+    assert got["Body"].read() == b"1" and "ChecksumSHA256" in got
+
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="boto-xfer", PaginationConfig={
+        "PageSize": 1})
+    assert sorted(o["Key"] for p in pages for o in p.get("Contents", [])) == ["x/one",
+                                                                             "x/src.bin"]
+    s3.delete_objects(Bucket="boto-xfer", Delete={"Objects": [{"Key": "x/one"},
+                                                              {"Key": "x/src.bin"}]})
+    s3.delete_bucket(Bucket="boto-xfer")
+
+
+def test_rclone_copy_check_sync(cluster, home, tmp_path):
+    src = tmp_path / "rc"
+    (src / "sub").mkdir(parents=True)
+    for i in range(5):
+        (src / f"f{i}.txt").write_bytes(os.urandom(1000 * (i + 1)))
+    write_random(src / "sub" / "large.bin", 7 * MIB, seed=4)
+    rclone(cluster, home, "mkdir", "hs:rclone-b")
+    rclone(cluster, home, "copy", str(src), "hs:rclone-b/data")
+    rclone(cluster, home, "check", str(src), "hs:rclone-b/data")
+    listed = rclone(cluster, home, "lsf", "-R", "hs:rclone-b/data").stdout.split()
+    assert "sub/large.bin" in listed and "f0.txt" in listed
+
+    (src / "f0.txt").unlink()
+    (src / "f1.txt").write_bytes(b"rewritten")
+    rclone(cluster, home, "sync", str(src), "hs:rclone-b/data")
+    rclone(cluster, home, "check", str(src), "hs:rclone-b/data")
+    assert "f0.txt" not in rclone(cluster, home, "lsf", "hs:rclone-b/data").stdout.split()
+
+    back = tmp_path / "rc-back"
+    rclone(cluster, home, "copy", "hs:rclone-b/data", str(back))
+    rclone(cluster, home, "check", str(src), str(back))
+    rclone(cluster, home, "purge", "hs:rclone-b")
+
+
+def test_s3cmd_put_get_ls_del_multipart(cluster, home, tmp_path):
+    s3cmd(cluster, home, "mb", "s3://s3cmd-b")
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"s3cmd small object")
+    big = tmp_path / "big.bin"
+    want = write_random(big, 12 * MIB + 3, seed=5)
+    s3cmd(cluster, home, "put", str(small), "s3://s3cmd-b/small.txt")
+    s3cmd(cluster, home, "put", "--multipart-chunk-size-mb=5", str(big), "s3://s3cmd-b/big.bin")
+    ls = s3cmd(cluster, home, "ls", "s3://s3cmd-b/").stdout
+    assert "s3://s3cmd-b/small.txt" in ls and "s3://s3cmd-b/big.bin" in ls
+    out = tmp_path / "big.out"
+    s3cmd(cluster, home, "get", "s3://s3cmd-b/big.bin", str(out))
+    assert md5_file(out) == want
+    out2 = tmp_path / "small.out"
+    s3cmd(cluster, home, "get", "s3://s3cmd-b/small.txt", str(out2))
+    assert out2.read_bytes() == small.read_bytes()
+    s3cmd(cluster, home, "del", "s3://s3cmd-b/small.txt", "s3://s3cmd-b/big.bin")
+    s3cmd(cluster, home, "rb", "s3://s3cmd-b")
+
+
+def test_js_sdk_newest_defaults(cluster, home):
+    modules = os.environ.get("HS_S3_CLIENTS_DIR")
+    assert modules, "HS_S3_CLIENTS_DIR unset: run through `make test` (scripts/s3-clients.sh)"
+    assert os.path.isdir(os.path.join(modules, "node_modules", "@aws-sdk", "client-s3")), \
+        f"@aws-sdk/client-s3 missing under {modules}: run scripts/s3-clients.sh {modules}"
+    # ES modules resolve packages from the script's own directory: run a copy placed there.
+    script = os.path.join(modules, "s3_js_client.mjs")
+    shutil.copyfile(JS_CLIENT, script)
+    info = s3_info(cluster)
+    res = subprocess.run([NODE, script, info["endpoint"], info["region"], info["access_key"],
+                          info["secret_key"], "js-sdk"], env=clean_env(home),
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
+    assert "ok delete-bucket" in res.stdout
