@@ -14,6 +14,8 @@
  * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
+ * | s3keys/<access-key-id>     | S3 access key (s3_records.h)           | hs_meta_key_s3key    |
+ * | s3buckets/<bucket>         | S3 bucket (s3_records.h)               | hs_meta_key_s3bucket |
  * |
  *
  * Identifiers:

@@ -210,6 +210,28 @@ static int gateway_port(const struct hs_cluster *c, int i)
     return (int)c->cfg->port + HS_CLUSTER_OFF_GATEWAY + i;
 }
 
+/* Each gateway serves S3 on its own port, right above nginx's S3 port. */
+static int gateway_s3_port(const struct hs_cluster *c, int i)
+{
+    return c->s3_port + 1 + i;
+}
+
+static char **gateway_argv(const struct hs_cluster *c, const struct hs_cluster_proc *p)
+{
+    char **base = daemon_argv(c, p);
+    struct hs_argv a = {0};
+    for (char **s = base; *s; s++)
+        hs_argv_push(&a, "%s", *s);
+    hs_argv_free(base);
+    hs_argv_push(&a, "--s3-port");
+    hs_argv_push(&a, "%d", p->s3_port);
+    if (c->cfg->s3_root_domain && *c->cfg->s3_root_domain) {
+        hs_argv_push(&a, "--s3-root-domain");
+        hs_argv_push(&a, "%s", c->cfg->s3_root_domain);
+    }
+    return hs_argv_take(&a);
+}
+
 /* ---- nginx in front of the gateways --------------------------------------------------------- */
 
 /* One nginx when there is a gateway to send requests to. Counting the procs already in the
@@ -234,6 +256,12 @@ static int nginx_port(const struct hs_cluster *c, int i)
 {
     (void)i;
     return (int)c->cfg->port;
+}
+
+static int nginx_s3_port(const struct hs_cluster *c, int i)
+{
+    (void)i;
+    return c->s3_port;
 }
 
 static char **nginx_argv(const struct hs_cluster *c, const struct hs_cluster_proc *p)
@@ -263,7 +291,7 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
     enum hs_err err = make_data_dir(c, p);
     if (err != HS_OK)
         return err;
-    char *servers = hs_xstrdup("");
+    char *servers = hs_xstrdup(""), *s3_servers = hs_xstrdup("");
     for (size_t i = 0; i < c->n_procs; i++) {
         if (strcmp(c->procs[i].role->role, "gateway") != 0)
             continue;
@@ -271,6 +299,10 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
                                   servers, c->procs[i].port);
         free(servers);
         servers = more;
+        more = hs_xasprintf("%s        server 127.0.0.1:%d max_fails=2 fail_timeout=5s;\n",
+                            s3_servers, c->procs[i].s3_port);
+        free(s3_servers);
+        s3_servers = more;
     }
 
     const char *d = p->data_dir;
@@ -312,9 +344,34 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
         "        proxy_next_upstream error timeout;\n"
         "        location / { proxy_pass http://gateways; }\n"
         "    }\n"
+        /* S3: SigV4 signs Host with its port ($http_host, never $host); bodies stream both
+         * ways and chunked uploads (aws-chunked) pass through unbuffered */
+        "    upstream gateways_s3 {\n%s        keepalive 32;\n    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:%d;\n"
+        "        client_header_timeout 10s;\n"
+        "        keepalive_timeout 60s;\n"
+        "        client_body_timeout 60s;\n"
+        "        send_timeout 300s;\n"
+        "        reset_timedout_connection on;\n"
+        "        limit_conn perclient 256;\n"
+        "        limit_conn_status 429;\n"
+        "        client_max_body_size 0;\n"
+        "        proxy_request_buffering off;\n"
+        "        proxy_buffering off;\n"
+        "        proxy_http_version 1.1;\n"
+        "        proxy_set_header Connection \"\";\n"
+        "        proxy_set_header Host $http_host;\n"
+        "        proxy_read_timeout 300s;\n"
+        "        proxy_send_timeout 300s;\n"
+        "        proxy_next_upstream error timeout;\n"
+        "        location / { proxy_pass http://gateways_s3; }\n"
+        "    }\n"
         "}\n",
-        geteuid() == 0 ? "user root root;\n" : "", d, c->dir, d, d, d, d, d, servers, p->port);
+        geteuid() == 0 ? "user root root;\n" : "", d, c->dir, d, d, d, d, d, servers, p->port,
+        s3_servers, p->s3_port);
     free(servers);
+    free(s3_servers);
     char *tmp = hs_xasprintf("%s/tmp", d);
     char *path = hs_xasprintf("%s/nginx.conf", d);
     if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
@@ -369,7 +426,8 @@ const struct hs_cluster_role hs_cluster_roles[] = {
      .count = gateway_count,
      .available = subcommand_available,
      .port = gateway_port,
-     .argv = daemon_argv,
+     .s3_port = gateway_s3_port,
+     .argv = gateway_argv,
      .health_path = "/health"},
     {.role = "nginx",
      .plural = "nginx",
@@ -378,6 +436,7 @@ const struct hs_cluster_role hs_cluster_roles[] = {
      .required = true,
      .single = true,
      .port = nginx_port,
+     .s3_port = nginx_s3_port,
      .argv = nginx_argv,
      .prepare = nginx_prepare,
      .health_path = "/health",
