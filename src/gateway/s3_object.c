@@ -14,257 +14,32 @@
 #include "hs/arena.h"
 #include "hs/log.h"
 #include "hs/mem.h"
-#include "hs/s3_sigv4.h"
 #include "hs/s3_util.h"
 #include "hs/banned.h"
 
-/* ---- the body pipeline ---- */
+/* ---- the body, with the front end's verified values ---- */
 
-static const enum hs_s3_cksum_algo flex_algos[] = {
-    HS_S3_CKSUM_CRC32, HS_S3_CKSUM_CRC32C, HS_S3_CKSUM_CRC64NVME,
-    HS_S3_CKSUM_SHA1,  HS_S3_CKSUM_SHA256,
-};
-
-const char *hs_s3_cksum_lower(enum hs_s3_cksum_algo a)
+bool hs_s3_body_open(struct hs_http_req *r, hs_s3_sink_fn *sink, void *ctx, struct hs_s3_body **out)
 {
-    switch (a) {
-    case HS_S3_CKSUM_CRC32:
-        return "crc32";
-    case HS_S3_CKSUM_CRC32C:
-        return "crc32c";
-    case HS_S3_CKSUM_CRC64NVME:
-        return "crc64nvme";
-    case HS_S3_CKSUM_SHA1:
-        return "sha1";
-    case HS_S3_CKSUM_SHA256:
-        return "sha256";
-    default:
-        return NULL;
-    }
-}
-
-static void answer(struct hs_http_req *r, enum hs_s3_err e, const char *detail)
-{
-    hs_s3_error(r, hs_s3_err_code(e), "%s", detail && *detail ? detail : hs_s3_err_message(e));
-}
-
-/* x-amz-content-sha256 -> payload mode (the signature covered it: the front end verified it). */
-static bool payload_mode(struct hs_http_req *r, struct hs_s3_body *b, enum hs_s3_payload_mode *m)
-{
-    const char *v = hs_http_req_header(r, "x-amz-content-sha256");
-    static const struct {
-        const char *text;
-        enum hs_s3_payload_mode mode;
-    } modes[] = {
-        {"UNSIGNED-PAYLOAD", HS_S3_PAYLOAD_UNSIGNED},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", HS_S3_PAYLOAD_STREAMING_SIGNED},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", HS_S3_PAYLOAD_STREAMING_SIGNED_TRAILER},
-        {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", HS_S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER},
-    };
-    *m = HS_S3_PAYLOAD_UNSIGNED; /* presigned URLs need not send it */
-    if (!v)
+    const struct hs_s3_req *s = hs_s3_req_of(r);
+    struct hs_s3_body_auth auth = {.presigned = s->auth.presigned,
+                                   .seed_signature = s->auth.seed_signature,
+                                   .signing_key = s->auth.signing_key,
+                                   .scope = s->auth.scope,
+                                   .amz_date = s->auth.amz_date};
+    struct hs_s3_body_error e = {0};
+    if (hs_s3_body_new(r, &auth, sink, ctx, out, &e))
         return true;
-    for (size_t i = 0; i < HS_ARRAY_LEN(modes); i++) {
-        if (strcmp(v, modes[i].text) == 0) {
-            *m = modes[i].mode;
-            return true;
-        }
-    }
-    if (strlen(v) == 64 && hs_s3_hex_decode(v, 64, b->sha256, 32)) {
-        *m = HS_S3_PAYLOAD_SHA256;
-        b->has_sha256 = true;
-        return true;
-    }
-    if (strncmp(v, "STREAMING-", 10) == 0) {
-        hs_s3_error(r, "NotImplemented", "payload mode %.60s is not supported", v);
-        return false;
-    }
-    hs_s3_error(r, "InvalidArgument", "x-amz-content-sha256 must be a hex SHA-256 or a mode");
+    hs_s3_body_answer(r, &e);
     return false;
 }
 
-/* The flexible checksum: an x-amz-checksum-* header, or the one x-amz-trailer announces. */
-static bool flex_choice(struct hs_http_req *r, struct hs_s3_body *b)
+void hs_s3_body_answer(struct hs_http_req *r, const struct hs_s3_body_error *e)
 {
-    for (size_t i = 0; i < HS_ARRAY_LEN(flex_algos); i++) {
-        const char *v = hs_http_req_header(r, hs_s3_cksum_header(flex_algos[i]));
-        if (!v)
-            continue;
-        if (b->flex != HS_S3_CKSUM_NONE) {
-            hs_s3_error(r, "InvalidRequest", "Expecting a single x-amz-checksum- header");
-            return false;
-        }
-        b->flex = flex_algos[i];
-        b->flex_value = v;
-    }
-    const char *t = hs_http_req_header(r, "x-amz-trailer");
-    if (t && *t) {
-        enum hs_s3_cksum_algo a;
-        if (!b->streaming) {
-            hs_s3_error(r, "InvalidRequest", "x-amz-trailer needs an aws-chunked payload");
-            return false;
-        }
-        /* a trailer other than a checksum is the decoder's business (it must arrive) */
-        if (!strchr(t, ',') && hs_s3_cksum_parse_header(t, &a)) {
-            if (b->flex != HS_S3_CKSUM_NONE) {
-                hs_s3_error(r, "InvalidRequest", "Expecting a single x-amz-checksum- header");
-                return false;
-            }
-            b->flex = a;
-            b->flex_value = NULL;
-        }
-    }
-    return true;
-}
-
-static enum hs_err chunk_data(void *arg, const uint8_t *data, size_t len)
-{
-    struct hs_s3_body *b = arg;
-    hs_s3_hasher_update(&b->hasher, data, len);
-    b->sink_err = b->sink(b->sink_ctx, data, len, b->sink_msg, sizeof b->sink_msg);
-    return b->sink_err;
-}
-
-/* The verified request as the chunk decoder wants it (the front end checked the seed). */
-static void chunk_auth(const struct hs_s3_req *s, enum hs_s3_payload_mode mode, int64_t decoded,
-                       struct hs_s3_sigv4_result *out)
-{
-    memset(out, 0, sizeof *out);
-    out->error = HS_S3_OK;
-    out->kind = s->auth.presigned ? HS_S3_AUTH_PRESIGNED : HS_S3_AUTH_HEADER;
-    out->payload = mode;
-    out->decoded_content_length = decoded;
-    snprintf(out->seed_signature, sizeof out->seed_signature, "%s", s->auth.seed_signature);
-    memcpy(out->signing_key, s->auth.signing_key, sizeof out->signing_key);
-    snprintf(out->scope, sizeof out->scope, "%s", s->auth.scope);
-    snprintf(out->amz_date, sizeof out->amz_date, "%s", s->auth.amz_date);
-}
-
-bool hs_s3_body_init(struct hs_http_req *r, struct hs_s3_body *b, hs_s3_sink_fn *sink, void *ctx)
-{
-    memset(b, 0, sizeof *b);
-    b->s = hs_s3_req_of(r);
-    b->sink = sink;
-    b->sink_ctx = ctx;
-    b->decoded_len = -1;
-    enum hs_s3_payload_mode mode;
-    if (!payload_mode(r, b, &mode))
-        return false;
-    b->streaming = hs_s3_payload_is_streaming(mode);
-    if (!flex_choice(r, b))
-        return false;
-    b->content_md5 = hs_http_req_header(r, "Content-MD5");
-    struct hs_s3_hasher_opts ho = {.sha256 = b->has_sha256, .flex = b->flex};
-    if (hs_s3_hasher_init(&b->hasher, &ho) != HS_OK) {
-        hs_s3_error(r, "InternalError", "cannot start the digests");
-        return false;
-    }
-    if (!b->streaming)
-        return true;
-    const char *dl = hs_http_req_header(r, "x-amz-decoded-content-length");
-    if (dl) {
-        char *end = NULL;
-        long long v = strtoll(dl, &end, 10);
-        if (!*dl || *end || v < 0) {
-            hs_s3_error(r, "InvalidArgument", "x-amz-decoded-content-length is not a number");
-            return false;
-        }
-        b->decoded_len = v;
-    } else if (mode == HS_S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER) {
-        hs_s3_error(r, "MissingContentLength", "x-amz-decoded-content-length is required");
-        return false;
-    }
-    struct hs_s3_sigv4_result auth;
-    chunk_auth(b->s, mode, b->decoded_len, &auth);
-    struct hs_s3_chunked_opts co = {.auth = &auth,
-                                    .decoded_length = b->decoded_len,
-                                    .declared_trailers = hs_http_req_header(r, "x-amz-trailer"),
-                                    .on_data = chunk_data,
-                                    .arg = b};
-    if (hs_s3_chunked_new(&co, &b->chunked) != HS_OK) {
-        hs_s3_error(r, "InvalidRequest", "cannot decode this aws-chunked request");
-        return false;
-    }
-    return true;
-}
-
-/* A sink failure (the object layer's) or a decoding failure, answered. */
-static void answer_feed_error(struct hs_http_req *r, struct hs_s3_body *b, enum hs_err err)
-{
-    if (b->sink_err != HS_OK) {
-        hs_s3_error_hs(r, b->sink_err, b->sink_msg);
-        return;
-    }
-    if (b->chunked && hs_s3_chunked_error(b->chunked) != HS_S3_OK) {
-        answer(r, hs_s3_chunked_error(b->chunked), hs_s3_chunked_error_detail(b->chunked));
-        return;
-    }
-    hs_s3_error_hs(r, err, "");
-}
-
-bool hs_s3_body_feed(struct hs_http_req *r, struct hs_s3_body *b, const void *data, size_t n)
-{
-    enum hs_err err;
-    if (b->chunked) {
-        err = hs_s3_chunked_feed(b->chunked, data, n);
-    } else {
-        hs_s3_hasher_update(&b->hasher, data, n);
-        err = b->sink(b->sink_ctx, data, n, b->sink_msg, sizeof b->sink_msg);
-        b->sink_err = err;
-    }
-    if (err == HS_OK)
-        return true;
-    answer_feed_error(r, b, err);
-    return false;
-}
-
-/* The flexible checksum's value: its header, or the trailer of that name. */
-static const char *flex_received(struct hs_s3_body *b)
-{
-    if (b->flex_value || !b->chunked)
-        return b->flex_value;
-    size_t n = 0;
-    const struct hs_s3_trailer *t = hs_s3_chunked_trailers(b->chunked, &n);
-    for (size_t i = 0; i < n; i++)
-        if (strcasecmp(t[i].name, hs_s3_cksum_header(b->flex)) == 0)
-            return t[i].value;
-    return NULL;
-}
-
-bool hs_s3_body_finish(struct hs_http_req *r, struct hs_s3_body *b)
-{
-    if (b->chunked && hs_s3_chunked_finish(b->chunked) != HS_OK) {
-        answer_feed_error(r, b, HS_EINVAL);
-        return false;
-    }
-    hs_s3_hasher_final(&b->hasher, &b->digests);
-    hs_s3_hasher_release(&b->hasher);
-    enum hs_s3_err e = HS_S3_OK;
-    if (b->has_sha256)
-        e = hs_s3_sha256_check(b->sha256, b->digests.sha256);
-    if (e == HS_S3_OK && b->content_md5)
-        e = hs_s3_content_md5_check(b->content_md5, b->digests.md5);
-    if (e == HS_S3_OK && b->flex != HS_S3_CKSUM_NONE) {
-        const char *v = flex_received(b);
-        if (!v) {
-            hs_s3_error(r, "MalformedTrailerError", "the announced checksum trailer is missing");
-            return false;
-        }
-        e = hs_s3_cksum_check(b->flex, v, b->digests.flex_raw);
-        hs_s3_base64(b->digests.flex_raw, b->digests.flex_len, b->flex_b64);
-    }
-    if (e != HS_S3_OK) {
-        answer(r, e, NULL);
-        return false;
-    }
-    return true;
-}
-
-void hs_s3_body_release(struct hs_s3_body *b)
-{
-    hs_s3_chunked_free(b->chunked);
-    b->chunked = NULL;
-    hs_s3_hasher_release(&b->hasher);
+    if (e->code != HS_S3_OK)
+        hs_s3_error(r, hs_s3_err_code(e->code), "%s", e->msg);
+    else
+        hs_s3_error_hs(r, e->err, e->msg);
 }
 
 /* ---- attributes <-> headers ---- */
@@ -423,7 +198,7 @@ void hs_s3_add_object_headers(struct hs_http_req *r, const struct hs_obj_info *i
 
 struct s3_put {
     struct hs_obj_writer *w; /* NULL once finished or aborted */
-    struct hs_s3_body body;
+    struct hs_s3_body *body;
     bool failed; /* answered already */
 };
 
@@ -432,7 +207,8 @@ static void s3_put_free(void *p)
     struct s3_put *put = p;
     hs_obj_writer_abort(put->w); /* the client went away, or a check failed: nothing visible */
     put->w = NULL;
-    hs_s3_body_release(&put->body);
+    hs_s3_body_free(put->body);
+    put->body = NULL;
 }
 
 static enum hs_err put_sink(void *ctx, const uint8_t *data, size_t len, char *msg, size_t msg_len)
@@ -485,15 +261,16 @@ void hs_s3_put_object_start(struct hs_http_req *r)
     put->failed = true; /* until begun */
     if (!hs_s3_version_null(r))
         return;
-    if (!hs_s3_body_init(r, &put->body, put_sink, put))
+    if (!hs_s3_body_open(r, put_sink, put, &put->body))
         return;
     int64_t len = -1;
-    if (!put->body.streaming && !hs_http_req_content_length(r, &len)) {
+    bool streaming = hs_s3_body_streaming(put->body);
+    if (!streaming && !hs_http_req_content_length(r, &len)) {
         hs_s3_error(r, "MissingContentLength", NULL);
         return;
     }
-    if (put->body.streaming)
-        len = put->body.decoded_len;
+    if (streaming)
+        len = hs_s3_body_decoded_len(put->body);
     if (len > HS_S3_PUT_MAX) {
         hs_s3_error(r, "EntityTooLarge", "a single PUT takes at most 5 GiB: use multipart");
         return;
@@ -535,11 +312,13 @@ enum hs_err hs_s3_put_object_body(struct hs_http_req *r, const void *data, size_
     struct s3_put *put = hs_s3_req_of(r)->op_ctx;
     if (!put || put->failed)
         return HS_OK; /* answered already: the rest is dropped */
-    if (hs_s3_body_feed(r, &put->body, data, n))
+    struct hs_s3_body_error e = {0};
+    if (hs_s3_body_feed(put->body, data, n, &e))
         return HS_OK;
     put->failed = true;
     hs_obj_writer_abort(put->w); /* before the answer goes out: the old version stays */
     put->w = NULL;
+    hs_s3_body_answer(r, &e);
     return HS_EINVAL;
 }
 
@@ -548,16 +327,20 @@ void hs_s3_put_object_done(struct hs_http_req *r)
     struct s3_put *put = hs_s3_req_of(r)->op_ctx;
     if (!put || put->failed || hs_http_responded(r))
         return;
-    if (!hs_s3_body_finish(r, &put->body)) {
-        hs_obj_writer_abort(put->w);
+    struct hs_s3_body_error e = {0};
+    if (!hs_s3_body_finish(put->body, &e)) {
+        hs_obj_writer_abort(put->w); /* before the answer goes out: the old version stays */
         put->w = NULL;
+        hs_s3_body_answer(r, &e);
         return;
     }
-    char hex[33], msg[256] = "";
-    hs_s3_hex(put->body.digests.md5, 16, hex);
-    const char *alg = hs_s3_cksum_lower(put->body.flex);
-    enum hs_err err =
-        hs_obj_writer_seal(put->w, hex, alg, alg ? put->body.flex_b64 : NULL, msg, sizeof msg);
+    char hex[33], msg[256] = "", b64[HS_S3_CKSUM_B64_MAX] = "";
+    uint8_t md5[16];
+    hs_s3_body_md5(put->body, md5);
+    hs_s3_hex(md5, 16, hex);
+    enum hs_s3_cksum_algo flex = hs_s3_body_checksum(put->body, b64);
+    const char *alg = hs_s3_cksum_lower(flex);
+    enum hs_err err = hs_obj_writer_seal(put->w, hex, alg, alg ? b64 : NULL, msg, sizeof msg);
     struct hs_obj_put_result res = {0};
     if (err == HS_OK) {
         err = hs_obj_writer_finish(put->w, &res, msg, sizeof msg);
@@ -574,7 +357,7 @@ void hs_s3_put_object_done(struct hs_http_req *r)
     hs_s3_add_request_id(r);
     hs_http_add_header(r, "ETag", etag);
     if (alg) {
-        hs_http_add_header(r, hs_s3_cksum_header(put->body.flex), put->body.flex_b64);
+        hs_http_add_header(r, hs_s3_cksum_header(flex), b64);
         hs_http_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
     }
     hs_http_respond_buf(r, 200, NULL, NULL, 0);

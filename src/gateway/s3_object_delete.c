@@ -34,7 +34,7 @@ void hs_s3_delete_object_done(struct hs_http_req *r)
 /* ---- DeleteObjects ---- */
 
 struct s3_multi {
-    struct hs_s3_body body;
+    struct hs_s3_body *body;
     struct hs_buf xml; /* the request body, capped */
     bool failed;
 };
@@ -42,7 +42,7 @@ struct s3_multi {
 static void s3_multi_free(void *p)
 {
     struct s3_multi *m = p;
-    hs_s3_body_release(&m->body);
+    hs_s3_body_free(m->body);
     hs_buf_release(&m->xml);
 }
 
@@ -65,7 +65,7 @@ void hs_s3_delete_objects_start(struct hs_http_req *r)
     hs_buf_init(&m->xml, HS_S3_XML_DELETE_MAX);
     hs_arena_defer(a, s3_multi_free, m);
     s->op_ctx = m;
-    m->failed = !hs_s3_body_init(r, &m->body, multi_sink, m);
+    m->failed = !hs_s3_body_open(r, multi_sink, m, &m->body);
 }
 
 enum hs_err hs_s3_delete_objects_body(struct hs_http_req *r, const void *data, size_t n)
@@ -73,9 +73,11 @@ enum hs_err hs_s3_delete_objects_body(struct hs_http_req *r, const void *data, s
     struct s3_multi *m = hs_s3_req_of(r)->op_ctx;
     if (!m || m->failed)
         return HS_OK;
-    if (hs_s3_body_feed(r, &m->body, data, n))
+    struct hs_s3_body_error e = {0};
+    if (hs_s3_body_feed(m->body, data, n, &e))
         return HS_OK;
     m->failed = true;
+    hs_s3_body_answer(r, &e);
     return HS_EINVAL;
 }
 
@@ -109,8 +111,11 @@ void hs_s3_delete_objects_done(struct hs_http_req *r)
     struct s3_multi *m = hs_s3_req_of(r)->op_ctx;
     if (!m || m->failed || hs_http_responded(r))
         return;
-    if (!hs_s3_body_finish(r, &m->body))
+    struct hs_s3_body_error be = {0};
+    if (!hs_s3_body_finish(m->body, &be)) {
+        hs_s3_body_answer(r, &be);
         return;
+    }
     struct hs_s3_delete_request req = {0};
     enum hs_s3_err e = hs_s3_xml_parse_delete(m->xml.data, m->xml.len, &req);
     if (e != HS_S3_OK) {

@@ -11,51 +11,22 @@
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "gateway/s3_body.h"
 #include "gateway/s3_api.h"
 #include "hs/http_server.h"
 #include "hs/manifest.h"
 #include "hs/s3_checksum.h"
-#include "hs/s3_chunked.h"
 #include "hs/s3_err.h"
 
 #define HS_S3_PUT_MAX ((int64_t)5 << 30) /* bytes of a single PUT or a copy source (S3's) */
 
-/* ---- the request body (s3_object.c) ----
- * Decodes aws-chunked when the payload mode is STREAMING-*, hashes MD5 (+ SHA-256 when a hex
- * payload hash was declared, + the flexible checksum sent as a header or announced as a
- * trailer) and hands the payload to a sink. Nothing is verified before hs_s3_body_finish:
- * the sink must not commit anything before it returned HS_S3_OK. */
-typedef enum hs_err hs_s3_sink_fn(void *ctx, const uint8_t *data, size_t len, char *msg,
-                                  size_t msg_len);
-struct hs_s3_body {
-    struct hs_s3_req *s;
-    hs_s3_sink_fn *sink;
-    void *sink_ctx;
-    struct hs_s3_hasher hasher;
-    struct hs_s3_chunked *chunked; /* STREAMING-* modes */
-    bool streaming;
-    bool has_sha256; /* a hex payload hash was declared */
-    uint8_t sha256[32];
-    enum hs_s3_cksum_algo flex; /* the flexible checksum to verify, NONE = none */
-    const char *flex_value;     /* its header value; NULL when it comes as a trailer */
-    const char *content_md5;    /* header, NULL = none */
-    int64_t decoded_len;        /* payload bytes announced, -1 unknown */
-    enum hs_err sink_err;       /* the sink's failure, HS_OK while none */
-    char sink_msg[256];
-    struct hs_s3_digests digests; /* after finish */
-    char flex_b64[HS_S3_CKSUM_B64_MAX];
-};
-/* Reads the payload mode and the checksum headers of r. false after answering the S3 error
- * (bad x-amz-content-sha256, two checksum headers, a trailer that is not a checksum...). */
-bool hs_s3_body_init(struct hs_http_req *r, struct hs_s3_body *b, hs_s3_sink_fn *sink, void *ctx);
-/* Feeds body bytes. false after answering the S3 error (decoding, chunk signature, sink). */
-bool hs_s3_body_feed(struct hs_http_req *r, struct hs_s3_body *b, const void *data, size_t n);
-/* The body ended: the last checks (final chunk, trailer signature, decoded length, declared
- * SHA-256, Content-MD5, flexible checksum). false after answering the S3 error. */
-bool hs_s3_body_finish(struct hs_http_req *r, struct hs_s3_body *b);
-void hs_s3_body_release(struct hs_s3_body *b);
-/* Lower-case manifest name of a flexible algorithm ("crc32"), NULL for NONE. */
-const char *hs_s3_cksum_lower(enum hs_s3_cksum_algo a);
+/* ---- the request body (s3_body.h) with the front end's context (s3_object.c) ---- */
+
+/* hs_s3_body_new with the request's verified SigV4 values; false after answering. */
+bool hs_s3_body_open(struct hs_http_req *r, hs_s3_sink_fn *sink, void *ctx,
+                     struct hs_s3_body **out);
+/* Answers a body failure (an S3 error, or the sink's object-layer error). */
+void hs_s3_body_answer(struct hs_http_req *r, const struct hs_s3_body_error *e);
 
 /* ---- attributes (s3_object.c) ---- */
 

@@ -8,7 +8,7 @@
 #define STUB_DONE(fn)                                                                              \
     void fn(struct hs_http_req *r)                                                                 \
     {                                                                                              \
-        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name); \
+        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name);  \
     }
 #define STUB_BODY(fn)                                                                              \
     enum hs_err fn(struct hs_http_req *r, const void *data, size_t n)                              \
@@ -19,20 +19,6 @@
         return HS_OK;                                                                              \
     }
 
-/* objects (s3obj) */
-STUB_DONE(hs_s3_put_object_start)
-STUB_BODY(hs_s3_put_object_body)
-STUB_DONE(hs_s3_put_object_done)
-STUB_DONE(hs_s3_copy_object_done)
-STUB_DONE(hs_s3_get_object_done)
-STUB_DONE(hs_s3_head_object_done)
-STUB_DONE(hs_s3_delete_object_done)
-STUB_DONE(hs_s3_delete_objects_start)
-STUB_BODY(hs_s3_delete_objects_body)
-STUB_DONE(hs_s3_delete_objects_done)
-STUB_DONE(hs_s3_list_objects_done)
-STUB_DONE(hs_s3_list_objects_v2_done)
-STUB_DONE(hs_s3_list_object_versions_done)
 /* multipart (s3mpu) */
 STUB_DONE(hs_s3_create_multipart_done)
 STUB_DONE(hs_s3_upload_part_start)
