@@ -15,6 +15,7 @@
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/s3_util.h"
+#include "hs/s3_xml.h"
 #include "hs/banned.h"
 
 /* ---- the body, with the front end's verified values ---- */
@@ -124,6 +125,32 @@ static bool meta_one(void *ctx, const char *name, const char *value)
     return err == HS_OK;
 }
 
+/* 400 MetadataTooLarge: an S3 code the shared error table does not carry, so the error
+ * document is written here (same layout as every S3 error). */
+static void metadata_too_large(struct hs_http_req *r)
+{
+    const struct hs_s3_req *s = hs_s3_req_of(r);
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    struct hs_s3_xml x;
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "Your metadata headers exceed the maximum allowed metadata size (%d bytes)",
+             HS_ATTRS_META_MAX);
+    hs_s3_xml_begin(&x, &out);
+    hs_s3_xml_open(&x, "Error", NULL);
+    hs_s3_xml_elem(&x, "Code", "MetadataTooLarge");
+    hs_s3_xml_elem(&x, "Message", msg);
+    hs_s3_xml_elem(&x, "Resource", hs_http_req_path(r));
+    hs_s3_xml_elem(&x, "RequestId", s->request_id);
+    hs_s3_xml_close(&x);
+    if (hs_s3_xml_end(&x) == HS_OK)
+        hs_s3_respond_xml(r, 400, (const char *)out.data, out.len);
+    else
+        hs_s3_error(r, "InvalidArgument", "%s", msg);
+    hs_buf_release(&out);
+}
+
 void hs_s3_attrs_release(struct hs_manifest_attrs *a)
 {
     for (size_t i = 0; i < HS_ARRAY_LEN(attr_rows); i++)
@@ -150,9 +177,7 @@ bool hs_s3_attrs_from_request(struct hs_http_req *r, struct hs_manifest_attrs *a
     struct meta_walk w = {.a = a};
     hs_http_req_headers_each(r, meta_one, &w);
     if (w.err == HS_ETOOBIG) {
-        hs_s3_error(r, "MetadataTooLarge",
-                    "Your metadata headers exceed the maximum allowed metadata size (%d bytes)",
-                    HS_ATTRS_META_MAX);
+        metadata_too_large(r);
         return false;
     }
     char why[160] = "";

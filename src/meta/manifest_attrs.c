@@ -248,6 +248,10 @@ enum hs_err hs_manifest_attrs_meta_add(struct hs_manifest_attrs *a, const char *
         WHY("metadata name '%.40s': not an HTTP token", name);
         return HS_EINVAL;
     }
+    if (value && meta_bytes(a) + len + strlen(value) > HS_ATTRS_META_MAX) {
+        WHY("user metadata over %d bytes", HS_ATTRS_META_MAX);
+        return HS_ETOOBIG;
+    }
     if (!value_ok(value, true)) {
         WHY("metadata '%s': value is not UTF-8 without control characters", lower);
         return HS_EINVAL;
@@ -261,10 +265,6 @@ enum hs_err hs_manifest_attrs_meta_add(struct hs_manifest_attrs *a, const char *
         }
         if (c > 0)
             break;
-    }
-    if (meta_bytes(a) + len + strlen(value) > HS_ATTRS_META_MAX) {
-        WHY("user metadata over %d bytes", HS_ATTRS_META_MAX);
-        return HS_ETOOBIG;
     }
     a->meta = hs_xrealloc(a->meta, (a->n_meta + 1) * sizeof *a->meta);
     memmove(&a->meta[at + 1], &a->meta[at], (a->n_meta - at) * sizeof *a->meta);
