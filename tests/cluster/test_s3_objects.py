@@ -336,8 +336,8 @@ def test_every_payload_mode_stores_the_body(s3, raw):
         raw.request("DELETE", "modes/one")
 
 
-def bad_requests(raw, key, body):
-    """(what, want code, response) of PUTs that must fail their checks."""
+def bad_plain_requests(raw, key, body):
+    """(what, want code, response) of PUTs with a plain body that must fail their checks."""
     url = raw.url(key)
     out = []
     h = raw.sign("PUT", url, payload=hashlib.sha256(b"other").hexdigest())
@@ -347,6 +347,13 @@ def bad_requests(raw, key, body):
                 raw.request("PUT", key, body, headers={"Content-MD5": md5_b64(b"other")})))
     out.append(("bad crc32 header", "BadDigest",
                 raw.request("PUT", key, body, headers={"x-amz-checksum-crc32": crc32_b64(b"x")})))
+    return out
+
+
+def bad_chunked_requests(raw, key, body):
+    """(what, want code, response) of aws-chunked PUTs that must fail their checks."""
+    url = raw.url(key)
+    out = []
     hdr = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(body)),
            "x-amz-trailer": "x-amz-checksum-crc32"}
     h = raw.sign("PUT", url, hdr, payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
@@ -355,8 +362,9 @@ def bad_requests(raw, key, body):
                 requests.put(url, data=iter([data]), headers=h, timeout=60)))
     hdr = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(body))}
     h = raw.sign("PUT", url, hdr, payload="STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
-    data = bytearray(raw.chunked(h, [body[:70000], body[70000:]]))
-    at = data.index(b"chunk-signature=", 100) + len(b"chunk-signature=")  # the 2nd chunk's
+    split = 8 * MiB + 100
+    data = bytearray(raw.chunked(h, [body[:split], body[split:]]))
+    at = data.index(b"chunk-signature=", split) + len(b"chunk-signature=")  # the 2nd chunk's
     data[at] = ord("0") if data[at] != ord("0") else ord("1")
     out.append(("bad chunk signature", "SignatureDoesNotMatch",
                 requests.put(url, data=bytes(data), headers=h, timeout=60)))
@@ -367,11 +375,13 @@ def bad_requests(raw, key, body):
     return out
 
 
-def test_bad_digest_aborts_before_commit_and_keeps_the_old_version(cluster, s3, raw):
+@pytest.mark.parametrize("requests_of", [bad_plain_requests, bad_chunked_requests])
+def test_bad_digest_aborts_before_commit_and_keeps_the_old_version(cluster, s3, raw,
+                                                                   requests_of):
     old = b"the old version"
     s3.put_object(Bucket=BUCKET, Key="bad/one", Body=old)
-    body = os.urandom(150000)
-    for what, code, r in bad_requests(raw, "bad/one", body):
+    body = os.urandom(9 * MiB)  # more than a segment: blobs are stored before the check fails
+    for what, code, r in requests_of(raw, "bad/one", body):
         assert r.status_code in (400, 403), (what, r.status_code, r.text)
         assert f"<Code>{code}</Code>".encode() in r.content, (what, r.text)
         assert get_body(s3, "bad/one") == old, what
