@@ -24,22 +24,22 @@
 #define EMPTY_SHA256_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 enum state {
-    ST_HEADER,     /* gathering "<hex>[;chunk-signature=<sig>]\r\n" */
-    ST_DATA,       /* chunk data, `remaining` bytes left */
-    ST_DATA_CR,    /* expecting the CR (or LF) that ends chunk data */
-    ST_DATA_LF,    /* expecting the LF after that CR */
-    ST_FINAL,      /* after the last chunk (no trailers): expecting the closing CRLF */
-    ST_FINAL_LF,   /* expecting the LF of that CRLF */
-    ST_TRAILER,    /* gathering trailer lines until an empty line */
-    ST_DONE,       /* everything received */
+    ST_HEADER,   /* gathering "<hex>[;chunk-signature=<sig>]\r\n" */
+    ST_DATA,     /* chunk data, `remaining` bytes left */
+    ST_DATA_CR,  /* expecting the CR (or LF) that ends chunk data */
+    ST_DATA_LF,  /* expecting the LF after that CR */
+    ST_FINAL,    /* after the last chunk (no trailers): expecting the closing CRLF */
+    ST_FINAL_LF, /* expecting the LF of that CRLF */
+    ST_TRAILER,  /* gathering trailer lines until an empty line */
+    ST_DONE,     /* everything received */
     ST_FAILED,
 };
 
 struct hs_s3_chunked {
     enum state st;
     enum hs_s3_payload_mode mode;
-    bool signed_chunks;  /* chunk signatures present and verified */
-    bool trailers_on;    /* a trailer section follows the last chunk */
+    bool signed_chunks; /* chunk signatures present and verified */
+    bool trailers_on;   /* a trailer section follows the last chunk */
     int64_t decoded_length;
     hs_s3_chunk_data_fn on_data;
     void *arg;
@@ -49,7 +49,7 @@ struct hs_s3_chunked {
     char chunk_sig[HS_S3_SIG_HEX_LEN + 1]; /* claimed signature of the current chunk */
     char scope[HS_S3_SCOPE_MAX];
     char amz_date[HS_S3_AMZ_DATE_LEN + 1];
-    EVP_MD_CTX *sha; /* over the current chunk's data (signed modes) */
+    EVP_MD_CTX *sha;         /* over the current chunk's data (signed modes) */
     EVP_MD_CTX *trailer_sha; /* over "name:value\n" lines (signed trailer mode) */
     /* framing */
     uint64_t remaining; /* data bytes left in the current chunk */
@@ -149,8 +149,7 @@ void hs_s3_chunked_free(struct hs_s3_chunked *c)
 }
 
 /* hex(HMAC(key, sts)) == claimed, in constant time; on success claimed becomes prev_sig. */
-static bool check_sig(struct hs_s3_chunked *c, const char *sts, size_t sts_len,
-                      const char *claimed)
+static bool check_sig(struct hs_s3_chunked *c, const char *sts, size_t sts_len, const char *claimed)
 {
     uint8_t mac[32];
     char hex[HS_S3_SIG_HEX_LEN + 1];
@@ -170,8 +169,8 @@ static enum hs_err verify_chunk(struct hs_s3_chunked *c)
     if (EVP_DigestFinal_ex(c->sha, h, &n) != 1)
         HS_BUG("SHA-256 final failed");
     hs_s3_hex(h, 32, hex);
-    int len = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s",
-                       c->amz_date, c->scope, c->prev_sig, EMPTY_SHA256_HEX, hex);
+    int len = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", c->amz_date,
+                       c->scope, c->prev_sig, EMPTY_SHA256_HEX, hex);
     if (!check_sig(c, sts, (size_t)len, c->chunk_sig))
         return fail(c, HS_EAUTH, HS_S3_SIGNATURE_DOES_NOT_MATCH,
                     "The chunk signature we calculated does not match the signature you "
@@ -199,8 +198,7 @@ static enum hs_err chunk_header(struct hs_s3_chunked *c, const char *l, size_t n
         return fail(c, HS_EINVAL, HS_S3_INCOMPLETE_BODY, "malformed chunk header");
     static const char ext[] = ";chunk-signature=";
     if (c->signed_chunks) {
-        if (n - i != sizeof ext - 1 + HS_S3_SIG_HEX_LEN ||
-            memcmp(l + i, ext, sizeof ext - 1) != 0)
+        if (n - i != sizeof ext - 1 + HS_S3_SIG_HEX_LEN || memcmp(l + i, ext, sizeof ext - 1) != 0)
             return fail(c, HS_EINVAL, HS_S3_SIGNATURE_DOES_NOT_MATCH,
                         "chunk header without a chunk-signature");
         memcpy(c->chunk_sig, l + i + sizeof ext - 1, HS_S3_SIG_HEX_LEN);
@@ -285,8 +283,7 @@ static enum hs_err trailer_line(struct hs_s3_chunked *c, const char *l, size_t n
     if (n == 0)
         return trailers_end(c);
     if (c->trailer_sig_seen)
-        return fail(c, HS_EINVAL, HS_S3_MALFORMED_TRAILER,
-                    "trailer after the trailer signature");
+        return fail(c, HS_EINVAL, HS_S3_MALFORMED_TRAILER, "trailer after the trailer signature");
     const char *colon = memchr(l, ':', n);
     if (colon == NULL || colon == l || (size_t)(colon - l) > HS_S3_TRAILER_NAME_MAX)
         return fail(c, HS_EINVAL, HS_S3_MALFORMED_TRAILER, "malformed trailer line");
@@ -304,8 +301,7 @@ static enum hs_err trailer_line(struct hs_s3_chunked *c, const char *l, size_t n
     if (strcmp(name, "x-amz-trailer-signature") == 0)
         return trailer_signature(c, v, vlen);
     if (!declared(c, name))
-        return fail(c, HS_EINVAL, HS_S3_INVALID_REQUEST,
-                    "trailer not declared in x-amz-trailer");
+        return fail(c, HS_EINVAL, HS_S3_INVALID_REQUEST, "trailer not declared in x-amz-trailer");
     if (vlen > HS_S3_TRAILER_VALUE_MAX || c->n_trailers == HS_S3_CHUNKED_TRAILERS_MAX)
         return fail(c, HS_EINVAL, HS_S3_MALFORMED_TRAILER, "trailer too long or too many");
     for (size_t i = 0; i < c->n_trailers; i++) {

@@ -73,8 +73,11 @@ static void auth_of(const struct s3v_case *c, struct hs_s3_sigv4_result *res)
         h[i].name = c->headers[i].name;
         h[i].value = c->headers[i].value;
     }
-    struct hs_s3_sigv4_request r = {.method = c->method, .target = c->target, .headers = h,
-                                    .n_headers = c->n_headers, .now_s = c->now};
+    struct hs_s3_sigv4_request r = {.method = c->method,
+                                    .target = c->target,
+                                    .headers = h,
+                                    .n_headers = c->n_headers,
+                                    .now_s = c->now};
     struct hs_s3_sigv4_opts o = {.region = S3V_REGION, .lookup = lookup};
     assert_int_equal(hs_s3_sigv4_verify(&o, &r, res), HS_OK);
     assert_true(hs_s3_payload_is_streaming(res->payload));
@@ -369,7 +372,7 @@ static void trailer_errors(void **state)
         const char *body;
         enum hs_s3_err want;
     } cases[] = {
-        {"0\r\n\r\n", HS_S3_MALFORMED_TRAILER},                            /* declared, absent */
+        {"0\r\n\r\n", HS_S3_MALFORMED_TRAILER},                           /* declared, absent */
         {"0\r\nx-amz-checksum-sha1:AAAA\r\n\r\n", HS_S3_INVALID_REQUEST}, /* not declared */
         {"0\r\nno-colon\r\n\r\n", HS_S3_MALFORMED_TRAILER},
         {"0\r\nx-amz-checksum-crc32:AAAAAA==\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
