@@ -8,7 +8,7 @@
 #define STUB_DONE(fn)                                                                              \
     void fn(struct hs_http_req *r)                                                                 \
     {                                                                                              \
-        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name); \
+        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name);  \
     }
 #define STUB_BODY(fn)                                                                              \
     enum hs_err fn(struct hs_http_req *r, const void *data, size_t n)                              \
