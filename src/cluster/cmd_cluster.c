@@ -115,6 +115,10 @@ static const struct hs_opt cluster_opts[] = {
      .type = HS_OPT_STRING,
      .offset = OFF(s3_root_domain),
      .help = "passed to gateways: S3 virtual-host style under this domain (unset: path style)"},
+    {.name = "require-auth",
+     .type = HS_OPT_STRING,
+     .offset = OFF(require_auth),
+     .help = "passed to gateways: v1, ref or v1,ref need credentials (docs/design.md)"},
 };
 
 static const struct hs_config_spec cluster_spec = {

@@ -94,8 +94,9 @@ int hs_cluster_setup(struct hs_cluster *c, int *lock_fd)
     c->url = hs_xasprintf("http://127.0.0.1:%d", (int)c->cfg->port);
     c->s3_port = c->cfg->s3_port ? (int)c->cfg->s3_port : (int)c->cfg->port + 1000;
     if (c->s3_port + 1 + (int)c->cfg->gateways > 65535) {
-        HS_LOG_ERROR("s3_port_invalid", "s3_port=%d msg='gateway S3 ports (s3-port+1+i) pass "
-                                        "65535: choose a lower --s3-port'",
+        HS_LOG_ERROR("s3_port_invalid",
+                     "s3_port=%d msg='gateway S3 ports (s3-port+1+i) pass "
+                     "65535: choose a lower --s3-port'",
                      c->s3_port);
         return HS_CLUSTER_EXIT_USAGE;
     }

@@ -2,12 +2,10 @@
  * kept in <dir>/s3-root-key (JSON, mode 0600) so restarts keep it; stored in etcd as an access
  * key record for every bucket, read-write (create-if-absent, so a key record edited by hand
  * survives), printed with the endpoint at start and written to cluster.json ("s3"). */
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "cluster/cluster_int.h"
 #include "hs/clock.h"
@@ -15,34 +13,15 @@
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/s3_records.h"
+#include "hs/s3_util.h"
 #include "hs/banned.h"
 
-#define ACCESS_CHARS 20
-#define SECRET_CHARS 40
-#define ETCD_TRIES   20 /* etcd just became healthy: a few retries, 250 ms apart */
-
-static enum hs_err random_text(const char *alphabet, size_t n, char *out)
-{
-    unsigned char raw[64];
-    size_t k = strlen(alphabet);
-    if (n > sizeof raw || getrandom(raw, n, 0) != (ssize_t)n) {
-        HS_LOG_ERROR("getrandom_failed", "errno=%d", errno);
-        return HS_EIO;
-    }
-    for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[raw[i] % k]; /* 256 % k bias is negligible for a 40-char secret */
-    out[n] = '\0';
-    return HS_OK;
-}
+#define ETCD_TRIES 20 /* etcd just became healthy: a few retries, 250 ms apart */
 
 static enum hs_err key_make(char **access, char **secret)
 {
-    char a[ACCESS_CHARS + 1], s[SECRET_CHARS + 1];
-    memcpy(a, "HS", 2);
-    enum hs_err err = random_text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", ACCESS_CHARS - 2, a + 2);
-    if (err == HS_OK)
-        err = random_text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-                          SECRET_CHARS, s);
+    char a[HS_S3_ACCESS_KEY_LEN + 1], s[HS_S3_SECRET_LEN + 1];
+    enum hs_err err = hs_s3_keys_generate(a, s);
     if (err != HS_OK)
         return err;
     *access = hs_xstrdup(a);

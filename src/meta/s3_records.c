@@ -51,7 +51,7 @@ bool hs_meta_s3_key_id_valid(const char *id)
 
 bool hs_meta_s3_secret_valid(const char *secret)
 {
-    return chars_in(secret, HS_S3_SECRET_MIN, HS_S3_SECRET_MAX, secret_char);
+    return chars_in(secret, HS_S3_KEY_SECRET_MIN, HS_S3_KEY_SECRET_MAX, secret_char);
 }
 
 bool hs_meta_s3_bucket_name_valid(const char *name)
@@ -285,8 +285,7 @@ void hs_s3_key_record_copy(const struct hs_s3_key_record *in, struct hs_s3_key_r
     }
 }
 
-void hs_s3_bucket_record_copy(const struct hs_s3_bucket_record *in,
-                              struct hs_s3_bucket_record *out)
+void hs_s3_bucket_record_copy(const struct hs_s3_bucket_record *in, struct hs_s3_bucket_record *out)
 {
     *out = *in;
     out->name = dup_or_null(in->name);
