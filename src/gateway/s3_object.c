@@ -38,7 +38,7 @@ bool hs_s3_body_open(struct hs_http_req *r, hs_s3_sink_fn *sink, void *ctx, stru
 void hs_s3_body_answer(struct hs_http_req *r, const struct hs_s3_body_error *e)
 {
     if (e->code != HS_S3_OK)
-        hs_s3_error(r, hs_s3_err_code(e->code), "%s", e->msg);
+        hs_s3_error_e(r, e->code, e->msg);
     else
         hs_s3_error_hs(r, e->err, e->msg);
 }
