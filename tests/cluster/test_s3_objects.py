@@ -150,6 +150,15 @@ def crc32_b64(data):
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
+def crc32c_b64(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return base64.b64encode((crc ^ 0xFFFFFFFF).to_bytes(4, "big")).decode()
+
+
 def md5_b64(data):
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
@@ -304,6 +313,9 @@ def put_modes(raw, key, body):
     """(name, response) of a PUT of body in every payload mode, one at a time."""
     yield "sha256", raw.request("PUT", key, body)
     yield "unsigned", raw.request("PUT", key, body, payload="UNSIGNED-PAYLOAD")
+    yield "content-md5 and crc32c", raw.request(
+        "PUT", key, body, headers={"Content-MD5": md5_b64(body),
+                                   "x-amz-checksum-crc32c": crc32c_b64(body)})
     chunks = [body[:65536], body[65536:]]
     for mode, trailer in (("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None),
                           ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
