@@ -116,24 +116,12 @@ static bool parse_common(struct hs_http_req *r, struct params *p)
     return parse_max_keys(r, &p->max_keys);
 }
 
-/* Opaque continuation token: hex of the key bytes. */
-static char *token_encode(const char *key)
-{
-    size_t n = strlen(key);
-    char *out = hs_xmalloc(2 * n + 2);
-    hs_s3_hex((const uint8_t *)key, n, out);
-    return out;
-}
-
+/* The continuation token decoded into the arena, NULL when it is not one of ours. */
 static const char *token_decode(struct hs_arena *a, const char *tok)
 {
-    size_t n = strlen(tok);
-    if (n == 0 || n % 2 || n > 2 * HS_S3_KEY_MAX)
-        return NULL;
-    char *out = hs_arena_alloc(a, n / 2 + 1);
-    if (!hs_s3_hex_decode(tok, n, (uint8_t *)out, n / 2) || memchr(out, '\0', n / 2))
-        return NULL;
-    out[n / 2] = '\0';
+    char *key = hs_s3_list_token_decode(tok);
+    const char *out = key ? hs_arena_strdup(a, key) : NULL;
+    free(key);
     return out;
 }
 
@@ -283,7 +271,7 @@ static void list_objects(struct hs_http_req *r, enum list_kind kind)
     hs_s3_xml_elem_bool(&x, "IsTruncated", truncated);
     if (truncated && last) {
         if (kind == LIST_V2) {
-            char *t = token_encode(last->key);
+            char *t = hs_s3_list_token_encode(last->key);
             hs_s3_xml_elem(&x, "NextContinuationToken", t);
             free(t);
         } else if (kind == LIST_V1 && p.delimiter) {

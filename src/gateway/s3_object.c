@@ -66,35 +66,6 @@ static const char *attr_get(const struct hs_manifest_attrs *a, size_t i)
     return *(char *const *)((const char *)a + attr_rows[i].off);
 }
 
-/* Content-Encoding without the aws-chunked framing token (it describes the request only). */
-static char *content_encoding(const char *v)
-{
-    char *out = hs_xcalloc(1, strlen(v) + 1);
-    size_t n = 0;
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *end = p;
-        while (*end && *end != ',')
-            end++;
-        const char *last = end;
-        while (last > p && last[-1] == ' ')
-            last--;
-        if (last > p && !((size_t)(last - p) == 11 && strncasecmp(p, "aws-chunked", 11) == 0)) {
-            if (n)
-                out[n++] = ',';
-            memcpy(out + n, p, (size_t)(last - p));
-            n += (size_t)(last - p);
-        }
-        p = end;
-    }
-    if (n == 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
 struct meta_walk {
     struct hs_manifest_attrs *a;
     enum hs_err err;
@@ -172,7 +143,7 @@ bool hs_s3_attrs_from_request(struct hs_http_req *r, struct hs_manifest_attrs *a
         const char *v = hs_http_req_header(r, attr_rows[i].header);
         if (!v || !*v)
             continue;
-        *attr_at(a, i) = i == 0 ? content_encoding(v) : hs_xstrdup(v);
+        *attr_at(a, i) = i == 0 ? hs_s3_content_encoding_strip(v) : hs_xstrdup(v);
     }
     struct meta_walk w = {.a = a};
     hs_http_req_headers_each(r, meta_one, &w);

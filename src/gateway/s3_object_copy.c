@@ -21,41 +21,24 @@
 
 #define COPY_BUF_BYTES ((size_t)1 << 20)
 
-/* Splits x-amz-copy-source into bucket and key (both decoded). false after answering. */
+/* Splits x-amz-copy-source into bucket and key (arena copies). false after answering. */
 static bool copy_source(struct hs_http_req *r, const char **bucket, const char **key,
                         size_t *key_len)
 {
-    const char *v = hs_http_req_header(r, "x-amz-copy-source");
+    char *b = NULL, *k = NULL;
+    const char *why = "";
+    if (!hs_s3_copy_source_parse(hs_http_req_header(r, "x-amz-copy-source"), &b, &k, key_len,
+                                 &why)) {
+        hs_s3_error(r, "InvalidArgument", "%s", why);
+        return false;
+    }
     struct hs_arena *a = hs_http_req_arena(r);
-    if (!v || !*v) {
-        hs_s3_error(r, "InvalidArgument", "x-amz-copy-source is empty");
-        return false;
-    }
-    const char *q = strchr(v, '?'); /* a literal '?' in a key arrives as %3F */
-    size_t n = q ? (size_t)(q - v) : strlen(v);
-    if (q && strcmp(q, "?versionId=null") != 0) {
-        hs_s3_error(r, "InvalidArgument", "the copy source's versionId must be null");
-        return false;
-    }
-    char *dec = hs_arena_alloc(a, n + 1);
-    size_t len = hs_s3_url_decode(v, n, false, dec);
-    dec[len] = '\0';
-    char *p = dec;
-    if (*p == '/') {
-        p++;
-        len--;
-    }
-    char *slash = memchr(p, '/', len);
-    if (!slash || slash == p || slash[1] == '\0' || memchr(p, '\0', len)) {
-        hs_s3_error(r, "InvalidArgument",
-                    "Copy Source must mention the source bucket and key: "
-                    "sourcebucket/sourcekey");
-        return false;
-    }
-    *slash = '\0';
-    *bucket = p;
-    *key = slash + 1;
-    *key_len = len - (size_t)(slash + 1 - p);
+    char *kc = hs_arena_alloc(a, *key_len + 1);
+    memcpy(kc, k, *key_len + 1);
+    *bucket = hs_arena_strdup(a, b);
+    *key = kc;
+    free(b);
+    free(k);
     return true;
 }
 

@@ -12,6 +12,7 @@
 
 #include "gateway/gateway.h"
 #include "gateway/s3_body.h"
+#include "gateway/s3_rules.h"
 #include "gateway/s3_api.h"
 #include "hs/http_server.h"
 #include "hs/manifest.h"
@@ -40,21 +41,11 @@ void hs_s3_attrs_release(struct hs_manifest_attrs *a);
 void hs_s3_add_object_headers(struct hs_http_req *r, const struct hs_obj_info *info,
                               bool checksums);
 
-/* ---- conditions (s3_object_read.c) ---- */
+/* ---- conditions (s3_object_read.c; the rules are s3_rules.c) ---- */
 
-enum hs_s3_cond {
-    HS_S3_COND_OK = 0,
-    HS_S3_COND_NOT_MODIFIED, /* 304 */
-    HS_S3_COND_FAILED,       /* 412 */
-};
-/* RFC 9110 section 13.2.2 order over If-Match, If-Unmodified-Since, If-None-Match,
- * If-Modified-Since (header names after prefix: "" for GET/HEAD, "x-amz-copy-source-" for
- * CopyObject) against the version's ETag and Last-Modified (seconds). */
+/* hs_s3_cond_eval over r's headers. */
 enum hs_s3_cond hs_s3_conditions(struct hs_http_req *r, const char *prefix, const char *etag,
                                  int64_t mtime_s);
-/* True when the header value (a list of entity tags, or "*") names etag (quotes optional,
- * W/ ignored: S3 compares ETags as strings). */
-bool hs_s3_etag_listed(const char *header, const char *etag);
 
 /* ---- listing helpers (s3_list.c) ---- */
 

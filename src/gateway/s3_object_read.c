@@ -25,66 +25,15 @@ bool hs_s3_version_null(struct hs_http_req *r)
     return false;
 }
 
-bool hs_s3_etag_listed(const char *header, const char *etag)
+static const char *req_header(void *ctx, const char *name)
 {
-    size_t elen = strlen(etag);
-    for (const char *p = header; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        const char *start = p, *end;
-        if (*p == '"') {
-            start = p + 1;
-            end = strchr(start, '"');
-            if (!end)
-                return false;
-            p = end + 1;
-        } else {
-            end = p;
-            while (*end && *end != ',' && *end != ' ')
-                end++;
-            p = end;
-        }
-        size_t n = (size_t)(end - start);
-        if ((n == 1 && *start == '*') || (n == elen && memcmp(start, etag, n) == 0))
-            return true;
-    }
-    return false;
-}
-
-static const char *cond_header(struct hs_http_req *r, const char *prefix, const char *name)
-{
-    char full[64];
-    snprintf(full, sizeof full, "%s%s", prefix, name);
-    return hs_http_req_header(r, full);
+    return hs_http_req_header(ctx, name);
 }
 
 enum hs_s3_cond hs_s3_conditions(struct hs_http_req *r, const char *prefix, const char *etag,
                                  int64_t mtime_s)
 {
-    const char *im = cond_header(r, prefix, "If-Match");
-    const char *ius = cond_header(r, prefix, "If-Unmodified-Since");
-    const char *inm = cond_header(r, prefix, "If-None-Match");
-    const char *ims = cond_header(r, prefix, "If-Modified-Since");
-    int64_t t = 0;
-    /* step 1/2: If-Match, else If-Unmodified-Since (an invalid date is ignored) */
-    if (im) {
-        if (!hs_s3_etag_listed(im, etag))
-            return HS_S3_COND_FAILED;
-    } else if (ius && hs_s3_time_parse_http(ius, &t) && mtime_s > t) {
-        return HS_S3_COND_FAILED;
-    }
-    /* step 3/4: If-None-Match, else If-Modified-Since (GET and HEAD: 304) */
-    if (inm) {
-        if (hs_s3_etag_listed(inm, etag))
-            return HS_S3_COND_NOT_MODIFIED;
-    } else if (ims && hs_s3_time_parse_http(ims, &t) && mtime_s <= t) {
-        return HS_S3_COND_NOT_MODIFIED;
-    }
-    return HS_S3_COND_OK;
+    return hs_s3_cond_eval(req_header, r, prefix, etag, mtime_s);
 }
 
 /* response-* query parameters override the stored headers of a GET (S3 allows them on signed
