@@ -32,7 +32,7 @@ from botocore.credentials import Credentials  # noqa: E402
 
 from cluster import HsCluster  # noqa: E402
 from harness import HS_BIN  # noqa: E402
-from writekit import MiB, assert_no_orphans, gateways  # noqa: E402
+from writekit import MiB, assert_no_orphans, gateways, manifest  # noqa: E402
 
 BUCKET = "objects"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -645,8 +645,27 @@ def test_json_put_through_s3_is_patched_through_v1(cluster, s3):
     g = s3.get_object(Bucket=BUCKET, Key="native/doc.json")
     assert json.loads(g["Body"].read()) == {"title": "t", "like_count": 7}
     assert g["Metadata"] == {"kept": "yes"}
+    assert manifest(cluster, f"{BUCKET}/native/doc.json")["strategy"] == "field_hybrid"
     # a document with whitespace between members is stored byte for byte (not field_hybrid)
     spaced = b'{"title": "t",  "like_count": 1}'
-    s3.put_object(Bucket=BUCKET, Key="native/spaced.json", Body=spaced,
-                  ContentType="application/json")
+    r = s3.put_object(Bucket=BUCKET, Key="native/spaced.json", Body=spaced,
+                      ContentType="application/json")
     assert get_body(s3, "native/spaced.json") == spaced
+    assert r["ETag"] == '"%s"' % hashlib.md5(spaced).hexdigest()
+    assert manifest(cluster, f"{BUCKET}/native/spaced.json")["strategy"] == "replication"
+    # asked for explicitly, field_hybrid refuses what it could not give back byte for byte
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=BUCKET, Key="native/spaced.json", Body=spaced,
+                      ContentType="application/json", StorageClass="FIELD_HYBRID")
+    assert code_of(e) == "InvalidArgument"
+    assert get_body(s3, "native/spaced.json") == spaced
+    r = s3.put_object(Bucket=BUCKET, Key="native/doc2.json", Body=doc,
+                      ContentType="application/json", StorageClass="FIELD_HYBRID")
+    assert r["ETag"] == '"%s"' % hashlib.md5(doc).hexdigest()
+    assert get_body(s3, "native/doc2.json") == doc
+    # a rewrite with the same cold fields never reuses the stored cold part (byte-exact)
+    r = s3.put_object(Bucket=BUCKET, Key="native/doc2.json", Body=doc.replace(b"1", b"2"),
+                      ContentType="application/json")
+    m = manifest(cluster, f"{BUCKET}/native/doc2.json")
+    assert m["strategy"] == "field_hybrid" and m["cold"]["segs"][0]["blobs"][0]["id"].startswith(
+        m["txn"])
