@@ -32,7 +32,7 @@ from botocore.credentials import Credentials  # noqa: E402
 
 from cluster import HsCluster  # noqa: E402
 from harness import HS_BIN  # noqa: E402
-from writekit import MiB, assert_no_orphans, gateways, manifest  # noqa: E402
+from writekit import MiB, assert_no_orphans, gateways, manifest, vm_hwm_kib  # noqa: E402
 
 BUCKET = "objects"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -221,6 +221,40 @@ def test_large_put_streams_in_segments_and_round_trips(s3):
     r = s3.put_object(Bucket=BUCKET, Key="big/one", Body=body)
     assert r["ETag"] == '"%s"' % hashlib.md5(body).hexdigest()
     assert get_body(s3, "big/one") == body
+
+
+def test_streamed_aws_chunked_put_keeps_gateway_memory_bounded(cluster, s3, raw):
+    """256 MiB as STREAMING-UNSIGNED-PAYLOAD-TRAILER without Content-Length: the gateway holds
+    a segment at a time, never the body."""
+    n, chunk = 256, os.urandom(MiB)
+    md5, crc = hashlib.md5(), 0
+    url = raw.url("big/stream")
+    hdr = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(n * MiB),
+           "x-amz-trailer": "x-amz-checksum-crc32"}
+    h = raw.sign("PUT", url, hdr, payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+
+    def body():
+        nonlocal crc
+        for i in range(n):
+            piece = bytes([i]) + chunk[1:]
+            md5.update(piece)
+            crc = zlib.crc32(piece, crc)
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+        value = base64.b64encode(crc.to_bytes(4, "big"))
+        yield b"0\r\nx-amz-checksum-crc32:%s\r\n\r\n" % value
+
+    r = requests.put(url, data=body(), headers=h, timeout=600)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == '"%s"' % md5.hexdigest()
+    hwm = [vm_hwm_kib(p["pid"]) for p in cluster.processes("gateway")]
+    print(f"gateway VmHWM after a 256 MiB aws-chunked PUT: {hwm} KiB")
+    assert max(hwm) < 200 * 1024, f"gateway peak RSS {hwm} KiB"
+    got = hashlib.md5()
+    with s3.get_object(Bucket=BUCKET, Key="big/stream")["Body"] as b:
+        for piece in iter(lambda: b.read(MiB), b""):
+            got.update(piece)
+    assert got.hexdigest() == md5.hexdigest()
+    raw.request("DELETE", "big/stream")
 
 
 def test_put_conditions_are_checked_atomically(s3, raw):
