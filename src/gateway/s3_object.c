@@ -1,9 +1,9 @@
-/* s3_object.c - PutObject, and what every S3 object handler shares: the verified body
- * pipeline (aws-chunked decoding with chunk and trailer signatures, MD5 for the ETag, the
- * declared SHA-256, Content-MD5 and the flexible checksum, all checked before anything is
- * committed) and stored attributes <-> headers. A PUT streams through the object layer's
- * writer as it arrives (one segment held at a time); a failed check aborts the writer, so the
- * old version stays and the blobs written so far are deleted with the WAL record. */
+/* s3_object.c - PutObject, stored attributes <-> headers (what GET/HEAD/Copy share), and the
+ * verified body (s3_body.c) wired to the front end's SigV4 values. A PUT streams through the
+ * object layer's writer as it arrives (one segment held at a time); the body's checks run
+ * before the commit, and a failed one aborts the writer, so the old version stays and the
+ * blobs written so far are deleted with the WAL record. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +82,7 @@ static bool meta_one(void *ctx, const char *name, const char *value)
         char lower[HS_ATTRS_META_NAME_MAX + 1];
         snprintf(lower, sizeof lower, "%s", name + 11);
         for (char *p = lower; *p; p++)
-            *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+            *p = (char)tolower((unsigned char)*p);
         for (size_t i = 0; i < w->a->n_meta; i++) {
             if (strcmp(w->a->meta[i].name, lower) != 0)
                 continue;

@@ -5,6 +5,7 @@
  * destination (one segment each in memory): blobs are never shared between two keys, because
  * the healer retires a version's blobs per key and would delete the copy's data with the
  * source. The new ETag is the MD5 of the copied bytes; a source checksum is kept (same bytes). */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,7 @@ static void respond_result(struct hs_http_req *r, const struct hs_obj_put_result
         char name[32];
         snprintf(name, sizeof name, "Checksum%s", kept->checksum_alg);
         for (char *p = name + 8; *p; p++)
-            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+            *p = (char)toupper((unsigned char)*p);
         hs_s3_xml_elem(&x, name, kept->checksum);
     }
     hs_s3_xml_close(&x);

@@ -62,7 +62,7 @@ void hs_s3_delete_objects_start(struct hs_http_req *r)
     struct hs_arena *a = hs_http_req_arena(r);
     struct s3_multi *m = hs_arena_alloc(a, sizeof *m);
     memset(m, 0, sizeof *m);
-    hs_buf_init(&m->xml, HS_S3_XML_DELETE_MAX);
+    hs_buf_init(&m->xml, (size_t)HS_S3_XML_DELETE_MAX);
     hs_arena_defer(a, s3_multi_free, m);
     s->op_ctx = m;
     m->failed = !hs_s3_body_open(r, multi_sink, m, &m->body);

@@ -148,7 +148,7 @@ char *hs_s3_list_token_encode(const char *key)
 char *hs_s3_list_token_decode(const char *tok)
 {
     size_t n = tok ? strlen(tok) : 0;
-    if (n == 0 || n % 2 || n > 2 * KEY_MAX)
+    if (n == 0 || n % 2 || n > (size_t)2 * KEY_MAX)
         return NULL;
     char *out = hs_xmalloc(n / 2 + 1);
     if (!hs_s3_hex_decode(tok, n, (uint8_t *)out, n / 2) || memchr(out, '\0', n / 2)) {
