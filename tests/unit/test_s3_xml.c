@@ -104,19 +104,40 @@ static void error_table_has_the_s3_statuses(void **state)
         const char *code;
         int status;
     } want[] = {
-        {"NoSuchBucket", 404}, {"NoSuchKey", 404}, {"NoSuchUpload", 404},
-        {"BucketNotEmpty", 409}, {"BucketAlreadyOwnedByYou", 409},
-        {"BucketAlreadyExists", 409}, {"InvalidBucketName", 400}, {"AccessDenied", 403},
-        {"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
-        {"RequestTimeTooSkewed", 403}, {"BadDigest", 400}, {"InvalidDigest", 400},
-        {"XAmzContentSHA256Mismatch", 400}, {"InvalidRange", 416},
-        {"PreconditionFailed", 412}, {"NotModified", 304}, {"InvalidPart", 400},
-        {"InvalidPartOrder", 400}, {"EntityTooSmall", 400}, {"EntityTooLarge", 400},
-        {"MalformedXML", 400}, {"InvalidArgument", 400}, {"InvalidRequest", 400},
-        {"MissingContentLength", 411}, {"IncompleteBody", 400}, {"NotImplemented", 501},
-        {"InternalError", 500}, {"ServiceUnavailable", 503}, {"SlowDown", 503},
-        {"MethodNotAllowed", 405}, {"KeyTooLongError", 400},
-        {"AuthorizationHeaderMalformed", 400}, {"AuthorizationQueryParametersError", 400},
+        {"NoSuchBucket", 404},
+        {"NoSuchKey", 404},
+        {"NoSuchUpload", 404},
+        {"BucketNotEmpty", 409},
+        {"BucketAlreadyOwnedByYou", 409},
+        {"BucketAlreadyExists", 409},
+        {"InvalidBucketName", 400},
+        {"AccessDenied", 403},
+        {"InvalidAccessKeyId", 403},
+        {"SignatureDoesNotMatch", 403},
+        {"RequestTimeTooSkewed", 403},
+        {"BadDigest", 400},
+        {"InvalidDigest", 400},
+        {"XAmzContentSHA256Mismatch", 400},
+        {"InvalidRange", 416},
+        {"PreconditionFailed", 412},
+        {"NotModified", 304},
+        {"InvalidPart", 400},
+        {"InvalidPartOrder", 400},
+        {"EntityTooSmall", 400},
+        {"EntityTooLarge", 400},
+        {"MalformedXML", 400},
+        {"InvalidArgument", 400},
+        {"InvalidRequest", 400},
+        {"MissingContentLength", 411},
+        {"IncompleteBody", 400},
+        {"NotImplemented", 501},
+        {"InternalError", 500},
+        {"ServiceUnavailable", 503},
+        {"SlowDown", 503},
+        {"MethodNotAllowed", 405},
+        {"KeyTooLongError", 400},
+        {"AuthorizationHeaderMalformed", 400},
+        {"AuthorizationQueryParametersError", 400},
         {"MalformedTrailerError", 400},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -152,9 +173,10 @@ static void create_bucket_configuration_parses(void **state)
 {
     (void)state;
     struct hs_s3_create_bucket_conf c;
-    const char *doc = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                      " <LocationConstraint> eu-west-1 </LocationConstraint>\n"
-                      "</CreateBucketConfiguration>";
+    const char *doc =
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        " <LocationConstraint> eu-west-1 </LocationConstraint>\n"
+        "</CreateBucketConfiguration>";
     assert_int_equal(hs_s3_xml_parse_create_bucket(doc, strlen(doc), &c), HS_S3_OK);
     assert_true(c.has_location);
     assert_string_equal(c.location, "eu-west-1");
@@ -340,8 +362,7 @@ static void delete_limits_and_malformed_documents(void **state)
     assert_int_equal(d.n_objects, HS_S3_DELETE_OBJECTS_MAX);
     hs_s3_delete_request_release(&d);
     b.len = mark;
-    assert_int_equal(hs_buf_printf(&b, "<Object><Key>one too many</Key></Object></Delete>"),
-                     HS_OK);
+    assert_int_equal(hs_buf_printf(&b, "<Object><Key>one too many</Key></Object></Delete>"), HS_OK);
     assert_int_equal(hs_s3_xml_parse_delete(b.data, b.len, &d), HS_S3_MALFORMED_XML);
     /* a key of 1024 bytes is fine, 1025 is not */
     for (size_t n = HS_S3_KEY_MAX; n <= HS_S3_KEY_MAX + 1; n++) {
