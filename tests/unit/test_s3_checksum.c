@@ -148,8 +148,7 @@ static void crc_combine_equals_crc_of_concatenation(void **state)
     (void)state;
     uint8_t buf[5000];
     fill(buf, sizeof buf, 11);
-    enum hs_s3_cksum_algo algos[] = {HS_S3_CKSUM_CRC32, HS_S3_CKSUM_CRC32C,
-                                     HS_S3_CKSUM_CRC64NVME};
+    enum hs_s3_cksum_algo algos[] = {HS_S3_CKSUM_CRC32, HS_S3_CKSUM_CRC32C, HS_S3_CKSUM_CRC64NVME};
     for (size_t k = 0; k < 3; k++) {
         enum hs_s3_cksum_algo a = algos[k];
         size_t splits[] = {0, 1, 7, 8, 9, 100, 2500, 4999, 5000};
@@ -214,8 +213,7 @@ static void content_md5_and_checksum_headers_are_verified(void **state)
     hs_s3_cksum_compute(HS_S3_CKSUM_CRC32, check_input, 9, crc);
     assert_int_equal(hs_s3_cksum_check(HS_S3_CKSUM_CRC32, "y/Q5Jg==", crc), HS_S3_OK);
     assert_int_equal(hs_s3_cksum_check(HS_S3_CKSUM_CRC32, "y/Q5Jw==", crc), HS_S3_BAD_DIGEST);
-    assert_int_equal(hs_s3_cksum_check(HS_S3_CKSUM_CRC32, "y/Q5JgAA", crc),
-                     HS_S3_INVALID_REQUEST);
+    assert_int_equal(hs_s3_cksum_check(HS_S3_CKSUM_CRC32, "y/Q5JgAA", crc), HS_S3_INVALID_REQUEST);
     assert_int_equal(hs_s3_cksum_check(HS_S3_CKSUM_CRC32, "", crc), HS_S3_INVALID_REQUEST);
     uint8_t a[32] = {1}, b[32] = {1};
     assert_int_equal(hs_s3_sha256_check(a, b), HS_S3_OK);
