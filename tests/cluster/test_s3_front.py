@@ -11,6 +11,7 @@ Run: HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 """
 import json
 import os
+import socket
 import stat
 import subprocess
 import uuid
@@ -30,7 +31,7 @@ from botocore.client import Config  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
-from cluster import HsCluster  # noqa: E402
+from cluster import HsCluster, pick_base_port  # noqa: E402
 from harness import HS_BIN, wait_until  # noqa: E402
 
 ROOT_DOMAIN = "s3.test"
@@ -119,6 +120,20 @@ def test_cluster_json_has_the_s3_endpoint_and_keys_and_is_private(cluster, s3inf
     assert ports == [f"http://127.0.0.1:{cluster.port + 1001 + i}" for i in range(2)]
     with open(cluster.launcher_log, encoding="utf-8") as f:
         assert "S3: endpoint " + s3info["endpoint"] in f.read()
+
+
+def test_busy_s3_port_is_named_and_nothing_starts(tmp_path):
+    base = pick_base_port(nodes=0, gateways=1)
+    busy = base + 1000  # nginx's S3 port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", busy))
+        s.listen(1)
+        out = subprocess.run([HS_BIN, "cluster", "--dir", str(tmp_path / "c"), "--port",
+                              str(base), "--nodes", "0", "--gateways", "1", "--healers", "0"],
+                             capture_output=True, text=True, timeout=30)
+    assert out.returncode == 3, out.stderr
+    assert f"port {busy} (nginx s3) is in use" in out.stderr
 
 
 # ---- buckets -------------------------------------------------------------------------------
