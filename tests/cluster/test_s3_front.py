@@ -167,6 +167,18 @@ def test_create_bucket_with_a_location_constraint_body(s3):
     s3.delete_bucket(Bucket=b)
 
 
+def test_create_bucket_with_a_malformed_configuration_is_malformed_xml(s3info):
+    b = name("badxml")
+    ak, sk = s3info["access_key"], s3info["secret_key"]
+    for body in (b"<NotAConfiguration/>", b"<CreateBucketConfiguration><Location"):
+        r = signed_request("PUT", f"{s3info['endpoint']}/{b}", ak, sk, data=body)
+        assert r.status_code == 400 and "<Code>MalformedXML</Code>" in r.text, r.text
+    s3 = client(s3info["endpoint"], ak, sk)
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket=b)
+    assert status_of(e) == 404
+
+
 def test_invalid_bucket_names_are_refused(s3):
     for bad in ("ab", "a" * 64, "192.168.1.1", "xn--bucket", "bucket-"):
         with pytest.raises(ClientError) as e:
