@@ -464,6 +464,29 @@ static bool authorise(struct hs_http_req *r, struct hs_s3_req *s)
     return hs_s3_check_access(r, s->bucket, write);
 }
 
+/* Every bucket and object is private: x-amz-acl: private is accepted, any other canned ACL or
+ * an explicit grant answers 501 (after authentication, like every other refusal). */
+static bool grant_header(void *ctx, const char *name, const char *value)
+{
+    (void)value;
+    bool *found = ctx;
+    if (strncasecmp(name, "x-amz-grant-", strlen("x-amz-grant-")) == 0)
+        *found = true;
+    return !*found;
+}
+
+static bool acl_supported(struct hs_http_req *r)
+{
+    const char *acl = hs_http_req_header(r, "x-amz-acl");
+    bool grant = false;
+    hs_http_req_headers_each(r, grant_header, &grant);
+    if ((acl && strcmp(acl, "private") != 0) || grant) {
+        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
+        return false;
+    }
+    return true;
+}
+
 static void s3_start(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -483,12 +506,9 @@ static void s3_start(struct hs_http_req *r)
         hs_s3_error(r, "NotImplemented", "this operation is not implemented");
         return;
     }
-    const char *acl = hs_http_req_header(r, "x-amz-acl");
-    if (acl && strcmp(acl, "private") != 0) {
-        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
-        return;
-    }
     if (!authenticate(r, s))
+        return;
+    if (!acl_supported(r))
         return;
     /* a key limited to buckets hears AccessDenied about any other bucket, existing or not */
     if (!s->auth.anonymous && !authorise(r, s))

@@ -251,12 +251,21 @@ def test_unsupported_operations_answer_501_with_an_s3_error(s3):
     s3.delete_bucket(Bucket=b)
 
 
-def test_acl_private_is_accepted_other_acls_are_not(s3):
+def test_acl_private_is_accepted_other_acls_are_not(s3, s3info):
     b = name("acl")
     s3.create_bucket(Bucket=b, ACL="private")
     with pytest.raises(ClientError) as e:
         s3.create_bucket(Bucket=name("acl"), ACL="public-read")
     assert code_of(e) == "NotImplemented"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=name("acl"), GrantRead='uri="http://acs.amazonaws.com/groups/'
+                                                       'global/AllUsers"')
+    assert code_of(e) == "NotImplemented"
+    # refusals come after authentication: a bad signature is still SignatureDoesNotMatch
+    with pytest.raises(ClientError) as e:
+        client(s3info["endpoint"], s3info["access_key"], "wrong" * 8).create_bucket(
+            Bucket=name("acl"), ACL="public-read")
+    assert code_of(e) == "SignatureDoesNotMatch"
     s3.delete_bucket(Bucket=b)
 
 
