@@ -426,3 +426,27 @@ def test_without_require_auth_v1_stays_open(cluster):
     r = requests.put(f"{gw}/v1/objects/open/k", data=b"x", timeout=30)
     assert r.status_code in (200, 201)
     assert requests.delete(f"{gw}/v1/objects/open/k", timeout=30).status_code in (200, 204)
+
+
+def test_root_key_survives_a_restart_of_the_data_dir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("s3restart"))
+    c = HsCluster(d, nodes=3, gateways=1, healers=0)
+    c.start()
+    try:
+        first = dict(c.s3)
+        b = name("keep")
+        client(first["endpoint"], first["access_key"], first["secret_key"]).create_bucket(Bucket=b)
+        key_file = os.path.join(d, "s3-root-key")
+        assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    finally:
+        c.stop()
+    c = HsCluster(d, nodes=3, gateways=1, healers=0, port=c.port)
+    c.start()
+    try:
+        again = c.s3
+        assert (again["access_key"], again["secret_key"]) == (first["access_key"],
+                                                              first["secret_key"])
+        s3 = client(again["endpoint"], again["access_key"], again["secret_key"])
+        assert b in [x["Name"] for x in s3.list_buckets()["Buckets"]]
+    finally:
+        c.stop()
