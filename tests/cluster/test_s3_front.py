@@ -9,6 +9,7 @@ through nginx's S3 port, some straight to a gateway.
 Run: HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
          tests/cluster/test_s3_front.py
 """
+import datetime
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ for _k in [k for k in os.environ if k.startswith("AWS_")]:
     del os.environ[_k]
 
 import boto3  # noqa: E402
+import botocore.auth  # noqa: E402
 from botocore import UNSIGNED  # noqa: E402
 from botocore.auth import S3SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
@@ -96,13 +98,40 @@ def new_key(cluster, *flags):
     return fields["access_key"].strip(), fields["secret_key"].strip()
 
 
-def signed_request(method, url, access, secret, host=None, data=b"", headers=None):
-    """A raw SigV4-signed request (botocore's signer), optionally with another Host header."""
+class _Clock:
+    """botocore.auth's datetime with utcnow() moved by skew (to sign in the past or future)."""
+
+    def __init__(self, skew):
+        self.skew = skew
+
+    def __getattr__(self, name):
+        return getattr(datetime, name)
+
+    @property
+    def datetime(self):
+        skew = self.skew
+
+        class Moved(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return datetime.datetime.utcnow() + skew
+        return Moved
+
+
+def signed_request(method, url, access, secret, host=None, data=b"", headers=None,
+                   skew=datetime.timedelta(0)):
+    """A raw SigV4-signed request (botocore's signer), optionally with another Host header or a
+    clock moved by skew."""
     h = dict(headers or {})
     if host:
         h["Host"] = host
     req = AWSRequest(method=method, url=url, data=data, headers=h)
-    S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(req)
+    saved = botocore.auth.datetime
+    botocore.auth.datetime = _Clock(skew)
+    try:
+        S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(req)
+    finally:
+        botocore.auth.datetime = saved
     return requests.request(method, url, headers=dict(req.headers.items()), data=data,
                             timeout=30)
 
@@ -294,6 +323,32 @@ def test_unknown_access_key_is_invalid_access_key_id(s3info):
     with pytest.raises(ClientError) as e:
         bad.list_buckets()
     assert code_of(e) == "InvalidAccessKeyId" and status_of(e) == 403
+
+
+def test_clock_skew_over_15_minutes_is_refused(s3info):
+    ak, sk, ep = s3info["access_key"], s3info["secret_key"], s3info["endpoint"]
+    assert signed_request("GET", f"{ep}/", ak, sk,
+                          skew=datetime.timedelta(minutes=10)).status_code == 200
+    for minutes in (-20, 20):
+        r = signed_request("GET", f"{ep}/", ak, sk, skew=datetime.timedelta(minutes=minutes))
+        assert r.status_code == 403 and "<Code>RequestTimeTooSkewed</Code>" in r.text, r.text
+
+
+def test_presigned_urls_work_and_a_tampered_one_does_not(s3info, s3):
+    b = name("pre")
+    s3.create_bucket(Bucket=b)
+    url = s3.generate_presigned_url("get_bucket_location", Params={"Bucket": b}, ExpiresIn=300)
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200 and "LocationConstraint" in r.text, r.text
+    assert r.headers["x-amz-request-id"]
+    sig = url.rsplit("X-Amz-Signature=", 1)[1][:64]
+    bad = url.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:])
+    r = requests.get(bad, timeout=10)
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    # the signature covers every query parameter
+    r = requests.get(url + "&extra=1", timeout=10)
+    assert r.status_code == 403
+    s3.delete_bucket(Bucket=b)
 
 
 def test_anonymous_is_denied_unless_the_bucket_is_public_read(cluster, s3info, s3):
