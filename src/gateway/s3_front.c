@@ -519,10 +519,11 @@ static void s3_start(struct hs_http_req *r)
         return;
     if (s->key && hs_s3_native_key(a, s->bucket, s->key, s->key_len, &s->native_key,
                                    &s->native_key_len) != HS_OK) {
-        hs_s3_error(r, s->key_len > 1024 ? "KeyTooLongError" : "InvalidArgument",
+        size_t room = HS_OBJECT_KEY_MAX - strlen(s->bucket) - 1;
+        hs_s3_error(r, s->key_len > room ? "KeyTooLongError" : "InvalidArgument",
                     "the object key is not valid here (at most %zu bytes of UTF-8 without "
                     "control characters in this bucket)",
-                    (size_t)1024 - strlen(s->bucket) - 1);
+                    room);
         return;
     }
     HS_LOG_DEBUG("s3_request", "req=%s op=%s bucket='%s'", s->request_id, s->op->name, s->bucket);

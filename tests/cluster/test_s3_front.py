@@ -264,6 +264,18 @@ def test_virtual_host_style_names_the_bucket_in_the_host(cluster, s3info):
         assert signed_request("DELETE", f"{url}/", ak, sk, host=host).status_code == 204
 
 
+def test_keys_that_make_no_native_key_are_refused(s3):
+    b = name("keys")  # 15 characters: keys of up to 1024 - 16 bytes fit
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k" * (1024 - len(b)))
+    assert code_of(e) == "KeyTooLongError" and status_of(e) == 400
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="bad\x01control")
+    assert code_of(e) == "InvalidArgument"
+    s3.delete_bucket(Bucket=b)
+
+
 # ---- what is not offered -------------------------------------------------------------------
 
 def test_unsupported_operations_answer_501_with_an_s3_error(s3):
