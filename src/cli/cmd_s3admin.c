@@ -22,10 +22,10 @@ struct s3admin_config {
     char *secret_file;
     bool json;
     int64_t timeout_ms;
-    char *buckets;   /* key create: comma-separated */
-    bool read_only;  /* key create */
-    char *comment;   /* key create */
-    char *strategy;  /* bucket create */
+    char *buckets;    /* key create: comma-separated */
+    bool read_only;   /* key create */
+    char *comment;    /* key create */
+    char *strategy;   /* bucket create */
     bool public_read; /* bucket create */
 };
 
@@ -84,8 +84,7 @@ static const struct hs_config_spec bucket_spec = {
     .command = "bucket",
     .summary = "S3 buckets: `bucket create NAME [--strategy S] [--public-read]`, `bucket ls`, "
                "`bucket rm NAME` (only when empty). Objects of bucket b are the objects named "
-               "b/<key> (hybridstore get b/<key>). Needs the cluster secret. " HS_CLI_EXIT_HELP
-               ".",
+               "b/<key> (hybridstore get b/<key>). Needs the cluster secret. " HS_CLI_EXIT_HELP ".",
     .env_prefix = "HYBRIDSTORE_",
     .opts = bucket_opts,
     .n_opts = HS_ARRAY_LEN(bucket_opts),
@@ -112,8 +111,8 @@ static int admin_call(const char *cmd, const struct s3admin_config *cfg, const c
     enum hs_err err = hs_cli_do(c, &req, &resp);
     int rc = HS_CLI_EXIT_OK;
     if (err == HS_OK && resp.status / 100 == 2) {
-        *out = resp.body.len ? json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL)
-                             : NULL;
+        *out =
+            resp.body.len ? json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL) : NULL;
         if (cfg->json && resp.body.len)
             printf("%.*s\n", (int)resp.body.len, (const char *)resp.body.data);
     } else {

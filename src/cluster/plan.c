@@ -165,7 +165,8 @@ static int check_ports(const struct hs_cluster *c)
     for (size_t i = 0; i < c->n_procs; i++) {
         const struct hs_cluster_proc *p = &c->procs[i];
         int ports[3] = {p->port, p->peer_port, p->s3_port};
-        static const char *const what[3] = {"", " (peer)", " (s3)"};
+        static const char *const what[3] = {"", " (peer)", " (s3)"},
+                                 *said[3] = {"", " peer", " s3"};
         for (int k = 0; k < 3; k++) {
             if (ports[k] == 0 || !hs_cluster_port_busy(ports[k]))
                 continue;
@@ -176,7 +177,7 @@ static int check_ports(const struct hs_cluster *c)
                 ports[k], p->name, what[k], ports[k]);
             fprintf(stderr,
                     "hybridstore cluster: port %d (%s%s) is in use; choose another --port%s\n",
-                    ports[k], p->name, what[k], k == 2 ? " or --s3-port" : "");
+                    ports[k], p->name, said[k], k == 2 ? " or --s3-port" : "");
             return HS_CLUSTER_EXIT_PORT;
         }
     }

@@ -35,8 +35,7 @@ static bool const_time_eq(const char *a, const char *b)
 static const char *addressed_key(struct hs_http_req *r)
 {
     const char *path = hs_http_req_path(r);
-    static const char *const prefixed[] = {"/v1/objects/", "/v1/manifests/", "/read/",
-                                           "/delete/"};
+    static const char *const prefixed[] = {"/v1/objects/", "/v1/manifests/", "/read/", "/delete/"};
     for (size_t i = 0; i < sizeof prefixed / sizeof prefixed[0]; i++)
         if (strncmp(path, prefixed[i], strlen(prefixed[i])) == 0)
             return path + strlen(prefixed[i]);
@@ -78,11 +77,12 @@ bool hs_gw_native_auth(struct hs_http_req *r)
     if (srv->secret && hs_http_req_bearer_matches(r, srv->secret))
         return true;
     const char *authz = hs_http_req_header(r, "Authorization");
-    const char *colon = authz && strncasecmp(authz, "Bearer ", 7) == 0 ? strchr(authz + 7, ':')
-                                                                       : NULL;
+    const char *colon =
+        authz && strncasecmp(authz, "Bearer ", 7) == 0 ? strchr(authz + 7, ':') : NULL;
     if (!colon || !srv->s3) {
-        hs_gw_respond_err(r, HS_EAUTH, "this gateway requires credentials: 'Authorization: "
-                                       "Bearer <access-key>:<secret>' (docs/s3.md)");
+        hs_gw_respond_err(r, HS_EAUTH,
+                          "this gateway requires credentials: 'Authorization: "
+                          "Bearer <access-key>:<secret>' (docs/s3.md)");
         return false;
     }
     char id[HS_S3_KEY_ID_MAX + 1];

@@ -55,8 +55,8 @@ enum hs_err hs_gw_s3_admin_body(struct hs_http_req *r, const void *data, size_t 
 static json_t *admin_json(struct hs_http_req *r)
 {
     struct admin_body *b = hs_http_req_ctx(r);
-    json_t *j = b->buf.len ? json_loadb((const char *)b->buf.data, b->buf.len, 0, NULL)
-                           : json_object();
+    json_t *j =
+        b->buf.len ? json_loadb((const char *)b->buf.data, b->buf.len, 0, NULL) : json_object();
     if (!json_is_object(j)) {
         json_decref(j);
         hs_gw_respond_err(r, HS_EINVAL, "the body must be a JSON object");
@@ -102,7 +102,8 @@ static json_t *key_json(const struct hs_s3_key_record *k, bool with_secret)
             json_array_append_new(a, json_string(k->buckets[i]));
         json_object_set_new(o, "buckets", a);
     }
-    json_object_set_new(o, "mode", json_string(k->mode == HS_S3_KEY_RO ? "read-only" : "read-write"));
+    json_object_set_new(o, "mode",
+                        json_string(k->mode == HS_S3_KEY_RO ? "read-only" : "read-write"));
     json_object_set_new(o, "created_ms", json_integer(k->created_ms));
     if (k->comment)
         json_object_set_new(o, "comment", json_string(k->comment));
@@ -110,8 +111,7 @@ static json_t *key_json(const struct hs_s3_key_record *k, bool with_secret)
 }
 
 /* Fills k's buckets from a JSON array of bucket names; false (answered) on a bad one. */
-static bool key_buckets(struct hs_http_req *r, json_t *a, struct hs_s3_key_record *k,
-                        char **names)
+static bool key_buckets(struct hs_http_req *r, json_t *a, struct hs_s3_key_record *k, char **names)
 {
     if (!a || json_is_null(a)) {
         k->all_buckets = true;
@@ -150,8 +150,9 @@ void hs_gw_s3_admin_key_create_done(struct hs_http_req *r)
                                  .comment = (char *)json_string_value(comment)};
     if ((ro && !json_is_boolean(ro)) || (comment && !json_is_string(comment)) ||
         (k.comment && strlen(k.comment) > HS_S3_COMMENT_MAX)) {
-        hs_gw_respond_err(r, HS_EINVAL, "read_only must be a boolean, comment a string of at "
-                                        "most 256 bytes");
+        hs_gw_respond_err(r, HS_EINVAL,
+                          "read_only must be a boolean, comment a string of at "
+                          "most 256 bytes");
         goto out;
     }
     if (!key_buckets(r, json_object_get(j, "buckets"), &k, names))
@@ -228,18 +229,19 @@ void hs_gw_s3_admin_bucket_create_done(struct hs_http_req *r)
         return;
     const char *name = json_string_value(json_object_get(j, "name"));
     json_t *st = json_object_get(j, "strategy"), *pub = json_object_get(j, "public_read");
-    struct hs_s3_bucket_record b = {.name = (char *)name,
-                                    .created_ms = hs_clock_wall_ms(),
-                                    .public_read = json_is_true(pub)};
+    struct hs_s3_bucket_record b = {
+        .name = (char *)name, .created_ms = hs_clock_wall_ms(), .public_read = json_is_true(pub)};
     if (!name || !hs_s3_bucket_name_valid(name)) {
-        hs_gw_respond_err(r, HS_EINVAL, "name must be a valid S3 bucket name (3..63 chars of "
-                                        "a-z 0-9 . -)");
+        hs_gw_respond_err(r, HS_EINVAL,
+                          "name must be a valid S3 bucket name (3..63 chars of "
+                          "a-z 0-9 . -)");
         goto out;
     }
     if ((st && !hs_s3_strategy_parse(json_string_value(st), &b.strategy)) ||
         (pub && !json_is_boolean(pub))) {
-        hs_gw_respond_err(r, HS_EINVAL, "strategy must be auto, replication, ec or "
-                                        "field_hybrid; public_read a boolean");
+        hs_gw_respond_err(r, HS_EINVAL,
+                          "strategy must be auto, replication, ec or "
+                          "field_hybrid; public_read a boolean");
         goto out;
     }
     enum hs_err err = hs_s3_bucket_create(etcd_of(r), &b, NULL);

@@ -121,12 +121,13 @@ void hs_s3_create_bucket_done(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
     struct create_ctx *c = s->op_ctx;
-    /* interim until the S3 library's expat parser (hs_s3_xml_parse_create_bucket) is merged:
-     * the root element is checked, the LocationConstraint is ignored either way */
-    if (c->body.len > 0 && (hs_buf_append(&c->body, "", 1) != HS_OK ||
-                            !strstr((const char *)c->body.data, "<CreateBucketConfiguration"))) {
-        hs_s3_error_e(r, HS_S3_MALFORMED_XML, NULL);
-        return;
+    if (c->body.len > 0) {
+        struct hs_s3_create_bucket_conf conf;
+        enum hs_s3_err e = hs_s3_xml_parse_create_bucket(c->body.data, c->body.len, &conf);
+        if (e != HS_S3_OK) {
+            hs_s3_error_e(r, e, NULL);
+            return;
+        }
     }
     struct hs_s3_bucket_record b = {.name = (char *)s->bucket,
                                     .created_ms = hs_clock_wall_ms(),

@@ -464,6 +464,29 @@ static bool authorise(struct hs_http_req *r, struct hs_s3_req *s)
     return hs_s3_check_access(r, s->bucket, write);
 }
 
+/* Every bucket and object is private: x-amz-acl: private is accepted, any other canned ACL or
+ * an explicit grant answers 501 (after authentication, like every other refusal). */
+static bool grant_header(void *ctx, const char *name, const char *value)
+{
+    (void)value;
+    bool *found = ctx;
+    if (strncasecmp(name, "x-amz-grant-", strlen("x-amz-grant-")) == 0)
+        *found = true;
+    return !*found;
+}
+
+static bool acl_supported(struct hs_http_req *r)
+{
+    const char *acl = hs_http_req_header(r, "x-amz-acl");
+    bool grant = false;
+    hs_http_req_headers_each(r, grant_header, &grant);
+    if ((acl && strcmp(acl, "private") != 0) || grant) {
+        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
+        return false;
+    }
+    return true;
+}
+
 static void s3_start(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -483,12 +506,9 @@ static void s3_start(struct hs_http_req *r)
         hs_s3_error(r, "NotImplemented", "this operation is not implemented");
         return;
     }
-    const char *acl = hs_http_req_header(r, "x-amz-acl");
-    if (acl && strcmp(acl, "private") != 0) {
-        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
-        return;
-    }
     if (!authenticate(r, s))
+        return;
+    if (!acl_supported(r))
         return;
     /* a key limited to buckets hears AccessDenied about any other bucket, existing or not */
     if (!s->auth.anonymous && !authorise(r, s))
@@ -499,10 +519,11 @@ static void s3_start(struct hs_http_req *r)
         return;
     if (s->key && hs_s3_native_key(a, s->bucket, s->key, s->key_len, &s->native_key,
                                    &s->native_key_len) != HS_OK) {
-        hs_s3_error(r, s->key_len > 1024 ? "KeyTooLongError" : "InvalidArgument",
+        size_t room = HS_OBJECT_KEY_MAX - strlen(s->bucket) - 1;
+        hs_s3_error(r, s->key_len > room ? "KeyTooLongError" : "InvalidArgument",
                     "the object key is not valid here (at most %zu bytes of UTF-8 without "
                     "control characters in this bucket)",
-                    (size_t)1024 - strlen(s->bucket) - 1);
+                    room);
         return;
     }
     HS_LOG_DEBUG("s3_request", "req=%s op=%s bucket='%s'", s->request_id, s->op->name, s->bucket);

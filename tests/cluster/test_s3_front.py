@@ -9,8 +9,10 @@ through nginx's S3 port, some straight to a gateway.
 Run: HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
          tests/cluster/test_s3_front.py
 """
+import datetime
 import json
 import os
+import socket
 import stat
 import subprocess
 import uuid
@@ -23,6 +25,7 @@ for _k in [k for k in os.environ if k.startswith("AWS_")]:
     del os.environ[_k]
 
 import boto3  # noqa: E402
+import botocore.auth  # noqa: E402
 from botocore import UNSIGNED  # noqa: E402
 from botocore.auth import S3SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
@@ -30,7 +33,7 @@ from botocore.client import Config  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
-from cluster import HsCluster  # noqa: E402
+from cluster import HsCluster, pick_base_port  # noqa: E402
 from harness import HS_BIN, wait_until  # noqa: E402
 
 ROOT_DOMAIN = "s3.test"
@@ -95,13 +98,40 @@ def new_key(cluster, *flags):
     return fields["access_key"].strip(), fields["secret_key"].strip()
 
 
-def signed_request(method, url, access, secret, host=None, data=b"", headers=None):
-    """A raw SigV4-signed request (botocore's signer), optionally with another Host header."""
+class _Clock:
+    """botocore.auth's datetime with utcnow() moved by skew (to sign in the past or future)."""
+
+    def __init__(self, skew):
+        self.skew = skew
+
+    def __getattr__(self, name):
+        return getattr(datetime, name)
+
+    @property
+    def datetime(self):
+        skew = self.skew
+
+        class Moved(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return datetime.datetime.utcnow() + skew
+        return Moved
+
+
+def signed_request(method, url, access, secret, host=None, data=b"", headers=None,
+                   skew=datetime.timedelta(0)):
+    """A raw SigV4-signed request (botocore's signer), optionally with another Host header or a
+    clock moved by skew."""
     h = dict(headers or {})
     if host:
         h["Host"] = host
     req = AWSRequest(method=method, url=url, data=data, headers=h)
-    S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(req)
+    saved = botocore.auth.datetime
+    botocore.auth.datetime = _Clock(skew)
+    try:
+        S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(req)
+    finally:
+        botocore.auth.datetime = saved
     return requests.request(method, url, headers=dict(req.headers.items()), data=data,
                             timeout=30)
 
@@ -119,6 +149,20 @@ def test_cluster_json_has_the_s3_endpoint_and_keys_and_is_private(cluster, s3inf
     assert ports == [f"http://127.0.0.1:{cluster.port + 1001 + i}" for i in range(2)]
     with open(cluster.launcher_log, encoding="utf-8") as f:
         assert "S3: endpoint " + s3info["endpoint"] in f.read()
+
+
+def test_busy_s3_port_is_named_and_nothing_starts(tmp_path):
+    base = pick_base_port(nodes=0, gateways=1)
+    busy = base + 1000  # nginx's S3 port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", busy))
+        s.listen(1)
+        out = subprocess.run([HS_BIN, "cluster", "--dir", str(tmp_path / "c"), "--port",
+                              str(base), "--nodes", "0", "--gateways", "1", "--healers", "0"],
+                             capture_output=True, text=True, timeout=30)
+    assert out.returncode == 3, out.stderr
+    assert f"port {busy} (nginx s3) is in use" in out.stderr
 
 
 # ---- buckets -------------------------------------------------------------------------------
@@ -150,6 +194,18 @@ def test_create_bucket_with_a_location_constraint_body(s3):
     s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.head_bucket(Bucket=b)
     s3.delete_bucket(Bucket=b)
+
+
+def test_create_bucket_with_a_malformed_configuration_is_malformed_xml(s3info):
+    b = name("badxml")
+    ak, sk = s3info["access_key"], s3info["secret_key"]
+    for body in (b"<NotAConfiguration/>", b"<CreateBucketConfiguration><Location"):
+        r = signed_request("PUT", f"{s3info['endpoint']}/{b}", ak, sk, data=body)
+        assert r.status_code == 400 and "<Code>MalformedXML</Code>" in r.text, r.text
+    s3 = client(s3info["endpoint"], ak, sk)
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket=b)
+    assert status_of(e) == 404
 
 
 def test_invalid_bucket_names_are_refused(s3):
@@ -208,6 +264,18 @@ def test_virtual_host_style_names_the_bucket_in_the_host(cluster, s3info):
         assert signed_request("DELETE", f"{url}/", ak, sk, host=host).status_code == 204
 
 
+def test_keys_that_make_no_native_key_are_refused(s3):
+    b = name("keys")  # 15 characters: keys of up to 1024 - 16 bytes fit
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k" * (1024 - len(b)))
+    assert code_of(e) == "KeyTooLongError" and status_of(e) == 400
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="bad\x01control")
+    assert code_of(e) == "InvalidArgument"
+    s3.delete_bucket(Bucket=b)
+
+
 # ---- what is not offered -------------------------------------------------------------------
 
 def test_unsupported_operations_answer_501_with_an_s3_error(s3):
@@ -224,12 +292,21 @@ def test_unsupported_operations_answer_501_with_an_s3_error(s3):
     s3.delete_bucket(Bucket=b)
 
 
-def test_acl_private_is_accepted_other_acls_are_not(s3):
+def test_acl_private_is_accepted_other_acls_are_not(s3, s3info):
     b = name("acl")
     s3.create_bucket(Bucket=b, ACL="private")
     with pytest.raises(ClientError) as e:
         s3.create_bucket(Bucket=name("acl"), ACL="public-read")
     assert code_of(e) == "NotImplemented"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=name("acl"), GrantRead='uri="http://acs.amazonaws.com/groups/'
+                                                       'global/AllUsers"')
+    assert code_of(e) == "NotImplemented"
+    # refusals come after authentication: a bad signature is still SignatureDoesNotMatch
+    with pytest.raises(ClientError) as e:
+        client(s3info["endpoint"], s3info["access_key"], "wrong" * 8).create_bucket(
+            Bucket=name("acl"), ACL="public-read")
+    assert code_of(e) == "SignatureDoesNotMatch"
     s3.delete_bucket(Bucket=b)
 
 
@@ -258,6 +335,32 @@ def test_unknown_access_key_is_invalid_access_key_id(s3info):
     with pytest.raises(ClientError) as e:
         bad.list_buckets()
     assert code_of(e) == "InvalidAccessKeyId" and status_of(e) == 403
+
+
+def test_clock_skew_over_15_minutes_is_refused(s3info):
+    ak, sk, ep = s3info["access_key"], s3info["secret_key"], s3info["endpoint"]
+    assert signed_request("GET", f"{ep}/", ak, sk,
+                          skew=datetime.timedelta(minutes=10)).status_code == 200
+    for minutes in (-20, 20):
+        r = signed_request("GET", f"{ep}/", ak, sk, skew=datetime.timedelta(minutes=minutes))
+        assert r.status_code == 403 and "<Code>RequestTimeTooSkewed</Code>" in r.text, r.text
+
+
+def test_presigned_urls_work_and_a_tampered_one_does_not(s3info, s3):
+    b = name("pre")
+    s3.create_bucket(Bucket=b)
+    url = s3.generate_presigned_url("get_bucket_location", Params={"Bucket": b}, ExpiresIn=300)
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200 and "LocationConstraint" in r.text, r.text
+    assert r.headers["x-amz-request-id"]
+    sig = url.rsplit("X-Amz-Signature=", 1)[1][:64]
+    bad = url.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:])
+    r = requests.get(bad, timeout=10)
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    # the signature covers every query parameter
+    r = requests.get(url + "&extra=1", timeout=10)
+    assert r.status_code == 403
+    s3.delete_bucket(Bucket=b)
 
 
 def test_anonymous_is_denied_unless_the_bucket_is_public_read(cluster, s3info, s3):
@@ -390,3 +493,27 @@ def test_without_require_auth_v1_stays_open(cluster):
     r = requests.put(f"{gw}/v1/objects/open/k", data=b"x", timeout=30)
     assert r.status_code in (200, 201)
     assert requests.delete(f"{gw}/v1/objects/open/k", timeout=30).status_code in (200, 204)
+
+
+def test_root_key_survives_a_restart_of_the_data_dir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("s3restart"))
+    c = HsCluster(d, nodes=3, gateways=1, healers=0)
+    c.start()
+    try:
+        first = dict(c.s3)
+        b = name("keep")
+        client(first["endpoint"], first["access_key"], first["secret_key"]).create_bucket(Bucket=b)
+        key_file = os.path.join(d, "s3-root-key")
+        assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    finally:
+        c.stop()
+    c = HsCluster(d, nodes=3, gateways=1, healers=0, port=c.port)
+    c.start()
+    try:
+        again = c.s3
+        assert (again["access_key"], again["secret_key"]) == (first["access_key"],
+                                                              first["secret_key"])
+        s3 = client(again["endpoint"], again["access_key"], again["secret_key"])
+        assert b in [x["Name"] for x in s3.list_buckets()["Buckets"]]
+    finally:
+        c.stop()
