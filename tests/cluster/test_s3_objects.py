@@ -200,6 +200,17 @@ def test_put_get_head_return_body_etag_metadata_and_attributes(s3):
     assert h["Metadata"] == {} and "CacheControl" not in h
 
 
+def test_empty_object_round_trips(s3):
+    r = s3.put_object(Bucket=BUCKET, Key="empty/one", Body=b"")
+    assert r["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
+    g = s3.get_object(Bucket=BUCKET, Key="empty/one")
+    assert g["Body"].read() == b"" and g["ContentLength"] == 0
+    assert s3.head_object(Bucket=BUCKET, Key="empty/one")["ContentLength"] == 0
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=BUCKET, Key="empty/one", Range="bytes=0-0")
+    assert code_of(e) == "InvalidRange"
+
+
 def test_user_metadata_over_2_kb_is_metadata_too_large(s3):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket=BUCKET, Key="attrs/big", Body=b"x", Metadata={"a": "v" * 2100})
