@@ -387,10 +387,11 @@ static bool authenticate(struct hs_http_req *r, struct hs_s3_req *s)
         return false;
     }
     const char *method = hs_http_req_is_head(r) ? "HEAD" : hs_http_req_method(r);
-    struct hs_s3_sigv4_opts o = {.region = s->front->region,
-                                 .lookup = secret_lookup,
-                                 .lookup_arg = s,
-                                 .cache = s->front->sigv4_cache};
+    /* Any scope region is accepted: the region is part of what is signed (so it is verified
+     * either way), and s3cmd signs for "US" unless told otherwise (AWS would answer
+     * AuthorizationHeaderMalformed with the right region, and s3cmd would retry with it). */
+    struct hs_s3_sigv4_opts o = {
+        .region = NULL, .lookup = secret_lookup, .lookup_arg = s, .cache = s->front->sigv4_cache};
     struct hs_s3_sigv4_request rq = {.method = method,
                                      .target = s->target,
                                      .headers = hl.v,
