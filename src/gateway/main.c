@@ -17,6 +17,7 @@
 #include "gateway/api.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
+#include "gateway/s3_api.h"
 #include "hs/config.h"
 #include "hs/daemon.h"
 #include "hs/log.h"
@@ -45,6 +46,10 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
+    int64_t s3_port;      /* 0 = no S3 listener */
+    char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
+    char *s3_region;      /* signing region */
+    char *require_auth;   /* "v1", "ref", "v1,ref"; NULL = both open */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -53,6 +58,31 @@ static const char *check_gateway_id(const void *value)
     return !v || hs_meta_node_id_valid(v) ? NULL
                                           : "must be 1..64 chars of [A-Za-z0-9._-], first a letter "
                                             "or digit";
+}
+
+/* "v1", "ref", "v1,ref" (any order) -> HS_GW_AUTH_* bits; false for anything else. */
+static bool require_auth_parse(const char *v, unsigned *out)
+{
+    unsigned bits = 0;
+    while (v && *v) {
+        size_t n = strcspn(v, ",");
+        if (n == 2 && strncmp(v, "v1", 2) == 0)
+            bits |= HS_GW_AUTH_V1;
+        else if (n == 3 && strncmp(v, "ref", 3) == 0)
+            bits |= HS_GW_AUTH_REF;
+        else
+            return false;
+        v += n + (v[n] == ',');
+    }
+    *out = bits;
+    return true;
+}
+
+static const char *check_require_auth(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    unsigned bits;
+    return !v || require_auth_parse(v, &bits) ? NULL : "must be v1, ref or v1,ref";
 }
 
 #define FIELD(f) .offset = offsetof(struct hs_gateway_config, f)
@@ -106,6 +136,24 @@ static const struct hs_opt gateway_opts[] = {
           "(0: 512MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
+    INT("s3-port", s3_port, "0", 0, 65535,
+        "port of the S3 listener on the --listen address (docs/s3.md); 0 = no S3 API"),
+    {.name = "s3-root-domain",
+     .type = HS_OPT_STRING,
+     FIELD(s3_root_domain),
+     .help = "S3 virtual-host style: Host <bucket>.<this domain> names the bucket (unset: path "
+             "style only)"},
+    {.name = "s3-region",
+     .type = HS_OPT_STRING,
+     FIELD(s3_region),
+     .def = "us-east-1",
+     .help = "S3 region clients sign for"},
+    {.name = "require-auth",
+     .type = HS_OPT_STRING,
+     FIELD(require_auth),
+     .help = "APIs that need credentials (the cluster secret or 'Bearer <s3-access-key>:<secret>'"
+             "): v1, ref or v1,ref (unset: both open; S3 always needs a signature)",
+     .check = check_require_auth},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -122,6 +170,9 @@ struct runtime {
     struct hs_gw *gw;
     struct hs_http_server *srv;
     struct hs_gw_server server_ctx;
+    struct hs_s3_front *s3;
+    struct hs_http_server *s3_srv;
+    struct hs_gw_server s3_ctx;
     char *secret;
     char *gateway_id;
     char *url;
@@ -186,8 +237,16 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         return err;
     if (gethostname(rt->hostname, sizeof rt->hostname - 1) != 0)
         snprintf(rt->hostname, sizeof rt->hostname, "unknown");
-    rt->server_ctx = (struct hs_gw_server){
-        .gw = rt->gw, .metrics = NULL, .secret = rt->secret, .hostname = rt->hostname};
+    struct hs_s3_front_opts fo = {.root_domain = cfg->s3_root_domain, .region = cfg->s3_region};
+    err = hs_s3_front_new(rt->gw, &fo, &rt->s3);
+    if (err != HS_OK)
+        return err;
+    rt->server_ctx = (struct hs_gw_server){.gw = rt->gw,
+                                           .metrics = NULL,
+                                           .secret = rt->secret,
+                                           .hostname = rt->hostname,
+                                           .s3 = rt->s3};
+    (void)require_auth_parse(cfg->require_auth, &rt->server_ctx.require_auth);
     struct hs_http_server_opts so = {
         .host = host,
         .port = port,
@@ -199,12 +258,30 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .ctx = &rt->server_ctx,
         .on_complete = hs_gw_metrics_on_complete,
     };
-    return hs_http_server_start(&so, &rt->srv);
+    err = hs_http_server_start(&so, &rt->srv);
+    if (err != HS_OK || cfg->s3_port == 0)
+        return err;
+    rt->s3_ctx = rt->server_ctx;
+    struct hs_http_server_opts s3o = so;
+    s3o.port = (uint16_t)cfg->s3_port;
+    s3o.routes = hs_s3_routes;
+    s3o.n_routes = hs_s3_n_routes;
+    s3o.guard = NULL; /* the S3 dispatcher authenticates every request itself */
+    s3o.ctx = &rt->s3_ctx;
+    s3o.on_complete = hs_s3_on_complete;
+    err = hs_http_server_start(&s3o, &rt->s3_srv);
+    if (err == HS_OK)
+        HS_LOG_INFO("gateway_s3_listening", "port=%u region=%s root_domain=%s",
+                    (unsigned)hs_http_server_port(rt->s3_srv), hs_s3_front_region(rt->s3),
+                    cfg->s3_root_domain ? cfg->s3_root_domain : "-");
+    return err;
 }
 
 static void gateway_close(struct runtime *rt, int64_t drain_ms)
 {
     int64_t left = hs_http_server_stop(rt->srv, drain_ms);
+    left += hs_http_server_stop(rt->s3_srv, drain_ms);
+    hs_s3_front_free(rt->s3);
     hs_gw_free(rt->gw); /* revokes the lease after the drain: WAL owners stay alive till then */
     HS_LOG_INFO("gateway_stopped", "abandoned_requests=%lld", (long long)left);
 }
