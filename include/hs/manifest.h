@@ -66,6 +66,16 @@
  * | stripe   | int   | ec only: bytes of one shard per stripe, 1..64 MiB                    |
  * | segs     | array | segments in data order; their len add up to the part's len            |
  *
+ * Format version 2 is version 1 plus optional members; a writer emits "v": 2 only when it writes
+ * one of them, and a version 1 manifest stays valid:
+ *
+ * | member (where)      | type   | meaning (owner file)                                       |
+ * |---------------------|--------|------------------------------------------------------------|
+ * | nodes, segz (part)  | array, | the part's segments packed instead of "segs" (hs_part      |
+ * |                     | string | packed): node id table and base64 of the binary segment    |
+ * |                     |        | records (manifest_packed.c has the layout); multipart      |
+ * |                     |        | objects of up to 10 000 parts fit HS_MANIFEST_ENCODED_MAX |
+ *
  * A segment (a large part is cut in segments, each replicated or coded on its own; a small
  * object has one): {"len": bytes of data (> 0, except that an empty part may have one empty
  * segment or none), "crc": CRC32C of the segment's data, "blobs": [blob, ...]}. Replicated:
@@ -168,6 +178,7 @@
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
 #define HS_MANIFEST_VERSION           1
+#define HS_MANIFEST_VERSION_2         2 /* version 1 + optional members (table below) */
 #define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
 #define HS_RETIRE_RECORD_VERSION      1
 #define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
@@ -239,6 +250,8 @@ struct hs_part {
     int64_t stripe_bytes;        /* HS_PART_EC: bytes of one shard per stripe */
     struct hs_segment *segments; /* heap */
     size_t n_segments;
+    bool packed; /* encoded as "nodes" + "segz" (format version 2, manifest_packed.c); set by
+                    decode from a packed part and copied by hs_part_copy */
 };
 
 struct hs_manifest {

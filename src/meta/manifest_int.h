@@ -58,4 +58,11 @@ json_t *hs_mj_crc_new(uint32_t crc);
 /* Compact text of root (always consumed): HS_ETOOBIG over HS_MANIFEST_ENCODED_MAX. */
 enum hs_err hs_mj_dump(json_t *root, char **out, size_t *len_out, char *why, size_t why_len);
 
+/* Packed segment lists (manifest_packed.c, format version 2): sets "nodes" and "segz" of the
+ * part object j from p's segments; decodes them into p (segments appended, packed set), false
+ * with a reason on anything malformed (what was decoded stays in p for hs_part_release). */
+void hs_mj_packed_set(json_t *j, const struct hs_part *p);
+bool hs_mj_packed_from_json(const json_t *j, const char *path, struct hs_part *p, char *why,
+                            size_t why_len);
+
 #endif

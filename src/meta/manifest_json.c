@@ -204,6 +204,11 @@ static json_t *part_to_json(const struct hs_part *p)
         hs_mj_set(j, "m", json_integer(p->m));
         hs_mj_set(j, "stripe", json_integer(p->stripe_bytes));
     }
+    if (p->packed) {
+        json_decref(segs);
+        hs_mj_packed_set(j, p);
+        return j;
+    }
     for (size_t i = 0; i < p->n_segments; i++) {
         const struct hs_segment *s = &p->segments[i];
         json_t *seg = json_object();
@@ -229,7 +234,8 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     if (err != HS_OK)
         return err;
     json_t *root = json_object();
-    hs_mj_set(root, "v", json_integer(HS_MANIFEST_VERSION));
+    bool v2 = m->data.packed || m->hot.packed || m->cold.packed;
+    hs_mj_set(root, "v", json_integer(v2 ? HS_MANIFEST_VERSION_2 : HS_MANIFEST_VERSION));
     hs_mj_set(root, "key", hs_mj_string(m->key));
     hs_mj_set(root, "strategy", hs_mj_string(hs_strategy_name(m->strategy)));
     hs_mj_set(root, "size", json_integer(m->size_bytes));
@@ -294,8 +300,8 @@ static bool segment_from_json(const json_t *j, const char *path, struct hs_segme
 static bool part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
                            struct hs_part *p, char *why, size_t why_len)
 {
-    static const char *const repl_keys[] = {"len", "replicas", "segs"};
-    static const char *const ec_keys[] = {"len", "k", "m", "stripe", "segs"};
+    static const char *const repl_keys[] = {"len", "replicas", "segs", "nodes", "segz"};
+    static const char *const ec_keys[] = {"len", "k", "m", "stripe", "segs", "nodes", "segz"};
     int64_t a = 0, b = 0, c = 0;
     p->kind = kind;
     if (kind == HS_PART_REPLICATED) {
@@ -316,6 +322,16 @@ static bool part_from_json(const json_t *j, enum hs_part_kind kind, const char *
     if (!hs_mj_int(j, "len", path, 0, HS_MANIFEST_SIZE_MAX, &p->len_bytes, why, why_len))
         return false;
     json_t *segs = json_object_get(j, "segs");
+    if (!segs && json_object_get(j, "segz")) {
+        if (!hs_mj_packed_from_json(j, path, p, why, why_len))
+            return false;
+        hs_part_fix_offsets(p);
+        return true;
+    }
+    if (json_object_get(j, "segz") || json_object_get(j, "nodes")) {
+        WHY("%s: \"segs\" and a packed list (\"nodes\", \"segz\") exclude each other", path);
+        return false;
+    }
     if (!json_is_array(segs)) {
         WHY("%s.segs: missing or not an array", path);
         return false;
@@ -406,7 +422,9 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
                                size_t why_len)
 {
     json_t *root = NULL;
-    enum hs_err err = hs_mj_load(data, len, HS_MANIFEST_VERSION, &root, why, why_len);
+    int64_t version = 0;
+    enum hs_err err = hs_mj_load_versions(data, len, HS_MANIFEST_VERSION, HS_MANIFEST_VERSION_2,
+                                          &root, &version, why, why_len);
     if (err != HS_OK)
         return err;
     struct hs_manifest m;
@@ -415,6 +433,12 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
     if (header_from_json(root, &m, why, why_len) && parts_from_json(root, &m, why, why_len) &&
         hs_manifest_validate(&m, why, why_len) == HS_OK)
         err = HS_OK;
+    /* version 2 members (optional; a version 1 manifest must not carry them) */
+    if (err == HS_OK && version == HS_MANIFEST_VERSION &&
+        (m.data.packed || m.hot.packed || m.cold.packed)) {
+        WHY("v: a packed part needs format version %d", HS_MANIFEST_VERSION_2);
+        err = HS_ECORRUPT;
+    }
     json_decref(root);
     if (err != HS_OK) {
         hs_manifest_release(&m);
