@@ -14,6 +14,8 @@
  * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
+ * | upload/<object-key>\x01<id> | multipart upload record (upload.h)     | hs_meta_key_upload   |
+ * | upart/<upload-id>/<nnnnn>  | multipart part record (upload.h)       | hs_meta_key_upart    |
  * |
  *
  * Identifiers:
@@ -408,6 +410,8 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
  * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
 void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
                            size_t *n_out);
+/* The same for one part (a multipart upload's part record, upload.h). */
+void hs_part_blob_locs(const struct hs_part *p, struct hs_meta_blob_loc **out, size_t *n_out);
 /* True when m references blob_id on node_id. */
 bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, const char *node_id);
 /* The pairs of a that are not in b (a's order kept; pointers borrowed from a's owner): the

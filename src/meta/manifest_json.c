@@ -192,7 +192,7 @@ static json_t *blob_to_json(const struct hs_meta_blob_ref *b)
     return j;
 }
 
-static json_t *part_to_json(const struct hs_part *p)
+json_t *hs_mj_part_to_json(const struct hs_part *p)
 {
     json_t *j = json_object();
     json_t *segs = json_array();
@@ -245,11 +245,11 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     hs_mj_set(root, "ctime_ms", json_integer(m->created_ms));
     hs_mj_set(root, "txn", hs_mj_string(m->txn_id));
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID) {
-        hs_mj_set(root, "data", part_to_json(&m->data));
+        hs_mj_set(root, "data", hs_mj_part_to_json(&m->data));
     } else {
-        hs_mj_set(root, "hot", part_to_json(&m->hot));
+        hs_mj_set(root, "hot", hs_mj_part_to_json(&m->hot));
         if (m->has_cold)
-            hs_mj_set(root, "cold", part_to_json(&m->cold));
+            hs_mj_set(root, "cold", hs_mj_part_to_json(&m->cold));
         hs_mj_set(root, "cold_hash", hs_mj_string(m->cold_hash));
         /* validated as an array of strings above, so this parse succeeds */
         hs_mj_set(root, "order_v", json_integer(m->field_order_version));
@@ -297,8 +297,8 @@ static bool segment_from_json(const json_t *j, const char *path, struct hs_segme
     return true;
 }
 
-static bool part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
-                           struct hs_part *p, char *why, size_t why_len)
+bool hs_mj_part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
+                          struct hs_part *p, char *why, size_t why_len)
 {
     static const char *const repl_keys[] = {"len", "replicas", "segs", "nodes", "segz"};
     static const char *const ec_keys[] = {"len", "k", "m", "stripe", "segs", "nodes", "segz"};
@@ -381,13 +381,13 @@ static bool parts_from_json(const json_t *root, struct hs_manifest *m, char *why
     json_t *hash = json_object_get(root, "cold_hash");
     json_t *order = json_object_get(root, "order");
     enum hs_part_kind data_kind = m->strategy == HS_STRATEGY_EC ? HS_PART_EC : HS_PART_REPLICATED;
-    if (data && !part_from_json(data, data_kind, "data", &m->data, why, why_len))
+    if (data && !hs_mj_part_from_json(data, data_kind, "data", &m->data, why, why_len))
         return false;
-    if (hot && !part_from_json(hot, HS_PART_REPLICATED, "hot", &m->hot, why, why_len))
+    if (hot && !hs_mj_part_from_json(hot, HS_PART_REPLICATED, "hot", &m->hot, why, why_len))
         return false;
     if (cold) {
         m->has_cold = true;
-        if (!part_from_json(cold, HS_PART_EC, "cold", &m->cold, why, why_len))
+        if (!hs_mj_part_from_json(cold, HS_PART_EC, "cold", &m->cold, why, why_len))
             return false;
     }
     if (m->strategy == HS_STRATEGY_FIELD_HYBRID && !hot) {

@@ -117,8 +117,8 @@ static bool derivable(const struct hs_segment *s, char txn[HS_TXN_ID_BUF],
         uint32_t sg, idx;
         char again[HS_META_BLOB_ID_BUF];
         if (hs_meta_blob_id_parse(s->blobs[i].blob_id, t, &p, &sg, &idx) != HS_OK ||
-            strlen(t) != HS_TXN_ID_MAX || idx != i || (i > 0 && (strcmp(t, txn) != 0 ||
-                                                                  p != *part || sg != *seg)))
+            strlen(t) != HS_TXN_ID_MAX || idx != i ||
+            (i > 0 && (strcmp(t, txn) != 0 || p != *part || sg != *seg)))
             return false;
         /* the id must be exactly what make gives back (no leading zeros, lower case) */
         if (hs_meta_blob_id_make(t, p, sg, idx, again) != HS_OK ||

@@ -186,8 +186,7 @@ static void expect_corrupt(const char *text)
 {
     struct hs_manifest back;
     char why[200] = "";
-    assert_int_equal(hs_manifest_decode(text, strlen(text), &back, why, sizeof why),
-                     HS_ECORRUPT);
+    assert_int_equal(hs_manifest_decode(text, strlen(text), &back, why, sizeof why), HS_ECORRUPT);
 }
 
 static char *replace(const char *text, const char *from, const char *to)
