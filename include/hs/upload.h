@@ -64,19 +64,20 @@
 #include <stdint.h>
 
 #include "hs/err.h"
+#include "hs/etcd.h"
 #include "hs/manifest.h"
 
-#define HS_META_PREFIX_UPLOAD  HS_META_ROOT "upload/"
-#define HS_META_PREFIX_UPART   HS_META_ROOT "upart/"
-#define HS_UPLOAD_KEY_SEP      '\x01'
+#define HS_META_PREFIX_UPLOAD    HS_META_ROOT "upload/"
+#define HS_META_PREFIX_UPART     HS_META_ROOT "upart/"
+#define HS_UPLOAD_KEY_SEP        '\x01'
 #define HS_UPLOAD_RECORD_VERSION 1
 #define HS_UPART_RECORD_VERSION  1
-#define HS_UPLOAD_ID_CHARS     48
-#define HS_UPLOAD_ID_BUF       (HS_UPLOAD_ID_CHARS + 1)
-#define HS_UPLOAD_PARTS_MAX    10000
-#define HS_UPLOAD_BUCKET_MAX   255
-#define HS_UPLOAD_CK_ALG_BUF   16
-#define HS_UPART_CK_MAX        88 /* base64 chars: SHA-256 is 44 */
+#define HS_UPLOAD_ID_CHARS       48
+#define HS_UPLOAD_ID_BUF         (HS_UPLOAD_ID_CHARS + 1)
+#define HS_UPLOAD_PARTS_MAX      10000
+#define HS_UPLOAD_BUCKET_MAX     255
+#define HS_UPLOAD_CK_ALG_BUF     16
+#define HS_UPART_CK_MAX          88 /* base64 chars: SHA-256 is 44 */
 
 enum hs_upload_state {
     HS_UPLOAD_OPEN = 1,
@@ -90,9 +91,9 @@ struct hs_upload_record {
     char *bucket; /* heap */
     char *s3key;  /* heap */
     enum hs_upload_state state;
-    enum hs_strategy strategy; /* replication or ec */
-    char *content_type;        /* heap */
-    char *attrs_json;          /* heap compact JSON object, or NULL */
+    enum hs_strategy strategy;         /* replication or ec */
+    char *content_type;                /* heap */
+    char *attrs_json;                  /* heap compact JSON object, or NULL */
     char ck_alg[HS_UPLOAD_CK_ALG_BUF]; /* "" = none */
     int64_t created_ms;
     int64_t state_ms;
@@ -149,5 +150,20 @@ enum hs_err hs_upart_record_encode(const struct hs_upart_record *r, char **out, 
                                    char *why, size_t why_len);
 enum hs_err hs_upart_record_decode(const void *data, size_t len, struct hs_upart_record *out,
                                    char *why, size_t why_len);
+
+/* ---- the end of an upload (upload_cleanup.c) ---- */
+
+/* For an upload that is ABORTED or COMPLETED (rec, read from upload_key at mod_revision
+ * upload_rev): turns its part records into retire records (the blobs a completed object still
+ * references left out while it is the current version), in transactions of at most 48 parts
+ * that compare each part record's mod_revision and the n_extra (<= 4) extra compares (the
+ * healer's fence), then deletes the upload record (compared on upload_rev and the extras).
+ * *parts_out (may be NULL): part records retired. HS_EINVAL for an OPEN upload, HS_ECONFLICT
+ * when a compare failed (call again later), HS_ECORRUPT when a part record is unreadable (it
+ * and the upload record are left), etcd's errors. Blocks. */
+enum hs_err hs_upload_retire_parts(struct hs_etcd *e, const char *upload_key, int64_t upload_rev,
+                                   const struct hs_upload_record *rec,
+                                   const struct hs_etcd_cmp *extra, size_t n_extra,
+                                   size_t *parts_out);
 
 #endif

@@ -57,8 +57,8 @@ enum hs_err hs_meta_key_upload(const char *object_key, const char *upload_id, ch
     if (!object_key || !hs_meta_object_key_valid(object_key, strlen(object_key)) ||
         !hs_upload_id_valid(upload_id))
         return HS_EINVAL;
-    *out = hs_xasprintf("%s%s%c%s", HS_META_PREFIX_UPLOAD, object_key, HS_UPLOAD_KEY_SEP,
-                        upload_id);
+    *out =
+        hs_xasprintf("%s%s%c%s", HS_META_PREFIX_UPLOAD, object_key, HS_UPLOAD_KEY_SEP, upload_id);
     return HS_OK;
 }
 
@@ -156,8 +156,8 @@ static bool base64_valid(const char *s, size_t max)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         bool pad = c == '=' && i >= n - 2 && (i == n - 1 || s[n - 1] == '=');
-        if (!pad && !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+        if (!pad && !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '+' || c == '/'))
             return false;
     }
     return true;
@@ -267,9 +267,9 @@ static bool fixed_str(const json_t *root, const char *name, char *out, size_t ca
 static bool upload_from_json(const json_t *root, struct hs_upload_record *r, char *why,
                              size_t why_len)
 {
-    static const char *const keys[] = {"v",     "id",     "key",   "bucket", "s3key",    "state",
-                                       "strategy", "ctype", "attrs", "ck_alg", "ms", "state_ms",
-                                       "txn"};
+    static const char *const keys[] = {"v",     "id",       "key",   "bucket", "s3key",
+                                       "state", "strategy", "ctype", "attrs",  "ck_alg",
+                                       "ms",    "state_ms", "txn"};
     char *state = NULL, *strategy = NULL;
     bool ok = hs_mj_check_keys(root, keys, HS_ARRAY_LEN(keys), "upload", why, why_len) &&
               fixed_str(root, "id", r->id, sizeof r->id, why, why_len) &&
