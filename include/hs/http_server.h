@@ -123,7 +123,9 @@ const char *hs_http_req_method(const struct hs_http_req *r); /* "GET" (also for 
 bool hs_http_req_is_head(const struct hs_http_req *r);
 const char *hs_http_req_path(const struct hs_http_req *r); /* percent-decoded, no query */
 const char *hs_http_req_rest(const struct hs_http_req *r); /* path after a PREFIX route's path */
-const char *hs_http_req_id(const struct hs_http_req *r);   /* request id, for logs (req=) */
+/* The request target exactly as sent (path and query, not decoded): what SigV4 signs. */
+const char *hs_http_req_target(const struct hs_http_req *r);
+const char *hs_http_req_id(const struct hs_http_req *r); /* request id, for logs (req=) */
 /* Header (case-insensitive) or NULL. */
 const char *hs_http_req_header(const struct hs_http_req *r, const char *name);
 /* Query argument (decoded) or NULL; "?a" gives "" for a. */

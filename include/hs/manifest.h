@@ -16,6 +16,8 @@
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
  * | upload/<object-key>\x01<id> | multipart upload record (upload.h)     | hs_meta_key_upload   |
  * | upart/<upload-id>/<nnnnn>  | multipart part record (upload.h)       | hs_meta_key_upart    |
+ * | s3keys/<access-key-id>     | S3 access key (s3_records.h)           | hs_meta_key_s3key    |
+ * | s3buckets/<bucket>         | S3 bucket (s3_records.h)               | hs_meta_key_s3bucket |
  * |
  *
  * Identifiers:

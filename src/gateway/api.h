@@ -10,12 +10,14 @@
 
 struct hs_gw;
 struct hs_gw_metrics;
+struct hs_s3_front;
 
 struct hs_gw_server {
     struct hs_gw *gw;
     struct hs_gw_metrics *metrics;
-    const char *secret;   /* admin routes */
-    const char *hostname; /* for /health */
+    const char *secret;     /* admin routes */
+    const char *hostname;   /* for /health */
+    struct hs_s3_front *s3; /* the S3 listener's context (s3_api.h); NULL on the native one */
 };
 
 /* routes.c */

@@ -17,6 +17,7 @@
 #include "gateway/api.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
+#include "gateway/s3_api.h"
 #include "hs/config.h"
 #include "hs/daemon.h"
 #include "hs/log.h"
@@ -45,6 +46,9 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
+    int64_t s3_port;      /* 0 = no S3 listener */
+    char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
+    char *s3_region;      /* signing region */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -106,6 +110,18 @@ static const struct hs_opt gateway_opts[] = {
           "(0: 512MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
+    INT("s3-port", s3_port, "0", 0, 65535,
+        "port of the S3 listener on the --listen address (docs/s3.md); 0 = no S3 API"),
+    {.name = "s3-root-domain",
+     .type = HS_OPT_STRING,
+     FIELD(s3_root_domain),
+     .help = "S3 virtual-host style: Host <bucket>.<this domain> names the bucket (unset: path "
+             "style only)"},
+    {.name = "s3-region",
+     .type = HS_OPT_STRING,
+     FIELD(s3_region),
+     .def = "us-east-1",
+     .help = "S3 region clients sign for"},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -122,6 +138,9 @@ struct runtime {
     struct hs_gw *gw;
     struct hs_http_server *srv;
     struct hs_gw_server server_ctx;
+    struct hs_s3_front *s3;
+    struct hs_http_server *s3_srv;
+    struct hs_gw_server s3_ctx;
     char *secret;
     char *gateway_id;
     char *url;
@@ -186,8 +205,15 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         return err;
     if (gethostname(rt->hostname, sizeof rt->hostname - 1) != 0)
         snprintf(rt->hostname, sizeof rt->hostname, "unknown");
-    rt->server_ctx = (struct hs_gw_server){
-        .gw = rt->gw, .metrics = NULL, .secret = rt->secret, .hostname = rt->hostname};
+    struct hs_s3_front_opts fo = {.root_domain = cfg->s3_root_domain, .region = cfg->s3_region};
+    err = hs_s3_front_new(rt->gw, &fo, &rt->s3);
+    if (err != HS_OK)
+        return err;
+    rt->server_ctx = (struct hs_gw_server){.gw = rt->gw,
+                                           .metrics = NULL,
+                                           .secret = rt->secret,
+                                           .hostname = rt->hostname,
+                                           .s3 = rt->s3};
     struct hs_http_server_opts so = {
         .host = host,
         .port = port,
@@ -199,12 +225,30 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .ctx = &rt->server_ctx,
         .on_complete = hs_gw_metrics_on_complete,
     };
-    return hs_http_server_start(&so, &rt->srv);
+    err = hs_http_server_start(&so, &rt->srv);
+    if (err != HS_OK || cfg->s3_port == 0)
+        return err;
+    rt->s3_ctx = rt->server_ctx;
+    struct hs_http_server_opts s3o = so;
+    s3o.port = (uint16_t)cfg->s3_port;
+    s3o.routes = hs_s3_routes;
+    s3o.n_routes = hs_s3_n_routes;
+    s3o.guard = NULL; /* the S3 dispatcher authenticates every request itself */
+    s3o.ctx = &rt->s3_ctx;
+    s3o.on_complete = hs_s3_on_complete;
+    err = hs_http_server_start(&s3o, &rt->s3_srv);
+    if (err == HS_OK)
+        HS_LOG_INFO("gateway_s3_listening", "port=%u region=%s root_domain=%s",
+                    (unsigned)hs_http_server_port(rt->s3_srv), hs_s3_front_region(rt->s3),
+                    cfg->s3_root_domain ? cfg->s3_root_domain : "-");
+    return err;
 }
 
 static void gateway_close(struct runtime *rt, int64_t drain_ms)
 {
     int64_t left = hs_http_server_stop(rt->srv, drain_ms);
+    left += hs_http_server_stop(rt->s3_srv, drain_ms);
+    hs_s3_front_free(rt->s3);
     hs_gw_free(rt->gw); /* revokes the lease after the drain: WAL owners stay alive till then */
     HS_LOG_INFO("gateway_stopped", "abandoned_requests=%lld", (long long)left);
 }

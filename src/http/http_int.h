@@ -30,6 +30,7 @@ struct hs_http_req {
     const char *method; /* "GET" for HEAD requests too */
     const char *path;   /* arena copy of the decoded path */
     const char *rest;   /* suffix after a PREFIX route's path */
+    const char *target; /* arena copy of the raw request target (path?query, undecoded) */
     bool is_head;
     char request_id[HS_HTTP_REQ_ID_MAX + 1];
     int64_t start_ns;          /* monotonic, for the log line */

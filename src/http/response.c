@@ -69,6 +69,11 @@ const char *hs_http_req_path(const struct hs_http_req *r)
     return r->path;
 }
 
+const char *hs_http_req_target(const struct hs_http_req *r)
+{
+    return r->target;
+}
+
 const char *hs_http_req_rest(const struct hs_http_req *r)
 {
     return r->rest;

@@ -40,6 +40,8 @@ struct conn_watch {
     int64_t deadline_ms;            /* monotonic; INT64_MAX while a request is being served */
     bool kept_alive;                /* a request was served: waiting for the next one */
     bool shut;                      /* shutdown(2) already called */
+    char *target;                   /* raw target of the current request (malloc); only the
+                                       connection's own thread touches it */
 };
 
 struct hs_http_server {
@@ -105,6 +107,8 @@ static const struct hs_http_route *route_find(const struct hs_http_server *s, co
     return NULL;
 }
 
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn);
+
 /* libmicrohttpd percent-decodes the path and every query key and value in place, and hands them
  * on as C strings: "%00" would end them early, so "/v1/objects/victim%00other" would reach the
  * handlers as "victim" and address another object. The raw target is only visible here, before
@@ -118,7 +122,13 @@ static const struct hs_http_route *route_find(const struct hs_http_server *s, co
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
-    (void)conn;
+    /* The raw target, as sent, for hs_http_req_target (SigV4 signs it undecoded): kept on the
+     * connection (requests on one connection never overlap) and copied into the request's arena. */
+    struct conn_watch *w = conn_watch_of(conn);
+    if (w) {
+        free(w->target);
+        w->target = hs_xstrdup(uri);
+    }
     return strstr(uri, "%00") ? &target_has_nul : NULL;
 }
 
@@ -216,6 +226,7 @@ static void notify_conn_cb(void *cls, struct MHD_Connection *conn, void **socket
     if (w->next)
         w->next->prev = w->prev;
     pthread_mutex_unlock(&s->watch_lock);
+    free(w->target);
     free(w);
 }
 
@@ -307,6 +318,8 @@ static struct hs_http_req *req_new(struct hs_http_server *s, struct MHD_Connecti
     r->is_head = strcmp(method, "HEAD") == 0;
     r->method = r->is_head ? "GET" : hs_arena_strdup(a, method);
     r->rest = "";
+    const struct conn_watch *w = conn_watch_of(conn);
+    r->target = hs_arena_strdup(a, w && w->target ? w->target : url);
     r->start_ns = hs_clock_mono_ns();
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (rid && request_id_sane(rid))
