@@ -52,33 +52,33 @@
 #define HS_META_PREFIX_S3KEYS    HS_META_ROOT "s3keys/"
 #define HS_META_PREFIX_S3BUCKETS HS_META_ROOT "s3buckets/"
 
-#define HS_S3_KEY_ID_MIN     16
-#define HS_S3_KEY_ID_MAX     128
-#define HS_S3_SECRET_MIN     16
-#define HS_S3_SECRET_MAX     128
-#define HS_S3_BUCKET_MAX     63
-#define HS_S3_COMMENT_MAX    256
+#define HS_S3_KEY_ID_MIN      16
+#define HS_S3_KEY_ID_MAX      128
+#define HS_S3_SECRET_MIN      16
+#define HS_S3_SECRET_MAX      128
+#define HS_S3_BUCKET_MAX      63
+#define HS_S3_COMMENT_MAX     256
 #define HS_S3_KEY_BUCKETS_MAX 100 /* buckets one key may be limited to */
 
 enum hs_s3_key_mode { HS_S3_KEY_RW = 0, HS_S3_KEY_RO = 1 };
 
 struct hs_s3_key_record {
-    char *id;               /* heap */
-    char *secret;           /* heap */
-    char **buckets;         /* heap array of heap names; NULL with all_buckets */
+    char *id;       /* heap */
+    char *secret;   /* heap */
+    char **buckets; /* heap array of heap names; NULL with all_buckets */
     size_t n_buckets;
-    bool all_buckets;       /* no "buckets" member */
+    bool all_buckets; /* no "buckets" member */
     enum hs_s3_key_mode mode;
     int64_t created_ms;
-    char *comment;          /* heap, may be NULL */
+    char *comment; /* heap, may be NULL */
 };
 
 struct hs_s3_bucket_record {
-    char *name;                 /* heap */
+    char *name; /* heap */
     int64_t created_ms;
-    enum hs_strategy strategy;  /* 0 = auto */
+    enum hs_strategy strategy; /* 0 = auto */
     bool public_read;
-    char *owner;                /* heap, may be NULL */
+    char *owner; /* heap, may be NULL */
 };
 
 bool hs_meta_s3_key_id_valid(const char *id);

@@ -46,9 +46,10 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
-    int64_t s3_port;      /* 0 = no S3 listener */
-    char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
-    char *s3_region;      /* signing region */
+    int64_t s3_port;          /* 0 = no S3 listener */
+    char *s3_root_domain;     /* virtual-host style bucket.<domain>; NULL = path style only */
+    char *s3_region;          /* signing region */
+    int64_t s3_min_part_size; /* bytes */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -122,6 +123,8 @@ static const struct hs_opt gateway_opts[] = {
      FIELD(s3_region),
      .def = "us-east-1",
      .help = "S3 region clients sign for"},
+    BYTES("s3-min-part-size", s3_min_part_size, "5MiB", 0, (int64_t)5 << 30,
+          "S3 multipart: smallest part but the last (smaller: EntityTooSmall at Complete)"),
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -199,6 +202,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .wal_alive_ms = cfg->wal_alive_interval,
         .body_budget_bytes = cfg->body_buffer_budget,
         .max_open_writes = cfg->max_open_writes,
+        .s3_min_part_bytes = cfg->s3_min_part_size,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)

@@ -77,23 +77,23 @@ extern const size_t hs_s3_n_ops;
 
 /* What SigV4 verification found (filled by the dispatcher before the operation's start). */
 enum hs_s3_payload {
-    HS_S3_PAYLOAD_NONE = 0,       /* anonymous */
-    HS_S3_PAYLOAD_SHA256,         /* hex SHA-256 of the body in x-amz-content-sha256 */
-    HS_S3_PAYLOAD_UNSIGNED,       /* UNSIGNED-PAYLOAD (presigned URLs too) */
-    HS_S3_PAYLOAD_STREAMING,      /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
-    HS_S3_PAYLOAD_STREAMING_TRL,  /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
-    HS_S3_PAYLOAD_UNSIGNED_TRL,   /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
+    HS_S3_PAYLOAD_NONE = 0,      /* anonymous */
+    HS_S3_PAYLOAD_SHA256,        /* hex SHA-256 of the body in x-amz-content-sha256 */
+    HS_S3_PAYLOAD_UNSIGNED,      /* UNSIGNED-PAYLOAD (presigned URLs too) */
+    HS_S3_PAYLOAD_STREAMING,     /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
+    HS_S3_PAYLOAD_STREAMING_TRL, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
+    HS_S3_PAYLOAD_UNSIGNED_TRL,  /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
 };
 
 struct hs_s3_auth_info {
-    bool anonymous;                    /* no signature at all */
-    bool presigned;                    /* signature in the query */
-    enum hs_s3_payload payload;        /* x-amz-content-sha256 mode */
-    char payload_sha256[65];           /* HS_S3_PAYLOAD_SHA256: the declared hex digest */
-    char seed_signature[65];           /* hex signature of the request: first chunk's previous */
-    uint8_t signing_key[32];           /* derived key for chunk/trailer signatures */
-    char amz_date[17];                 /* yyyymmddThhmmssZ */
-    char scope[96];                    /* date/region/s3/aws4_request */
+    bool anonymous;             /* no signature at all */
+    bool presigned;             /* signature in the query */
+    enum hs_s3_payload payload; /* x-amz-content-sha256 mode */
+    char payload_sha256[65];    /* HS_S3_PAYLOAD_SHA256: the declared hex digest */
+    char seed_signature[65];    /* hex signature of the request: first chunk's previous */
+    uint8_t signing_key[32];    /* derived key for chunk/trailer signatures */
+    char amz_date[17];          /* yyyymmddThhmmssZ */
+    char scope[96];             /* date/region/s3/aws4_request */
 };
 
 struct hs_s3_req {
@@ -101,19 +101,19 @@ struct hs_s3_req {
     struct hs_gw *gw;
     struct hs_s3_front *front;
     const char *request_id;
-    const char *target;        /* raw request target (path?query), as sent */
-    const char *bucket;        /* "" when none (service level) */
-    const char *key;           /* decoded once from the target; NULL when none */
+    const char *target; /* raw request target (path?query), as sent */
+    const char *bucket; /* "" when none (service level) */
+    const char *key;    /* decoded once from the target; NULL when none */
     size_t key_len;
-    const char *native_key;    /* "<bucket>/<key>" (hs_s3_native_key), NULL when no key */
+    const char *native_key; /* "<bucket>/<key>" (hs_s3_native_key), NULL when no key */
     size_t native_key_len;
-    bool virtual_host;         /* the bucket came from the Host header */
+    bool virtual_host; /* the bucket came from the Host header */
     struct hs_s3_auth_info auth;
-    bool has_bucket;           /* bucket_rec holds the bucket's record */
+    bool has_bucket;                       /* bucket_rec holds the bucket's record */
     struct hs_s3_bucket_record bucket_rec; /* released with the request */
-    bool has_caller;           /* caller holds the signing key's record (else anonymous) */
-    struct hs_s3_key_record caller;        /* released with the request */
-    void *op_ctx;              /* the operation's own state (arena or arena-deferred) */
+    bool has_caller;                /* caller holds the signing key's record (else anonymous) */
+    struct hs_s3_key_record caller; /* released with the request */
+    void *op_ctx;                   /* the operation's own state (arena or arena-deferred) */
 };
 
 /* The S3 context of a request served by the S3 listener (never NULL there). */
@@ -132,8 +132,7 @@ const char *hs_s3_key_of_native(const char *bucket, const char *native);
 /* Strategy of a new object: x-amz-storage-class (may be NULL) first, then the bucket's default.
  * HS_EINVAL for an unknown storage class (S3: InvalidStorageClass). *out 0 = auto. */
 enum hs_err hs_s3_strategy_resolve(const char *storage_class,
-                                   const struct hs_s3_bucket_record *bucket,
-                                   enum hs_strategy *out);
+                                   const struct hs_s3_bucket_record *bucket, enum hs_strategy *out);
 /* The storage class reported for an object of strategy s (ListObjects, HEAD). */
 const char *hs_s3_storage_class_of(enum hs_strategy s);
 

@@ -13,10 +13,10 @@
 #include "hs/log.h"
 #include "hs/banned.h"
 
-#define XML_HEAD     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-#define S3_NS        "http://s3.amazonaws.com/doc/2006-03-01/"
-#define CONFIG_MAX   (64 * 1024) /* a CreateBucketConfiguration is a few hundred bytes */
-#define BUCKET_MIN   3
+#define XML_HEAD   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define S3_NS      "http://s3.amazonaws.com/doc/2006-03-01/"
+#define CONFIG_MAX (64 * 1024) /* a CreateBucketConfiguration is a few hundred bytes */
+#define BUCKET_MIN 3
 
 static void respond_buf(struct hs_http_req *r, unsigned status, struct hs_buf *b)
 {

@@ -124,36 +124,55 @@ struct err_row {
 };
 static const struct err_row err_rows[] = {
     {"AccessDenied", 403, "Access Denied"},
-    {"InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
-    {"SignatureDoesNotMatch", 403, "The request signature we calculated does not match the "
-                                   "signature you provided."},
-    {"RequestTimeTooSkewed", 403, "The difference between the request time and the server's time "
-                                  "is too large."},
+    {"InvalidAccessKeyId", 403,
+     "The AWS Access Key Id you provided does not exist in our records."},
+    {"SignatureDoesNotMatch", 403,
+     "The request signature we calculated does not match the "
+     "signature you provided."},
+    {"RequestTimeTooSkewed", 403,
+     "The difference between the request time and the server's time "
+     "is too large."},
     {"NoSuchBucket", 404, "The specified bucket does not exist"},
     {"NoSuchKey", 404, "The specified key does not exist."},
     {"NoSuchUpload", 404, "The specified upload does not exist."},
     {"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"},
-    {"BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded "
-                                     "and you already own it."},
+    {"BucketAlreadyOwnedByYou", 409,
+     "Your previous request to create the named bucket succeeded "
+     "and you already own it."},
     {"BucketAlreadyExists", 409, "The requested bucket name is not available."},
-    {"OperationAborted", 409, "A conflicting conditional operation is currently in progress "
-                              "against this resource. Please try again."},
+    {"OperationAborted", 409,
+     "A conflicting conditional operation is currently in progress "
+     "against this resource. Please try again."},
     {"InvalidBucketName", 400, "The specified bucket is not valid."},
     {"InvalidArgument", 400, "Invalid Argument"},
     {"InvalidRequest", 400, "Invalid Request"},
     {"InvalidURI", 400, "Couldn't parse the specified URI."},
     {"KeyTooLongError", 400, "Your key is too long"},
     {"InvalidStorageClass", 400, "The storage class you specified is not valid"},
-    {"MalformedXML", 400, "The XML you provided was not well-formed or did not validate against "
-                          "our published schema"},
+    {"MalformedXML", 400,
+     "The XML you provided was not well-formed or did not validate against "
+     "our published schema"},
     {"InvalidLocationConstraint", 400, "The specified location-constraint is not valid"},
     {"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
     {"PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"},
     {"InvalidRange", 416, "The requested range is not satisfiable"},
     {"MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
-    {"NotImplemented", 501, "A header you provided implies functionality that is not "
-                            "implemented"},
+    {"NotImplemented", 501,
+     "A header you provided implies functionality that is not "
+     "implemented"},
     {"InternalError", 500, "We encountered an internal error. Please try again."},
+    /* multipart and payload verification (s3_multipart*.c) */
+    {"InvalidPart", 400, "One or more of the specified parts could not be found."},
+    {"InvalidPartOrder", 400, "The list of parts was not in ascending order."},
+    {"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size"},
+    {"BadDigest", 400, "The Content-MD5 or checksum you specified did not match what we received."},
+    {"InvalidDigest", 400, "The Content-MD5 you specified is not valid."},
+    {"XAmzContentSHA256Mismatch", 400,
+     "The provided 'x-amz-content-sha256' header does not "
+     "match what was computed."},
+    {"IncompleteBody", 400,
+     "You did not provide the number of bytes specified by the "
+     "Content-Length HTTP header."},
     {"ServiceUnavailable", 503, "Please reduce your request rate."},
     {"SlowDown", 503, "Please reduce your request rate."},
 };
@@ -200,8 +219,9 @@ void hs_s3_error(struct hs_http_req *r, const char *code, const char *fmt, ...)
     const char *target = hs_http_req_target(r);
     struct hs_buf b;
     hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-                            "<Message>",
+    (void)hs_buf_printf(&b,
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                        "<Message>",
                         code);
     hs_s3_xml_escape(&b, msg, strlen(msg));
     (void)hs_buf_printf(&b, "</Message><Resource>");
@@ -361,14 +381,38 @@ static bool parse_target(struct hs_http_req *r, struct hs_s3_req *s)
 
 /* Subresources: a request naming one of these is served only by a row that requires it. */
 static const char *const reserved_subs[] = {
-    "acl",        "policy",         "policyStatus",        "cors",
-    "lifecycle",  "tagging",        "website",             "logging",
-    "notification", "replication",  "encryption",          "object-lock",
-    "retention",  "legal-hold",     "torrent",             "restore",
-    "select",     "accelerate",     "analytics",           "inventory",
-    "metrics",    "intelligent-tiering", "ownershipControls", "publicAccessBlock",
-    "requestPayment", "attributes", "location",            "versioning",
-    "versions",   "uploads",        "uploadId",            "delete",
+    "acl",
+    "policy",
+    "policyStatus",
+    "cors",
+    "lifecycle",
+    "tagging",
+    "website",
+    "logging",
+    "notification",
+    "replication",
+    "encryption",
+    "object-lock",
+    "retention",
+    "legal-hold",
+    "torrent",
+    "restore",
+    "select",
+    "accelerate",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "ownershipControls",
+    "publicAccessBlock",
+    "requestPayment",
+    "attributes",
+    "location",
+    "versioning",
+    "versions",
+    "uploads",
+    "uploadId",
+    "delete",
 };
 
 static bool op_matches(const struct hs_s3_op *op, struct hs_http_req *r, const char *method,
@@ -554,17 +598,15 @@ static void s3_start(struct hs_http_req *r)
         return;
     if (s->auth.anonymous && !authorise(r, s))
         return;
-    if (s->key &&
-        hs_s3_native_key(a, s->bucket, s->key, s->key_len, &s->native_key, &s->native_key_len) !=
-            HS_OK) {
+    if (s->key && hs_s3_native_key(a, s->bucket, s->key, s->key_len, &s->native_key,
+                                   &s->native_key_len) != HS_OK) {
         hs_s3_error(r, s->key_len > 1024 ? "KeyTooLongError" : "InvalidArgument",
                     "the object key is not valid here (at most %zu bytes of UTF-8 without "
                     "control characters in this bucket)",
                     (size_t)1024 - strlen(s->bucket) - 1);
         return;
     }
-    HS_LOG_DEBUG("s3_request", "req=%s op=%s bucket='%s'", s->request_id, s->op->name,
-                 s->bucket);
+    HS_LOG_DEBUG("s3_request", "req=%s op=%s bucket='%s'", s->request_id, s->op->name, s->bucket);
     if (s->op->start)
         s->op->start(r);
 }

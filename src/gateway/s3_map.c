@@ -56,8 +56,7 @@ static const struct {
 };
 
 enum hs_err hs_s3_strategy_resolve(const char *storage_class,
-                                   const struct hs_s3_bucket_record *bucket,
-                                   enum hs_strategy *out)
+                                   const struct hs_s3_bucket_record *bucket, enum hs_strategy *out)
 {
     int s = -1;
     if (storage_class && *storage_class) {

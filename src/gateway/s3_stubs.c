@@ -1,5 +1,5 @@
 /* s3_stubs.c - 501 NotImplemented for the S3 operations whose handlers are not written yet:
- * the object operations (s3_object*.c, s3_list.c) and the multipart ones (s3_multipart*.c).
+ * the object operations (s3_object*.c, s3_list.c).
  * Whoever writes a handler deletes its line here. A stub answers in start, so a body is never
  * read. */
 #include "gateway/s3_api.h"
@@ -8,7 +8,7 @@
 #define STUB_DONE(fn)                                                                              \
     void fn(struct hs_http_req *r)                                                                 \
     {                                                                                              \
-        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name); \
+        hs_s3_error(r, "NotImplemented", "%s is not implemented yet", hs_s3_req_of(r)->op->name);  \
     }
 #define STUB_BODY(fn)                                                                              \
     enum hs_err fn(struct hs_http_req *r, const void *data, size_t n)                              \
@@ -33,15 +33,3 @@ STUB_DONE(hs_s3_delete_objects_done)
 STUB_DONE(hs_s3_list_objects_done)
 STUB_DONE(hs_s3_list_objects_v2_done)
 STUB_DONE(hs_s3_list_object_versions_done)
-/* multipart (s3mpu) */
-STUB_DONE(hs_s3_create_multipart_done)
-STUB_DONE(hs_s3_upload_part_start)
-STUB_BODY(hs_s3_upload_part_body)
-STUB_DONE(hs_s3_upload_part_done)
-STUB_DONE(hs_s3_upload_part_copy_done)
-STUB_DONE(hs_s3_complete_multipart_start)
-STUB_BODY(hs_s3_complete_multipart_body)
-STUB_DONE(hs_s3_complete_multipart_done)
-STUB_DONE(hs_s3_abort_multipart_done)
-STUB_DONE(hs_s3_list_parts_done)
-STUB_DONE(hs_s3_list_multipart_uploads_done)

@@ -74,7 +74,8 @@ static bool abandon(struct hs_healer *h, struct due *d)
     struct hs_etcd_cmp cmps[2] = {
         {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = d->key, .number = d->rev}};
     hs_healer_fence(h, &cmps[1]);
-    struct hs_etcd_op put = {.type = HS_ETCD_OP_PUT, .key = d->key, .value = json, .value_len = len};
+    struct hs_etcd_op put = {
+        .type = HS_ETCD_OP_PUT, .key = d->key, .value = json, .value_len = len};
     struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = h->leader.key};
     struct hs_etcd_txn t = {cmps, 2, &put, 1, &fail, 1};
     struct hs_etcd_txn_result res = {0};
@@ -108,13 +109,12 @@ static void end_upload(struct hs_healer *h, struct due *d)
     struct hs_etcd_cmp fence;
     hs_healer_fence(h, &fence);
     size_t parts = 0;
-    enum hs_err err =
-        hs_upload_retire_parts(h->etcd, d->key, d->rev, &d->rec, &fence, 1, &parts);
+    enum hs_err err = hs_upload_retire_parts(h->etcd, d->key, d->rev, &d->rec, &fence, 1, &parts);
     atomic_fetch_add(&h->stats.upload_parts_retired, (long long)parts);
     if (err == HS_OK) {
         atomic_fetch_add(&h->stats.uploads_ended, 1);
-        HS_LOG_INFO("upload_ended", "upload=%s key='%s' state=%s parts=%zu", d->rec.id,
-                    d->rec.key, hs_upload_state_name(d->rec.state), parts);
+        HS_LOG_INFO("upload_ended", "upload=%s key='%s' state=%s parts=%zu", d->rec.id, d->rec.key,
+                    hs_upload_state_name(d->rec.state), parts);
     } else {
         HS_LOG_WARN("upload_end_failed", "upload=%s key='%s' parts=%zu err=%s", d->rec.id,
                     d->rec.key, parts, hs_err_name(err));

@@ -285,8 +285,7 @@ void hs_s3_key_record_copy(const struct hs_s3_key_record *in, struct hs_s3_key_r
     }
 }
 
-void hs_s3_bucket_record_copy(const struct hs_s3_bucket_record *in,
-                              struct hs_s3_bucket_record *out)
+void hs_s3_bucket_record_copy(const struct hs_s3_bucket_record *in, struct hs_s3_bucket_record *out)
 {
     *out = *in;
     out->name = dup_or_null(in->name);

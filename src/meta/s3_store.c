@@ -18,9 +18,12 @@ static enum hs_err create_if_absent(struct hs_etcd *e, const char *key, const ch
     struct hs_etcd_op put = {
         .type = HS_ETCD_OP_PUT, .key = key, .value = value, .value_len = strlen(value)};
     struct hs_etcd_op get = {.type = HS_ETCD_OP_RANGE, .key = key};
-    struct hs_etcd_txn txn = {
-        .cmps = &cmp, .n_cmps = 1, .success = &put, .n_success = 1, .failure = &get,
-        .n_failure = 1};
+    struct hs_etcd_txn txn = {.cmps = &cmp,
+                              .n_cmps = 1,
+                              .success = &put,
+                              .n_success = 1,
+                              .failure = &get,
+                              .n_failure = 1};
     struct hs_etcd_txn_result res = {0};
     enum hs_err err = hs_etcd_txn(e, &txn, &res);
     if (err != HS_OK)
@@ -47,8 +50,7 @@ enum hs_err hs_s3_bucket_create(struct hs_etcd *e, const struct hs_s3_bucket_rec
     struct hs_etcd_kvs stored = {0};
     err = create_if_absent(e, key, value, &stored);
     if (err == HS_EEXIST && existing && stored.n == 1 &&
-        hs_s3_bucket_record_decode(stored.kvs[0].value, stored.kvs[0].value_len, existing) !=
-            HS_OK)
+        hs_s3_bucket_record_decode(stored.kvs[0].value, stored.kvs[0].value_len, existing) != HS_OK)
         *existing = (struct hs_s3_bucket_record){0};
     hs_etcd_kvs_release(&stored);
     free(value);

@@ -25,10 +25,10 @@
 #include "hs/upload.h"
 #include "hs/banned.h"
 
-#define CLEAN_PAGE        200
-#define CLEAN_PARTS_TXN   48    /* part keys deleted per transaction (etcd: 128 ops at most) */
-#define CLEAN_BLOBS_TXN   16384 /* blobs per retire record (~20 bytes each) */
-#define CLEAN_EXTRA_CMPS  4
+#define CLEAN_PAGE       200
+#define CLEAN_PARTS_TXN  48    /* part keys deleted per transaction (etcd: 128 ops at most) */
+#define CLEAN_BLOBS_TXN  16384 /* blobs per retire record (~20 bytes each) */
+#define CLEAN_EXTRA_CMPS 4
 
 struct part_key {
     char *key;
@@ -189,8 +189,8 @@ enum hs_err hs_upload_retire_parts(struct hs_etcd *e, const char *upload_key, in
         for (size_t i = 0; i < n_extra; i++)
             cmps[1 + i] = extra[i];
         struct hs_etcd_op del = {.type = HS_ETCD_OP_DELETE, .key = upload_key};
-        struct hs_etcd_txn t = {.cmps = cmps, .n_cmps = 1 + n_extra, .success = &del,
-                                .n_success = 1};
+        struct hs_etcd_txn t = {
+            .cmps = cmps, .n_cmps = 1 + n_extra, .success = &del, .n_success = 1};
         struct hs_etcd_txn_result res = {0};
         err = hs_etcd_txn(e, &t, &res);
         if (err == HS_OK && !res.succeeded)

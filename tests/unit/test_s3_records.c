@@ -77,15 +77,18 @@ static void key_record_rules_are_refused_output_untouched(void **state)
     static const char *const bad[] = {
         "",
         "[]",
-        "{\"v\":2,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET "\",\"mode\":\"rw\",\"created_ms\":1}",
+        "{\"v\":2,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET
+        "\",\"mode\":\"rw\",\"created_ms\":1}",
         "{\"v\":1,\"id\":\"short\",\"secret\":\"" SECRET "\",\"mode\":\"rw\",\"created_ms\":1}",
         "{\"v\":1,\"id\":\"hsakia0123456789abcd\",\"secret\":\"" SECRET
         "\",\"mode\":\"rw\",\"created_ms\":1}",
         "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"short\",\"mode\":\"rw\",\"created_ms\":1}",
         "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"with space in it 0123\",\"mode\":\"rw\","
         "\"created_ms\":1}",
-        "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET "\",\"mode\":\"wo\",\"created_ms\":1}",
-        "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET "\",\"mode\":\"rw\",\"created_ms\":-1}",
+        "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET
+        "\",\"mode\":\"wo\",\"created_ms\":1}",
+        "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET
+        "\",\"mode\":\"rw\",\"created_ms\":-1}",
         "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET "\",\"mode\":\"rw\",\"created_ms\":1,"
         "\"buckets\":[\"Bad/Name\"]}",
         "{\"v\":1,\"id\":\"" KEY_ID "\",\"secret\":\"" SECRET "\",\"mode\":\"rw\",\"created_ms\":1,"
