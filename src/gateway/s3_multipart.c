@@ -76,8 +76,8 @@ bool hs_mpu_load_open(struct hs_http_req *r, struct hs_mpu_upload *u)
 void hs_mpu_cleanup(struct hs_gw *gw, const struct hs_mpu_upload *u, const char *req_id)
 {
     size_t parts = 0;
-    enum hs_err err = hs_upload_retire_parts(gw->etcd, u->etcd_key, u->rev, &u->rec, NULL, 0,
-                                             &parts);
+    enum hs_err err =
+        hs_upload_retire_parts(gw->etcd, u->etcd_key, u->rev, &u->rec, NULL, 0, &parts);
     HS_LOG(err == HS_OK ? HS_LOG_DEBUG : HS_LOG_WARN, "s3_upload_cleanup",
            "req=%s upload=%s state=%s parts=%zu err=%s", req_id, u->rec.id,
            hs_upload_state_name(u->rec.state), parts, hs_err_name(err));
@@ -191,10 +191,10 @@ void hs_s3_create_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, "InvalidArgument", "cannot start an upload for this key: %s", why);
         return;
     }
-    struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_CREATE, .result = HS_ETCD_EQUAL,
-                              .key = u.etcd_key, .number = 0};
-    struct hs_etcd_op put = {.type = HS_ETCD_OP_PUT, .key = u.etcd_key, .value = json,
-                             .value_len = len};
+    struct hs_etcd_cmp cmp = {
+        .target = HS_ETCD_CMP_CREATE, .result = HS_ETCD_EQUAL, .key = u.etcd_key, .number = 0};
+    struct hs_etcd_op put = {
+        .type = HS_ETCD_OP_PUT, .key = u.etcd_key, .value = json, .value_len = len};
     struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = &put, .n_success = 1};
     struct hs_etcd_txn_result res = {0};
     err = hs_etcd_txn(s->gw->etcd, &t, &res);
@@ -206,13 +206,12 @@ void hs_s3_create_multipart_done(struct hs_http_req *r)
         hs_s3_error_hs(r, HS_EUNAVAIL, "cannot store the upload in etcd");
         return;
     }
-    HS_LOG_INFO("s3_upload_created", "req=%s upload=%s key='%s' strategy=%s ck=%s",
-                s->request_id, rec->id, rec->key, hs_strategy_name(strategy),
-                rec->ck_alg[0] ? rec->ck_alg : "-");
+    HS_LOG_INFO("s3_upload_created", "req=%s upload=%s key='%s' strategy=%s ck=%s", s->request_id,
+                rec->id, rec->key, hs_strategy_name(strategy), rec->ck_alg[0] ? rec->ck_alg : "-");
     struct hs_buf b;
     hs_buf_init(&b, 0);
     (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<InitiateMultipartUploadResult xmlns=\"" HS_MPU_S3_NS
-                            "\"><Bucket>");
+                                            "\"><Bucket>");
     hs_mpu_xml_text(&b, rec->bucket);
     (void)hs_buf_printf(&b, "</Bucket><Key>");
     hs_mpu_xml_text(&b, rec->s3key);
@@ -241,10 +240,10 @@ void hs_s3_abort_multipart_done(struct hs_http_req *r)
     if (hs_upload_record_encode(&u.rec, &json, &len, why, sizeof why) != HS_OK)
         HS_BUG("upload record %s: %s", u.rec.id, why);
     /* OPEN -> ABORTED compared on the revision read: no part or Complete commits after it */
-    struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL,
-                              .key = u.etcd_key, .number = u.rev};
-    struct hs_etcd_op put = {.type = HS_ETCD_OP_PUT, .key = u.etcd_key, .value = json,
-                             .value_len = len};
+    struct hs_etcd_cmp cmp = {
+        .target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = u.etcd_key, .number = u.rev};
+    struct hs_etcd_op put = {
+        .type = HS_ETCD_OP_PUT, .key = u.etcd_key, .value = json, .value_len = len};
     struct hs_etcd_txn t = {.cmps = &cmp, .n_cmps = 1, .success = &put, .n_success = 1};
     struct hs_etcd_txn_result res = {0};
     enum hs_err err = hs_etcd_txn(s->gw->etcd, &t, &res);
@@ -334,14 +333,13 @@ void hs_s3_list_parts_done(struct hs_http_req *r)
     }
     struct hs_buf b;
     hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<ListPartsResult xmlns=\"" HS_MPU_S3_NS
-                            "\"><Bucket>");
+    (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<ListPartsResult xmlns=\"" HS_MPU_S3_NS "\"><Bucket>");
     hs_mpu_xml_text(&b, u.rec.bucket);
     (void)hs_buf_printf(&b, "</Bucket><Key>");
     hs_mpu_xml_text(&b, u.rec.s3key);
-    (void)hs_buf_printf(&b, "</Key><UploadId>%s</UploadId><PartNumberMarker>%" PRId64
-                            "</PartNumberMarker>",
-                        u.rec.id, marker);
+    (void)hs_buf_printf(
+        &b, "</Key><UploadId>%s</UploadId><PartNumberMarker>%" PRId64 "</PartNumberMarker>",
+        u.rec.id, marker);
     size_t shown = HS_MIN(kvs.n, (size_t)max);
     uint32_t last = (uint32_t)marker;
     struct hs_buf parts;
@@ -349,8 +347,7 @@ void hs_s3_list_parts_done(struct hs_http_req *r)
     for (size_t i = 0; i < shown; i++) {
         struct hs_upart_record p;
         hs_upart_record_init(&p);
-        if (hs_upart_record_decode(kvs.kvs[i].value, kvs.kvs[i].value_len, &p, NULL, 0) ==
-            HS_OK) {
+        if (hs_upart_record_decode(kvs.kvs[i].value, kvs.kvs[i].value_len, &p, NULL, 0) == HS_OK) {
             part_xml(&parts, &p, u.rec.ck_alg);
             last = p.number;
         }
@@ -409,9 +406,8 @@ static bool on_upload(void *ctx, const struct hs_etcd_kv *kv)
                 rec.state == HS_UPLOAD_OPEN;
     bool go_on = true;
     if (keep) {
-        const char *d = l->delimiter && *l->delimiter
-                            ? strstr(key + l->prefix_len, l->delimiter)
-                            : NULL;
+        const char *d =
+            l->delimiter && *l->delimiter ? strstr(key + l->prefix_len, l->delimiter) : NULL;
         size_t cp_len = d ? (size_t)(d - key) + strlen(l->delimiter) : 0;
         bool same_prefix = d && l->last_prefix && strlen(l->last_prefix) == cp_len &&
                            strncmp(l->last_prefix, key, cp_len) == 0;
@@ -480,15 +476,12 @@ void hs_s3_list_multipart_uploads_done(struct hs_http_req *r)
             after = NULL;
         }
     }
-    struct list_uploads l = {.bucket = s->bucket,
-                             .delimiter = delim,
-                             .prefix_len = strlen(prefix),
-                             .max = max};
+    struct list_uploads l = {
+        .bucket = s->bucket, .delimiter = delim, .prefix_len = strlen(prefix), .max = max};
     hs_buf_init(&l.uploads, 0);
     hs_buf_init(&l.prefixes, 0);
     struct hs_etcd_scan scan = {.prefix = scan_prefix, .after = after, .page_size = 500};
-    enum hs_err err =
-        max > 0 ? hs_etcd_range_scan(s->gw->etcd, &scan, on_upload, &l, NULL) : HS_OK;
+    enum hs_err err = max > 0 ? hs_etcd_range_scan(s->gw->etcd, &scan, on_upload, &l, NULL) : HS_OK;
     if (err != HS_OK) {
         hs_s3_error_hs(r, HS_EUNAVAIL, "cannot list uploads in etcd");
         goto out;
@@ -496,7 +489,7 @@ void hs_s3_list_multipart_uploads_done(struct hs_http_req *r)
     struct hs_buf b;
     hs_buf_init(&b, 0);
     (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<ListMultipartUploadsResult xmlns=\"" HS_MPU_S3_NS
-                            "\"><Bucket>");
+                                            "\"><Bucket>");
     hs_mpu_xml_text(&b, s->bucket);
     (void)hs_buf_printf(&b, "</Bucket><KeyMarker>");
     hs_mpu_xml_text(&b, key_marker ? key_marker : "");

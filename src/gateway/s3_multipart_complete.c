@@ -10,7 +10,7 @@
  * sweeper keeps every blob the manifest references and deletes those of unlisted parts.
  *
  * Checks, in S3's order: parts in ascending order (InvalidPartOrder), every listed part known
- * with its ETag, quoted or not (InvalidPart), its checksum when the client sent one (InvalidPart),
+ * with its ETag, quoted or not, and its checksum when the client sent one (InvalidPart), then
  * every part but the last at least --s3-min-part-size (EntityTooSmall); If-Match /
  * If-None-Match: * against the current version (PreconditionFailed). The ETag is the MD5 of the
  * parts' binary MD5s and "-N"; with a checksum algorithm the COMPOSITE checksum of the parts'
@@ -36,10 +36,10 @@
 
 #include "hs/banned.h"
 
-#define COMPLETE_TRIES  8
-#define PACK_SEGMENTS   32 /* manifests of more segments are packed */
-#define ONE_TXN_MAX     ((size_t)1200 * 1024)
-#define PARTS_PAGE      500
+#define COMPLETE_TRIES 8
+#define PACK_SEGMENTS  32 /* manifests of more segments are packed */
+#define ONE_TXN_MAX    ((size_t)1200 * 1024)
+#define PARTS_PAGE     500
 
 struct complete_body {
     struct hs_buf body;
@@ -175,8 +175,8 @@ static enum hs_s3_err parse_complete(const void *body, size_t len,
     XML_SetUserData(xp, &c);
     XML_SetElementHandler(xp, cx_start, cx_end);
     XML_SetCharacterDataHandler(xp, cx_text);
-    bool ok = len <= INT32_MAX && XML_Parse(xp, body ? body : "", (int)len, 1) == XML_STATUS_OK &&
-              !c.bad;
+    bool ok =
+        len <= INT32_MAX && XML_Parse(xp, body ? body : "", (int)len, 1) == XML_STATUS_OK && !c.bad;
     for (size_t i = 0; ok && i < out->n_parts; i++)
         ok = out->parts[i].part_number > 0 && out->parts[i].etag[0];
     XML_ParserFree(xp);
@@ -254,7 +254,8 @@ static const char *check_list(const struct hs_s3_complete_upload *cu, const stru
         const struct hs_s3_complete_part *cp = &cu->parts[i];
         const struct hs_upart_record *p = ps->by_number[cp->part_number];
         if (!p || !etag_matches(cp->etag, p->md5_hex)) {
-            snprintf(msg, msg_len, "Part %" PRIu32 " could not be found or its ETag does not match.",
+            snprintf(msg, msg_len,
+                     "Part %" PRIu32 " could not be found or its ETag does not match.",
                      cp->part_number);
             return "InvalidPart";
         }
@@ -265,7 +266,11 @@ static const char *check_list(const struct hs_s3_complete_upload *cu, const stru
                      cp->part_number);
             return "InvalidPart";
         }
-        if (i + 1 < cu->n_parts && p->size_bytes < min_part) {
+    }
+    for (size_t i = 0; i + 1 < cu->n_parts; i++) {
+        const struct hs_s3_complete_part *cp = &cu->parts[i];
+        const struct hs_upart_record *p = ps->by_number[cp->part_number];
+        if (p->size_bytes < min_part) {
             snprintf(msg, msg_len,
                      "Part %" PRIu32 " has %" PRId64 " bytes; every part but the last needs at "
                      "least %" PRId64 ".",
@@ -299,8 +304,9 @@ static enum hs_err build(const struct hs_s3_complete_upload *cu, const struct pa
         const struct hs_part *p = &ps->by_number[cu->parts[i].part_number]->data;
         if (p->kind != d->kind || p->replicas != d->replicas || p->k != d->k || p->m != d->m ||
             p->stripe_bytes != d->stripe_bytes) {
-            snprintf(msg, msg_len, "part %" PRIu32 " was stored with another redundancy than "
-                                   "part %" PRIu32 " (the cluster settings changed)",
+            snprintf(msg, msg_len,
+                     "part %" PRIu32 " was stored with another redundancy than "
+                     "part %" PRIu32 " (the cluster settings changed)",
                      cu->parts[i].part_number, cu->parts[0].part_number);
             return HS_EINVAL;
         }
@@ -456,7 +462,9 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
         }
     }
     struct hs_etcd_cmp cmps[2] = {
-        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = c->u->etcd_key,
+        {.target = HS_ETCD_CMP_MOD,
+         .result = HS_ETCD_EQUAL,
+         .key = c->u->etcd_key,
          .number = c->u->rev},
         {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = cur_rev},
     };
@@ -512,7 +520,7 @@ static void answer(struct hs_http_req *r, const struct hs_mpu_upload *u, const c
     struct hs_buf b;
     hs_buf_init(&b, 0);
     (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<CompleteMultipartUploadResult xmlns=\"" HS_MPU_S3_NS
-                            "\"><Location>/");
+                                            "\"><Location>/");
     hs_mpu_xml_text(&b, u->rec.bucket);
     (void)hs_buf_printf(&b, "/");
     hs_mpu_xml_text(&b, u->rec.s3key);
@@ -574,8 +582,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
     struct hs_manifest next;
     hs_manifest_init(&next);
     char msg[256] = "", if_match[HS_ETAG_MAX + 3] = "";
-    if (parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK ||
-        cu.n_parts == 0) {
+    if (parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK || cu.n_parts == 0) {
         hs_s3_error(r, "MalformedXML", NULL);
         return;
     }

@@ -65,8 +65,7 @@ static void part_release(void *p_)
 }
 
 /* Begins the part's write transaction (its WAL record names its first segment). */
-static enum hs_err part_begin(struct part_up *p, const char *native_key, char *msg,
-                              size_t msg_len)
+static enum hs_err part_begin(struct part_up *p, const char *native_key, char *msg, size_t msg_len)
 {
     hs_wr_common_init(&p->c, p->gw);
     p->c.key = native_key;
@@ -85,8 +84,8 @@ static enum hs_err part_begin(struct part_up *p, const char *native_key, char *m
     hs_txn_plan_part(&plan, HS_META_PART_DATA, &p->c.next.data, 1);
     err = hs_wr_begin(&p->c, &p->c.next.data, p->u.rec.strategy, &plan, msg, msg_len);
     if (err == HS_OK)
-        hs_part_writer_init(&p->pw, ops, p->c.txn, &p->c.next.data, HS_META_PART_DATA,
-                            &p->c.geom, &p->c.tally);
+        hs_part_writer_init(&p->pw, ops, p->c.txn, &p->c.next.data, HS_META_PART_DATA, &p->c.geom,
+                            &p->c.tally);
     return err;
 }
 
@@ -168,19 +167,21 @@ static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const c
         size_t retire_len = 0;
         char *retire = old.n ? replaced_retire_json(p, &old.kvs[0], &retire_len) : NULL;
         struct hs_etcd_cmp cmps[2] = {
-            {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = p->u.etcd_key,
+            {.target = HS_ETCD_CMP_MOD,
+             .result = HS_ETCD_EQUAL,
+             .key = p->u.etcd_key,
              .number = p->u.rev},
-            {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = part_key,
+            {.target = HS_ETCD_CMP_MOD,
+             .result = HS_ETCD_EQUAL,
+             .key = part_key,
              .number = old.n ? old.kvs[0].mod_revision : 0},
         };
         struct hs_etcd_op ops[2] = {
             {.type = HS_ETCD_OP_PUT, .key = part_key, .value = json, .value_len = len},
-            {.type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire,
-             .value_len = retire_len},
+            {.type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = retire_len},
         };
         hs_etcd_kvs_release(&old);
-        err = hs_gw_txn_commit_ops(p->c.txn, cmps, 2, ops, retire ? 2 : 1, part_key, msg,
-                                   msg_len);
+        err = hs_gw_txn_commit_ops(p->c.txn, cmps, 2, ops, retire ? 2 : 1, part_key, msg, msg_len);
         free(retire);
         if (err == HS_ECONFLICT) {
             /* the upload record changed (aborted or completed) or the part was replaced */
@@ -211,8 +212,9 @@ static bool part_number(struct hs_http_req *r, uint32_t *out)
     for (const char *p = v; p && *p && n <= HS_UPLOAD_PARTS_MAX; p++)
         n = *p >= '0' && *p <= '9' ? n * 10 + (uint32_t)(*p - '0') : HS_UPLOAD_PARTS_MAX + 1;
     if (!v || !*v || n < 1 || n > HS_UPLOAD_PARTS_MAX) {
-        hs_s3_error(r, "InvalidArgument", "Part number must be an integer between 1 and 10000, "
-                                          "inclusive");
+        hs_s3_error(r, "InvalidArgument",
+                    "Part number must be an integer between 1 and 10000, "
+                    "inclusive");
         return false;
     }
     *out = n;
@@ -261,12 +263,14 @@ static bool payload_mode(struct hs_http_req *r, struct upload_part *up)
         return true;
     }
     if (strncmp(v, "STREAMING-", 10) == 0) {
-        hs_s3_error(r, "NotImplemented", "aws-chunked payloads are not accepted for UploadPart "
-                                         "yet");
+        hs_s3_error(r, "NotImplemented",
+                    "aws-chunked payloads are not accepted for UploadPart "
+                    "yet");
         return false;
     }
-    hs_s3_error(r, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
-                                      "SHA-256 hex digest");
+    hs_s3_error(r, "InvalidArgument",
+                "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
+                "SHA-256 hex digest");
     return false;
 }
 
@@ -281,8 +285,9 @@ static bool flex_checksum(struct hs_http_req *r, struct upload_part *up)
         if (!v)
             continue;
         if (upload_alg != HS_S3_CKSUM_NONE && a != (int)upload_alg) {
-            hs_s3_error(r, "InvalidRequest", "Checksum Type mismatch occurred, expected "
-                                             "checksum Type: %s",
+            hs_s3_error(r, "InvalidRequest",
+                        "Checksum Type mismatch occurred, expected "
+                        "checksum Type: %s",
                         up->p.u.rec.ck_alg);
             return false;
         }
@@ -484,8 +489,9 @@ void hs_s3_upload_part_copy_done(struct hs_http_req *r)
     const char *range = hs_http_req_header(r, "x-amz-copy-source-range");
     int64_t first = 0, last = -1;
     if (range && !copy_range(range, &first, &last)) {
-        hs_s3_error(r, "InvalidArgument", "The x-amz-copy-source-range value must be of the form "
-                                          "bytes=first-last");
+        hs_s3_error(r, "InvalidArgument",
+                    "The x-amz-copy-source-range value must be of the form "
+                    "bytes=first-last");
         return;
     }
     const char *native = NULL;
@@ -505,9 +511,9 @@ void hs_s3_upload_part_copy_done(struct hs_http_req *r)
         return;
     char msg[256] = "";
     struct hs_obj_info info;
-    enum hs_err err = hs_obj_reader_open(s->gw, native, native_len, first,
-                                         range ? last - first + 1 : -1, &j->rd, &info, msg,
-                                         sizeof msg);
+    enum hs_err err =
+        hs_obj_reader_open(s->gw, native, native_len, first, range ? last - first + 1 : -1, &j->rd,
+                           &info, msg, sizeof msg);
     if (err == HS_ENOENT) {
         hs_s3_error(r, "NoSuchKey", NULL);
         return;
@@ -556,8 +562,9 @@ void hs_s3_upload_part_copy_done(struct hs_http_req *r)
     hs_s3_time_iso8601(hs_clock_wall_ms(), when);
     struct hs_buf b;
     hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b, HS_MPU_XML_HEAD "<CopyPartResult xmlns=\"" HS_MPU_S3_NS "\">"
-                            "<LastModified>%s</LastModified><ETag>",
+    (void)hs_buf_printf(&b,
+                        HS_MPU_XML_HEAD "<CopyPartResult xmlns=\"" HS_MPU_S3_NS "\">"
+                                        "<LastModified>%s</LastModified><ETag>",
                         when);
     hs_mpu_xml_text(&b, etag);
     (void)hs_buf_printf(&b, "</ETag></CopyPartResult>");
