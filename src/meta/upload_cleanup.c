@@ -99,11 +99,29 @@ static bool load_keep(struct hs_etcd *e, const struct hs_upload_record *rec, str
     return ok;
 }
 
+/* The kept manifest's (blob, node) pairs, sorted for bsearch: a 10 000-part object has
+ * 30 000+ blobs, too many to scan once per part blob. */
+struct keep_set {
+    struct hs_meta_blob_loc *locs;
+    size_t n;
+};
+
+static int loc_cmp(const void *pa, const void *pb)
+{
+    const struct hs_meta_blob_loc *a = pa, *b = pb;
+    int c = strcmp(a->blob_id, b->blob_id);
+    return c ? c : strcmp(a->node_id, b->node_id);
+}
+
+static bool keep_has(const struct keep_set *k, const struct hs_meta_blob_loc *l)
+{
+    return k->n && bsearch(l, k->locs, k->n, sizeof *k->locs, loc_cmp);
+}
+
 /* One transaction: parts [from, to) of c become one retire record. */
 static enum hs_err retire_batch(struct hs_etcd *e, const struct hs_upload_record *rec,
-                                const struct hs_manifest *keep, bool have_keep, struct clean *c,
-                                size_t from, size_t to, const struct hs_etcd_cmp *extra,
-                                size_t n_extra)
+                                const struct keep_set *keep, struct clean *c, size_t from,
+                                size_t to, const struct hs_etcd_cmp *extra, size_t n_extra)
 {
     struct hs_retire_record rr;
     hs_retire_record_init(&rr);
@@ -112,7 +130,7 @@ static enum hs_err retire_batch(struct hs_etcd *e, const struct hs_upload_record
     for (size_t i = from; i < to; i++) {
         for (size_t j = 0; j < c->v[i].n_locs; j++) {
             const struct hs_meta_blob_loc *l = &c->v[i].locs[j];
-            if (!have_keep || !hs_manifest_references(keep, l->blob_id, l->node_id))
+            if (!keep_has(keep, l))
                 hs_retire_record_add(&rr, l, 1);
         }
     }
@@ -167,7 +185,11 @@ enum hs_err hs_upload_retire_parts(struct hs_etcd *e, const char *upload_key, in
     struct clean c = {0};
     struct hs_manifest keep;
     hs_manifest_init(&keep);
-    bool have_keep = load_keep(e, rec, &keep);
+    struct keep_set ks = {0};
+    if (load_keep(e, rec, &keep)) {
+        hs_manifest_blob_locs(&keep, &ks.locs, &ks.n);
+        qsort(ks.locs, ks.n, sizeof *ks.locs, loc_cmp);
+    }
     size_t done = 0;
     enum hs_err err = hs_etcd_range_prefix_each(e, prefix, CLEAN_PAGE, false, on_part, &c, NULL);
     for (size_t from = 0; err == HS_OK && from < c.n;) {
@@ -175,7 +197,7 @@ enum hs_err hs_upload_retire_parts(struct hs_etcd *e, const char *upload_key, in
         while (to < c.n && to - from < CLEAN_PARTS_TXN &&
                (to == from || blobs + c.v[to].n_locs <= CLEAN_BLOBS_TXN))
             blobs += c.v[to++].n_locs;
-        err = retire_batch(e, rec, &keep, have_keep, &c, from, to, extra, n_extra);
+        err = retire_batch(e, rec, &ks, &c, from, to, extra, n_extra);
         if (err == HS_OK)
             done += to - from;
         from = to;
@@ -201,6 +223,7 @@ enum hs_err hs_upload_retire_parts(struct hs_etcd *e, const char *upload_key, in
     }
     if (parts_out)
         *parts_out = done;
+    free(ks.locs);
     hs_manifest_release(&keep);
     clean_release(&c);
     free(prefix);

@@ -11,9 +11,11 @@ upload test starts a second small cluster whose healer abandons uploads after 4 
 import base64
 import concurrent.futures
 import hashlib
+import http.client
 import json
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -77,8 +79,13 @@ class S3Cluster:
         return [p["url"] for p in self.c.processes("gateway")][0]
 
     def kill_gateway(self):
+        """SIGKILLs the gateway: the launcher's, or the one this test restarted."""
         name = self.c.processes("gateway")[0]["name"]
-        self.c.kill(name)
+        if self.extra and self.extra[-1].alive():
+            self.extra[-1].signal(signal.SIGKILL)
+            self.extra[-1].popen.wait(15)
+        else:
+            self.c.kill(name)
         return name
 
     def restart_gateway(self, name):
@@ -527,6 +534,7 @@ def test_ten_thousand_parts(mc):
 
 def signed_headers(url, data, extra=None):
     req = AWSRequest(method="PUT", url=url, data=data, headers=dict(extra or {}))
+    req.headers["Host"] = url.split("//")[1].split("/")[0]
     req.headers["x-amz-content-sha256"] = hashlib.sha256(data).hexdigest()
     S3SigV4Auth(Credentials(AK, SK), "s3", "us-east-1").add_auth(req)
     return dict(req.headers.items())
@@ -542,17 +550,27 @@ def test_gateway_killed_mid_upload_part(mc):
     half = threading.Event()
     release = threading.Event()
 
-    def slow():
-        yield data[:300_000]  # several segments: blobs stored, WAL record PENDING
-        half.set()
-        release.wait(60)
-        yield data[300_000:]
-
     def send():
+        """The part's first 300 KB (several segments: blobs stored, WAL record PENDING), then
+        nothing until the gateway is dead."""
+        host, port = mc.endpoint.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            requests.put(url, data=slow(), headers=headers, timeout=60)
-        except requests.RequestException:
+            conn.putrequest("PUT", url.split(mc.endpoint)[1], skip_host=True,
+                            skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            conn.send(data[:300_000])
+            half.set()
+            release.wait(60)
+            conn.send(data[300_000:])
+            conn.getresponse()
+        except (OSError, http.client.HTTPException):
             pass
+        finally:
+            half.set()
+            conn.close()
 
     t = threading.Thread(target=send)
     t.start()
@@ -598,6 +616,9 @@ def test_gateway_killed_mid_complete(mc, delay):
     s3 = mc.s3
     now = read_back(mc, key)
     assert now in (b"OLD VERSION", whole), "neither the old nor the new object"
+    state = (uploads(mc.c).get(uid) or {}).get("state", "gone")
+    print(f"killed {delay}s into Complete: {'old' if now != whole else 'new'} object, "
+          f"upload {state}")
     # old object: the upload is still completable; new: a repeated Complete answers it (or the
     # upload is gone already)
     try:
