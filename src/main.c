@@ -32,6 +32,8 @@ static const struct command commands[] = {
     {"stat", NULL, hs_cmd_stat, "show an object's manifest: strategy, version, blobs, nodes"},
     {"status", NULL, hs_cmd_status, "show nodes, usage, WAL and repair backlogs"},
     {"config", NULL, hs_cmd_config, "change a cluster setting: config set hot-fields a,b,c"},
+    {"key", NULL, hs_cmd_key, "S3 access keys: key create [--buckets a,b] [--read-only] | ls | rm"},
+    {"bucket", NULL, hs_cmd_bucket, "S3 buckets: bucket create NAME [--strategy S] | ls | rm"},
     {"debug", NULL, hs_cmd_debug, "inspect data: debug shard FILE, debug place KEY ..."},
 };
 

@@ -128,6 +128,10 @@ const char *hs_http_req_target(const struct hs_http_req *r);
 const char *hs_http_req_id(const struct hs_http_req *r); /* request id, for logs (req=) */
 /* Header (case-insensitive) or NULL. */
 const char *hs_http_req_header(const struct hs_http_req *r, const char *name);
+/* Calls fn for every request header in the order received (repeated names: each), until it
+ * returns false. name and value are borrowed for the call. */
+typedef bool hs_http_header_fn(void *ctx, const char *name, const char *value);
+void hs_http_req_headers_each(const struct hs_http_req *r, hs_http_header_fn *fn, void *ctx);
 /* Query argument (decoded) or NULL; "?a" gives "" for a. */
 const char *hs_http_req_query(const struct hs_http_req *r, const char *name);
 /* Content-Length when the client declared one (false for chunked or absent). */

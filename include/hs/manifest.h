@@ -59,6 +59,35 @@
  * | order      | array   | field_hybrid only: top-level field order, an array of strings   |
  * |            |         | (may hold \u0000), owned by the split module; handed back as the |
  * |            |         | same array, compact (escapes may be normalised by jansson)      |
+ * | attrs      | object  | format version 2, optional (manifest_attrs.c): what an S3 client |
+ * |            |         | stored beside the bytes, handed back on GET/HEAD; table below   |
+ *
+ * Format version 2 = version 1 plus optional members, each owned by one file; a writer emits
+ * "v": 2 only when it writes one of them (a manifest without them is written as version 1), and
+ * version 1 forbids them. "attrs" (struct hs_manifest_attrs; every member optional, but the
+ * object is never empty; written in this order; no other member accepted):
+ *
+ * | member   | type   | meaning                                                            |
+ * |----------|--------|--------------------------------------------------------------------|
+ * | cenc     | string | Content-Encoding                                                   |
+ * | cctl     | string | Cache-Control                                                      |
+ * | cdisp    | string | Content-Disposition                                                |
+ * | clang    | string | Content-Language                                                   |
+ * | expires  | string | Expires, as the client sent it (not parsed)                        |
+ * |          |        | (each of the five: 1..HS_ATTR_VALUE_MAX bytes of UTF-8, no control |
+ * |          |        | characters except tab)                                             |
+ * | meta     | array  | user metadata [[name, value], ...]: names 1..128 chars of lower-case |
+ * |          |        | [a-z0-9!#$%&'*+.^_`|~-] (the header after "x-amz-meta-"), unique,   |
+ * |          |        | sorted; values 0..HS_ATTR_VALUE_MAX bytes as above; names plus values |
+ * |          |        | at most HS_ATTRS_META_MAX bytes (S3's 2 KB: MetadataTooLarge)       |
+ * | ck_alg   | string | flexible checksum the client sent and the write verified: "crc32" \| |
+ * |          |        | "crc32c" \| "crc64nvme" \| "sha1" \| "sha256" (with ck)              |
+ * | ck       | string | its value, base64 of the digest (8, 8, 12, 28, 44 chars)            |
+ * | ck_type  | string | optional with ck: "FULL_OBJECT" \| "COMPOSITE" (multipart: a checksum |
+ * |          |        | of the part checksums, then ck ends in "-<parts>")                   |
+ *
+ * The etag field of an S3 write holds the lower-case hex MD5 of the body (multipart:
+ * "<hex>-<parts>"); native writes keep the txn id there.
  *
  * A part (replicated: "replicas"; ec: "k", "m", "stripe"):
  *
@@ -205,6 +234,10 @@
 #define HS_MANIFEST_STRIPE_MAX        ((int64_t)64 << 20) /* bytes per shard per stripe */
 #define HS_MANIFEST_ORDER_VERSION_MAX 1000
 #define HS_MANIFEST_ENCODED_MAX       ((size_t)1 << 20) /* bytes of encoded JSON (either record) */
+#define HS_MANIFEST_VERSION_2         2                 /* version 1 + optional members */
+#define HS_ATTR_VALUE_MAX             2048              /* bytes of one attrs value */
+#define HS_ATTRS_META_MAX             2048              /* bytes of user metadata names + values */
+#define HS_ATTRS_META_NAME_MAX        128               /* chars of one user metadata name */
 
 enum hs_strategy {
     HS_STRATEGY_REPLICATION = 1,
@@ -258,6 +291,25 @@ struct hs_part {
                     decode from a packed part and copied by hs_part_copy */
 };
 
+/* The optional "attrs" member (format version 2, table above; manifest_attrs.c). Every string
+ * is heap or NULL (absent). */
+struct hs_manifest_meta {
+    char *name;  /* lower-case, without "x-amz-meta-" */
+    char *value; /* may be "" */
+};
+struct hs_manifest_attrs {
+    char *content_encoding;
+    char *cache_control;
+    char *content_disposition;
+    char *content_language;
+    char *expires;
+    struct hs_manifest_meta *meta; /* heap; sorted by name, names unique */
+    size_t n_meta;
+    char *checksum_alg;  /* "crc32" ... "sha256", with checksum */
+    char *checksum;      /* base64 digest */
+    char *checksum_type; /* NULL, "FULL_OBJECT" or "COMPOSITE" */
+};
+
 struct hs_manifest {
     char *key; /* object key, NUL-terminated (heap) */
     enum hs_strategy strategy;
@@ -274,6 +326,7 @@ struct hs_manifest {
     char *cold_hash;             /* field_hybrid: 32 lower-case hex digits (heap); else NULL */
     int32_t field_order_version; /* field_hybrid: order record format (split.h); else 0 */
     char *field_order_json;      /* field_hybrid: compact JSON array of strings (heap); else NULL */
+    struct hs_manifest_attrs *attrs; /* version 2 "attrs" (heap), NULL when absent */
 };
 
 enum hs_txn_state {
@@ -421,6 +474,28 @@ bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, co
 void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
                                 const struct hs_meta_blob_loc *b, size_t n_b,
                                 struct hs_meta_blob_loc **out, size_t *n_out);
+
+/* ---- object attributes (manifest_attrs.c) ---- */
+
+/* Heap copy of a (NULL: returns NULL); a copy of an empty set of attributes is NULL too. */
+struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *a);
+/* Frees a and everything it owns. NULL is fine. */
+void hs_manifest_attrs_free(struct hs_manifest_attrs *a);
+/* True when a is NULL or holds nothing (then it is not encoded). */
+bool hs_manifest_attrs_empty(const struct hs_manifest_attrs *a);
+/* Adds (name, value) to a's user metadata, keeping it sorted; name is lower-cased. HS_EINVAL
+ * for a name or value outside the rules (why set), HS_EEXIST for a name already there (the
+ * caller decides: S3 joins repeated headers with ","), HS_ETOOBIG when the names and values
+ * would pass HS_ATTRS_META_MAX. a unchanged on error. */
+enum hs_err hs_manifest_attrs_meta_add(struct hs_manifest_attrs *a, const char *name,
+                                       const char *value, char *why, size_t why_len);
+/* The value of user metadata `name` (exact, lower-case), NULL when absent. Borrowed from a. */
+const char *hs_manifest_attrs_meta_get(const struct hs_manifest_attrs *a, const char *name);
+/* Validates the table's rules (NULL is fine). HS_EINVAL with a reason. */
+enum hs_err hs_manifest_attrs_validate(const struct hs_manifest_attrs *a, char *why,
+                                       size_t why_len);
+/* Base64 chars of a checksum algorithm's digest ("crc32" -> 8), 0 for an unknown name. */
+size_t hs_manifest_checksum_b64_len(const char *alg);
 
 /* ---- write-ahead records (manifest_txn.c) ---- */
 

@@ -97,9 +97,10 @@ void hs_s3_hasher_final(struct hs_s3_hasher *h, struct hs_s3_digests *out);
 /* Frees the state; h may be NULL or released already. */
 void hs_s3_hasher_release(struct hs_s3_hasher *h);
 
-/* One-shot digest of a buffer: writes hs_s3_cksum_size(a) bytes to out. HS_EINVAL for NONE. */
+/* One-shot digest of a buffer: writes hs_s3_cksum_size(a) bytes to out (a buffer of
+ * HS_S3_CKSUM_RAW_MAX always fits). HS_EINVAL for NONE. */
 enum hs_err hs_s3_cksum_compute(enum hs_s3_cksum_algo a, const void *data, size_t len,
-                                uint8_t out[HS_S3_CKSUM_RAW_MAX]);
+                                uint8_t *out);
 
 /* ---- Text forms and verification ------------------------------------------------------------ */
 
@@ -123,8 +124,7 @@ enum hs_s3_err hs_s3_content_md5_check(const char *header, const uint8_t md5[16]
  * HS_S3_INVALID_REQUEST when the value is not base64 of hs_s3_cksum_size(a) bytes (S3 answers
  * "Value for x-amz-checksum-... header is invalid."), HS_S3_BAD_DIGEST on mismatch. Constant
  * time. */
-enum hs_s3_err hs_s3_cksum_check(enum hs_s3_cksum_algo a, const char *b64,
-                                 const uint8_t raw[HS_S3_CKSUM_RAW_MAX]);
+enum hs_s3_err hs_s3_cksum_check(enum hs_s3_cksum_algo a, const char *b64, const uint8_t *raw);
 /* A declared x-amz-content-sha256 (raw) vs the computed SHA-256: HS_S3_OK or
  * HS_S3_CONTENT_SHA256_MISMATCH. Constant time. */
 enum hs_s3_err hs_s3_sha256_check(const uint8_t declared[32], const uint8_t computed[32]);

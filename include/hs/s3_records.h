@@ -54,8 +54,8 @@
 
 #define HS_S3_KEY_ID_MIN      16
 #define HS_S3_KEY_ID_MAX      128
-#define HS_S3_SECRET_MIN      16
-#define HS_S3_SECRET_MAX      128
+#define HS_S3_KEY_SECRET_MIN  16
+#define HS_S3_KEY_SECRET_MAX  128
 #define HS_S3_BUCKET_MAX      63
 #define HS_S3_COMMENT_MAX     256
 #define HS_S3_KEY_BUCKETS_MAX 100 /* buckets one key may be limited to */

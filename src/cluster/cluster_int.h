@@ -43,6 +43,9 @@ struct hs_cluster_config {
     int64_t start_timeout_ms; /* per role: time to become healthy */
     int64_t stop_timeout_ms;  /* per role: SIGTERM to SIGKILL */
     int64_t etcd_quota_bytes; /* --quota-backend-bytes of every etcd member */
+    int64_t s3_port;          /* nginx's S3 port (gateway<i>: +1+i); 0 = PORT+1000 */
+    char *s3_root_domain;     /* passed to gateways: virtual-host style; NULL = none */
+    char *require_auth;       /* passed to gateways (--require-auth); NULL = none */
 };
 
 struct hs_cluster;
@@ -52,9 +55,10 @@ struct hs_cluster_proc;
 struct hs_cluster_role {
     const char *role;   /* cluster.json "role"; names are "<role><i>" ("nginx" alone) */
     const char *plural; /* for the summary line: "nodes" */
-    int (*count)(const struct hs_cluster *c);       /* instances wanted (before availability) */
-    bool (*available)(void);                        /* binary/subcommand present in this build */
-    int (*port)(const struct hs_cluster *c, int i); /* listen port of instance i */
+    int (*count)(const struct hs_cluster *c);          /* instances wanted (before availability) */
+    bool (*available)(void);                           /* binary/subcommand present in this build */
+    int (*port)(const struct hs_cluster *c, int i);    /* listen port of instance i */
+    int (*s3_port)(const struct hs_cluster *c, int i); /* its S3 port; NULL = none */
     /* Heap NULL-terminated argv; argv[0] is an absolute path. */
     char **(*argv)(const struct hs_cluster *c, const struct hs_cluster_proc *p);
     /* Optional: files to write before the process starts (mkdir, nginx.conf). */
@@ -83,6 +87,7 @@ struct hs_cluster_proc {
     char name[24];  /* "node3" */
     int port;       /* main listen port */
     int peer_port;  /* etcd only, else 0 */
+    int s3_port;    /* gateway and nginx: the S3 listener, else 0 */
     char *url;      /* http://127.0.0.1:<port> */
     char *data_dir; /* NULL when the role has none */
     char *log_path; /* <dir>/logs/<name>.log */
@@ -95,15 +100,19 @@ struct hs_cluster_proc {
 /* Run-time state of one launcher. */
 struct hs_cluster {
     const struct hs_cluster_config *cfg;
-    char *dir;                     /* absolute */
-    char *self;                    /* absolute path of this binary (/proc/self/exe) */
-    char *etcd_bin;                /* absolute path of etcd */
-    char *secret_file;             /* <dir>/secret */
-    char *token;                   /* etcd --initial-cluster-token, persisted in <dir>/etcd-token */
-    char *etcd_endpoints;          /* "http://127.0.0.1:a,http://127.0.0.1:b" */
-    char *etcd_initial;            /* "etcd0=http://127.0.0.1:p,..." */
-    char *url;                     /* http://127.0.0.1:<port> (nginx) */
-    const char *state;             /* cluster.json "state": starting, up, stopping, stopped */
+    char *dir;            /* absolute */
+    char *self;           /* absolute path of this binary (/proc/self/exe) */
+    char *etcd_bin;       /* absolute path of etcd */
+    char *secret_file;    /* <dir>/secret */
+    char *token;          /* etcd --initial-cluster-token, persisted in <dir>/etcd-token */
+    char *etcd_endpoints; /* "http://127.0.0.1:a,http://127.0.0.1:b" */
+    char *etcd_initial;   /* "etcd0=http://127.0.0.1:p,..." */
+    char *url;            /* http://127.0.0.1:<port> (nginx) */
+    const char *state;    /* cluster.json "state": starting, up, stopping, stopped */
+    int s3_port;          /* nginx's S3 port (--s3-port or PORT+1000) */
+    char *s3_url;         /* http://127.0.0.1:<s3_port> */
+    char *s3_access_key;  /* the root S3 key (<dir>/s3-root-key), NULL until loaded */
+    char *s3_secret_key;
     struct hs_cluster_proc *procs; /* in start order */
     size_t n_procs;
 };
@@ -147,6 +156,11 @@ bool hs_cluster_port_busy(int port);
 bool hs_cluster_probe(const char *url, const char *path, const char *body_needle);
 /* "code 0", "signal 9" into buf. */
 void hs_cluster_status_text(int wait_status, char *buf, size_t buflen);
+
+/* s3.c: the root S3 access key: made once per data dir (<dir>/s3-root-key, 0600), stored in
+ * etcd (create-if-absent) once etcd is up, printed and written to cluster.json. */
+enum hs_err hs_cluster_s3_root_key(struct hs_cluster *c);
+void hs_cluster_s3_print(const struct hs_cluster *c);
 
 /* state.c: files in <dir>. */
 enum hs_err hs_cluster_lock_dir(const char *dir, int *fd_out);

@@ -103,6 +103,22 @@ static const struct hs_opt cluster_opts[] = {
      .help = "etcd --quota-backend-bytes of every member",
      .min = (int64_t)16 << 20,
      .max = (int64_t)8 << 30},
+    {.name = "s3-port",
+     .type = HS_OPT_INT,
+     .offset = OFF(s3_port),
+     .def = "0",
+     .help = "S3 endpoint on nginx (docs/s3.md); gateway<i> serves S3 on S3_PORT+1+i; 0 = "
+             "PORT+1000",
+     .min = 0,
+     .max = 65535},
+    {.name = "s3-root-domain",
+     .type = HS_OPT_STRING,
+     .offset = OFF(s3_root_domain),
+     .help = "passed to gateways: S3 virtual-host style under this domain (unset: path style)"},
+    {.name = "require-auth",
+     .type = HS_OPT_STRING,
+     .offset = OFF(require_auth),
+     .help = "passed to gateways: v1, ref or v1,ref need credentials (docs/design.md)"},
 };
 
 static const struct hs_config_spec cluster_spec = {
@@ -292,6 +308,9 @@ static int run_cluster(struct hs_cluster *c)
     for (size_t i = 0; i < hs_cluster_n_roles && err == HS_OK && !stop; i++) {
         if (role_planned(c, &hs_cluster_roles[i]) > 0)
             err = start_role(c, &hs_cluster_roles[i], &stop);
+        /* the root S3 key goes into etcd before any gateway serves */
+        if (err == HS_OK && !stop && strcmp(hs_cluster_roles[i].role, "etcd") == 0)
+            err = hs_cluster_s3_root_key(c);
     }
     if (err != HS_OK || stop) {
         stop_all(c);
@@ -300,6 +319,7 @@ static int run_cluster(struct hs_cluster *c)
     write_json(c, "up");
     char *sum = health_summary(c, false);
     printf("hybridstore cluster up: %s \xe2\x80\x94 %s\n", c->url, sum);
+    hs_cluster_s3_print(c);
     fflush(stdout);
     free(sum);
     sum = health_summary(c, true);

@@ -92,6 +92,15 @@ int hs_cluster_setup(struct hs_cluster *c, int *lock_fd)
     if (err != HS_OK)
         return HS_CLUSTER_EXIT_USAGE;
     c->url = hs_xasprintf("http://127.0.0.1:%d", (int)c->cfg->port);
+    c->s3_port = c->cfg->s3_port ? (int)c->cfg->s3_port : (int)c->cfg->port + 1000;
+    if (c->s3_port + 1 + (int)c->cfg->gateways > 65535) {
+        HS_LOG_ERROR("s3_port_invalid",
+                     "s3_port=%d msg='gateway S3 ports (s3-port+1+i) pass "
+                     "65535: choose a lower --s3-port'",
+                     c->s3_port);
+        return HS_CLUSTER_EXIT_USAGE;
+    }
+    c->s3_url = hs_xasprintf("http://127.0.0.1:%d", c->s3_port);
     return check_etcd_layout(c);
 }
 
@@ -126,6 +135,7 @@ static int plan_role(struct hs_cluster *c, const struct hs_cluster_role *r, size
             snprintf(p->name, sizeof p->name, "%s%d", r->role, i);
         p->port = r->port(c, i);
         p->peer_port = r->peer_offset ? p->port + r->peer_offset : 0;
+        p->s3_port = r->s3_port ? r->s3_port(c, i) : 0;
         p->url = hs_xasprintf("http://127.0.0.1:%d", p->port);
         p->data_dir = r->has_data_dir ? hs_xasprintf("%s/%s", c->dir, p->name) : NULL;
         p->log_path = hs_xasprintf("%s/logs/%s.log", c->dir, p->name);
@@ -154,18 +164,20 @@ static int check_ports(const struct hs_cluster *c)
 {
     for (size_t i = 0; i < c->n_procs; i++) {
         const struct hs_cluster_proc *p = &c->procs[i];
-        int ports[2] = {p->port, p->peer_port};
-        for (int k = 0; k < 2; k++) {
+        int ports[3] = {p->port, p->peer_port, p->s3_port};
+        static const char *const what[3] = {"", " (peer)", " (s3)"},
+                                 *said[3] = {"", " peer", " s3"};
+        for (int k = 0; k < 3; k++) {
             if (ports[k] == 0 || !hs_cluster_port_busy(ports[k]))
                 continue;
             HS_LOG_ERROR(
                 "port_in_use",
                 "port=%d name=%s%s "
                 "msg='127.0.0.1:%d is in use; choose another --port (all ports derive from it)'",
-                ports[k], p->name, k ? " (peer)" : "", ports[k]);
+                ports[k], p->name, what[k], ports[k]);
             fprintf(stderr,
-                    "hybridstore cluster: port %d (%s%s) is in use; choose another --port\n",
-                    ports[k], p->name, k ? " peer" : "");
+                    "hybridstore cluster: port %d (%s%s) is in use; choose another --port%s\n",
+                    ports[k], p->name, said[k], k == 2 ? " or --s3-port" : "");
             return HS_CLUSTER_EXIT_PORT;
         }
     }
@@ -206,5 +218,8 @@ void hs_cluster_release(struct hs_cluster *c)
     free(c->etcd_endpoints);
     free(c->etcd_initial);
     free(c->url);
+    free(c->s3_url);
+    free(c->s3_access_key);
+    free(c->s3_secret_key);
     memset(c, 0, sizeof *c);
 }

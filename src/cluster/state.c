@@ -227,6 +227,8 @@ static json_t *proc_json(const struct hs_cluster_proc *p)
     json_object_set_new(o, "port", json_integer(p->port));
     if (p->peer_port)
         json_object_set_new(o, "peer_url", json_sprintf("http://127.0.0.1:%d", p->peer_port));
+    if (p->s3_port)
+        json_object_set_new(o, "s3_url", json_sprintf("http://127.0.0.1:%d", p->s3_port));
     json_object_set_new(o, "data_dir", p->data_dir ? json_string(p->data_dir) : json_null());
     json_object_set_new(o, "log", json_string(p->log_path));
     json_t *argv = json_array();
@@ -249,6 +251,11 @@ enum hs_err hs_cluster_write_json(const struct hs_cluster *c)
                              "launcher_pid", (int)getpid(), "processes", procs);
     if (!root)
         HS_BUG("json_pack failed for cluster.json");
+    if (c->s3_access_key) /* the S3 endpoint and root key (the file is 0600) */
+        json_object_set_new(root, "s3",
+                            json_pack("{s:s, s:s, s:s, s:s}", "endpoint", c->s3_url, "region",
+                                      "us-east-1", "access_key", c->s3_access_key, "secret_key",
+                                      c->s3_secret_key));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)

@@ -17,8 +17,19 @@ struct hs_gw_server {
     struct hs_gw_metrics *metrics;
     const char *secret;     /* admin routes */
     const char *hostname;   /* for /health */
-    struct hs_s3_front *s3; /* the S3 listener's context (s3_api.h); NULL on the native one */
+    struct hs_s3_front *s3; /* S3 front end (s3_api.h): keys and buckets, on both listeners */
+    unsigned require_auth;  /* HS_GW_AUTH_*: APIs that need credentials (--require-auth) */
 };
+
+enum {
+    HS_GW_AUTH_V1 = 1u << 0,  /* the native /v1/ API */
+    HS_GW_AUTH_REF = 1u << 1, /* the reference API (/write, /read/, /delete/, ...) */
+};
+
+/* api_auth.c: with require_auth, a request to that API needs the cluster secret or an S3 key
+ * ("Bearer <access-key>:<secret>") allowed for it; health checks stay open. true to go on,
+ * false after answering 401/403. */
+bool hs_gw_native_auth(struct hs_http_req *r);
 
 /* routes.c */
 extern const struct hs_http_route hs_gw_routes[];
@@ -61,5 +72,16 @@ void hs_gw_v1_admin_config_start(struct hs_http_req *r);
 enum hs_err hs_gw_v1_admin_config_body(struct hs_http_req *r, const void *data, size_t n);
 void hs_gw_v1_admin_config_done(struct hs_http_req *r);
 void hs_gw_metrics_done(struct hs_http_req *r);
+
+/* api_s3_admin.c: /v1/admin/s3/keys[/<id>] and /v1/admin/s3/buckets[/<name>] (S3 access keys
+ * and buckets; POST bodies are small JSON objects) */
+void hs_gw_s3_admin_start(struct hs_http_req *r);
+enum hs_err hs_gw_s3_admin_body(struct hs_http_req *r, const void *data, size_t n);
+void hs_gw_s3_admin_key_create_done(struct hs_http_req *r);
+void hs_gw_s3_admin_key_list_done(struct hs_http_req *r);
+void hs_gw_s3_admin_key_delete_done(struct hs_http_req *r);
+void hs_gw_s3_admin_bucket_create_done(struct hs_http_req *r);
+void hs_gw_s3_admin_bucket_list_done(struct hs_http_req *r);
+void hs_gw_s3_admin_bucket_delete_done(struct hs_http_req *r);
 
 #endif

@@ -131,6 +131,14 @@ struct hs_obj_put_opts {
     bool if_none_match_any;    /* write only when the object does not exist */
     bool hot_only;             /* field_hybrid: HS_ECONFLICT when the cold part changed */
     const char *request_id;    /* for logs */
+    /* Stored with the version and handed back by reads (manifest.h "attrs"); copied. NULL =
+     * none. Its checksum members are ignored here: hs_obj_writer_seal sets them. */
+    const struct hs_manifest_attrs *attrs;
+    /* GET must return exactly the bytes written (S3): auto picks field_hybrid only for a
+     * document that field_hybrid gives back byte for byte (no whitespace between top-level
+     * members), never reuses a stored cold part, and an explicit field_hybrid write of another
+     * document is HS_EINVAL. */
+    bool byte_exact;
 };
 
 /* What a write did, for the front ends' answers. Heap strings are freed by
@@ -172,6 +180,13 @@ enum hs_err hs_obj_writer_write(struct hs_obj_writer *w, const void *data, size_
 struct hs_buf;
 enum hs_err hs_obj_writer_write_buf(struct hs_obj_writer *w, struct hs_buf *b, char *msg,
                                     size_t msg_len);
+/* Before finish, once the whole body is in and verified: the version's ETag (unquoted, etagc
+ * chars, e.g. the hex MD5 of the body; NULL = the txn id, as native writes have) and the
+ * flexible checksum the front end verified (alg as manifest.h's ck_alg, value base64; both
+ * NULL = none). HS_EINVAL (msg set) for values outside manifest.h's rules; then finish
+ * must not be called (abort). */
+enum hs_err hs_obj_writer_seal(struct hs_obj_writer *w, const char *etag, const char *ck_alg,
+                               const char *ck_value, char *msg, size_t msg_len);
 enum hs_err hs_obj_writer_finish(struct hs_obj_writer *w, struct hs_obj_put_result *res, char *msg,
                                  size_t msg_len);
 void hs_obj_writer_abort(struct hs_obj_writer *w);
@@ -206,6 +221,10 @@ struct hs_obj_info {
     int64_t created_ms;
     char etag[HS_ETAG_MAX + 1];
     char content_type[HS_CONTENT_TYPE_MAX + 1];
+    /* The version's stored attributes (manifest.h "attrs"), NULL when none. Borrowed from the
+     * reader: open's copy is valid until the first read (a read may move to a newer version),
+     * hs_obj_reader_info's until close. */
+    const struct hs_manifest_attrs *attrs;
 };
 
 /* Opens a read of [offset, offset + len) (len -1 = to the end; offset 0 and len -1 for the
@@ -262,6 +281,24 @@ typedef void hs_obj_list_fn(void *ctx, const struct hs_obj_list_entry *e);
  * limit. *truncated_out says whether more follow. */
 enum hs_err hs_obj_list(struct hs_gw *gw, const char *prefix, const char *start_after, size_t limit,
                         hs_obj_list_fn *fn, void *ctx, bool *truncated_out);
+
+/* A delimited listing (S3's ListObjects): keys under prefix in byte order strictly after
+ * start_after; a key holding delimiter after the prefix is rolled up into its common prefix
+ * (the key up to and including the first delimiter after the prefix), reported once, and the
+ * keys under it are skipped with one new etcd range each (a listing never walks a common
+ * prefix's keys). A common prefix not after start_after is skipped too, so a page that ended
+ * on one resumes past all its keys. Objects and common prefixes share limit (1..10000). fn
+ * gets an object (e) or a common prefix (cp), the other NULL, borrowed for the call.
+ * *truncated_out: more follow. Errors: etcd's. */
+typedef void hs_obj_list_dir_fn(void *ctx, const struct hs_obj_list_entry *e, const char *cp);
+struct hs_obj_list_req {
+    const char *prefix;      /* NULL or "" = every key */
+    const char *delimiter;   /* NULL or "" = none */
+    const char *start_after; /* NULL or "" = from the first key */
+    size_t limit;
+};
+enum hs_err hs_obj_list_dir(struct hs_gw *gw, const struct hs_obj_list_req *req,
+                            hs_obj_list_dir_fn *fn, void *ctx, bool *truncated_out);
 
 /* Asks every registered node for /v1/stats in parallel. */
 struct hs_gw_node_usage {

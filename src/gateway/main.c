@@ -46,9 +46,10 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
-    int64_t s3_port;          /* 0 = no S3 listener */
-    char *s3_root_domain;     /* virtual-host style bucket.<domain>; NULL = path style only */
-    char *s3_region;          /* signing region */
+    int64_t s3_port;      /* 0 = no S3 listener */
+    char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
+    char *s3_region;      /* signing region */
+    char *require_auth;   /* "v1", "ref", "v1,ref"; NULL = both open */
     int64_t s3_min_part_size; /* bytes */
 };
 
@@ -58,6 +59,31 @@ static const char *check_gateway_id(const void *value)
     return !v || hs_meta_node_id_valid(v) ? NULL
                                           : "must be 1..64 chars of [A-Za-z0-9._-], first a letter "
                                             "or digit";
+}
+
+/* "v1", "ref", "v1,ref" (any order) -> HS_GW_AUTH_* bits; false for anything else. */
+static bool require_auth_parse(const char *v, unsigned *out)
+{
+    unsigned bits = 0;
+    while (v && *v) {
+        size_t n = strcspn(v, ",");
+        if (n == 2 && strncmp(v, "v1", 2) == 0)
+            bits |= HS_GW_AUTH_V1;
+        else if (n == 3 && strncmp(v, "ref", 3) == 0)
+            bits |= HS_GW_AUTH_REF;
+        else
+            return false;
+        v += n + (v[n] == ',');
+    }
+    *out = bits;
+    return true;
+}
+
+static const char *check_require_auth(const void *value)
+{
+    const char *v = *(const char *const *)value;
+    unsigned bits;
+    return !v || require_auth_parse(v, &bits) ? NULL : "must be v1, ref or v1,ref";
 }
 
 #define FIELD(f) .offset = offsetof(struct hs_gateway_config, f)
@@ -125,6 +151,12 @@ static const struct hs_opt gateway_opts[] = {
      .help = "S3 region clients sign for"},
     BYTES("s3-min-part-size", s3_min_part_size, "5MiB", 0, (int64_t)5 << 30,
           "S3 multipart: smallest part but the last (smaller: EntityTooSmall at Complete)"),
+    {.name = "require-auth",
+     .type = HS_OPT_STRING,
+     FIELD(require_auth),
+     .help = "APIs that need credentials (the cluster secret or 'Bearer <s3-access-key>:<secret>'"
+             "): v1, ref or v1,ref (unset: both open; S3 always needs a signature)",
+     .check = check_require_auth},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -218,6 +250,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
                                            .secret = rt->secret,
                                            .hostname = rt->hostname,
                                            .s3 = rt->s3};
+    (void)require_auth_parse(cfg->require_auth, &rt->server_ctx.require_auth);
     struct hs_http_server_opts so = {
         .host = host,
         .port = port,

@@ -35,6 +35,19 @@ enum hs_err hs_hybrid_split(struct hs_gw *gw, const uint8_t *doc, size_t len,
     return HS_OK;
 }
 
+bool hs_hybrid_round_trips(const struct hs_split_result *split, const uint8_t *doc, size_t len)
+{
+    struct hs_buf out;
+    hs_buf_init(&out, len);
+    struct hs_split_error serr = {0};
+    bool same =
+        hs_split_merge(NULL, split->hot.data, split->hot.len, split->cold.data, split->cold.len,
+                       split->order.data, split->order.len, &out, &serr) == HS_OK &&
+        out.len == len && (len == 0 || memcmp(out.data, doc, len) == 0);
+    hs_buf_release(&out);
+    return same;
+}
+
 struct hybrid {
     struct hs_wr_common *c;
     const struct hs_split_result *split;
@@ -47,8 +60,10 @@ struct hybrid {
 /* Is cur's cold part reusable for this document? */
 static bool cold_reusable(const struct hybrid *h, const struct hs_manifest *cur)
 {
-    return cur && cur->strategy == HS_STRATEGY_FIELD_HYBRID && cur->cold_hash &&
-           strcmp(cur->cold_hash, h->cold_hash) == 0 && cur->has_cold == (h->split->n_cold > 0);
+    /* byte_exact: stored cold values may differ from this document's in whitespace */
+    return cur && !h->c->byte_exact && cur->strategy == HS_STRATEGY_FIELD_HYBRID &&
+           cur->cold_hash && strcmp(cur->cold_hash, h->cold_hash) == 0 &&
+           cur->has_cold == (h->split->n_cold > 0);
 }
 
 /* Size of the merged document a GET returns: {hot members,cold members} without whitespace
@@ -187,7 +202,7 @@ enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result
         n->field_order_json = hs_xstrndup((const char *)split->order.data, split->order.len);
         n->field_order_version = HS_SPLIT_ORDER_VERSION;
         n->size_bytes = merged_size(&h);
-        err = hs_gw_txn_commit(c->txn, n, on_retry, &h, msg, msg_len);
+        err = hs_wr_commit(c, on_retry, &h, msg, msg_len);
     }
     if (err == HS_OK)
         hs_gw_metric_add(h.pure_hot ? HS_GW_M_PURE_HOT_UPDATES : HS_GW_M_COLD_UPDATES, 1);

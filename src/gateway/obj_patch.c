@@ -150,7 +150,8 @@ static enum hs_err write_back(struct hs_gw *gw, const char *key, size_t key_len,
                                  .strategy = info->strategy,
                                  .content_type = info->content_type,
                                  .declared_len = (int64_t)doc->len,
-                                 .if_match = info->etag};
+                                 .if_match = info->etag,
+                                 .attrs = info->attrs}; /* kept, but not the old checksum */
     struct hs_obj_writer *w = NULL;
     enum hs_err err = hs_obj_writer_begin(gw, &po, &w, msg, msg_len);
     if (err != HS_OK)
@@ -199,6 +200,7 @@ static enum hs_err rmw_once(struct hs_gw *gw, const char *key, size_t key_len, c
         goto out;
     }
     err = apply_whole(doc.data, doc.len, patch, patch_len, max, &patched, msg, msg_len);
+    info.attrs = hs_obj_reader_info(rd)->attrs; /* open's copy may be stale after a read */
     if (err == HS_OK)
         err = write_back(gw, key, key_len, &info, &patched, res, msg, msg_len);
 out:
@@ -379,6 +381,8 @@ static enum hs_err hot_write(struct hot_patch *p, char *msg, size_t msg_len)
     struct hs_manifest *n = &c->next;
     n->strategy = HS_STRATEGY_FIELD_HYBRID;
     n->content_type = hs_xstrdup(cur->content_type); /* keep its type */
+    hs_manifest_attrs_free(n->attrs);                /* a retry comes here again */
+    n->attrs = hs_wr_attrs_carry(cur->attrs);        /* and its attributes, not its checksum */
     n->has_cold = cur->has_cold;
     n->cold_hash = hs_xstrdup(cur->cold_hash ? cur->cold_hash : "");
     n->field_order_json = hs_xstrndup((const char *)p->order.data, p->order.len);

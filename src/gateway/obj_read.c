@@ -85,6 +85,7 @@ static void info_from(const struct hs_manifest *m, struct hs_obj_info *info)
     info->created_ms = m->created_ms;
     snprintf(info->etag, sizeof info->etag, "%s", m->etag);
     snprintf(info->content_type, sizeof info->content_type, "%s", m->content_type);
+    info->attrs = m->attrs;
 }
 
 /* ---- fetching segments (shared with obj_read_ec.c) ---- */

@@ -70,6 +70,7 @@ struct hs_obj_writer {
     char *content_type;
     char *if_match; /* NULL = none */
     char *req_id;
+    char *etag; /* set by hs_obj_writer_seal, NULL = the txn id */
     bool hot_only;
     int64_t declared_len; /* -1 unknown */
     bool json_body;       /* Content-Type is application/json (auto may pick field_hybrid) */
@@ -97,6 +98,7 @@ static void writer_free(struct hs_obj_writer *w)
     free(w->content_type);
     free(w->if_match);
     free(w->req_id);
+    free(w->etag);
     hs_buf_release(&w->buf);
     hs_split_result_release(&w->split);
     hs_gw_body_release(w->c.gw, &w->body_budget); /* after the frees: it may trim the heap */
@@ -161,6 +163,8 @@ static enum hs_err validate(const struct hs_gw *gw, const struct hs_obj_put_opts
         snprintf(msg, msg_len, "invalid If-Match");
         return HS_EINVAL;
     }
+    if (o->attrs && hs_manifest_attrs_validate(o->attrs, msg, msg_len) != HS_OK)
+        return HS_EINVAL;
     if (o->strategy == HS_STRATEGY_FIELD_HYBRID && o->declared_len > gw->opts.doc_max_bytes) {
         snprintf(msg, msg_len, "a field_hybrid document may have at most %" PRId64 " bytes",
                  gw->opts.doc_max_bytes);
@@ -185,6 +189,8 @@ enum hs_err hs_obj_writer_begin(struct hs_gw *gw, const struct hs_obj_put_opts *
     w->req_id = hs_xstrdup(opts->request_id ? opts->request_id : "-");
     w->c.key = w->key;
     w->c.req_id = w->req_id;
+    w->c.byte_exact = opts->byte_exact;
+    w->c.next.attrs = hs_wr_attrs_carry(opts->attrs); /* checksum: hs_obj_writer_seal */
     w->c.content_type = w->content_type;
     w->c.conds = (struct hs_txn_conds){.if_match = w->if_match,
                                        .if_match_any = opts->if_match_any,
@@ -315,7 +321,7 @@ static enum hs_err commit_data(struct hs_obj_writer *w, char *msg, size_t msg_le
     struct hs_manifest *n = &w->c.next;
     n->strategy = w->strategy;
     n->content_type = hs_xstrdup(w->content_type);
-    return hs_gw_txn_commit(w->c.txn, n, retry_conds, &w->c.conds, msg, msg_len);
+    return hs_wr_commit(&w->c, retry_conds, &w->c.conds, msg, msg_len);
 }
 
 static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t msg_len)
@@ -324,7 +330,8 @@ static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t ms
     if (w->strategy == 0 && w->json_body) {
         if (hs_hybrid_split(w->c.gw, w->buf.data, w->buf.len, &w->split, w->cold_hash, msg,
                             msg_len) == HS_OK &&
-            w->split.n_hot > 0)
+            w->split.n_hot > 0 &&
+            (!w->c.byte_exact || hs_hybrid_round_trips(&w->split, w->buf.data, w->buf.len)))
             w->strategy = HS_STRATEGY_FIELD_HYBRID;
         msg[0] = '\0';
     }
@@ -335,6 +342,13 @@ static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t ms
             (err = hs_hybrid_split(w->c.gw, w->buf.data, w->buf.len, &w->split, w->cold_hash, msg,
                                    msg_len)) != HS_OK)
             return err;
+        if (w->c.byte_exact && !hs_hybrid_round_trips(&w->split, w->buf.data, w->buf.len)) {
+            snprintf(msg, msg_len,
+                     "field_hybrid would not give this document back byte for byte (it keeps no "
+                     "whitespace between top-level members): send it compact or store it "
+                     "another way");
+            return HS_EINVAL;
+        }
         return hs_hybrid_write(&w->c, &w->split, w->cold_hash, w->hot_only, &w->pure_hot, msg,
                                msg_len);
     }
@@ -343,6 +357,39 @@ static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t ms
         return err;
     err = hs_part_writer_put(&w->pw, w->buf.data, w->buf.len, msg, msg_len);
     return err == HS_OK ? commit_data(w, msg, msg_len) : err;
+}
+
+static bool etag_ok(const char *e)
+{
+    size_t n = strlen(e);
+    if (n == 0 || n > HS_ETAG_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)e[i] < 0x21 || e[i] == '"' || (unsigned char)e[i] > 0x7e)
+            return false;
+    return true;
+}
+
+enum hs_err hs_obj_writer_seal(struct hs_obj_writer *w, const char *etag, const char *ck_alg,
+                               const char *ck_value, char *msg, size_t msg_len)
+{
+    if (etag && !etag_ok(etag)) {
+        snprintf(msg, msg_len, "invalid ETag");
+        return HS_EINVAL;
+    }
+    free(w->etag);
+    w->etag = etag ? hs_xstrdup(etag) : NULL;
+    w->c.etag = w->etag;
+    if (!ck_alg && !ck_value)
+        return HS_OK;
+    struct hs_manifest_attrs *a = w->c.next.attrs;
+    if (!a)
+        a = w->c.next.attrs = hs_xcalloc(1, sizeof *a);
+    free(a->checksum_alg);
+    free(a->checksum);
+    a->checksum_alg = ck_alg ? hs_xstrdup(ck_alg) : NULL;
+    a->checksum = ck_value ? hs_xstrdup(ck_value) : NULL;
+    return hs_manifest_attrs_validate(a, msg, msg_len) == HS_OK ? HS_OK : HS_EINVAL;
 }
 
 enum hs_err hs_obj_writer_finish(struct hs_obj_writer *w, struct hs_obj_put_result *res, char *msg,

@@ -52,6 +52,29 @@ enum hs_err hs_wr_begin(struct hs_wr_common *c, const struct hs_part *need, enum
     return HS_OK;
 }
 
+struct hs_manifest_attrs *hs_wr_attrs_carry(const struct hs_manifest_attrs *a)
+{
+    struct hs_manifest_attrs *d = hs_manifest_attrs_dup(a);
+    if (!d)
+        return NULL;
+    free(d->checksum_alg);
+    free(d->checksum);
+    free(d->checksum_type);
+    d->checksum_alg = d->checksum = d->checksum_type = NULL;
+    if (hs_manifest_attrs_empty(d)) {
+        hs_manifest_attrs_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+enum hs_err hs_wr_commit(struct hs_wr_common *c, hs_gw_txn_retry_fn retry, void *ctx, char *msg,
+                         size_t msg_len)
+{
+    hs_gw_txn_set_etag(c->txn, c->etag);
+    return hs_gw_txn_commit(c->txn, &c->next, retry, ctx, msg, msg_len);
+}
+
 void hs_wr_result(struct hs_wr_common *c, enum hs_strategy s, bool pure_hot,
                   struct hs_obj_put_result *res)
 {

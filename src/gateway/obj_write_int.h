@@ -26,6 +26,8 @@ struct hs_wr_common {
     struct hs_gw_txn *txn;      /* NULL until begun; the owner of c frees it */
     struct hs_manifest next;    /* the version being written */
     struct hs_part_tally tally; /* for the answer */
+    const char *etag;           /* borrowed: the version's ETag fixed by the caller, or NULL */
+    bool byte_exact;            /* never reuse a stored cold part (gateway.h byte_exact) */
 };
 /* Sets c up (geometry from the gateway's settings and options); c->key etc. stay to fill. */
 void hs_wr_common_init(struct hs_wr_common *c, struct hs_gw *gw);
@@ -36,6 +38,12 @@ void hs_wr_common_release(struct hs_wr_common *c);
  * c->conds against it. On an error nothing is left behind and c->txn stays NULL. */
 enum hs_err hs_wr_begin(struct hs_wr_common *c, const struct hs_part *need, enum hs_strategy s,
                         const struct hs_txn_plan *plan, char *msg, size_t msg_len);
+/* A copy of a without its checksum (a new body has not proved it), NULL when nothing is left:
+ * what a rewrite of an object (PATCH) or a new write carries over. */
+struct hs_manifest_attrs *hs_wr_attrs_carry(const struct hs_manifest_attrs *a);
+/* Commits c->next through c->txn with c->etag (hs_gw_txn_commit). */
+enum hs_err hs_wr_commit(struct hs_wr_common *c, hs_gw_txn_retry_fn retry, void *ctx, char *msg,
+                         size_t msg_len);
 /* Fills res from a committed write (takes the tally's URLs). */
 struct hs_obj_put_result;
 void hs_wr_result(struct hs_wr_common *c, enum hs_strategy s, bool pure_hot,
@@ -51,6 +59,8 @@ enum hs_err hs_hybrid_split(struct hs_gw *gw, const uint8_t *doc, size_t len,
 /* Writes a split document as field_hybrid: begins c->txn, writes the hot part and (unless the
  * current cold part is reused: *pure_hot) the cold part, commits. HS_ECONFLICT hot_only with
  * a changed cold part. */
+/* True when field_hybrid gives back exactly doc's bytes from split (its merge equals doc). */
+bool hs_hybrid_round_trips(const struct hs_split_result *split, const uint8_t *doc, size_t len);
 enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result *split,
                             const char *cold_hash, bool hot_only, bool *pure_hot, char *msg,
                             size_t msg_len);

@@ -28,6 +28,16 @@ const struct hs_http_route hs_gw_routes[] = {
     {"PUT", "/v1/admin/config/", HS_HTTP_PREFIX, 0, hs_gw_v1_admin_config_start,
      hs_gw_v1_admin_config_body, hs_gw_v1_admin_config_done},
     {"GET", "/metrics", HS_HTTP_EXACT, 0, NULL, NULL, hs_gw_metrics_done},
+    /* S3 access keys and buckets (api_s3_admin.c) */
+    {"POST", "/v1/admin/s3/keys", HS_HTTP_EXACT, 0, hs_gw_s3_admin_start, hs_gw_s3_admin_body,
+     hs_gw_s3_admin_key_create_done},
+    {"GET", "/v1/admin/s3/keys", HS_HTTP_EXACT, 0, NULL, NULL, hs_gw_s3_admin_key_list_done},
+    {"DELETE", "/v1/admin/s3/keys/", HS_HTTP_PREFIX, 0, NULL, NULL, hs_gw_s3_admin_key_delete_done},
+    {"POST", "/v1/admin/s3/buckets", HS_HTTP_EXACT, 0, hs_gw_s3_admin_start, hs_gw_s3_admin_body,
+     hs_gw_s3_admin_bucket_create_done},
+    {"GET", "/v1/admin/s3/buckets", HS_HTTP_EXACT, 0, NULL, NULL, hs_gw_s3_admin_bucket_list_done},
+    {"DELETE", "/v1/admin/s3/buckets/", HS_HTTP_PREFIX, 0, NULL, NULL,
+     hs_gw_s3_admin_bucket_delete_done},
 };
 
 const size_t hs_gw_n_routes = sizeof hs_gw_routes / sizeof hs_gw_routes[0];
@@ -36,7 +46,7 @@ bool hs_gw_guard(struct hs_http_req *r)
 {
     static const char admin[] = "/v1/admin/";
     if (strncmp(hs_http_req_path(r), admin, sizeof admin - 1) != 0)
-        return true;
+        return hs_gw_native_auth(r);
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     if (hs_http_req_bearer_matches(r, srv->secret))
         return true;

@@ -2,7 +2,7 @@
  * table of S3 operations (s3_ops.c), the per-request S3 context every handler gets, the bucket
  * and key caches, the bucket <-> native key mapping and strategy resolution, and S3 error
  * answers. Handlers are in s3_bucket.c (buckets), s3_object*.c and s3_list.c (objects), and
- * s3_multipart*.c (multipart); not yet written ones answer 501 from s3_stubs.c.
+ * s3_multipart*.c (multipart).
  *
  * Request life cycle (s3_front.c): the HTTP glue calls the dispatcher's start once the headers
  * are in. It parses the bucket and key from the raw target (path style /bucket/key, or
@@ -22,7 +22,9 @@
 #include "hs/err.h"
 #include "hs/http_server.h"
 #include "hs/manifest.h"
+#include "hs/s3_err.h"
 #include "hs/s3_records.h"
+#include "hs/s3_sigv4.h"
 
 struct hs_gw;
 
@@ -75,25 +77,18 @@ extern const size_t hs_s3_n_ops;
 
 /* ---- the per-request context ---- */
 
-/* What SigV4 verification found (filled by the dispatcher before the operation's start). */
-enum hs_s3_payload {
-    HS_S3_PAYLOAD_NONE = 0,      /* anonymous */
-    HS_S3_PAYLOAD_SHA256,        /* hex SHA-256 of the body in x-amz-content-sha256 */
-    HS_S3_PAYLOAD_UNSIGNED,      /* UNSIGNED-PAYLOAD (presigned URLs too) */
-    HS_S3_PAYLOAD_STREAMING,     /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
-    HS_S3_PAYLOAD_STREAMING_TRL, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
-    HS_S3_PAYLOAD_UNSIGNED_TRL,  /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
-};
-
+/* What SigV4 verification found (filled by the dispatcher before the operation's start):
+ * everything the body checks need (s3_chunked.h takes these as a struct hs_s3_sigv4_result;
+ * the full result is in .result). */
 struct hs_s3_auth_info {
-    bool anonymous;             /* no signature at all */
-    bool presigned;             /* signature in the query */
-    enum hs_s3_payload payload; /* x-amz-content-sha256 mode */
-    char payload_sha256[65];    /* HS_S3_PAYLOAD_SHA256: the declared hex digest */
-    char seed_signature[65];    /* hex signature of the request: first chunk's previous */
-    uint8_t signing_key[32];    /* derived key for chunk/trailer signatures */
-    char amz_date[17];          /* yyyymmddThhmmssZ */
-    char scope[96];             /* date/region/s3/aws4_request */
+    bool anonymous;                             /* no signature at all */
+    bool presigned;                             /* signature in the query */
+    enum hs_s3_payload_mode payload;            /* x-amz-content-sha256 mode */
+    char seed_signature[HS_S3_SIG_HEX_LEN + 1]; /* the request's signature: first "previous" */
+    uint8_t signing_key[32];                    /* kSigning for chunk/trailer signatures */
+    char amz_date[HS_S3_AMZ_DATE_LEN + 1];      /* yyyymmddThhmmssZ */
+    char scope[HS_S3_SCOPE_MAX];                /* date/region/s3/aws4_request */
+    struct hs_s3_sigv4_result result;           /* the verifier's whole answer */
 };
 
 struct hs_s3_req {
@@ -139,10 +134,13 @@ const char *hs_s3_storage_class_of(enum hs_strategy s);
 /* ---- answers (s3_front.c) ---- */
 
 /* S3 error answer: <Error><Code/><Message/><Resource/><RequestId/></Error> as application/xml
- * with the status of code (S3 error table), x-amz-request-id, no body on HEAD. fmt may be
- * NULL (the table's default message). */
+ * with the status of code (the S3 error table, s3_err.h; an unknown code answers 500
+ * InternalError), x-amz-request-id, no body on HEAD (nor on 304). fmt may be NULL (the table's
+ * default message). */
 void hs_s3_error(struct hs_http_req *r, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Same with the table's enum; detail NULL or "" = the default message. */
+void hs_s3_error_e(struct hs_http_req *r, enum hs_s3_err e, const char *detail);
 /* The S3 error for an object-layer error (HS_ENOENT with a key: NoSuchKey; HS_EPRECONDITION:
  * PreconditionFailed; HS_EBUSY/HS_EUNAVAIL: ServiceUnavailable/SlowDown; ...), msg as the
  * message (may be empty). */

@@ -11,26 +11,31 @@
 #include "hs/buf.h"
 #include "hs/clock.h"
 #include "hs/log.h"
+#include "hs/s3_util.h"
+#include "hs/s3_xml.h"
 #include "hs/banned.h"
 
-#define XML_HEAD   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-#define S3_NS      "http://s3.amazonaws.com/doc/2006-03-01/"
-#define CONFIG_MAX (64 * 1024) /* a CreateBucketConfiguration is a few hundred bytes */
-#define BUCKET_MIN 3
+#define S3_NS HS_S3_XMLNS
 
-static void respond_buf(struct hs_http_req *r, unsigned status, struct hs_buf *b)
+/* Sends the document in b (taken) as application/xml. */
+static void respond_doc(struct hs_http_req *r, struct hs_s3_xml *x, struct hs_buf *b)
 {
+    if (hs_s3_xml_end(x) != HS_OK) {
+        hs_buf_release(b);
+        hs_s3_error_e(r, HS_S3_INTERNAL_ERROR, "cannot build the answer");
+        return;
+    }
     hs_s3_add_request_id(r);
     size_t len = 0;
     uint8_t *data = hs_buf_detach(b, &len);
-    hs_http_respond_take(r, status, "application/xml", data, len);
+    hs_http_respond_take(r, 200, "application/xml", data, len);
 }
 
 /* ---- ListBuckets ---- */
 
 struct list_ctx {
     const struct hs_s3_req *s;
-    struct hs_buf *out;
+    struct hs_s3_xml *x;
 };
 
 static void list_one(void *ctx, const struct hs_s3_bucket_record *b)
@@ -38,11 +43,12 @@ static void list_one(void *ctx, const struct hs_s3_bucket_record *b)
     struct list_ctx *lc = ctx;
     if (!hs_s3_key_allows_bucket(&lc->s->caller, b->name))
         return;
-    char when[40];
-    hs_clock_format_utc(b->created_ms, when, sizeof when);
-    (void)hs_buf_printf(lc->out, "<Bucket><Name>");
-    hs_s3_xml_escape(lc->out, b->name, strlen(b->name));
-    (void)hs_buf_printf(lc->out, "</Name><CreationDate>%s</CreationDate></Bucket>", when);
+    char when[HS_S3_ISO_DATE_LEN + 1];
+    hs_s3_time_iso8601(b->created_ms, when);
+    hs_s3_xml_open(lc->x, "Bucket", NULL);
+    hs_s3_xml_elem(lc->x, "Name", b->name);
+    hs_s3_xml_elem(lc->x, "CreationDate", when);
+    hs_s3_xml_close(lc->x);
 }
 
 void hs_s3_list_buckets_done(struct hs_http_req *r)
@@ -50,88 +56,89 @@ void hs_s3_list_buckets_done(struct hs_http_req *r)
     const struct hs_s3_req *s = hs_s3_req_of(r);
     struct hs_buf b;
     hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b, XML_HEAD "<ListAllMyBucketsResult xmlns=\"" S3_NS "\"><Owner><ID>");
-    hs_s3_xml_escape(&b, s->caller.id, strlen(s->caller.id));
-    (void)hs_buf_printf(&b, "</ID><DisplayName>hybridstore</DisplayName></Owner><Buckets>");
-    struct list_ctx lc = {s, &b};
+    struct hs_s3_xml x;
+    hs_s3_xml_begin(&x, &b);
+    hs_s3_xml_open(&x, "ListAllMyBucketsResult", S3_NS);
+    hs_s3_xml_open(&x, "Owner", NULL);
+    hs_s3_xml_elem(&x, "ID", s->caller.id);
+    hs_s3_xml_elem(&x, "DisplayName", "hybridstore");
+    hs_s3_xml_close(&x);
+    hs_s3_xml_open(&x, "Buckets", NULL);
+    struct list_ctx lc = {s, &x};
     enum hs_err err = hs_s3_cache_buckets_each(s->front->cache, list_one, &lc);
     if (err != HS_OK) {
         hs_buf_release(&b);
         hs_s3_error_hs(r, HS_EUNAVAIL, "cannot list buckets in etcd");
         return;
     }
-    (void)hs_buf_printf(&b, "</Buckets></ListAllMyBucketsResult>");
-    respond_buf(r, 200, &b);
+    hs_s3_xml_close(&x);
+    hs_s3_xml_close(&x);
+    respond_doc(r, &x, &b);
 }
 
 /* ---- CreateBucket ---- */
 
-/* S3's bucket naming rules: 3..63 chars of [a-z0-9.-], a letter or digit at both ends, no "..",
- * not an IPv4 address, none of the reserved prefixes and suffixes. */
-static bool s3_bucket_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < BUCKET_MIN || n > HS_S3_BUCKET_MAX || !hs_meta_s3_bucket_name_valid(name))
-        return false;
-    char first = name[0], last = name[n - 1];
-    bool ends_ok = ((first >= 'a' && first <= 'z') || (first >= '0' && first <= '9')) &&
-                   ((last >= 'a' && last <= 'z') || (last >= '0' && last <= '9'));
-    if (!ends_ok || strstr(name, "..") || strstr(name, ".-") || strstr(name, "-."))
-        return false;
-    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0 ||
-        (n > 8 && strcmp(name + n - 8, "-s3alias") == 0) ||
-        (n > 10 && strcmp(name + n - 10, "--ol-s3") == 0))
-        return false;
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(name, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4;
-}
-
 struct create_ctx {
-    size_t body_bytes; /* CreateBucketConfiguration bytes received (their content is ignored:
-                          one region, one placement) */
+    struct hs_buf body; /* CreateBucketConfiguration, capped */
 };
+
+static void create_ctx_free(void *p)
+{
+    struct create_ctx *c = p;
+    hs_buf_release(&c->body);
+}
 
 void hs_s3_create_bucket_start(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
-    if (!s3_bucket_name_ok(s->bucket)) {
+    if (!hs_s3_bucket_name_valid(s->bucket)) {
         hs_s3_error(r, "InvalidBucketName", "The specified bucket is not valid: '%s'", s->bucket);
         return;
     }
     if (s->has_bucket) {
-        hs_s3_error(r, "BucketAlreadyOwnedByYou", NULL);
+        hs_s3_error_e(r, HS_S3_BUCKET_ALREADY_OWNED_BY_YOU, NULL);
         return;
     }
-    s->op_ctx = hs_arena_alloc(hs_http_req_arena(r), sizeof(struct create_ctx));
-    *(struct create_ctx *)s->op_ctx = (struct create_ctx){0};
+    struct hs_arena *a = hs_http_req_arena(r);
+    struct create_ctx *c = hs_arena_alloc(a, sizeof *c);
+    hs_buf_init(&c->body, HS_S3_XML_CREATE_BUCKET_MAX);
+    hs_arena_defer(a, create_ctx_free, c);
+    s->op_ctx = c;
 }
 
 enum hs_err hs_s3_create_bucket_body(struct hs_http_req *r, const void *data, size_t n)
 {
-    (void)data;
     struct create_ctx *c = hs_s3_req_of(r)->op_ctx;
-    c->body_bytes += n;
-    if (c->body_bytes > CONFIG_MAX) {
-        hs_s3_error(r, "MalformedXML", "CreateBucketConfiguration is too large");
-        return HS_ETOOBIG;
-    }
-    return HS_OK;
+    enum hs_err err = hs_buf_append(&c->body, data, n);
+    if (err != HS_OK)
+        hs_s3_error_e(r, HS_S3_MALFORMED_XML, "CreateBucketConfiguration is too large");
+    return err;
 }
 
+/* One region, one placement: any LocationConstraint is accepted (aws s3 mb sends the client's
+ * region) as long as the body is a well-formed CreateBucketConfiguration. */
 void hs_s3_create_bucket_done(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
+    struct create_ctx *c = s->op_ctx;
+    if (c->body.len > 0) {
+        struct hs_s3_create_bucket_conf conf;
+        enum hs_s3_err e = hs_s3_xml_parse_create_bucket(c->body.data, c->body.len, &conf);
+        if (e != HS_S3_OK) {
+            hs_s3_error_e(r, e, NULL);
+            return;
+        }
+    }
     struct hs_s3_bucket_record b = {.name = (char *)s->bucket,
                                     .created_ms = hs_clock_wall_ms(),
                                     .owner = s->has_caller ? s->caller.id : NULL};
     enum hs_err err = hs_s3_bucket_create(hs_s3_cache_etcd(s->front->cache), &b, NULL);
     if (err == HS_EEXIST) {
-        hs_s3_error(r, "BucketAlreadyOwnedByYou", NULL);
+        hs_s3_error_e(r, HS_S3_BUCKET_ALREADY_OWNED_BY_YOU, NULL);
         return;
     }
     if (err != HS_OK) {
-        hs_s3_error_hs(r, err == HS_EINVAL ? HS_EINVAL : HS_EUNAVAIL, "cannot create the bucket");
+        hs_s3_error_hs(r, HS_EUNAVAIL, "cannot create the bucket");
         return;
     }
     hs_s3_cache_bucket_changed(s->front->cache, s->bucket);
@@ -182,19 +189,23 @@ void hs_s3_get_bucket_location_done(struct hs_http_req *r)
     const char *region = hs_s3_front_region(s->front);
     struct hs_buf b;
     hs_buf_init(&b, 0);
+    struct hs_s3_xml x;
+    hs_s3_xml_begin(&x, &b);
     /* us-east-1 is spelt as an empty constraint (what every client expects) */
-    if (strcmp(region, "us-east-1") == 0) {
-        (void)hs_buf_printf(&b, XML_HEAD "<LocationConstraint xmlns=\"" S3_NS "\"/>");
-    } else {
-        (void)hs_buf_printf(&b, XML_HEAD "<LocationConstraint xmlns=\"" S3_NS "\">");
-        hs_s3_xml_escape(&b, region, strlen(region));
-        (void)hs_buf_printf(&b, "</LocationConstraint>");
-    }
-    respond_buf(r, 200, &b);
+    hs_s3_xml_open(&x, "LocationConstraint", S3_NS);
+    if (strcmp(region, "us-east-1") != 0 && hs_s3_xml_escape(&b, region, strlen(region)) != HS_OK)
+        x.err = HS_ETOOBIG;
+    hs_s3_xml_close(&x);
+    respond_doc(r, &x, &b);
 }
 
 void hs_s3_get_bucket_versioning_done(struct hs_http_req *r)
 {
-    static const char xml[] = XML_HEAD "<VersioningConfiguration xmlns=\"" S3_NS "\"/>";
-    hs_s3_respond_xml(r, 200, xml, sizeof xml - 1);
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    struct hs_s3_xml x;
+    hs_s3_xml_begin(&x, &b);
+    hs_s3_xml_open(&x, "VersioningConfiguration", S3_NS); /* never enabled: empty */
+    hs_s3_xml_close(&x);
+    respond_doc(r, &x, &b);
 }

@@ -14,6 +14,7 @@
 #include "gateway/metrics.h"
 #include "gateway/s3_int.h"
 #include "hs/buf.h"
+#include "hs/clock.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
@@ -53,6 +54,7 @@ enum hs_err hs_s3_front_new(struct hs_gw *gw, const struct hs_s3_front_opts *opt
         f->root_len = strlen(f->root_domain);
     }
     f->region = hs_xstrdup(opts->region && *opts->region ? opts->region : DEFAULT_REGION);
+    f->sigv4_cache = hs_s3_sigv4_cache_new();
     enum hs_err err = hs_s3_cache_new(hs_gw_etcd(gw), &f->cache);
     if (err != HS_OK) {
         hs_s3_front_free(f);
@@ -67,6 +69,7 @@ void hs_s3_front_free(struct hs_s3_front *f)
     if (!f)
         return;
     hs_s3_cache_free(f->cache);
+    hs_s3_sigv4_cache_free(f->sigv4_cache);
     free(f->root_domain);
     free(f->region);
     free(f);
@@ -83,107 +86,6 @@ struct hs_s3_req *hs_s3_req_of(struct hs_http_req *r)
 }
 
 /* ---- answers ---- */
-
-void hs_s3_xml_escape(struct hs_buf *b, const char *s, size_t len)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *esc = NULL;
-        switch (s[i]) {
-        case '&':
-            esc = "&amp;";
-            break;
-        case '<':
-            esc = "&lt;";
-            break;
-        case '>':
-            esc = "&gt;";
-            break;
-        case '"':
-            esc = "&quot;";
-            break;
-        case '\'':
-            esc = "&apos;";
-            break;
-        default:
-            run++;
-            continue;
-        }
-        (void)hs_buf_append(b, s + i - run, run);
-        (void)hs_buf_append(b, esc, strlen(esc));
-        run = 0;
-    }
-    (void)hs_buf_append(b, s + len - run, run);
-}
-
-/* TEMPORARY until the S3 library's error table is merged: status and default message per code. */
-struct err_row {
-    const char *code;
-    unsigned status;
-    const char *message;
-};
-static const struct err_row err_rows[] = {
-    {"AccessDenied", 403, "Access Denied"},
-    {"InvalidAccessKeyId", 403,
-     "The AWS Access Key Id you provided does not exist in our records."},
-    {"SignatureDoesNotMatch", 403,
-     "The request signature we calculated does not match the "
-     "signature you provided."},
-    {"RequestTimeTooSkewed", 403,
-     "The difference between the request time and the server's time "
-     "is too large."},
-    {"NoSuchBucket", 404, "The specified bucket does not exist"},
-    {"NoSuchKey", 404, "The specified key does not exist."},
-    {"NoSuchUpload", 404, "The specified upload does not exist."},
-    {"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"},
-    {"BucketAlreadyOwnedByYou", 409,
-     "Your previous request to create the named bucket succeeded "
-     "and you already own it."},
-    {"BucketAlreadyExists", 409, "The requested bucket name is not available."},
-    {"OperationAborted", 409,
-     "A conflicting conditional operation is currently in progress "
-     "against this resource. Please try again."},
-    {"InvalidBucketName", 400, "The specified bucket is not valid."},
-    {"InvalidArgument", 400, "Invalid Argument"},
-    {"InvalidRequest", 400, "Invalid Request"},
-    {"InvalidURI", 400, "Couldn't parse the specified URI."},
-    {"KeyTooLongError", 400, "Your key is too long"},
-    {"InvalidStorageClass", 400, "The storage class you specified is not valid"},
-    {"MalformedXML", 400,
-     "The XML you provided was not well-formed or did not validate against "
-     "our published schema"},
-    {"InvalidLocationConstraint", 400, "The specified location-constraint is not valid"},
-    {"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
-    {"PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"},
-    {"InvalidRange", 416, "The requested range is not satisfiable"},
-    {"MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
-    {"NotImplemented", 501,
-     "A header you provided implies functionality that is not "
-     "implemented"},
-    {"InternalError", 500, "We encountered an internal error. Please try again."},
-    /* multipart and payload verification (s3_multipart*.c) */
-    {"InvalidPart", 400, "One or more of the specified parts could not be found."},
-    {"InvalidPartOrder", 400, "The list of parts was not in ascending order."},
-    {"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size"},
-    {"BadDigest", 400, "The Content-MD5 or checksum you specified did not match what we received."},
-    {"InvalidDigest", 400, "The Content-MD5 you specified is not valid."},
-    {"XAmzContentSHA256Mismatch", 400,
-     "The provided 'x-amz-content-sha256' header does not "
-     "match what was computed."},
-    {"IncompleteBody", 400,
-     "You did not provide the number of bytes specified by the "
-     "Content-Length HTTP header."},
-    {"ServiceUnavailable", 503, "Please reduce your request rate."},
-    {"SlowDown", 503, "Please reduce your request rate."},
-};
-
-static const struct err_row *err_find(const char *code)
-{
-    for (size_t i = 0; i < sizeof err_rows / sizeof err_rows[0]; i++)
-        if (strcmp(err_rows[i].code, code) == 0)
-            return &err_rows[i];
-    return NULL;
-}
 
 void hs_s3_add_request_id(struct hs_http_req *r)
 {
@@ -203,87 +105,54 @@ static size_t target_path_len(const char *target)
     return q ? (size_t)(q - target) : strlen(target);
 }
 
-void hs_s3_error(struct hs_http_req *r, const char *code, const char *fmt, ...)
+void hs_s3_error_e(struct hs_http_req *r, enum hs_s3_err e, const char *detail)
 {
-    const struct err_row *row = err_find(code);
-    unsigned status = row ? row->status : 500;
-    char msg[512];
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-    } else {
-        snprintf(msg, sizeof msg, "%s", row ? row->message : code);
-    }
     const char *target = hs_http_req_target(r);
-    struct hs_buf b;
-    hs_buf_init(&b, 0);
-    (void)hs_buf_printf(&b,
-                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-                        "<Message>",
-                        code);
-    hs_s3_xml_escape(&b, msg, strlen(msg));
-    (void)hs_buf_printf(&b, "</Message><Resource>");
-    hs_s3_xml_escape(&b, target, target_path_len(target));
-    (void)hs_buf_printf(&b, "</Resource><RequestId>%s</RequestId></Error>", hs_http_req_id(r));
-    HS_LOG_DEBUG("s3_error", "req=%s code=%s status=%u", hs_http_req_id(r), code, status);
+    char *resource = hs_arena_strndup(hs_http_req_arena(r), target, target_path_len(target));
+    unsigned status = (unsigned)hs_s3_err_status(e);
+    HS_LOG_DEBUG("s3_error", "req=%s code=%s status=%u", hs_http_req_id(r), hs_s3_err_code(e),
+                 status);
     hs_s3_add_request_id(r);
-    if (hs_http_req_is_head(r)) {
+    if (hs_http_req_is_head(r) || e == HS_S3_NOT_MODIFIED) {
         hs_http_respond_buf(r, status, "application/xml", NULL, 0);
-        hs_buf_release(&b);
         return;
     }
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    (void)hs_s3_err_render(&b, e, detail && *detail ? detail : NULL, resource, hs_http_req_id(r));
     size_t len = 0;
     uint8_t *data = hs_buf_detach(&b, &len);
     hs_http_respond_take(r, status, "application/xml", data, len);
 }
 
+void hs_s3_error(struct hs_http_req *r, const char *code, const char *fmt, ...)
+{
+    enum hs_s3_err e = HS_S3_INTERNAL_ERROR;
+    if (!hs_s3_err_from_code(code, &e))
+        HS_LOG_WARN("s3_error_unknown", "req=%s code=%s", hs_http_req_id(r), code);
+    char msg[512] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    hs_s3_error_e(r, e, msg);
+}
+
 void hs_s3_error_hs(struct hs_http_req *r, enum hs_err err, const char *msg)
 {
     const struct hs_s3_req *s = hs_s3_req_of(r);
-    const char *code = "InternalError";
-    switch (err) {
-    case HS_ENOENT:
-        code = s && s->key ? "NoSuchKey" : "NoSuchBucket";
-        break;
-    case HS_EPRECONDITION:
-        code = "PreconditionFailed";
-        break;
-    case HS_ERANGE:
-        code = "InvalidRange";
-        break;
-    case HS_EINVAL:
-        code = "InvalidArgument";
-        break;
-    case HS_ETOOBIG:
-        code = "EntityTooLarge";
-        break;
-    case HS_EAUTH:
-        code = "AccessDenied";
-        break;
-    case HS_ECONFLICT:
-        code = "OperationAborted";
-        break;
-    case HS_EUNSUPPORTED:
-        code = "NotImplemented";
-        break;
-    case HS_EBUSY:
-        code = "SlowDown";
-        break;
-    case HS_EUNAVAIL:
-    case HS_ETIMEDOUT:
-        code = "ServiceUnavailable";
-        break;
-    default:
-        break;
-    }
-    if (err == HS_EBUSY || err == HS_EUNAVAIL)
+    enum hs_s3_err e = hs_s3_err_from_hs(err);
+    if (err == HS_ENOENT && !(s && s->key))
+        e = HS_S3_NO_SUCH_BUCKET;
+    else if (err == HS_ETIMEDOUT)
+        e = HS_S3_SERVICE_UNAVAILABLE;
+    else if (err == HS_ECONFLICT) /* a concurrent writer won: clients retry a 503 */
+        e = HS_S3_SERVICE_UNAVAILABLE;
+    if (err == HS_EBUSY || err == HS_EUNAVAIL || err == HS_ETIMEDOUT)
         hs_http_add_header(r, "Retry-After", "1");
-    if (msg && *msg)
-        hs_s3_error(r, code, "%s", msg);
-    else
-        hs_s3_error(r, code, NULL);
+    hs_s3_error_e(r, e, msg);
 }
 
 /* ---- request target ---- */
@@ -452,31 +321,6 @@ static const struct hs_s3_op *op_select(struct hs_http_req *r, const struct hs_s
 
 /* ---- authentication ---- */
 
-/* TEMPORARY, until the S3 library (SigV4) is merged: the access key id is read from the
- * Authorization header's Credential= (or X-Amz-Credential) and looked up, but the signature is
- * not verified yet. */
-static bool access_key_of(struct hs_http_req *r, char *out, size_t cap, bool *presigned)
-{
-    const char *cred = NULL;
-    const char *authz = hs_http_req_header(r, "Authorization");
-    if (authz) {
-        cred = strstr(authz, "Credential=");
-        if (cred)
-            cred += strlen("Credential=");
-    } else {
-        cred = hs_http_req_query(r, "X-Amz-Credential");
-        *presigned = cred != NULL;
-    }
-    if (!cred)
-        return false;
-    size_t n = strcspn(cred, "/, ");
-    if (n == 0 || n >= cap)
-        return false;
-    memcpy(out, cred, n);
-    out[n] = '\0';
-    return true;
-}
-
 static void release_req(void *p)
 {
     struct hs_s3_req *s = p;
@@ -484,31 +328,86 @@ static void release_req(void *p)
     hs_s3_key_record_release(&s->caller);
 }
 
-/* Who is calling: anonymous, or a known key (s->caller). false (answered) otherwise. */
+/* The verifier's secret lookup: the key cache (a miss reads etcd). The record stays in the
+ * request context: its permissions are checked next. */
+static enum hs_err secret_lookup(void *arg, const char *id, char secret[HS_S3_SECRET_MAX + 1],
+                                 void **key_info)
+{
+    struct hs_s3_req *s = arg;
+    hs_s3_key_record_release(&s->caller);
+    s->has_caller = false;
+    enum hs_err err = hs_s3_cache_key(s->front->cache, id, &s->caller);
+    if (err != HS_OK)
+        return err == HS_ENOENT ? HS_ENOENT : HS_EUNAVAIL;
+    s->has_caller = true;
+    snprintf(secret, HS_S3_SECRET_MAX + 1, "%s", s->caller.secret);
+    *key_info = &s->caller;
+    return HS_OK;
+}
+
+#define HEADERS_MAX 128 /* headers a request may carry to be verified */
+
+struct header_list {
+    struct hs_s3_header *v;
+    size_t n;
+    bool overflow;
+};
+
+static bool header_add(void *ctx, const char *name, const char *value)
+{
+    struct header_list *l = ctx;
+    if (l->n == HEADERS_MAX) {
+        l->overflow = true;
+        return false;
+    }
+    l->v[l->n++] = (struct hs_s3_header){name, value};
+    return true;
+}
+
+/* SigV4 (header or presigned) over the raw target and every header; fills s->auth and
+ * s->caller. false (answered) when the signature, the key or the time is wrong. */
 static bool authenticate(struct hs_http_req *r, struct hs_s3_req *s)
 {
-    bool signed_req = hs_http_req_header(r, "Authorization") ||
-                      hs_http_req_query(r, "X-Amz-Signature") ||
-                      hs_http_req_query(r, "X-Amz-Credential");
-    if (!signed_req) {
-        s->auth.anonymous = true;
-        return true;
-    }
-    char id[HS_S3_KEY_ID_MAX + 1];
-    if (!access_key_of(r, id, sizeof id, &s->auth.presigned)) {
-        hs_s3_error(r, "AccessDenied", "unsupported or malformed Authorization (SigV4 only)");
+    struct header_list hl = {
+        .v = hs_arena_alloc(hs_http_req_arena(r), HEADERS_MAX * sizeof(struct hs_s3_header))};
+    hs_http_req_headers_each(r, header_add, &hl);
+    if (hl.overflow) {
+        hs_s3_error(r, "InvalidRequest", "too many headers (at most %d)", HEADERS_MAX);
         return false;
     }
-    enum hs_err err = hs_s3_cache_key(s->front->cache, id, &s->caller);
-    if (err == HS_ENOENT) {
-        hs_s3_error(r, "InvalidAccessKeyId", NULL);
-        return false;
-    }
+    const char *method = hs_http_req_is_head(r) ? "HEAD" : hs_http_req_method(r);
+    struct hs_s3_sigv4_opts o = {.region = s->front->region,
+                                 .lookup = secret_lookup,
+                                 .lookup_arg = s,
+                                 .cache = s->front->sigv4_cache};
+    struct hs_s3_sigv4_request rq = {.method = method,
+                                     .target = s->target,
+                                     .headers = hl.v,
+                                     .n_headers = hl.n,
+                                     .now_s = hs_clock_wall_ms() / 1000};
+    struct hs_s3_sigv4_result *res = &s->auth.result;
+    enum hs_err err = hs_s3_sigv4_verify(&o, &rq, res);
     if (err != HS_OK) {
-        hs_s3_error_hs(r, HS_EUNAVAIL, "cannot read access keys from etcd");
+        if (res->error == HS_S3_INTERNAL_ERROR) { /* the key lookup failed: etcd trouble */
+            hs_s3_error_hs(r, HS_EUNAVAIL, "cannot read access keys from etcd");
+            return false;
+        }
+        HS_LOG_DEBUG("s3_auth_failed", "req=%s code=%s key=%s", s->request_id,
+                     hs_s3_err_code(res->error), res->access_key_id);
+        hs_s3_error_e(r, res->error, res->error_detail);
         return false;
     }
-    s->has_caller = true;
+    s->auth.anonymous = res->kind == HS_S3_AUTH_ANONYMOUS;
+    s->auth.presigned = res->kind == HS_S3_AUTH_PRESIGNED;
+    s->auth.payload = res->payload;
+    memcpy(s->auth.seed_signature, res->seed_signature, sizeof s->auth.seed_signature);
+    memcpy(s->auth.signing_key, res->signing_key, sizeof s->auth.signing_key);
+    memcpy(s->auth.amz_date, res->amz_date, sizeof s->auth.amz_date);
+    memcpy(s->auth.scope, res->scope, sizeof s->auth.scope);
+    if (s->auth.anonymous) {
+        hs_s3_key_record_release(&s->caller);
+        s->has_caller = false;
+    }
     return true;
 }
 
@@ -565,6 +464,29 @@ static bool authorise(struct hs_http_req *r, struct hs_s3_req *s)
     return hs_s3_check_access(r, s->bucket, write);
 }
 
+/* Every bucket and object is private: x-amz-acl: private is accepted, any other canned ACL or
+ * an explicit grant answers 501 (after authentication, like every other refusal). */
+static bool grant_header(void *ctx, const char *name, const char *value)
+{
+    (void)value;
+    bool *found = ctx;
+    if (strncasecmp(name, "x-amz-grant-", strlen("x-amz-grant-")) == 0)
+        *found = true;
+    return !*found;
+}
+
+static bool acl_supported(struct hs_http_req *r)
+{
+    const char *acl = hs_http_req_header(r, "x-amz-acl");
+    bool grant = false;
+    hs_http_req_headers_each(r, grant_header, &grant);
+    if ((acl && strcmp(acl, "private") != 0) || grant) {
+        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
+        return false;
+    }
+    return true;
+}
+
 static void s3_start(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -584,12 +506,9 @@ static void s3_start(struct hs_http_req *r)
         hs_s3_error(r, "NotImplemented", "this operation is not implemented");
         return;
     }
-    const char *acl = hs_http_req_header(r, "x-amz-acl");
-    if (acl && strcmp(acl, "private") != 0) {
-        hs_s3_error(r, "NotImplemented", "only the canned ACL 'private' is supported");
-        return;
-    }
     if (!authenticate(r, s))
+        return;
+    if (!acl_supported(r))
         return;
     /* a key limited to buckets hears AccessDenied about any other bucket, existing or not */
     if (!s->auth.anonymous && !authorise(r, s))
@@ -600,10 +519,11 @@ static void s3_start(struct hs_http_req *r)
         return;
     if (s->key && hs_s3_native_key(a, s->bucket, s->key, s->key_len, &s->native_key,
                                    &s->native_key_len) != HS_OK) {
-        hs_s3_error(r, s->key_len > 1024 ? "KeyTooLongError" : "InvalidArgument",
+        size_t room = HS_OBJECT_KEY_MAX - strlen(s->bucket) - 1;
+        hs_s3_error(r, s->key_len > room ? "KeyTooLongError" : "InvalidArgument",
                     "the object key is not valid here (at most %zu bytes of UTF-8 without "
                     "control characters in this bucket)",
-                    (size_t)1024 - strlen(s->bucket) - 1);
+                    room);
         return;
     }
     HS_LOG_DEBUG("s3_request", "req=%s op=%s bucket='%s'", s->request_id, s->op->name, s->bucket);

@@ -15,6 +15,7 @@ struct hs_s3_front {
     char *root_domain; /* NULL = path style only */
     size_t root_len;
     char *region;
+    struct hs_s3_sigv4_cache *sigv4_cache; /* signing keys per key/date/region */
 };
 
 /* s3_cache.c: etcd mirrors of s3keys/ and s3buckets/ (a miss reads etcd). HS_ENOENT absent;
@@ -30,9 +31,5 @@ void hs_s3_cache_bucket_changed(struct hs_s3_cache *c, const char *name);
 typedef void hs_s3_bucket_fn(void *ctx, const struct hs_s3_bucket_record *b);
 enum hs_err hs_s3_cache_buckets_each(struct hs_s3_cache *c, hs_s3_bucket_fn *fn, void *ctx);
 struct hs_etcd *hs_s3_cache_etcd(struct hs_s3_cache *c);
-
-/* s3_front.c: XML text escaping (&, <, >, ", ') of s (len bytes) onto b. */
-struct hs_buf;
-void hs_s3_xml_escape(struct hs_buf *b, const char *s, size_t len);
 
 #endif

@@ -53,6 +53,7 @@ struct hs_gw_txn {
     char **bad_urls; /* distinct node URLs that timed out or were unreachable */
     size_t n_bad_urls;
     char id[HS_TXN_ID_BUF];
+    char *etag;      /* heap: the version's ETag fixed by the writer, NULL = the txn id */
     bool write_slot; /* holds a max-open-writes slot */
     bool wal_put;    /* txn/<id> may exist: clean-up deletes it */
     bool have_cur;
@@ -485,6 +486,7 @@ void hs_gw_txn_free(struct hs_gw_txn *t)
     free(t->rank);
     free(t->key);
     free(t->req_id);
+    free(t->etag);
     free(t->meta_key);
     free(t->txn_key);
     free(t->repair_key);
@@ -551,13 +553,20 @@ static char *commit_retire_json(struct hs_gw_txn *t, const struct hs_manifest *n
 
 /* ---- the commit ---- */
 
+void hs_gw_txn_set_etag(struct hs_gw_txn *t, const char *etag)
+{
+    free(t->etag);
+    t->etag = etag ? hs_xstrdup(etag) : NULL;
+}
+
 static void fill_header(struct hs_gw_txn *t, struct hs_manifest *n)
 {
     free(n->key);
     free(n->etag);
     free(n->txn_id);
     n->key = hs_xstrdup(t->key);
-    n->etag = hs_xstrdup(t->id); /* unique per version, cheap, and etagc-safe */
+    /* the txn id is unique per version, cheap, and etagc-safe; a front end may fix another */
+    n->etag = hs_xstrdup(t->etag ? t->etag : t->id);
     n->version = t->have_cur ? t->cur.version + 1 : 1;
     n->created_ms = hs_clock_wall_ms();
     n->txn_id = hs_xstrdup(t->id);

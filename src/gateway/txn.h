@@ -76,6 +76,10 @@ bool hs_gw_txn_note_put(struct hs_gw_txn *t, const struct hs_http_call *c);
 /* Some blob is missing: the commit marks repair/<key>. */
 void hs_gw_txn_mark_degraded(struct hs_gw_txn *t);
 
+/* The ETag the commit gives the version (copied; etagc chars, at most HS_ETAG_MAX), instead of
+ * the txn id; NULL = the txn id. */
+void hs_gw_txn_set_etag(struct hs_gw_txn *t, const char *etag);
+
 /* Called when a commit lost the race to a concurrent writer, with the version now current
  * (NULL: deleted meanwhile): HS_OK to commit next (which the callback may adjust) on top of
  * it, an error (msg set) to give up. */

@@ -89,6 +89,25 @@ const char *hs_http_req_header(const struct hs_http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_walk {
+    hs_http_header_fn *fn;
+    void *ctx;
+};
+
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind, const char *name,
+                                  const char *value)
+{
+    (void)kind;
+    const struct header_walk *w = cls;
+    return w->fn(w->ctx, name, value ? value : "") ? MHD_YES : MHD_NO;
+}
+
+void hs_http_req_headers_each(const struct hs_http_req *r, hs_http_header_fn *fn, void *ctx)
+{
+    struct header_walk w = {fn, ctx};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_one, &w);
+}
+
 const char *hs_http_req_query(const struct hs_http_req *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);

@@ -84,6 +84,7 @@ void hs_manifest_release(struct hs_manifest *m)
     hs_part_release(&m->cold);
     free(m->cold_hash);
     free(m->field_order_json);
+    hs_manifest_attrs_free(m->attrs);
     memset(m, 0, sizeof(*m));
 }
 

@@ -55,6 +55,11 @@ void hs_mj_set(json_t *obj, const char *name, json_t *value);
 /* New JSON string; aborts on failure (callers validated the text first). */
 json_t *hs_mj_string(const char *s);
 json_t *hs_mj_crc_new(uint32_t crc);
+/* The "attrs" member (manifest_attrs.c): encode a non-empty set; decode root's member, if
+ * any, into m->attrs (false with a reason; m->attrs may be set then, m's release frees it). */
+json_t *hs_mj_attrs_to_json(const struct hs_manifest_attrs *a);
+bool hs_mj_attrs_from_json(const json_t *root, int64_t version, struct hs_manifest *m, char *why,
+                           size_t why_len);
 /* Compact text of root (always consumed): HS_ETOOBIG over HS_MANIFEST_ENCODED_MAX. */
 enum hs_err hs_mj_dump(json_t *root, char **out, size_t *len_out, char *why, size_t why_len);
 

@@ -234,7 +234,10 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     if (err != HS_OK)
         return err;
     json_t *root = json_object();
-    bool v2 = m->data.packed || m->hot.packed || m->cold.packed;
+    /* a version 2 member is written: attributes (manifest_attrs.c) or a packed part
+     * (manifest_packed.c) */
+    bool v2 = !hs_manifest_attrs_empty(m->attrs) || m->data.packed || m->hot.packed ||
+              m->cold.packed;
     hs_mj_set(root, "v", json_integer(v2 ? HS_MANIFEST_VERSION_2 : HS_MANIFEST_VERSION));
     hs_mj_set(root, "key", hs_mj_string(m->key));
     hs_mj_set(root, "strategy", hs_mj_string(hs_strategy_name(m->strategy)));
@@ -255,6 +258,8 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
         hs_mj_set(root, "order_v", json_integer(m->field_order_version));
         hs_mj_set(root, "order", json_loads(m->field_order_json, JSON_ALLOW_NUL, NULL));
     }
+    if (!hs_manifest_attrs_empty(m->attrs))
+        hs_mj_set(root, "attrs", hs_mj_attrs_to_json(m->attrs));
     return hs_mj_dump(root, out, len_out, why, why_len);
 }
 
@@ -350,9 +355,9 @@ bool hs_mj_part_from_json(const json_t *j, enum hs_part_kind kind, const char *p
 
 static bool header_from_json(const json_t *root, struct hs_manifest *m, char *why, size_t why_len)
 {
-    static const char *const keys[] = {"v",    "key",  "strategy",  "size",    "ctype",
-                                       "etag", "ver",  "ctime_ms",  "txn",     "data",
-                                       "hot",  "cold", "cold_hash", "order_v", "order"};
+    static const char *const keys[] = {"v",         "key",      "strategy", "size", "ctype", "etag",
+                                       "ver",       "ctime_ms", "txn",      "data", "hot",   "cold",
+                                       "cold_hash", "order_v",  "order",    "attrs"};
     char *strategy = NULL;
     bool ok = hs_mj_check_keys(root, keys, HS_ARRAY_LEN(keys), "manifest", why, why_len) &&
               hs_mj_str(root, "key", "", &m->key, why, why_len) &&
@@ -431,6 +436,7 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
     hs_manifest_init(&m);
     err = HS_ECORRUPT;
     if (header_from_json(root, &m, why, why_len) && parts_from_json(root, &m, why, why_len) &&
+        hs_mj_attrs_from_json(root, version, &m, why, why_len) &&
         hs_manifest_validate(&m, why, why_len) == HS_OK)
         err = HS_OK;
     /* version 2 members (optional; a version 1 manifest must not carry them) */

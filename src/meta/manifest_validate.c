@@ -318,6 +318,8 @@ enum hs_err hs_manifest_validate(const struct hs_manifest *m, char *why, size_t 
     enum hs_err err = header_check(m, why, why_len);
     if (err == HS_OK)
         err = strategy_check(m, why, why_len);
+    if (err == HS_OK)
+        err = hs_manifest_attrs_validate(m->attrs, why, why_len);
     if (err != HS_OK)
         return err;
     struct hs_meta_blob_loc *locs, dup;

@@ -51,7 +51,7 @@ bool hs_meta_s3_key_id_valid(const char *id)
 
 bool hs_meta_s3_secret_valid(const char *secret)
 {
-    return chars_in(secret, HS_S3_SECRET_MIN, HS_S3_SECRET_MAX, secret_char);
+    return chars_in(secret, HS_S3_KEY_SECRET_MIN, HS_S3_KEY_SECRET_MAX, secret_char);
 }
 
 bool hs_meta_s3_bucket_name_valid(const char *name)

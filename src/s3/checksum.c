@@ -256,8 +256,7 @@ void hs_s3_hasher_release(struct hs_s3_hasher *h)
     h->st = NULL;
 }
 
-enum hs_err hs_s3_cksum_compute(enum hs_s3_cksum_algo a, const void *data, size_t len,
-                                uint8_t out[HS_S3_CKSUM_RAW_MAX])
+enum hs_err hs_s3_cksum_compute(enum hs_s3_cksum_algo a, const void *data, size_t len, uint8_t *out)
 {
     if (!algo_ok(a) || a == HS_S3_CKSUM_NONE)
         return HS_EINVAL;
@@ -366,8 +365,7 @@ enum hs_s3_err hs_s3_content_md5_check(const char *header, const uint8_t md5[16]
     return CRYPTO_memcmp(got, md5, 16) == 0 ? HS_S3_OK : HS_S3_BAD_DIGEST;
 }
 
-enum hs_s3_err hs_s3_cksum_check(enum hs_s3_cksum_algo a, const char *b64,
-                                 const uint8_t raw[HS_S3_CKSUM_RAW_MAX])
+enum hs_s3_err hs_s3_cksum_check(enum hs_s3_cksum_algo a, const char *b64, const uint8_t *raw)
 {
     uint8_t got[HS_S3_CKSUM_RAW_MAX];
     size_t want = hs_s3_cksum_size(a), n = 0;

@@ -49,6 +49,7 @@ class Topology:
         self.secret_file = cfg["secrets"]["cluster_secret"]["file"]
         self.hosts = {}  # "etcd1:2379" -> "127.0.0.1:41234", for every name:port of the network
         self.local = {}  # service -> {"0.0.0.0:9100": "127.0.0.1:41235"}
+        self.exact = {}  # service -> {"9000": "41236"}: whole flag values (a gateway's --s3-port)
         self.procs = []  # (service, Popen, log path), in start order
         self._plan_ports()
 
@@ -65,9 +66,16 @@ class Topology:
                 addr = f"127.0.0.1:{free_port()}"
                 self.hosts[f"{name}:{listen.rsplit(':', 1)[1]}"] = addr
                 self.local[name] = {listen: addr}
+                s3 = cm.daemon_flags(self.services[name]).get("--s3-port")
+                if s3:
+                    port = str(free_port())
+                    self.exact[name] = {s3: port}
+                    self.hosts[f"{name}:{s3}"] = f"127.0.0.1:{port}"
 
     def rewrite(self, name, value):
         """One flag value as this process sees it on loopback."""
+        if value in self.exact.get(name, {}):
+            return self.exact[name][value]
         for old, new in list(self.local[name].items()) + list(self.hosts.items()):
             value = value.replace(old, new)
         if value == "/run/secrets/cluster_secret":
@@ -209,10 +217,15 @@ def start_nginx(topo):
     text = text.replace("/var/cache/nginx", prefix)
     for g in topo.roles["gateway"]:
         text = text.replace(f"{g}:8080", topo.hosts[f"{g}:8080"])
+        if f"{g}:9000" in topo.hosts:
+            text = text.replace(f"{g}:9000", topo.hosts[f"{g}:9000"])
     port = free_port()
     text, n = re.subn(r"listen\s+8000;", f"listen 127.0.0.1:{port};", text)
     if n != 1:
         raise Failure("nginx.conf: no single `listen 8000;`")
+    text, n = re.subn(r"listen\s+9000;", f"listen 127.0.0.1:{free_port()};", text)
+    if n != 1:
+        raise Failure("nginx.conf: no single `listen 9000;` (the S3 endpoint)")
     conf = os.path.join(topo.tmp, "nginx.conf")
     with open(conf, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -97,6 +97,7 @@ docker-compose -f "$COMPOSE_FILE_PATH" config >"$TMP/resolved.yaml"
 mkdir -p "$TMP/nginx"
 sed -e "s#/var/cache/nginx#$TMP/nginx#g" \
     -e 's#gateway\([0-9][0-9]*\):8080#127.0.0.1:1808\1#g' \
+    -e 's#gateway\([0-9][0-9]*\):9000#127.0.0.1:1900\1#g' \
     -e 's#listen 8000;#listen 127.0.0.1:18000;#' \
     "$ROOT/deploy/nginx.conf" >"$TMP/nginx.conf"
 if grep -q -e 'gateway[0-9]' -e '/var/cache/nginx' "$TMP/nginx.conf"; then

@@ -23,6 +23,8 @@ WANT = {"nginx": 1, "etcd": 3, "gateway": 3, "node": 6, "healer": 2}
 SECRET = "/run/secrets/cluster_secret"
 # Flags the gateway and healer accept (their interface was fixed before they were written).
 DAEMON_FLAGS = {"--listen", "--etcd", "--secret-file", "--log-level"}
+GATEWAY_FLAGS = DAEMON_FLAGS | {"--s3-port"}  # the S3 listener (docs/s3.md)
+S3_PORT = 9000
 # What docker-compose 1.29 accepts under healthcheck (start_interval is compose-spec only).
 HEALTH_KEYS = {"test", "interval", "timeout", "retries", "start_period", "disable"}
 
@@ -59,8 +61,8 @@ def check_common(cfg, roles):
         if name in roles["nginx"]:
             published = {(str(p.get("published")), str(p.get("target"))) if isinstance(p, dict)
                          else tuple(str(p).rsplit(":", 2)[-2:]) for p in ports}
-            if ("8000", "8000") not in published:
-                fail(f"nginx publishes {ports!r}, want 8000:8000")
+            if ("8000", "8000") not in published or (str(S3_PORT), str(S3_PORT)) not in published:
+                fail(f"nginx publishes {ports!r}, want 8000:8000 and {S3_PORT}:{S3_PORT}")
         elif ports:
             fail(f"service {name} publishes {ports!r}: only nginx may be reachable from outside")
     secret = (cfg.get("secrets") or {}).get("cluster_secret") or {}
@@ -117,7 +119,8 @@ def check_daemons(cfg, roles, hs_bin):
         for name in roles[role]:
             svc = services[name]
             f = cm.daemon_flags(svc)
-            allowed = node_known if role == "node" else DAEMON_FLAGS
+            allowed = (node_known if role == "node" else
+                       GATEWAY_FLAGS if role == "gateway" else DAEMON_FLAGS)
             for k in set(f) - allowed:
                 fail(f"{name}: {role} takes no flag {k}")
             if set(f.get("--etcd", "").split(",")) != endpoints:
@@ -136,6 +139,9 @@ def check_daemons(cfg, roles, hs_bin):
                 fail(f"{name}: healthcheck probes {cm.health_port(svc)}, daemon listens on {port}")
             if role == "gateway" and port != 8080:
                 fail(f"{name}: gateways listen on 8080 (nginx.conf's upstream)")
+            if role == "gateway" and f.get("--s3-port") != str(S3_PORT):
+                fail(f"{name}: --s3-port {f.get('--s3-port')!r}, want {S3_PORT} (nginx.conf's "
+                     "gateways_s3)")
             if role == "node":
                 vols = cm.volume_targets(svc)
                 src = vols.get(f.get("--data-dir"))
@@ -156,6 +162,13 @@ def check_nginx_upstream(roles, nginx_conf):
     want = {f"{g}:8080" for g in roles["gateway"]}
     if servers != want:
         fail(f"nginx.conf upstream servers {sorted(servers)}, want {sorted(want)}")
+    m = re.search(r"upstream\s+gateways_s3\s*\{(.*?)\}", text, re.S)
+    servers = set(re.findall(r"^\s*server\s+(\S+)", m.group(1), re.M)) if m else set()
+    want = {f"{g}:{S3_PORT}" for g in roles["gateway"]}
+    if servers != want:
+        fail(f"nginx.conf S3 upstream servers {sorted(servers)}, want {sorted(want)}")
+    if not re.search(r"proxy_set_header\s+Host\s+\$http_host;", text):
+        fail("nginx.conf: the S3 server must pass Host with its port ($http_host: SigV4 signs it)")
 
 
 def run_checks(cfg, nginx_conf, hs_bin):

@@ -25,8 +25,10 @@ from harness import HS_BIN, Proc, wait_until
 OFF_ETCD, OFF_NODE, OFF_GATEWAY, OFF_HEALER = 100, 200, 300, 400
 EXIT_PORT_IN_USE = 3
 NODES_PREFIX = "/hybridstore/v1/nodes/"
-# Below Linux's ephemeral range (32768-60999), so outgoing connections never take our ports.
-BASE_MIN, BASE_MAX = 20000, 32000
+OFF_S3 = 1000  # nginx's S3 port PORT+1000, gateway<i>'s S3 port PORT+1001+i
+# Below Linux's ephemeral range (32768-60999), so outgoing connections never take our ports
+# (the S3 ports included).
+BASE_MIN, BASE_MAX = 20000, 31600
 
 
 def derived_ports(base, nodes=6, gateways=0, healers=0, etcd=1):
@@ -37,6 +39,8 @@ def derived_ports(base, nodes=6, gateways=0, healers=0, etcd=1):
     ports += [base + OFF_NODE + i for i in range(nodes)]
     ports += [base + OFF_GATEWAY + i for i in range(gateways)]
     ports += [base + OFF_HEALER + i for i in range(healers)]
+    if gateways:
+        ports += [base + OFF_S3 + i for i in range(gateways + 1)]
     return ports
 
 
@@ -53,7 +57,7 @@ def port_free(port):
 
 
 def pick_base_port(nodes=6, gateways=0, healers=0, etcd=1, exclude=()):
-    """A random base in [20000, 32000) whose derived ports are free right now."""
+    """A random base in [20000, 31600) whose derived ports are free right now."""
     for _ in range(500):
         base = random.randrange(BASE_MIN, BASE_MAX)
         ports = derived_ports(base, nodes, gateways, healers, etcd)
@@ -240,6 +244,11 @@ class HsCluster:
     @property
     def url(self):
         return self.info["url"]
+
+    @property
+    def s3(self):
+        """cluster.json's "s3": endpoint (nginx), region, access_key, secret_key."""
+        return self.info["s3"]
 
     @property
     def etcd_endpoints(self):

@@ -437,6 +437,128 @@ static void every_struct_rule_is_checked_by_validate_and_encode(void **state)
     }
 }
 
+/* ---- the optional "attrs" member (format version 2) ---- */
+
+static void make_with_attrs(struct hs_manifest *m)
+{
+    make_replication(m);
+    struct hs_manifest_attrs *a = calloc(1, sizeof *a);
+    a->content_encoding = strdup("gzip");
+    a->cache_control = strdup("max-age=60");
+    a->content_disposition = strdup("attachment; filename=\"a b.txt\"");
+    a->content_language = strdup("de-CH");
+    a->expires = strdup("Thu, 01 Dec 2033 16:00:00 GMT");
+    assert_int_equal(hs_manifest_attrs_meta_add(a, "Color", "blau \xc3\xa4", NULL, 0), HS_OK);
+    assert_int_equal(hs_manifest_attrs_meta_add(a, "a-b", "", NULL, 0), HS_OK);
+    a->checksum_alg = strdup("crc32");
+    a->checksum = strdup("AAAAAA==");
+    a->checksum_type = strdup("FULL_OBJECT");
+    m->attrs = a;
+}
+
+static void attrs_make_version_2_and_round_trip(void **state)
+{
+    (void)state;
+    struct hs_manifest m;
+    make_with_attrs(&m);
+    check_round_trip(&m);
+    size_t len;
+    char *text = encode_ok(&m, &len);
+    assert_non_null(strstr(text, "{\"v\":2,"));
+    assert_non_null(strstr(text, ",\"attrs\":{\"cenc\":\"gzip\",\"cctl\":\"max-age=60\","));
+    assert_non_null(strstr(text, "\"meta\":[[\"a-b\",\"\"],[\"color\",\"blau \xc3\xa4\"]],"
+                                 "\"ck_alg\":\"crc32\",\"ck\":\"AAAAAA==\","
+                                 "\"ck_type\":\"FULL_OBJECT\"}}"));
+    struct hs_manifest d;
+    assert_int_equal(hs_manifest_decode(text, len, &d, NULL, 0), HS_OK);
+    assert_non_null(d.attrs);
+    assert_string_equal(d.attrs->content_disposition, "attachment; filename=\"a b.txt\"");
+    assert_string_equal(hs_manifest_attrs_meta_get(d.attrs, "color"), "blau \xc3\xa4");
+    assert_null(hs_manifest_attrs_meta_get(d.attrs, "Color"));
+    struct hs_manifest_attrs *copy = hs_manifest_attrs_dup(d.attrs);
+    assert_string_equal(copy->checksum, "AAAAAA==");
+    assert_int_equal(copy->n_meta, 2);
+    hs_manifest_attrs_free(copy);
+    hs_manifest_release(&d);
+    free(text);
+    /* no attrs, or an empty set: still version 1 */
+    struct hs_manifest_attrs *empty = calloc(1, sizeof *empty);
+    hs_manifest_attrs_free(m.attrs);
+    m.attrs = empty;
+    text = encode_ok(&m, &len);
+    assert_non_null(strstr(text, "{\"v\":1,"));
+    assert_null(strstr(text, "attrs"));
+    assert_null(hs_manifest_attrs_dup(empty));
+    free(text);
+    hs_manifest_release(&m);
+}
+
+static void attrs_user_metadata_is_bounded_sorted_and_unique(void **state)
+{
+    (void)state;
+    struct hs_manifest_attrs a = {0};
+    char why[160];
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "b", "1", why, sizeof why), HS_OK);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "A", "2", why, sizeof why), HS_OK);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "c", "3", why, sizeof why), HS_OK);
+    assert_string_equal(a.meta[0].name, "a");
+    assert_string_equal(a.meta[1].name, "b");
+    assert_string_equal(a.meta[2].name, "c");
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "B", "x", why, sizeof why), HS_EEXIST);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "bad name", "x", why, sizeof why), HS_EINVAL);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "ok", "a\nb", why, sizeof why), HS_EINVAL);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "ok", "\xff", why, sizeof why), HS_EINVAL);
+    /* names + values up to 2048 bytes: 6 used; "big" + 2038 = 2041 -> 2047 */
+    char big[2048];
+    memset(big, 'v', sizeof big);
+    big[2038] = '\0';
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "big", big, why, sizeof why), HS_OK);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "d", "", why, sizeof why), HS_OK);
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "e", "", why, sizeof why), HS_ETOOBIG);
+    assert_int_equal(hs_manifest_attrs_validate(&a, why, sizeof why), HS_OK);
+    assert_int_equal(a.n_meta, 5);
+    for (size_t i = 0; i < a.n_meta; i++) {
+        free(a.meta[i].name);
+        free(a.meta[i].value);
+    }
+    free(a.meta);
+}
+
+static void attrs_checksums_follow_their_algorithm(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *alg, *value, *type;
+        bool ok;
+    } cases[] = {
+        {"crc32", "AAAAAA==", NULL, true},
+        {"crc32c", "yZRlqg==", "FULL_OBJECT", true},
+        {"crc64nvme", "AAAAAAAAAAA=", NULL, true},
+        {"sha1", "2jmj7l5rSw0yVb/vlWAYkK/YBwk=", NULL, true},
+        {"sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", NULL, true},
+        {"crc32", "AAAAAA==-3", "COMPOSITE", true},
+        {"crc32", "AAAAAA==-3", NULL, false},
+        {"crc32", "AAAAAA==", "COMPOSITE", false},
+        {"crc32", "AAAAAAA=", NULL, true},
+        {"crc32", "AA=AAAAA", NULL, false},
+        {"crc32", "AAAAAAAAA", NULL, false},
+        {"sha256", "AAAAAA==", NULL, false},
+        {"md5", "AAAAAAAAAAAAAAAAAAAAAA==", NULL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hs_manifest_attrs a = {.checksum_alg = (char *)cases[i].alg,
+                                      .checksum = (char *)cases[i].value,
+                                      .checksum_type = (char *)cases[i].type};
+        char why[160] = "";
+        enum hs_err err = hs_manifest_attrs_validate(&a, why, sizeof why);
+        if ((err == HS_OK) != cases[i].ok)
+            fail_msg("case %zu (%s %s): got %s '%s'", i, cases[i].alg, cases[i].value,
+                     hs_err_name(err), why);
+    }
+    assert_int_equal(hs_manifest_checksum_b64_len("crc64nvme"), 12);
+    assert_int_equal(hs_manifest_checksum_b64_len("CRC32"), 0);
+}
+
 /* ---- validation of JSON: decode refuses, with the right code ---- */
 
 struct json_case {
@@ -453,6 +575,18 @@ static const struct json_case json_cases[] = {
     {"v as real", 0, "v", "1.0", HS_ECORRUPT, "v:"},
     {"v missing", 0, "v", NULL, HS_ECORRUPT, "v:"},
     {"v 3 (newer writer)", 0, "v", "3", HS_EPROTO, "unknown format version 3"},
+    {"attrs in version 1", 0, "attrs", "{\"cenc\":\"gzip\"}", HS_ECORRUPT, "version 1"},
+    {"attrs empty", 3, "attrs", "{}", HS_ECORRUPT, "attrs: empty"},
+    {"attrs unknown member", 3, "attrs.x", "1", HS_ECORRUPT, "unknown field 'x'"},
+    {"attrs cenc a number", 3, "attrs.cenc", "1", HS_ECORRUPT, "attrs.cenc"},
+    {"attrs cenc control", 3, "attrs.cenc", "\"a\\u0001\"", HS_ECORRUPT, "attrs.cenc"},
+    {"attrs meta unsorted", 3, "attrs.meta.0.0", "\"zz\"", HS_ECORRUPT, "not sorted"},
+    {"attrs meta upper", 3, "attrs.meta.0.0", "\"Color\"", HS_ECORRUPT, "name"},
+    {"attrs meta not a pair", 3, "attrs.meta.0", "[\"a\"]", HS_ECORRUPT, "attrs.meta[0]"},
+    {"attrs ck bad alg", 3, "attrs.ck_alg", "\"md5\"", HS_ECORRUPT, "attrs.ck_alg"},
+    {"attrs ck short", 3, "attrs.ck", "\"AAAA\"", HS_ECORRUPT, "attrs.ck:"},
+    {"attrs ck without alg", 3, "attrs.ck_alg", NULL, HS_ECORRUPT, "attrs.ck_alg"},
+    {"attrs ck_type bad", 3, "attrs.ck_type", "\"PARTIAL\"", HS_ECORRUPT, "attrs.ck_type"},
     {"v 0", 0, "v", "0", HS_EPROTO, "version"},
     {"unknown top field", 0, "extra", "1", HS_ECORRUPT, "unknown field 'extra'"},
     {"key a number", 0, "key", "5", HS_ECORRUPT, "key:"},
@@ -576,6 +710,8 @@ static void every_json_rule_is_checked_by_decode(void **state)
             make_replication(&m);
         else if (c->base == 1)
             make_ec(&m);
+        else if (c->base == 3)
+            make_with_attrs(&m);
         else
             make_hybrid(&m, true);
         size_t len;
@@ -1093,6 +1229,9 @@ int main(void)
         cmocka_unit_test(encoding_matches_the_documented_layout),
         cmocka_unit_test(every_struct_rule_is_checked_by_validate_and_encode),
         cmocka_unit_test(every_json_rule_is_checked_by_decode),
+        cmocka_unit_test(attrs_make_version_2_and_round_trip),
+        cmocka_unit_test(attrs_user_metadata_is_bounded_sorted_and_unique),
+        cmocka_unit_test(attrs_checksums_follow_their_algorithm),
         cmocka_unit_test(hostile_texts_are_ecorrupt),
         cmocka_unit_test(truncated_manifest_at_every_offset_is_refused),
         cmocka_unit_test(oversized_manifest_is_etoobig),
