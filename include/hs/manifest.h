@@ -14,6 +14,8 @@
  * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
+ * | upload/<object-key>\x01<id> | multipart upload record (upload.h)     | hs_meta_key_upload   |
+ * | upart/<upload-id>/<nnnnn>  | multipart part record (upload.h)       | hs_meta_key_upart    |
  * | s3keys/<access-key-id>     | S3 access key (s3_records.h)           | hs_meta_key_s3key    |
  * | s3buckets/<bucket>         | S3 bucket (s3_records.h)               | hs_meta_key_s3bucket |
  * |
@@ -96,6 +98,16 @@
  * | k, m     | int   | ec only: data and parity shards per segment, 1..16 and 1..4          |
  * | stripe   | int   | ec only: bytes of one shard per stripe, 1..64 MiB                    |
  * | segs     | array | segments in data order; their len add up to the part's len            |
+ *
+ * Format version 2 is version 1 plus optional members; a writer emits "v": 2 only when it writes
+ * one of them, and a version 1 manifest stays valid:
+ *
+ * | member (where)      | type   | meaning (owner file)                                       |
+ * |---------------------|--------|------------------------------------------------------------|
+ * | nodes, segz (part)  | array, | the part's segments packed instead of "segs" (hs_part      |
+ * |                     | string | packed): node id table and base64 of the binary segment    |
+ * |                     |        | records (manifest_packed.c has the layout); multipart      |
+ * |                     |        | objects of up to 10 000 parts fit HS_MANIFEST_ENCODED_MAX |
  *
  * A segment (a large part is cut in segments, each replicated or coded on its own; a small
  * object has one): {"len": bytes of data (> 0, except that an empty part may have one empty
@@ -199,6 +211,7 @@
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
 #define HS_MANIFEST_VERSION           1
+#define HS_MANIFEST_VERSION_2         2 /* version 1 + optional members (table below) */
 #define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
 #define HS_RETIRE_RECORD_VERSION      1
 #define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
@@ -274,6 +287,8 @@ struct hs_part {
     int64_t stripe_bytes;        /* HS_PART_EC: bytes of one shard per stripe */
     struct hs_segment *segments; /* heap */
     size_t n_segments;
+    bool packed; /* encoded as "nodes" + "segz" (format version 2, manifest_packed.c); set by
+                    decode from a packed part and copied by hs_part_copy */
 };
 
 /* The optional "attrs" member (format version 2, table above; manifest_attrs.c). Every string
@@ -450,6 +465,8 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
  * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
 void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
                            size_t *n_out);
+/* The same for one part (a multipart upload's part record, upload.h). */
+void hs_part_blob_locs(const struct hs_part *p, struct hs_meta_blob_loc **out, size_t *n_out);
 /* True when m references blob_id on node_id. */
 bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, const char *node_id);
 /* The pairs of a that are not in b (a's order kept; pointers borrowed from a's owner): the

@@ -44,6 +44,7 @@ struct hs_gw_opts {
     int64_t wal_alive_ms;      /* a progressing streamed write re-puts its WAL record this often */
     int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 512 MiB or more */
     int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
+    int64_t s3_min_part_bytes; /* S3 multipart: smallest part but the last (EntityTooSmall) */
 };
 
 struct hs_gw;

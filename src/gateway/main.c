@@ -50,6 +50,7 @@ struct hs_gateway_config {
     char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
     char *s3_region;      /* signing region */
     char *require_auth;   /* "v1", "ref", "v1,ref"; NULL = both open */
+    int64_t s3_min_part_size; /* bytes */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -148,6 +149,8 @@ static const struct hs_opt gateway_opts[] = {
      FIELD(s3_region),
      .def = "us-east-1",
      .help = "S3 region clients sign for"},
+    BYTES("s3-min-part-size", s3_min_part_size, "5MiB", 0, (int64_t)5 << 30,
+          "S3 multipart: smallest part but the last (smaller: EntityTooSmall at Complete)"),
     {.name = "require-auth",
      .type = HS_OPT_STRING,
      FIELD(require_auth),
@@ -231,6 +234,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .wal_alive_ms = cfg->wal_alive_interval,
         .body_budget_bytes = cfg->body_buffer_budget,
         .max_open_writes = cfg->max_open_writes,
+        .s3_min_part_bytes = cfg->s3_min_part_size,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)

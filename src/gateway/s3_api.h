@@ -2,7 +2,7 @@
  * table of S3 operations (s3_ops.c), the per-request S3 context every handler gets, the bucket
  * and key caches, the bucket <-> native key mapping and strategy resolution, and S3 error
  * answers. Handlers are in s3_bucket.c (buckets), s3_object*.c and s3_list.c (objects), and
- * s3_multipart*.c (multipart); not yet written ones answer 501 from s3_stubs.c.
+ * s3_multipart*.c (multipart).
  *
  * Request life cycle (s3_front.c): the HTTP glue calls the dispatcher's start once the headers
  * are in. It parses the bucket and key from the raw target (path style /bucket/key, or

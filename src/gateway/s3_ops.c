@@ -3,7 +3,7 @@
  * parameters and copy-source condition match; a request that names a subresource no matching
  * row claims (?acl, ?policy, ?tagging, ...) or that no row matches gets 501 NotImplemented.
  * Adding an operation is adding a row (more specific rows first). Handlers: s3_bucket.c,
- * s3_object*.c, s3_list.c, s3_multipart*.c (s3_stubs.c until written). */
+ * s3_object*.c, s3_list.c, s3_multipart*.c. */
 #include "gateway/s3_api.h"
 #include "hs/banned.h"
 

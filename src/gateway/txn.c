@@ -726,6 +726,69 @@ enum hs_err hs_gw_txn_commit(struct hs_gw_txn *t, struct hs_manifest *next,
     return HS_OK;
 }
 
+/* ---- a commit that puts no manifest (a multipart part record) ---- */
+
+enum hs_err hs_gw_txn_commit_ops(struct hs_gw_txn *t, const struct hs_etcd_cmp *cmps, size_t n_cmps,
+                                 const struct hs_etcd_op *ops, size_t n_ops, const char *landed_key,
+                                 char *msg, size_t msg_len)
+{
+    hs_fault("gateway.before_commit");
+    if (n_cmps > 6 || n_ops > 6)
+        HS_BUG("commit with %zu compares and %zu ops", n_cmps, n_ops);
+    struct hs_etcd_cmp c[7] = {{.target = HS_ETCD_CMP_MOD,
+                                .result = HS_ETCD_EQUAL,
+                                .key = t->txn_key,
+                                .number = t->wal_rev}};
+    struct hs_etcd_op o[7] = {{.type = HS_ETCD_OP_DELETE, .key = t->txn_key}};
+    memcpy(c + 1, cmps, n_cmps * sizeof *cmps);
+    memcpy(o + 1, ops, n_ops * sizeof *ops);
+    struct hs_etcd_op fail[2] = {{.type = HS_ETCD_OP_RANGE, .key = t->txn_key},
+                                 {.type = HS_ETCD_OP_RANGE, .key = t->txn_key}};
+    struct hs_etcd_txn et = {c, n_cmps + 1, o, n_ops + 1, fail, 2};
+    struct hs_etcd_txn_result res = {0};
+    enum hs_err err = hs_etcd_txn(t->gw->etcd, &et, &res);
+    struct hs_commit_reply reply = {
+        .answered = err == HS_OK,
+        .succeeded = err == HS_OK && res.succeeded,
+        .wal_read = res.n_ranges >= 1 && res.ranges[0].n > 0,
+        .wal_mod_rev =
+            res.n_ranges >= 1 && res.ranges[0].n > 0 ? res.ranges[0].kvs[0].mod_revision : 0,
+    };
+    hs_etcd_txn_result_release(&res);
+    switch (hs_txn_commit_outcome(&reply, t->wal_rev)) {
+    case HS_COMMIT_DONE:
+        t->wal_put = false;
+        t->committed = true;
+        return HS_OK;
+    case HS_COMMIT_RETRY:
+        snprintf(msg, msg_len, "a concurrent change of the records this write commits into");
+        return HS_ECONFLICT; /* the caller re-reads and commits again, or frees */
+    case HS_COMMIT_AMBIGUOUS: {
+        bool landed = false;
+        if (wal_delete(t) == HS_OK) {
+            t->wal_put = false;
+            struct hs_etcd_kvs kvs = {0};
+            if (hs_etcd_get(t->gw->etcd, landed_key, &kvs) == HS_OK && kvs.n &&
+                strstr((const char *)kvs.kvs[0].value, t->id))
+                landed = true;
+            hs_etcd_kvs_release(&kvs);
+        }
+        if (landed) {
+            t->committed = true;
+            return HS_OK;
+        }
+        snprintf(msg, msg_len, "etcd did not confirm the commit: %s", hs_err_name(err));
+        err = HS_EUNAVAIL;
+        break;
+    }
+    case HS_COMMIT_ROLLED_BACK:
+        err = rolled_back(t, msg, msg_len);
+        break;
+    }
+    fail_cleanup(t);
+    return err;
+}
+
 /* ---- the delete transaction ---- */
 
 size_t hs_gw_delete_blobs(struct hs_gw *gw, const struct hs_meta_blob_loc *locs, size_t n,

@@ -94,6 +94,18 @@ typedef enum hs_err (*hs_gw_txn_retry_fn)(void *ctx, const struct hs_manifest *c
  * returns. */
 enum hs_err hs_gw_txn_commit(struct hs_gw_txn *t, struct hs_manifest *next,
                              hs_gw_txn_retry_fn retry, void *ctx, char *msg, size_t msg_len);
+/* Commits a write whose result is not a manifest (a multipart part record, s3_multipart*.c):
+ * ONE etcd transaction compared on the WAL record's mod_revision and the caller's n_cmps (<= 6)
+ * compares deletes txn/<id> and runs the caller's n_ops (<= 6) ops. HS_ECONFLICT (msg set) when
+ * a caller's compare failed: nothing changed, the caller re-reads and calls again or frees.
+ * HS_EUNAVAIL when rolled back by the healer or unconfirmed (cleaned up before this returns).
+ * An unanswered commit is resolved by deleting the WAL record (a commit in flight then fails)
+ * and reading landed_key: committed when its value holds the txn id. */
+struct hs_etcd_cmp;
+struct hs_etcd_op;
+enum hs_err hs_gw_txn_commit_ops(struct hs_gw_txn *t, const struct hs_etcd_cmp *cmps, size_t n_cmps,
+                                 const struct hs_etcd_op *ops, size_t n_ops, const char *landed_key,
+                                 char *msg, size_t msg_len);
 /* Frees t (NULL is fine). A txn that did not commit is cleaned up first: its stored blobs are
  * deleted, then its WAL record (or, when a blob could not be deleted or a node did not answer,
  * the record is marked ABORTED for the healer). The write slot goes back. */

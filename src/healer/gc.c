@@ -1,9 +1,10 @@
 /* gc.c - garbage collection of orphan blobs. Order matters:
  *   1. list every live node's blobs (paged),
- *   2. THEN read every manifest, every txn/ record and every retire/ record at one etcd
- *      revision R,
+ *   2. THEN read every manifest, every txn/ record, every retire/ record and every multipart
+ *      part record (upart/) at one etcd revision R,
  *   3. a listed blob is an orphan when no manifest at R references (blob, node), no WAL record
- *      at R has its txn id (or names the blob), no retire record at R names it, and its txn
+ *      at R has its txn id (or names the blob), no retire record or part record at R names it
+ *      (an upload's parts are in use until it ends), and its txn
  *      id's time is older than gc_grace_ms.
  * A blob a retire record names belongs to the retire sweeper (retire.c), which deletes it only
  * after retire_grace_ms: readers that fetched the replaced manifest may still read it, so GC
@@ -32,6 +33,7 @@
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
+#include "hs/upload.h"
 #include "hs/banned.h"
 
 #define GC_LIST_PAGE    1000
@@ -177,6 +179,34 @@ static bool on_retired(void *ctx, const struct hs_etcd_kv *kv)
     return true;
 }
 
+/* A multipart upload's part record (upload.h): its blobs are in use until the upload ends
+ * (its part records then become retire records in the same transaction). Unreadable: its
+ * "txn" (the write that stored it) keeps every blob of that write. */
+static bool on_upload_part(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct refs *r = ctx;
+    struct hs_upart_record rec;
+    hs_upart_record_init(&rec);
+    if (hs_upart_record_decode(kv->value, kv->value_len, &rec, NULL, 0) == HS_OK) {
+        hs_healer_set_add(&r->s.txns, rec.txn_id, NULL);
+        struct hs_meta_blob_loc *locs = NULL;
+        size_t n = 0;
+        hs_part_blob_locs(&rec.data, &locs, &n);
+        for (size_t i = 0; i < n; i++)
+            hs_healer_set_add(&r->s.named, locs[i].blob_id, NULL);
+        free(locs);
+        hs_upart_record_release(&rec);
+        return true;
+    }
+    json_t *j = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
+    json_t *txn = json_object_get(j, "txn");
+    if (json_is_string(txn) && hs_meta_txn_id_valid(json_string_value(txn)))
+        hs_healer_set_add(&r->s.txns, json_string_value(txn), NULL);
+    protect_ids(r, j, 0);
+    json_decref(j);
+    return true;
+}
+
 /* Step 2: manifests, then records, at the manifests' first page revision. */
 static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
 {
@@ -189,7 +219,11 @@ static enum hs_err read_refs(struct hs_healer *h, struct refs *r)
     err = hs_healer_range_at(h, HS_META_PREFIX_TXN, rev, GC_ETCD_PAGE, false, on_record, r, NULL);
     if (err != HS_OK)
         return err;
-    return hs_healer_range_at(h, HS_META_PREFIX_RETIRE, rev, GC_ETCD_PAGE, false, on_retired, r,
+    err =
+        hs_healer_range_at(h, HS_META_PREFIX_RETIRE, rev, GC_ETCD_PAGE, false, on_retired, r, NULL);
+    if (err != HS_OK)
+        return err;
+    return hs_healer_range_at(h, HS_META_PREFIX_UPART, rev, GC_ETCD_PAGE, false, on_upload_part, r,
                               NULL);
 }
 

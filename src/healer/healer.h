@@ -52,6 +52,7 @@ struct hs_healer_opts {
     int64_t node_timeout_ms;     /* per blob transfer */
     int64_t retire_grace_ms;     /* retired blobs are deleted this long after their retirement */
     int64_t retire_batch;        /* retired blobs deleted per node request (1..4096) */
+    int64_t upload_max_age_ms;   /* multipart uploads open longer than this are aborted */
 };
 
 /* Counters for /metrics and `hybridstore status` (atomics; written by the passes). */
@@ -101,6 +102,9 @@ struct hs_healer_stats {
     atomic_llong retire_unreadable_manifests; /* records kept: current manifest unreadable */
     atomic_llong retire_pending_records;      /* records past the grace not swept yet */
     atomic_llong retire_pending_blobs;        /* their blobs not handled yet */
+    atomic_llong uploads_abandoned;           /* upload.c: OPEN uploads aborted for their age */
+    atomic_llong uploads_ended;               /* upload records removed (their parts retired) */
+    atomic_llong upload_parts_retired;        /* part records turned into retire records */
 };
 
 struct hs_healer {
@@ -134,6 +138,8 @@ bool hs_healer_leader_pass(struct hs_healer *h);
 enum hs_err hs_healer_wal_pass(struct hs_healer *h);
 /* ---- retire.c: deletes retired blobs past retire_grace_ms, then their records ---- */
 enum hs_err hs_healer_retire_pass(struct hs_healer *h);
+/* ---- upload.c: ends aborted/completed multipart uploads, abandons old ones ---- */
+enum hs_err hs_healer_upload_pass(struct hs_healer *h);
 /* ---- gc.c ---- */
 enum hs_err hs_healer_gc_pass(struct hs_healer *h);
 /* ---- repair.c / audit.c / move.c ---- */

@@ -45,9 +45,10 @@ struct hs_healer_config {
     int64_t gc_interval;     /* ms */
     int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
-    int64_t node_timeout; /* ms */
-    int64_t retire_grace; /* ms */
-    int64_t retire_batch; /* blobs per node request */
+    int64_t node_timeout;   /* ms */
+    int64_t retire_grace;   /* ms */
+    int64_t retire_batch;   /* blobs per node request */
+    int64_t upload_max_age; /* ms */
 };
 
 #define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
@@ -109,6 +110,8 @@ static const struct hs_opt healer_opts[] = {
      .min = 1,
      .max = 4096,
      .help = "retired blobs deleted per node request"},
+    DUR("upload-max-age", upload_max_age, "7d", 1000, INT64_MAX,
+        "multipart uploads open longer than this are aborted and their parts deleted"),
 };
 
 static const struct hs_config_spec healer_spec = {
@@ -185,6 +188,7 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .node_timeout_ms = cfg->node_timeout,
         .retire_grace_ms = cfg->retire_grace,
         .retire_batch = cfg->retire_batch,
+        .upload_max_age_ms = cfg->upload_max_age,
     };
 }
 

@@ -28,6 +28,7 @@ static enum hs_err (*const passes[])(struct hs_healer *h) = {
     hs_healer_wal_pass,    /* wal.c */
     hs_healer_repair_pass, /* repair.c */
     hs_healer_audit_pass,  /* audit.c (+ move.c) */
+    hs_healer_upload_pass, /* upload.c: before the sweeper, which deletes what it retires */
     hs_healer_retire_pass, /* retire.c */
     hs_healer_gc_pass,     /* gc.c */
     scrub_poll,            /* stats.c */

@@ -74,6 +74,9 @@ static const struct stat_row rows[] = {
         "retire records kept because the key's manifest cannot be decoded"),
     ROW(retire_pending_records, "gauge", "retire records past the grace not swept yet"),
     ROW(retire_pending_blobs, "gauge", "blobs of those records not handled yet"),
+    ROW(uploads_abandoned, "counter", "multipart uploads aborted for their age (upload-max-age)"),
+    ROW(uploads_ended, "counter", "multipart upload records removed after abort or complete"),
+    ROW(upload_parts_retired, "counter", "multipart part records turned into retire records"),
 };
 _Static_assert(
     sizeof rows / sizeof rows[0] == sizeof(struct hs_healer_stats) / sizeof(atomic_llong),

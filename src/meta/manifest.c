@@ -191,6 +191,14 @@ void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc 
     *n_out = n;
 }
 
+void hs_part_blob_locs(const struct hs_part *p, struct hs_meta_blob_loc **out, size_t *n_out)
+{
+    size_t at = 0;
+    *n_out = part_blob_count(p);
+    *out = hs_xcalloc(*n_out ? *n_out : 1, sizeof(**out));
+    part_locs(p, *out, &at);
+}
+
 static bool str_eq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;

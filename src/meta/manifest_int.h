@@ -63,4 +63,20 @@ bool hs_mj_attrs_from_json(const json_t *root, int64_t version, struct hs_manife
 /* Compact text of root (always consumed): HS_ETOOBIG over HS_MANIFEST_ENCODED_MAX. */
 enum hs_err hs_mj_dump(json_t *root, char **out, size_t *len_out, char *why, size_t why_len);
 
+/* One part as JSON (manifest format, packed when p->packed) and back (kind given by the
+ * caller; offsets fixed); hs_meta_part_check is the part rules of hs_manifest_validate. Shared
+ * with the multipart part records (upload_record.c). */
+json_t *hs_mj_part_to_json(const struct hs_part *p);
+bool hs_mj_part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
+                          struct hs_part *p, char *why, size_t why_len);
+enum hs_err hs_meta_part_check(const struct hs_part *p, enum hs_part_kind kind, const char *path,
+                               char *why, size_t why_len);
+
+/* Packed segment lists (manifest_packed.c, format version 2): sets "nodes" and "segz" of the
+ * part object j from p's segments; decodes them into p (segments appended, packed set), false
+ * with a reason on anything malformed (what was decoded stays in p for hs_part_release). */
+void hs_mj_packed_set(json_t *j, const struct hs_part *p);
+bool hs_mj_packed_from_json(const json_t *j, const char *path, struct hs_part *p, char *why,
+                            size_t why_len);
+
 #endif

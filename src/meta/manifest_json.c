@@ -192,7 +192,7 @@ static json_t *blob_to_json(const struct hs_meta_blob_ref *b)
     return j;
 }
 
-static json_t *part_to_json(const struct hs_part *p)
+json_t *hs_mj_part_to_json(const struct hs_part *p)
 {
     json_t *j = json_object();
     json_t *segs = json_array();
@@ -203,6 +203,11 @@ static json_t *part_to_json(const struct hs_part *p)
         hs_mj_set(j, "k", json_integer(p->k));
         hs_mj_set(j, "m", json_integer(p->m));
         hs_mj_set(j, "stripe", json_integer(p->stripe_bytes));
+    }
+    if (p->packed) {
+        json_decref(segs);
+        hs_mj_packed_set(j, p);
+        return j;
     }
     for (size_t i = 0; i < p->n_segments; i++) {
         const struct hs_segment *s = &p->segments[i];
@@ -229,7 +234,10 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     if (err != HS_OK)
         return err;
     json_t *root = json_object();
-    bool v2 = !hs_manifest_attrs_empty(m->attrs); /* a version 2 member is written */
+    /* a version 2 member is written: attributes (manifest_attrs.c) or a packed part
+     * (manifest_packed.c) */
+    bool v2 = !hs_manifest_attrs_empty(m->attrs) || m->data.packed || m->hot.packed ||
+              m->cold.packed;
     hs_mj_set(root, "v", json_integer(v2 ? HS_MANIFEST_VERSION_2 : HS_MANIFEST_VERSION));
     hs_mj_set(root, "key", hs_mj_string(m->key));
     hs_mj_set(root, "strategy", hs_mj_string(hs_strategy_name(m->strategy)));
@@ -240,11 +248,11 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     hs_mj_set(root, "ctime_ms", json_integer(m->created_ms));
     hs_mj_set(root, "txn", hs_mj_string(m->txn_id));
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID) {
-        hs_mj_set(root, "data", part_to_json(&m->data));
+        hs_mj_set(root, "data", hs_mj_part_to_json(&m->data));
     } else {
-        hs_mj_set(root, "hot", part_to_json(&m->hot));
+        hs_mj_set(root, "hot", hs_mj_part_to_json(&m->hot));
         if (m->has_cold)
-            hs_mj_set(root, "cold", part_to_json(&m->cold));
+            hs_mj_set(root, "cold", hs_mj_part_to_json(&m->cold));
         hs_mj_set(root, "cold_hash", hs_mj_string(m->cold_hash));
         /* validated as an array of strings above, so this parse succeeds */
         hs_mj_set(root, "order_v", json_integer(m->field_order_version));
@@ -294,11 +302,11 @@ static bool segment_from_json(const json_t *j, const char *path, struct hs_segme
     return true;
 }
 
-static bool part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
-                           struct hs_part *p, char *why, size_t why_len)
+bool hs_mj_part_from_json(const json_t *j, enum hs_part_kind kind, const char *path,
+                          struct hs_part *p, char *why, size_t why_len)
 {
-    static const char *const repl_keys[] = {"len", "replicas", "segs"};
-    static const char *const ec_keys[] = {"len", "k", "m", "stripe", "segs"};
+    static const char *const repl_keys[] = {"len", "replicas", "segs", "nodes", "segz"};
+    static const char *const ec_keys[] = {"len", "k", "m", "stripe", "segs", "nodes", "segz"};
     int64_t a = 0, b = 0, c = 0;
     p->kind = kind;
     if (kind == HS_PART_REPLICATED) {
@@ -319,6 +327,16 @@ static bool part_from_json(const json_t *j, enum hs_part_kind kind, const char *
     if (!hs_mj_int(j, "len", path, 0, HS_MANIFEST_SIZE_MAX, &p->len_bytes, why, why_len))
         return false;
     json_t *segs = json_object_get(j, "segs");
+    if (!segs && json_object_get(j, "segz")) {
+        if (!hs_mj_packed_from_json(j, path, p, why, why_len))
+            return false;
+        hs_part_fix_offsets(p);
+        return true;
+    }
+    if (json_object_get(j, "segz") || json_object_get(j, "nodes")) {
+        WHY("%s: \"segs\" and a packed list (\"nodes\", \"segz\") exclude each other", path);
+        return false;
+    }
     if (!json_is_array(segs)) {
         WHY("%s.segs: missing or not an array", path);
         return false;
@@ -368,13 +386,13 @@ static bool parts_from_json(const json_t *root, struct hs_manifest *m, char *why
     json_t *hash = json_object_get(root, "cold_hash");
     json_t *order = json_object_get(root, "order");
     enum hs_part_kind data_kind = m->strategy == HS_STRATEGY_EC ? HS_PART_EC : HS_PART_REPLICATED;
-    if (data && !part_from_json(data, data_kind, "data", &m->data, why, why_len))
+    if (data && !hs_mj_part_from_json(data, data_kind, "data", &m->data, why, why_len))
         return false;
-    if (hot && !part_from_json(hot, HS_PART_REPLICATED, "hot", &m->hot, why, why_len))
+    if (hot && !hs_mj_part_from_json(hot, HS_PART_REPLICATED, "hot", &m->hot, why, why_len))
         return false;
     if (cold) {
         m->has_cold = true;
-        if (!part_from_json(cold, HS_PART_EC, "cold", &m->cold, why, why_len))
+        if (!hs_mj_part_from_json(cold, HS_PART_EC, "cold", &m->cold, why, why_len))
             return false;
     }
     if (m->strategy == HS_STRATEGY_FIELD_HYBRID && !hot) {
@@ -421,6 +439,12 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
         hs_mj_attrs_from_json(root, version, &m, why, why_len) &&
         hs_manifest_validate(&m, why, why_len) == HS_OK)
         err = HS_OK;
+    /* version 2 members (optional; a version 1 manifest must not carry them) */
+    if (err == HS_OK && version == HS_MANIFEST_VERSION &&
+        (m.data.packed || m.hot.packed || m.cold.packed)) {
+        WHY("v: a packed part needs format version %d", HS_MANIFEST_VERSION_2);
+        err = HS_ECORRUPT;
+    }
     json_decref(root);
     if (err != HS_OK) {
         hs_manifest_release(&m);

@@ -192,6 +192,12 @@ static enum hs_err part_check(const struct hs_part *p, enum hs_part_kind kind, c
     return HS_OK;
 }
 
+enum hs_err hs_meta_part_check(const struct hs_part *p, enum hs_part_kind kind, const char *path,
+                               char *why, size_t why_len)
+{
+    return part_check(p, kind, path, why, why_len);
+}
+
 static bool part_unused(const struct hs_part *p)
 {
     return p->kind == HS_PART_NONE && p->n_segments == 0;

@@ -1,0 +1,572 @@
+/* s3_multipart_part.c - UploadPart and UploadPartCopy (docs/s3.md "Multipart"). A part is
+ * written like the data part of an object: a write transaction (txn.h: WAL record first, so a
+ * gateway killed mid-part leaves nothing the healer cannot roll back) and a part writer
+ * (part_writer.h) of the upload's strategy; its commit deletes the WAL record and puts the part
+ * record upart/<id>/<n> in one etcd transaction compared on the upload record's revision (an
+ * Abort or Complete that happened meanwhile makes it fail) and on the part record's (a
+ * concurrent upload of the same number: read again, then retry). A part uploaded again replaces
+ * the earlier one, whose blobs go to a retire record in that same transaction.
+ *
+ * The body is verified while it streams: MD5 (the part's ETag; Content-MD5 checked), SHA-256
+ * when x-amz-content-sha256 is a hex digest, and the flexible checksum of an
+ * x-amz-checksum-<alg> header or of the upload's algorithm (stored, echoed, and checked at
+ * Complete). aws-chunked payloads (STREAMING-*) answer NotImplemented here until the shared
+ * streaming decoder of the object PUT is merged. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gateway.h"
+#include "gateway/gw_int.h"
+#include "gateway/obj_write_int.h"
+#include "gateway/s3_multipart_int.h"
+#include "hs/clock.h"
+#include "hs/etcd.h"
+#include "hs/log.h"
+#include "hs/mem.h"
+#include "hs/s3_checksum.h"
+#include "hs/s3_util.h"
+#include "hs/banned.h"
+
+#define PART_BYTES_MAX     ((int64_t)5 << 30) /* S3: a part is at most 5 GiB */
+#define PART_PACK_SEGMENTS 16                 /* part records of more segments are packed */
+#define COMMIT_TRIES       8
+#define COPY_BUF_BYTES     ((size_t)1 << 20)
+
+/* ---- one part on its way out (shared by UploadPart and UploadPartCopy) ---- */
+
+struct part_up {
+    struct hs_gw *gw;
+    const char *req_id;
+    struct hs_mpu_upload u;
+    uint32_t number;
+    struct hs_wr_common c;
+    struct hs_part_writer pw;
+    struct hs_gw_budget_hold budget;
+    int64_t declared_len;
+    int64_t received;
+};
+
+static const struct hs_part_writer_ops *ops_of(enum hs_strategy s)
+{
+    return s == HS_STRATEGY_REPLICATION ? &hs_part_replicated : &hs_part_ec;
+}
+
+static void part_release(void *p_)
+{
+    struct part_up *p = p_;
+    if (!p)
+        return;
+    hs_part_writer_release(&p->pw);
+    hs_wr_common_release(&p->c); /* cleans up a write that did not commit */
+    hs_mpu_upload_release(&p->u);
+    hs_gw_body_release(p->gw, &p->budget);
+}
+
+/* Begins the part's write transaction (its WAL record names its first segment). */
+static enum hs_err part_begin(struct part_up *p, const char *native_key, char *msg, size_t msg_len)
+{
+    hs_wr_common_init(&p->c, p->gw);
+    p->c.key = native_key;
+    p->c.req_id = p->req_id;
+    p->c.content_type = p->u.rec.content_type;
+    const struct hs_part_writer_ops *ops = ops_of(p->u.rec.strategy);
+    ops->init(&p->c.next.data, &p->c.geom);
+    int64_t data = p->gw->opts.segment_bytes;
+    if (p->declared_len >= 0 && p->declared_len < data)
+        data = p->declared_len;
+    int64_t held = ops->held_bytes(&p->c.geom, data);
+    enum hs_err err = hs_gw_body_grow(p->gw, &p->budget, held, held, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    struct hs_txn_plan plan = {0};
+    hs_txn_plan_part(&plan, HS_META_PART_DATA, &p->c.next.data, 1);
+    err = hs_wr_begin(&p->c, &p->c.next.data, p->u.rec.strategy, &plan, msg, msg_len);
+    if (err == HS_OK)
+        hs_part_writer_init(&p->pw, ops, p->c.txn, &p->c.next.data, HS_META_PART_DATA, &p->c.geom,
+                            &p->c.tally);
+    return err;
+}
+
+static enum hs_err part_write(struct part_up *p, const void *data, size_t n, char *msg,
+                              size_t msg_len)
+{
+    p->received += (int64_t)n;
+    if (p->received > PART_BYTES_MAX || (p->declared_len >= 0 && p->received > p->declared_len)) {
+        snprintf(msg, msg_len, "a part is at most %" PRId64 " bytes and its declared length",
+                 PART_BYTES_MAX);
+        return HS_ETOOBIG;
+    }
+    enum hs_err err = hs_gw_txn_keep_alive(p->c.txn, msg, msg_len);
+    return err == HS_OK ? hs_part_writer_write(&p->pw, data, n, msg, msg_len) : err;
+}
+
+/* The retire record of the part this one replaces (NULL when there is none or it is
+ * unreadable: its blobs are then left to GC once its record is gone). */
+static char *replaced_retire_json(const struct part_up *p, const struct hs_etcd_kv *old,
+                                  size_t *len)
+{
+    struct hs_upart_record rec;
+    hs_upart_record_init(&rec);
+    if (hs_upart_record_decode(old->value, old->value_len, &rec, NULL, 0) != HS_OK)
+        return NULL;
+    struct hs_meta_blob_loc *locs = NULL;
+    size_t n = 0;
+    hs_part_blob_locs(&rec.data, &locs, &n);
+    char *json = NULL;
+    if (n) {
+        struct hs_retire_record rr;
+        hs_retire_record_init(&rr);
+        rr.key = hs_xstrdup(p->u.rec.key);
+        rr.retired_ms = hs_clock_wall_ms();
+        hs_retire_record_add(&rr, locs, n);
+        char why[160] = "";
+        if (hs_retire_record_encode(&rr, &json, len, why, sizeof why) != HS_OK)
+            HS_BUG("retire record of part %" PRIu32 ": %s", rec.number, why);
+        hs_retire_record_release(&rr);
+    }
+    free(locs);
+    hs_upart_record_release(&rec);
+    return json;
+}
+
+/* Finishes the part and commits its record. HS_ENOENT: the upload left OPEN meanwhile. */
+static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const char *ck_b64,
+                               char *msg, size_t msg_len)
+{
+    enum hs_err err = hs_part_writer_finish(&p->pw, msg, msg_len);
+    if (err != HS_OK)
+        return err;
+    struct hs_upart_record rec;
+    hs_upart_record_init(&rec);
+    rec.number = p->number;
+    rec.size_bytes = p->c.next.data.len_bytes;
+    hs_s3_hex(md5, 16, rec.md5_hex);
+    snprintf(rec.checksum, sizeof rec.checksum, "%s", ck_b64 ? ck_b64 : "");
+    rec.written_ms = hs_clock_wall_ms();
+    snprintf(rec.txn_id, sizeof rec.txn_id, "%s", hs_gw_txn_id(p->c.txn));
+    hs_part_copy(&rec.data, &p->c.next.data);
+    hs_part_fix_offsets(&rec.data);
+    rec.data.packed = rec.data.n_segments > PART_PACK_SEGMENTS;
+    char *json = NULL, *part_key = NULL, *retire_key = NULL, why[160] = "";
+    size_t len = 0;
+    if (hs_upart_record_encode(&rec, &json, &len, why, sizeof why) != HS_OK)
+        HS_BUG("part record %" PRIu32 ": %s", p->number, why);
+    if (hs_meta_key_upart(p->u.rec.id, p->number, &part_key) != HS_OK ||
+        hs_meta_key_retire(rec.txn_id, &retire_key) != HS_OK)
+        HS_BUG("part keys of upload %s", p->u.rec.id);
+    err = HS_ECONFLICT;
+    for (int attempt = 0; attempt < COMMIT_TRIES && err == HS_ECONFLICT; attempt++) {
+        struct hs_etcd_kvs old = {0};
+        if ((err = hs_etcd_get(p->gw->etcd, part_key, &old)) != HS_OK) {
+            snprintf(msg, msg_len, "cannot read the part record: %s", hs_err_name(err));
+            err = HS_EUNAVAIL;
+            break;
+        }
+        size_t retire_len = 0;
+        char *retire = old.n ? replaced_retire_json(p, &old.kvs[0], &retire_len) : NULL;
+        struct hs_etcd_cmp cmps[2] = {
+            {.target = HS_ETCD_CMP_MOD,
+             .result = HS_ETCD_EQUAL,
+             .key = p->u.etcd_key,
+             .number = p->u.rev},
+            {.target = HS_ETCD_CMP_MOD,
+             .result = HS_ETCD_EQUAL,
+             .key = part_key,
+             .number = old.n ? old.kvs[0].mod_revision : 0},
+        };
+        struct hs_etcd_op ops[2] = {
+            {.type = HS_ETCD_OP_PUT, .key = part_key, .value = json, .value_len = len},
+            {.type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = retire_len},
+        };
+        hs_etcd_kvs_release(&old);
+        err = hs_gw_txn_commit_ops(p->c.txn, cmps, 2, ops, retire ? 2 : 1, part_key, msg, msg_len);
+        free(retire);
+        if (err == HS_ECONFLICT) {
+            /* the upload record changed (aborted or completed) or the part was replaced */
+            struct hs_mpu_upload now;
+            enum hs_err lerr = hs_mpu_load(p->gw, p->u.rec.key, p->u.rec.id, &now);
+            bool open = lerr == HS_OK && now.rec.state == HS_UPLOAD_OPEN && now.rev == p->u.rev;
+            hs_mpu_upload_release(&now);
+            if (!open) {
+                snprintf(msg, msg_len, "the upload was completed or aborted meanwhile");
+                err = lerr == HS_EUNAVAIL ? HS_EUNAVAIL : HS_ENOENT;
+            }
+        }
+    }
+    if (err == HS_ECONFLICT)
+        snprintf(msg, msg_len, "too many concurrent uploads of this part number");
+    free(json);
+    free(part_key);
+    free(retire_key);
+    hs_upart_record_release(&rec);
+    return err;
+}
+
+/* The part number of the request: 1..10000, else InvalidArgument answered. */
+static bool part_number(struct hs_http_req *r, uint32_t *out)
+{
+    const char *v = hs_http_req_query(r, "partNumber");
+    uint32_t n = 0;
+    for (const char *p = v; p && *p && n <= HS_UPLOAD_PARTS_MAX; p++)
+        n = *p >= '0' && *p <= '9' ? n * 10 + (uint32_t)(*p - '0') : HS_UPLOAD_PARTS_MAX + 1;
+    if (!v || !*v || n < 1 || n > HS_UPLOAD_PARTS_MAX) {
+        hs_s3_error(r, "InvalidArgument",
+                    "Part number must be an integer between 1 and 10000, "
+                    "inclusive");
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+static void answer_err(struct hs_http_req *r, enum hs_err err, const char *msg)
+{
+    if (err == HS_ENOENT)
+        hs_s3_error(r, "NoSuchUpload", "%s", msg);
+    else if (err == HS_ETOOBIG)
+        hs_s3_error(r, "EntityTooLarge", "%s", msg);
+    else
+        hs_s3_error_hs(r, err, msg);
+}
+
+/* ---- UploadPart ---- */
+
+struct upload_part {
+    struct part_up p;
+    struct hs_s3_hasher hasher;
+    bool hasher_init;
+    bool want_sha256;
+    uint8_t declared_sha256[32];
+    enum hs_s3_cksum_algo flex;
+    const char *flex_sent; /* the x-amz-checksum-<alg> header, NULL when none */
+    bool failed;           /* an error was answered */
+};
+
+static void upload_part_free(void *up_)
+{
+    struct upload_part *up = up_;
+    if (up->hasher_init)
+        hs_s3_hasher_release(&up->hasher);
+    part_release(&up->p);
+}
+
+/* The payload mode of x-amz-content-sha256: false after answering when it is not served. */
+static bool payload_mode(struct hs_http_req *r, struct upload_part *up)
+{
+    const char *v = hs_http_req_header(r, "x-amz-content-sha256");
+    if (!v || strcmp(v, "UNSIGNED-PAYLOAD") == 0)
+        return true;
+    if (strlen(v) == 64 && hs_s3_hex_decode(v, 64, up->declared_sha256, 32)) {
+        up->want_sha256 = true;
+        return true;
+    }
+    if (strncmp(v, "STREAMING-", 10) == 0) {
+        hs_s3_error(r, "NotImplemented",
+                    "aws-chunked payloads are not accepted for UploadPart "
+                    "yet");
+        return false;
+    }
+    hs_s3_error(r, "InvalidArgument",
+                "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
+                "SHA-256 hex digest");
+    return false;
+}
+
+/* The flexible checksum: a header sent with the part, else the upload's algorithm. */
+static bool flex_checksum(struct hs_http_req *r, struct upload_part *up)
+{
+    enum hs_s3_cksum_algo upload_alg = HS_S3_CKSUM_NONE;
+    if (up->p.u.rec.ck_alg[0])
+        (void)hs_s3_cksum_parse_name(up->p.u.rec.ck_alg, &upload_alg);
+    for (int a = HS_S3_CKSUM_CRC32; a <= HS_S3_CKSUM_SHA256; a++) {
+        const char *v = hs_http_req_header(r, hs_s3_cksum_header((enum hs_s3_cksum_algo)a));
+        if (!v)
+            continue;
+        if (upload_alg != HS_S3_CKSUM_NONE && a != (int)upload_alg) {
+            hs_s3_error(r, "InvalidRequest",
+                        "Checksum Type mismatch occurred, expected "
+                        "checksum Type: %s",
+                        up->p.u.rec.ck_alg);
+            return false;
+        }
+        up->flex = (enum hs_s3_cksum_algo)a;
+        up->flex_sent = v;
+        return true;
+    }
+    up->flex = upload_alg;
+    return true;
+}
+
+void hs_s3_upload_part_start(struct hs_http_req *r)
+{
+    struct hs_s3_req *s = hs_s3_req_of(r);
+    uint32_t number = 0;
+    if (!part_number(r, &number))
+        return;
+    struct upload_part *up = hs_arena_alloc(hs_http_req_arena(r), sizeof *up);
+    memset(up, 0, sizeof *up);
+    up->p.gw = s->gw;
+    up->p.req_id = s->request_id;
+    up->p.number = number;
+    up->p.declared_len = -1;
+    hs_arena_defer(hs_http_req_arena(r), upload_part_free, up);
+    s->op_ctx = up;
+    if (!hs_mpu_load_open(r, &up->p.u) || !payload_mode(r, up) || !flex_checksum(r, up)) {
+        up->failed = true;
+        return;
+    }
+    if (!hs_http_req_content_length(r, &up->p.declared_len)) {
+        hs_s3_error(r, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+        up->failed = true;
+        return;
+    }
+    if (up->p.declared_len > PART_BYTES_MAX) {
+        hs_s3_error(r, "EntityTooLarge", "a part is at most 5 GiB");
+        up->failed = true;
+        return;
+    }
+    struct hs_s3_hasher_opts ho = {.sha256 = up->want_sha256, .flex = up->flex};
+    up->hasher_init = true;
+    char msg[256] = "";
+    enum hs_err err = hs_s3_hasher_init(&up->hasher, &ho);
+    if (err == HS_OK)
+        err = part_begin(&up->p, s->native_key, msg, sizeof msg);
+    if (err != HS_OK) {
+        answer_err(r, err, msg);
+        up->failed = true;
+    }
+}
+
+enum hs_err hs_s3_upload_part_body(struct hs_http_req *r, const void *data, size_t n)
+{
+    struct upload_part *up = hs_s3_req_of(r)->op_ctx;
+    if (!up || up->failed)
+        return HS_OK; /* answered already: the rest is discarded */
+    hs_s3_hasher_update(&up->hasher, data, n);
+    char msg[256] = "";
+    enum hs_err err = part_write(&up->p, data, n, msg, sizeof msg);
+    if (err != HS_OK) {
+        answer_err(r, err, msg);
+        up->failed = true;
+    }
+    return err;
+}
+
+/* Checks the digests against what the client declared: the S3 error code, or NULL. */
+static const char *verify(struct hs_http_req *r, const struct upload_part *up,
+                          const struct hs_s3_digests *d)
+{
+    if (up->want_sha256 && hs_s3_sha256_check(up->declared_sha256, d->sha256) != HS_S3_OK)
+        return "XAmzContentSHA256Mismatch";
+    const char *md5 = hs_http_req_header(r, "Content-MD5");
+    if (md5) {
+        enum hs_s3_err e = hs_s3_content_md5_check(md5, d->md5);
+        if (e == HS_S3_INVALID_DIGEST)
+            return "InvalidDigest";
+        if (e != HS_S3_OK)
+            return "BadDigest";
+    }
+    if (up->flex_sent) {
+        enum hs_s3_err e = hs_s3_cksum_check(up->flex, up->flex_sent, d->flex_raw);
+        if (e == HS_S3_INVALID_REQUEST)
+            return "InvalidRequest";
+        if (e != HS_S3_OK)
+            return "BadDigest";
+    }
+    return NULL;
+}
+
+void hs_s3_upload_part_done(struct hs_http_req *r)
+{
+    struct hs_s3_req *s = hs_s3_req_of(r);
+    struct upload_part *up = s->op_ctx;
+    if (!up || up->failed)
+        return;
+    if (up->p.received != up->p.declared_len) {
+        hs_s3_error(r, "IncompleteBody", NULL);
+        return;
+    }
+    struct hs_s3_digests d;
+    hs_s3_hasher_final(&up->hasher, &d);
+    const char *bad = verify(r, up, &d);
+    if (bad) {
+        hs_s3_error(r, bad, NULL); /* the part's blobs go with the write's clean-up */
+        return;
+    }
+    char ck[HS_S3_CKSUM_B64_MAX] = "";
+    if (up->flex != HS_S3_CKSUM_NONE)
+        hs_s3_base64(d.flex_raw, d.flex_len, ck);
+    char msg[256] = "";
+    enum hs_err err = part_commit(&up->p, d.md5, ck, msg, sizeof msg);
+    if (err != HS_OK) {
+        answer_err(r, err, msg);
+        return;
+    }
+    char etag[HS_S3_ETAG_MAX];
+    hs_s3_etag(d.md5, etag);
+    HS_LOG_DEBUG("s3_part_written", "req=%s upload=%s part=%" PRIu32 " size=%" PRId64,
+                 s->request_id, up->p.u.rec.id, up->p.number, up->p.received);
+    hs_http_add_header(r, "ETag", etag);
+    if (ck[0])
+        hs_http_add_header(r, hs_s3_cksum_header(up->flex), ck);
+    hs_s3_add_request_id(r);
+    hs_http_respond_buf(r, 200, NULL, NULL, 0);
+}
+
+/* ---- UploadPartCopy ---- */
+
+/* "bytes=first-last" (both required, S3's rule for x-amz-copy-source-range). */
+static bool copy_range(const char *v, int64_t *first, int64_t *last)
+{
+    long long a = -1, b = -1;
+    char tail;
+    if (sscanf(v, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a)
+        return false;
+    *first = a;
+    *last = b;
+    return true;
+}
+
+/* x-amz-copy-source "[/]bucket/key[?versionId=null]", URL-encoded: the bucket and key. */
+static bool copy_source(struct hs_http_req *r, const char *v, char **bucket, char **key)
+{
+    struct hs_arena *a = hs_http_req_arena(r);
+    if (*v == '/')
+        v++;
+    const char *q = strchr(v, '?');
+    size_t n = q ? (size_t)(q - v) : strlen(v);
+    if (q && strcmp(q, "?versionId=null") != 0)
+        return false;
+    char *dec = hs_arena_alloc(a, n + 1);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned hi, lo;
+        if (v[i] == '%' && i + 2 < n && sscanf(v + i + 1, "%1x%1x", &hi, &lo) == 2) {
+            dec[m++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dec[m++] = v[i];
+        }
+    }
+    dec[m] = '\0';
+    char *slash = strchr(dec, '/');
+    if (!slash || slash == dec || slash[1] == '\0' || strlen(dec) != m)
+        return false;
+    *slash = '\0';
+    *bucket = dec;
+    *key = slash + 1;
+    return true;
+}
+
+struct copy_job {
+    struct part_up p;
+    struct hs_obj_reader *rd;
+};
+
+static void copy_job_free(void *j_)
+{
+    struct copy_job *j = j_;
+    hs_obj_reader_close(j->rd);
+    part_release(&j->p);
+}
+
+void hs_s3_upload_part_copy_done(struct hs_http_req *r)
+{
+    struct hs_s3_req *s = hs_s3_req_of(r);
+    uint32_t number = 0;
+    if (!part_number(r, &number))
+        return;
+    char *src_bucket = NULL, *src_key = NULL;
+    const char *src = hs_http_req_header(r, "x-amz-copy-source");
+    if (!src || !copy_source(r, src, &src_bucket, &src_key)) {
+        hs_s3_error(r, "InvalidArgument", "x-amz-copy-source must be bucket/key, URL-encoded");
+        return;
+    }
+    if (!hs_s3_check_access(r, src_bucket, false))
+        return;
+    const char *range = hs_http_req_header(r, "x-amz-copy-source-range");
+    int64_t first = 0, last = -1;
+    if (range && !copy_range(range, &first, &last)) {
+        hs_s3_error(r, "InvalidArgument",
+                    "The x-amz-copy-source-range value must be of the form "
+                    "bytes=first-last");
+        return;
+    }
+    const char *native = NULL;
+    size_t native_len = 0;
+    if (hs_s3_native_key(hs_http_req_arena(r), src_bucket, src_key, strlen(src_key), &native,
+                         &native_len) != HS_OK) {
+        hs_s3_error(r, "InvalidArgument", "invalid copy source key");
+        return;
+    }
+    struct copy_job *j = hs_arena_alloc(hs_http_req_arena(r), sizeof *j);
+    memset(j, 0, sizeof *j);
+    j->p.gw = s->gw;
+    j->p.req_id = s->request_id;
+    j->p.number = number;
+    hs_arena_defer(hs_http_req_arena(r), copy_job_free, j);
+    if (!hs_mpu_load_open(r, &j->p.u))
+        return;
+    char msg[256] = "";
+    struct hs_obj_info info;
+    enum hs_err err =
+        hs_obj_reader_open(s->gw, native, native_len, first, range ? last - first + 1 : -1, &j->rd,
+                           &info, msg, sizeof msg);
+    if (err == HS_ENOENT) {
+        hs_s3_error(r, "NoSuchKey", NULL);
+        return;
+    }
+    if (err == HS_ERANGE || (range && last >= info.size_bytes)) {
+        hs_s3_error(r, "InvalidRange", NULL);
+        return;
+    }
+    if (err != HS_OK) {
+        hs_s3_error_hs(r, err, msg);
+        return;
+    }
+    j->p.declared_len = hs_obj_reader_length(j->rd);
+    if (j->p.declared_len > PART_BYTES_MAX) {
+        hs_s3_error(r, "InvalidRequest", "a copied part is at most 5 GiB");
+        return;
+    }
+    struct hs_s3_hasher h;
+    err = hs_s3_hasher_init(&h, NULL);
+    if (err == HS_OK)
+        err = part_begin(&j->p, s->native_key, msg, sizeof msg);
+    uint8_t *buf = err == HS_OK ? hs_xmalloc(COPY_BUF_BYTES) : NULL;
+    while (err == HS_OK) {
+        size_t got = 0;
+        if ((err = hs_obj_reader_read(j->rd, buf, COPY_BUF_BYTES, &got)) != HS_OK || got == 0)
+            break;
+        hs_s3_hasher_update(&h, buf, got);
+        err = part_write(&j->p, buf, got, msg, sizeof msg);
+    }
+    free(buf);
+    struct hs_s3_digests d;
+    hs_s3_hasher_final(&h, &d);
+    hs_s3_hasher_release(&h);
+    if (err == HS_OK && j->p.received != j->p.declared_len) {
+        snprintf(msg, sizeof msg, "the source changed while it was copied");
+        err = HS_EUNAVAIL;
+    }
+    if (err == HS_OK)
+        err = part_commit(&j->p, d.md5, NULL, msg, sizeof msg);
+    if (err != HS_OK) {
+        answer_err(r, err, msg);
+        return;
+    }
+    char etag[HS_S3_ETAG_MAX], when[HS_S3_ISO_DATE_LEN + 1];
+    hs_s3_etag(d.md5, etag);
+    hs_s3_time_iso8601(hs_clock_wall_ms(), when);
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    (void)hs_buf_printf(&b,
+                        HS_MPU_XML_HEAD "<CopyPartResult xmlns=\"" HS_MPU_S3_NS "\">"
+                                        "<LastModified>%s</LastModified><ETag>",
+                        when);
+    hs_mpu_xml_text(&b, etag);
+    (void)hs_buf_printf(&b, "</ETag></CopyPartResult>");
+    hs_mpu_respond_xml(r, &b);
+}
