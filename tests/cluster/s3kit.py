@@ -82,6 +82,7 @@ def s3cmd_config(cluster, home):
     """Writes an s3cmd config for the cluster (plain http, path-style, SigV4); returns its path."""
     info = s3_info(cluster)
     hostport = info["endpoint"].split("://", 1)[1].rstrip("/")
+    os.makedirs(str(home), exist_ok=True)
     path = os.path.join(str(home), "s3cfg")
     with open(path, "w", encoding="ascii") as f:
         f.write("[default]\n"
