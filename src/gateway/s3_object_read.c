@@ -50,8 +50,10 @@ static const struct override_row {
     {"response-content-encoding", "Content-Encoding"},
 };
 
-/* The object's headers with overrides applied (a stored value is replaced, not repeated). */
-static bool add_headers(struct hs_http_req *r, const struct hs_obj_info *info,
+/* The object's headers with overrides applied (a stored value is replaced, not repeated).
+ * The stored checksum is of the whole object: a 206 (ranged) answer never carries it, as S3
+ * does, or a client validating it (the JS SDK does by default) fails the range. */
+static bool add_headers(struct hs_http_req *r, const struct hs_obj_info *info, bool ranged,
                         const char **ctype_out)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
@@ -79,7 +81,7 @@ static bool add_headers(struct hs_http_req *r, const struct hs_obj_info *info,
         attrs.content_encoding = ov[5] ? NULL : attrs.content_encoding;
         shown.attrs = &attrs;
     }
-    hs_s3_add_object_headers(r, &shown, cm && strcasecmp(cm, "ENABLED") == 0);
+    hs_s3_add_object_headers(r, &shown, !ranged && cm && strcasecmp(cm, "ENABLED") == 0);
     for (size_t i = 1; i < HS_ARRAY_LEN(overrides); i++)
         if (ov[i])
             hs_http_add_header(r, overrides[i].header, ov[i]);
@@ -155,7 +157,7 @@ static void get_or_head(struct hs_http_req *r, bool head)
     const char *ctype = NULL;
     if (head) {
         hs_s3_add_request_id(r);
-        if (!add_headers(r, &info, &ctype))
+        if (!add_headers(r, &info, ranged, &ctype))
             goto close;
         if (ranged) {
             char cr[80];
@@ -178,7 +180,7 @@ static void get_or_head(struct hs_http_req *r, bool head)
         goto close;
     }
     hs_s3_add_request_id(r);
-    if (!add_headers(r, now, &ctype)) {
+    if (!add_headers(r, now, ranged, &ctype)) {
         free(st.first);
         goto close;
     }
