@@ -188,6 +188,49 @@ def test_boto3_transfer_with_crc32_parts(cluster, tmp_path):
     s3.delete_bucket(Bucket="boto-xfer")
 
 
+def test_boto3_multipart_keeps_metadata_and_composite_checksum(cluster):
+    """CreateMultipartUpload's user metadata and representation headers become the object's
+    at Complete, and the COMPOSITE checksum of the parts is returned on HEAD/GET when asked."""
+    s3 = boto(cluster)
+    s3.create_bucket(Bucket="boto-mpmeta")
+    up = s3.create_multipart_upload(Bucket="boto-mpmeta", Key="m", Metadata={"Color": "blue"},
+                                    CacheControl="max-age=60", ContentDisposition="inline",
+                                    ContentType="text/x-mp", ChecksumAlgorithm="CRC32")
+    parts = []
+    for n, data in ((1, os.urandom(5 * MIB)), (2, b"tail")):
+        r = s3.upload_part(Bucket="boto-mpmeta", Key="m", UploadId=up["UploadId"],
+                           PartNumber=n, Body=data, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket="boto-mpmeta", Key="m", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    head = s3.head_object(Bucket="boto-mpmeta", Key="m", ChecksumMode="ENABLED")
+    assert head["Metadata"] == {"color": "blue"}
+    assert head["CacheControl"] == "max-age=60" and head["ContentDisposition"] == "inline"
+    assert head["ContentType"] == "text/x-mp"
+    assert head["ChecksumCRC32"].endswith("-2")
+    s3.delete_object(Bucket="boto-mpmeta", Key="m")
+    s3.delete_bucket(Bucket="boto-mpmeta")
+
+
+def test_ranged_get_has_no_whole_object_checksum(cluster):
+    """A 206 never carries the stored checksum (it is the whole object's): SDKs validating
+    response checksums by default would fail every range."""
+    s3 = boto(cluster)
+    s3.create_bucket(Bucket="boto-range")
+    data = os.urandom(10000)
+    s3.put_object(Bucket="boto-range", Key="r", Body=data, ChecksumAlgorithm="CRC32")
+    whole = s3.get_object(Bucket="boto-range", Key="r", ChecksumMode="ENABLED")
+    assert whole["Body"].read() == data and "ChecksumCRC32" in whole
+    part = s3.get_object(Bucket="boto-range", Key="r", Range="bytes=10-99",
+                         ChecksumMode="ENABLED")
+    assert part["Body"].read() == data[10:100] and "ChecksumCRC32" not in part
+    head = s3.head_object(Bucket="boto-range", Key="r", Range="bytes=0-9",
+                          ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in head
+    s3.delete_object(Bucket="boto-range", Key="r")
+    s3.delete_bucket(Bucket="boto-range")
+
+
 def test_rclone_copy_check_sync(cluster, home, tmp_path):
     src = tmp_path / "rc"
     (src / "sub").mkdir(parents=True)
