@@ -50,7 +50,7 @@ static enum hs_err multi_sink(void *ctx, const uint8_t *data, size_t len, char *
 {
     struct s3_multi *m = ctx;
     if (hs_buf_append(&m->xml, data, len) != HS_OK) {
-        snprintf(msg, msg_len, "the Delete body is over %u bytes", HS_S3_XML_DELETE_MAX);
+        snprintf(msg, msg_len, "the Delete body is over %zu bytes", HS_S3_XML_DELETE_MAX);
         return HS_ETOOBIG;
     }
     return HS_OK;
