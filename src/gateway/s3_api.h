@@ -179,6 +179,8 @@ void hs_s3_delete_objects_done(struct hs_http_req *r);
 void hs_s3_list_objects_done(struct hs_http_req *r);
 void hs_s3_list_objects_v2_done(struct hs_http_req *r);
 void hs_s3_list_object_versions_done(struct hs_http_req *r);
+/* GetObjectTagging: an empty TagSet (s3_tagging.c) */
+void hs_s3_get_object_tagging_done(struct hs_http_req *r);
 
 /* ---- multipart operations (s3_multipart*.c) ---- */
 void hs_s3_create_multipart_done(struct hs_http_req *r);

@@ -50,6 +50,8 @@ const struct hs_s3_op hs_s3_ops[] = {
     {"CopyObject", "PUT", OBJ | WR | COPY, NULL, NULL, NULL, NULL, NULL, hs_s3_copy_object_done},
     {"PutObject", "PUT", OBJ | WR, NULL, NULL, NULL, hs_s3_put_object_start, hs_s3_put_object_body,
      hs_s3_put_object_done},
+    {"GetObjectTagging", "GET", OBJ, "tagging", NULL, NULL, NULL, NULL,
+     hs_s3_get_object_tagging_done},
     {"GetObject", "GET", OBJ, NULL, NULL, NULL, NULL, NULL, hs_s3_get_object_done},
     {"HeadObject", "HEAD", OBJ, NULL, NULL, NULL, NULL, NULL, hs_s3_head_object_done},
     {"DeleteObject", "DELETE", OBJ | WR, NULL, NULL, NULL, NULL, NULL, hs_s3_delete_object_done},
