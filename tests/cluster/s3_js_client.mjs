@@ -1,8 +1,12 @@
 // The current @aws-sdk/client-s3 from npm, with its default settings (flexible checksums on every
 // upload, CRC32 by default, aws-chunked with a trailer for streamed bodies), against a cluster.
-// Usage: node s3_js_client.mjs ENDPOINT REGION ACCESS SECRET BUCKET
+// Usage: node s3_js_client.mjs ENDPOINT REGION ACCESS SECRET BUCKET [ROOT_DOMAIN]
+// With ROOT_DOMAIN the SDK's default virtual-host addressing is used (no forcePathStyle):
+// ENDPOINT is then http://ROOT_DOMAIN:PORT and every *.ROOT_DOMAIN resolves to 127.0.0.1.
 // Prints "ok <step>" per step and exits non-zero with the error on the first failure.
 import { createHash } from "node:crypto";
+import dns from "node:dns";
+import http from "node:http";
 import { Readable } from "node:stream";
 import {
   S3Client, CreateBucketCommand, HeadBucketCommand, PutObjectCommand, GetObjectCommand,
@@ -10,12 +14,24 @@ import {
   CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
   CopyObjectCommand, DeleteBucketCommand, ListBucketsCommand,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 
-const [endpoint, region, accessKeyId, secretAccessKey, bucket] = process.argv.slice(2);
-const s3 = new S3Client({
-  endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey },
-  maxAttempts: 1,
-});
+const [endpoint, region, accessKeyId, secretAccessKey, bucket, rootDomain] =
+  process.argv.slice(2);
+const options = { endpoint, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 };
+if (rootDomain) {
+  const lookup = (host, opts, cb) => dns.lookup(
+    host === rootDomain || host.endsWith("." + rootDomain) ? "127.0.0.1" : host, opts, cb);
+  options.requestHandler = { httpAgent: new http.Agent({ keepAlive: true, lookup }) };
+} else {
+  options.forcePathStyle = true;
+}
+const s3 = new S3Client(options);
+const hosts = new Set();
+s3.middlewareStack.add((next) => async (args) => {
+  hosts.add(args.request.hostname);
+  return next(args);
+}, { step: "finalizeRequest", name: "hsRecordHost" });
 
 function md5(buf) { return createHash("md5").update(buf).digest("hex"); }
 function bytes(n, seed) {
@@ -60,6 +76,24 @@ const gotStreamed = await body(await s3.send(new GetObjectCommand({
 })));
 check(gotStreamed.equals(streamed), "streamed round-trip"); ok("put-streamed");
 
+// A stream of unknown length: PutObject cannot sign it (the SDK needs the decoded length), so
+// lib-storage's Upload sends it as multipart with the default CRC32 on every part.
+async function* pieces(n, size) { for (let i = 0; i < n; i++) yield bytes(size, 100 + i); }
+const unknown = Buffer.concat([...Array(12).keys()].map((i) => bytes(1000 * 1000, 100 + i)));
+const upload = new Upload({
+  client: s3,
+  params: { Bucket: bucket, Key: "dir/unknown.bin", Body: Readable.from(pieces(12, 1000 * 1000)) },
+  partSize: 5 * 1024 * 1024,
+});
+const uploaded = await upload.done();
+check(/^"[0-9a-f]{32}-3"$/.test(uploaded.ETag), "unknown-length upload ETag " + uploaded.ETag);
+const gotUnknown = await s3.send(new GetObjectCommand({
+  Bucket: bucket, Key: "dir/unknown.bin", ChecksumMode: "ENABLED",
+}));
+check((await body(gotUnknown)).equals(unknown), "unknown-length round-trip");
+check(/^[A-Za-z0-9+/=]{8}-3$/.test(gotUnknown.ChecksumCRC32 || ""), "composite CRC32 returned");
+ok("upload-unknown-length");
+
 const range = await s3.send(new GetObjectCommand({
   Bucket: bucket, Key: "dir/streamed.bin", Range: "bytes=100-199",
 }));
@@ -103,11 +137,15 @@ ok("list");
 // DeleteObjects: the newest SDK sends a flexible checksum and no Content-MD5.
 const del = await s3.send(new DeleteObjectsCommand({
   Bucket: bucket,
-  Delete: { Objects: [{ Key: "dir/small.bin" }, { Key: "dir/streamed.bin" }, { Key: "big.bin" }] },
+  Delete: { Objects: [{ Key: "dir/small.bin" }, { Key: "dir/streamed.bin" }, { Key: "big.bin" },
+    { Key: "dir/unknown.bin" }] },
 }));
-check((del.Deleted || []).length === 3 && !(del.Errors || []).length, "delete-objects");
+check((del.Deleted || []).length === 4 && !(del.Errors || []).length, "delete-objects");
 await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "copy of small.bin" }));
 await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "never existed" }));
 ok("delete");
 
 await s3.send(new DeleteBucketCommand({ Bucket: bucket })); ok("delete-bucket");
+const style = rootDomain ? `${bucket}.${rootDomain}` : new URL(endpoint).hostname;
+check(hosts.has(style), "addressing: requests went to " + [...hosts].join(","));
+ok("addressing " + (rootDomain ? "virtual-host" : "path"));

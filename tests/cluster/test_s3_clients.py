@@ -2,12 +2,16 @@
 `aws s3` and `aws s3api`), python3-boto3, rclone, s3cmd, and the newest @aws-sdk/client-s3 from
 npm with its default flexible checksums. Each client writes, reads back byte-exact, lists and
 deletes; objects written through S3 are the native objects `bucket/key`."""
+import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 import requests
 
@@ -17,12 +21,16 @@ from cluster import HsCluster
 
 MIB = 1 << 20
 JS_CLIENT = os.path.join(os.path.dirname(__file__), "s3_js_client.mjs")
+ROOT_DOMAIN = "s3.hs.test"  # virtual-host style: bucket.s3.hs.test, resolved to 127.0.0.1 here
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """etcd, 6 nodes, 2 gateways behind nginx (the S3 endpoint in cluster.json is nginx's)."""
-    c = HsCluster(str(tmp_path_factory.mktemp("s3clients")), nodes=6, gateways=2, healers=0)
+    """etcd, 6 nodes, 2 gateways behind nginx (the S3 endpoint in cluster.json is nginx's), with
+    a root domain for virtual-host style clients (path style keeps working for every other
+    Host)."""
+    c = HsCluster(str(tmp_path_factory.mktemp("s3clients")), nodes=6, gateways=2, healers=0,
+                  extra_args=["--s3-root-domain", ROOT_DOMAIN])
     c.start()
     yield c
     c.stop()
@@ -121,7 +129,6 @@ def test_awscli_s3api_multipart_and_copy(cluster, home, tmp_path):
     aws(cluster, home, "s3api", "create-bucket", "--bucket", "cli-api")
     part = tmp_path / "part"
     md5s = [write_random(part.with_suffix(f".{i}"), 5 * MIB + i, seed=10 + i) for i in (1, 2)]
-    import json
     up = json.loads(aws(cluster, home, "s3api", "create-multipart-upload", "--bucket", "cli-api",
                         "--key", "mp/obj", "--metadata", "k=v").stdout)
     etags = []
@@ -231,6 +238,114 @@ def test_ranged_get_has_no_whole_object_checksum(cluster):
     s3.delete_bucket(Bucket="boto-range")
 
 
+def test_awscli_cp_between_buckets_uses_upload_part_copy(cluster, home, tmp_path):
+    """`aws s3 cp s3://a/k s3://b/k` above the 8 MB threshold is a multipart copy: it asks
+    for the source's tags (GetObjectTagging) and copies parts server-side (UploadPartCopy)."""
+    aws(cluster, home, "s3", "mb", "s3://cli-cpa")
+    aws(cluster, home, "s3", "mb", "s3://cli-cpb")
+    src = tmp_path / "src.bin"
+    want = write_random(src, 19 * MIB + 11, seed=21)
+    aws(cluster, home, "s3", "cp", "--only-show-errors", str(src), "s3://cli-cpa/src.bin")
+    res = aws(cluster, home, "--debug", "s3", "cp", "--only-show-errors",
+              "s3://cli-cpa/src.bin", "s3://cli-cpb/dst.bin")
+    assert "OperationModel(name=UploadPartCopy)" in res.stderr
+    assert "OperationModel(name=GetObjectTagging)" in res.stderr
+    head = json.loads(aws(cluster, home, "s3api", "head-object", "--bucket", "cli-cpb", "--key",
+                          "dst.bin").stdout)
+    assert head["ContentLength"] == 19 * MIB + 11 and head["ETag"].endswith('-3"')
+    out = tmp_path / "dst.out"
+    aws(cluster, home, "s3", "cp", "--only-show-errors", "s3://cli-cpb/dst.bin", str(out))
+    assert md5_file(out) == want
+    assert hashlib.md5(native_get(cluster, "cli-cpb/dst.bin")).hexdigest() == want
+    aws(cluster, home, "s3", "rb", "--force", "s3://cli-cpa")
+    aws(cluster, home, "s3", "rb", "--force", "s3://cli-cpb")
+
+
+def test_object_tagging_is_empty_and_read_only(cluster):
+    """Objects have no tags: GetObjectTagging answers an empty TagSet (NoSuchKey for a missing
+    key); setting tags is not offered (501)."""
+    s3 = boto(cluster)
+    s3.create_bucket(Bucket="boto-tags")
+    s3.put_object(Bucket="boto-tags", Key="t", Body=b"x")
+    assert s3.get_object_tagging(Bucket="boto-tags", Key="t")["TagSet"] == []
+    assert s3.get_object_tagging(Bucket="boto-tags", Key="t", VersionId="null")["TagSet"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_tagging(Bucket="boto-tags", Key="missing")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object_tagging(Bucket="boto-tags", Key="t",
+                              Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    s3.delete_object(Bucket="boto-tags", Key="t")
+    s3.delete_bucket(Bucket="boto-tags")
+
+
+def test_rclone_multipart_check_and_head_version_null(cluster, home, tmp_path):
+    """rclone with a 5 MiB upload cutoff: multipart uploads carrying its MD5 in
+    x-amz-meta-md5chksum (what `rclone check` compares for multipart objects), and the
+    HEAD ?versionId=null newer rclones send after a multipart upload."""
+    src = tmp_path / "rcmp"
+    src.mkdir()
+    want = write_random(src / "multi.bin", 11 * MIB + 7, seed=22)
+    flags = ["--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M"]
+    rclone(cluster, home, "mkdir", "hs:rclone-mp")
+    rclone(cluster, home, *flags, "copy", str(src), "hs:rclone-mp/d")
+    rclone(cluster, home, "check", str(src), "hs:rclone-mp/d")
+    s3 = boto(cluster)
+    head = s3.head_object(Bucket="rclone-mp", Key="d/multi.bin", VersionId="null")
+    assert head["ETag"].endswith('-3"') and "VersionId" not in head
+    assert head["Metadata"].get("md5chksum")  # rclone's own MD5 of the whole file
+    back = tmp_path / "rcmp-back"
+    rclone(cluster, home, "copy", "hs:rclone-mp/d", str(back))
+    assert md5_file(back / "multi.bin") == want
+    rclone(cluster, home, "purge", "hs:rclone-mp")
+
+
+@pytest.fixture
+def resolve_root_domain(monkeypatch):
+    """*.ROOT_DOMAIN (and ROOT_DOMAIN) resolve to 127.0.0.1 in this process."""
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if isinstance(host, str) and (host == ROOT_DOMAIN or host.endswith("." + ROOT_DOMAIN)):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_boto3_virtual_host_style(cluster, resolve_root_domain, tmp_path):
+    """boto3 with addressing_style virtual against http://ROOT_DOMAIN:port: the bucket is in
+    the Host (signed with its port), the whole path is the key."""
+    info = s3_info(cluster)
+    endpoint = info["endpoint"].replace("127.0.0.1", ROOT_DOMAIN)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=info["region"],
+                      aws_access_key_id=info["access_key"],
+                      aws_secret_access_key=info["secret_key"],
+                      config=botocore.config.Config(s3={"addressing_style": "virtual"},
+                                                    retries={"max_attempts": 1}))
+    hosts = set()
+    s3.meta.events.register("before-send.s3", lambda request, **kw: hosts.add(
+        request.url.split("//", 1)[1].split("/", 1)[0]))
+    s3.create_bucket(Bucket="boto-vhost")
+    key = "dir/with space+plus/é.txt"
+    s3.put_object(Bucket="boto-vhost", Key=key, Body=b"virtual")
+    assert s3.get_object(Bucket="boto-vhost", Key=key)["Body"].read() == b"virtual"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="boto-vhost")["Contents"]] == [key]
+    src = tmp_path / "vh.bin"
+    want = write_random(src, 11 * MIB, seed=23)
+    from boto3.s3.transfer import TransferConfig
+    s3.upload_file(str(src), "boto-vhost", "big", Config=TransferConfig(
+        multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB))
+    dst = tmp_path / "vh.out"
+    s3.download_file("boto-vhost", "big", str(dst))
+    assert md5_file(dst) == want
+    assert native_get(cluster, requests.utils.quote("boto-vhost/" + key)) == b"virtual"
+    s3.delete_objects(Bucket="boto-vhost", Delete={"Objects": [{"Key": key}, {"Key": "big"}]})
+    s3.delete_bucket(Bucket="boto-vhost")
+    port = endpoint.rsplit(":", 1)[1]
+    assert f"boto-vhost.{ROOT_DOMAIN}:{port}" in hosts, hosts
+
+
 def test_rclone_copy_check_sync(cluster, home, tmp_path):
     src = tmp_path / "rc"
     (src / "sub").mkdir(parents=True)
@@ -275,17 +390,26 @@ def test_s3cmd_put_get_ls_del_multipart(cluster, home, tmp_path):
     s3cmd(cluster, home, "rb", "s3://s3cmd-b")
 
 
-def test_js_sdk_newest_defaults(cluster, home):
+@pytest.mark.parametrize("style", ["path", "virtual"])
+def test_js_sdk_newest_defaults(cluster, home, style):
+    """The whole script once with forcePathStyle, once with the SDK's default virtual-host
+    addressing (bucket.ROOT_DOMAIN:port, resolved to 127.0.0.1 by the script's agent)."""
     modules = os.environ.get("HS_S3_CLIENTS_DIR")
     assert modules, "HS_S3_CLIENTS_DIR unset: run through `make test` (scripts/s3-clients.sh)"
-    assert os.path.isdir(os.path.join(modules, "node_modules", "@aws-sdk", "client-s3")), \
-        f"@aws-sdk/client-s3 missing under {modules}: run scripts/s3-clients.sh {modules}"
+    for pkg in ("client-s3", "lib-storage"):
+        assert os.path.isdir(os.path.join(modules, "node_modules", "@aws-sdk", pkg)), \
+            f"@aws-sdk/{pkg} missing under {modules}: run scripts/s3-clients.sh {modules}"
     # ES modules resolve packages from the script's own directory: run a copy placed there.
     script = os.path.join(modules, "s3_js_client.mjs")
     shutil.copyfile(JS_CLIENT, script)
     info = s3_info(cluster)
-    res = subprocess.run([NODE, script, info["endpoint"], info["region"], info["access_key"],
-                          info["secret_key"], "js-sdk"], env=clean_env(home),
+    endpoint, extra = info["endpoint"], []
+    if style == "virtual":
+        endpoint = endpoint.replace("127.0.0.1", ROOT_DOMAIN)
+        extra = [ROOT_DOMAIN]
+    res = subprocess.run([NODE, script, endpoint, info["region"], info["access_key"],
+                          info["secret_key"], "js-sdk-" + style] + extra, env=clean_env(home),
                          capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
     assert "ok delete-bucket" in res.stdout
+    assert f"ok addressing {'virtual-host' if style == 'virtual' else 'path'}" in res.stdout
