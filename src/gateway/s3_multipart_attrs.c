@@ -61,8 +61,7 @@ static void decode(const char *json, struct hs_manifest_attrs *a, const char *up
     json_t *o = json_loads(json, 0, NULL);
     const char *name;
     json_t *v;
-    json_object_foreach(o, name, v)
-    {
+    json_object_foreach(o, name, v) {
         if (!json_is_string(v))
             continue;
         const char *value = json_string_value(v);
