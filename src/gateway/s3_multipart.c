@@ -10,7 +10,6 @@
 
 #include "gateway/gw_int.h"
 #include "gateway/s3_multipart_int.h"
-#include "gateway/s3_object_int.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
 #include <jansson.h>
@@ -20,8 +19,9 @@
 #include "hs/s3_util.h"
 #include "hs/banned.h"
 
-#define LIST_MAX      1000 /* max-parts / max-uploads cap */
-#define CTYPE_DEFAULT "binary/octet-stream"
+#define LIST_MAX        1000 /* max-parts / max-uploads cap */
+#define CTYPE_DEFAULT   "binary/octet-stream"
+#define ATTR_HEADER_MAX 1024
 
 /* ---- shared helpers ---- */
 
@@ -125,6 +125,23 @@ static bool printable(const char *s, size_t max)
     return true;
 }
 
+/* The attributes applied at Complete: the representation headers S3 stores (user metadata
+ * joins once the object layer stores it). NULL when there are none. */
+static char *attrs_json(struct hs_http_req *r)
+{
+    static const char *const headers[] = {"Cache-Control", "Content-Disposition",
+                                          "Content-Encoding", "Content-Language", "Expires"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < HS_ARRAY_LEN(headers); i++) {
+        const char *v = hs_http_req_header(r, headers[i]);
+        if (v && printable(v, ATTR_HEADER_MAX))
+            json_object_set_new(o, headers[i], json_string(v));
+    }
+    char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
 void hs_s3_create_multipart_done(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
@@ -148,18 +165,10 @@ void hs_s3_create_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, "InvalidRequest", "Checksum algorithm provided is unsupported.");
         return;
     }
-    struct hs_manifest_attrs attrs = {0}; /* applied at Complete (s3_multipart_attrs.c) */
-    if (!hs_s3_attrs_from_request(r, &attrs)) {
-        hs_s3_attrs_release(&attrs);
-        return;
-    }
     struct hs_mpu_upload u = {0};
     hs_upload_record_init(&u.rec);
     struct hs_upload_record *rec = &u.rec;
-    rec->attrs_json = hs_mpu_attrs_encode(&attrs);
-    hs_s3_attrs_release(&attrs);
     if (hs_upload_id_new(rec->id) != HS_OK) {
-        hs_mpu_upload_release(&u);
         hs_s3_error_hs(r, HS_EIO, "cannot mint an upload id");
         return;
     }
@@ -169,6 +178,7 @@ void hs_s3_create_multipart_done(struct hs_http_req *r)
     rec->state = HS_UPLOAD_OPEN;
     rec->strategy = strategy;
     rec->content_type = hs_xstrdup(ctype && *ctype ? ctype : CTYPE_DEFAULT);
+    rec->attrs_json = attrs_json(r);
     snprintf(rec->ck_alg, sizeof rec->ck_alg, "%s", hs_s3_cksum_name(alg));
     rec->created_ms = rec->state_ms = hs_clock_wall_ms();
     char *json = NULL, why[160] = "";

@@ -615,10 +615,6 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, "InvalidPart", "%s", msg);
         goto out;
     }
-    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
-    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
-    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
-    hs_mpu_attrs_apply(&next, &u.rec, alg, checksum);
     struct commit c = {.gw = s->gw, .req_id = s->request_id, .u = &u, .next = &next};
     if_match_of(r, &c.conds, if_match, sizeof if_match);
     if (hs_meta_txn_id_new(c.txn_id) != HS_OK) {
@@ -641,6 +637,9 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
                 "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s",
                 s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
                 next.data.n_segments, c.txn_id);
+    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
+    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
+    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
     /* the parts' records become retire records now (what fails, the healer finishes) */
     u.rec.state = HS_UPLOAD_COMPLETED;
     memcpy(u.rec.txn_id, c.txn_id, sizeof u.rec.txn_id);

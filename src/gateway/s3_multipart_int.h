@@ -11,8 +11,6 @@
 
 #include "gateway/s3_api.h"
 #include "hs/buf.h"
-#include "hs/manifest.h"
-#include "hs/s3_checksum.h"
 #include "hs/upload.h"
 
 #define HS_MPU_XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -42,14 +40,5 @@ void hs_mpu_respond_xml(struct hs_http_req *r, struct hs_buf *b);
 /* Appends the XML-escaped text (of n bytes). */
 void hs_mpu_xml_text(struct hs_buf *b, const char *s);
 void hs_mpu_xml_text_n(struct hs_buf *b, const char *s, size_t n);
-
-/* ---- object attributes (s3_multipart_attrs.c) ---- */
-
-/* The upload record's "attrs" member for a (heap compact JSON; NULL when a is empty). */
-char *hs_mpu_attrs_encode(const struct hs_manifest_attrs *a);
-/* Sets m->attrs from the record's "attrs" and the COMPOSITE checksum of the parts (composite
- * "" or NULL: none; alg its algorithm). */
-void hs_mpu_attrs_apply(struct hs_manifest *m, const struct hs_upload_record *rec,
-                        enum hs_s3_cksum_algo alg, const char *composite);
 
 #endif
