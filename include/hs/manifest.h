@@ -99,8 +99,7 @@
  * | stripe   | int   | ec only: bytes of one shard per stripe, 1..64 MiB                    |
  * | segs     | array | segments in data order; their len add up to the part's len            |
  *
- * Format version 2 is version 1 plus optional members; a writer emits "v": 2 only when it writes
- * one of them, and a version 1 manifest stays valid:
+ * A format version 2 member of a part (the version 2 rule above applies):
  *
  * | member (where)      | type   | meaning (owner file)                                       |
  * |---------------------|--------|------------------------------------------------------------|
