@@ -24,6 +24,7 @@
 #include "gateway/gateway.h"
 #include "gateway/gw_int.h"
 #include "gateway/s3_multipart_int.h"
+#include "gateway/s3_object_int.h"
 #include "gateway/txn_plan.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
@@ -615,6 +616,21 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, "InvalidPart", "%s", msg);
         goto out;
     }
+    /* the attributes given at Create, and the COMPOSITE checksum of the parts' checksums */
+    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
+    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
+    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
+    if (hs_upload_attrs_get(&u.rec, &next.attrs) != HS_OK) {
+        hs_s3_error_hs(r, HS_EIO, "the upload's stored attributes cannot be read");
+        goto out;
+    }
+    if (checksum[0]) {
+        if (!next.attrs)
+            next.attrs = hs_xcalloc(1, sizeof *next.attrs);
+        next.attrs->checksum_alg = hs_xstrdup(hs_s3_cksum_lower(alg));
+        next.attrs->checksum = hs_xstrdup(checksum);
+        next.attrs->checksum_type = hs_xstrdup("COMPOSITE");
+    }
     struct commit c = {.gw = s->gw, .req_id = s->request_id, .u = &u, .next = &next};
     if_match_of(r, &c.conds, if_match, sizeof if_match);
     if (hs_meta_txn_id_new(c.txn_id) != HS_OK) {
@@ -637,9 +653,6 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
                 "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s",
                 s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
                 next.data.n_segments, c.txn_id);
-    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
-    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
-    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
     /* the parts' records become retire records now (what fails, the healer finishes) */
     u.rec.state = HS_UPLOAD_COMPLETED;
     memcpy(u.rec.txn_id, c.txn_id, sizeof u.rec.txn_id);

@@ -276,7 +276,8 @@ def read_back(sc, key):
 def test_full_life_cycle_out_of_order(mc):
     s3 = mc.s3
     parts = {n: body(f"life{n}", 3000 + 17 * n) for n in (3, 1, 2)}  # uploaded 3, 1, 2
-    uid, done = upload(s3, "life/obj", parts, ContentType="text/x-life")
+    uid, done = upload(s3, "life/obj", parts, ContentType="text/x-life",
+                       Metadata={"color": "blue"}, CacheControl="max-age=60")
     listed = s3.list_parts(Bucket=BUCKET, Key="life/obj", UploadId=uid)
     assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3]
     assert [p["Size"] for p in listed["Parts"]] == [len(parts[n]) for n in (1, 2, 3)]
@@ -288,6 +289,12 @@ def test_full_life_cycle_out_of_order(mc):
     assert m["size"] == len(whole) and m["ctype"] == "text/x-life"
     assert m["etag"] == r["ETag"].strip('"')
     assert read_back(mc, "life/obj") == whole
+    # the attributes given at Create are the object's
+    h = s3.head_object(Bucket=BUCKET, Key="life/obj")
+    assert h["ContentLength"] == len(whole) and h["ETag"] == r["ETag"]
+    assert h["Metadata"] == {"color": "blue"} and h["CacheControl"] == "max-age=60"
+    assert h["ContentType"] == "text/x-life"
+    assert get(s3, "life/obj") == whole
     # the upload is gone (its part records became retire records), a repeat is NoSuchUpload
     wait_until(lambda: uid not in uploads(mc.c) and not part_records(mc.c, uid), timeout=20,
                what="upload records removed")
@@ -383,6 +390,9 @@ def test_crc32_per_part_and_composite(mc):
                                      MultipartUpload={"Parts": done})
     raw = b"".join(zlib.crc32(b).to_bytes(4, "big") for b in parts)
     assert r["ChecksumCRC32"] == crc32_b64(raw) + "-2"
+    # stored with the object, returned when asked
+    h = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert h["ChecksumCRC32"] == crc32_b64(raw) + "-2"
     # a part whose checksum header does not match its body is refused
     uid2 = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
     with pytest.raises(ClientError) as e:

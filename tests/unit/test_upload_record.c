@@ -129,6 +129,40 @@ static void test_upload_round_trip_and_rules(void **state)
     assert_int_equal(hs_upload_record_decode("{\"v\":2}", 7, &back, NULL, 0), HS_EPROTO);
 }
 
+static void test_attrs_round_trip(void **state)
+{
+    (void)state;
+    struct hs_upload_record r, back;
+    fill_upload(&r);
+    struct hs_manifest_attrs a = {.cache_control = "max-age=60"};
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "color", "blue", NULL, 0), HS_OK);
+    assert_int_equal(hs_upload_attrs_set(&r, &a), HS_OK);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hs_upload_record_encode(&r, &text, &len, NULL, 0), HS_OK);
+    assert_int_equal(hs_upload_record_decode(text, len, &back, NULL, 0), HS_OK);
+    struct hs_manifest_attrs *got = NULL;
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_OK);
+    assert_non_null(got);
+    assert_string_equal(got->cache_control, "max-age=60");
+    assert_string_equal(hs_manifest_attrs_meta_get(got, "color"), "blue");
+    hs_manifest_attrs_free(got);
+    /* none: no member */
+    assert_int_equal(hs_upload_attrs_set(&back, NULL), HS_OK);
+    assert_null(back.attrs_json);
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_OK);
+    assert_null(got);
+    /* a stored member that is not valid attributes */
+    back.attrs_json = strdup("{\"nope\":1}");
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_ECORRUPT);
+    hs_upload_record_release(&back);
+    free(text);
+    free(a.meta[0].name);
+    free(a.meta[0].value);
+    free(a.meta);
+    hs_upload_record_release(&r);
+}
+
 static void fill_part(struct hs_upart_record *p, bool packed)
 {
     hs_upart_record_init(p);
@@ -210,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_ids_and_keys),
         cmocka_unit_test(test_upload_round_trip_and_rules),
         cmocka_unit_test(test_part_round_trip_and_rules),
+        cmocka_unit_test(test_attrs_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
