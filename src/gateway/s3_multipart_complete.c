@@ -9,7 +9,8 @@
  * After the commit the part records become retire records (hs_upload_retire_parts): the
  * sweeper keeps every blob the manifest references and deletes those of unlisted parts.
  *
- * Checks, in S3's order: parts in ascending order (InvalidPartOrder), every listed part known
+ * The body is parsed by the S3 library's expat parser (hs_s3_xml_parse_complete). Checks, in
+ * S3's order: parts in ascending order (InvalidPartOrder), every listed part known
  * with its ETag, quoted or not, and its checksum when the client sent one (InvalidPart), then
  * every part but the last at least --s3-min-part-size (EntityTooSmall); If-Match /
  * If-None-Match: * against the current version (PreconditionFailed). The ETag is the MD5 of the
@@ -33,8 +34,6 @@
 #include "hs/mem.h"
 #include "hs/s3_checksum.h"
 #include "hs/s3_xml.h"
-#include <expat.h>
-
 #include "hs/banned.h"
 
 #define COMPLETE_TRIES 8
@@ -73,122 +72,6 @@ enum hs_err hs_s3_complete_multipart_body(struct hs_http_req *r, const void *dat
         return HS_ETOOBIG;
     }
     return HS_OK;
-}
-
-/* ---- the request body ----
- * A small expat reader of <CompleteMultipartUpload><Part><PartNumber/><ETag/>[<ChecksumX/>]
- * </Part>...: it fills s3auth's struct (hs/s3_xml.h). Kept here until the library's
- * hs_s3_xml_parse_complete is merged; then this section goes. */
-
-struct cx {
-    struct hs_s3_complete_upload *out;
-    size_t cap;
-    int depth;
-    bool bad;
-    char elem[32];
-    struct hs_buf text;
-};
-
-static void XMLCALL cx_start(void *ud, const XML_Char *name, const XML_Char **attrs)
-{
-    (void)attrs;
-    struct cx *c = ud;
-    c->depth++;
-    hs_buf_reset(&c->text);
-    if (c->depth == 1 && strcmp(name, "CompleteMultipartUpload") != 0)
-        c->bad = true;
-    if (c->depth == 2) {
-        if (strcmp(name, "Part") != 0 || c->out->n_parts == HS_S3_PARTS_MAX) {
-            c->bad = true;
-            return;
-        }
-        if (c->out->n_parts == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 64;
-            c->out->parts = hs_xrealloc(c->out->parts, c->cap * sizeof *c->out->parts);
-        }
-        memset(&c->out->parts[c->out->n_parts++], 0, sizeof *c->out->parts);
-    }
-    if (c->depth == 3)
-        snprintf(c->elem, sizeof c->elem, "%s", name);
-    if (c->depth > 3)
-        c->bad = true;
-}
-
-static void XMLCALL cx_text(void *ud, const XML_Char *s, int len)
-{
-    struct cx *c = ud;
-    if (c->depth == 3 && hs_buf_append(&c->text, s, (size_t)len) != HS_OK)
-        c->bad = true;
-}
-
-/* Copies n bytes of src into dst of cap bytes; false when they do not fit. */
-static bool copy_text(char *dst, size_t cap, const char *src, size_t n)
-{
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return true;
-}
-
-static void XMLCALL cx_end(void *ud, const XML_Char *name)
-{
-    (void)name;
-    struct cx *c = ud;
-    if (c->depth == 3 && !c->bad) {
-        struct hs_s3_complete_part *p = &c->out->parts[c->out->n_parts - 1];
-        char v[128];
-        snprintf(v, sizeof v, "%.*s", (int)HS_MIN(c->text.len, sizeof v - 1),
-                 c->text.data ? (const char *)c->text.data : "");
-        enum hs_s3_cksum_algo a;
-        char hdr[48];
-        if (strcmp(c->elem, "PartNumber") == 0) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > HS_S3_PARTS_MAX)
-                c->bad = true;
-            p->part_number = (uint32_t)n;
-        } else if (strcmp(c->elem, "ETag") == 0) {
-            size_t n = strlen(v);
-            bool quoted = n >= 2 && v[0] == '"' && v[n - 1] == '"';
-            if (!copy_text(p->etag, sizeof p->etag, v + quoted, n - 2 * quoted))
-                c->bad = true;
-        } else if (strncmp(c->elem, "Checksum", 8) == 0 &&
-                   snprintf(hdr, sizeof hdr, "x-amz-checksum-%s", c->elem + 8) > 0 &&
-                   hs_s3_cksum_parse_header(hdr, &a)) {
-            p->cksum = a;
-            if (!copy_text(p->cksum_b64, sizeof p->cksum_b64, v, strlen(v)))
-                c->bad = true;
-        }
-    }
-    c->depth--;
-}
-
-static enum hs_s3_err parse_complete(const void *body, size_t len,
-                                     struct hs_s3_complete_upload *out)
-{
-    memset(out, 0, sizeof *out);
-    XML_Parser xp = XML_ParserCreate(NULL);
-    if (!xp)
-        HS_BUG("expat parser");
-    struct cx c = {.out = out};
-    hs_buf_init(&c.text, 4096);
-    XML_SetUserData(xp, &c);
-    XML_SetElementHandler(xp, cx_start, cx_end);
-    XML_SetCharacterDataHandler(xp, cx_text);
-    bool ok =
-        len <= INT32_MAX && XML_Parse(xp, body ? body : "", (int)len, 1) == XML_STATUS_OK && !c.bad;
-    for (size_t i = 0; ok && i < out->n_parts; i++)
-        ok = out->parts[i].part_number > 0 && out->parts[i].etag[0];
-    XML_ParserFree(xp);
-    hs_buf_release(&c.text);
-    return ok ? HS_S3_OK : HS_S3_MALFORMED_XML;
-}
-
-static void complete_release(struct hs_s3_complete_upload *c)
-{
-    free(c->parts);
-    memset(c, 0, sizeof *c);
 }
 
 /* ---- the parts ---- */
@@ -583,7 +466,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
     struct hs_manifest next;
     hs_manifest_init(&next);
     char msg[256] = "", if_match[HS_ETAG_MAX + 3] = "";
-    if (parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK || cu.n_parts == 0) {
+    if (hs_s3_xml_parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK || cu.n_parts == 0) {
         hs_s3_error(r, "MalformedXML", NULL);
         return;
     }
@@ -597,6 +480,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
             hs_s3_error(r, "NoSuchUpload", NULL);
         goto out;
     }
+    int64_t t0 = hs_clock_mono_ms();
     ps = hs_xcalloc(1, sizeof *ps);
     char *prefix = NULL;
     if (hs_meta_key_upart_prefix(u.rec.id, &prefix) != HS_OK)
@@ -637,9 +521,11 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
         hs_s3_error_hs(r, HS_EIO, "cannot mint a txn id");
         goto out;
     }
+    int64_t t1 = hs_clock_mono_ms();
     err = HS_ECONFLICT;
     for (int i = 0; i < COMPLETE_TRIES && err == HS_ECONFLICT; i++)
         err = commit_once(&c, msg, sizeof msg);
+    int64_t t2 = hs_clock_mono_ms();
     if (err != HS_OK) {
         if (err == HS_ENOENT)
             hs_s3_error(r, "NoSuchUpload", "%s", msg);
@@ -649,20 +535,21 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
             hs_s3_error_hs(r, err == HS_ECONFLICT ? HS_EBUSY : err, msg);
         goto out;
     }
-    HS_LOG_INFO("s3_upload_completed",
-                "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s",
-                s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
-                next.data.n_segments, c.txn_id);
     /* the parts' records become retire records now (what fails, the healer finishes) */
     u.rec.state = HS_UPLOAD_COMPLETED;
     memcpy(u.rec.txn_id, c.txn_id, sizeof u.rec.txn_id);
     u.rec.state_ms = HS_MAX(next.created_ms, u.rec.created_ms);
     u.rev = c.committed_rev;
     hs_mpu_cleanup(s->gw, &u, s->request_id);
+    HS_LOG_INFO("s3_upload_completed",
+                "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s "
+                "ms_parts=%" PRId64 " ms_commit=%" PRId64 " ms_cleanup=%" PRId64,
+                s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
+                next.data.n_segments, c.txn_id, t1 - t0, t2 - t1, hs_clock_mono_ms() - t2);
     answer(r, &u, next.etag, alg, checksum);
 out:
     hs_manifest_release(&next);
     parts_free(ps);
     hs_mpu_upload_release(&u);
-    complete_release(&cu);
+    hs_s3_complete_upload_release(&cu);
 }
