@@ -233,10 +233,11 @@
 #define HS_MANIFEST_STRIPE_MAX        ((int64_t)64 << 20) /* bytes per shard per stripe */
 #define HS_MANIFEST_ORDER_VERSION_MAX 1000
 #define HS_MANIFEST_ENCODED_MAX       ((size_t)1 << 20) /* bytes of encoded JSON (either record) */
-#define HS_MANIFEST_VERSION_2         2                 /* version 1 + optional members */
-#define HS_ATTR_VALUE_MAX             2048              /* bytes of one attrs value */
-#define HS_ATTRS_META_MAX             2048              /* bytes of user metadata names + values */
-#define HS_ATTRS_META_NAME_MAX        128               /* chars of one user metadata name */
+#define HS_RETIRE_BLOBS_MAX           16384 /* blobs per retire record (hs_retire_records_split) */
+#define HS_MANIFEST_VERSION_2         2     /* version 1 + optional members */
+#define HS_ATTR_VALUE_MAX             2048  /* bytes of one attrs value */
+#define HS_ATTRS_META_MAX             2048  /* bytes of user metadata names + values */
+#define HS_ATTRS_META_NAME_MAX        128   /* chars of one user metadata name */
 
 enum hs_strategy {
     HS_STRATEGY_REPLICATION = 1,
@@ -534,6 +535,16 @@ enum hs_err hs_retire_record_encode(const struct hs_retire_record *r, char **out
                                     char *why, size_t why_len);
 enum hs_err hs_retire_record_decode(const void *data, size_t len, struct hs_retire_record *out,
                                     char *why, size_t why_len);
+
+/* Retire records of n blobs of key (retire_split.c): *n_out heap JSON texts (*out, lengths in
+ * *lens_out; free with hs_retire_records_free) of at most HS_RETIRE_BLOBS_MAX blobs each, so that
+ * any number of blobs can be retired: the first goes in the retiring transaction, the others
+ * are put before it under ids of their own. n 0: none. The locs must be valid (from validated
+ * manifests or records): anything else is the caller's bug (HS_BUG). */
+void hs_retire_records_split(const char *key, int64_t retired_ms,
+                             const struct hs_meta_blob_loc *locs, size_t n, char ***out,
+                             size_t **lens_out, size_t *n_out);
+void hs_retire_records_free(char **texts, size_t *lens, size_t n);
 
 /* ---- repair marks (repair_mark.c) ---- */
 

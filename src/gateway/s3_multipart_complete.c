@@ -26,6 +26,7 @@
 #include "gateway/gw_int.h"
 #include "gateway/s3_multipart_int.h"
 #include "gateway/s3_object_int.h"
+#include "gateway/txn.h"
 #include "gateway/txn_plan.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
@@ -267,29 +268,6 @@ struct commit {
     int64_t committed_rev; /* the upload record's revision after the commit */
 };
 
-/* The retire record of cur's blobs that next does not use (heap JSON), NULL when none. */
-static char *retire_json(const struct hs_manifest *cur, const struct hs_manifest *next,
-                         const char *key, size_t *len)
-{
-    struct hs_meta_blob_loc *gone = NULL;
-    size_t n = 0;
-    hs_txn_retire_set(cur, next, &gone, &n);
-    char *json = NULL;
-    if (n) {
-        struct hs_retire_record rr;
-        hs_retire_record_init(&rr);
-        rr.key = hs_xstrdup(key);
-        rr.retired_ms = hs_clock_wall_ms();
-        hs_retire_record_add(&rr, gone, n);
-        char why[160] = "";
-        if (hs_retire_record_encode(&rr, &json, len, why, sizeof why) != HS_OK)
-            HS_BUG("retire record of '%s': %s", key, why);
-        hs_retire_record_release(&rr);
-    }
-    free(gone);
-    return json;
-}
-
 /* One attempt: HS_OK committed, HS_ECONFLICT the key changed (retry), HS_ENOENT the upload
  * left OPEN, HS_EPRECONDITION, HS_EUNAVAIL. */
 static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
@@ -331,8 +309,19 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
         HS_BUG("upload record %s: %s", done.id, why);
     if (hs_meta_key_meta(key, &meta_key) != HS_OK || hs_meta_key_retire(c->txn_id, &retire_key))
         HS_BUG("keys of '%s'", key);
-    retire = have ? retire_json(&cur, n, key, &r_len) : NULL;
+    if (have) {
+        struct hs_meta_blob_loc *gone = NULL;
+        size_t n_gone = 0;
+        hs_txn_retire_set(&cur, n, &gone, &n_gone);
+        err = hs_gw_retire_prepare(c->gw, key, gone, n_gone, &retire, &r_len);
+        free(gone);
+    }
     hs_manifest_release(&cur);
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "etcd did not take the retire records");
+        err = HS_EUNAVAIL;
+        goto out;
+    }
     if (retire && m_len + u_len + r_len > ONE_TXN_MAX) {
         /* too big beside the manifest: put first (harmless if the commit fails: the sweeper
          * never deletes what the current manifest references) */

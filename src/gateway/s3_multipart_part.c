@@ -103,31 +103,21 @@ static enum hs_err part_write(struct part_up *p, const void *data, size_t n, cha
 
 /* The retire record of the part this one replaces (NULL when there is none or it is
  * unreadable: its blobs are then left to GC once its record is gone). */
-static char *replaced_retire_json(const struct part_up *p, const struct hs_etcd_kv *old,
-                                  size_t *len)
+static enum hs_err replaced_retire_json(const struct part_up *p, const struct hs_etcd_kv *old,
+                                        char **json, size_t *len)
 {
+    *json = NULL;
     struct hs_upart_record rec;
     hs_upart_record_init(&rec);
     if (hs_upart_record_decode(old->value, old->value_len, &rec, NULL, 0) != HS_OK)
-        return NULL;
+        return HS_OK;
     struct hs_meta_blob_loc *locs = NULL;
     size_t n = 0;
     hs_part_blob_locs(&rec.data, &locs, &n);
-    char *json = NULL;
-    if (n) {
-        struct hs_retire_record rr;
-        hs_retire_record_init(&rr);
-        rr.key = hs_xstrdup(p->u.rec.key);
-        rr.retired_ms = hs_clock_wall_ms();
-        hs_retire_record_add(&rr, locs, n);
-        char why[160] = "";
-        if (hs_retire_record_encode(&rr, &json, len, why, sizeof why) != HS_OK)
-            HS_BUG("retire record of part %" PRIu32 ": %s", rec.number, why);
-        hs_retire_record_release(&rr);
-    }
+    enum hs_err err = hs_gw_retire_prepare(p->gw, p->u.rec.key, locs, n, json, len);
     free(locs);
     hs_upart_record_release(&rec);
-    return json;
+    return err;
 }
 
 /* Finishes the part and commits its record. HS_ENOENT: the upload left OPEN meanwhile. */
@@ -164,7 +154,13 @@ static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const c
             break;
         }
         size_t retire_len = 0;
-        char *retire = old.n ? replaced_retire_json(p, &old.kvs[0], &retire_len) : NULL;
+        char *retire = NULL;
+        if (old.n && replaced_retire_json(p, &old.kvs[0], &retire, &retire_len) != HS_OK) {
+            hs_etcd_kvs_release(&old);
+            snprintf(msg, msg_len, "etcd did not take the retire records");
+            err = HS_EUNAVAIL;
+            break;
+        }
         struct hs_etcd_cmp cmps[2] = {
             {.target = HS_ETCD_CMP_MOD,
              .result = HS_ETCD_EQUAL,

@@ -238,6 +238,43 @@ static void test_part_round_trip_and_rules(void **state)
     }
 }
 
+/* Retiring the 60 000 blobs of a 10 000-part RS 4+2 object: records of at most
+ * HS_RETIRE_BLOBS_MAX blobs, each under the encoded limit, that name every blob once. */
+static void test_retire_records_split(void **state)
+{
+    (void)state;
+    size_t n = 60000;
+    struct hs_meta_blob_loc *locs = calloc(n, sizeof *locs);
+    char(*ids)[HS_META_BLOB_ID_BUF] = calloc(n, sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        char txn[HS_TXN_ID_BUF];
+        snprintf(txn, sizeof txn, "%012zx%020zx", (size_t)0x18c0000000 + i / 6, i / 6);
+        hs_meta_blob_id_make(txn, HS_META_PART_DATA, 0, (uint32_t)(i % 6), ids[i]);
+        locs[i] = (struct hs_meta_blob_loc){ids[i], i % 2 ? "node-a" : "node-b"};
+    }
+    char **texts = NULL;
+    size_t *lens = NULL, k = 0;
+    hs_retire_records_split("bkt/big", 1795000000000, locs, n, &texts, &lens, &k);
+    assert_int_equal(k, (n + HS_RETIRE_BLOBS_MAX - 1) / HS_RETIRE_BLOBS_MAX);
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        assert_true(lens[i] < HS_MANIFEST_ENCODED_MAX);
+        struct hs_retire_record r;
+        assert_int_equal(hs_retire_record_decode(texts[i], lens[i], &r, NULL, 0), HS_OK);
+        assert_string_equal(r.key, "bkt/big");
+        assert_string_equal(r.blobs[0].blob_id, ids[total]);
+        total += r.n_blobs;
+        hs_retire_record_release(&r);
+    }
+    assert_int_equal(total, n);
+    hs_retire_records_free(texts, lens, k);
+    hs_retire_records_split("bkt/big", 0, locs, 0, &texts, &lens, &k);
+    assert_int_equal(k, 0);
+    hs_retire_records_free(texts, lens, k);
+    free(ids);
+    free(locs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_upload_round_trip_and_rules),
         cmocka_unit_test(test_part_round_trip_and_rules),
         cmocka_unit_test(test_attrs_round_trip),
+        cmocka_unit_test(test_retire_records_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
