@@ -150,6 +150,9 @@
  * references, put in the same etcd transaction as that commit. The healer's sweeper deletes
  * those of them that the key's current manifest does not reference once the grace has passed
  * (a reader holding the old manifest keeps working meanwhile), then the record.
+ * A record names at most HS_RETIRE_BLOBS_MAX blobs (hs_retire_records_split): a version with
+ * more is retired by several records, the first in the retiring transaction, the others put
+ * just before it under ids of their own.
  *
  * | field | type   | meaning                                                               |
  * |-------|--------|-----------------------------------------------------------------------|
