@@ -728,8 +728,10 @@ def test_gateway_killed_mid_upload_part(mc):
     wait_no_orphans(mc.c, timeout=90)  # the dead write rolled back by the healer
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.4, 1.5])
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.5, "committed"])
 def test_gateway_killed_mid_complete(mc, delay):
+    """Killed at several instants of a Complete ("committed": as soon as etcd shows the upload
+    COMPLETED, while its part records are being retired)."""
     s3 = mc.s3
     key = f"kill/complete-{delay}"
     native_put(mc, key, b"OLD VERSION")
@@ -745,15 +747,21 @@ def test_gateway_killed_mid_complete(mc, delay):
 
     t = threading.Thread(target=complete)
     t.start()
-    time.sleep(delay)
+    if delay == "committed":
+        wait_until(lambda: (uploads(mc.c).get(uid) or {"state": "COMPLETED"})["state"]
+                   == "COMPLETED", timeout=60, interval=0.01, what="the Complete's commit")
+    else:
+        time.sleep(delay)
     name = mc.kill_gateway()
+    at_kill = ((uploads(mc.c).get(uid) or {}).get("state", "gone"), len(part_records(mc.c, uid)))
     t.join(60)
     mc.restart_gateway(name)
     s3 = mc.s3
     now = read_back(mc, key)
     assert now in (b"OLD VERSION", whole), "neither the old nor the new object"
     state = (uploads(mc.c).get(uid) or {}).get("state", "gone")
-    print(f"killed {delay}s into Complete: {'old' if now != whole else 'new'} object, "
+    print(f"killed at {delay} into Complete: upload {at_kill[0]} with {at_kill[1]} part records "
+          f"at the kill; after the restart {'old' if now != whole else 'new'} object, "
           f"upload {state}")
     # old object: the upload is still completable; new: a repeated Complete answers it (or the
     # upload is gone already)
