@@ -468,6 +468,12 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
  * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
 void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
                            size_t *n_out);
+/* Every (blob, node) pair a packed part object names (its JSON text: "nodes" and "segz",
+ * manifest_packed.c), decoded on its own and as far as it decodes: GC keeps the blobs of a
+ * manifest it cannot decode as a whole (a newer format, a bad member elsewhere), and those of a
+ * packed part hide in "segz". Nothing happens for text that is not a packed part. */
+typedef void hs_blob_ref_fn(void *ctx, const char *blob_id, const char *node_id);
+void hs_manifest_packed_each(const void *part_json, size_t len, hs_blob_ref_fn *fn, void *ctx);
 /* The same for one part (a multipart upload's part record, upload.h). */
 void hs_part_blob_locs(const struct hs_part *p, struct hs_meta_blob_loc **out, size_t *n_out);
 /* True when m references blob_id on node_id. */
