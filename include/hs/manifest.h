@@ -99,8 +99,7 @@
  * | stripe   | int   | ec only: bytes of one shard per stripe, 1..64 MiB                    |
  * | segs     | array | segments in data order; their len add up to the part's len            |
  *
- * Format version 2 is version 1 plus optional members; a writer emits "v": 2 only when it writes
- * one of them, and a version 1 manifest stays valid:
+ * A format version 2 member of a part (the version 2 rule above applies):
  *
  * | member (where)      | type   | meaning (owner file)                                       |
  * |---------------------|--------|------------------------------------------------------------|
@@ -151,6 +150,9 @@
  * references, put in the same etcd transaction as that commit. The healer's sweeper deletes
  * those of them that the key's current manifest does not reference once the grace has passed
  * (a reader holding the old manifest keeps working meanwhile), then the record.
+ * A record names at most HS_RETIRE_BLOBS_MAX blobs (hs_retire_records_split): a version with
+ * more is retired by several records, the first in the retiring transaction, the others put
+ * just before it under ids of their own.
  *
  * | field | type   | meaning                                                               |
  * |-------|--------|-----------------------------------------------------------------------|
@@ -234,10 +236,11 @@
 #define HS_MANIFEST_STRIPE_MAX        ((int64_t)64 << 20) /* bytes per shard per stripe */
 #define HS_MANIFEST_ORDER_VERSION_MAX 1000
 #define HS_MANIFEST_ENCODED_MAX       ((size_t)1 << 20) /* bytes of encoded JSON (either record) */
-#define HS_MANIFEST_VERSION_2         2                 /* version 1 + optional members */
-#define HS_ATTR_VALUE_MAX             2048              /* bytes of one attrs value */
-#define HS_ATTRS_META_MAX             2048              /* bytes of user metadata names + values */
-#define HS_ATTRS_META_NAME_MAX        128               /* chars of one user metadata name */
+#define HS_RETIRE_BLOBS_MAX           16384 /* blobs per retire record (hs_retire_records_split) */
+#define HS_MANIFEST_VERSION_2         2     /* version 1 + optional members */
+#define HS_ATTR_VALUE_MAX             2048  /* bytes of one attrs value */
+#define HS_ATTRS_META_MAX             2048  /* bytes of user metadata names + values */
+#define HS_ATTRS_META_NAME_MAX        128   /* chars of one user metadata name */
 
 enum hs_strategy {
     HS_STRATEGY_REPLICATION = 1,
@@ -465,6 +468,12 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
  * (free()) of pointers borrowed from m. *n_out may be 0 (then *out is still free()able). */
 void hs_manifest_blob_locs(const struct hs_manifest *m, struct hs_meta_blob_loc **out,
                            size_t *n_out);
+/* Every (blob, node) pair a packed part object names (its JSON text: "nodes" and "segz",
+ * manifest_packed.c), decoded on its own and as far as it decodes: GC keeps the blobs of a
+ * manifest it cannot decode as a whole (a newer format, a bad member elsewhere), and those of a
+ * packed part hide in "segz". Nothing happens for text that is not a packed part. */
+typedef void hs_blob_ref_fn(void *ctx, const char *blob_id, const char *node_id);
+void hs_manifest_packed_each(const void *part_json, size_t len, hs_blob_ref_fn *fn, void *ctx);
 /* The same for one part (a multipart upload's part record, upload.h). */
 void hs_part_blob_locs(const struct hs_part *p, struct hs_meta_blob_loc **out, size_t *n_out);
 /* True when m references blob_id on node_id. */
@@ -535,6 +544,16 @@ enum hs_err hs_retire_record_encode(const struct hs_retire_record *r, char **out
                                     char *why, size_t why_len);
 enum hs_err hs_retire_record_decode(const void *data, size_t len, struct hs_retire_record *out,
                                     char *why, size_t why_len);
+
+/* Retire records of n blobs of key (retire_split.c): *n_out heap JSON texts (*out, lengths in
+ * *lens_out; free with hs_retire_records_free) of at most HS_RETIRE_BLOBS_MAX blobs each, so that
+ * any number of blobs can be retired: the first goes in the retiring transaction, the others
+ * are put before it under ids of their own. n 0: none. The locs must be valid (from validated
+ * manifests or records): anything else is the caller's bug (HS_BUG). */
+void hs_retire_records_split(const char *key, int64_t retired_ms,
+                             const struct hs_meta_blob_loc *locs, size_t n, char ***out,
+                             size_t **lens_out, size_t *n_out);
+void hs_retire_records_free(char **texts, size_t *lens, size_t n);
 
 /* ---- repair marks (repair_mark.c) ---- */
 

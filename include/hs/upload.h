@@ -30,7 +30,7 @@
  * |          |        | committed as txn; the pass deletes the blobs of parts it does not use)|
  * | strategy | string | strategy every part is written with ("replication" \| "ec")          |
  * | ctype    | string | content type of the object, as in manifests                         |
- * | attrs    | object | optional: attributes applied at Complete, opaque to meta (compact)   |
+ * | attrs    | object | optional: attributes applied at Complete, as a manifest's "attrs"   |
  * | ck_alg   | string | optional: checksum algorithm, "CRC32" \| "CRC32C" \| "CRC64NVME" \|     |
  * |          |        | "SHA1" \| "SHA256"                                                  |
  * | ms       | int    | wall clock ms of CreateMultipartUpload, >= 0                        |
@@ -150,6 +150,13 @@ enum hs_err hs_upart_record_encode(const struct hs_upart_record *r, char **out, 
                                    char *why, size_t why_len);
 enum hs_err hs_upart_record_decode(const void *data, size_t len, struct hs_upart_record *out,
                                    char *why, size_t why_len);
+
+/* The attributes applied at Complete (the manifest's "attrs", manifest.h), kept in "attrs" as
+ * the manifest encodes them. set: a (NULL or empty: none) replaces r's; HS_EINVAL when a does
+ * not validate. get: *out (heap, hs_manifest_attrs_free) or NULL when none; HS_ECORRUPT when the
+ * stored member is not valid attributes. */
+enum hs_err hs_upload_attrs_set(struct hs_upload_record *r, const struct hs_manifest_attrs *a);
+enum hs_err hs_upload_attrs_get(const struct hs_upload_record *r, struct hs_manifest_attrs **out);
 
 /* ---- the end of an upload (upload_cleanup.c) ---- */
 

@@ -46,10 +46,10 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
-    int64_t s3_port;      /* 0 = no S3 listener */
-    char *s3_root_domain; /* virtual-host style bucket.<domain>; NULL = path style only */
-    char *s3_region;      /* signing region */
-    char *require_auth;   /* "v1", "ref", "v1,ref"; NULL = both open */
+    int64_t s3_port;          /* 0 = no S3 listener */
+    char *s3_root_domain;     /* virtual-host style bucket.<domain>; NULL = path style only */
+    char *s3_region;          /* signing region */
+    char *require_auth;       /* "v1", "ref", "v1,ref"; NULL = both open */
     int64_t s3_min_part_size; /* bytes */
 };
 

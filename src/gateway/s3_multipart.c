@@ -10,18 +10,17 @@
 
 #include "gateway/gw_int.h"
 #include "gateway/s3_multipart_int.h"
+#include "gateway/s3_object_int.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
-#include <jansson.h>
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/s3_checksum.h"
 #include "hs/s3_util.h"
 #include "hs/banned.h"
 
-#define LIST_MAX        1000 /* max-parts / max-uploads cap */
-#define CTYPE_DEFAULT   "binary/octet-stream"
-#define ATTR_HEADER_MAX 1024
+#define LIST_MAX      1000 /* max-parts / max-uploads cap */
+#define CTYPE_DEFAULT "binary/octet-stream"
 
 /* ---- shared helpers ---- */
 
@@ -125,23 +124,6 @@ static bool printable(const char *s, size_t max)
     return true;
 }
 
-/* The attributes applied at Complete: the representation headers S3 stores (user metadata
- * joins once the object layer stores it). NULL when there are none. */
-static char *attrs_json(struct hs_http_req *r)
-{
-    static const char *const headers[] = {"Cache-Control", "Content-Disposition",
-                                          "Content-Encoding", "Content-Language", "Expires"};
-    json_t *o = json_object();
-    for (size_t i = 0; i < HS_ARRAY_LEN(headers); i++) {
-        const char *v = hs_http_req_header(r, headers[i]);
-        if (v && printable(v, ATTR_HEADER_MAX))
-            json_object_set_new(o, headers[i], json_string(v));
-    }
-    char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return text;
-}
-
 void hs_s3_create_multipart_done(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
@@ -178,7 +160,19 @@ void hs_s3_create_multipart_done(struct hs_http_req *r)
     rec->state = HS_UPLOAD_OPEN;
     rec->strategy = strategy;
     rec->content_type = hs_xstrdup(ctype && *ctype ? ctype : CTYPE_DEFAULT);
-    rec->attrs_json = attrs_json(r);
+    struct hs_manifest_attrs attrs = {0};
+    if (!hs_s3_attrs_from_request(r, &attrs)) { /* answered (MetadataTooLarge, ...) */
+        hs_s3_attrs_release(&attrs);
+        hs_mpu_upload_release(&u);
+        return;
+    }
+    enum hs_err aerr = hs_upload_attrs_set(rec, &attrs);
+    hs_s3_attrs_release(&attrs);
+    if (aerr != HS_OK) {
+        hs_mpu_upload_release(&u);
+        hs_s3_error(r, "InvalidArgument", "invalid object attributes");
+        return;
+    }
     snprintf(rec->ck_alg, sizeof rec->ck_alg, "%s", hs_s3_cksum_name(alg));
     rec->created_ms = rec->state_ms = hs_clock_wall_ms();
     char *json = NULL, why[160] = "";

@@ -9,7 +9,8 @@
  * After the commit the part records become retire records (hs_upload_retire_parts): the
  * sweeper keeps every blob the manifest references and deletes those of unlisted parts.
  *
- * Checks, in S3's order: parts in ascending order (InvalidPartOrder), every listed part known
+ * The body is parsed by the S3 library's expat parser (hs_s3_xml_parse_complete). Checks, in
+ * S3's order: parts in ascending order (InvalidPartOrder), every listed part known
  * with its ETag, quoted or not, and its checksum when the client sent one (InvalidPart), then
  * every part but the last at least --s3-min-part-size (EntityTooSmall); If-Match /
  * If-None-Match: * against the current version (PreconditionFailed). The ETag is the MD5 of the
@@ -24,6 +25,8 @@
 #include "gateway/gateway.h"
 #include "gateway/gw_int.h"
 #include "gateway/s3_multipart_int.h"
+#include "gateway/s3_object_int.h"
+#include "gateway/txn.h"
 #include "gateway/txn_plan.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
@@ -32,8 +35,6 @@
 #include "hs/mem.h"
 #include "hs/s3_checksum.h"
 #include "hs/s3_xml.h"
-#include <expat.h>
-
 #include "hs/banned.h"
 
 #define COMPLETE_TRIES 8
@@ -72,122 +73,6 @@ enum hs_err hs_s3_complete_multipart_body(struct hs_http_req *r, const void *dat
         return HS_ETOOBIG;
     }
     return HS_OK;
-}
-
-/* ---- the request body ----
- * A small expat reader of <CompleteMultipartUpload><Part><PartNumber/><ETag/>[<ChecksumX/>]
- * </Part>...: it fills s3auth's struct (hs/s3_xml.h). Kept here until the library's
- * hs_s3_xml_parse_complete is merged; then this section goes. */
-
-struct cx {
-    struct hs_s3_complete_upload *out;
-    size_t cap;
-    int depth;
-    bool bad;
-    char elem[32];
-    struct hs_buf text;
-};
-
-static void XMLCALL cx_start(void *ud, const XML_Char *name, const XML_Char **attrs)
-{
-    (void)attrs;
-    struct cx *c = ud;
-    c->depth++;
-    hs_buf_reset(&c->text);
-    if (c->depth == 1 && strcmp(name, "CompleteMultipartUpload") != 0)
-        c->bad = true;
-    if (c->depth == 2) {
-        if (strcmp(name, "Part") != 0 || c->out->n_parts == HS_S3_PARTS_MAX) {
-            c->bad = true;
-            return;
-        }
-        if (c->out->n_parts == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 64;
-            c->out->parts = hs_xrealloc(c->out->parts, c->cap * sizeof *c->out->parts);
-        }
-        memset(&c->out->parts[c->out->n_parts++], 0, sizeof *c->out->parts);
-    }
-    if (c->depth == 3)
-        snprintf(c->elem, sizeof c->elem, "%s", name);
-    if (c->depth > 3)
-        c->bad = true;
-}
-
-static void XMLCALL cx_text(void *ud, const XML_Char *s, int len)
-{
-    struct cx *c = ud;
-    if (c->depth == 3 && hs_buf_append(&c->text, s, (size_t)len) != HS_OK)
-        c->bad = true;
-}
-
-/* Copies n bytes of src into dst of cap bytes; false when they do not fit. */
-static bool copy_text(char *dst, size_t cap, const char *src, size_t n)
-{
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return true;
-}
-
-static void XMLCALL cx_end(void *ud, const XML_Char *name)
-{
-    (void)name;
-    struct cx *c = ud;
-    if (c->depth == 3 && !c->bad) {
-        struct hs_s3_complete_part *p = &c->out->parts[c->out->n_parts - 1];
-        char v[128];
-        snprintf(v, sizeof v, "%.*s", (int)HS_MIN(c->text.len, sizeof v - 1),
-                 c->text.data ? (const char *)c->text.data : "");
-        enum hs_s3_cksum_algo a;
-        char hdr[48];
-        if (strcmp(c->elem, "PartNumber") == 0) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > HS_S3_PARTS_MAX)
-                c->bad = true;
-            p->part_number = (uint32_t)n;
-        } else if (strcmp(c->elem, "ETag") == 0) {
-            size_t n = strlen(v);
-            bool quoted = n >= 2 && v[0] == '"' && v[n - 1] == '"';
-            if (!copy_text(p->etag, sizeof p->etag, v + quoted, n - 2 * quoted))
-                c->bad = true;
-        } else if (strncmp(c->elem, "Checksum", 8) == 0 &&
-                   snprintf(hdr, sizeof hdr, "x-amz-checksum-%s", c->elem + 8) > 0 &&
-                   hs_s3_cksum_parse_header(hdr, &a)) {
-            p->cksum = a;
-            if (!copy_text(p->cksum_b64, sizeof p->cksum_b64, v, strlen(v)))
-                c->bad = true;
-        }
-    }
-    c->depth--;
-}
-
-static enum hs_s3_err parse_complete(const void *body, size_t len,
-                                     struct hs_s3_complete_upload *out)
-{
-    memset(out, 0, sizeof *out);
-    XML_Parser xp = XML_ParserCreate(NULL);
-    if (!xp)
-        HS_BUG("expat parser");
-    struct cx c = {.out = out};
-    hs_buf_init(&c.text, 4096);
-    XML_SetUserData(xp, &c);
-    XML_SetElementHandler(xp, cx_start, cx_end);
-    XML_SetCharacterDataHandler(xp, cx_text);
-    bool ok =
-        len <= INT32_MAX && XML_Parse(xp, body ? body : "", (int)len, 1) == XML_STATUS_OK && !c.bad;
-    for (size_t i = 0; ok && i < out->n_parts; i++)
-        ok = out->parts[i].part_number > 0 && out->parts[i].etag[0];
-    XML_ParserFree(xp);
-    hs_buf_release(&c.text);
-    return ok ? HS_S3_OK : HS_S3_MALFORMED_XML;
-}
-
-static void complete_release(struct hs_s3_complete_upload *c)
-{
-    free(c->parts);
-    memset(c, 0, sizeof *c);
 }
 
 /* ---- the parts ---- */
@@ -383,29 +268,6 @@ struct commit {
     int64_t committed_rev; /* the upload record's revision after the commit */
 };
 
-/* The retire record of cur's blobs that next does not use (heap JSON), NULL when none. */
-static char *retire_json(const struct hs_manifest *cur, const struct hs_manifest *next,
-                         const char *key, size_t *len)
-{
-    struct hs_meta_blob_loc *gone = NULL;
-    size_t n = 0;
-    hs_txn_retire_set(cur, next, &gone, &n);
-    char *json = NULL;
-    if (n) {
-        struct hs_retire_record rr;
-        hs_retire_record_init(&rr);
-        rr.key = hs_xstrdup(key);
-        rr.retired_ms = hs_clock_wall_ms();
-        hs_retire_record_add(&rr, gone, n);
-        char why[160] = "";
-        if (hs_retire_record_encode(&rr, &json, len, why, sizeof why) != HS_OK)
-            HS_BUG("retire record of '%s': %s", key, why);
-        hs_retire_record_release(&rr);
-    }
-    free(gone);
-    return json;
-}
-
 /* One attempt: HS_OK committed, HS_ECONFLICT the key changed (retry), HS_ENOENT the upload
  * left OPEN, HS_EPRECONDITION, HS_EUNAVAIL. */
 static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
@@ -447,8 +309,19 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
         HS_BUG("upload record %s: %s", done.id, why);
     if (hs_meta_key_meta(key, &meta_key) != HS_OK || hs_meta_key_retire(c->txn_id, &retire_key))
         HS_BUG("keys of '%s'", key);
-    retire = have ? retire_json(&cur, n, key, &r_len) : NULL;
+    if (have) {
+        struct hs_meta_blob_loc *gone = NULL;
+        size_t n_gone = 0;
+        hs_txn_retire_set(&cur, n, &gone, &n_gone);
+        err = hs_gw_retire_prepare(c->gw, key, gone, n_gone, &retire, &r_len);
+        free(gone);
+    }
     hs_manifest_release(&cur);
+    if (err != HS_OK) {
+        snprintf(msg, msg_len, "etcd did not take the retire records");
+        err = HS_EUNAVAIL;
+        goto out;
+    }
     if (retire && m_len + u_len + r_len > ONE_TXN_MAX) {
         /* too big beside the manifest: put first (harmless if the commit fails: the sweeper
          * never deletes what the current manifest references) */
@@ -582,7 +455,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
     struct hs_manifest next;
     hs_manifest_init(&next);
     char msg[256] = "", if_match[HS_ETAG_MAX + 3] = "";
-    if (parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK || cu.n_parts == 0) {
+    if (hs_s3_xml_parse_complete(cb->body.data, cb->body.len, &cu) != HS_S3_OK || cu.n_parts == 0) {
         hs_s3_error(r, "MalformedXML", NULL);
         return;
     }
@@ -596,6 +469,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
             hs_s3_error(r, "NoSuchUpload", NULL);
         goto out;
     }
+    int64_t t0 = hs_clock_mono_ms();
     ps = hs_xcalloc(1, sizeof *ps);
     char *prefix = NULL;
     if (hs_meta_key_upart_prefix(u.rec.id, &prefix) != HS_OK)
@@ -615,15 +489,32 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, "InvalidPart", "%s", msg);
         goto out;
     }
+    /* the attributes given at Create, and the COMPOSITE checksum of the parts' checksums */
+    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
+    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
+    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
+    if (hs_upload_attrs_get(&u.rec, &next.attrs) != HS_OK) {
+        hs_s3_error_hs(r, HS_EIO, "the upload's stored attributes cannot be read");
+        goto out;
+    }
+    if (checksum[0]) {
+        if (!next.attrs)
+            next.attrs = hs_xcalloc(1, sizeof *next.attrs);
+        next.attrs->checksum_alg = hs_xstrdup(hs_s3_cksum_lower(alg));
+        next.attrs->checksum = hs_xstrdup(checksum);
+        next.attrs->checksum_type = hs_xstrdup("COMPOSITE");
+    }
     struct commit c = {.gw = s->gw, .req_id = s->request_id, .u = &u, .next = &next};
     if_match_of(r, &c.conds, if_match, sizeof if_match);
     if (hs_meta_txn_id_new(c.txn_id) != HS_OK) {
         hs_s3_error_hs(r, HS_EIO, "cannot mint a txn id");
         goto out;
     }
+    int64_t t1 = hs_clock_mono_ms();
     err = HS_ECONFLICT;
     for (int i = 0; i < COMPLETE_TRIES && err == HS_ECONFLICT; i++)
         err = commit_once(&c, msg, sizeof msg);
+    int64_t t2 = hs_clock_mono_ms();
     if (err != HS_OK) {
         if (err == HS_ENOENT)
             hs_s3_error(r, "NoSuchUpload", "%s", msg);
@@ -633,23 +524,21 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
             hs_s3_error_hs(r, err == HS_ECONFLICT ? HS_EBUSY : err, msg);
         goto out;
     }
-    HS_LOG_INFO("s3_upload_completed",
-                "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s",
-                s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
-                next.data.n_segments, c.txn_id);
-    enum hs_s3_cksum_algo alg = HS_S3_CKSUM_NONE;
-    char checksum[HS_S3_CKSUM_COMPOSITE_MAX];
-    composite_checksum(&cu, ps, &u.rec, &alg, checksum);
     /* the parts' records become retire records now (what fails, the healer finishes) */
     u.rec.state = HS_UPLOAD_COMPLETED;
     memcpy(u.rec.txn_id, c.txn_id, sizeof u.rec.txn_id);
     u.rec.state_ms = HS_MAX(next.created_ms, u.rec.created_ms);
     u.rev = c.committed_rev;
     hs_mpu_cleanup(s->gw, &u, s->request_id);
+    HS_LOG_INFO("s3_upload_completed",
+                "req=%s upload=%s key='%s' parts=%zu size=%" PRId64 " segments=%zu txn=%s "
+                "ms_parts=%" PRId64 " ms_commit=%" PRId64 " ms_cleanup=%" PRId64,
+                s->request_id, u.rec.id, u.rec.key, cu.n_parts, next.size_bytes,
+                next.data.n_segments, c.txn_id, t1 - t0, t2 - t1, hs_clock_mono_ms() - t2);
     answer(r, &u, next.etag, alg, checksum);
 out:
     hs_manifest_release(&next);
     parts_free(ps);
     hs_mpu_upload_release(&u);
-    complete_release(&cu);
+    hs_s3_complete_upload_release(&cu);
 }

@@ -7,11 +7,9 @@
  * concurrent upload of the same number: read again, then retry). A part uploaded again replaces
  * the earlier one, whose blobs go to a retire record in that same transaction.
  *
- * The body is verified while it streams: MD5 (the part's ETag; Content-MD5 checked), SHA-256
- * when x-amz-content-sha256 is a hex digest, and the flexible checksum of an
- * x-amz-checksum-<alg> header or of the upload's algorithm (stored, echoed, and checked at
- * Complete). aws-chunked payloads (STREAMING-*) answer NotImplemented here until the shared
- * streaming decoder of the object PUT is merged. */
+ * The body is verified while it streams by the object PUT's verified body (s3_body.h: every
+ * payload mode, aws-chunked included; MD5 = the part's ETag, Content-MD5, SHA-256, flexible
+ * checksum in a header or a trailer), and nothing commits before its last check passed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@
 #include "gateway/gw_int.h"
 #include "gateway/obj_write_int.h"
 #include "gateway/s3_multipart_int.h"
+#include "gateway/s3_object_int.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
@@ -104,31 +103,21 @@ static enum hs_err part_write(struct part_up *p, const void *data, size_t n, cha
 
 /* The retire record of the part this one replaces (NULL when there is none or it is
  * unreadable: its blobs are then left to GC once its record is gone). */
-static char *replaced_retire_json(const struct part_up *p, const struct hs_etcd_kv *old,
-                                  size_t *len)
+static enum hs_err replaced_retire_json(const struct part_up *p, const struct hs_etcd_kv *old,
+                                        char **json, size_t *len)
 {
+    *json = NULL;
     struct hs_upart_record rec;
     hs_upart_record_init(&rec);
     if (hs_upart_record_decode(old->value, old->value_len, &rec, NULL, 0) != HS_OK)
-        return NULL;
+        return HS_OK;
     struct hs_meta_blob_loc *locs = NULL;
     size_t n = 0;
     hs_part_blob_locs(&rec.data, &locs, &n);
-    char *json = NULL;
-    if (n) {
-        struct hs_retire_record rr;
-        hs_retire_record_init(&rr);
-        rr.key = hs_xstrdup(p->u.rec.key);
-        rr.retired_ms = hs_clock_wall_ms();
-        hs_retire_record_add(&rr, locs, n);
-        char why[160] = "";
-        if (hs_retire_record_encode(&rr, &json, len, why, sizeof why) != HS_OK)
-            HS_BUG("retire record of part %" PRIu32 ": %s", rec.number, why);
-        hs_retire_record_release(&rr);
-    }
+    enum hs_err err = hs_gw_retire_prepare(p->gw, p->u.rec.key, locs, n, json, len);
     free(locs);
     hs_upart_record_release(&rec);
-    return json;
+    return err;
 }
 
 /* Finishes the part and commits its record. HS_ENOENT: the upload left OPEN meanwhile. */
@@ -165,7 +154,13 @@ static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const c
             break;
         }
         size_t retire_len = 0;
-        char *retire = old.n ? replaced_retire_json(p, &old.kvs[0], &retire_len) : NULL;
+        char *retire = NULL;
+        if (old.n && replaced_retire_json(p, &old.kvs[0], &retire, &retire_len) != HS_OK) {
+            hs_etcd_kvs_release(&old);
+            snprintf(msg, msg_len, "etcd did not take the retire records");
+            err = HS_EUNAVAIL;
+            break;
+        }
         struct hs_etcd_cmp cmps[2] = {
             {.target = HS_ETCD_CMP_MOD,
              .result = HS_ETCD_EQUAL,
@@ -233,70 +228,35 @@ static void answer_err(struct hs_http_req *r, enum hs_err err, const char *msg)
 
 /* ---- UploadPart ---- */
 
+/* The body is s3_body.c's verified body (every payload mode, aws-chunked included): it hashes
+ * MD5, the declared SHA-256 and the flexible checksum sent (header or trailer) and checks them
+ * all at the end. When the upload has a checksum algorithm and the part sends none, the sink
+ * computes it too (stored, echoed and used for the COMPOSITE checksum at Complete). */
 struct upload_part {
     struct part_up p;
-    struct hs_s3_hasher hasher;
-    bool hasher_init;
-    bool want_sha256;
-    uint8_t declared_sha256[32];
-    enum hs_s3_cksum_algo flex;
-    const char *flex_sent; /* the x-amz-checksum-<alg> header, NULL when none */
-    bool failed;           /* an error was answered */
+    struct hs_s3_body *body;
+    enum hs_s3_cksum_algo upload_alg; /* the upload's algorithm, NONE when none */
+    struct hs_s3_hasher own;          /* upload_alg computed here (has_own) */
+    bool has_own;
+    bool failed; /* an error was answered */
 };
 
 static void upload_part_free(void *up_)
 {
     struct upload_part *up = up_;
-    if (up->hasher_init)
-        hs_s3_hasher_release(&up->hasher);
+    hs_s3_body_free(up->body);
+    if (up->has_own)
+        hs_s3_hasher_release(&up->own);
     part_release(&up->p);
 }
 
-/* The payload mode of x-amz-content-sha256: false after answering when it is not served. */
-static bool payload_mode(struct hs_http_req *r, struct upload_part *up)
+static enum hs_err upload_part_sink(void *ctx, const uint8_t *data, size_t len, char *msg,
+                                    size_t msg_len)
 {
-    const char *v = hs_http_req_header(r, "x-amz-content-sha256");
-    if (!v || strcmp(v, "UNSIGNED-PAYLOAD") == 0)
-        return true;
-    if (strlen(v) == 64 && hs_s3_hex_decode(v, 64, up->declared_sha256, 32)) {
-        up->want_sha256 = true;
-        return true;
-    }
-    if (strncmp(v, "STREAMING-", 10) == 0) {
-        hs_s3_error(r, "NotImplemented",
-                    "aws-chunked payloads are not accepted for UploadPart "
-                    "yet");
-        return false;
-    }
-    hs_s3_error(r, "InvalidArgument",
-                "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
-                "SHA-256 hex digest");
-    return false;
-}
-
-/* The flexible checksum: a header sent with the part, else the upload's algorithm. */
-static bool flex_checksum(struct hs_http_req *r, struct upload_part *up)
-{
-    enum hs_s3_cksum_algo upload_alg = HS_S3_CKSUM_NONE;
-    if (up->p.u.rec.ck_alg[0])
-        (void)hs_s3_cksum_parse_name(up->p.u.rec.ck_alg, &upload_alg);
-    for (int a = HS_S3_CKSUM_CRC32; a <= HS_S3_CKSUM_SHA256; a++) {
-        const char *v = hs_http_req_header(r, hs_s3_cksum_header((enum hs_s3_cksum_algo)a));
-        if (!v)
-            continue;
-        if (upload_alg != HS_S3_CKSUM_NONE && a != (int)upload_alg) {
-            hs_s3_error(r, "InvalidRequest",
-                        "Checksum Type mismatch occurred, expected "
-                        "checksum Type: %s",
-                        up->p.u.rec.ck_alg);
-            return false;
-        }
-        up->flex = (enum hs_s3_cksum_algo)a;
-        up->flex_sent = v;
-        return true;
-    }
-    up->flex = upload_alg;
-    return true;
+    struct upload_part *up = ctx;
+    if (up->has_own)
+        hs_s3_hasher_update(&up->own, data, len);
+    return part_write(&up->p, data, len, msg, msg_len);
 }
 
 void hs_s3_upload_part_start(struct hs_http_req *r)
@@ -311,32 +271,36 @@ void hs_s3_upload_part_start(struct hs_http_req *r)
     up->p.req_id = s->request_id;
     up->p.number = number;
     up->p.declared_len = -1;
+    up->failed = true; /* until begun */
     hs_arena_defer(hs_http_req_arena(r), upload_part_free, up);
     s->op_ctx = up;
-    if (!hs_mpu_load_open(r, &up->p.u) || !payload_mode(r, up) || !flex_checksum(r, up)) {
-        up->failed = true;
+    if (!hs_mpu_load_open(r, &up->p.u) || !hs_s3_body_open(r, upload_part_sink, up, &up->body))
         return;
-    }
-    if (!hs_http_req_content_length(r, &up->p.declared_len)) {
+    if (hs_s3_body_streaming(up->body))
+        up->p.declared_len = hs_s3_body_decoded_len(up->body);
+    else if (!hs_http_req_content_length(r, &up->p.declared_len))
+        up->p.declared_len = -1;
+    if (up->p.declared_len < 0) {
         hs_s3_error(r, "MissingContentLength", "You must provide the Content-Length HTTP header.");
-        up->failed = true;
         return;
     }
     if (up->p.declared_len > PART_BYTES_MAX) {
         hs_s3_error(r, "EntityTooLarge", "a part is at most 5 GiB");
-        up->failed = true;
         return;
     }
-    struct hs_s3_hasher_opts ho = {.sha256 = up->want_sha256, .flex = up->flex};
-    up->hasher_init = true;
+    if (up->p.u.rec.ck_alg[0] && hs_s3_cksum_parse_name(up->p.u.rec.ck_alg, &up->upload_alg)) {
+        struct hs_s3_hasher_opts ho = {.flex = up->upload_alg};
+        up->has_own = true;
+        if (hs_s3_hasher_init(&up->own, &ho) != HS_OK)
+            HS_BUG("hasher for %s", up->p.u.rec.ck_alg);
+    }
     char msg[256] = "";
-    enum hs_err err = hs_s3_hasher_init(&up->hasher, &ho);
-    if (err == HS_OK)
-        err = part_begin(&up->p, s->native_key, msg, sizeof msg);
+    enum hs_err err = part_begin(&up->p, s->native_key, msg, sizeof msg);
     if (err != HS_OK) {
         answer_err(r, err, msg);
-        up->failed = true;
+        return;
     }
+    up->failed = false;
 }
 
 enum hs_err hs_s3_upload_part_body(struct hs_http_req *r, const void *data, size_t n)
@@ -344,73 +308,63 @@ enum hs_err hs_s3_upload_part_body(struct hs_http_req *r, const void *data, size
     struct upload_part *up = hs_s3_req_of(r)->op_ctx;
     if (!up || up->failed)
         return HS_OK; /* answered already: the rest is discarded */
-    hs_s3_hasher_update(&up->hasher, data, n);
-    char msg[256] = "";
-    enum hs_err err = part_write(&up->p, data, n, msg, sizeof msg);
-    if (err != HS_OK) {
-        answer_err(r, err, msg);
-        up->failed = true;
-    }
-    return err;
-}
-
-/* Checks the digests against what the client declared: the S3 error code, or NULL. */
-static const char *verify(struct hs_http_req *r, const struct upload_part *up,
-                          const struct hs_s3_digests *d)
-{
-    if (up->want_sha256 && hs_s3_sha256_check(up->declared_sha256, d->sha256) != HS_S3_OK)
-        return "XAmzContentSHA256Mismatch";
-    const char *md5 = hs_http_req_header(r, "Content-MD5");
-    if (md5) {
-        enum hs_s3_err e = hs_s3_content_md5_check(md5, d->md5);
-        if (e == HS_S3_INVALID_DIGEST)
-            return "InvalidDigest";
-        if (e != HS_S3_OK)
-            return "BadDigest";
-    }
-    if (up->flex_sent) {
-        enum hs_s3_err e = hs_s3_cksum_check(up->flex, up->flex_sent, d->flex_raw);
-        if (e == HS_S3_INVALID_REQUEST)
-            return "InvalidRequest";
-        if (e != HS_S3_OK)
-            return "BadDigest";
-    }
-    return NULL;
+    struct hs_s3_body_error e = {0};
+    if (hs_s3_body_feed(up->body, data, n, &e))
+        return HS_OK;
+    up->failed = true;
+    if (e.code == HS_S3_OK && (e.err == HS_ENOENT || e.err == HS_ETOOBIG))
+        answer_err(r, e.err, e.msg);
+    else
+        hs_s3_body_answer(r, &e);
+    return HS_EINVAL; /* the part's blobs go with the write's clean-up */
 }
 
 void hs_s3_upload_part_done(struct hs_http_req *r)
 {
     struct hs_s3_req *s = hs_s3_req_of(r);
     struct upload_part *up = s->op_ctx;
-    if (!up || up->failed)
+    if (!up || up->failed || hs_http_responded(r))
         return;
+    struct hs_s3_body_error e = {0};
+    if (!hs_s3_body_finish(up->body, &e)) {
+        hs_s3_body_answer(r, &e); /* the part's blobs go with the write's clean-up */
+        return;
+    }
     if (up->p.received != up->p.declared_len) {
         hs_s3_error(r, "IncompleteBody", NULL);
         return;
     }
-    struct hs_s3_digests d;
-    hs_s3_hasher_final(&up->hasher, &d);
-    const char *bad = verify(r, up, &d);
-    if (bad) {
-        hs_s3_error(r, bad, NULL); /* the part's blobs go with the write's clean-up */
+    uint8_t md5[16];
+    hs_s3_body_md5(up->body, md5);
+    char ck[HS_S3_CKSUM_B64_MAX] = "";
+    enum hs_s3_cksum_algo sent = hs_s3_body_checksum(up->body, ck);
+    if (sent != HS_S3_CKSUM_NONE && up->upload_alg != HS_S3_CKSUM_NONE && sent != up->upload_alg) {
+        hs_s3_error(r, "InvalidRequest",
+                    "Checksum Type mismatch occurred, expected checksum "
+                    "Type: %s",
+                    up->p.u.rec.ck_alg);
         return;
     }
-    char ck[HS_S3_CKSUM_B64_MAX] = "";
-    if (up->flex != HS_S3_CKSUM_NONE)
+    enum hs_s3_cksum_algo alg = sent;
+    if (sent == HS_S3_CKSUM_NONE && up->has_own) {
+        struct hs_s3_digests d;
+        hs_s3_hasher_final(&up->own, &d);
         hs_s3_base64(d.flex_raw, d.flex_len, ck);
+        alg = up->upload_alg;
+    }
     char msg[256] = "";
-    enum hs_err err = part_commit(&up->p, d.md5, ck, msg, sizeof msg);
+    enum hs_err err = part_commit(&up->p, md5, ck, msg, sizeof msg);
     if (err != HS_OK) {
         answer_err(r, err, msg);
         return;
     }
     char etag[HS_S3_ETAG_MAX];
-    hs_s3_etag(d.md5, etag);
+    hs_s3_etag(md5, etag);
     HS_LOG_DEBUG("s3_part_written", "req=%s upload=%s part=%" PRIu32 " size=%" PRId64,
                  s->request_id, up->p.u.rec.id, up->p.number, up->p.received);
     hs_http_add_header(r, "ETag", etag);
     if (ck[0])
-        hs_http_add_header(r, hs_s3_cksum_header(up->flex), ck);
+        hs_http_add_header(r, hs_s3_cksum_header(alg), ck);
     hs_s3_add_request_id(r);
     hs_http_respond_buf(r, 200, NULL, NULL, 0);
 }

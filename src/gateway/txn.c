@@ -517,38 +517,51 @@ static void repair_mark_json(const char *txn_id, char *out, size_t out_len)
     hs_repair_mark_encode(&rm, out);
 }
 
-/* A retire record (manifest.h) of blobs of key, as JSON (heap, *len bytes); NULL when n is 0.
- * HS_BUG on a record that does not encode (the blobs come from validated manifests). */
-static char *retire_json(const char *key, const struct hs_meta_blob_loc *blobs, size_t n,
-                         size_t *len)
+enum hs_err hs_gw_retire_prepare(struct hs_gw *gw, const char *key,
+                                 const struct hs_meta_blob_loc *locs, size_t n, char **json_out,
+                                 size_t *len_out)
 {
-    if (n == 0)
-        return NULL;
-    struct hs_retire_record r;
-    hs_retire_record_init(&r);
-    r.key = hs_xstrdup(key);
-    r.retired_ms = hs_clock_wall_ms();
-    hs_retire_record_add(&r, blobs, n);
-    char *json = NULL, why[160] = "";
-    if (hs_retire_record_encode(&r, &json, len, why, sizeof why) != HS_OK)
-        HS_BUG("retire record of '%s': %s", key, why);
-    hs_retire_record_release(&r);
-    return json;
+    *json_out = NULL;
+    *len_out = 0;
+    char **texts = NULL;
+    size_t *lens = NULL, k = 0;
+    hs_retire_records_split(key, hs_clock_wall_ms(), locs, n, &texts, &lens, &k);
+    enum hs_err err = HS_OK;
+    for (size_t i = 1; i < k && err == HS_OK; i++) {
+        char id[HS_TXN_ID_BUF], *rkey = NULL;
+        if ((err = hs_meta_txn_id_new(id)) != HS_OK)
+            break;
+        if (hs_meta_key_retire(id, &rkey) != HS_OK)
+            HS_BUG("retire key of a minted id");
+        if (hs_etcd_put(gw->etcd, rkey, texts[i], lens[i], 0, NULL) != HS_OK)
+            err = HS_EUNAVAIL;
+        free(rkey);
+    }
+    if (err == HS_OK && k) {
+        *json_out = texts[0];
+        *len_out = lens[0];
+        texts[0] = NULL;
+    }
+    hs_retire_records_free(texts, lens, k);
+    return err;
 }
 
 /* The retire record of this commit: the blobs of the version it replaces that the new one does
  * not reference. The sweeper (healer) deletes them after the grace, so a reader holding the old
- * manifest keeps working meanwhile. NULL when nothing is retired. */
-static char *commit_retire_json(struct hs_gw_txn *t, const struct hs_manifest *next, size_t *len)
+ * manifest keeps working meanwhile. *json NULL when nothing is retired; more blobs than one
+ * record holds go to records put first (hs_gw_retire_prepare). */
+static enum hs_err commit_retire_json(struct hs_gw_txn *t, const struct hs_manifest *next,
+                                      char **json, size_t *len)
 {
+    *json = NULL;
     if (!t->have_cur)
-        return NULL;
+        return HS_OK;
     struct hs_meta_blob_loc *gone = NULL;
     size_t n_gone = 0;
     hs_txn_retire_set(&t->cur, next, &gone, &n_gone);
-    char *json = retire_json(t->key, gone, n_gone, len);
+    enum hs_err err = hs_gw_retire_prepare(t->gw, t->key, gone, n_gone, json, len);
     free(gone);
-    return json;
+    return err;
 }
 
 /* ---- the commit ---- */
@@ -646,7 +659,12 @@ static enum hs_err commit_once(struct hs_gw_txn *t, struct hs_manifest *next,
         return err == HS_ETOOBIG ? HS_ETOOBIG : HS_EIO; /* our bug, not the client's */
     }
     size_t retire_len = 0;
-    char *retire = commit_retire_json(t, next, &retire_len);
+    char *retire = NULL;
+    if (commit_retire_json(t, next, &retire, &retire_len) != HS_OK) {
+        free(json);
+        snprintf(msg, msg_len, "etcd did not take the retire records");
+        return HS_EUNAVAIL;
+    }
     if (retire && len + retire_len > COMMIT_BYTES_MAX) {
         /* too big for one etcd request beside the manifest: put it first. Harmless if the
          * commit then fails: the sweeper never deletes a blob the current manifest references */
@@ -847,9 +865,16 @@ enum hs_err hs_gw_txn_delete_object(struct hs_gw *gw, const char *key, int64_t r
         struct hs_meta_blob_loc *locs = NULL;
         size_t n = 0;
         hs_txn_retire_set(m, NULL, &locs, &n);
+        enum hs_err perr = HS_OK;
         if (n && hs_meta_txn_id_new(id) == HS_OK && hs_meta_key_retire(id, &retire_key) == HS_OK)
-            retire = retire_json(key, locs, n, &retire_len);
+            perr = hs_gw_retire_prepare(gw, key, locs, n, &retire, &retire_len);
         free(locs);
+        if (perr != HS_OK) {
+            free(retire_key);
+            free(meta_key);
+            free(repair_key);
+            return perr;
+        }
     }
     if (retire)
         ops[n_ops++] = (struct hs_etcd_op){

@@ -116,6 +116,13 @@ void hs_gw_txn_free(struct hs_gw_txn *t);
  * unreadable, nothing retired). *done when it was removed. Errors: etcd's. */
 enum hs_err hs_gw_txn_delete_object(struct hs_gw *gw, const char *key, int64_t rev,
                                     const struct hs_manifest *m, bool *done);
+/* The retire record of n blobs of key to put in a transaction (*json_out heap, NULL when n is
+ * 0), after putting the blobs past the first HS_RETIRE_BLOBS_MAX as records of their own
+ * (hs_retire_records_split: any number of blobs can be retired; such a record is harmless if
+ * the transaction then fails). HS_EUNAVAIL (nothing to put) when etcd did not take one. */
+enum hs_err hs_gw_retire_prepare(struct hs_gw *gw, const char *key,
+                                 const struct hs_meta_blob_loc *locs, size_t n, char **json_out,
+                                 size_t *len_out);
 /* After a delete transaction: deletes the retired blobs now, in parallel, best effort, so that
  * storage is given back at once (what fails stays named by the retire record for the healer's
  * sweeper). deleted_out[i] says whether locs[i] was deleted now. Returns the failures. */

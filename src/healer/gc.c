@@ -100,12 +100,25 @@ struct refs {
     long long unreadable;       /* manifests that could not be decoded (skipped) */
 };
 
-/* Every string in j that is a minted blob id goes into named: what an unreadable manifest (a
+static void protect_one(void *ctx, const char *blob_id, const char *node_id)
+{
+    (void)node_id;
+    hs_healer_set_add(&((struct refs *)ctx)->s.named, blob_id, NULL);
+}
+
+/* Every string in j that is a minted blob id goes into named, and every blob a packed part
+ * (manifest format version 2: ids derived inside "segz") names: what an unreadable manifest (a
  * bad number, a newer format) may still reference is kept on every node until it is gone. */
 static void protect_ids(struct refs *r, json_t *j, int depth)
 {
     if (depth > 16)
         return;
+    if (json_is_object(j) && json_is_string(json_object_get(j, "segz"))) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        if (text)
+            hs_manifest_packed_each(text, strlen(text), protect_one, r);
+        free(text);
+    }
     if (json_is_string(j)) {
         char txn[HS_TXN_ID_BUF];
         if (hs_meta_blob_id_parse(json_string_value(j), txn, NULL, NULL, NULL) == HS_OK)

@@ -120,6 +120,7 @@ struct hs_healer {
      * leadership lease is lost (leadership.c) */
     struct hs_stop cancel;
     int64_t last_gc_mono_ms;         /* gc.c: when the last GC pass started (leader thread only) */
+    int64_t last_upload_mono_ms;     /* upload.c: when the last upload pass started (same) */
     struct hs_healer_repair *repair; /* repair.c/audit.c/move.c state across passes (throttle,
                                         absent nodes, audit candidates); NULL until first used */
 };

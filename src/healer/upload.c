@@ -10,7 +10,8 @@
  *     retire records (the sweeper deletes the blobs no manifest references after the retire
  *     grace), then the upload record is deleted.
  * A compare that fails (a gateway cleaning up the same upload, a new leader) leaves the rest
- * for the next pass. UPLOAD_PASS_MAX uploads per pass, so the other passes get their turn. */
+ * for the next pass. UPLOAD_PASS_MAX uploads per pass, so the other passes get their turn; the
+ * records are read at most every min(upload_max_age_ms / 10, 10 s), not on every pass. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@
 #include "hs/upload.h"
 #include "hs/banned.h"
 
-#define UPLOAD_PAGE     200
-#define UPLOAD_PASS_MAX 64 /* uploads ended per pass */
+#define UPLOAD_PAGE        200
+#define UPLOAD_PASS_MAX    64    /* uploads ended per pass */
+#define UPLOAD_INTERVAL_MS 10000 /* longest pause between two reads of every upload record */
 
 struct due {
     char *key;
@@ -121,8 +123,22 @@ static void end_upload(struct hs_healer *h, struct due *d)
     }
 }
 
+/* Every upload record is read: not on every pass (a busy cluster has many open uploads), but
+ * at least every UPLOAD_INTERVAL_MS and every upload_max_age_ms / 10. */
+static bool upload_due(struct hs_healer *h)
+{
+    int64_t interval = HS_MIN(h->opts.upload_max_age_ms / 10, (int64_t)UPLOAD_INTERVAL_MS);
+    int64_t now = hs_clock_mono_ms();
+    if (h->last_upload_mono_ms != 0 && now - h->last_upload_mono_ms < interval)
+        return false;
+    h->last_upload_mono_ms = now;
+    return true;
+}
+
 enum hs_err hs_healer_upload_pass(struct hs_healer *h)
 {
+    if (!upload_due(h))
+        return HS_OK;
     struct scan s = {.h = h, .now_ms = hs_clock_wall_ms()};
     enum hs_err err =
         hs_healer_range_at(h, HS_META_PREFIX_UPLOAD, 0, UPLOAD_PAGE, false, on_upload, &s, NULL);

@@ -236,8 +236,8 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     json_t *root = json_object();
     /* a version 2 member is written: attributes (manifest_attrs.c) or a packed part
      * (manifest_packed.c) */
-    bool v2 = !hs_manifest_attrs_empty(m->attrs) || m->data.packed || m->hot.packed ||
-              m->cold.packed;
+    bool v2 =
+        !hs_manifest_attrs_empty(m->attrs) || m->data.packed || m->hot.packed || m->cold.packed;
     hs_mj_set(root, "v", json_integer(v2 ? HS_MANIFEST_VERSION_2 : HS_MANIFEST_VERSION));
     hs_mj_set(root, "key", hs_mj_string(m->key));
     hs_mj_set(root, "strategy", hs_mj_string(hs_strategy_name(m->strategy)));

@@ -362,3 +362,33 @@ bool hs_mj_packed_from_json(const json_t *j, const char *path, struct hs_part *p
     free(raw);
     return ok;
 }
+
+void hs_manifest_packed_each(const void *part_json, size_t len, hs_blob_ref_fn *fn, void *ctx)
+{
+    json_t *j = json_loadb(part_json, len, 0, NULL);
+    if (!json_is_object(j) || !json_is_string(json_object_get(j, "segz"))) {
+        json_decref(j);
+        return;
+    }
+    struct hs_part p;
+    memset(&p, 0, sizeof p);
+    json_t *k = json_object_get(j, "k"), *m = json_object_get(j, "m");
+    json_t *reps = json_object_get(j, "replicas");
+    if (json_is_integer(k) && json_is_integer(m)) {
+        p.kind = HS_PART_EC;
+        p.k = (uint32_t)HS_MIN(HS_MAX(json_integer_value(k), 1), HS_MANIFEST_K_MAX);
+        p.m = (uint32_t)HS_MIN(HS_MAX(json_integer_value(m), 1), HS_MANIFEST_M_MAX);
+    } else {
+        p.kind = HS_PART_REPLICATED;
+        p.replicas = json_is_integer(reps) ? (uint32_t)HS_MIN(HS_MAX(json_integer_value(reps), 1),
+                                                              HS_MANIFEST_REPLICAS_MAX)
+                                           : 3;
+    }
+    /* what decodes before a malformed segment is still named */
+    (void)hs_mj_packed_from_json(j, "part", &p, NULL, 0);
+    for (size_t i = 0; i < p.n_segments; i++)
+        for (size_t b = 0; b < p.segments[i].n_blobs; b++)
+            fn(ctx, p.segments[i].blobs[b].blob_id, p.segments[i].blobs[b].node_id);
+    hs_part_release(&p);
+    json_decref(j);
+}

@@ -123,17 +123,26 @@ static enum hs_err retire_batch(struct hs_etcd *e, const struct hs_upload_record
                                 const struct keep_set *keep, struct clean *c, size_t from,
                                 size_t to, const struct hs_etcd_cmp *extra, size_t n_extra)
 {
-    struct hs_retire_record rr;
-    hs_retire_record_init(&rr);
-    rr.key = hs_xstrdup(rec->key);
-    rr.retired_ms = hs_clock_wall_ms();
+    struct hs_meta_blob_loc *gone = NULL;
+    size_t n_gone = 0, cap = 0;
     for (size_t i = from; i < to; i++) {
         for (size_t j = 0; j < c->v[i].n_locs; j++) {
             const struct hs_meta_blob_loc *l = &c->v[i].locs[j];
-            if (!keep_has(keep, l))
-                hs_retire_record_add(&rr, l, 1);
+            if (keep_has(keep, l))
+                continue;
+            if (n_gone == cap) {
+                cap = cap ? cap * 2 : 256;
+                gone = hs_xrealloc(gone, cap * sizeof *gone);
+            }
+            gone[n_gone++] = *l;
         }
     }
+    /* one record per HS_RETIRE_BLOBS_MAX blobs: the first in the transaction, the others put
+     * before it (harmless if it then fails: the upload is not OPEN, its blobs are going) */
+    char **texts = NULL;
+    size_t *lens = NULL, n_texts = 0;
+    hs_retire_records_split(rec->key, hs_clock_wall_ms(), gone, n_gone, &texts, &lens, &n_texts);
+    free(gone);
     struct hs_etcd_cmp cmps[CLEAN_PARTS_TXN + CLEAN_EXTRA_CMPS];
     struct hs_etcd_op ops[CLEAN_PARTS_TXN + 1];
     size_t nc = 0, no = 0;
@@ -146,19 +155,24 @@ static enum hs_err retire_batch(struct hs_etcd *e, const struct hs_upload_record
                                           .number = c->v[i].rev};
         ops[no++] = (struct hs_etcd_op){.type = HS_ETCD_OP_DELETE, .key = c->v[i].key};
     }
-    char *json = NULL, *retire_key = NULL, why[160] = "";
-    size_t len = 0;
+    char *retire_key = NULL;
     char id[HS_TXN_ID_BUF];
     enum hs_err err = HS_OK;
-    if (rr.n_blobs) {
+    for (size_t i = n_texts; i-- > 0 && err == HS_OK;) {
+        free(retire_key);
+        retire_key = NULL;
         if ((err = hs_meta_txn_id_new(id)) != HS_OK)
-            goto out;
-        if (hs_meta_key_retire(id, &retire_key) != HS_OK ||
-            hs_retire_record_encode(&rr, &json, &len, why, sizeof why) != HS_OK)
-            HS_BUG("retire record of upload %s: %s", rec->id, why);
-        ops[no++] = (struct hs_etcd_op){
-            .type = HS_ETCD_OP_PUT, .key = retire_key, .value = json, .value_len = len};
+            break;
+        if (hs_meta_key_retire(id, &retire_key) != HS_OK)
+            HS_BUG("retire key of upload %s", rec->id);
+        if (i > 0 && hs_etcd_put(e, retire_key, texts[i], lens[i], 0, NULL) != HS_OK)
+            err = HS_EUNAVAIL;
     }
+    if (err != HS_OK)
+        goto out;
+    if (n_texts)
+        ops[no++] = (struct hs_etcd_op){
+            .type = HS_ETCD_OP_PUT, .key = retire_key, .value = texts[0], .value_len = lens[0]};
     struct hs_etcd_txn t = {.cmps = cmps, .n_cmps = nc, .success = ops, .n_success = no};
     struct hs_etcd_txn_result res = {0};
     err = hs_etcd_txn(e, &t, &res);
@@ -166,9 +180,8 @@ static enum hs_err retire_batch(struct hs_etcd *e, const struct hs_upload_record
         err = HS_ECONFLICT;
     hs_etcd_txn_result_release(&res);
 out:
-    free(json);
     free(retire_key);
-    hs_retire_record_release(&rr);
+    hs_retire_records_free(texts, lens, n_texts);
     return err;
 }
 

@@ -327,6 +327,42 @@ enum hs_err hs_upload_record_decode(const void *data, size_t len, struct hs_uplo
     return HS_OK;
 }
 
+enum hs_err hs_upload_attrs_set(struct hs_upload_record *r, const struct hs_manifest_attrs *a)
+{
+    free(r->attrs_json);
+    r->attrs_json = NULL;
+    if (!a || hs_manifest_attrs_empty(a))
+        return HS_OK;
+    if (hs_manifest_attrs_validate(a, NULL, 0) != HS_OK)
+        return HS_EINVAL;
+    json_t *j = hs_mj_attrs_to_json(a);
+    r->attrs_json = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!r->attrs_json)
+        HS_BUG("json_dumps failed (out of memory)");
+    return HS_OK;
+}
+
+enum hs_err hs_upload_attrs_get(const struct hs_upload_record *r, struct hs_manifest_attrs **out)
+{
+    *out = NULL;
+    if (!r->attrs_json)
+        return HS_OK;
+    json_t *root = json_object();
+    hs_mj_set(root, "attrs", json_loads(r->attrs_json, 0, NULL));
+    struct hs_manifest m;
+    hs_manifest_init(&m);
+    bool ok = hs_mj_attrs_from_json(root, HS_MANIFEST_VERSION_2, &m, NULL, 0) &&
+              hs_manifest_attrs_validate(m.attrs, NULL, 0) == HS_OK;
+    json_decref(root);
+    if (ok) {
+        *out = m.attrs;
+        m.attrs = NULL;
+    }
+    hs_manifest_release(&m);
+    return ok ? HS_OK : HS_ECORRUPT;
+}
+
 /* ---- part records ---- */
 
 void hs_upart_record_init(struct hs_upart_record *r)

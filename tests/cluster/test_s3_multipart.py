@@ -5,18 +5,20 @@ ListMultipartUploads paging, Abort, 10 000 tiny parts (packed manifest under the
 read back byte-exact, ranges across part boundaries), gateways SIGKILLed mid-part and
 mid-Complete, and the healer's upload pass (abandoned uploads, no orphan blobs afterwards).
 
-The main cluster runs one gateway with an S3 listener (a free port through the environment),
-a 100-byte minimum part size, 64 KiB segments and a healer with short graces; the abandoned-
-upload test starts a second small cluster whose healer abandons uploads after 4 s."""
+The main cluster runs one gateway (its own S3 listener, cluster.json's root key), a 100-byte
+minimum part size, 64 KiB segments and a healer with short graces; the abandoned-upload test
+starts a second small cluster whose healer abandons uploads after 4 s."""
 import base64
 import concurrent.futures
 import hashlib
+import hmac
 import http.client
 import json
 import os
 import random
+import shutil
 import signal
-import socket
+import subprocess
 import threading
 import time
 import zlib
@@ -36,31 +38,20 @@ from botocore.credentials import Credentials  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 MIN_PART = 100
-AK, SK = "HSMPUTESTKEY0000000000", "hsmputestsecret0000000000000000000000000"
 BUCKET = "mpu"
+KEYS = {}  # S3 endpoint -> (access key id, secret): cluster.json's root key
 
 
 # ---- cluster and client ---------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def put_key(c):
-    """The test's access key (cluster.json's keys when the launcher writes them)."""
-    rec = {"v": 1, "id": AK, "secret": SK, "mode": "rw", "created_ms": 0}
-    c.etcd_put(ROOT + "s3keys/" + AK, json.dumps(rec))
-
-
 def client(endpoint, timeout=60):
     for k in [k for k in os.environ if k.startswith("AWS_")]:
         del os.environ[k]
+    ak, sk = KEYS[endpoint]
     return boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=AK,
-        aws_secret_access_key=SK,
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ak,
+        aws_secret_access_key=sk,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
                       read_timeout=timeout, connect_timeout=5, max_pool_connections=32))
 
@@ -68,7 +59,7 @@ def client(endpoint, timeout=60):
 class S3Cluster:
     def __init__(self, c, env):
         self.c, self.env = c, env
-        self.endpoint = "http://127.0.0.1:%s" % env["HS_GATEWAY_S3_PORT"]
+        self.endpoint = c.processes("gateway")[0]["s3_url"]  # the gateway itself, not nginx
         self.extra = []
 
     @property
@@ -104,11 +95,10 @@ class S3Cluster:
 
 
 def start(tmp, env, **kw):
-    env = dict(env, HS_GATEWAY_S3_PORT=str(free_port()))
     c = start_with_env(tmp, env, **kw)
     c.wait_nodes_registered(timeout=40)
-    put_key(c)
     sc = S3Cluster(c, env)
+    KEYS[sc.endpoint] = (c.s3["access_key"], c.s3["secret_key"])
     wait_until(lambda: sc.s3.list_buckets() is not None, timeout=30, what="S3 listener and key")
     try:
         sc.s3.create_bucket(Bucket=BUCKET)
@@ -288,7 +278,8 @@ def read_back(sc, key):
 def test_full_life_cycle_out_of_order(mc):
     s3 = mc.s3
     parts = {n: body(f"life{n}", 3000 + 17 * n) for n in (3, 1, 2)}  # uploaded 3, 1, 2
-    uid, done = upload(s3, "life/obj", parts, ContentType="text/x-life")
+    uid, done = upload(s3, "life/obj", parts, ContentType="text/x-life",
+                       Metadata={"color": "blue"}, CacheControl="max-age=60")
     listed = s3.list_parts(Bucket=BUCKET, Key="life/obj", UploadId=uid)
     assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3]
     assert [p["Size"] for p in listed["Parts"]] == [len(parts[n]) for n in (1, 2, 3)]
@@ -300,6 +291,12 @@ def test_full_life_cycle_out_of_order(mc):
     assert m["size"] == len(whole) and m["ctype"] == "text/x-life"
     assert m["etag"] == r["ETag"].strip('"')
     assert read_back(mc, "life/obj") == whole
+    # the attributes given at Create are the object's
+    h = s3.head_object(Bucket=BUCKET, Key="life/obj")
+    assert h["ContentLength"] == len(whole) and h["ETag"] == r["ETag"]
+    assert h["Metadata"] == {"color": "blue"} and h["CacheControl"] == "max-age=60"
+    assert h["ContentType"] == "text/x-life"
+    assert get(s3, "life/obj") == whole
     # the upload is gone (its part records became retire records), a repeat is NoSuchUpload
     wait_until(lambda: uid not in uploads(mc.c) and not part_records(mc.c, uid), timeout=20,
                what="upload records removed")
@@ -395,6 +392,9 @@ def test_crc32_per_part_and_composite(mc):
                                      MultipartUpload={"Parts": done})
     raw = b"".join(zlib.crc32(b).to_bytes(4, "big") for b in parts)
     assert r["ChecksumCRC32"] == crc32_b64(raw) + "-2"
+    # stored with the object, returned when asked
+    h = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert h["ChecksumCRC32"] == crc32_b64(raw) + "-2"
     # a part whose checksum header does not match its body is refused
     uid2 = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
     with pytest.raises(ClientError) as e:
@@ -483,6 +483,142 @@ def test_abort_leaves_no_orphan(mc):
     wait_no_orphans(mc.c)
 
 
+# ---- aws-chunked parts ------------------------------------------------------------------
+
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class FixedPayloadAuth(S3SigV4Auth):
+    """Signs with a given x-amz-content-sha256 value (a streaming mode)."""
+
+    def __init__(self, creds, payload):
+        super().__init__(creds, "s3", "us-east-1")
+        self._payload = payload
+
+    def payload(self, request):
+        return self._payload
+
+
+def chunked_part(endpoint, url, data, mode, trailer=None):
+    """(headers, body) of an aws-chunked UploadPart in payload mode `mode` (signed chunks for
+    STREAMING-AWS4-HMAC-SHA256-PAYLOAD, none for STREAMING-UNSIGNED-PAYLOAD-TRAILER)."""
+    ak, sk = KEYS[endpoint]
+    hdr = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
+    if trailer:
+        hdr["x-amz-trailer"] = trailer[0]
+    req = AWSRequest(method="PUT", url=url, headers=hdr)
+    FixedPayloadAuth(Credentials(ak, sk), mode).add_auth(req)
+    h = dict(req.headers.items())
+    chunks = [data[:70_000], data[70_000:]]
+    if mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+        out = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks if c) + b"0\r\n"
+        if trailer:
+            out += b"%s:%s\r\n" % (trailer[0].encode(), trailer[1].encode())
+        return h, out + b"\r\n"
+    date = h["X-Amz-Date"]
+    scope = f"{date[:8]}/us-east-1/s3/aws4_request"
+    key = ("AWS4" + sk).encode()
+    for part in (date[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    prev, out = h["Authorization"].rsplit("Signature=", 1)[1], b""
+    for c in [c for c in chunks if c] + [b""]:
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", date, scope, prev, EMPTY_SHA256,
+                         hashlib.sha256(c).hexdigest()])
+        prev = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        out += b"%x;chunk-signature=%s\r\n%s" % (len(c), prev.encode(), c) + (b"\r\n" if c else b"")
+    return h, out + b"\r\n"
+
+
+def test_upload_part_aws_chunked(mc):
+    s3 = mc.s3
+    key = "chunked"
+    uid = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+    parts = [body("ch1", 150_000), body("ch2", 120_000)]
+    done = []
+    for n, (data, mode, trailer) in enumerate([
+            (parts[0], "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None),
+            (parts[1], "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+             ("x-amz-checksum-crc32", crc32_b64(parts[1])))], 1):
+        url = f"{mc.endpoint}/{BUCKET}/{key}?partNumber={n}&uploadId={uid}"
+        h, framed = chunked_part(mc.endpoint, url, data, mode, trailer)
+        r = requests.put(url, data=framed, headers=h, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.headers["ETag"] == '"%s"' % md5(data)
+        # the upload's algorithm: computed when the part sent none, verified when it did
+        assert r.headers["x-amz-checksum-crc32"] == crc32_b64(data)
+        done.append({"PartNumber": n, "ETag": r.headers["ETag"]})
+    # a trailer checksum that does not match the body: BadDigest, nothing stored
+    url = f"{mc.endpoint}/{BUCKET}/{key}?partNumber=3&uploadId={uid}"
+    h, framed = chunked_part(mc.endpoint, url, parts[0], "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                             ("x-amz-checksum-crc32", crc32_b64(b"other")))
+    r = requests.put(url, data=framed, headers=h, timeout=60)
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text, r.text
+    assert len(part_records(mc.c, uid)) == 2
+    r = s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                     MultipartUpload={"Parts": done})
+    raw = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts)
+    assert r["ChecksumCRC32"] == crc32_b64(raw) + "-2"
+    assert read_back(mc, key) == b"".join(parts)
+
+
+# ---- real clients: aws-cli and s3cmd, multipart ---------------------------------------------
+
+
+def tool_env(mc, home):
+    ak, sk = KEYS[mc.endpoint]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": ak, "AWS_SECRET_ACCESS_KEY": sk,
+                "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home),
+                "AWS_CONFIG_FILE": str(home / "aws-config")})
+    (home / "aws-config").write_text("[default]\ns3 =\n  multipart_threshold = 8MB\n"
+                                     "  multipart_chunksize = 5MB\n")
+    return env
+
+
+@pytest.mark.skipif(not shutil.which("aws"), reason="aws-cli not installed")
+def test_aws_cli_multipart_copy(mc, tmp_path):
+    src = tmp_path / "big.bin"
+    data = body("awscli", 13 * (1 << 20) + 12345)  # 3 parts of 5 MB
+    src.write_bytes(data)
+    env = tool_env(mc, tmp_path)
+    run = lambda *a: subprocess.run(["aws", "--endpoint-url", mc.endpoint, *a], env=env,  # noqa
+                                    capture_output=True, text=True, timeout=300)
+    r = run("s3", "cp", str(src), f"s3://{BUCKET}/tools/aws.bin")
+    assert r.returncode == 0, r.stderr
+    h = mc.s3.head_object(Bucket=BUCKET, Key="tools/aws.bin")
+    assert h["ETag"].endswith('-3"'), h["ETag"]
+    r = run("s3", "cp", f"s3://{BUCKET}/tools/aws.bin", str(tmp_path / "back.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "back.bin").read_bytes() == data
+    # between buckets aws-cli copies with UploadPartCopy
+    mc.s3.create_bucket(Bucket="mpu-copy")
+    r = run("s3", "cp", f"s3://{BUCKET}/tools/aws.bin", "s3://mpu-copy/aws.bin")
+    assert r.returncode == 0, r.stderr
+    assert get(mc.s3, "tools/aws.bin") == data
+    assert mc.s3.get_object(Bucket="mpu-copy", Key="aws.bin")["Body"].read() == data
+
+
+@pytest.mark.skipif(not shutil.which("s3cmd"), reason="s3cmd not installed")
+def test_s3cmd_multipart_put(mc, tmp_path):
+    ak, sk = KEYS[mc.endpoint]
+    host = mc.endpoint.split("//")[1]
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text(f"[default]\naccess_key = {ak}\nsecret_key = {sk}\nhost_base = {host}\n"
+                   f"host_bucket = {host}\nuse_https = False\nsignature_v2 = False\n"
+                   "bucket_location = us-east-1\n")
+    src = tmp_path / "s3cmd.bin"
+    data = body("s3cmd", 11 * (1 << 20) + 7)
+    src.write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    r = subprocess.run(["s3cmd", "-c", str(cfg), "--multipart-chunk-size-mb=5", "put", str(src),
+                        f"s3://{BUCKET}/tools/s3cmd.bin"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mc.s3.head_object(Bucket=BUCKET, Key="tools/s3cmd.bin")["ETag"].endswith('-3"')
+    assert get(mc.s3, "tools/s3cmd.bin") == data
+
+
 # ---- 10 000 parts ---------------------------------------------------------------------------
 
 
@@ -524,19 +660,19 @@ def test_ten_thousand_parts(mc):
     for _ in range(20):
         a = rnd.randrange(len(whole) - 2000)
         b = a + rnd.randrange(1, 2000)
-        got = native_get(mc, key, {"Range": f"bytes={a}-{b}"})
-        assert got.status_code == 206 and got.content == whole[a:b + 1]
+        assert get(s3, key, Range=f"bytes={a}-{b}") == whole[a:b + 1]
     wait_until(lambda: uid not in uploads(mc.c), timeout=60, what="upload record removed")
 
 
 # ---- gateways killed mid-part and mid-Complete ----------------------------------------------
 
 
-def signed_headers(url, data, extra=None):
+def signed_headers(endpoint, url, data, extra=None):
     req = AWSRequest(method="PUT", url=url, data=data, headers=dict(extra or {}))
     req.headers["Host"] = url.split("//")[1].split("/")[0]
     req.headers["x-amz-content-sha256"] = hashlib.sha256(data).hexdigest()
-    S3SigV4Auth(Credentials(AK, SK), "s3", "us-east-1").add_auth(req)
+    ak, sk = KEYS[endpoint]
+    S3SigV4Auth(Credentials(ak, sk), "s3", "us-east-1").add_auth(req)
     return dict(req.headers.items())
 
 
@@ -546,7 +682,7 @@ def test_gateway_killed_mid_upload_part(mc):
     uid, done = upload(s3, key, {1: body("kp1", 70_000)})
     data = body("kp2", 1 << 20)
     url = f"{mc.endpoint}/{BUCKET}/{key}?partNumber=2&uploadId={uid}"
-    headers = signed_headers(url, data, {"Content-Length": str(len(data))})
+    headers = signed_headers(mc.endpoint, url, data, {"Content-Length": str(len(data))})
     half = threading.Event()
     release = threading.Event()
 
@@ -592,8 +728,10 @@ def test_gateway_killed_mid_upload_part(mc):
     wait_no_orphans(mc.c, timeout=90)  # the dead write rolled back by the healer
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.4, 1.5])
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.5, "committed"])
 def test_gateway_killed_mid_complete(mc, delay):
+    """Killed at several instants of a Complete ("committed": as soon as etcd shows the upload
+    COMPLETED, while its part records are being retired)."""
     s3 = mc.s3
     key = f"kill/complete-{delay}"
     native_put(mc, key, b"OLD VERSION")
@@ -609,15 +747,21 @@ def test_gateway_killed_mid_complete(mc, delay):
 
     t = threading.Thread(target=complete)
     t.start()
-    time.sleep(delay)
+    if delay == "committed":
+        wait_until(lambda: (uploads(mc.c).get(uid) or {"state": "COMPLETED"})["state"]
+                   == "COMPLETED", timeout=60, interval=0.01, what="the Complete's commit")
+    else:
+        time.sleep(delay)
     name = mc.kill_gateway()
+    at_kill = ((uploads(mc.c).get(uid) or {}).get("state", "gone"), len(part_records(mc.c, uid)))
     t.join(60)
     mc.restart_gateway(name)
     s3 = mc.s3
     now = read_back(mc, key)
     assert now in (b"OLD VERSION", whole), "neither the old nor the new object"
     state = (uploads(mc.c).get(uid) or {}).get("state", "gone")
-    print(f"killed {delay}s into Complete: {'old' if now != whole else 'new'} object, "
+    print(f"killed at {delay} into Complete: upload {at_kill[0]} with {at_kill[1]} part records "
+          f"at the kill; after the restart {'old' if now != whole else 'new'} object, "
           f"upload {state}")
     # old object: the upload is still completable; new: a repeated Complete answers it (or the
     # upload is gone already)

@@ -257,6 +257,53 @@ static void test_blob_locs_of_packed(void **state)
     hs_manifest_release(&m);
 }
 
+struct seen {
+    const struct hs_manifest *m;
+    size_t n, matched;
+};
+
+static void on_blob(void *ctx, const char *blob_id, const char *node_id)
+{
+    struct seen *sn = ctx;
+    sn->n++;
+    sn->matched += hs_manifest_references(sn->m, blob_id, node_id);
+}
+
+/* GC protects the blobs of a manifest it cannot decode whole: a packed part is read on its
+ * own, and as far as it decodes. */
+static void test_packed_each_for_gc(void **state)
+{
+    (void)state;
+    struct hs_manifest m;
+    fill(&m, true, 50, 2);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hs_manifest_encode(&m, &text, &len, NULL, 0), HS_OK);
+    const char *data = strstr(text, "\"data\":") + 7;
+    size_t data_len = strlen(data) - 1; /* the part object: up to the manifest's closing brace */
+    struct seen sn = {.m = &m};
+    hs_manifest_packed_each(data, data_len, on_blob, &sn);
+    assert_int_equal(sn.n, 100 * 6);
+    assert_int_equal(sn.matched, 100 * 6);
+    /* cut inside segz: the segments before the cut are still named */
+    char *cut = strdup(data);
+    char *z = strstr(cut, "\"segz\":\"") + 8;
+    z[400] = '\0';
+    strcat(cut, "\"}");
+    struct seen part = {.m = &m};
+    hs_manifest_packed_each(cut, strlen(cut), on_blob, &part);
+    assert_true(part.n > 0 && part.n < 600);
+    assert_int_equal(part.matched, part.n);
+    /* anything else: nothing */
+    struct seen none = {.m = &m};
+    hs_manifest_packed_each("{\"segs\":[]}", 11, on_blob, &none);
+    hs_manifest_packed_each("not json", 8, on_blob, &none);
+    assert_int_equal(none.n, 0);
+    free(cut);
+    free(text);
+    hs_manifest_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_unpacked_stays_v1),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_blob_locs_of_packed),
+        cmocka_unit_test(test_packed_each_for_gc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,40 @@ static void test_upload_round_trip_and_rules(void **state)
     assert_int_equal(hs_upload_record_decode("{\"v\":2}", 7, &back, NULL, 0), HS_EPROTO);
 }
 
+static void test_attrs_round_trip(void **state)
+{
+    (void)state;
+    struct hs_upload_record r, back;
+    fill_upload(&r);
+    struct hs_manifest_attrs a = {.cache_control = "max-age=60"};
+    assert_int_equal(hs_manifest_attrs_meta_add(&a, "color", "blue", NULL, 0), HS_OK);
+    assert_int_equal(hs_upload_attrs_set(&r, &a), HS_OK);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hs_upload_record_encode(&r, &text, &len, NULL, 0), HS_OK);
+    assert_int_equal(hs_upload_record_decode(text, len, &back, NULL, 0), HS_OK);
+    struct hs_manifest_attrs *got = NULL;
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_OK);
+    assert_non_null(got);
+    assert_string_equal(got->cache_control, "max-age=60");
+    assert_string_equal(hs_manifest_attrs_meta_get(got, "color"), "blue");
+    hs_manifest_attrs_free(got);
+    /* none: no member */
+    assert_int_equal(hs_upload_attrs_set(&back, NULL), HS_OK);
+    assert_null(back.attrs_json);
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_OK);
+    assert_null(got);
+    /* a stored member that is not valid attributes */
+    back.attrs_json = strdup("{\"nope\":1}");
+    assert_int_equal(hs_upload_attrs_get(&back, &got), HS_ECORRUPT);
+    hs_upload_record_release(&back);
+    free(text);
+    free(a.meta[0].name);
+    free(a.meta[0].value);
+    free(a.meta);
+    hs_upload_record_release(&r);
+}
+
 static void fill_part(struct hs_upart_record *p, bool packed)
 {
     hs_upart_record_init(p);
@@ -204,12 +238,51 @@ static void test_part_round_trip_and_rules(void **state)
     }
 }
 
+/* Retiring the 60 000 blobs of a 10 000-part RS 4+2 object: records of at most
+ * HS_RETIRE_BLOBS_MAX blobs, each under the encoded limit, that name every blob once. */
+static void test_retire_records_split(void **state)
+{
+    (void)state;
+    size_t n = 60000;
+    struct hs_meta_blob_loc *locs = calloc(n, sizeof *locs);
+    char(*ids)[HS_META_BLOB_ID_BUF] = calloc(n, sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        char txn[HS_TXN_ID_BUF];
+        snprintf(txn, sizeof txn, "%012zx%020zx", (size_t)0x18c0000000 + i / 6, i / 6);
+        hs_meta_blob_id_make(txn, HS_META_PART_DATA, 0, (uint32_t)(i % 6), ids[i]);
+        locs[i] = (struct hs_meta_blob_loc){ids[i], i % 2 ? "node-a" : "node-b"};
+    }
+    char **texts = NULL;
+    size_t *lens = NULL, k = 0;
+    hs_retire_records_split("bkt/big", 1795000000000, locs, n, &texts, &lens, &k);
+    assert_int_equal(k, (n + HS_RETIRE_BLOBS_MAX - 1) / HS_RETIRE_BLOBS_MAX);
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        assert_true(lens[i] < HS_MANIFEST_ENCODED_MAX);
+        struct hs_retire_record r;
+        assert_int_equal(hs_retire_record_decode(texts[i], lens[i], &r, NULL, 0), HS_OK);
+        assert_string_equal(r.key, "bkt/big");
+        assert_string_equal(r.blobs[0].blob_id, ids[total]);
+        total += r.n_blobs;
+        hs_retire_record_release(&r);
+    }
+    assert_int_equal(total, n);
+    hs_retire_records_free(texts, lens, k);
+    hs_retire_records_split("bkt/big", 0, locs, 0, &texts, &lens, &k);
+    assert_int_equal(k, 0);
+    hs_retire_records_free(texts, lens, k);
+    free(ids);
+    free(locs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_and_keys),
         cmocka_unit_test(test_upload_round_trip_and_rules),
         cmocka_unit_test(test_part_round_trip_and_rules),
+        cmocka_unit_test(test_attrs_round_trip),
+        cmocka_unit_test(test_retire_records_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
