@@ -146,9 +146,7 @@ void hs_s3_error_hs(struct hs_http_req *r, enum hs_err err, const char *msg)
     enum hs_s3_err e = hs_s3_err_from_hs(err);
     if (err == HS_ENOENT && !(s && s->key))
         e = HS_S3_NO_SUCH_BUCKET;
-    else if (err == HS_ETIMEDOUT)
-        e = HS_S3_SERVICE_UNAVAILABLE;
-    else if (err == HS_ECONFLICT) /* a concurrent writer won: clients retry a 503 */
+    else if (err == HS_ETIMEDOUT || err == HS_ECONFLICT) /* a concurrent writer won: retry */
         e = HS_S3_SERVICE_UNAVAILABLE;
     if (err == HS_EBUSY || err == HS_EUNAVAIL || err == HS_ETIMEDOUT)
         hs_http_add_header(r, "Retry-After", "1");
