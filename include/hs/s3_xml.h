@@ -60,9 +60,9 @@ enum hs_err hs_s3_xml_escape(struct hs_buf *out, const char *text, size_t len);
  * HS_S3_MALFORMED_XML for anything not well-formed or not of the expected shape (wrong root,
  * unknown or repeated elements, empty required fields, bad numbers, a DOCTYPE, too many items,
  * a body over the parser's cap). */
-#define HS_S3_XML_CREATE_BUCKET_MAX (64u * 1024) /* body bytes */
-#define HS_S3_XML_COMPLETE_MAX      (8u * 1024 * 1024)
-#define HS_S3_XML_DELETE_MAX        (2u * 1024 * 1024)
+#define HS_S3_XML_CREATE_BUCKET_MAX ((size_t)64 * 1024) /* body bytes */
+#define HS_S3_XML_COMPLETE_MAX      ((size_t)8 * 1024 * 1024)
+#define HS_S3_XML_DELETE_MAX        ((size_t)2 * 1024 * 1024)
 #define HS_S3_PARTS_MAX             10000 /* parts per upload (and part numbers 1..10000) */
 #define HS_S3_DELETE_OBJECTS_MAX    1000
 #define HS_S3_KEY_MAX               1024 /* bytes of an object key */

@@ -404,7 +404,7 @@ void hs_s3_composite_add(struct hs_s3_composite *c, const uint8_t *part_raw)
 
 void hs_s3_composite_final(struct hs_s3_composite *c, char *out, uint8_t *raw_out)
 {
-    uint8_t raw[HS_S3_CKSUM_RAW_MAX];
+    uint8_t raw[HS_S3_CKSUM_RAW_MAX] = {0};
     size_t n = hs_s3_cksum_size(c->algo);
     one_final(&c->h.st->flex, raw);
     if (c->algo == HS_S3_CKSUM_MD5) {

@@ -38,12 +38,13 @@ void hs_s3_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size
 void hs_s3_sigv4_signing_key(const char *secret, const char *date8, const char *region,
                              uint8_t out[32])
 {
-    char k0[4 + HS_S3_SECRET_MAX + 1];
+    uint8_t k0[4 + HS_S3_SECRET_MAX]; /* "AWS4" + secret: a key, not a string */
     size_t slen = strnlen(secret, HS_S3_SECRET_MAX);
     uint8_t k[32];
-    memcpy(k0, "AWS4", 4);
+    static const uint8_t prefix[4] = {'A', 'W', 'S', '4'};
+    memcpy(k0, prefix, sizeof prefix);
     memcpy(k0 + 4, secret, slen);
-    hs_s3_hmac_sha256((const uint8_t *)k0, 4 + slen, date8, strlen(date8), k);
+    hs_s3_hmac_sha256(k0, 4 + slen, date8, strlen(date8), k);
     hs_s3_hmac_sha256(k, 32, region, strlen(region), k);
     hs_s3_hmac_sha256(k, 32, "s3", 2, k);
     hs_s3_hmac_sha256(k, 32, "aws4_request", 12, out);
@@ -95,7 +96,7 @@ enum hs_err hs_s3_sigv4_canonical_query(struct hs_buf *out, const char *query, s
     size_t offs[2 * PARAMS_MAX];
     size_t n = 0;
     enum hs_err err = HS_OK;
-    hs_buf_init(&scratch, 6 * len + 2 * PARAMS_MAX + 64);
+    hs_buf_init(&scratch, 6 * len + (size_t)2 * PARAMS_MAX + 64);
     const char *p = query, *end = query + len;
     while (p < end && err == HS_OK) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -127,7 +128,8 @@ enum hs_err hs_s3_sigv4_canonical_query(struct hs_buf *out, const char *query, s
             params[i].name = (char *)scratch.data + offs[2 * i];
             params[i].value = (char *)scratch.data + offs[2 * i + 1];
         }
-        qsort(params, n, sizeof *params, qparam_cmp);
+        if (n > 1)
+            qsort(params, n, sizeof *params, qparam_cmp);
         for (size_t i = 0; i < n && err == HS_OK; i++) {
             if (i > 0)
                 err = hs_buf_append(out, "&", 1);

@@ -5,7 +5,7 @@
 
 #include "s3_int.h"
 
-#define HS_S3_SIGV4_CANONICAL_MAX (256u * 1024) /* bytes of a canonical request */
+#define HS_S3_SIGV4_CANONICAL_MAX ((size_t)256 * 1024) /* bytes of a canonical request */
 
 /* First value of a header (case-insensitive name), NULL when absent. */
 const char *hs_s3_sigv4_header(const struct hs_s3_sigv4_request *req, const char *name);

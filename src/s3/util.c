@@ -19,11 +19,21 @@ static bool is_lower_alnum(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+/* Four dot-separated groups of 1-3 digits: "192.168.5.4" (S3 refuses these as bucket names). */
 static bool looks_like_ipv4(const char *s)
 {
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(s, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) == 4;
+    for (int group = 0; group < 4; group++) {
+        int digits = 0;
+        while (*s >= '0' && *s <= '9' && digits < 4) {
+            s++;
+            digits++;
+        }
+        if (digits == 0 || digits > 3)
+            return false;
+        if (group < 3 && *s++ != '.')
+            return false;
+    }
+    return *s == '\0';
 }
 
 static bool has_prefix(const char *s, const char *p)

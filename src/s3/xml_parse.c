@@ -105,12 +105,16 @@ static bool allowed(const struct walker *w, const char *name)
     case DOC_COMPLETE:
         if (w->depth == 1)
             return strcmp(name, "Part") == 0;
+        if (strcmp(w->path[1], "Part") != 0)
+            return false; /* fields belong in a Part only */
         if (strcmp(name, "PartNumber") == 0 || strcmp(name, "ETag") == 0)
             return true;
         return strncmp(name, "Checksum", 8) == 0;
     case DOC_DELETE:
         if (w->depth == 1)
             return strcmp(name, "Quiet") == 0 || strcmp(name, "Object") == 0;
+        if (strcmp(w->path[1], "Object") != 0)
+            return false; /* fields belong in an Object only (not in Quiet) */
         return strcmp(name, "Key") == 0 || strcmp(name, "VersionId") == 0 ||
                strcmp(name, "ETag") == 0 || strcmp(name, "LastModifiedTime") == 0 ||
                strcmp(name, "Size") == 0;

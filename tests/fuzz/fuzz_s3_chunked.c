@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t delivered = 0;
     struct hs_s3_chunked_opts o = {.auth = &auth,
                                    .decoded_length = (sel & 2) != 0 ? 11 : -1,
-                                   .declared_trailers = (sel & 4) != 0 ? "x-amz-checksum-crc32"
-                                                                       : NULL,
+                                   .declared_trailers =
+                                       (sel & 4) != 0 ? "x-amz-checksum-crc32" : NULL,
                                    .on_data = sink,
                                    .arg = &delivered};
     struct hs_s3_chunked *c = NULL;

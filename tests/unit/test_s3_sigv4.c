@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@
 #include "hs/banned.h"
 
 static int key_info_sentinel;
-static const char *lookup_secret = S3V_SECRET;
-static unsigned lookups;
+static const char *lookup_secret = S3V_SECRET; /* changed only while no thread runs */
+static _Atomic unsigned lookups;
 
 static enum hs_err lookup(void *arg, const char *akid, char secret[HS_S3_SECRET_MAX + 1],
                           void **key_info)
@@ -612,6 +613,45 @@ static void signing_key_matches_aws_example(void **state)
     free(a);
 }
 
+struct worker {
+    struct hs_s3_sigv4_cache *cache;
+    int failures;
+};
+
+static void *verify_loop(void *arg)
+{
+    struct worker *w = arg;
+    for (int round = 0; round < 50; round++) {
+        for (size_t i = 0; i < S3V_N_CASES; i++) {
+            struct req q;
+            struct hs_s3_sigv4_result res;
+            req_from(&q, &s3v_cases[i]);
+            struct hs_s3_sigv4_opts o = {.lookup = lookup, .cache = w->cache};
+            if (hs_s3_sigv4_verify(&o, &q.r, &res) != HS_OK)
+                w->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void cache_is_shared_safely_between_threads(void **state)
+{
+    (void)state;
+    struct hs_s3_sigv4_cache *cache = hs_s3_sigv4_cache_new();
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i].cache = cache;
+        w[i].failures = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, verify_loop, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(w[i].failures, 0);
+    }
+    hs_s3_sigv4_cache_free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +674,7 @@ int main(void)
         cmocka_unit_test(canonical_values_are_trimmed_and_collapsed),
         cmocka_unit_test(signer_reproduces_botocore),
         cmocka_unit_test(signing_key_matches_aws_example),
+        cmocka_unit_test(cache_is_shared_safely_between_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,6 +390,9 @@ static void delete_limits_and_malformed_documents(void **state)
         "<Delete><Object><Key>a<b/></Key></Object></Delete>",
         "<Delete><Object><Key>a</Key></Object>",
         "<delete><Object><Key>a</Key></Object></delete>",
+        /* found by fuzzing: a field inside Quiet used to reach a missing Object */
+        "<Delete><Quiet>x<Key>a</Key></Quiet></Delete>",
+        "<Delete><Quiet><Key>a</Key></Quiet><Object><Key>a</Key></Object></Delete>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (hs_s3_xml_parse_delete(bad[i], strlen(bad[i]), &d) != HS_S3_MALFORMED_XML)
