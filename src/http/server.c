@@ -465,9 +465,9 @@ static void report_complete(struct hs_http_server *s, struct hs_http_req *r, boo
         out = r->streamed_out;
     else if (ok && !r->is_head)
         out = r->bytes_out;
-    s->opts.on_complete(s->opts.ctx, r->is_head ? "HEAD" : r->method,
-                        r->route ? r->route->path : NULL, r->queued ? r->status : 0u, duration_us,
-                        r->bytes_in, out);
+    const char *route = r->route_label ? r->route_label : r->route ? r->route->path : NULL;
+    s->opts.on_complete(s->opts.ctx, r->is_head ? "HEAD" : r->method, route,
+                        r->queued ? r->status : 0u, duration_us, r->bytes_in, out);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
