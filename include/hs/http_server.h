@@ -125,6 +125,10 @@ const char *hs_http_req_path(const struct hs_http_req *r); /* percent-decoded, n
 const char *hs_http_req_rest(const struct hs_http_req *r); /* path after a PREFIX route's path */
 /* The request target exactly as sent (path and query, not decoded): what SigV4 signs. */
 const char *hs_http_req_target(const struct hs_http_req *r);
+/* The route opts.on_complete reports for this request instead of the route table's path (a
+ * dispatcher behind one catch-all route names what it dispatched to). label must outlive the
+ * request (a string literal or a table entry). */
+void hs_http_req_set_route_label(struct hs_http_req *r, const char *label);
 const char *hs_http_req_id(const struct hs_http_req *r); /* request id, for logs (req=) */
 /* Header (case-insensitive) or NULL. */
 const char *hs_http_req_header(const struct hs_http_req *r, const char *name);

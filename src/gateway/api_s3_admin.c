@@ -25,7 +25,7 @@
 #include "hs/s3_util.h"
 #include "hs/banned.h"
 
-#define ADMIN_BODY_MAX (64 * 1024)
+#define ADMIN_BODY_MAX ((size_t)64 * 1024)
 
 struct admin_body {
     struct hs_buf buf;

@@ -45,7 +45,7 @@ const char *hs_s3_front_region(const struct hs_s3_front *f);
 /* The S3 listener's routes (every method, every path, to the dispatcher). */
 extern const struct hs_http_route hs_s3_routes[];
 extern const size_t hs_s3_n_routes;
-/* Metrics hook of the S3 listener: the route label is "s3". */
+/* Metrics hook of the S3 listener: the route label is "s3:<operation>" ("s3" when none). */
 void hs_s3_on_complete(void *ctx, const char *method, const char *route, unsigned status,
                        int64_t duration_us, int64_t bytes_in, int64_t bytes_out);
 

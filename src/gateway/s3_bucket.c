@@ -101,7 +101,7 @@ void hs_s3_create_bucket_start(struct hs_http_req *r)
     }
     struct hs_arena *a = hs_http_req_arena(r);
     struct create_ctx *c = hs_arena_alloc(a, sizeof *c);
-    hs_buf_init(&c->body, HS_S3_XML_CREATE_BUCKET_MAX);
+    hs_buf_init(&c->body, (size_t)HS_S3_XML_CREATE_BUCKET_MAX);
     hs_arena_defer(a, create_ctx_free, c);
     s->op_ctx = c;
 }

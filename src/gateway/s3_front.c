@@ -38,8 +38,12 @@ void hs_s3_on_complete(void *ctx, const char *method, const char *route, unsigne
                        int64_t duration_us, int64_t bytes_in, int64_t bytes_out)
 {
     (void)ctx;
-    (void)route;
-    hs_gw_metric_request(method, "s3", status, duration_us, bytes_in, bytes_out);
+    /* the dispatcher labels each request with its operation's name: the metrics route is
+     * "s3:PutObject"; "s3" when no operation was picked (501, a broken target: route "/") */
+    char label[48] = "s3";
+    if (route && route[0] != '/')
+        snprintf(label, sizeof label, "s3:%s", route);
+    hs_gw_metric_request(method, label, status, duration_us, bytes_in, bytes_out);
 }
 
 /* ---- life cycle ---- */
@@ -146,9 +150,7 @@ void hs_s3_error_hs(struct hs_http_req *r, enum hs_err err, const char *msg)
     enum hs_s3_err e = hs_s3_err_from_hs(err);
     if (err == HS_ENOENT && !(s && s->key))
         e = HS_S3_NO_SUCH_BUCKET;
-    else if (err == HS_ETIMEDOUT)
-        e = HS_S3_SERVICE_UNAVAILABLE;
-    else if (err == HS_ECONFLICT) /* a concurrent writer won: clients retry a 503 */
+    else if (err == HS_ETIMEDOUT || err == HS_ECONFLICT) /* a concurrent writer won: retry */
         e = HS_S3_SERVICE_UNAVAILABLE;
     if (err == HS_EBUSY || err == HS_EUNAVAIL || err == HS_ETIMEDOUT)
         hs_http_add_header(r, "Retry-After", "1");
@@ -514,6 +516,8 @@ static void s3_start(struct hs_http_req *r)
     if (!parse_target(r, s))
         return;
     s->op = op_select(r, s);
+    if (s->op)
+        hs_http_req_set_route_label(r, s->op->name);
     if (!s->op) {
         hs_s3_error(r, "NotImplemented", "this operation is not implemented");
         return;

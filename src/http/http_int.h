@@ -27,10 +27,11 @@ struct hs_http_req {
     struct MHD_Connection *conn;
     struct hs_arena *arena; /* freed in the request-completed callback */
     const struct hs_http_route *route;
-    const char *method; /* "GET" for HEAD requests too */
-    const char *path;   /* arena copy of the decoded path */
-    const char *rest;   /* suffix after a PREFIX route's path */
-    const char *target; /* arena copy of the raw request target (path?query, undecoded) */
+    const char *method;      /* "GET" for HEAD requests too */
+    const char *path;        /* arena copy of the decoded path */
+    const char *rest;        /* suffix after a PREFIX route's path */
+    const char *target;      /* arena copy of the raw request target (path?query, undecoded) */
+    const char *route_label; /* on_complete's route instead of route->path (static), or NULL */
     bool is_head;
     char request_id[HS_HTTP_REQ_ID_MAX + 1];
     int64_t start_ns;          /* monotonic, for the log line */

@@ -74,6 +74,11 @@ const char *hs_http_req_target(const struct hs_http_req *r)
     return r->target;
 }
 
+void hs_http_req_set_route_label(struct hs_http_req *r, const char *label)
+{
+    r->route_label = label;
+}
+
 const char *hs_http_req_rest(const struct hs_http_req *r)
 {
     return r->rest;

@@ -343,11 +343,17 @@ static enum MHD_Result queue_pending(struct hs_http_req *r)
 
 /* An early answer makes MHD close the connection without reading the body, and a client still
  * sending then sees a reset instead of the answer. A small body is cheaper to read and drop: the
- * answer is queued once it is in (phase_done), and the connection stays usable. */
+ * answer is queued once it is in (phase_done), and the connection stays usable. So is a request
+ * with no body at all (no Content-Length, or 0, and no Transfer-Encoding): queued before MHD saw
+ * the (empty) body complete, its answer would close the connection too (S3 clients and probes
+ * that hear 401/403/404 keep their connection). */
 static enum MHD_Result answer_early(struct hs_http_req *r)
 {
     int64_t len = 0;
-    if (hs_http_req_content_length(r, &len) && len > 0 && len <= DRAIN_BODY_MAX)
+    bool declared = hs_http_req_content_length(r, &len);
+    if (declared && len <= DRAIN_BODY_MAX)
+        return MHD_YES;
+    if (!declared && !hs_http_req_header(r, "Transfer-Encoding"))
         return MHD_YES;
     return queue_pending(r);
 }
@@ -459,9 +465,9 @@ static void report_complete(struct hs_http_server *s, struct hs_http_req *r, boo
         out = r->streamed_out;
     else if (ok && !r->is_head)
         out = r->bytes_out;
-    s->opts.on_complete(s->opts.ctx, r->is_head ? "HEAD" : r->method,
-                        r->route ? r->route->path : NULL, r->queued ? r->status : 0u, duration_us,
-                        r->bytes_in, out);
+    const char *route = r->route_label ? r->route_label : r->route ? r->route->path : NULL;
+    s->opts.on_complete(s->opts.ctx, r->is_head ? "HEAD" : r->method, route,
+                        r->queued ? r->status : 0u, duration_us, r->bytes_in, out);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -611,3 +611,14 @@ def test_bucket_delete_racing_puts_loses_no_acknowledged_object(cluster, s3info,
             requests.delete(f"{gw}/v1/objects/{b}/{k}", timeout=30)
         if not deleted:
             s3.delete_bucket(Bucket=b)
+
+
+def test_metrics_name_each_s3_operation(cluster, s3info):
+    c = client(gw_s3_url(cluster, 0), s3info["access_key"], s3info["secret_key"])
+    c.list_buckets()
+    with pytest.raises(ClientError):
+        c.get_bucket_acl(Bucket=name("m"))  # no such operation: route "s3"
+    gw = cluster.processes("gateway")[0]["url"]
+    text = requests.get(f"{gw}/metrics", timeout=10).text
+    assert 'route="s3:ListBuckets",status="200"' in text
+    assert 'route="s3",status="501"' in text

@@ -611,6 +611,31 @@ static void early_rejection_of_a_small_body_keeps_the_connection(void **state)
     hs_buf_release(&rr.body);
 }
 
+static void early_rejection_of_a_bodyless_request_keeps_the_connection(void **state)
+{
+    struct fixture *f = *state;
+    char url[128];
+    snprintf(url, sizeof url, "%s/sink", f->url);
+    CURL *e = curl_easy_init();
+    struct raw_reply rr;
+    memset(&rr, 0, sizeof rr);
+    hs_buf_init(&rr.body, 0);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "POST"); /* no body, no Content-Length */
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &rr);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(curl_easy_perform(e), CURLE_OK); /* no secret: 401 */
+        long status = 0, connects = -1;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(status, 401);
+        assert_int_equal(connects, i == 0 ? 1 : 0); /* the same connection is reused */
+    }
+    curl_easy_cleanup(e);
+    hs_buf_release(&rr.body);
+}
+
 static void streaming_upload_arrives_in_many_chunks_intact(void **state)
 {
     struct fixture *f = *state;
@@ -1154,6 +1179,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(headers_trickled_past_the_deadline_are_cut, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(early_rejection_of_a_bodyless_request_keeps_the_connection,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(early_rejection_of_a_small_body_keeps_the_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(streaming_upload_arrives_in_many_chunks_intact, setup,
