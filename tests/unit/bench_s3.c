@@ -70,8 +70,10 @@ static void bench_verify(void *p, int iters)
         h[i].name = a->c->headers[i].name;
         h[i].value = a->c->headers[i].value;
     }
-    struct hs_s3_sigv4_request r = {.method = a->c->method, .target = a->c->target,
-                                    .headers = h, .n_headers = a->c->n_headers,
+    struct hs_s3_sigv4_request r = {.method = a->c->method,
+                                    .target = a->c->target,
+                                    .headers = h,
+                                    .n_headers = a->c->n_headers,
                                     .now_s = a->c->now};
     struct hs_s3_sigv4_opts o = {.region = S3V_REGION, .lookup = lookup, .cache = a->cache};
     for (int i = 0; i < iters; i++) {
@@ -145,9 +147,8 @@ static void bench_chunked(void *p, int iters)
     struct chunked_arg *a = p;
     for (int i = 0; i < iters; i++) {
         struct hs_s3_chunked *c;
-        struct hs_s3_chunked_opts o = {.auth = &a->auth,
-                                       .decoded_length = (int64_t)a->payload,
-                                       .on_data = discard};
+        struct hs_s3_chunked_opts o = {
+            .auth = &a->auth, .decoded_length = (int64_t)a->payload, .on_data = discard};
         if (hs_s3_chunked_new(&o, &c) != HS_OK)
             abort();
         if (hs_s3_chunked_feed(c, a->body.data, a->body.len) != HS_OK ||
@@ -264,8 +265,7 @@ int main(void)
     hs_buf_init(&doc, 0);
     hs_buf_printf(&doc, "<CompleteMultipartUpload>");
     for (int i = 1; i <= 10000; i++)
-        hs_buf_printf(&doc, "<Part><PartNumber>%d</PartNumber><ETag>\"%032x\"</ETag></Part>", i,
-                      i);
+        hs_buf_printf(&doc, "<Part><PartNumber>%d</PartNumber><ETag>\"%032x\"</ETag></Part>", i, i);
     hs_buf_printf(&doc, "</CompleteMultipartUpload>");
     printf("CompleteMultipartUpload parse, 10000 parts (%zu KiB): %6.2f ms\n", doc.len / 1024,
            measure(bench_complete_xml, &doc, 20) / 1e6);
