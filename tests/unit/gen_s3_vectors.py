@@ -9,7 +9,8 @@ cannot send STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]: for those, botocore si
 request and this script frames the chunks and computes the chunk and trailer signatures from
 the published algorithm (checked against the AWS documentation's example first).
 
-Requests of real clients (s3cmd, rclone, aws, when installed) are captured too, by a small
+Requests of real clients (s3cmd, rclone, aws, when installed; the JS SDK v3 when
+HS_S3_JS_SDK_DIR names a directory where `npm install @aws-sdk/client-s3` was run) are captured too, by a small
 HTTP server on 127.0.0.1 that records them and answers 200/404 (cases "client_*"; their clock
 is not pinned: each case's "now" is its x-amz-date, and regenerating changes them).
 
@@ -93,10 +94,20 @@ def target_of(url):
 cases = []
 
 
+def drop_volatile(hdrs):
+    """Unsigned headers that change from run to run (kernel version, random ids) are left out;
+    signed ones stay (the JS SDK signs amz-sdk-invocation-id)."""
+    signed = ''
+    for k, v in hdrs:
+        if k.lower() == 'authorization' and 'SignedHeaders=' in v:
+            signed = v.split('SignedHeaders=')[1].split(',')[0]
+    names = signed.split(';')
+    return [(k, v) for k, v in hdrs
+            if k.lower() not in ('user-agent', 'amz-sdk-invocation-id') or k.lower() in names]
+
+
 def add_case(name, method, url, headers, body=b'', payload=None, now=NOW):
-    # unsigned headers that change from run to run (kernel version, random ids) are left out
-    hdrs = [(_s(k), _s(v)) for k, v in headers
-            if k.lower() not in ('user-agent', 'amz-sdk-invocation-id')]
+    hdrs = drop_volatile([(_s(k), _s(v)) for k, v in headers])
     if not any(k.lower() == 'host' for k, _ in hdrs):
         hdrs.insert(0, ('Host', urlsplit(url).netloc))
     cases.append(dict(name=name, method=method, target=target_of(url), headers=hdrs,
@@ -378,6 +389,20 @@ def _run(cmd, env, timeout=60):
         pass
 
 
+def aws_unchunk(body):
+    """The payload of an aws-chunked body (chunk data only)."""
+    out, i = b'', 0
+    while True:
+        eol = body.index(b'\n', i)
+        n = int(body[i:eol].split(b';')[0].strip(), 16)
+        i = eol + 1
+        if n == 0:
+            return out
+        out += body[i:i + n]
+        i += n
+        i = body.index(b'\n', i) + 1
+
+
 def gen_clients():
     tmp = tempfile.mkdtemp()
     try:
@@ -414,6 +439,11 @@ def gen_clients():
                                  '--body', data]))
             runs.append(('aws', ['aws', '--endpoint-url', 'http://' + ep, 's3api',
                                  'list-objects-v2', '--bucket', 'bkt', '--prefix', 'a b/']))
+        js = os.environ.get('HS_S3_JS_SDK_DIR')  # a directory with @aws-sdk/client-s3 installed
+        if js and shutil.which('node'):
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'capture_js_sdk.js')
+            runs.append(('jssdk', ['node', script, 'http://' + ep],
+                         dict(env, NODE_PATH=os.path.join(js, 'node_modules'))))
         for run in runs:
             name, cmd = run[0], run[1]
             before = len(srv.requests)
@@ -421,11 +451,12 @@ def gen_clients():
             for i, (method, target, headers, body) in enumerate(srv.requests[before:]):
                 if not any(k.lower() == 'authorization' for k, _ in headers):
                     continue
-                hdrs = [(k, v) for k, v in headers
-                        if k.lower() not in ('user-agent', 'amz-sdk-invocation-id')]
+                hdrs = drop_volatile(headers)
+                mode = dict((k.lower(), v) for k, v in headers).get('x-amz-content-sha256', '')
+                payload = aws_unchunk(body) if mode.startswith('STREAMING-') else body
                 cases.append(dict(name='client_%s_%s_%d' % (name, method.lower(), before + i),
                                   method=method, target=target, headers=hdrs, body=body,
-                                  payload=body, now=_amz_now(headers) or NOW))
+                                  payload=payload, now=_amz_now(headers) or NOW))
         srv.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

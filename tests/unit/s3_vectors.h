@@ -557,21 +557,21 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_s3cmd_put_0",
         .method = "PUT",
         .target = "/bkt/dir/s3cmd%20key%2Bplus%20~x.bin",
-        .now = INT64_C(1796623304),
+        .now = INT64_C(1796623467),
         .n_headers = 9,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Accept-Encoding", "identity"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request,Signed"
         "Headers=content-length;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-meta-s3cmd-"
-        "attrs;x-amz-storage-class,Signature=80bb75e7414cf9d3a39e0145914ae621bf75c967cfcae3053d9a5a"
-        "ca0e0a2398"},
+        "attrs;x-amz-storage-class,Signature=234166a18cbbab415f2cf96526156daa25a2a28e6d6d9efd33b429"
+        "7b43da2c16"},
             {"content-length", "771"},
             {"content-type", "image/x-tga"},
             {"x-amz-content-sha256", "398cc8a909372ba126b671e342b2dd7ce3f9b5da1fc6b44e994bc9a24e20f14b"},
-            {"x-amz-date", "20261207T060144Z"},
-            {"x-amz-meta-s3cmd-attrs", "atime:1796623302/ctime:1796623302/gid:0/gname:root/md5:735cfd08d56511358d3feb8bb24a79ea/mo"
-        "de:33188/mtime:1796623302/uid:0/uname:root"},
+            {"x-amz-date", "20261207T060427Z"},
+            {"x-amz-meta-s3cmd-attrs", "atime:1796623465/ctime:1796623465/gid:0/gname:root/md5:735cfd08d56511358d3feb8bb24a79ea/mo"
+        "de:33188/mtime:1796623465/uid:0/uname:root"},
             {"x-amz-storage-class", "STANDARD"},
         },
         .body = "\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025"
@@ -631,16 +631,16 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_s3cmd_get_1",
         .method = "GET",
         .target = "/bkt/\077delimiter=%2F&prefix=a%20b%2F",
-        .now = INT64_C(1796623306),
+        .now = INT64_C(1796623469),
         .n_headers = 6,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Accept-Encoding", "identity"},
             {"Content-Length", "0"},
-            {"x-amz-date", "20261207T060146Z"},
+            {"x-amz-date", "20261207T060429Z"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request,Signed"
-        "Headers=host;x-amz-content-sha256;x-amz-date,Signature=1632db8163a107398eba3140e69a327ad8f"
-        "c2bea491a76fcf497e84744ad5514"},
+        "Headers=host;x-amz-content-sha256;x-amz-date,Signature=4634d4879f78b4206b1add1810ee39b32ef"
+        "f49eafe5053b5fbaf91d7ccdbd277"},
             {"x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
         },
         .body = "",
@@ -652,15 +652,15 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_rclone_head_2",
         .method = "HEAD",
         .target = "/bkt/rclone%20key%2Bplus%20~x.bin",
-        .now = INT64_C(1796623307),
+        .now = INT64_C(1796623470),
         .n_headers = 4,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
-        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=69b0d983fbe7b9b36e0ba20f124dd61af"
-        "7d1a9f0be8366758da1e71c5c94c26e"},
+        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fe0aa45863ab73dbf11490d5bb61c126a"
+        "f2af3bc2a9b786baa41ee7f956a3761"},
             {"X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-            {"X-Amz-Date", "20261207T060147Z"},
+            {"X-Amz-Date", "20261207T060430Z"},
         },
         .body = "",
         .body_len = 0,
@@ -671,17 +671,17 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_rclone_put_3",
         .method = "PUT",
         .target = "/bkt",
-        .now = INT64_C(1796623307),
+        .now = INT64_C(1796623470),
         .n_headers = 7,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Content-Length", "0"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
-        "dHeaders=host;x-amz-acl;x-amz-content-sha256;x-amz-date, Signature=c5970471a2ab2b065b5ed55"
-        "cf2896869c0aff4042764369010387684f12d9cb9"},
+        "dHeaders=host;x-amz-acl;x-amz-content-sha256;x-amz-date, Signature=202b407e3444a308ef40f5d"
+        "add982c14e7cc61ceafd571b81bcc37096bc2e741"},
             {"X-Amz-Acl", "private"},
             {"X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-            {"X-Amz-Date", "20261207T060147Z"},
+            {"X-Amz-Date", "20261207T060430Z"},
             {"Accept-Encoding", "gzip"},
         },
         .body = "",
@@ -693,21 +693,21 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_rclone_put_4",
         .method = "PUT",
         .target = "/bkt/rclone%20key%2Bplus%20~x.bin",
-        .now = INT64_C(1796623307),
+        .now = INT64_C(1796623470),
         .n_headers = 10,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Content-Length", "771"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
         "dHeaders=content-length;content-md5;content-type;host;x-amz-acl;x-amz-content-sha256;x-amz"
-        "-date;x-amz-meta-mtime, Signature=a1a738473f8c73d6346c374f14f1252ba4044e5ded11ede75cea5a46"
-        "ca24b22d"},
+        "-date;x-amz-meta-mtime, Signature=a53776810368f573f4a619c66b06deff157344b50545df4229f99572"
+        "bbc120cd"},
             {"Content-Md5", "c1z9CNVlETWNP+uLskp56g=="},
             {"Content-Type", "application/octet-stream"},
             {"X-Amz-Acl", "private"},
             {"X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"},
-            {"X-Amz-Date", "20261207T060147Z"},
-            {"X-Amz-Meta-Mtime", "1796623302.947155092"},
+            {"X-Amz-Date", "20261207T060430Z"},
+            {"X-Amz-Meta-Mtime", "1796623465.408738852"},
             {"Accept-Encoding", "gzip"},
         },
         .body = "\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025"
@@ -767,15 +767,15 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_rclone_head_5",
         .method = "HEAD",
         .target = "/bkt/rclone%20key%2Bplus%20~x.bin",
-        .now = INT64_C(1796623307),
+        .now = INT64_C(1796623470),
         .n_headers = 4,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
-        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=69b0d983fbe7b9b36e0ba20f124dd61af"
-        "7d1a9f0be8366758da1e71c5c94c26e"},
+        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fe0aa45863ab73dbf11490d5bb61c126a"
+        "f2af3bc2a9b786baa41ee7f956a3761"},
             {"X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-            {"X-Amz-Date", "20261207T060147Z"},
+            {"X-Amz-Date", "20261207T060430Z"},
         },
         .body = "",
         .body_len = 0,
@@ -786,15 +786,15 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_rclone_get_6",
         .method = "GET",
         .target = "/bkt\077delimiter=%2F&max-keys=1000&prefix=a%20b%2F",
-        .now = INT64_C(1796623307),
+        .now = INT64_C(1796623470),
         .n_headers = 5,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
-        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=635bdf13bed89b791842ee7135b415a55"
-        "1987f9ccf723d0153af1605b33718ac"},
+        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=10ff203283b80b75e957faed0c8316afe"
+        "f725861423ffa8f41ec411f852ed30a"},
             {"X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-            {"X-Amz-Date", "20261207T060147Z"},
+            {"X-Amz-Date", "20261207T060430Z"},
             {"Accept-Encoding", "gzip"},
         },
         .body = "",
@@ -806,19 +806,19 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_aws_put_7",
         .method = "PUT",
         .target = "/bkt/aws%20key%2Bplus%20~%C3%BC.bin",
-        .now = INT64_C(1796623310),
+        .now = INT64_C(1796623478),
         .n_headers = 10,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Accept-Encoding", "identity"},
             {"Expect", "100-continue"},
             {"x-amz-checksum-crc32", "qOLrVw=="},
             {"x-amz-sdk-checksum-algorithm", "CRC32"},
-            {"X-Amz-Date", "20261207T060150Z"},
+            {"X-Amz-Date", "20261207T060438Z"},
             {"X-Amz-Content-SHA256", "398cc8a909372ba126b671e342b2dd7ce3f9b5da1fc6b44e994bc9a24e20f14b"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
         "dHeaders=host;x-amz-checksum-crc32;x-amz-content-sha256;x-amz-date;x-amz-sdk-checksum-algo"
-        "rithm, Signature=0ed90d451a05755c5dc1711b9976e82b276f1c70ab988df21b1dc35efa04c805"},
+        "rithm, Signature=79ed7b505ee279d194706e4caa72b867c2ac9c4622126dbb650e7b1a66265195"},
             {"amz-sdk-request", "attempt=1"},
             {"Content-Length", "771"},
         },
@@ -879,22 +879,237 @@ static const struct s3v_case s3v_cases[] = {
         .name = "client_aws_get_8",
         .method = "GET",
         .target = "/bkt\077list-type=2&prefix=a%20b%2F&encoding-type=url",
-        .now = INT64_C(1796623317),
+        .now = INT64_C(1796623486),
         .n_headers = 6,
         .headers = {
-            {"Host", "127.0.0.1:46201"},
+            {"Host", "127.0.0.1:50335"},
             {"Accept-Encoding", "identity"},
-            {"X-Amz-Date", "20261207T060157Z"},
+            {"X-Amz-Date", "20261207T060446Z"},
             {"X-Amz-Content-SHA256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
             {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
-        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=9cf775c8aeba4fe7a475d62f8f228a23b"
-        "84c303bcbeca7a07b12bb77f04d0b8b"},
+        "dHeaders=host;x-amz-content-sha256;x-amz-date, Signature=7cf5c2fa40827c72e4faa7136bee555ee"
+        "b3f9a0a20928d93fea9758bca7b09bf"},
             {"amz-sdk-request", "attempt=1"},
         },
         .body = "",
         .body_len = 0,
         .payload = "",
         .payload_len = 0,
+    },
+    {
+        .name = "client_jssdk_put_9",
+        .method = "PUT",
+        .target = "/bkt/js%20key%2Bplus%20~%C3%BC.bin\077x-id=PutObject",
+        .now = INT64_C(1796623490),
+        .n_headers = 12,
+        .headers = {
+            {"content-type", "application/octet-stream"},
+            {"content-length", "771"},
+            {"x-amz-sdk-checksum-algorithm", "CRC32"},
+            {"x-amz-checksum-crc32", "oEpRmQ=="},
+            {"x-amz-user-agent", "aws-sdk-js/3.1177.0"},
+            {"host", "127.0.0.1:50335"},
+            {"amz-sdk-invocation-id", "8500d66b-3cb2-4940-8971-2c4a53eb709e"},
+            {"amz-sdk-request", "attempt=1; max=1"},
+            {"x-amz-date", "20261207T060450Z"},
+            {"x-amz-content-sha256", "e6375f062504d75519d345781e7824c4d7b7e6117f885649819b4fe6564dd6f0"},
+            {"authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
+        "dHeaders=amz-sdk-invocation-id;amz-sdk-request;content-length;content-type;host;x-amz-chec"
+        "ksum-crc32;x-amz-content-sha256;x-amz-date;x-amz-sdk-checksum-algorithm;x-amz-user-agent, "
+        "Signature=ddc4f08e3bba4a18ced677e3eaf94d0769936a0c7f47a264ce4232d6caf6dbf4"},
+            {"Connection", "keep-alive"},
+        },
+        .body = "\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025"
+        "\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLM"
+        "NOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207"
+        "\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236"
+        "\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261\262\263\264"
+        "\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313"
+        "\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336\337\340\341"
+        "\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370"
+        "\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016"
+        "\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./01234"
+        "56789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200"
+        "\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227"
+        "\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255"
+        "\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304"
+        "\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332"
+        "\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361"
+        "\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007"
+        "\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036"
+        "\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijkl"
+        "mnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220"
+        "\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246"
+        "\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275"
+        "\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323"
+        "\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352"
+        "\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000"
+        "\001\002",
+        .body_len = 771,
+        .payload = "\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025"
+        "\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLM"
+        "NOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207"
+        "\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236"
+        "\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261\262\263\264"
+        "\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313"
+        "\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336\337\340\341"
+        "\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370"
+        "\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016"
+        "\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./01234"
+        "56789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200"
+        "\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227"
+        "\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255"
+        "\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304"
+        "\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332"
+        "\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361"
+        "\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007"
+        "\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036"
+        "\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijkl"
+        "mnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220"
+        "\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246"
+        "\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275"
+        "\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323"
+        "\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352"
+        "\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000"
+        "\001\002",
+        .payload_len = 771,
+    },
+    {
+        .name = "client_jssdk_put_10",
+        .method = "PUT",
+        .target = "/bkt/js%20stream\077x-id=PutObject",
+        .now = INT64_C(1796623490),
+        .n_headers = 14,
+        .headers = {
+            {"content-type", "application/octet-stream"},
+            {"x-amz-sdk-checksum-algorithm", "CRC32"},
+            {"content-encoding", "aws-chunked"},
+            {"transfer-encoding", "chunked"},
+            {"x-amz-decoded-content-length", "771"},
+            {"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+            {"x-amz-trailer", "x-amz-checksum-crc32"},
+            {"x-amz-user-agent", "aws-sdk-js/3.1177.0"},
+            {"host", "127.0.0.1:50335"},
+            {"amz-sdk-invocation-id", "bc908cbc-78a4-4745-a1d6-481bd112862e"},
+            {"amz-sdk-request", "attempt=1; max=1"},
+            {"x-amz-date", "20261207T060450Z"},
+            {"authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
+        "dHeaders=amz-sdk-invocation-id;amz-sdk-request;content-encoding;content-type;host;x-amz-co"
+        "ntent-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-sdk-checksum-algorithm;x-amz-tr"
+        "ailer;x-amz-user-agent, Signature=5d28f0586a7cf43b71451e93d75b11537b8dfc103881eb5754fe9cb4"
+        "4556e6f5"},
+            {"Connection", "keep-alive"},
+        },
+        .body = "12c\015\012\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022"
+        "\023\024\025\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./0123456789:;<=>\077@AB"
+        "CDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204"
+        "\205\206\207\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233"
+        "\234\235\236\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261"
+        "\262\263\264\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310"
+        "\311\312\313\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336"
+        "\337\340\341\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365"
+        "\366\367\370\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007\010\011\012\013"
+        "\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()"
+        "*+\015\0121d7\015\012,-./0123456789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghij"
+        "klmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217"
+        "\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246"
+        "\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274"
+        "\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323"
+        "\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351"
+        "\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000"
+        "\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026"
+        "\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLMNOPQ"
+        "RSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210"
+        "\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237"
+        "\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265"
+        "\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314"
+        "\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342"
+        "\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371"
+        "\372\373\374\375\376\377\000\001\002\015\0120\015\012x-amz-checksum-crc32:oEpRmQ==\015\012"
+        "\015\012",
+        .body_len = 821,
+        .payload = "\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025"
+        "\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLM"
+        "NOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207"
+        "\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236"
+        "\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261\262\263\264"
+        "\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313"
+        "\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336\337\340\341"
+        "\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370"
+        "\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016"
+        "\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037 !\042#$%&'()*+,-./01234"
+        "56789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200"
+        "\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227"
+        "\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255"
+        "\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304"
+        "\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332"
+        "\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361"
+        "\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000\001\002\003\004\005\006\007"
+        "\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036"
+        "\037 !\042#$%&'()*+,-./0123456789:;<=>\077@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\134]^_`abcdefghijkl"
+        "mnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220"
+        "\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246"
+        "\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275"
+        "\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323"
+        "\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352"
+        "\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371\372\373\374\375\376\377\000"
+        "\001\002",
+        .payload_len = 771,
+    },
+    {
+        .name = "client_jssdk_get_11",
+        .method = "GET",
+        .target = "/bkt/\077list-type=2&prefix=a%20b%2F",
+        .now = INT64_C(1796623490),
+        .n_headers = 8,
+        .headers = {
+            {"x-amz-user-agent", "aws-sdk-js/3.1177.0"},
+            {"host", "127.0.0.1:50335"},
+            {"amz-sdk-invocation-id", "044f7654-d566-46c7-88b7-21ad92eef933"},
+            {"amz-sdk-request", "attempt=1; max=1"},
+            {"x-amz-date", "20261207T060450Z"},
+            {"x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+            {"authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
+        "dHeaders=amz-sdk-invocation-id;amz-sdk-request;host;x-amz-content-sha256;x-amz-date;x-amz-"
+        "user-agent, Signature=0aa73e9955304b511e801d73e232ceb643c87e1cd440a556b2a70dff238a535d"},
+            {"Connection", "keep-alive"},
+        },
+        .body = "",
+        .body_len = 0,
+        .payload = "",
+        .payload_len = 0,
+    },
+    {
+        .name = "client_jssdk_post_12",
+        .method = "POST",
+        .target = "/bkt/\077delete=",
+        .now = INT64_C(1796623490),
+        .n_headers = 12,
+        .headers = {
+            {"content-type", "application/xml"},
+            {"content-length", "186"},
+            {"x-amz-sdk-checksum-algorithm", "CRC32"},
+            {"x-amz-checksum-crc32", "FRICKg=="},
+            {"x-amz-user-agent", "aws-sdk-js/3.1177.0"},
+            {"host", "127.0.0.1:50335"},
+            {"amz-sdk-invocation-id", "246b812a-4eb9-48af-90ea-b4b131d95e52"},
+            {"amz-sdk-request", "attempt=1; max=1"},
+            {"x-amz-date", "20261207T060450Z"},
+            {"x-amz-content-sha256", "c8f2dd4c344040b6f1196be31051d4a022e1bf900cf47d7411292c95e1be75fb"},
+            {"authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, Signe"
+        "dHeaders=amz-sdk-invocation-id;amz-sdk-request;content-length;content-type;host;x-amz-chec"
+        "ksum-crc32;x-amz-content-sha256;x-amz-date;x-amz-sdk-checksum-algorithm;x-amz-user-agent, "
+        "Signature=89611630c69325384dbd4f82b5e256481a83276bdd72e2a3a4de0dd4444a5685"},
+            {"Connection", "keep-alive"},
+        },
+        .body = "<\077xml version=\0421.0\042 encoding=\042UTF-8\042\077><Delete xmlns=\042http://s3.amazon"
+        "aws.com/doc/2006-03-01/\042><Object><Key>a</Key></Object><Object><Key>b&amp;c</Key></Objec"
+        "t><Quiet>true</Quiet></Delete>",
+        .body_len = 186,
+        .payload = "<\077xml version=\0421.0\042 encoding=\042UTF-8\042\077><Delete xmlns=\042http://s3.amazon"
+        "aws.com/doc/2006-03-01/\042><Object><Key>a</Key></Object><Object><Key>b&amp;c</Key></Objec"
+        "t><Quiet>true</Quiet></Delete>",
+        .payload_len = 186,
     },
 };
 
