@@ -36,7 +36,7 @@
 #define HS_S3_AMZ_DATE_LEN        16     /* "20250101T000000Z" */
 /* "<8 date>/<region>/s3/aws4_request" + NUL */
 #define HS_S3_SCOPE_MAX         (8 + 1 + HS_S3_REGION_MAX + 1 + 2 + 1 + 12 + 1)
-#define HS_S3_SIGV4_HEADERS_MAX 64    /* signed headers per request */
+#define HS_S3_SIGV4_HEADERS_MAX 64    /* headers hs_s3_sigv4_sign accepts */
 #define HS_S3_SIGV4_TARGET_MAX  16384 /* bytes of the raw request target */
 
 /* A received header. name is matched case-insensitively; a name may appear several times (the

@@ -47,6 +47,12 @@ enum hs_err hs_s3_url_encode_sigv4(struct hs_buf *out, const char *s, size_t len
  * length (0 for "uploads" and "uploads="). name is compared with the raw (encoded) names. */
 bool hs_s3_query_find(const char *query, const char *name, const char **value, size_t *value_len);
 
+/* Content-Encoding without its "aws-chunked" token (the framing is not part of the stored
+ * object): "aws-chunked" -> "", "aws-chunked,gzip" -> "gzip", "gzip" -> "gzip". Tokens are
+ * compared case-insensitively and rejoined with ','; surrounding spaces are dropped. Writes at
+ * most strlen(value) + 1 bytes to out (out may be value itself). */
+void hs_s3_content_encoding_strip(const char *value, char *out);
+
 #define HS_S3_ACCESS_KEY_LEN 20 /* generated access key ids: "HS" + 18 of [A-Z0-9] */
 #define HS_S3_SECRET_LEN     40 /* generated secrets: 40 of [A-Za-z0-9] */
 

@@ -98,16 +98,7 @@ struct one {
 
 static const EVP_MD *evp_of(enum hs_s3_cksum_algo a)
 {
-    switch (a) {
-    case HS_S3_CKSUM_MD5:
-        return EVP_md5();
-    case HS_S3_CKSUM_SHA1:
-        return EVP_sha1();
-    case HS_S3_CKSUM_SHA256:
-        return EVP_sha256();
-    default:
-        return NULL;
-    }
+    return hs_s3_md(a); /* fetched once (crypto.c) */
 }
 
 static void one_init(struct one *o, enum hs_s3_cksum_algo a)

@@ -130,7 +130,7 @@ enum hs_err hs_s3_chunked_new(const struct hs_s3_chunked_opts *o, struct hs_s3_c
         c->sha = EVP_MD_CTX_new();
         c->trailer_sha = EVP_MD_CTX_new();
         if (c->sha == NULL || c->trailer_sha == NULL ||
-            EVP_DigestInit_ex(c->trailer_sha, EVP_sha256(), NULL) != 1)
+            EVP_DigestInit_ex(c->trailer_sha, hs_s3_md(HS_S3_CKSUM_SHA256), NULL) != 1)
             HS_BUG("cannot initialise SHA-256");
     }
     c->st = ST_HEADER;
@@ -203,7 +203,7 @@ static enum hs_err chunk_header(struct hs_s3_chunked *c, const char *l, size_t n
                         "chunk header without a chunk-signature");
         memcpy(c->chunk_sig, l + i + sizeof ext - 1, HS_S3_SIG_HEX_LEN);
         c->chunk_sig[HS_S3_SIG_HEX_LEN] = '\0';
-        if (EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1)
+        if (EVP_DigestInit_ex(c->sha, hs_s3_md(HS_S3_CKSUM_SHA256), NULL) != 1)
             HS_BUG("SHA-256 init failed");
     } else if (i != n) {
         return fail(c, HS_EINVAL, HS_S3_INCOMPLETE_BODY, "malformed chunk header");

@@ -1,7 +1,7 @@
 /* crc.c - the CRCs S3 checksums need beyond hs_crc32c: CRC-32 on ISA-L, CRC-64/NVME (ISA-L's
- * crc64_rocksoft_refl from 2.31 on; a slice-by-8 table for the 2.30 of Debian 12, which lacks
- * it) and the combination of two CRCs (FULL_OBJECT checksums of multipart uploads), which no
- * library we use offers for CRC32C and CRC-64/NVME.
+ * crc64_rocksoft_refl from 2.31 on; for the 2.30 of Debian 12, which lacks it, PCLMULQDQ folding
+ * and a slice-by-8 table) and the combination of two CRCs (FULL_OBJECT checksums of multipart
+ * uploads), which no library we use offers for CRC32C and CRC-64/NVME.
  *
  * Combination (the method of zlib's crc32_combine, for any reflected CRC whose init and final
  * xor are all ones): crc(A||B) = crc(A) * x^(8 len(B)) mod P  xor  crc(B), computed in the
@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #include <isa-l/crc.h>
 #include <isa-l/crc64.h>
@@ -33,6 +34,19 @@ void hs_s3_vector_cleanup(void)
 #define CRC32_POLY_REFL     UINT64_C(0xEDB88320)
 #define CRC32C_POLY_REFL    UINT64_C(0x82F63B78)
 
+/* a * b mod P in the reflected representation of a width-bit CRC (bit width-1 is x^0). */
+static uint64_t multmodp(uint64_t a, uint64_t b, uint64_t poly, unsigned width)
+{
+    uint64_t m = UINT64_C(1) << (width - 1), p = 0;
+    while (m != 0) {
+        if (a & m)
+            p ^= b;
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ poly : b >> 1;
+    }
+    return p;
+}
+
 #ifdef HS_HAVE_CRC64_ROCKSOFT
 uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len)
 {
@@ -43,8 +57,31 @@ uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len)
     return crc;
 }
 #else
+/* Without crc64_rocksoft_refl: PCLMULQDQ folding of 16-byte blocks where the CPU has it, and a
+ * slice-by-8 table for the rest (and for CPUs without it).
+ *
+ * Folding, in the reflected representation (a 16-byte little-endian block is a 128-bit value
+ * whose bit k is the coefficient of x^(127-k); a 64-bit value's bit i that of x^(63-i)): the
+ * state S = H x^64 + L (H in the low quadword) followed by the next block N folds into
+ *     S' = H (x^192 mod P) + L (x^128 mod P) + N,
+ * two carry-less multiplications. A carry-less product of reflected values comes out multiplied
+ * by x, hence the constants x^191 and x^127 mod P. The last state is reduced by running its 16
+ * bytes through the table from a zero register (a raw CRC register holds M x^64 mod P). */
 static uint64_t crc64_table[8][256];
+static uint64_t fold_k1, fold_k2; /* x^191 mod P, x^127 mod P (reflected) */
+static bool have_clmul;
 static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
+
+static uint64_t x_pow_mod(uint64_t n)
+{
+    uint64_t result = UINT64_C(1) << 63, sq = UINT64_C(1) << 62; /* x^0, x^1 */
+    for (; n != 0; n >>= 1) {
+        if (n & 1)
+            result = multmodp(sq, result, CRC64NVME_POLY_REFL, 64);
+        sq = multmodp(sq, sq, CRC64NVME_POLY_REFL, 64);
+    }
+    return result;
+}
 
 static void crc64_table_init(void)
 {
@@ -61,13 +98,14 @@ static void crc64_table_init(void)
             crc64_table[t][i] = c;
         }
     }
+    fold_k1 = x_pow_mod(191);
+    fold_k2 = x_pow_mod(127);
+    have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
 }
 
-uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len)
+/* Raw register update (no inversions). */
+static uint64_t crc64_by_table(uint64_t c, const uint8_t *p, size_t len)
 {
-    const uint8_t *p = data;
-    uint64_t c = ~crc;
-    pthread_once(&crc64_once, crc64_table_init);
     while (len >= 8) {
         uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
                      (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
@@ -82,22 +120,46 @@ uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len)
     }
     while (len-- > 0)
         c = crc64_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-    return ~c;
+    return c;
+}
+
+/* Folds the whole 16-byte blocks of p (len >= 16) into the raw register c; returns the
+ * register after them (the caller processes the len % 16 tail bytes). */
+__attribute__((target("pclmul,sse4.1"))) static uint64_t
+crc64_by_clmul(uint64_t c, const uint8_t *p, size_t len)
+{
+    const __m128i k = _mm_set_epi64x((long long)fold_k2, (long long)fold_k1);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    v = _mm_xor_si128(v, _mm_set_epi64x(0, (long long)c));
+    p += 16;
+    len -= 16;
+    while (len >= 16) {
+        __m128i n = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i hi = _mm_clmulepi64_si128(v, k, 0x00); /* H * x^191 */
+        __m128i lo = _mm_clmulepi64_si128(v, k, 0x11); /* L * x^127 */
+        v = _mm_xor_si128(_mm_xor_si128(hi, lo), n);
+        p += 16;
+        len -= 16;
+    }
+    uint8_t last[16];
+    _mm_storeu_si128((__m128i *)(void *)last, v);
+    return crc64_by_table(0, last, sizeof last);
+}
+
+uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t c = ~crc;
+    pthread_once(&crc64_once, crc64_table_init);
+    if (have_clmul && len >= 64) {
+        size_t blocks = len & ~(size_t)15;
+        c = crc64_by_clmul(c, p, blocks);
+        p += blocks;
+        len -= blocks;
+    }
+    return ~crc64_by_table(c, p, len);
 }
 #endif
-
-/* a * b mod P in the reflected representation of a width-bit CRC (bit width-1 is x^0). */
-static uint64_t multmodp(uint64_t a, uint64_t b, uint64_t poly, unsigned width)
-{
-    uint64_t m = UINT64_C(1) << (width - 1), p = 0;
-    while (m != 0) {
-        if (a & m)
-            p ^= b;
-        m >>= 1;
-        b = b & 1 ? (b >> 1) ^ poly : b >> 1;
-    }
-    return p;
-}
 
 static uint64_t crc_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b, uint64_t poly,
                             unsigned width)

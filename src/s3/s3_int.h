@@ -19,7 +19,9 @@ uint32_t hs_s3_crc32(uint32_t crc, const void *data, size_t len);
 /* CRC-64/NVME with the same chaining: check 0xAE8B14860A799888. */
 uint64_t hs_s3_crc64nvme(uint64_t crc, const void *data, size_t len);
 
-/* SHA-256 and HMAC-SHA-256 (OpenSSL). */
+/* MD5, SHA-1 or SHA-256 as an explicitly fetched OpenSSL digest (crypto.c); NULL for others. */
+const struct evp_md_st *hs_s3_md(enum hs_s3_cksum_algo a);
+/* SHA-256 and HMAC-SHA-256 (OpenSSL, without per-call fetches). Thread-safe. */
 void hs_s3_sha256(const void *data, size_t len, uint8_t out[32]);
 void hs_s3_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size_t len,
                        uint8_t out[32]);

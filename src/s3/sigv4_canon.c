@@ -13,27 +13,11 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/s3_util.h"
 #include "hs/banned.h"
-
-void hs_s3_sha256(const void *data, size_t len, uint8_t out[32])
-{
-    unsigned n = 0;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-        HS_BUG("SHA-256 failed");
-}
-
-void hs_s3_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size_t len,
-                       uint8_t out[32])
-{
-    unsigned n = 0;
-    if (HMAC(EVP_sha256(), key, (int)key_len, msg, len, out, &n) == NULL)
-        HS_BUG("HMAC-SHA256 failed");
-}
 
 void hs_s3_sigv4_signing_key(const char *secret, const char *date8, const char *region,
                              uint8_t out[32])

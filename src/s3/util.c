@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -314,6 +315,30 @@ bool hs_s3_query_find(const char *query, const char *name, const char **value, s
         p = end != NULL ? end + 1 : NULL;
     }
     return false;
+}
+
+void hs_s3_content_encoding_strip(const char *value, char *out)
+{
+    size_t o = 0;
+    const char *p = value;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p != '\0' && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        size_t n = (size_t)(end - start);
+        if (n == 0 || (n == 11 && strncasecmp(start, "aws-chunked", 11) == 0))
+            continue;
+        if (o > 0)
+            out[o++] = ',';
+        memmove(out + o, start, n); /* out may alias value: o never passes start */
+        o += n;
+    }
+    out[o] = '\0';
 }
 
 /* ---- Keys ------------------------------------------------------------------------------------ */

@@ -9,7 +9,13 @@ cannot send STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]: for those, botocore si
 request and this script frames the chunks and computes the chunk and trailer signatures from
 the published algorithm (checked against the AWS documentation's example first).
 
+Requests of real clients (s3cmd, rclone, aws, when installed; the JS SDK v3 when
+HS_S3_JS_SDK_DIR names a directory where `npm install @aws-sdk/client-s3` was run) are captured too, by a small
+HTTP server on 127.0.0.1 that records them and answers 200/404 (cases "client_*"; their clock
+is not pinned: each case's "now" is its x-amz-date, and regenerating changes them).
+
 Run:  /usr/bin/python3 tests/unit/gen_s3_vectors.py > tests/unit/s3_vectors.h
+      (--no-clients: botocore only, deterministic)
 """
 import base64
 import datetime
@@ -88,10 +94,20 @@ def target_of(url):
 cases = []
 
 
+def drop_volatile(hdrs):
+    """Unsigned headers that change from run to run (kernel version, random ids) are left out;
+    signed ones stay (the JS SDK signs amz-sdk-invocation-id)."""
+    signed = ''
+    for k, v in hdrs:
+        if k.lower() == 'authorization' and 'SignedHeaders=' in v:
+            signed = v.split('SignedHeaders=')[1].split(',')[0]
+    names = signed.split(';')
+    return [(k, v) for k, v in hdrs
+            if k.lower() not in ('user-agent', 'amz-sdk-invocation-id') or k.lower() in names]
+
+
 def add_case(name, method, url, headers, body=b'', payload=None, now=NOW):
-    # unsigned headers that change from run to run (kernel version, random ids) are left out
-    hdrs = [(_s(k), _s(v)) for k, v in headers
-            if k.lower() not in ('user-agent', 'amz-sdk-invocation-id')]
+    hdrs = drop_volatile([(_s(k), _s(v)) for k, v in headers])
     if not any(k.lower() == 'host' for k, _ in hdrs):
         hdrs.insert(0, ('Host', urlsplit(url).netloc))
     cases.append(dict(name=name, method=method, target=target_of(url), headers=hdrs,
@@ -250,6 +266,202 @@ def gen_streaming():
         add_case(name, 'PUT', url, list(req.headers.items()), body, payload)
 
 
+# ---- Real clients (s3cmd, rclone, aws) against a capturing HTTP server -------------------------
+
+import hashlib as _hashlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from urllib.parse import unquote
+
+
+class _Capture:
+    """A tiny HTTP/1.1 server on 127.0.0.1 that records every request (body de-chunked from
+    Transfer-Encoding, aws-chunked framing kept) and answers what S3 clients need to go on."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _readline(f):
+        line = f.readline(65536)
+        if not line:
+            raise EOFError
+        return line
+
+    def _conn(self, conn):
+        f = conn.makefile('rb')
+        try:
+            while True:
+                line = self._readline(f).decode('latin-1').rstrip('\r\n')
+                if not line:
+                    continue
+                method, target, _ = line.split(' ', 2)
+                headers = []
+                while True:
+                    h = self._readline(f).decode('latin-1').rstrip('\r\n')
+                    if not h:
+                        break
+                    k, v = h.split(':', 1)
+                    headers.append((k, v.strip()))
+                low = {k.lower(): v for k, v in headers}
+                if low.get('expect', '').lower() == '100-continue':
+                    conn.sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
+                body = b''
+                if low.get('transfer-encoding', '').lower() == 'chunked':
+                    while True:
+                        n = int(self._readline(f).split(b';')[0].strip(), 16)
+                        if n == 0:
+                            while self._readline(f) not in (b'\r\n', b'\n'):
+                                pass
+                            break
+                        body += f.read(n)
+                        self._readline(f)
+                elif 'content-length' in low:
+                    body = f.read(int(low['content-length']))
+                self.requests.append((method, target, headers, body))
+                conn.sendall(self._answer(method, target, body))
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _answer(method, target, body):
+        path, _, query = target.partition('?')
+        if method == 'HEAD':
+            return b'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+        etag = _hashlib.md5(body).hexdigest()
+        if method == 'PUT':
+            return ('HTTP/1.1 200 OK\r\nETag: "%s"\r\nContent-Length: 0\r\n\r\n' % etag).encode()
+        if method == 'GET' and 'location' in query.split('&'):
+            x = (b'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint '
+                 b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></LocationConstraint>')
+        elif method == 'GET':
+            bucket = unquote(path.strip('/').split('/')[0]).encode()
+            x = (b'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult '
+                 b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>' + bucket +
+                 b'</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>'
+                 b'<IsTruncated>false</IsTruncated></ListBucketResult>')
+        else:
+            x = b''
+        return (b'HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n'
+                % len(x)) + x
+
+    def close(self):
+        self.stop = True
+        time.sleep(0.3)
+        self.sock.close()
+
+
+def _amz_now(headers):
+    for k, v in headers:
+        if k.lower() == 'x-amz-date':
+            return int(datetime.datetime.strptime(v, '%Y%m%dT%H%M%SZ').replace(
+                tzinfo=datetime.timezone.utc).timestamp())
+    return None
+
+
+def _run(cmd, env, timeout=60):
+    try:
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+def aws_unchunk(body):
+    """The payload of an aws-chunked body (chunk data only)."""
+    out, i = b'', 0
+    while True:
+        eol = body.index(b'\n', i)
+        n = int(body[i:eol].split(b';')[0].strip(), 16)
+        i = eol + 1
+        if n == 0:
+            return out
+        out += body[i:i + n]
+        i += n
+        i = body.index(b'\n', i) + 1
+
+
+def gen_clients():
+    tmp = tempfile.mkdtemp()
+    try:
+        data = os.path.join(tmp, 'data.bin')
+        with open(data, 'wb') as fh:
+            fh.write(bytes(range(256)) * 3 + b'end')  # short: C string literals stay < 4095
+        env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+        env.update(HOME=tmp, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+                   AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED='true')
+        srv = _Capture()
+        ep = '127.0.0.1:%d' % srv.port
+        runs = []
+        if shutil.which('s3cmd'):
+            cfg = os.path.join(tmp, 's3cfg')
+            with open(cfg, 'w') as fh:
+                fh.write('[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\n'
+                         'host_bucket = %s\nuse_https = False\nbucket_location = %s\n'
+                         'signature_v2 = False\n' % (AKID, SECRET, ep, ep, REGION))
+            runs.append(('s3cmd', ['s3cmd', '-c', cfg, '--no-progress', 'put', data,
+                                   's3://bkt/dir/s3cmd key+plus ~x.bin']))
+            runs.append(('s3cmd', ['s3cmd', '-c', cfg, 'ls', 's3://bkt/a b/']))
+        if shutil.which('rclone'):
+            renv = dict(env, RCLONE_CONFIG_HS_TYPE='s3', RCLONE_CONFIG_HS_PROVIDER='Other',
+                        RCLONE_CONFIG_HS_ACCESS_KEY_ID=AKID,
+                        RCLONE_CONFIG_HS_SECRET_ACCESS_KEY=SECRET,
+                        RCLONE_CONFIG_HS_REGION=REGION,
+                        RCLONE_CONFIG_HS_ENDPOINT='http://' + ep)
+            runs.append(('rclone', ['rclone', '--retries', '1', '--low-level-retries', '1',
+                                    'copyto', data, 'hs:bkt/rclone key+plus ~x.bin'], renv))
+            runs.append(('rclone', ['rclone', '--retries', '1', 'lsf', 'hs:bkt/a b/'], renv))
+        if shutil.which('aws'):
+            runs.append(('aws', ['aws', '--endpoint-url', 'http://' + ep, 's3api', 'put-object',
+                                 '--bucket', 'bkt', '--key', 'aws key+plus ~\u00fc.bin',
+                                 '--body', data]))
+            runs.append(('aws', ['aws', '--endpoint-url', 'http://' + ep, 's3api',
+                                 'list-objects-v2', '--bucket', 'bkt', '--prefix', 'a b/']))
+        js = os.environ.get('HS_S3_JS_SDK_DIR')  # a directory with @aws-sdk/client-s3 installed
+        if js and shutil.which('node'):
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'capture_js_sdk.js')
+            runs.append(('jssdk', ['node', script, 'http://' + ep],
+                         dict(env, NODE_PATH=os.path.join(js, 'node_modules'))))
+        for run in runs:
+            name, cmd = run[0], run[1]
+            before = len(srv.requests)
+            _run(cmd, run[2] if len(run) > 2 else env)
+            for i, (method, target, headers, body) in enumerate(srv.requests[before:]):
+                if not any(k.lower() == 'authorization' for k, _ in headers):
+                    continue
+                hdrs = drop_volatile(headers)
+                mode = dict((k.lower(), v) for k, v in headers).get('x-amz-content-sha256', '')
+                payload = aws_unchunk(body) if mode.startswith('STREAMING-') else body
+                cases.append(dict(name='client_%s_%s_%d' % (name, method.lower(), before + i),
+                                  method=method, target=target, headers=hdrs, body=body,
+                                  payload=payload, now=_amz_now(headers) or NOW))
+        srv.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def c_str(b):
     if isinstance(b, str):
         b = b.encode()
@@ -312,4 +524,6 @@ def emit():
 if __name__ == '__main__':
     gen_botocore()
     gen_streaming()
+    if '--no-clients' not in sys.argv:
+        gen_clients()
     emit()

@@ -92,6 +92,26 @@ static void crc64nvme_table_matches_bitwise_reference(void **state)
     }
 }
 
+static void crc64nvme_folding_matches_reference_at_any_length_and_alignment(void **state)
+{
+    (void)state;
+    /* Lengths around the 64-byte folding threshold and the 16-byte block size, odd
+     * alignments, and chaining split inside a block. */
+    static uint8_t buf[70000];
+    fill(buf, sizeof buf, 99);
+    uint32_t r = 5;
+    for (int i = 0; i < 300; i++) {
+        r = r * 1103515245u + 12345u;
+        size_t off = (r >> 8) % 16;
+        size_t n = i < 100 ? (size_t)i + 40 : (r >> 4) % (sizeof buf - 16);
+        uint64_t want = crc64nvme_bitwise(buf + off, n);
+        assert_int_equal(hs_s3_crc64nvme(0, buf + off, n), want);
+        size_t split = n > 0 ? (r >> 12) % n : 0;
+        uint64_t c = hs_s3_crc64nvme(0, buf + off, split);
+        assert_int_equal(hs_s3_crc64nvme(c, buf + off + split, n - split), want);
+    }
+}
+
 static void streaming_in_odd_pieces_equals_one_shot(void **state)
 {
     (void)state;
@@ -265,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(check_values_of_every_algorithm),
         cmocka_unit_test(crc64nvme_table_matches_bitwise_reference),
+        cmocka_unit_test(crc64nvme_folding_matches_reference_at_any_length_and_alignment),
         cmocka_unit_test(streaming_in_odd_pieces_equals_one_shot),
         cmocka_unit_test(crc_combine_equals_crc_of_concatenation),
         cmocka_unit_test(composite_checksums_and_multipart_etag),

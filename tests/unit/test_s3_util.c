@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hs/s3_util.h"
@@ -176,6 +177,27 @@ static void query_parameters_are_found_raw(void **state)
     assert_false(hs_s3_query_find("", "x", &v, &n));
 }
 
+static void content_encoding_loses_aws_chunked(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"aws-chunked", ""},
+        {"aws-chunked,gzip", "gzip"},
+        {"gzip, AWS-Chunked", "gzip"},
+        {" gzip , br ", "gzip,br"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        hs_s3_content_encoding_strip(cases[i][0], out);
+        assert_string_equal(out, cases[i][1]);
+        char inplace[64];
+        snprintf(inplace, sizeof inplace, "%s", cases[i][0]);
+        hs_s3_content_encoding_strip(inplace, inplace);
+        assert_string_equal(inplace, cases[i][1]);
+    }
+}
+
 static void generated_keys_have_the_documented_alphabet(void **state)
 {
     (void)state;
@@ -204,6 +226,7 @@ int main(void)
         cmocka_unit_test(listing_and_sigv4_encodings),
         cmocka_unit_test(percent_decoding),
         cmocka_unit_test(query_parameters_are_found_raw),
+        cmocka_unit_test(content_encoding_loses_aws_chunked),
         cmocka_unit_test(generated_keys_have_the_documented_alphabet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
