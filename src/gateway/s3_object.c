@@ -143,7 +143,7 @@ bool hs_s3_attrs_from_request(struct hs_http_req *r, struct hs_manifest_attrs *a
         const char *v = hs_http_req_header(r, attr_rows[i].header);
         if (!v || !*v)
             continue;
-        *attr_at(a, i) = i == 0 ? hs_s3_content_encoding_strip(v) : hs_xstrdup(v);
+        *attr_at(a, i) = i == 0 ? hs_s3_content_encoding_dup(v) : hs_xstrdup(v);
     }
     struct meta_walk w = {.a = a};
     hs_http_req_headers_each(r, meta_one, &w);

@@ -74,29 +74,11 @@ enum hs_s3_cond hs_s3_cond_eval(hs_s3_header_get_fn *get, void *ctx, const char 
     return HS_S3_COND_OK;
 }
 
-char *hs_s3_content_encoding_strip(const char *v)
+char *hs_s3_content_encoding_dup(const char *v)
 {
     char *out = hs_xcalloc(1, strlen(v) + 1);
-    size_t n = 0;
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *end = p;
-        while (*end && *end != ',')
-            end++;
-        const char *last = end;
-        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
-            last--;
-        size_t len = (size_t)(last - p);
-        if (len && !(len == 11 && strncasecmp(p, "aws-chunked", 11) == 0)) {
-            if (n)
-                out[n++] = ',';
-            memcpy(out + n, p, len);
-            n += len;
-        }
-        p = end;
-    }
-    if (n == 0) {
+    hs_s3_content_encoding_strip(v, out); /* the S3 library's rule */
+    if (out[0] == '\0') {
         free(out);
         return NULL;
     }

@@ -30,8 +30,9 @@ enum hs_s3_cond hs_s3_cond_eval(hs_s3_header_get_fn *get, void *ctx, const char 
 bool hs_s3_etag_listed(const char *header, const char *etag);
 
 /* Content-Encoding without the aws-chunked token (it frames the request, it does not describe
- * the object): heap string, or NULL when nothing is left. */
-char *hs_s3_content_encoding_strip(const char *value);
+ * the object; hs_s3_content_encoding_strip of the S3 library): heap string, or NULL when
+ * nothing is left. */
+char *hs_s3_content_encoding_dup(const char *value);
 
 /* x-amz-copy-source: "/bucket/key" or "bucket/key", URL-encoded, optionally "?versionId=null".
  * true with *bucket and *key (heap, free() both; the key may hold any byte but NUL, key_len

@@ -102,7 +102,7 @@ static void content_encoding_loses_only_aws_chunked(void **state)
         {"aws-chunkedx", "aws-chunkedx"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *got = hs_s3_content_encoding_strip(cases[i].in);
+        char *got = hs_s3_content_encoding_dup(cases[i].in);
         if (cases[i].out)
             assert_string_equal(got, cases[i].out);
         else
