@@ -22,7 +22,7 @@ struct hs_bench_cpu_proc {
 };
 
 struct hs_bench_cpu {
-    char *url;                     /* cluster.json "url" (nginx), heap */
+    char *url;                       /* cluster.json "url" (nginx), heap */
     struct hs_bench_cpu_proc *procs; /* heap */
     size_t n_procs;
 };
