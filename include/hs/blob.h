@@ -155,6 +155,13 @@ void hs_blob_write_abort(struct hs_blob_writer *w);
  * Any out pointer except fd_out may be NULL. */
 enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *fd_out,
                                   int64_t *payload_offset_out, int64_t *len_out, uint32_t *crc_out);
+/* The same checks for a blob whose payload is at most max_bytes, read whole into memory: one
+ * open, fstat, pread and close instead of a header read, a CRC pass and a later sendfile; for
+ * small GETs. *data_out (heap, caller frees; at least 1 byte allocated) holds the *len_out
+ * payload bytes. HS_ETOOBIG when the blob file is bigger (nothing read: use
+ * hs_blob_open_verified); other errors as hs_blob_open_verified. crc_out may be NULL. */
+enum hs_err hs_blob_read_small(struct hs_blob_store *s, const char *id, int64_t max_bytes,
+                               uint8_t **data_out, int64_t *len_out, uint32_t *crc_out);
 /* Header only (no payload CRC check): HEAD. HS_EINVAL, HS_ENOENT, HS_ECORRUPT (bad header or
  * file size: quarantined), HS_EIO. Out pointers may be NULL. */
 enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,

@@ -67,6 +67,17 @@ uint32_t hs_blob_id_hash(const char *id);
  * *file_bytes_out (may be NULL) is set whenever fstat succeeded, even on HS_ECORRUPT. */
 enum hs_err hs_blob_read_header(int fd, const char *expect_id, struct hs_blob_header *hdr_out,
                                 int64_t *file_bytes_out, const char **problem_out);
+/* The checks of hs_blob_read_header on the first len bytes of a file of file_bytes bytes. */
+enum hs_err hs_blob_check_header(const uint8_t *buf, size_t len, int64_t file_bytes,
+                                 const char *expect_id, struct hs_blob_header *hdr_out,
+                                 const char **problem_out);
+/* The whole file of blob id (one fstat, one pread) when its payload is at most
+ * max_payload_bytes, checked like hs_blob_read_header plus the payload CRC. *file_out (heap,
+ * caller frees) holds header and payload. HS_ETOOBIG (bigger: nothing read), HS_ECORRUPT
+ * (*problem_out set), HS_EIO. */
+enum hs_err hs_blob_read_file(int fd, const char *id, int64_t max_payload_bytes,
+                              struct hs_blob_header *hdr_out, uint8_t **file_out,
+                              const char **problem_out);
 /* CRC32C of len bytes at off, pread in chunks. HS_ECORRUPT when the file ends early, HS_EIO. */
 enum hs_err hs_blob_crc_file(int fd, int64_t off, int64_t len, uint32_t *crc_out);
 

@@ -13,10 +13,10 @@
 
 /* One waiting commit; lives on its thread's stack until done. */
 struct hs_blob_dirsync_waiter {
-    char rel[6];                           /* "d1/d2" */
-    enum hs_err err;                       /* the fsync's outcome, once done */
-    bool done;                             /* guarded by the store's dsync_mu */
-    struct hs_blob_dirsync_waiter *next;   /* queue link, guarded by dsync_mu */
+    char rel[6];                         /* "d1/d2" */
+    enum hs_err err;                     /* the fsync's outcome, once done */
+    bool done;                           /* guarded by the store's dsync_mu */
+    struct hs_blob_dirsync_waiter *next; /* queue link, guarded by dsync_mu */
 };
 
 void hs_blob_dirsync_init(struct hs_blob_store *s)

@@ -524,6 +524,38 @@ static void flipped_header_byte_is_corrupt_and_quarantined(void **state)
     assert_int_equal(count_files(f, "quarantine"), 7);
 }
 
+static void read_small_returns_verified_payload_or_etoobig_and_quarantines_damage(void **state)
+{
+    struct fixture *f = *state;
+    put_thousand(f, "5e11.0");
+    uint8_t *data = NULL;
+    int64_t len = -1;
+    uint32_t crc = 0;
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 1000, &data, &len, &crc), HS_OK);
+    assert_int_equal(len, 1000);
+    assert_int_equal(crc, hs_crc32c(0, data, 1000));
+    free(data);
+    data = NULL;
+    /* one byte over the limit: nothing read, the caller streams it instead */
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 999, &data, &len, NULL), HS_ETOOBIG);
+    assert_null(data);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.1", 1000, &data, &len, NULL), HS_ENOENT);
+    assert_int_equal(hs_blob_read_small(f->s, "../x", 1000, &data, &len, NULL), HS_EINVAL);
+    /* empty blob */
+    assert_int_equal(put_blob(f->s, "5e11.2", "", 0), HS_OK);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.2", 1000, &data, &len, NULL), HS_OK);
+    assert_int_equal(len, 0);
+    free(data);
+    data = NULL;
+    /* a flipped payload byte is caught by the CRC and the blob moved to quarantine */
+    flip_byte(f, "5e11.0", 44 + 6 + 500);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 1000, &data, &len, NULL), HS_ECORRUPT);
+    assert_null(data);
+    assert_int_equal(hs_blob_stat(f->s, "5e11.0", NULL, NULL), HS_ENOENT);
+    assert_int_equal(count_files(f, "quarantine"), 1);
+    assert_int_equal(stats(f).quarantined, 1);
+}
+
 static void truncated_file_is_corrupt_and_quarantined(void **state)
 {
     struct fixture *f = *state;
@@ -945,6 +977,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(flipped_header_byte_is_corrupt_and_quarantined, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_file_is_corrupt_and_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            read_small_returns_verified_payload_or_etoobig_and_quarantines_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(repeated_quarantine_of_one_id_keeps_both_copies, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
