@@ -64,13 +64,13 @@
 
 #include "hs/err.h"
 
-#define HS_LAYOUT_RECORD_VERSION  1
-#define HS_LAYOUT_FIELDS_MAX      64    /* names in one fields list */
-#define HS_LAYOUT_FIELD_MAX       200   /* bytes of one field name */
-#define HS_LAYOUT_COLLECTION_MAX  256   /* bytes of a collection name */
-#define HS_LAYOUT_REASON_MAX      1024  /* bytes of reason */
-#define HS_LAYOUT_PENDING_N_MAX   1000  /* pending_n */
-#define HS_LAYOUT_ENCODED_MAX     (256 * 1024) /* bytes of encoded JSON */
+#define HS_LAYOUT_RECORD_VERSION 1
+#define HS_LAYOUT_FIELDS_MAX     64           /* names in one fields list */
+#define HS_LAYOUT_FIELD_MAX      200          /* bytes of one field name */
+#define HS_LAYOUT_COLLECTION_MAX 256          /* bytes of a collection name */
+#define HS_LAYOUT_REASON_MAX     1024         /* bytes of reason */
+#define HS_LAYOUT_PENDING_N_MAX  1000         /* pending_n */
+#define HS_LAYOUT_ENCODED_MAX    (256 * 1024) /* bytes of encoded JSON */
 
 enum hs_layout_mode {
     HS_LAYOUT_ADAPTIVE = 1, /* "adaptive" */
@@ -84,21 +84,21 @@ struct hs_layout_fields {
 };
 
 struct hs_layout_record {
-    char *collection;    /* heap */
-    int64_t epoch;       /* 0 = undecided */
+    char *collection; /* heap */
+    int64_t epoch;    /* 0 = undecided */
     enum hs_layout_mode mode;
     struct hs_layout_fields hot;
     struct hs_layout_fields pin_hot;
     struct hs_layout_fields pin_cold;
-    int64_t decided_ms;  /* wall clock ms, 0 = never */
-    char *reason;        /* heap, never NULL in a valid record ("" is fine) */
+    int64_t decided_ms; /* wall clock ms, 0 = never */
+    char *reason;       /* heap, never NULL in a valid record ("" is fine) */
     /* hysteresis, kept here so that a new leader continues where the old one stopped */
     struct hs_layout_fields pending;
-    int32_t pending_n;   /* consecutive rounds pending won */
-    int64_t pending_ms;  /* wall clock ms of the first of them */
+    int32_t pending_n;          /* consecutive rounds pending won */
+    int64_t pending_ms;         /* wall clock ms of the first of them */
     int64_t pending_gain_bytes; /* estimated bytes saved since pending_ms */
-    int64_t round_ms;    /* wall clock ms of the last decision round */
-    int64_t round_writes; /* merged write count seen at that round */
+    int64_t round_ms;           /* wall clock ms of the last decision round */
+    int64_t round_writes;       /* merged write count seen at that round */
 };
 
 /* "adaptive", "static"; NULL for any other value. */

@@ -287,8 +287,7 @@ static bool fields_valid(const struct hs_layout_fields *f, const char *what, cha
     }
     for (size_t i = 0; i < f->n; i++) {
         if (!hs_layout_field_name_valid(f->names[i])) {
-            WHY("%s[%zu]: want 1..%d bytes of UTF-8 without U+0000", what, i,
-                HS_LAYOUT_FIELD_MAX);
+            WHY("%s[%zu]: want 1..%d bytes of UTF-8 without U+0000", what, i, HS_LAYOUT_FIELD_MAX);
             return false;
         }
         if (i > 0 && strcmp(f->names[i - 1], f->names[i]) >= 0) {
@@ -444,9 +443,9 @@ static bool record_from_json(const json_t *root, struct hs_layout_record *r, cha
                              size_t why_len)
 {
     static const char *const keys[] = {
-        "v",        "coll",     "epoch",     "mode",       "hot",          "pin_hot",
-        "pin_cold", "decided_ms", "reason",  "pending",    "pending_n",    "pending_ms",
-        "pending_gain", "round_ms", "round_writes",
+        "v",         "coll",       "epoch",        "mode",     "hot",
+        "pin_hot",   "pin_cold",   "decided_ms",   "reason",   "pending",
+        "pending_n", "pending_ms", "pending_gain", "round_ms", "round_writes",
     };
     if (!hs_mj_check_keys(root, keys, HS_ARRAY_LEN(keys), "layout", why, why_len))
         return false;
@@ -465,8 +464,7 @@ static bool record_from_json(const json_t *root, struct hs_layout_record *r, cha
               fields_from_json(root, "pending", &r->pending, why, why_len) &&
               int_member(root, "pending_n", HS_LAYOUT_PENDING_N_MAX, &pending_n, why, why_len) &&
               int_member(root, "pending_ms", INT64_MAX, &r->pending_ms, why, why_len) &&
-              int_member(root, "pending_gain", INT64_MAX, &r->pending_gain_bytes, why,
-                         why_len) &&
+              int_member(root, "pending_gain", INT64_MAX, &r->pending_gain_bytes, why, why_len) &&
               int_member(root, "round_ms", INT64_MAX, &r->round_ms, why, why_len) &&
               int_member(root, "round_writes", INT64_MAX, &r->round_writes, why, why_len);
     if (ok && !hs_layout_mode_parse(mode, &r->mode)) {
