@@ -13,6 +13,7 @@
  * | nodes/<node-id>            | node registration (registration.h)     | hs_meta_key_node     |
  * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
+ * | layout/<collection>        | layout record JSON (layout.h)          | hs_meta_key_layout   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
  * |
  *
@@ -161,6 +162,7 @@
 #define HS_META_PREFIX_NODES      HS_META_ROOT "nodes/"
 #define HS_META_PREFIX_GATEWAYS   HS_META_ROOT "gateways/"
 #define HS_META_PREFIX_CONFIG     HS_META_ROOT "config/"
+#define HS_META_PREFIX_LAYOUT     HS_META_ROOT "layout/" /* layout.h */
 #define HS_META_KEY_HEALER_LEADER HS_META_ROOT "healer/leader"
 
 /* Node id prefix of a blob that no live node could take when it was written (a degraded
