@@ -138,8 +138,8 @@ void hs_field_stats_release(struct hs_field_stats *s)
 }
 
 /* A new collection slot's arrays, sized by the sketch's limits. */
-void hs_fstat_coll_alloc(const struct hs_fstat_limits *l, struct hs_fstat_coll *c,
-                         const char *name, size_t len)
+void hs_fstat_coll_alloc(const struct hs_fstat_limits *l, struct hs_fstat_coll *c, const char *name,
+                         size_t len)
 {
     memset(c, 0, sizeof *c);
     c->name = hs_xmalloc(len + 1);
@@ -153,8 +153,8 @@ void hs_fstat_coll_alloc(const struct hs_fstat_limits *l, struct hs_fstat_coll *
 
 /* ---- lookups ------------------------------------------------------------------------------ */
 
-static struct hs_fstat_coll *coll_find(const struct hs_field_stats *s, const char *name,
-                                       size_t len, uint64_t h)
+static struct hs_fstat_coll *coll_find(const struct hs_field_stats *s, const char *name, size_t len,
+                                       uint64_t h)
 {
     for (uint32_t i = 0; i < s->n_colls; i++) {
         struct hs_fstat_coll *c = &s->colls[i];

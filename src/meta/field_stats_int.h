@@ -18,8 +18,8 @@ uint64_t hs_fstat_set_hash(const struct hs_fstat_set *t);
 /* limits with defaults filled in; HS_EINVAL out of range (out untouched). */
 enum hs_err hs_fstat_limits_fill(const struct hs_fstat_limits *in, struct hs_fstat_limits *out);
 /* A collection slot with empty arrays sized by l, named (copied) name. */
-void hs_fstat_coll_alloc(const struct hs_fstat_limits *l, struct hs_fstat_coll *c,
-                         const char *name, size_t len);
+void hs_fstat_coll_alloc(const struct hs_fstat_limits *l, struct hs_fstat_coll *c, const char *name,
+                         size_t len);
 void hs_fstat_coll_release(struct hs_fstat_coll *c);
 void hs_fstat_set_release(struct hs_fstat_set *t);
 bool hs_fstat_set_equal(const struct hs_fstat_set *a, const struct hs_fstat_set *b);

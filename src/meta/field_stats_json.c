@@ -83,10 +83,9 @@ static json_t *coll_json(const struct hs_fstat_coll *c)
     hs_mj_set(o, "cs", sets_json(c->csets, c->n_csets));
     hs_mj_set(o, "rs", sets_json(c->rsets, c->n_rsets));
     const struct hs_fstat_totals *t = &c->tot;
-    const uint64_t tv[] = {t->writes,     t->pure_hot,       t->cold,
-                           t->hot_bytes,  t->cold_bytes,     t->proj_hot,
-                           t->proj_full,  t->predicted_bytes, t->measured_bytes,
-                           t->layout_epoch};
+    const uint64_t tv[] = {t->writes,         t->pure_hot,    t->cold,      t->hot_bytes,
+                           t->cold_bytes,     t->proj_hot,    t->proj_full, t->predicted_bytes,
+                           t->measured_bytes, t->layout_epoch};
     json_t *ta = json_array();
     for (size_t i = 0; i < sizeof tv / sizeof tv[0]; i++)
         json_array_append_new(ta, jint(tv[i]));
@@ -176,10 +175,9 @@ static bool decode_set(struct dec *d, const json_t *a, const char *path, struct 
     uint64_t more = 0;
     if (!json_is_array(a) || json_array_size(a) != 4 || !json_is_array(names) ||
         !count_of(json_array_get(a, 1), &t->count) || !count_of(json_array_get(a, 2), &t->err) ||
-        !count_of(json_array_get(a, 3), &more) || more > 1 || t->err > t->count ||
-        t->count == 0) {
-        hs_meta_why(d->why, d->why_len,
-                    "%s: want [[names], count >= 1, err <= count, more 0|1]", path);
+        !count_of(json_array_get(a, 3), &more) || more > 1 || t->err > t->count || t->count == 0) {
+        hs_meta_why(d->why, d->why_len, "%s: want [[names], count >= 1, err <= count, more 0|1]",
+                    path);
         return false;
     }
     size_t n = json_array_size(names), bytes = 0;
@@ -265,8 +263,8 @@ static bool decode_fields(struct dec *d, const json_t *a, const char *path, uint
     return true;
 }
 
-static const char *const coll_keys[] = {"c",  "n",  "e", "w", "p",  "k", "fr",
-                                        "pr", "u",  "f", "cs", "rs", "t"};
+static const char *const coll_keys[] = {"c",  "n", "e", "w",  "p",  "k", "fr",
+                                        "pr", "u", "f", "cs", "rs", "t"};
 
 static bool decode_coll(struct dec *d, const json_t *o, size_t idx, struct hs_field_stats *s)
 {
@@ -337,8 +335,9 @@ static bool decode_limits(struct dec *d, const json_t *a, struct hs_fstat_limits
         ok = hs_fstat_limits_fill(&l, out) == HS_OK;
     }
     if (!ok)
-        hs_meta_why(d->why, d->why_len, "limits: want [collections, fields, sets, halve_every] "
-                                        "within the sketch bounds");
+        hs_meta_why(d->why, d->why_len,
+                    "limits: want [collections, fields, sets, halve_every] "
+                    "within the sketch bounds");
     return ok;
 }
 

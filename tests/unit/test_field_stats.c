@@ -152,8 +152,10 @@ static void large_sets_and_odd_names_keep_bounds_and_say_more(void **state)
     char big[HS_FSTAT_NAME_MAX + 2];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    struct hs_fstat_obs o[2] = {{.name = "a\0b", .name_len = 3}, {.name = big, .name_len = strlen(big)}};
-    struct hs_fstat_write w = {.coll = "d:", .coll_len = 2, .fields = o, .n_fields = 2, .patch = true};
+    struct hs_fstat_obs o[2] = {{.name = "a\0b", .name_len = 3},
+                                {.name = big, .name_len = strlen(big)}};
+    struct hs_fstat_write w = {
+        .coll = "d:", .coll_len = 2, .fields = o, .n_fields = 2, .patch = true};
     hs_field_stats_record_write(&s, &w);
     c = hs_field_stats_find(&s, "d:", 2);
     assert_int_equal(c->untracked, 2);
@@ -228,8 +230,12 @@ static void reads_count_full_and_projection_sets(void **state)
     struct hs_field_stats s;
     assert_int_equal(hs_field_stats_init(&s, NULL), HS_OK);
     const char *n[] = {"b", "a"};
-    struct hs_fstat_read r = {.coll = "u:", .coll_len = 2, .projection = true, .served_hot = true,
-                              .names = n, .n_names = 2};
+    struct hs_fstat_read r = {.coll = "u:",
+                              .coll_len = 2,
+                              .projection = true,
+                              .served_hot = true,
+                              .names = n,
+                              .n_names = 2};
     hs_field_stats_record_read(&s, &r);
     r.served_hot = false;
     hs_field_stats_record_read(&s, &r);
@@ -261,8 +267,8 @@ static void merge_adds_and_keeps_bounds(void **state)
         put(&b, "u:", f, 1, ch, true);
     put(&a, "only_a:", f, 1, NULL, false);
     put(&b, "only_b:", f, 1, NULL, false);
-    struct hs_fstat_write w = {.coll = "u:", .coll_len = 2, .hybrid = true, .hot_bytes = 30,
-                               .layout_epoch = 7};
+    struct hs_fstat_write w = {
+        .coll = "u:", .coll_len = 2, .hybrid = true, .hot_bytes = 30, .layout_epoch = 7};
     hs_field_stats_record_write(&b, &w);
     hs_field_stats_merge(&a, &b);
     assert_int_equal(a.n_colls, 2);
@@ -309,8 +315,8 @@ static char *sample_json(struct hs_field_stats *s)
     for (int i = 0; i < 3; i++)
         put(s, "user:", f, 2, ch, true);
     const char *n[] = {"views"};
-    struct hs_fstat_read r = {.coll = "user:", .coll_len = 5, .projection = true, .names = n,
-                              .n_names = 1};
+    struct hs_fstat_read r = {
+        .coll = "user:", .coll_len = 5, .projection = true, .names = n, .n_names = 1};
     hs_field_stats_record_read(s, &r);
     struct hs_fstat_info info = {.gw = "gw-1", .boot = "boot.1", .seq = 3, .ms = 1700};
     char *t = NULL;
@@ -364,8 +370,9 @@ static enum hs_err dec(const char *text)
 }
 
 #define HEAD "{\"v\":1,\"gw\":\"g\",\"boot\":\"b\",\"seq\":0,\"ms\":0,\"limits\":[2,2,2,16],"
-#define COLL(body) HEAD "\"colls\":[{\"c\":\"u:\",\"n\":2,\"e\":0,\"w\":2,\"p\":2,\"k\":2,\"fr\":0," \
-                   "\"pr\":0,\"u\":0," body "}]}"
+#define COLL(body)                                                                                 \
+    HEAD "\"colls\":[{\"c\":\"u:\",\"n\":2,\"e\":0,\"w\":2,\"p\":2,\"k\":2,\"fr\":0,"              \
+         "\"pr\":0,\"u\":0," body "}]}"
 #define T "\"t\":[0,0,0,0,0,0,0,0,0,0]"
 
 static void snapshot_rules_refused(void **state)
@@ -394,15 +401,17 @@ static void snapshot_rules_refused(void **state)
                      HS_ECORRUPT);
     assert_int_equal(dec(COLL("\"f\":[[\"a\",2.0,0,2,1,9]],\"cs\":[],\"rs\":[]," T)), HS_ECORRUPT);
     /* duplicate field, too many fields, NUL in a name */
-    assert_int_equal(dec(COLL("\"f\":[[\"a\",2,0,2,1,9],[\"a\",1,0,1,1,1]],\"cs\":[],\"rs\":[]," T)),
-                     HS_ECORRUPT);
+    assert_int_equal(
+        dec(COLL("\"f\":[[\"a\",2,0,2,1,9],[\"a\",1,0,1,1,1]],\"cs\":[],\"rs\":[]," T)),
+        HS_ECORRUPT);
     assert_int_equal(dec(COLL("\"f\":[[\"a\",2,0,2,1,9],[\"b\",1,0,1,1,1],[\"c\",1,0,1,1,1]],"
                               "\"cs\":[],\"rs\":[]," T)),
                      HS_ECORRUPT);
     assert_int_equal(dec(COLL("\"f\":[[\"a\\u0000\",2,0,2,1,9]],\"cs\":[],\"rs\":[]," T)),
                      HS_ECORRUPT);
     /* sets: unsorted, duplicate, more not 0|1 */
-    assert_int_equal(dec(COLL("\"f\":[],\"cs\":[[[\"b\",\"a\"],1,0,0]],\"rs\":[]," T)), HS_ECORRUPT);
+    assert_int_equal(dec(COLL("\"f\":[],\"cs\":[[[\"b\",\"a\"],1,0,0]],\"rs\":[]," T)),
+                     HS_ECORRUPT);
     assert_int_equal(dec(COLL("\"f\":[],\"cs\":[[[\"a\"],1,0,0],[[\"a\"],1,0,0]],\"rs\":[]," T)),
                      HS_ECORRUPT);
     assert_int_equal(dec(COLL("\"f\":[],\"cs\":[[[\"a\"],1,0,2]],\"rs\":[]," T)), HS_ECORRUPT);
