@@ -44,6 +44,7 @@ struct hs_gw_opts {
     int64_t wal_alive_ms;      /* a progressing streamed write re-puts its WAL record this often */
     int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 512 MiB or more */
     int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
+    bool no_field_stats;       /* count no field statistics (adaptive.h; for measuring) */
 };
 
 struct hs_gw;
@@ -130,6 +131,10 @@ struct hs_obj_put_opts {
     bool if_none_match_any;    /* write only when the object does not exist */
     bool hot_only;             /* field_hybrid: HS_ECONFLICT when the cold part changed */
     const char *request_id;    /* for logs */
+    /* A merge patch's read-modify-write (obj_patch.c): the patch, counted as the write's
+     * change set in the field statistics instead of comparing digests. NULL otherwise. */
+    const void *stats_patch;
+    size_t stats_patch_len;
 };
 
 /* What a write did, for the front ends' answers. Heap strings are freed by

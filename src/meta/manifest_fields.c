@@ -118,8 +118,9 @@ enum hs_err hs_manifest_fdig_check(const struct hs_manifest *m, size_t n_order, 
     uint64_t *d = NULL;
     size_t n = 0;
     if (hs_manifest_fdig_decode(m->field_digests, &d, &n) != HS_OK) {
-        hs_meta_why(why, why_len, "fdig: want unpadded base64url of 8 bytes per field, at most "
-                                  "%d fields",
+        hs_meta_why(why, why_len,
+                    "fdig: want unpadded base64url of 8 bytes per field, at most "
+                    "%d fields",
                     HS_MANIFEST_FDIG_MAX);
         return HS_EINVAL;
     }
@@ -156,8 +157,8 @@ enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manif
     size_t n = 0;
     if (!json_is_array(a))
         goto out;
-    if (m->field_digests && (hs_manifest_fdig_decode(m->field_digests, &d, &nd) != HS_OK ||
-                             nd != json_array_size(a)))
+    if (m->field_digests &&
+        (hs_manifest_fdig_decode(m->field_digests, &d, &nd) != HS_OK || nd != json_array_size(a)))
         goto out;
     f = hs_xcalloc(json_array_size(a) + 1, sizeof *f);
     for (size_t i = 0; i < json_array_size(a); i++) {

@@ -81,7 +81,7 @@ static void fdig_text_round_trips_for_every_count(void **state)
     }
     uint64_t *x = NULL;
     size_t n = 0;
-    assert_int_equal(hs_manifest_fdig_decode("AAAAAAAAAA", &x, &n), HS_EINVAL); /* 10 chars */
+    assert_int_equal(hs_manifest_fdig_decode("AAAAAAAAAA", &x, &n), HS_EINVAL);  /* 10 chars */
     assert_int_equal(hs_manifest_fdig_decode("AAAAAAAAAA=", &x, &n), HS_EINVAL); /* padding */
     assert_int_equal(hs_manifest_fdig_decode("AAAAAAAAAA+", &x, &n), HS_EINVAL); /* not url */
     assert_int_equal(hs_manifest_fdig_decode("AAAAAAAAAAB", &x, &n), HS_EINVAL); /* spare bits */
