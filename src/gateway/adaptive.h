@@ -67,8 +67,8 @@ void hs_gw_fstats_patch(struct hs_gw *gw, const char *key, const struct hs_gw_la
                         const uint8_t *patch, size_t patch_len, const struct hs_manifest *next,
                         bool pure_hot);
 /* A read of key: full (names NULL) or a projection served from the hot part or not. */
-void hs_gw_fstats_read(struct hs_gw *gw, const char *key, size_t key_len,
-                       const char *const *names, size_t n_names, bool projection, bool served_hot);
+void hs_gw_fstats_read(struct hs_gw *gw, const char *key, size_t key_len, const char *const *names,
+                       size_t n_names, bool projection, bool served_hot);
 
 /* The merged sketch of every stripe into out (an initialised sketch, reset first). */
 void hs_gw_fstats_merged(struct hs_gw *gw, struct hs_field_stats *out);

@@ -150,12 +150,12 @@ void hs_gw_fstats_put(struct hs_gw *gw, const char *key, const struct hs_gw_layo
     size_t n = 0;
     for (size_t i = 0; i < split->n_fields; i++) {
         const struct hs_split_field *f = &split->fields[i];
-        obs[n++] = (struct hs_fstat_obs){
-            .name = (const char *)split->names.data + f->name_off,
-            .name_len = f->name_len,
-            .bytes = f->value_len,
-            .present = true,
-            .changed = known && changed_against(split, f, pf, n_prev, matched)};
+        obs[n++] = (struct hs_fstat_obs){.name = (const char *)split->names.data + f->name_off,
+                                         .name_len = f->name_len,
+                                         .bytes = f->value_len,
+                                         .present = true,
+                                         .changed = known &&
+                                                    changed_against(split, f, pf, n_prev, matched)};
     }
     for (size_t j = 0; known && j < n_prev; j++) /* fields the new version dropped */
         if (!matched[j])
@@ -205,8 +205,8 @@ void hs_gw_fstats_patch(struct hs_gw *gw, const char *key, const struct hs_gw_la
     hs_split_result_release(&sr);
 }
 
-void hs_gw_fstats_read(struct hs_gw *gw, const char *key, size_t key_len,
-                       const char *const *names, size_t n_names, bool projection, bool served_hot)
+void hs_gw_fstats_read(struct hs_gw *gw, const char *key, size_t key_len, const char *const *names,
+                       size_t n_names, bool projection, bool served_hot)
 {
     if (projection)
         hs_gw_metric_add(served_hot ? HS_GW_M_PROJECTIONS_HOT : HS_GW_M_PROJECTIONS_FULL, 1);
@@ -281,14 +281,17 @@ static void series(struct hs_buf *b, const char *name, const char *coll, const c
 static const struct {
     const char *name, *type, *help;
 } coll_metrics[] = {
-    {"updates_total", "counter", "field_hybrid writes by kind: pure_hot (no cold part written) "
-                                 "or cold (a cold part written)."},
+    {"updates_total", "counter",
+     "field_hybrid writes by kind: pure_hot (no cold part written) "
+     "or cold (a cold part written)."},
     {"bytes_written_total", "counter", "Blob bytes sent to nodes by field_hybrid writes, by part."},
-    {"projections_total", "counter", "Projection reads (?fields=) by how they were served: hot "
-                                     "(one hot replica) or full (the whole object)."},
+    {"projections_total", "counter",
+     "Projection reads (?fields=) by how they were served: hot "
+     "(one hot replica) or full (the whole object)."},
     {"layout_epoch", "gauge", "Layout epoch the latest write used (0: the cluster default)."},
-    {"update_bytes_total", "counter", "Bytes per field_hybrid write summed: predicted by the "
-                                      "cost model, and measured (blob bytes sent)."},
+    {"update_bytes_total", "counter",
+     "Bytes per field_hybrid write summed: predicted by the "
+     "cost model, and measured (blob bytes sent)."},
 };
 
 void hs_gw_fstats_metrics(struct hs_gw *gw, struct hs_buf *b)

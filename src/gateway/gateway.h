@@ -250,6 +250,19 @@ void hs_obj_reader_close(struct hs_obj_reader *r);
 enum hs_err hs_obj_manifest_get(struct hs_gw *gw, const char *key, size_t key_len,
                                 struct hs_manifest *out, int64_t *mod_revision_out);
 
+/* ---- projection reads (obj_project.c) ---- */
+
+/* The top-level members of the JSON object at key named in names[0..n) (plain UTF-8), as one
+ * compact object {"k":v,...} in document order, keys and values byte-exact; names the object
+ * does not hold are left out. When the object is field_hybrid and its manifest lists every name
+ * as hot or absent, only the hot part is read (one replica; *from_hot = true); otherwise the
+ * whole object is read and projected. out (the caller's buffer) is replaced; info describes the
+ * version read. HS_EINVAL (no names, or the object is not one JSON object), HS_ENOENT,
+ * HS_ETOOBIG (over doc-max-size), HS_EUNAVAIL; msg set. Blocks on nodes and etcd. */
+enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
+                           const char *const *names, size_t n, struct hs_buf *out,
+                           struct hs_obj_info *info, bool *from_hot, char *msg, size_t msg_len);
+
 /* ---- listing and cluster state (obj_list.c, usage.c) ---- */
 
 struct hs_obj_list_entry {

@@ -219,8 +219,9 @@ void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *sn
             L->default_csv = hs_xstrdup(csv);
         }
         rebuild_locked(L);
-        HS_LOG_INFO("layout_config", "collection_separators='%s' collection_depth=%u "
-                                     "manifest_fields=%d",
+        HS_LOG_INFO("layout_config",
+                    "collection_separators='%s' collection_depth=%u "
+                    "manifest_fields=%d",
                     rule.seps, rule.depth, mf);
     }
     pthread_mutex_unlock(&L->build_lock);
