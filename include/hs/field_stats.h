@@ -94,25 +94,25 @@
 
 #include "hs/err.h"
 
-#define HS_FSTAT_VERSION          1
-#define HS_FSTAT_DEFAULT_COLLS    256  /* limits.collections when 0 */
-#define HS_FSTAT_DEFAULT_FIELDS   64   /* limits.fields when 0 */
-#define HS_FSTAT_DEFAULT_SETS     32   /* limits.sets when 0 (change sets and read sets each) */
-#define HS_FSTAT_DEFAULT_HALVE    8192 /* limits.halve_every when 0: events per collection */
-#define HS_FSTAT_COLLS_MAX        4096
-#define HS_FSTAT_FIELDS_MAX       1024
-#define HS_FSTAT_SETS_MAX         256
-#define HS_FSTAT_HALVE_MIN        16
-#define HS_FSTAT_HALVE_MAX        (1u << 30)
-#define HS_FSTAT_NAME_MAX         128 /* bytes of a tracked field name */
-#define HS_FSTAT_COLL_MAX         256 /* bytes of a collection prefix (longer: cut here) */
-#define HS_FSTAT_SET_NAMES_MAX    16  /* names kept per set */
-#define HS_FSTAT_SET_BYTES_MAX    512 /* bytes of names kept per set */
-#define HS_FSTAT_BOOT_MAX         64  /* chars of a boot id */
-#define HS_FSTAT_JSON_MAX         ((size_t)16 << 20) /* bytes of an encoded snapshot */
-#define HS_FSTAT_COUNT_MAX        (((uint64_t)1 << 53) - 1) /* counters saturate here */
-#define HS_FSTAT_DEFAULT_SEPS     ":/"
-#define HS_FSTAT_DEPTH_MAX        16
+#define HS_FSTAT_VERSION        1
+#define HS_FSTAT_DEFAULT_COLLS  256  /* limits.collections when 0 */
+#define HS_FSTAT_DEFAULT_FIELDS 64   /* limits.fields when 0 */
+#define HS_FSTAT_DEFAULT_SETS   32   /* limits.sets when 0 (change sets and read sets each) */
+#define HS_FSTAT_DEFAULT_HALVE  8192 /* limits.halve_every when 0: events per collection */
+#define HS_FSTAT_COLLS_MAX      4096
+#define HS_FSTAT_FIELDS_MAX     1024
+#define HS_FSTAT_SETS_MAX       256
+#define HS_FSTAT_HALVE_MIN      16
+#define HS_FSTAT_HALVE_MAX      (1u << 30)
+#define HS_FSTAT_NAME_MAX       128 /* bytes of a tracked field name */
+#define HS_FSTAT_COLL_MAX       256 /* bytes of a collection prefix (longer: cut here) */
+#define HS_FSTAT_SET_NAMES_MAX  16  /* names kept per set */
+#define HS_FSTAT_SET_BYTES_MAX  512 /* bytes of names kept per set */
+#define HS_FSTAT_BOOT_MAX       64  /* chars of a boot id */
+#define HS_FSTAT_JSON_MAX       ((size_t)16 << 20)        /* bytes of an encoded snapshot */
+#define HS_FSTAT_COUNT_MAX      (((uint64_t)1 << 53) - 1) /* counters saturate here */
+#define HS_FSTAT_DEFAULT_SEPS   ":/"
+#define HS_FSTAT_DEPTH_MAX      16
 
 /* Sketch sizes; a zero member takes its default. */
 struct hs_fstat_limits {
@@ -161,16 +161,16 @@ struct hs_fstat_set {
 };
 
 struct hs_fstat_coll {
-    char *name;         /* heap, NUL-terminated collection prefix */
-    uint64_t count;     /* Space-Saving count (events) */
-    uint64_t err;       /* overcount, <= count */
-    uint64_t writes;    /* halved counters: see the table at the top */
+    char *name;      /* heap, NUL-terminated collection prefix */
+    uint64_t count;  /* Space-Saving count (events) */
+    uint64_t err;    /* overcount, <= count */
+    uint64_t writes; /* halved counters: see the table at the top */
     uint64_t puts;
     uint64_t known;
     uint64_t full_reads;
     uint64_t proj_reads;
     uint64_t untracked;
-    uint64_t since_halve; /* events since the last halving (not encoded) */
+    uint64_t since_halve;          /* events since the last halving (not encoded) */
     struct hs_fstat_field *fields; /* n_fields of them (capacity limits.fields) */
     uint32_t n_fields;
     struct hs_fstat_set *csets; /* change sets, n_csets (capacity limits.sets) */
@@ -191,19 +191,19 @@ struct hs_field_stats {
 
 /* Identity of a snapshot (the gateway that took it). */
 struct hs_fstat_info {
-    char gw[65];                       /* gateway id, "" when merged */
-    char boot[HS_FSTAT_BOOT_MAX + 1];  /* boot id of the gateway process */
-    uint64_t seq;                      /* snapshot number within the boot */
-    int64_t ms;                        /* wall clock ms when taken */
+    char gw[65];                      /* gateway id, "" when merged */
+    char boot[HS_FSTAT_BOOT_MAX + 1]; /* boot id of the gateway process */
+    uint64_t seq;                     /* snapshot number within the boot */
+    int64_t ms;                       /* wall clock ms when taken */
 };
 
 /* One top-level field of a written document (PUT) or one key of a merge patch (PATCH). */
 struct hs_fstat_obs {
     const char *name; /* unescaped key, name_len bytes (need not be NUL-terminated) */
     size_t name_len;
-    uint64_t bytes;   /* bytes of its value as sent (0 for a deleted field) */
-    bool present;     /* PUT: the new document holds it (false: the write removed it) */
-    bool changed;     /* the write changed it (only read when the write's changes are known) */
+    uint64_t bytes; /* bytes of its value as sent (0 for a deleted field) */
+    bool present;   /* PUT: the new document holds it (false: the write removed it) */
+    bool changed;   /* the write changed it (only read when the write's changes are known) */
 };
 
 /* One write. For a PUT, fields lists every member of the new document plus (present = false,
@@ -214,10 +214,10 @@ struct hs_fstat_write {
     size_t coll_len;
     const struct hs_fstat_obs *fields;
     size_t n_fields;
-    bool patch;         /* a PATCH (changes known by definition) */
-    bool changes_known; /* PUT: the previous version had field digests (or there was none) */
-    bool hybrid;        /* written as field_hybrid: the part/bytes members below count */
-    bool wrote_cold;    /* a cold part was written */
+    bool patch;               /* a PATCH (changes known by definition) */
+    bool changes_known;       /* PUT: the previous version had field digests (or there was none) */
+    bool hybrid;              /* written as field_hybrid: the part/bytes members below count */
+    bool wrote_cold;          /* a cold part was written */
     uint64_t hot_bytes;       /* bytes sent to nodes for the hot part */
     uint64_t cold_bytes;      /* bytes sent to nodes for the cold part */
     uint64_t predicted_bytes; /* cost-model prediction */

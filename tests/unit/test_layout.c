@@ -133,18 +133,46 @@ static void validate_refuses_every_rule(void **state)
     for (int rule = 0; rule < 12; rule++) {
         full_record(&r);
         switch (rule) {
-        case 0: free(r.collection); r.collection = strdup(""); break;
-        case 1: r.mode = (enum hs_layout_mode)9; break;
-        case 2: r.epoch = -1; break;
-        case 3: set_csv(&r.pin_cold, "like_count"); break;          /* pinned both ways */
-        case 4: set_csv(&r.hot, "view_count,avatar,like_count"); break; /* hot holds a cold pin */
-        case 5: set_csv(&r.hot, "view_count"); break;                /* misses the hot pin */
-        case 6: r.epoch = 0; break;                                  /* undecided with a hot set */
-        case 7: r.pending_n = 0; break;                              /* pending without rounds */
-        case 8: r.pending_n = HS_LAYOUT_PENDING_N_MAX + 1; break;
-        case 9: { char *t = r.hot.names[0]; r.hot.names[0] = r.hot.names[1]; r.hot.names[1] = t; } break;
-        case 10: free(r.reason); r.reason = NULL; break;
-        case 11: r.round_writes = -5; break;
+        case 0:
+            free(r.collection);
+            r.collection = strdup("");
+            break;
+        case 1:
+            r.mode = (enum hs_layout_mode)9;
+            break;
+        case 2:
+            r.epoch = -1;
+            break;
+        case 3:
+            set_csv(&r.pin_cold, "like_count");
+            break; /* pinned both ways */
+        case 4:
+            set_csv(&r.hot, "view_count,avatar,like_count");
+            break; /* hot holds a cold pin */
+        case 5:
+            set_csv(&r.hot, "view_count");
+            break; /* misses the hot pin */
+        case 6:
+            r.epoch = 0;
+            break; /* undecided with a hot set */
+        case 7:
+            r.pending_n = 0;
+            break; /* pending without rounds */
+        case 8:
+            r.pending_n = HS_LAYOUT_PENDING_N_MAX + 1;
+            break;
+        case 9: {
+            char *t = r.hot.names[0];
+            r.hot.names[0] = r.hot.names[1];
+            r.hot.names[1] = t;
+        } break;
+        case 10:
+            free(r.reason);
+            r.reason = NULL;
+            break;
+        case 11:
+            r.round_writes = -5;
+            break;
         }
         why[0] = '\0';
         assert_int_equal(hs_layout_record_validate(&r, why, sizeof why), HS_EINVAL);
@@ -164,8 +192,8 @@ static enum hs_err decode_text(const char *text, struct hs_layout_record *out)
 }
 
 #define VALID                                                                                      \
-    "{\"v\":1,\"coll\":\"user:\",\"epoch\":1,\"mode\":\"static\",\"hot\":[\"a\"],\"pin_hot\":[]," \
-    "\"pin_cold\":[],\"decided_ms\":5,\"reason\":\"r\",\"pending\":[],\"pending_n\":0,"          \
+    "{\"v\":1,\"coll\":\"user:\",\"epoch\":1,\"mode\":\"static\",\"hot\":[\"a\"],\"pin_hot\":[],"  \
+    "\"pin_cold\":[],\"decided_ms\":5,\"reason\":\"r\",\"pending\":[],\"pending_n\":0,"            \
     "\"pending_ms\":0,\"pending_gain\":0,\"round_ms\":0,\"round_writes\":0}"
 
 static void decode_refuses_corrupt_input_untouched(void **state)
