@@ -81,8 +81,8 @@ static double migration_cost(const struct hs_layout_input *in, const struct hs_l
     return objects * per;
 }
 
-static void keep(struct hs_layout_decision *d, const struct hs_layout_record *base, bool drop_pending,
-                 const char *why)
+static void keep(struct hs_layout_decision *d, const struct hs_layout_record *base,
+                 bool drop_pending, const char *why)
 {
     if (drop_pending && base->pending_n != 0) {
         clear_pending(&d->next);
@@ -160,8 +160,9 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
         goto out;
     }
     if (in->known < cfg->min_writes) {
-        snprintf(msg, sizeof msg, "not enough evidence: %.0f writes with known changes, %.0f needed",
-                 in->known, cfg->min_writes);
+        snprintf(msg, sizeof msg,
+                 "not enough evidence: %.0f writes with known changes, %.0f needed", in->known,
+                 cfg->min_writes);
         keep(d, r, false, msg);
         goto out;
     }

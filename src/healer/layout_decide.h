@@ -54,17 +54,17 @@ struct hs_layout_input {
 
 /* Tunables; hs_layout_config_defaults gives the documented defaults. */
 struct hs_layout_config {
-    double blob_cost_bytes;   /* beta: cost of one blob write or read, in bytes (4096) */
-    double read_weight;       /* weight of projection-read bytes against written bytes (0.5) */
-    double storage_weight;    /* weight of a stored byte per object against a written byte per
-                                 update (0.1) */
-    double min_writes;        /* evidence: known writes before any decision (1000) */
-    double min_gain;          /* relative saving that must hold at the confidence bounds (0.05) */
-    double z;                 /* confidence bound, in standard deviations (2.576: 99 %) */
-    int32_t confirm_rounds;   /* rounds in a row the same winner must win (2) */
-    int64_t min_interval_ms;  /* least time between two changes of a collection (10 min) */
-    double hot_max_bytes;     /* cap on the expected hot bytes per document (64 KiB) */
-    size_t hot_max_fields;    /* cap on the hot set's names (32, <= HS_LAYOUT_FIELDS_MAX) */
+    double blob_cost_bytes;  /* beta: cost of one blob write or read, in bytes (4096) */
+    double read_weight;      /* weight of projection-read bytes against written bytes (0.5) */
+    double storage_weight;   /* weight of a stored byte per object against a written byte per
+                                update (0.1) */
+    double min_writes;       /* evidence: known writes before any decision (1000) */
+    double min_gain;         /* relative saving that must hold at the confidence bounds (0.05) */
+    double z;                /* confidence bound, in standard deviations (2.576: 99 %) */
+    int32_t confirm_rounds;  /* rounds in a row the same winner must win (2) */
+    int64_t min_interval_ms; /* least time between two changes of a collection (10 min) */
+    double hot_max_bytes;    /* cap on the expected hot bytes per document (64 KiB) */
+    size_t hot_max_fields;   /* cap on the hot set's names (32, <= HS_LAYOUT_FIELDS_MAX) */
 };
 
 void hs_layout_config_defaults(struct hs_layout_config *cfg);
@@ -91,18 +91,19 @@ void hs_layout_evaluate(const struct hs_layout_input *in, const struct hs_layout
  * within the caps; `start` (may be NULL) is one of the search's starting points. *best is
  * replaced. */
 void hs_layout_search(const struct hs_layout_input *in, const struct hs_layout_config *cfg,
-                      const struct hs_layout_fields *pin_hot, const struct hs_layout_fields *pin_cold,
-                      const struct hs_layout_fields *start, struct hs_layout_fields *best);
+                      const struct hs_layout_fields *pin_hot,
+                      const struct hs_layout_fields *pin_cold, const struct hs_layout_fields *start,
+                      struct hs_layout_fields *best);
 
 struct hs_layout_decision {
-    bool write;            /* `next` differs from the current record: write it */
-    bool changed;          /* the hot set changed (next.epoch is one more) */
+    bool write;                   /* `next` differs from the current record: write it */
+    bool changed;                 /* the hot set changed (next.epoch is one more) */
     struct hs_layout_record next; /* the record to write (a copy of the current one if !write) */
     struct hs_layout_fields best; /* this round's cheapest candidate */
-    double cost_current;   /* J of the current effective hot set (point estimate) */
-    double cost_best;      /* J of best (point estimate) */
-    double gain_low;       /* relative saving of best at the confidence bounds */
-    char reason[512];      /* one line, for logs and the record */
+    double cost_current;          /* J of the current effective hot set (point estimate) */
+    double cost_best;             /* J of best (point estimate) */
+    double gain_low;              /* relative saving of best at the confidence bounds */
+    char reason[512];             /* one line, for logs and the record */
 };
 
 void hs_layout_decision_init(struct hs_layout_decision *d);
@@ -121,14 +122,14 @@ void hs_layout_wilson(double k, double n, double z, double *lo, double *hi);
 
 /* What one field costs and saves under hot set `hot` (layout show). */
 struct hs_layout_field_report {
-    const char *name;          /* borrowed from the input */
-    bool hot;                  /* in `hot` */
-    double change_rate;        /* changed / known */
+    const char *name;            /* borrowed from the input */
+    bool hot;                    /* in `hot` */
+    double change_rate;          /* changed / known */
     double change_lo, change_hi; /* its confidence interval (z of the config) */
-    double present_rate;       /* present / puts */
-    double mean_bytes;         /* bytes / present */
-    double write_saving;       /* W(hot without it) - W(hot with it): > 0 when being hot saves */
-    double storage_cost;       /* S(with it) - S(without it), per object: 1.5 x its bytes */
+    double present_rate;         /* present / puts */
+    double mean_bytes;           /* bytes / present */
+    double write_saving;         /* W(hot without it) - W(hot with it): > 0 when being hot saves */
+    double storage_cost;         /* S(with it) - S(without it), per object: 1.5 x its bytes */
     const char *partners[HS_LAYOUT_REPORT_PARTNERS]; /* most frequent co-changed fields */
     double partner_share[HS_LAYOUT_REPORT_PARTNERS]; /* share of its changes with each */
     size_t n_partners;

@@ -27,15 +27,15 @@ struct model {
     const struct hs_layout_config *cfg;
     size_t nf;
     const char **names;
-    double *p;      /* presence rate */
-    double *size;   /* mean bytes when present */
-    double *resid;  /* change rate among the writes no change set covers */
-    double *change; /* change rate among known writes */
+    double *p;          /* presence rate */
+    double *size;       /* mean bytes when present */
+    double *resid;      /* change rate among the writes no change set covers */
+    double *change;     /* change rate among known writes */
     bool *has_evidence; /* changes, or read in a projection: worth trying hot */
-    double doc;     /* D */
-    double known;   /* base of the change rates */
-    double resid_w; /* writes no change set covers */
-    double proj;    /* projection reads */
+    double doc;         /* D */
+    double known;       /* base of the change rates */
+    double resid_w;     /* writes no change set covers */
+    double proj;        /* projection reads */
     double reads_per_write;
     struct mset *cs, *rs;
     size_t ncs, nrs;
@@ -104,7 +104,8 @@ static int cmp_observed(const void *a, const void *b)
 {
     const struct hs_layout_field_in *x = *(const struct hs_layout_field_in *const *)a;
     const struct hs_layout_field_in *y = *(const struct hs_layout_field_in *const *)b;
-    double ox = nonneg(x->present) + nonneg(x->changed), oy = nonneg(y->present) + nonneg(y->changed);
+    double ox = nonneg(x->present) + nonneg(x->changed),
+           oy = nonneg(y->present) + nonneg(y->changed);
     if (ox != oy)
         return ox > oy ? -1 : 1;
     return strcmp(x->name, y->name);
@@ -363,7 +364,8 @@ static void search_all(const struct search *s, const struct hs_layout_fields *st
             cand[i] = s->forced[i];
         if (k == 1) {
             for (size_t i = 0; start && i < nf; i++)
-                cand[i] = cand[i] || (s->allowed[i] && hs_layout_fields_contains(start, m->names[i]));
+                cand[i] =
+                    cand[i] || (s->allowed[i] && hs_layout_fields_contains(start, m->names[i]));
         } else if (k >= 2) {
             for (size_t u = 0; u < k - 1; u++)
                 for (size_t j = 0; j < by_w[u]->n; j++)
@@ -393,8 +395,9 @@ static void search_all(const struct search *s, const struct hs_layout_fields *st
 }
 
 void hs_layout_search(const struct hs_layout_input *in, const struct hs_layout_config *cfg,
-                      const struct hs_layout_fields *pin_hot, const struct hs_layout_fields *pin_cold,
-                      const struct hs_layout_fields *start, struct hs_layout_fields *best)
+                      const struct hs_layout_fields *pin_hot,
+                      const struct hs_layout_fields *pin_cold, const struct hs_layout_fields *start,
+                      struct hs_layout_fields *best)
 {
     struct model m;
     model_build(&m, in, cfg);

@@ -21,7 +21,7 @@
 #include "hs/banned.h"
 
 #define MAXF        10
-#define ROUND       500  /* writes per decision round */
+#define ROUND       500 /* writes per decision round */
 #define ROUND_MS    30000
 #define HALVE_EVERY 8192
 #define TOP_SETS    32
@@ -129,8 +129,8 @@ static void sim_view(struct sim *s, struct view *v)
 {
     memset(v, 0, sizeof *v);
     for (size_t i = 0; i < s->nf; i++)
-        v->fields[i] = (struct hs_layout_field_in){s->f[i].name, s->present[i], s->changed[i],
-                                                   s->bytes[i]};
+        v->fields[i] =
+            (struct hs_layout_field_in){s->f[i].name, s->present[i], s->changed[i], s->bytes[i]};
     bool used[1 << MAXF] = {false};
     size_t n = 0;
     for (; n < TOP_SETS; n++) {
@@ -150,9 +150,18 @@ static void sim_view(struct sim *s, struct view *v)
     v->rnames[0] = "view_count";
     v->rset = (struct hs_layout_set_in){v->rnames, 1, false, s->rset_vc};
     v->in = (struct hs_layout_input){
-        .writes = s->writes, .puts = s->puts, .known = s->known, .proj_reads = s->proj,
-        .fields = v->fields, .n_fields = s->nf, .csets = v->csets, .n_csets = n,
-        .rsets = &v->rset, .n_rsets = 1, .writes_total = s->total, .objects = s->objects,
+        .writes = s->writes,
+        .puts = s->puts,
+        .known = s->known,
+        .proj_reads = s->proj,
+        .fields = v->fields,
+        .n_fields = s->nf,
+        .csets = v->csets,
+        .n_csets = n,
+        .rsets = &v->rset,
+        .n_rsets = 1,
+        .writes_total = s->total,
+        .objects = s->objects,
     };
 }
 
@@ -162,12 +171,17 @@ static void truth_view(const struct sim *s, struct view *v)
     memset(v, 0, sizeof *v);
     double n = 1e6;
     for (size_t i = 0; i < s->nf; i++)
-        v->fields[i] = (struct hs_layout_field_in){s->f[i].name, n, s->f[i].p * n,
-                                                   s->f[i].bytes * n};
+        v->fields[i] =
+            (struct hs_layout_field_in){s->f[i].name, n, s->f[i].p * n, s->f[i].bytes * n};
     v->rnames[0] = "view_count";
     v->rset = (struct hs_layout_set_in){v->rnames, 1, false, 0.25 * n};
-    v->in = (struct hs_layout_input){.writes = n, .puts = n, .known = n, .proj_reads = 0.25 * n,
-                                     .fields = v->fields, .n_fields = s->nf, .rsets = &v->rset,
+    v->in = (struct hs_layout_input){.writes = n,
+                                     .puts = n,
+                                     .known = n,
+                                     .proj_reads = 0.25 * n,
+                                     .fields = v->fields,
+                                     .n_fields = s->nf,
+                                     .rsets = &v->rset,
                                      .n_rsets = 1};
 }
 
@@ -275,8 +289,8 @@ static void run(struct sim *s, long writes)
 }
 
 static const struct fdef user_fields[] = {
-    {"view_count", 8, 0.95}, {"like_count", 8, 0.50},   {"last_login", 24, 0.30},
-    {"status", 12, 0.05},    {"profile", 2048, 0.02},   {"history", 16384, 0.01},
+    {"view_count", 8, 0.95},  {"like_count", 8, 0.50}, {"last_login", 24, 0.30},
+    {"status", 12, 0.05},     {"profile", 2048, 0.02}, {"history", 16384, 0.01},
     {"avatar", 65536, 0.002},
 };
 #define N_USER (sizeof user_fields / sizeof user_fields[0])
