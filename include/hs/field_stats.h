@@ -41,7 +41,7 @@
  * a set holding an untracked name has `more` set too).
  *
  * Space-Saving (Metwally et al. 2005): m counters; an item not tracked takes the counter with
- * the smallest count c (ties: the oldest slot) and starts at count c + weight, err c. For every
+ * the smallest count c (ties: any of them) and starts at count c + weight, err c. For every
  * tracked item count - err <= true count <= count; an untracked item occurred at most min count
  * times. The side counters of a field (present, changed, bytes) start from zero when it takes a
  * slot: they are lower bounds.
@@ -150,6 +150,7 @@ struct hs_fstat_field {
     uint64_t present; /* PUTs holding it */
     uint64_t changed; /* known writes that changed it */
     uint64_t bytes;   /* value bytes summed over the PUTs holding it */
+    uint64_t hash_;   /* private: hash of name */
 };
 
 struct hs_fstat_set {
@@ -158,6 +159,7 @@ struct hs_fstat_set {
     bool more;        /* the set held more names than kept, or an untracked one */
     uint64_t count;   /* Space-Saving count */
     uint64_t err;     /* overcount, <= count */
+    uint64_t hash_;   /* private: hash of the names and more */
 };
 
 struct hs_fstat_coll {
@@ -178,6 +180,7 @@ struct hs_fstat_coll {
     struct hs_fstat_set *rsets; /* projection read sets, n_rsets (capacity limits.sets) */
     uint32_t n_rsets;
     struct hs_fstat_totals tot;
+    uint64_t hash_; /* private: hash of name */
 };
 
 /* A sketch. Members are read-only to callers (change them only through the functions below);
