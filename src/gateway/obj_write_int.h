@@ -26,6 +26,7 @@ struct hs_wr_common {
     struct hs_gw_txn *txn;      /* NULL until begun; the owner of c frees it */
     struct hs_manifest next;    /* the version being written */
     struct hs_part_tally tally; /* for the answer */
+    bool keep_identity;         /* a re-layout (obj_relayout.c): hs_gw_txn_keep_identity */
 };
 /* Sets c up (geometry from the gateway's settings and options); c->key etc. stay to fill. */
 void hs_wr_common_init(struct hs_wr_common *c, struct hs_gw *gw);
