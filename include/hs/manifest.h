@@ -56,6 +56,17 @@
  * | order      | array   | field_hybrid only: top-level field order, an array of strings   |
  * |            |         | (may hold \u0000), owned by the split module; handed back as the |
  * |            |         | same array, compact (escapes may be normalised by jansson)      |
+ * | fdig       | string  | optional, format version 2 (manifest_fields.c), field_hybrid    |
+ * |            |         | only: XXH3-64 digest of each top-level value (split.h           |
+ * |            |         | hs_split_field), one per order entry in that order, 8 bytes     |
+ * |            |         | big-endian each, all as unpadded base64url; at most              |
+ * |            |         | HS_MANIFEST_FDIG_MAX fields. The hot flags are the order's.      |
+ *
+ * Format version 2 is version 1 plus optional members (fdig above): a writer emits "v": 2 only
+ * when the manifest holds one of them, else "v": 1, so a gateway that writes none stays
+ * readable by version-1 code; version-1 code answers HS_EPROTO for "v": 2 (leave it alone),
+ * never misreads it. A "v": 1 record holding a version-2 member is HS_ECORRUPT. Version-2
+ * members are written only when the cluster allows it (config/manifest-fields, docs).
  *
  * A part (replicated: "replicas"; ec: "k", "m", "stripe"):
  *
@@ -169,8 +180,10 @@
  * write): no node holds it, and the healer places it at once ("unplaced-<index>"). */
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
-#define HS_MANIFEST_VERSION           1
-#define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
+#define HS_MANIFEST_VERSION           1    /* written when no version-2 member is present */
+#define HS_MANIFEST_VERSION_MAX       2    /* decoded: 1..this */
+#define HS_MANIFEST_FDIG_MAX          1024 /* fields a fdig member may cover */
+#define HS_TXN_RECORD_VERSION         2    /* written; version 1 is still decoded */
 #define HS_RETIRE_RECORD_VERSION      1
 #define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
 #define HS_TXN_SEGS_MAX               16384 /* segments a record part may name */
@@ -259,6 +272,7 @@ struct hs_manifest {
     char *cold_hash;             /* field_hybrid: 32 lower-case hex digits (heap); else NULL */
     int32_t field_order_version; /* field_hybrid: order record format (split.h); else 0 */
     char *field_order_json;      /* field_hybrid: compact JSON array of strings (heap); else NULL */
+    char *field_digests;         /* v2 "fdig" (manifest_fields.c): heap text, or NULL: absent */
 };
 
 enum hs_txn_state {
@@ -404,6 +418,33 @@ bool hs_manifest_references(const struct hs_manifest *m, const char *blob_id, co
 void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
                                 const struct hs_meta_blob_loc *b, size_t n_b,
                                 struct hs_meta_blob_loc **out, size_t *n_out);
+
+/* ---- field digests, format version 2 (manifest_fields.c) ---- */
+
+/* One top-level field of a field_hybrid object, from its order record and fdig. */
+struct hs_manifest_field {
+    char *name;      /* heap, unescaped, NUL-terminated (may also hold NUL: use name_len) */
+    size_t name_len; /* bytes */
+    bool hot;        /* stored in the hot part */
+    bool has_digest; /* the manifest has fdig */
+    uint64_t digest; /* its value's digest when has_digest */
+};
+/* The "v" encode writes for m: 2 when it holds a version-2 member, else 1. */
+int hs_manifest_format_version(const struct hs_manifest *m);
+/* fdig text of n digests (heap, free()); n <= HS_MANIFEST_FDIG_MAX. */
+char *hs_manifest_fdig_encode(const uint64_t *digests, size_t n);
+/* Digests of a fdig text: *out heap (free()), *n_out of them. HS_EINVAL (outs untouched) for
+ * a text that is not exactly what hs_manifest_fdig_encode writes. */
+enum hs_err hs_manifest_fdig_decode(const char *text, uint64_t **out, size_t *n_out);
+/* The rules of fdig against m with n_order order entries; HS_OK when absent. */
+enum hs_err hs_manifest_fdig_check(const struct hs_manifest *m, size_t n_order, char *why,
+                                   size_t why_len);
+/* m's fields in document order: *out heap array of *n_out (hs_manifest_fields_free).
+ * HS_EINVAL when m is not field_hybrid, HS_ECORRUPT for an order record or fdig that does not
+ * parse (a validated manifest always does). */
+enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manifest_field **out,
+                                    size_t *n_out);
+void hs_manifest_fields_free(struct hs_manifest_field *f, size_t n);
 
 /* ---- write-ahead records (manifest_txn.c) ---- */
 

@@ -44,6 +44,7 @@ struct hs_gw_opts {
     int64_t wal_alive_ms;      /* a progressing streamed write re-puts its WAL record this often */
     int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 512 MiB or more */
     int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
+    bool no_field_stats;       /* count no field statistics (adaptive.h; for measuring) */
 };
 
 struct hs_gw;
@@ -130,6 +131,10 @@ struct hs_obj_put_opts {
     bool if_none_match_any;    /* write only when the object does not exist */
     bool hot_only;             /* field_hybrid: HS_ECONFLICT when the cold part changed */
     const char *request_id;    /* for logs */
+    /* A merge patch's read-modify-write (obj_patch.c): the patch, counted as the write's
+     * change set in the field statistics instead of comparing digests. NULL otherwise. */
+    const void *stats_patch;
+    size_t stats_patch_len;
 };
 
 /* What a write did, for the front ends' answers. Heap strings are freed by
@@ -260,6 +265,19 @@ void hs_obj_reader_close(struct hs_obj_reader *r);
 /* The current manifest (HS_ENOENT absent); out owned by the caller (hs_manifest_release). */
 enum hs_err hs_obj_manifest_get(struct hs_gw *gw, const char *key, size_t key_len,
                                 struct hs_manifest *out, int64_t *mod_revision_out);
+
+/* ---- projection reads (obj_project.c) ---- */
+
+/* The top-level members of the JSON object at key named in names[0..n) (plain UTF-8), as one
+ * compact object {"k":v,...} in document order, keys and values byte-exact; names the object
+ * does not hold are left out. When the object is field_hybrid and its manifest lists every name
+ * as hot or absent, only the hot part is read (one replica; *from_hot = true); otherwise the
+ * whole object is read and projected. out (the caller's buffer) is replaced; info describes the
+ * version read. HS_EINVAL (no names, or the object is not one JSON object), HS_ENOENT,
+ * HS_ETOOBIG (over doc-max-size), HS_EUNAVAIL; msg set. Blocks on nodes and etcd. */
+enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
+                           const char *const *names, size_t n, struct hs_buf *out,
+                           struct hs_obj_info *info, bool *from_hot, char *msg, size_t msg_len);
 
 /* ---- listing and cluster state (obj_list.c, usage.c) ---- */
 

@@ -45,6 +45,7 @@ struct hs_gateway_config {
     int64_t wal_alive_interval; /* ms */
     int64_t body_buffer_budget; /* bytes; 0 = 4 x doc_max_size */
     int64_t max_open_writes;
+    bool field_stats; /* count field statistics (adaptive layout) */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -106,6 +107,12 @@ static const struct hs_opt gateway_opts[] = {
           "(0: 512MiB, or 4 x doc-max-size if more)"),
     INT("max-open-writes", max_open_writes, "256", 1, 1000000,
         "writes with a WAL record open at once; past it 503"),
+    {.name = "field-stats",
+     .type = HS_OPT_BOOL,
+     FIELD(field_stats),
+     .def = "on",
+     .help = "count per-collection field statistics for the adaptive hot-field layout (off: "
+             "only to measure their cost; the healer then learns nothing from this gateway)"},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -180,6 +187,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .wal_alive_ms = cfg->wal_alive_interval,
         .body_budget_bytes = cfg->body_buffer_budget,
         .max_open_writes = cfg->max_open_writes,
+        .no_field_stats = !cfg->field_stats,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)

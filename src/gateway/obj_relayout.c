@@ -1,7 +1,7 @@
 /* obj_relayout.c - re-layout of one field_hybrid object (the healer's background job, through
  * POST /v1/admin/relayout/<key>?rev=N): read the whole document of the version whose manifest
  * has mod_revision N, split it again with the hot set a new write of the key would use, and
- * write it through the normal write transaction with an If-Match on that version's ETag, so a
+ * the key's collection layout (adaptive.h), and write it through the normal write transaction with an If-Match on that version's ETag, so a
  * client write that lands first always wins (HS_EPRECONDITION; the healer does not retry).
  * The commit keeps the ETag and the creation time (hs_gw_txn_keep_identity): the bytes a GET
  * returns do not change, only where the fields are stored. An object already split that way
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/adaptive.h"
 #include "gateway/obj_write_int.h"
 #include "hs/buf.h"
 #include "hs/layout.h"
@@ -101,8 +102,13 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
         goto out;
     }
     char *zkey = hs_xstrndup(key, key_len);
+    struct hs_gw_layout lay = {0};
+    hs_gw_layout_get(gw, zkey, key_len, &lay);
+    split.want_fields = lay.manifest_fields; /* keep writing "fdig" when the cluster does */
+    c.layout = &lay;
     if ((err = read_doc(gw, zkey, key_len, m.etag, &doc, msg, msg_len)) == HS_OK &&
-        (err = hs_hybrid_split(gw, doc.data, doc.len, &split, cold_hash, msg, msg_len)) == HS_OK) {
+        (err = hs_hybrid_split(lay.hot, doc.data, doc.len, &split, cold_hash, msg, msg_len)) ==
+            HS_OK) {
         if (same_layout(&m, &split)) {
             snprintf(res->outcome, sizeof res->outcome, "current");
         } else {
@@ -126,6 +132,8 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
             }
         }
     }
+    hs_wr_common_release(&c); /* before the layout it borrows goes back */
+    hs_gw_layout_put(gw, &lay);
     free(zkey);
 out:
     hs_wr_common_release(&c);

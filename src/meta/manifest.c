@@ -84,6 +84,7 @@ void hs_manifest_release(struct hs_manifest *m)
     hs_part_release(&m->cold);
     free(m->cold_hash);
     free(m->field_order_json);
+    free(m->field_digests);
     memset(m, 0, sizeof(*m));
 }
 

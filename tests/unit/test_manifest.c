@@ -452,7 +452,7 @@ static const struct json_case json_cases[] = {
     {"v as string", 0, "v", "\"1\"", HS_ECORRUPT, "v:"},
     {"v as real", 0, "v", "1.0", HS_ECORRUPT, "v:"},
     {"v missing", 0, "v", NULL, HS_ECORRUPT, "v:"},
-    {"v 2 (newer writer)", 0, "v", "2", HS_EPROTO, "unknown format version 2"},
+    {"v 3 (newer writer)", 0, "v", "3", HS_EPROTO, "unknown format version 3"},
     {"v 0", 0, "v", "0", HS_EPROTO, "version"},
     {"unknown top field", 0, "extra", "1", HS_ECORRUPT, "unknown field 'extra'"},
     {"key a number", 0, "key", "5", HS_ECORRUPT, "key:"},
