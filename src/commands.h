@@ -18,5 +18,6 @@ int hs_cmd_stat(int argc, char **argv);        /* src/cli/cmd_object.c */
 int hs_cmd_status(int argc, char **argv);      /* src/cli/cmd_status.c */
 int hs_cmd_config(int argc, char **argv);      /* src/cli/cmd_status.c */
 int hs_cmd_bench(int argc, char **argv);       /* src/cli/cmd_bench.c */
+int hs_cmd_layout(int argc, char **argv);      /* src/cli/cmd_layout.c */
 
 #endif

@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"status", NULL, hs_cmd_status, "show nodes, usage, WAL and repair backlogs"},
     {"config", NULL, hs_cmd_config, "change a cluster setting: config set hot-fields a,b,c"},
     {"debug", NULL, hs_cmd_debug, "inspect data: debug shard FILE, debug place KEY ..."},
+    {"layout", NULL, hs_cmd_layout, "adaptive hot fields: layout show [COLL], layout pin COLL"},
 };
 
 static void usage(FILE *out)

@@ -157,4 +157,12 @@ enum hs_err hs_layout_record_decode(const void *data, size_t len, struct hs_layo
 void hs_layout_effective_hot(const struct hs_layout_record *r, const struct hs_layout_fields *deflt,
                              struct hs_layout_fields *out);
 
+/* The top-level fields of a field_hybrid object as its manifest's order record (manifest.h
+ * "order", split.h "Order record") says: the names (unescaped) in its hot part and in its cold
+ * part, sorted, without the HS_LAYOUT_FIELDS_MAX cap. Names a layout cannot hold (over
+ * HS_LAYOUT_FIELD_MAX bytes, or holding U+0000) are left out. hot and cold are replaced;
+ * HS_ECORRUPT (both untouched) when order_json is not an array of flagged strings. */
+enum hs_err hs_layout_object_fields(const char *order_json, struct hs_layout_fields *hot,
+                                    struct hs_layout_fields *cold);
+
 #endif

@@ -187,6 +187,22 @@ enum hs_err hs_obj_patch(struct hs_gw *gw, const char *key, size_t key_len, cons
                          size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
                          char *msg, size_t msg_len);
 
+/* ---- re-layout (obj_relayout.c) ---- */
+
+struct hs_obj_relayout_result {
+    char outcome[24];   /* "rewritten", "current" (already split so), "not_field_hybrid" */
+    int64_t version;    /* rewritten: the new version number (ETag and content unchanged) */
+    int64_t hot_bytes;  /* rewritten: the new hot part's length */
+    int64_t cold_bytes; /* rewritten: the new cold part's length (0: none) */
+};
+/* Re-splits the object with the hot set a new write would use, if its manifest still has
+ * mod_revision rev, through the normal write transaction conditioned on its ETag; the commit
+ * keeps the ETag and creation time. HS_ENOENT absent, HS_ECONFLICT the manifest changed,
+ * HS_EPRECONDITION a client write won the race, other write errors as hs_obj_writer_finish. */
+enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, int64_t rev,
+                            const char *req_id, struct hs_obj_relayout_result *res, char *msg,
+                            size_t msg_len);
+
 /* ---- deletes (obj_delete.c) ---- */
 
 struct hs_obj_delete_result {

@@ -191,9 +191,11 @@ enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result
     }
     if (err == HS_OK)
         hs_gw_metric_add(h.pure_hot ? HS_GW_M_PURE_HOT_UPDATES : HS_GW_M_COLD_UPDATES, 1);
-    if (err == HS_OK && c->layout && c->patch)
+    if (err != HS_OK || c->keep_identity) /* a re-layout is not a client write: not counted */
+        ;
+    else if (c->layout && c->patch)
         hs_gw_fstats_patch(c->gw, c->key, c->layout, c->patch, c->patch_len, &c->next, h.pure_hot);
-    else if (err == HS_OK && c->layout)
+    else if (c->layout)
         hs_gw_fstats_put(c->gw, c->key, c->layout, split, hs_gw_txn_current(c->txn), &c->next,
                          h.pure_hot);
     *pure_hot = h.pure_hot;

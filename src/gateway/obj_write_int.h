@@ -30,6 +30,7 @@ struct hs_wr_common {
     const struct hs_gw_layout *layout; /* field_hybrid: the hot set's layout (borrowed) */
     const uint8_t *patch;              /* a merge patch being written back, or NULL */
     size_t patch_len;
+    bool keep_identity; /* a re-layout (obj_relayout.c): hs_gw_txn_keep_identity */
 };
 /* Sets c up (geometry from the gateway's settings and options); c->key etc. stay to fill. */
 void hs_wr_common_init(struct hs_wr_common *c, struct hs_gw *gw);

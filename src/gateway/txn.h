@@ -90,6 +90,9 @@ typedef enum hs_err (*hs_gw_txn_retry_fn)(void *ctx, const struct hs_manifest *c
  * returns. */
 enum hs_err hs_gw_txn_commit(struct hs_gw_txn *t, struct hs_manifest *next,
                              hs_gw_txn_retry_fn retry, void *ctx, char *msg, size_t msg_len);
+/* A re-layout: the commit keeps the replaced version's etag and created_ms (same content, new
+ * split), so clients see no new version. Only with a condition on that version's ETag. */
+void hs_gw_txn_keep_identity(struct hs_gw_txn *t);
 /* Frees t (NULL is fine). A txn that did not commit is cleaned up first: its stored blobs are
  * deleted, then its WAL record (or, when a blob could not be deleted or a node did not answer,
  * the record is marked ABORTED for the healer). The write slot goes back. */

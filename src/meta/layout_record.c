@@ -511,3 +511,56 @@ void hs_layout_effective_hot(const struct hs_layout_record *r, const struct hs_l
     hs_layout_fields_release(out);
     *out = tmp;
 }
+
+/* One order element, as jansson decoded it: flag byte + the key (the record holds the key as
+ * the client escaped it inside a JSON string, so decoding the array unescapes it). NULL when
+ * the flag is unknown; "" for a key holding U+0000 (the caller skips it). */
+static char *order_name(const json_t *e, char *flag)
+{
+    const char *s = json_string_value(e);
+    size_t n = json_string_length(e);
+    if (!s || n < 1 || (s[0] != 'h' && s[0] != 'c'))
+        return NULL;
+    *flag = s[0];
+    return strlen(s) == n ? hs_xstrdup(s + 1) : hs_xstrdup("");
+}
+
+enum hs_err hs_layout_object_fields(const char *order_json, struct hs_layout_fields *hot,
+                                    struct hs_layout_fields *cold)
+{
+    json_t *a = order_json ? json_loads(order_json, JSON_ALLOW_NUL, NULL) : NULL;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return HS_ECORRUPT;
+    }
+    size_t n = json_array_size(a), nh = 0, nc = 0;
+    char **h = n ? hs_xcalloc(n, sizeof *h) : NULL, **c = n ? hs_xcalloc(n, sizeof *c) : NULL;
+    enum hs_err err = HS_OK;
+    for (size_t i = 0; i < n && err == HS_OK; i++) {
+        const json_t *e = json_array_get(a, i);
+        char flag = 0;
+        char *name = order_name(e, &flag);
+        if (!name) {
+            err = HS_ECORRUPT;
+        } else if (!hs_layout_field_name_valid(name)) {
+            free(name);
+        } else if (flag == 'h') {
+            h[nh++] = name;
+        } else {
+            c[nc++] = name;
+        }
+    }
+    json_decref(a);
+    if (err != HS_OK) {
+        for (size_t i = 0; i < nh; i++)
+            free(h[i]);
+        for (size_t i = 0; i < nc; i++)
+            free(c[i]);
+        free(h);
+        free(c);
+        return err;
+    }
+    fields_adopt(hot, h, nh);
+    fields_adopt(cold, c, nc);
+    return HS_OK;
+}

@@ -279,6 +279,29 @@ static void effective_hot_applies_default_and_pins(void **state)
     hs_layout_fields_release(&out);
 }
 
+static void object_fields_come_from_the_order_record(void **state)
+{
+    (void)state;
+    struct hs_layout_fields hot = {0}, cold = {0};
+    assert_int_equal(hs_layout_object_fields("[\"ctitle\",\"hlike_count\",\"h\\u00e9t\\u00e9\","
+                                             "\"cbio\",\"ca\\u0000b\"]",
+                                             &hot, &cold),
+                     HS_OK);
+    char *h = hs_layout_fields_csv(&hot), *c = hs_layout_fields_csv(&cold);
+    assert_string_equal(h, "like_count,\xc3\xa9t\xc3\xa9");
+    assert_string_equal(c, "bio,title"); /* "a\u0000b" cannot be a layout name */
+    free(h);
+    free(c);
+    assert_int_equal(hs_layout_object_fields("[\"xtitle\"]", &hot, &cold), HS_ECORRUPT);
+    assert_int_equal(hs_layout_object_fields("{}", &hot, &cold), HS_ECORRUPT);
+    assert_int_equal(hs_layout_object_fields("[1]", &hot, &cold), HS_ECORRUPT);
+    assert_int_equal(hot.n, 2); /* untouched */
+    assert_int_equal(hs_layout_object_fields("[]", &hot, &cold), HS_OK);
+    assert_int_equal(hot.n + cold.n, 0);
+    hs_layout_fields_release(&hot);
+    hs_layout_fields_release(&cold);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +310,7 @@ int main(void)
         cmocka_unit_test(validate_refuses_every_rule),
         cmocka_unit_test(decode_refuses_corrupt_input_untouched),
         cmocka_unit_test(effective_hot_applies_default_and_pins),
+        cmocka_unit_test(object_fields_come_from_the_order_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
