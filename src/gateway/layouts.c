@@ -105,8 +105,21 @@ static bool entry_from(const struct hs_view_entry *e, const struct hs_layout_fie
     return true;
 }
 
-/* Builds a snapshot from the inputs and installs it. Called with build_lock held. */
-static void rebuild_locked(struct hs_gw_layouts *L)
+/* Do two snapshots split every collection alike (same records, same epochs)? The healer
+ * rewrites a record every round for its bookkeeping; only a new epoch is worth a log line. */
+static bool same_layouts(const struct hs_gw_layout_snap *a, const struct hs_gw_layout_snap *b)
+{
+    if (!a || a->n_colls != b->n_colls)
+        return false;
+    for (size_t i = 0; i < a->n_colls; i++)
+        if (a->colls[i].epoch != b->colls[i].epoch || strcmp(a->colls[i].name, b->colls[i].name))
+            return false;
+    return true;
+}
+
+/* Builds a snapshot from the inputs and installs it; true when a collection's layout epoch
+ * (or the set of records) changed. Called with build_lock held. */
+static bool rebuild_locked(struct hs_gw_layouts *L)
 {
     struct hs_gw_layout_snap *s = hs_xcalloc(1, sizeof *s);
     s->refs = 1;
@@ -129,8 +142,10 @@ static void rebuild_locked(struct hs_gw_layouts *L)
     struct hs_gw_layout_snap *old = L->cur;
     L->cur = s;
     pthread_mutex_unlock(&L->lock);
+    bool same = same_layouts(old, s); /* old is still referenced by L until the unref */
     if (old)
         snap_unref(L, old);
+    return !same;
 }
 
 void hs_gw_layouts_init(struct hs_gw *gw)
@@ -141,7 +156,7 @@ void hs_gw_layouts_init(struct hs_gw *gw)
     pthread_mutex_init(&L->build_lock, NULL);
     L->default_csv = hs_xstrdup(HS_GW_DEFAULT_HOT_FIELDS);
     pthread_mutex_lock(&L->build_lock);
-    rebuild_locked(L);
+    (void)rebuild_locked(L);
     pthread_mutex_unlock(&L->build_lock);
 }
 
@@ -218,7 +233,7 @@ void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *sn
             free(L->default_csv);
             L->default_csv = hs_xstrdup(csv);
         }
-        rebuild_locked(L);
+        (void)rebuild_locked(L);
         HS_LOG_INFO("layout_config",
                     "collection_separators='%s' collection_depth=%u "
                     "manifest_fields=%d",
@@ -234,7 +249,7 @@ void hs_gw_layouts_set_default(struct hs_gw *gw, const char *csv)
     if (strcmp(csv, L->default_csv) != 0) {
         free(L->default_csv);
         L->default_csv = hs_xstrdup(csv);
-        rebuild_locked(L);
+        (void)rebuild_locked(L);
     }
     pthread_mutex_unlock(&L->build_lock);
 }
@@ -252,11 +267,12 @@ void hs_gw_layouts_on_change(void *ctx, const struct hs_view_snapshot *snap)
     const struct hs_view_snapshot *mine = hs_view_get(gw->layout_view);
     const struct hs_view_snapshot *old = L->records;
     L->records = mine;
-    rebuild_locked(L);
+    bool changed = rebuild_locked(L);
     pthread_mutex_unlock(&L->build_lock);
     if (old)
         hs_view_put(gw->layout_view, old);
-    HS_LOG_INFO("layouts_changed", "records=%zu revision=%" PRId64, snap->n, snap->revision);
+    HS_LOG(changed ? HS_LOG_INFO : HS_LOG_DEBUG, "layouts_changed", "records=%zu revision=%" PRId64,
+           snap->n, snap->revision);
 }
 
 static int coll_cmp(const char *a, size_t alen, const char *b, size_t blen)
