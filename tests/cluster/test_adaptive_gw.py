@@ -304,3 +304,22 @@ def test_metrics_have_per_collection_lines(cluster, gws):
                  'kind="measured"}')
     assert 0 < pred <= meas  # EC shards are padded: never less than the model
     assert "hybridstore_gateway_projections_hot_total" in text
+
+
+def test_layout_records_present_at_start_apply(cluster, gws):
+    """A gateway that starts while records exist uses them (the view's first load), not only
+    records that change after it started."""
+    cluster.etcd_put(LAYOUT + "pre:", layout_record("pre:", ["score"], epoch=2))
+    wait_until(lambda: put(gws[0], "pre:0", '{"title": "t", "score": 5}') and
+               order(cluster, "pre:0") == ["ctitle", "hscore"], timeout=20,
+               what="the record to apply on a running gateway")
+    gw = [p for p in cluster.processes("gateway") if p["url"] == gws[1]][0]
+    cluster.kill(gw["name"])
+    cluster.respawn(gw["name"])
+    wait_until(lambda: requests.get(f"{gws[1]}/v1/health", timeout=2).status_code == 200,
+               timeout=30, what="the gateway to come back")
+
+    def applied():
+        put(gws[1], "pre:1", '{"title": "t", "like_count": 1, "score": 5}')
+        return order(cluster, "pre:1") == ["ctitle", "clike_count", "hscore"]
+    wait_until(applied, timeout=20, what="the restarted gateway to use the record")
