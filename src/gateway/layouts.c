@@ -123,7 +123,8 @@ static bool same_layouts(const struct hs_gw_layout_snap *a, const struct hs_gw_l
     if (!a || a->n_colls != b->n_colls)
         return false;
     for (size_t i = 0; i < a->n_colls; i++)
-        if (a->colls[i].epoch != b->colls[i].epoch || strcmp(a->colls[i].name, b->colls[i].name))
+        if (a->colls[i].epoch != b->colls[i].epoch ||
+            strcmp(a->colls[i].name, b->colls[i].name) != 0)
             return false;
     return true;
 }
