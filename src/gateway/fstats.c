@@ -232,12 +232,20 @@ void hs_gw_fstats_merged(struct hs_gw *gw, struct hs_field_stats *out)
     hs_field_stats_reset(out);
     if (!gw->fstats)
         return;
+    struct hs_field_stats copy;
+    if (hs_field_stats_init(&copy, NULL) != HS_OK)
+        HS_BUG("default field-stats limits refused");
     for (int i = 0; i < HS_GW_FSTATS_STRIPES; i++) {
         struct stripe *st = &gw->fstats->stripes[i];
+        /* merging into an empty sketch is a linear copy: the stripe's lock is held that long
+         * only, and the quadratic part of the merge runs unlocked */
+        hs_field_stats_reset(&copy);
         pthread_mutex_lock(&st->lock);
-        hs_field_stats_merge(out, &st->s);
+        hs_field_stats_merge(&copy, &st->s);
         pthread_mutex_unlock(&st->lock);
+        hs_field_stats_merge(out, &copy);
     }
+    hs_field_stats_release(&copy);
 }
 
 enum hs_err hs_gw_fstats_json(struct hs_gw *gw, char **out, size_t *out_len)
