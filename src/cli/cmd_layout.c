@@ -461,11 +461,13 @@ static enum hs_err apply_pins(const struct layout_config *cfg, const struct hs_l
 {
     struct hs_layout_fields hot = {0}, cold = {0}, tmp = {0};
     enum hs_err err = HS_OK;
-    if (cfg->hot && (err = hs_layout_fields_parse_csv(&hot, cfg->hot)) != HS_OK) {
+    if (cfg->hot && strcmp(cfg->hot, "none") != 0 &&
+        (err = hs_layout_fields_parse_csv(&hot, cfg->hot)) != HS_OK) {
         snprintf(msg, msg_len, "--hot: want up to %d field names a,b,c", HS_LAYOUT_FIELDS_MAX);
         goto out;
     }
-    if (cfg->cold && (err = hs_layout_fields_parse_csv(&cold, cfg->cold)) != HS_OK) {
+    if (cfg->cold && strcmp(cfg->cold, "none") != 0 &&
+        (err = hs_layout_fields_parse_csv(&cold, cfg->cold)) != HS_OK) {
         snprintf(msg, msg_len, "--cold: want up to %d field names a,b,c", HS_LAYOUT_FIELDS_MAX);
         goto out;
     }

@@ -33,6 +33,8 @@ def cl(tmp_path_factory):
            "HS_HEALER_RELAYOUT_RATE": "0"}
     c = start_with_env(str(tmp_path_factory.mktemp("adaptheal")), env, nodes=6, gateways=2,
                        healers=2)
+    # per-field digests in manifests: a PUT's changed fields are known (the upgrade flag)
+    c.etcd_put(CONFIG + "manifest-fields", "on")
     yield c
     c.stop()
 
@@ -207,29 +209,40 @@ def cli(c, *args):
 def test_pins_and_static_mode_are_respected(cl):
     if not stats_served(cl):
         pytest.skip("gateways do not serve /v1/admin/field-stats (gateway statistics missing)")
+    gw = gws(cl)[0]
     r = cli(cl, "layout", "pin", "pin:", "--hot", "bio", "--cold", "score")
     assert r.returncode == 0, r.stderr
-    write_workload(cl, "pin:", 200)
-
-    def decided():
-        rec = layout_record(cl, "pin:")
-        return rec and rec["epoch"] >= 1
-    wait_until(decided, timeout=60, what="a layout record for pin:")
     rec = layout_record(cl, "pin:")
-    assert "bio" in rec["hot"] and "score" not in rec["hot"]
-    assert rec["pin_hot"] == ["bio"] and rec["pin_cold"] == ["score"]
-    # static: the hot set stays whatever the workload does
+    assert rec["pin_hot"] == ["bio"] and rec["pin_cold"] == ["score"] and rec["epoch"] == 0
+    # gateways split with the pins (score changes on every write, yet stays cold)
+    wait_until(lambda: (put(gw, "pin:probe", doc(1)) and
+                        "bio" in hot_of(manifest(gw, "pin:probe"))), timeout=20,
+               what="gateways splitting with the pins")
+    write_workload(cl, "pin:", 200)
+    time.sleep(3)  # decision rounds
+    rec = layout_record(cl, "pin:")
+    assert "score" not in rec["hot"] and (rec["epoch"] == 0 or "bio" in rec["hot"])
+    m = manifest(gw, "pin:3")
+    assert "bio" in hot_of(m) and "score" not in hot_of(m)
+    show = cli(cl, "layout", "show", "pin:", "--secret-file", cl.info["secret_file"])
+    assert show.returncode == 0, show.stderr
+    assert "bio HOT" in show.stdout and "score cold" in show.stdout, show.stdout
+    # static freezes what is in force; releasing the cold pin then changes nothing
     r = cli(cl, "layout", "pin", "pin:", "--mode", "static")
     assert r.returncode == 0, r.stderr
     frozen = layout_record(cl, "pin:")
-    assert frozen["mode"] == "static" and frozen["pin_hot"] == ["bio"]
+    assert frozen["mode"] == "static" and frozen["epoch"] >= 1 and "bio" in frozen["hot"]
+    assert cli(cl, "layout", "pin", "pin:", "--cold", "none").returncode == 0
     write_workload(cl, "pin:", 100, start=200)
-    time.sleep(3)  # three decision rounds
+    time.sleep(3)
     now = layout_record(cl, "pin:")
     assert now["hot"] == frozen["hot"] and now["epoch"] == frozen["epoch"]
-    out = cli(cl, "layout", "show", "pin:")
-    assert out.returncode == 0, out.stderr
-    assert "static" in out.stdout and "bio" in out.stdout
+    # adaptive again: score, changed on every write, is promoted by the healer
+    assert cli(cl, "layout", "pin", "pin:", "--mode", "adaptive").returncode == 0
+    write_workload(cl, "pin:", 100, start=300)
+    wait_until(lambda: "score" in layout_record(cl, "pin:")["hot"], timeout=60,
+               what="score promoted once the collection is adaptive again")
+    assert "bio" in layout_record(cl, "pin:")["hot"]
 
 
 def leader_of(c):
