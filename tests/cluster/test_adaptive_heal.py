@@ -30,7 +30,7 @@ JSON_CT = {"Content-Type": "application/json"}
 def cl(tmp_path_factory):
     env = {"HS_HEALER_PASS_INTERVAL": "300ms", "HS_HEALER_LAYOUT_INTERVAL": "1s",
            "HS_HEALER_LAYOUT_MIN_CHANGE": "0s", "HS_HEALER_LAYOUT_MIN_WRITES": "40",
-           "HS_HEALER_RELAYOUT_RATE": "0"}
+           "HS_HEALER_RELAYOUT_RATE": "50"}
     c = start_with_env(str(tmp_path_factory.mktemp("adaptheal")), env, nodes=6, gateways=2,
                        healers=2)
     # per-field digests in manifests: a PUT's changed fields are known (the upgrade flag)
@@ -243,6 +243,29 @@ def test_pins_and_static_mode_are_respected(cl):
     wait_until(lambda: "score" in layout_record(cl, "pin:")["hot"], timeout=60,
                what="score promoted once the collection is adaptive again")
     assert "bio" in layout_record(cl, "pin:")["hot"]
+
+
+def test_healer_relayouts_objects_after_a_demotion(cl):
+    gw = gws(cl)[0]
+    assert cli(cl, "layout", "pin", "dm:", "--hot", "bio").returncode == 0
+    keys = [f"dm:{i}" for i in range(12)]
+
+    def all_hot():
+        for k in keys:
+            put(gw, k, doc(5, title=k))
+        return all("bio" in hot_of(manifest(gw, k)) for k in keys)
+    wait_until(all_hot, timeout=20, what="objects written with bio hot")
+    before = {k: (manifest(gw, k), requests.get(f"{gw}/v1/objects/{k}", timeout=10)) for k in keys}
+    # bio demoted: the healer's background re-layout moves it to the cold part of every object
+    assert cli(cl, "layout", "pin", "dm:", "--hot", "none", "--cold", "bio").returncode == 0
+    wait_until(lambda: all("bio" not in hot_of(manifest(gw, k)) for k in keys), timeout=60,
+               what="the healer re-laying out every dm: object")
+    for k in keys:
+        m0, g0 = before[k]
+        m1 = manifest(gw, k)
+        g1 = requests.get(f"{gw}/v1/objects/{k}", timeout=10)
+        assert m1["etag"] == m0["etag"] and g1.content == g0.content
+        assert m1["ver"] == m0["ver"] + 1
 
 
 def leader_of(c):
