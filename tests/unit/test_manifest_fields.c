@@ -202,6 +202,40 @@ static void fdig_rules_are_enforced(void **state)
     hs_manifest_release(&m);
 }
 
+static void field_list_unescapes_names_like_the_splitter(void **state)
+{
+    (void)state;
+    struct hs_manifest m;
+    make_hybrid(&m);
+    free(m.field_order_json);
+    m.field_order_json =
+        strdup("[ \"hq\\\"x\" , \"ce\\u00e9\",\"cs\\ud83d\\ude00\",\"c\\\\b\\/\\t\"]");
+    struct hs_manifest_field *f = NULL;
+    size_t n = 0;
+    assert_int_equal(hs_manifest_fields_list(&m, &f, &n), HS_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(f[0].name, "q\"x");
+    assert_true(f[0].hot);
+    assert_string_equal(f[1].name, "e\xc3\xa9");
+    assert_string_equal(f[2].name, "s\xf0\x9f\x98\x80");
+    assert_string_equal(f[3].name, "\\b/\t");
+    assert_false(f[0].has_digest);
+    hs_manifest_fields_free(f, n);
+    const char *bad[] = {"", "[", "[\"x\"]", "[\"hx\",]", "[\"hx\"] x", "[\"h\\ud800\"]",
+                         "[\"h\\u12\"]", "{}", "[\"hx\" \"hy\"]", "[1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        free(m.field_order_json);
+        m.field_order_json = strdup(bad[i]);
+        assert_int_equal(hs_manifest_fields_list(&m, &f, &n), HS_ECORRUPT);
+    }
+    free(m.field_order_json);
+    m.field_order_json = strdup("[]");
+    assert_int_equal(hs_manifest_fields_list(&m, &f, &n), HS_OK);
+    assert_int_equal(n, 0);
+    hs_manifest_fields_free(f, n);
+    hs_manifest_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +243,7 @@ int main(void)
         cmocka_unit_test(without_fdig_a_manifest_stays_version_1),
         cmocka_unit_test(fdig_makes_version_2_and_round_trips),
         cmocka_unit_test(fdig_rules_are_enforced),
+        cmocka_unit_test(field_list_unescapes_names_like_the_splitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
