@@ -334,10 +334,10 @@ static void show_one(struct hs_etcd *e, const char *coll, const struct hs_fstat_
     double objects = count_objects(e, coll);
     struct hs_layout_input in;
     hs_layout_input_from_fstat(c, objects, &in);
-    char a[32], b[32];
+    char a[32], b[32], o[32];
     printf("  statistics: %s writes (%s with known changes), %s projection reads, %s objects\n",
            count_text(in.writes, a, sizeof a), count_text(in.known, b, sizeof b),
-           count_text(in.proj_reads, t, sizeof t), count_text(objects, b, sizeof b));
+           count_text(in.proj_reads, t, sizeof t), count_text(objects, o, sizeof o));
     struct hs_layout_config cfg;
     hs_layout_config_defaults(&cfg);
     struct hs_layout_field_report *rep = in.n_fields ? hs_xcalloc(in.n_fields, sizeof *rep) : NULL;

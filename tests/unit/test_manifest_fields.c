@@ -221,8 +221,16 @@ static void field_list_unescapes_names_like_the_splitter(void **state)
     assert_string_equal(f[3].name, "\\b/\t");
     assert_false(f[0].has_digest);
     hs_manifest_fields_free(f, n);
-    const char *bad[] = {"", "[", "[\"x\"]", "[\"hx\",]", "[\"hx\"] x", "[\"h\\ud800\"]",
-                         "[\"h\\u12\"]", "{}", "[\"hx\" \"hy\"]", "[1]"};
+    const char *bad[] = {"",
+                         "[",
+                         "[\"x\"]",
+                         "[\"hx\",]",
+                         "[\"hx\"] x",
+                         "[\"h\\ud800\"]",
+                         "[\"h\\u12\"]",
+                         "{}",
+                         "[\"hx\" \"hy\"]",
+                         "[1]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         free(m.field_order_json);
         m.field_order_json = strdup(bad[i]);
