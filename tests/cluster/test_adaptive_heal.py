@@ -119,10 +119,17 @@ def test_relayout_rewrites_without_changing_content_or_etag(cl):
     assert r.status_code == 200 and r.json()["outcome"] == "current", r.text
     # like_count demoted, score promoted: the object is re-split
     set_hot_fields(cl, "score")
+    st = subprocess.run([HS_BIN, "stat", "rl:1", "--url", gw, "--etcd", cl.etcd],
+                        capture_output=True, text=True, timeout=30)
+    assert st.returncode == 0 and "like_count HOT" in st.stdout and "OLDER" in st.stdout, st.stdout
     r = relayout(cl, gw, "rl:1", m0["mod_revision"])
     assert r.status_code == 200 and r.json()["outcome"] == "rewritten", r.text
     m1 = manifest(gw, "rl:1")
     assert hot_of(m1) == ["score"]
+    st = subprocess.run([HS_BIN, "stat", "rl:1", "--url", gw, "--etcd", cl.etcd],
+                        capture_output=True, text=True, timeout=30)
+    assert "score HOT" in st.stdout and "like_count cold" in st.stdout, st.stdout
+    assert "layout       current" in st.stdout, st.stdout
     assert m1["etag"] == m0["etag"] and m1["ver"] == m0["ver"] + 1
     assert m1["ctime_ms"] == m0["ctime_ms"]
     g1 = requests.get(f"{gw}/v1/objects/rl:1", timeout=10)
