@@ -273,6 +273,11 @@ def test_healer_relayouts_objects_after_a_demotion(cl):
         g1 = requests.get(f"{gw}/v1/objects/{k}", timeout=10)
         assert m1["etag"] == m0["etag"] and g1.content == g0.content
         assert m1["ver"] == m0["ver"] + 1
+    leader = leader_of(cl)
+    text = requests.get(cl.proc(leader)["url"] + "/metrics", timeout=5).text
+    done = [int(l.split()[-1]) for l in text.splitlines()
+            if l.startswith("hybridstore_healer_relayout_objects ")]
+    assert done and done[0] >= len(keys), text
 
 
 def leader_of(c):

@@ -51,7 +51,8 @@ struct sim {
     struct hs_layout_config cfg;
     struct hs_layout_fields deflt;
     int64_t now_ms;
-    int changes; /* epochs published */
+    int changes;                    /* epochs published */
+    enum hs_layout_verdict verdict; /* of the last round */
     struct hs_layout_fields pin_hot, pin_cold;
 };
 
@@ -256,6 +257,8 @@ static void round_once(struct sim *s)
         free(text);
     }
     s->changes += d.changed;
+    s->verdict = d.verdict;
+    assert_true(d.changed == (d.verdict == HS_LAYOUT_V_CHANGED));
     if (getenv("HS_TEST_VERBOSE"))
         print_message("round %llu: %s\n", (unsigned long long)s->total, d.reason);
     hs_layout_decision_release(&d);
@@ -374,6 +377,7 @@ static void steady_noisy_run_never_flaps(void **state)
     int64_t epoch = s.rec.epoch;
     run(&s, 200000);
     assert_int_equal(s.changes, after);
+    assert_true(s.verdict == HS_LAYOUT_V_BEST || s.verdict == HS_LAYOUT_V_SMALL_GAIN);
     assert_int_equal(s.rec.epoch, epoch);
     sim_release(&s);
 }
@@ -468,6 +472,8 @@ static void static_mode_never_changes(void **state)
     s.has_rec = true;
     run(&s, 20000);
     assert_int_equal(s.changes, 0);
+    assert_int_equal(s.verdict, HS_LAYOUT_V_STATIC);
+    assert_string_equal(hs_layout_verdict_name(s.verdict), "static");
     assert_int_equal(s.rec.epoch, 3);
     char *csv = hs_layout_fields_csv(&s.rec.hot);
     assert_string_equal(csv, "history");
@@ -502,6 +508,7 @@ static void too_little_evidence_keeps_the_default(void **state)
     sim_init(&s, user_fields, N_USER);
     run(&s, 500);
     assert_int_equal(s.changes, 0);
+    assert_int_equal(s.verdict, HS_LAYOUT_V_EVIDENCE);
     assert_false(s.has_rec);
     sim_release(&s);
 }
