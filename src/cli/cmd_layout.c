@@ -334,10 +334,10 @@ static void show_one(struct hs_etcd *e, const char *coll, const struct hs_fstat_
     double objects = count_objects(e, coll);
     struct hs_layout_input in;
     hs_layout_input_from_fstat(c, objects, &in);
-    char a[32], b[32];
+    char a[32], b[32], o[32];
     printf("  statistics: %s writes (%s with known changes), %s projection reads, %s objects\n",
            count_text(in.writes, a, sizeof a), count_text(in.known, b, sizeof b),
-           count_text(in.proj_reads, t, sizeof t), count_text(objects, b, sizeof b));
+           count_text(in.proj_reads, t, sizeof t), count_text(objects, o, sizeof o));
     struct hs_layout_config cfg;
     hs_layout_config_defaults(&cfg);
     struct hs_layout_field_report *rep = in.n_fields ? hs_xcalloc(in.n_fields, sizeof *rep) : NULL;
@@ -461,11 +461,13 @@ static enum hs_err apply_pins(const struct layout_config *cfg, const struct hs_l
 {
     struct hs_layout_fields hot = {0}, cold = {0}, tmp = {0};
     enum hs_err err = HS_OK;
-    if (cfg->hot && (err = hs_layout_fields_parse_csv(&hot, cfg->hot)) != HS_OK) {
+    if (cfg->hot && strcmp(cfg->hot, "none") != 0 &&
+        (err = hs_layout_fields_parse_csv(&hot, cfg->hot)) != HS_OK) {
         snprintf(msg, msg_len, "--hot: want up to %d field names a,b,c", HS_LAYOUT_FIELDS_MAX);
         goto out;
     }
-    if (cfg->cold && (err = hs_layout_fields_parse_csv(&cold, cfg->cold)) != HS_OK) {
+    if (cfg->cold && strcmp(cfg->cold, "none") != 0 &&
+        (err = hs_layout_fields_parse_csv(&cold, cfg->cold)) != HS_OK) {
         snprintf(msg, msg_len, "--cold: want up to %d field names a,b,c", HS_LAYOUT_FIELDS_MAX);
         goto out;
     }

@@ -1,11 +1,11 @@
 /* obj_relayout.c - re-layout of one field_hybrid object (the healer's background job, through
  * POST /v1/admin/relayout/<key>?rev=N): read the whole document of the version whose manifest
  * has mod_revision N, split it again with the hot set a new write of the key would use, and
- * the key's collection layout (adaptive.h), and write it through the normal write transaction with an If-Match on that version's ETag, so a
- * client write that lands first always wins (HS_EPRECONDITION; the healer does not retry).
- * The commit keeps the ETag and the creation time (hs_gw_txn_keep_identity): the bytes a GET
- * returns do not change, only where the fields are stored. An object already split that way
- * is left alone. */
+ * the key's collection layout (adaptive.h), and write it through the normal write transaction with
+ * an If-Match on that version's ETag, so a client write that lands first always wins
+ * (HS_EPRECONDITION; the healer does not retry). The commit keeps the ETag and the creation time
+ * (hs_gw_txn_keep_identity): the bytes a GET returns do not change, only where the fields are
+ * stored. An object already split that way is left alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

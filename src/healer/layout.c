@@ -48,11 +48,49 @@ static void urls_free(struct hs_healer_layout *st)
     st->n_gw_urls = 0;
 }
 
+static void logged_free(struct hs_healer_layout *st)
+{
+    for (size_t i = 0; i < st->n_logged; i++) {
+        free(st->logged[i].collection);
+        free(st->logged[i].best);
+    }
+    free(st->logged);
+    st->logged = NULL;
+    st->n_logged = 0;
+}
+
+/* True when this round's conclusion for coll differs from the last one logged at info (and
+ * remembers it). */
+static bool decision_news(struct hs_healer_layout *st, const char *coll, int verdict,
+                          const char *best)
+{
+    struct hs_layout_logged *e = NULL;
+    for (size_t i = 0; i < st->n_logged && !e; i++)
+        if (strcmp(st->logged[i].collection, coll) == 0)
+            e = &st->logged[i];
+    if (e && e->verdict == verdict && strcmp(e->best, best) == 0)
+        return false;
+    if (!e) {
+        if (st->n_logged == HS_LAYOUT_LOGGED_MAX)
+            logged_free(st);
+        if (!st->logged)
+            st->logged = hs_xcalloc(HS_LAYOUT_LOGGED_MAX, sizeof *st->logged);
+        e = &st->logged[st->n_logged++];
+        e->collection = hs_xstrdup(coll);
+        e->best = NULL;
+    }
+    e->verdict = verdict;
+    free(e->best);
+    e->best = hs_xstrdup(best);
+    return true;
+}
+
 void hs_healer_layout_free(struct hs_healer *h)
 {
     struct hs_healer_layout *st = h->layout;
     if (!st)
         return;
+    logged_free(st);
     hs_http_client_free(st->gw_client);
     urls_free(st);
     hs_relayout_targets_free(st);
@@ -254,7 +292,8 @@ static bool fenced_put(struct hs_healer *h, const char *key, int64_t mod_rev, co
     return done;
 }
 
-static void decide_one(struct hs_healer *h, const struct hs_fstat_coll *c, struct rec *rec,
+static void decide_one(struct hs_healer *h, struct hs_healer_layout *st,
+                       const struct hs_fstat_coll *c, struct rec *rec,
                        const struct hs_layout_fields *deflt, const struct hs_layout_config *cfg)
 {
     struct hs_layout_input in;
@@ -283,11 +322,13 @@ static void decide_one(struct hs_healer *h, const struct hs_fstat_coll *c, struc
         atomic_fetch_add(&h->stats.layout_changes, 1);
     if (written && rec && rec->readable)
         hs_layout_record_copy(&rec->r, &d.next); /* the re-layout targets follow it */
-    HS_LOG(written ? HS_LOG_INFO : HS_LOG_DEBUG, "layout_decision",
-           "coll='%s' epoch=%" PRId64 " changed=%d written=%d writes=%.0f best='%s' "
+    /* every decision is logged; at info when written or when its conclusion is new */
+    bool news = decision_news(st, c->name, (int)d.verdict, best);
+    HS_LOG(written || news ? HS_LOG_INFO : HS_LOG_DEBUG, "layout_decision",
+           "coll='%s' verdict=%s epoch=%" PRId64 " changed=%d written=%d writes=%.0f best='%s' "
            "cost_now=%.0f cost_best=%.0f gain_low=%.3f reason='%s'",
-           c->name, d.next.epoch, d.changed, written, in.known, best, d.cost_current, d.cost_best,
-           d.gain_low, d.reason);
+           c->name, hs_layout_verdict_name(d.verdict), d.next.epoch, d.changed, written, in.known,
+           best, d.cost_current, d.cost_best, d.gain_low, d.reason);
     free(best);
 out:
     hs_layout_decision_release(&d);
@@ -307,6 +348,7 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
     struct hs_field_stats merged;
     if (hs_field_stats_init(&merged, NULL) != HS_OK)
         HS_BUG("default sketch limits refused");
+    int64_t t0 = hs_clock_mono_ms();
     size_t answered = fetch_stats(h, st, &merged);
     struct recs rs = {.h = h};
     struct hs_layout_fields deflt = {0};
@@ -323,9 +365,11 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
         struct rec *rec = recs_find(&rs, c->name);
         if (rec && !rec->readable)
             continue;
-        decide_one(h, c, rec, &deflt, &cfg);
+        decide_one(h, st, c, rec, &deflt, &cfg);
     }
     atomic_fetch_add(&h->stats.layout_rounds, 1);
+    HS_LOG_DEBUG("layout_round", "gateways=%zu collections=%u records=%zu ms=%" PRId64, answered,
+                 merged.n_colls, rs.n, hs_clock_mono_ms() - t0);
     /* re-layout targets: every readable record (decisions of this round included next round) */
     struct hs_layout_record *recs = rs.n ? hs_xcalloc(rs.n, sizeof *recs) : NULL;
     size_t n = 0;
@@ -346,6 +390,13 @@ enum hs_err hs_healer_layout_pass(struct hs_healer *h)
         return HS_OK;
     struct hs_healer_layout *st = hs_healer_layout_state(h);
     int64_t now = hs_clock_mono_ms();
+    long long won = atomic_load(&h->stats.leader_changes);
+    if (won != st->leadership) {
+        /* a new term: the first round one interval in, after the urgent passes had their turn
+         * (the decision state is in the records, so nothing is lost by waiting) */
+        st->leadership = won;
+        st->next_round_mono_ms = now + h->opts.layout_interval_ms;
+    }
     if (now >= st->next_round_mono_ms) {
         st->next_round_mono_ms = now + h->opts.layout_interval_ms;
         layout_round(h, st);

@@ -17,6 +17,21 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
+const char *hs_layout_verdict_name(enum hs_layout_verdict v)
+{
+    static const char *const names[] = {
+        [HS_LAYOUT_V_STATIC] = "static",
+        [HS_LAYOUT_V_EVIDENCE] = "evidence",
+        [HS_LAYOUT_V_BEST] = "best",
+        [HS_LAYOUT_V_SMALL_GAIN] = "small_gain",
+        [HS_LAYOUT_V_CONFIRMING] = "confirming",
+        [HS_LAYOUT_V_SPACING] = "spacing",
+        [HS_LAYOUT_V_MIGRATION] = "migration",
+        [HS_LAYOUT_V_CHANGED] = "changed",
+    };
+    return (size_t)v < HS_ARRAY_LEN(names) && names[v] ? names[v] : "none";
+}
+
 void hs_layout_decision_init(struct hs_layout_decision *d)
 {
     memset(d, 0, sizeof *d);
@@ -156,6 +171,7 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
     hs_layout_fields_copy(&d->best, &cur_hot);
     char msg[400];
     if (r->mode == HS_LAYOUT_STATIC) {
+        d->verdict = HS_LAYOUT_V_STATIC;
         keep(d, r, true, "static mode: the operator's hot set is kept");
         goto out;
     }
@@ -163,6 +179,7 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
         snprintf(msg, sizeof msg,
                  "not enough evidence: %.0f writes with known changes, %.0f needed", in->known,
                  cfg->min_writes);
+        d->verdict = HS_LAYOUT_V_EVIDENCE;
         keep(d, r, false, msg);
         goto out;
     }
@@ -172,6 +189,7 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
     char best_txt[160];
     set_text(&d->best, best_txt, sizeof best_txt);
     if (hs_layout_fields_equal(&d->best, &cur_hot)) {
+        d->verdict = HS_LAYOUT_V_BEST;
         snprintf(msg, sizeof msg, "current hot set %s is the cheapest: %.0f B/update", best_txt,
                  cc.total);
         keep(d, r, true, msg);
@@ -187,6 +205,7 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
                  "keep: %s would cost %.0f instead of %.0f B/update, %.1f%% less at the "
                  "confidence bounds, below the %.1f%% threshold",
                  best_txt, cb.total, cc.total, 100 * d->gain_low, 100 * cfg->min_gain);
+        d->verdict = HS_LAYOUT_V_SMALL_GAIN;
         keep(d, r, true, msg);
         goto out;
     }
@@ -194,18 +213,22 @@ enum hs_err hs_layout_decide(const struct hs_layout_input *in, const struct hs_l
     d->write = true;
     double migrate = migration_cost(in, cfg, &cur_hot, &d->best, &cb);
     if (r->pending_n < cfg->confirm_rounds) {
+        d->verdict = HS_LAYOUT_V_CONFIRMING;
         snprintf(msg, sizeof msg, "candidate %s (%.1f%% cheaper at the bounds) won %d of %d rounds",
                  best_txt, 100 * d->gain_low, r->pending_n, cfg->confirm_rounds);
     } else if (r->decided_ms > 0 && now_ms - r->decided_ms < cfg->min_interval_ms) {
+        d->verdict = HS_LAYOUT_V_SPACING;
         snprintf(msg, sizeof msg,
                  "candidate %s confirmed; waiting: last change %" PRId64 " s ago, %" PRId64
                  " s needed",
                  best_txt, (now_ms - r->decided_ms) / 1000, cfg->min_interval_ms / 1000);
     } else if ((double)r->pending_gain_bytes < migrate) {
+        d->verdict = HS_LAYOUT_V_MIGRATION;
         snprintf(msg, sizeof msg,
                  "candidate %s confirmed; waiting: earned %" PRId64 " of %.0f bytes of migration",
                  best_txt, r->pending_gain_bytes, migrate);
     } else {
+        d->verdict = HS_LAYOUT_V_CHANGED;
         adopt(d, &cur_hot, now_ms, best_txt, d->gain_low);
         goto out;
     }

@@ -95,7 +95,21 @@ void hs_layout_search(const struct hs_layout_input *in, const struct hs_layout_c
                       const struct hs_layout_fields *pin_cold, const struct hs_layout_fields *start,
                       struct hs_layout_fields *best);
 
+/* What a round concluded (stable names for logs: hs_layout_verdict_name). */
+enum hs_layout_verdict {
+    HS_LAYOUT_V_STATIC = 1, /* "static": mode static, nothing decided */
+    HS_LAYOUT_V_EVIDENCE,   /* "evidence": too few writes with known changes */
+    HS_LAYOUT_V_BEST,       /* "best": the hot set in force is the cheapest */
+    HS_LAYOUT_V_SMALL_GAIN, /* "small_gain": cheaper, but not by min_gain at the bounds */
+    HS_LAYOUT_V_CONFIRMING, /* "confirming": the winner has not won confirm_rounds yet */
+    HS_LAYOUT_V_SPACING,    /* "spacing": the last change is too recent */
+    HS_LAYOUT_V_MIGRATION,  /* "migration": the winner has not earned its migration yet */
+    HS_LAYOUT_V_CHANGED,    /* "changed": the hot set changed (epoch + 1) */
+};
+const char *hs_layout_verdict_name(enum hs_layout_verdict v);
+
 struct hs_layout_decision {
+    enum hs_layout_verdict verdict;
     bool write;                   /* `next` differs from the current record: write it */
     bool changed;                 /* the hot set changed (next.epoch is one more) */
     struct hs_layout_record next; /* the record to write (a copy of the current one if !write) */

@@ -21,15 +21,27 @@ struct hs_relayout_target {
     bool done;                   /* scanned to the end for this epoch */
 };
 
+/* The last decision logged at info for a collection (a round that concludes the same is logged
+ * at debug). */
+struct hs_layout_logged {
+    char *collection; /* heap */
+    int verdict;      /* enum hs_layout_verdict */
+    char *best;       /* heap csv */
+};
+#define HS_LAYOUT_LOGGED_MAX 1024
+
 struct hs_healer_layout {
     struct hs_http_client *gw_client; /* secret, HS_LAYOUT_GW_TIMEOUT_MS */
     int64_t next_round_mono_ms;
-    char **gw_urls; /* gateways that answered the last round (heap) */
+    long long leadership; /* stats.leader_changes when the rounds were last scheduled */
+    char **gw_urls;       /* gateways that answered the last round (heap) */
     size_t n_gw_urls;
     size_t next_gw; /* round-robin for re-layouts */
     struct hs_relayout_target *targets;
     size_t n_targets;
     size_t next_target;
+    struct hs_layout_logged *logged;
+    size_t n_logged;
     double tokens; /* re-layout budget: objects that may be sent now */
     int64_t tokens_mono_ms;
 };

@@ -39,6 +39,10 @@ struct model {
     double reads_per_write;
     struct mset *cs, *rs;
     size_t ncs, nrs;
+    /* per field, the sets holding it (for incremental evaluation): adj[i][0..n_adj[i]) are set
+     * indexes, change sets first (< ncs), then read sets (ncs + r) */
+    uint32_t **adj;
+    size_t *n_adj;
 };
 
 void hs_layout_config_defaults(struct hs_layout_config *cfg)
@@ -192,12 +196,33 @@ static void model_build(struct model *m, const struct hs_layout_input *in,
             m->has_evidence[m->rs[s].idx[j]] = true;
     }
     m->proj = fmax(m->proj, nonneg(in->proj_reads));
+    m->adj = hs_xcalloc(nf + 1, sizeof *m->adj);
+    m->n_adj = hs_xcalloc(nf + 1, sizeof *m->n_adj);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t t = 0; t < m->ncs + m->nrs; t++) {
+            const struct mset *ms = t < m->ncs ? &m->cs[t] : &m->rs[t - m->ncs];
+            for (size_t j = 0; j < ms->n; j++) {
+                size_t i = ms->idx[j];
+                if (pass == 1)
+                    m->adj[i][m->n_adj[i]] = (uint32_t)t;
+                m->n_adj[i]++;
+            }
+        }
+        for (size_t i = 0; pass == 0 && i < nf; i++) {
+            m->adj[i] = m->n_adj[i] ? hs_xcalloc(m->n_adj[i], sizeof **m->adj) : NULL;
+            m->n_adj[i] = 0;
+        }
+    }
     double writes = nonneg(in->writes);
     m->reads_per_write = writes > 0 ? m->proj / writes : 0;
 }
 
 static void model_release(struct model *m)
 {
+    for (size_t i = 0; i < m->nf; i++)
+        free(m->adj[i]);
+    free(m->adj);
+    free(m->n_adj);
     for (size_t s = 0; s < m->ncs; s++)
         free(m->cs[s].idx);
     for (size_t s = 0; s < m->nrs; s++)
@@ -307,35 +332,134 @@ static bool within_caps(const struct search *s, const bool *hot)
     return h <= s->m->cfg->hot_max_bytes && n <= s->m->cfg->hot_max_fields;
 }
 
+/* Incremental evaluation for the search: flipping one field changes h by its bytes, the residual
+ * product by its factor, and only the sets that hold it. A trial flip is undone exactly (saved
+ * scalars, counters walked back), so trials leave no rounding behind. */
+struct inc {
+    double h;          /* expected hot bytes */
+    double h_free;     /* of those, the unpinned fields' (what the cap limits) */
+    size_t n_hot;      /* hot fields in the model */
+    double prod;       /* product of (1 - r_f) over cold fields whose r_f < 1 */
+    size_t zeros;      /* cold fields with r_f >= 1 (the product is 0 while any) */
+    double pure;       /* weight of the change sets wholly hot */
+    double hit;        /* weight of the read sets wholly hot */
+    uint32_t *missing; /* per set (change sets, then read sets): names not hot, +1 when `more` */
+};
+
+static void inc_init(const struct search *s, const bool *hot, struct inc *st)
+{
+    const struct model *m = s->m;
+    st->h = 0;
+    st->h_free = 0;
+    st->n_hot = 0;
+    st->prod = 1;
+    st->zeros = 0;
+    st->pure = 0;
+    st->hit = 0;
+    st->missing = hs_xcalloc(m->ncs + m->nrs + 1, sizeof *st->missing);
+    for (size_t i = 0; i < m->nf; i++) {
+        if (hot[i]) {
+            st->h += m->p[i] * m->size[i];
+            st->h_free += s->forced[i] ? 0 : m->p[i] * m->size[i];
+            st->n_hot++;
+        } else if (m->resid[i] >= 1)
+            st->zeros++;
+        else
+            st->prod *= 1 - m->resid[i];
+    }
+    for (size_t t = 0; t < m->ncs + m->nrs; t++) {
+        const struct mset *ms = t < m->ncs ? &m->cs[t] : &m->rs[t - m->ncs];
+        uint32_t miss = ms->more;
+        for (size_t j = 0; j < ms->n; j++)
+            miss += !hot[ms->idx[j]];
+        st->missing[t] = miss;
+        if (miss == 0 && t < m->ncs)
+            st->pure += ms->w;
+        else if (miss == 0)
+            st->hit += ms->w;
+    }
+}
+
+/* Flips field i in hot and st (the scalars are restored by the caller when undoing). */
+static void inc_flip(const struct search *s, bool *hot, struct inc *st, size_t i)
+{
+    const struct model *m = s->m;
+    bool now_hot = !hot[i];
+    hot[i] = now_hot;
+    double bytes = m->p[i] * m->size[i];
+    st->h += now_hot ? bytes : -bytes;
+    if (!s->forced[i])
+        st->h_free += now_hot ? bytes : -bytes;
+    st->n_hot += now_hot ? 1 : (size_t)-1;
+    if (m->resid[i] >= 1)
+        st->zeros += now_hot ? (size_t)-1 : 1;
+    else if (now_hot)
+        st->prod /= 1 - m->resid[i];
+    else
+        st->prod *= 1 - m->resid[i];
+    for (size_t k = 0; k < m->n_adj[i]; k++) {
+        uint32_t t = m->adj[i][k];
+        const struct mset *ms = t < m->ncs ? &m->cs[t] : &m->rs[t - m->ncs];
+        double *sum = t < m->ncs ? &st->pure : &st->hit;
+        if (now_hot && --st->missing[t] == 0)
+            *sum += ms->w;
+        else if (!now_hot && st->missing[t]++ == 0)
+            *sum -= ms->w;
+    }
+}
+
+/* J at the point estimates from the incremental state (as eval with lo_hi 0). */
+static double inc_total(const struct model *m, const struct inc *st)
+{
+    const struct hs_layout_config *cfg = m->cfg;
+    double beta = cfg->blob_cost_bytes;
+    double pure = st->pure + (st->zeros ? 0 : m->resid_w * st->prod);
+    double p = m->known > 0 ? fmin(1, pure / m->known) : 1;
+    double q = m->proj > 0 ? fmin(1, st->hit / m->proj) : 0;
+    double h = st->h, d = m->doc, cold = fmax(0, d - h);
+    double w = p * (3 * h + 3 * beta) + (1 - p) * (3 * h + 1.5 * cold + 9 * beta);
+    double r = q * (h + beta) + (1 - q) * (d + 5 * beta);
+    return w + cfg->read_weight * m->reads_per_write * r +
+           cfg->storage_weight * (3 * h + 1.5 * cold);
+}
+
 /* Best single add or remove until none lowers J. hot is updated in place; returns its J. */
 static double local_search(const struct search *s, bool *hot)
 {
     const struct model *m = s->m;
-    struct hs_layout_cost c;
-    eval(m, hot, 0, &c);
-    double best = c.total;
+    const struct hs_layout_config *cfg = m->cfg;
+    struct inc st;
+    inc_init(s, hot, &st);
+    double best = inc_total(m, &st);
     for (size_t iter = 0; iter < 4 * m->nf + 4; iter++) {
         long pick = -1;
         double pick_j = best;
         for (size_t i = 0; i < m->nf; i++) {
             if (s->forced[i] || (!hot[i] && (!s->allowed[i] || !m->has_evidence[i])))
                 continue;
-            hot[i] = !hot[i];
-            if (within_caps(s, hot)) {
-                eval(m, hot, 0, &c);
+            struct inc saved = st;
+            inc_flip(s, hot, &st, i);
+            /* the caps (as within_caps; a small slack for the running sum's rounding) */
+            if (st.h_free <= cfg->hot_max_bytes * (1 + 1e-12) &&
+                st.n_hot + s->extra_names <= cfg->hot_max_fields) {
+                double j = inc_total(m, &st);
                 /* strictly better by a margin: no churn between equal sets */
-                if (c.total < pick_j - 1e-9 * (1 + pick_j)) {
-                    pick_j = c.total;
+                if (j < pick_j - 1e-9 * (1 + pick_j)) {
+                    pick_j = j;
                     pick = (long)i;
                 }
             }
-            hot[i] = !hot[i];
+            inc_flip(s, hot, &st, i); /* counters back */
+            st = saved;               /* scalars back, bit for bit */
         }
         if (pick < 0)
             break;
-        hot[pick] = !hot[pick];
-        best = pick_j;
+        inc_flip(s, hot, &st, (size_t)pick);
+        free(st.missing);
+        inc_init(s, hot, &st); /* a fresh state per accepted move: no drift */
+        best = inc_total(m, &st);
     }
+    free(st.missing);
     return best;
 }
 

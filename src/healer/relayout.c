@@ -85,6 +85,7 @@ static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *h
 struct cand {
     char *key; /* object key (heap) */
     int64_t rev;
+    char *before; /* the scan cursor before it (heap etcd key, NULL = the start) */
 };
 
 struct walk {
@@ -147,7 +148,10 @@ static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const
     long status = 0;
     enum hs_err err = hs_http_client_request(st->gw_client, "POST", url, path, &reply, &status);
     if (err == HS_OK && status == 200) {
-        atomic_fetch_add(&h->stats.relayout_objects, 1);
+        /* counted when something was written ("current": already split so) */
+        if (hs_buf_append(&reply, "", 1) == HS_OK &&
+            strstr((const char *)reply.data, "\"outcome\":\"rewritten\""))
+            atomic_fetch_add(&h->stats.relayout_objects, 1);
         HS_LOG_INFO("relayout", "key='%s' rev=%" PRId64 " gw=%s reply=%.*s", c->key, c->rev, url,
                     (int)(reply.len > 200 ? 200 : reply.len), (const char *)reply.data);
     } else if (err == HS_OK && (status == 409 || status == 412 || status == 404)) {
@@ -193,10 +197,21 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64, t->collection, t->epoch);
             st->next_target++;
         }
+        bool skipped = false;
         for (size_t i = 0; i < w.n; i++) {
-            if (hs_healer_leading(h) && hs_clock_mono_ms() < deadline + HS_LAYOUT_GW_TIMEOUT_MS)
+            if (!skipped && hs_healer_leading(h) &&
+                hs_clock_mono_ms() < deadline + HS_LAYOUT_GW_TIMEOUT_MS) {
                 relayout_one(h, st, &w.c[i]);
+            } else if (!skipped) {
+                /* out of time: the scan resumes just before this one next pass */
+                skipped = true;
+                free(t->after);
+                t->after = w.c[i].before;
+                w.c[i].before = NULL;
+                t->done = false;
+            }
             free(w.c[i].key);
+            free(w.c[i].before);
         }
         if (err != HS_OK || hs_clock_mono_ms() >= deadline || !hs_healer_leading(h))
             break;

@@ -30,9 +30,11 @@ JSON_CT = {"Content-Type": "application/json"}
 def cl(tmp_path_factory):
     env = {"HS_HEALER_PASS_INTERVAL": "300ms", "HS_HEALER_LAYOUT_INTERVAL": "1s",
            "HS_HEALER_LAYOUT_MIN_CHANGE": "0s", "HS_HEALER_LAYOUT_MIN_WRITES": "40",
-           "HS_HEALER_RELAYOUT_RATE": "0"}
+           "HS_HEALER_RELAYOUT_RATE": "50"}
     c = start_with_env(str(tmp_path_factory.mktemp("adaptheal")), env, nodes=6, gateways=2,
                        healers=2)
+    # per-field digests in manifests: a PUT's changed fields are known (the upgrade flag)
+    c.etcd_put(CONFIG + "manifest-fields", "on")
     yield c
     c.stop()
 
@@ -117,10 +119,17 @@ def test_relayout_rewrites_without_changing_content_or_etag(cl):
     assert r.status_code == 200 and r.json()["outcome"] == "current", r.text
     # like_count demoted, score promoted: the object is re-split
     set_hot_fields(cl, "score")
+    st = subprocess.run([HS_BIN, "stat", "rl:1", "--url", gw, "--etcd", cl.etcd],
+                        capture_output=True, text=True, timeout=30)
+    assert st.returncode == 0 and "like_count HOT" in st.stdout and "OLDER" in st.stdout, st.stdout
     r = relayout(cl, gw, "rl:1", m0["mod_revision"])
     assert r.status_code == 200 and r.json()["outcome"] == "rewritten", r.text
     m1 = manifest(gw, "rl:1")
     assert hot_of(m1) == ["score"]
+    st = subprocess.run([HS_BIN, "stat", "rl:1", "--url", gw, "--etcd", cl.etcd],
+                        capture_output=True, text=True, timeout=30)
+    assert "score HOT" in st.stdout and "like_count cold" in st.stdout, st.stdout
+    assert "layout       current" in st.stdout, st.stdout
     assert m1["etag"] == m0["etag"] and m1["ver"] == m0["ver"] + 1
     assert m1["ctime_ms"] == m0["ctime_ms"]
     g1 = requests.get(f"{gw}/v1/objects/rl:1", timeout=10)
@@ -207,29 +216,68 @@ def cli(c, *args):
 def test_pins_and_static_mode_are_respected(cl):
     if not stats_served(cl):
         pytest.skip("gateways do not serve /v1/admin/field-stats (gateway statistics missing)")
+    gw = gws(cl)[0]
     r = cli(cl, "layout", "pin", "pin:", "--hot", "bio", "--cold", "score")
     assert r.returncode == 0, r.stderr
-    write_workload(cl, "pin:", 200)
-
-    def decided():
-        rec = layout_record(cl, "pin:")
-        return rec and rec["epoch"] >= 1
-    wait_until(decided, timeout=60, what="a layout record for pin:")
     rec = layout_record(cl, "pin:")
-    assert "bio" in rec["hot"] and "score" not in rec["hot"]
-    assert rec["pin_hot"] == ["bio"] and rec["pin_cold"] == ["score"]
-    # static: the hot set stays whatever the workload does
+    assert rec["pin_hot"] == ["bio"] and rec["pin_cold"] == ["score"] and rec["epoch"] == 0
+    # gateways split with the pins (score changes on every write, yet stays cold)
+    wait_until(lambda: (put(gw, "pin:probe", doc(1)) and
+                        "bio" in hot_of(manifest(gw, "pin:probe"))), timeout=20,
+               what="gateways splitting with the pins")
+    write_workload(cl, "pin:", 200)
+    time.sleep(3)  # decision rounds
+    rec = layout_record(cl, "pin:")
+    assert "score" not in rec["hot"] and (rec["epoch"] == 0 or "bio" in rec["hot"])
+    m = manifest(gw, "pin:3")
+    assert "bio" in hot_of(m) and "score" not in hot_of(m)
+    show = cli(cl, "layout", "show", "pin:", "--secret-file", cl.info["secret_file"])
+    assert show.returncode == 0, show.stderr
+    assert "bio HOT" in show.stdout and "score cold" in show.stdout, show.stdout
+    # static freezes what is in force; releasing the cold pin then changes nothing
     r = cli(cl, "layout", "pin", "pin:", "--mode", "static")
     assert r.returncode == 0, r.stderr
     frozen = layout_record(cl, "pin:")
-    assert frozen["mode"] == "static" and frozen["pin_hot"] == ["bio"]
+    assert frozen["mode"] == "static" and frozen["epoch"] >= 1 and "bio" in frozen["hot"]
+    assert cli(cl, "layout", "pin", "pin:", "--cold", "none").returncode == 0
     write_workload(cl, "pin:", 100, start=200)
-    time.sleep(3)  # three decision rounds
+    time.sleep(3)
     now = layout_record(cl, "pin:")
     assert now["hot"] == frozen["hot"] and now["epoch"] == frozen["epoch"]
-    out = cli(cl, "layout", "show", "pin:")
-    assert out.returncode == 0, out.stderr
-    assert "static" in out.stdout and "bio" in out.stdout
+    # adaptive again: score, changed on every write, is promoted by the healer
+    assert cli(cl, "layout", "pin", "pin:", "--mode", "adaptive").returncode == 0
+    write_workload(cl, "pin:", 100, start=300)
+    wait_until(lambda: "score" in layout_record(cl, "pin:")["hot"], timeout=60,
+               what="score promoted once the collection is adaptive again")
+    assert "bio" in layout_record(cl, "pin:")["hot"]
+
+
+def test_healer_relayouts_objects_after_a_demotion(cl):
+    gw = gws(cl)[0]
+    assert cli(cl, "layout", "pin", "dm:", "--hot", "bio").returncode == 0
+    keys = [f"dm:{i}" for i in range(12)]
+
+    def all_hot():
+        for k in keys:
+            put(gw, k, doc(5, title=k))
+        return all("bio" in hot_of(manifest(gw, k)) for k in keys)
+    wait_until(all_hot, timeout=20, what="objects written with bio hot")
+    before = {k: (manifest(gw, k), requests.get(f"{gw}/v1/objects/{k}", timeout=10)) for k in keys}
+    # bio demoted: the healer's background re-layout moves it to the cold part of every object
+    assert cli(cl, "layout", "pin", "dm:", "--hot", "none", "--cold", "bio").returncode == 0
+    wait_until(lambda: all("bio" not in hot_of(manifest(gw, k)) for k in keys), timeout=60,
+               what="the healer re-laying out every dm: object")
+    for k in keys:
+        m0, g0 = before[k]
+        m1 = manifest(gw, k)
+        g1 = requests.get(f"{gw}/v1/objects/{k}", timeout=10)
+        assert m1["etag"] == m0["etag"] and g1.content == g0.content
+        assert m1["ver"] == m0["ver"] + 1
+    leader = leader_of(cl)
+    text = requests.get(cl.proc(leader)["url"] + "/metrics", timeout=5).text
+    done = [int(l.split()[-1]) for l in text.splitlines()
+            if l.startswith("hybridstore_healer_relayout_objects ")]
+    assert done and done[0] >= len(keys), text
 
 
 def leader_of(c):

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -50,7 +51,8 @@ struct sim {
     struct hs_layout_config cfg;
     struct hs_layout_fields deflt;
     int64_t now_ms;
-    int changes; /* epochs published */
+    int changes;                    /* epochs published */
+    enum hs_layout_verdict verdict; /* of the last round */
     struct hs_layout_fields pin_hot, pin_cold;
 };
 
@@ -255,6 +257,8 @@ static void round_once(struct sim *s)
         free(text);
     }
     s->changes += d.changed;
+    s->verdict = d.verdict;
+    assert_true(d.changed == (d.verdict == HS_LAYOUT_V_CHANGED));
     if (getenv("HS_TEST_VERBOSE"))
         print_message("round %llu: %s\n", (unsigned long long)s->total, d.reason);
     hs_layout_decision_release(&d);
@@ -373,6 +377,7 @@ static void steady_noisy_run_never_flaps(void **state)
     int64_t epoch = s.rec.epoch;
     run(&s, 200000);
     assert_int_equal(s.changes, after);
+    assert_true(s.verdict == HS_LAYOUT_V_BEST || s.verdict == HS_LAYOUT_V_SMALL_GAIN);
     assert_int_equal(s.rec.epoch, epoch);
     sim_release(&s);
 }
@@ -467,6 +472,8 @@ static void static_mode_never_changes(void **state)
     s.has_rec = true;
     run(&s, 20000);
     assert_int_equal(s.changes, 0);
+    assert_int_equal(s.verdict, HS_LAYOUT_V_STATIC);
+    assert_string_equal(hs_layout_verdict_name(s.verdict), "static");
     assert_int_equal(s.rec.epoch, 3);
     char *csv = hs_layout_fields_csv(&s.rec.hot);
     assert_string_equal(csv, "history");
@@ -501,6 +508,7 @@ static void too_little_evidence_keeps_the_default(void **state)
     sim_init(&s, user_fields, N_USER);
     run(&s, 500);
     assert_int_equal(s.changes, 0);
+    assert_int_equal(s.verdict, HS_LAYOUT_V_EVIDENCE);
     assert_false(s.has_rec);
     sim_release(&s);
 }
@@ -528,6 +536,76 @@ static void report_explains_each_field(void **state)
     sim_release(&s);
 }
 
+/* The sketch's limits (64 fields, 32 change sets and 32 read sets of up to 16 names): one search
+ * is still cheap (the time is printed, not asserted: the box may be loaded). */
+static void a_full_sketch_is_searched_quickly(void **state)
+{
+    (void)state;
+    enum { NF = 64, NS = 32, SET = 12 };
+    static char names[NF][16];
+    struct hs_layout_field_in f[NF];
+    struct hs_layout_set_in cs[NS], rs[NS];
+    const char *cs_names[NS][SET], *rs_names[NS][SET];
+    uint64_t r = 7;
+    for (int i = 0; i < NF; i++) {
+        snprintf(names[i], sizeof names[i], "field%02d", i);
+        f[i] = (struct hs_layout_field_in){names[i], 10000, 100.0 * (i % 17 + 1),
+                                           10000.0 * (8 << (i % 9))};
+    }
+    for (int k = 0; k < NS; k++) {
+        for (int j = 0; j < SET; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            cs_names[k][j] = names[(r >> 33) % NF];
+            rs_names[k][j] = names[(r >> 40) % NF];
+        }
+        cs[k] = (struct hs_layout_set_in){cs_names[k], 1 + k % SET, false, 300.0 - k};
+        rs[k] = (struct hs_layout_set_in){rs_names[k], 1 + k % 4, false, 50.0};
+    }
+    struct hs_layout_input in = {.writes = 10000,
+                                 .puts = 10000,
+                                 .known = 10000,
+                                 .proj_reads = 1600,
+                                 .fields = f,
+                                 .n_fields = NF,
+                                 .csets = cs,
+                                 .n_csets = NS,
+                                 .rsets = rs,
+                                 .n_rsets = NS,
+                                 .writes_total = 10000};
+    struct hs_layout_config cfg;
+    hs_layout_config_defaults(&cfg);
+    struct hs_layout_fields best = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 10; i++)
+        hs_layout_search(&in, &cfg, NULL, NULL, NULL, &best);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message(
+        "full sketch: %.2f ms per search, %zu fields hot\n",
+        ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) / 10,
+        best.n);
+    assert_true(best.n <= cfg.hot_max_fields);
+    /* a local optimum under the full evaluation too: no single legal flip is cheaper (the
+     * search evaluates flips incrementally) */
+    struct hs_layout_cost c0, c1;
+    hs_layout_evaluate(&in, &cfg, &best, 0, &c0);
+    for (int i = 0; i < NF; i++) {
+        struct hs_layout_fields one = {0}, flipped = {0};
+        const char *nm = names[i];
+        assert_int_equal(hs_layout_fields_set(&one, &nm, 1), HS_OK);
+        if (hs_layout_fields_contains(&best, nm))
+            hs_layout_fields_combine(&best, NULL, &one, &flipped);
+        else
+            hs_layout_fields_combine(&best, &one, NULL, &flipped);
+        hs_layout_evaluate(&in, &cfg, &flipped, 0, &c1);
+        if (c1.hot_bytes <= cfg.hot_max_bytes && flipped.n <= cfg.hot_max_fields)
+            assert_true(c1.total >= c0.total * (1 - 1e-9));
+        hs_layout_fields_release(&one);
+        hs_layout_fields_release(&flipped);
+    }
+    hs_layout_fields_release(&best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +619,7 @@ int main(void)
         cmocka_unit_test(size_and_name_caps_hold),
         cmocka_unit_test(too_little_evidence_keeps_the_default),
         cmocka_unit_test(report_explains_each_field),
+        cmocka_unit_test(a_full_sketch_is_searched_quickly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
