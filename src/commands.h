@@ -20,5 +20,6 @@ int hs_cmd_config(int argc, char **argv);      /* src/cli/cmd_status.c */
 int hs_cmd_bench(int argc, char **argv);       /* src/cli/cmd_bench.c */
 int hs_cmd_key(int argc, char **argv);         /* src/cli/cmd_s3admin.c */
 int hs_cmd_bucket(int argc, char **argv);      /* src/cli/cmd_s3admin.c */
+int hs_cmd_layout(int argc, char **argv);      /* src/cli/cmd_layout.c */
 
 #endif

@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"key", NULL, hs_cmd_key, "S3 access keys: key create [--buckets a,b] [--read-only] | ls | rm"},
     {"bucket", NULL, hs_cmd_bucket, "S3 buckets: bucket create NAME [--strategy S] | ls | rm"},
     {"debug", NULL, hs_cmd_debug, "inspect data: debug shard FILE, debug place KEY ..."},
+    {"layout", NULL, hs_cmd_layout, "adaptive hot fields: layout show [COLL], layout pin COLL"},
 };
 
 static void usage(FILE *out)

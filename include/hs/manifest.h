@@ -13,6 +13,7 @@
  * | nodes/<node-id>            | node registration (registration.h)     | hs_meta_key_node     |
  * | gateways/<gw-id>           | gateway registration (registration.h)  | hs_meta_key_gateway  |
  * | config/<name>              | cluster-wide setting                   | hs_meta_key_config   |
+ * | layout/<collection>        | layout record JSON (layout.h)          | hs_meta_key_layout   |
  * | healer/leader              | election name                          | HS_META_KEY_HEALER_LEADER
  * | upload/<object-key>\x01<id> | multipart upload record (upload.h)     | hs_meta_key_upload   |
  * | upart/<upload-id>/<nnnnn>  | multipart part record (upload.h)       | hs_meta_key_upart    |
@@ -61,6 +62,11 @@
  * |            |         | same array, compact (escapes may be normalised by jansson)      |
  * | attrs      | object  | format version 2, optional (manifest_attrs.c): what an S3 client |
  * |            |         | stored beside the bytes, handed back on GET/HEAD; table below   |
+ * | fdig       | string  | optional, format version 2 (manifest_fields.c), field_hybrid    |
+ * |            |         | only: XXH3-64 digest of each top-level value (split.h           |
+ * |            |         | hs_split_field), one per order entry in that order, 8 bytes     |
+ * |            |         | big-endian each, all as unpadded base64url; at most              |
+ * |            |         | HS_MANIFEST_FDIG_MAX fields. The hot flags are the order's.      |
  *
  * Format version 2 = version 1 plus optional members, each owned by one file; a writer emits
  * "v": 2 only when it writes one of them (a manifest without them is written as version 1), and
@@ -88,6 +94,10 @@
  *
  * The etag field of an S3 write holds the lower-case hex MD5 of the body (multipart:
  * "<hex>-<parts>"); native writes keep the txn id there.
+ *
+ * Version-1 code answers HS_EPROTO for "v": 2 (it leaves the record alone), never misreads
+ * it; a "v": 1 record holding a version-2 member is HS_ECORRUPT. fdig is written only when the
+ * cluster allows it (config/manifest-fields, docs/configuration.md).
  *
  * A part (replicated: "replicas"; ec: "k", "m", "stripe"):
  *
@@ -206,15 +216,18 @@
 #define HS_META_PREFIX_NODES      HS_META_ROOT "nodes/"
 #define HS_META_PREFIX_GATEWAYS   HS_META_ROOT "gateways/"
 #define HS_META_PREFIX_CONFIG     HS_META_ROOT "config/"
+#define HS_META_PREFIX_LAYOUT     HS_META_ROOT "layout/" /* layout.h */
 #define HS_META_KEY_HEALER_LEADER HS_META_ROOT "healer/leader"
 
 /* Node id prefix of a blob that no live node could take when it was written (a degraded
  * write): no node holds it, and the healer places it at once ("unplaced-<index>"). */
 #define HS_META_NODE_UNPLACED_PREFIX "unplaced-"
 
-#define HS_MANIFEST_VERSION           1
-#define HS_MANIFEST_VERSION_2         2 /* version 1 + optional members (table below) */
-#define HS_TXN_RECORD_VERSION         2 /* written; version 1 is still decoded */
+#define HS_MANIFEST_VERSION           1    /* written when no version-2 member is present */
+#define HS_MANIFEST_VERSION_2         2    /* version 1 + optional members (table above) */
+#define HS_MANIFEST_VERSION_MAX       2    /* decoded: 1..this */
+#define HS_MANIFEST_FDIG_MAX          1024 /* fields a fdig member may cover */
+#define HS_TXN_RECORD_VERSION         2    /* written; version 1 is still decoded */
 #define HS_RETIRE_RECORD_VERSION      1
 #define HS_TXN_NODES_MAX              20    /* nodes a record names: the widest segment */
 #define HS_TXN_SEGS_MAX               16384 /* segments a record part may name */
@@ -330,6 +343,7 @@ struct hs_manifest {
     int32_t field_order_version; /* field_hybrid: order record format (split.h); else 0 */
     char *field_order_json;      /* field_hybrid: compact JSON array of strings (heap); else NULL */
     struct hs_manifest_attrs *attrs; /* version 2 "attrs" (heap), NULL when absent */
+    char *field_digests;             /* v2 "fdig" (manifest_fields.c): heap text, or NULL: absent */
 };
 
 enum hs_txn_state {
@@ -505,6 +519,33 @@ enum hs_err hs_manifest_attrs_validate(const struct hs_manifest_attrs *a, char *
                                        size_t why_len);
 /* Base64 chars of a checksum algorithm's digest ("crc32" -> 8), 0 for an unknown name. */
 size_t hs_manifest_checksum_b64_len(const char *alg);
+/* ---- field digests, format version 2 (manifest_fields.c) ---- */
+
+/* One top-level field of a field_hybrid object, from its order record and fdig. */
+struct hs_manifest_field {
+    char *name;      /* heap, unescaped, NUL-terminated (may also hold NUL: use name_len) */
+    size_t name_len; /* bytes */
+    bool hot;        /* stored in the hot part */
+    bool has_digest; /* the manifest has fdig */
+    uint64_t digest; /* its value's digest when has_digest */
+};
+/* The "v" encode writes for m: 2 when it holds a version-2 member (attrs, fdig, a packed part),
+ * else 1. */
+int hs_manifest_format_version(const struct hs_manifest *m);
+/* fdig text of n digests (heap, free()); n <= HS_MANIFEST_FDIG_MAX. */
+char *hs_manifest_fdig_encode(const uint64_t *digests, size_t n);
+/* Digests of a fdig text: *out heap (free()), *n_out of them. HS_EINVAL (outs untouched) for
+ * a text that is not exactly what hs_manifest_fdig_encode writes. */
+enum hs_err hs_manifest_fdig_decode(const char *text, uint64_t **out, size_t *n_out);
+/* The rules of fdig against m with n_order order entries; HS_OK when absent. */
+enum hs_err hs_manifest_fdig_check(const struct hs_manifest *m, size_t n_order, char *why,
+                                   size_t why_len);
+/* m's fields in document order: *out heap array of *n_out (hs_manifest_fields_free).
+ * HS_EINVAL when m is not field_hybrid, HS_ECORRUPT for an order record or fdig that does not
+ * parse (a validated manifest always does). */
+enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manifest_field **out,
+                                    size_t *n_out);
+void hs_manifest_fields_free(struct hs_manifest_field *f, size_t n);
 
 /* ---- write-ahead records (manifest_txn.c) ---- */
 

@@ -127,6 +127,17 @@ size_t hs_split_hotset_count(const struct hs_split_hotset *hs);
 /* ---- split ------------------------------------------------------------------------------------
  */
 
+/* One top-level member of a split document (hs_split_result.fields). Its digest is XXH3-64
+ * (seed 0) of the value's canonical form (whitespace outside strings removed, everything else
+ * byte-exact, as for the cold hash): equal digests mean the stored value need not change. */
+struct hs_split_field {
+    uint64_t digest;   /* of the value, see above */
+    uint32_t name_off; /* unescaped key: names.data + name_off, name_len bytes */
+    uint32_t name_len;
+    uint32_t value_len; /* bytes of the value as sent */
+    bool hot;           /* went to the hot part */
+};
+
 struct hs_split_result {
     struct hs_buf hot;                      /* hot part, see top of file */
     struct hs_buf cold;                     /* cold part */
@@ -134,6 +145,14 @@ struct hs_split_result {
     uint8_t cold_hash[HS_SPLIT_HASH_BYTES]; /* hash of the canonical cold part */
     size_t n_hot;                           /* members in the hot part */
     size_t n_cold;                          /* members in the cold part */
+    /* Per-member details: set want_fields after hs_split_result_init to have hs_split_document
+     * fill fields[0..n_fields) (document order, n_hot + n_cold of them) and names (unescaped
+     * keys back to back; not bounded by max_bytes: at most the document's size). */
+    bool want_fields;
+    struct hs_split_field *fields; /* heap, owned by the result */
+    size_t n_fields;
+    size_t fields_cap;
+    struct hs_buf names;
 };
 
 /* Empty result whose three buffers may each grow up to max_bytes (0 = unlimited). */

@@ -84,4 +84,9 @@ const char *hs_cli_url(const char *flag);
  * Heap string (free()), or NULL with a message on stderr. */
 char *hs_cli_read_secret(const char *cmd, const char *path);
 
+/* `stat KEY` of a field_hybrid object (cmd_layout.c): prints each top-level field's part from
+ * the manifest's order record (JSON text) and whether the object's split differs from the one
+ * its collection's layout (record in etcd at `etcd`, default hot set) gives a new write. */
+void hs_cli_layout_stat(const char *key, const char *order_json, const char *etcd);
+
 #endif

@@ -28,6 +28,7 @@ struct obj_config {
     bool json;
     int64_t page_size;
     int64_t timeout_ms;
+    char *etcd; /* stat: where the collection's layout record is read */
 };
 
 static const char *const strategies[] = {"auto", "replication", "ec", "field_hybrid", NULL};
@@ -90,7 +91,15 @@ static const struct hs_opt ls_opts[] = {
     OPT_JSON,
     OPT_TIMEOUT,
 };
-static const struct hs_opt stat_opts[] = {OPT_URL, OPT_JSON, OPT_TIMEOUT};
+static const struct hs_opt stat_opts[] = {
+    OPT_URL,
+    OPT_JSON,
+    OPT_TIMEOUT,
+    {.name = "etcd",
+     .type = HS_OPT_STRING,
+     FIELD(etcd),
+     .def = "http://127.0.0.1:8100",
+     .help = "etcd endpoints for the collection's layout record (field_hybrid objects)"}};
 
 #define SPEC(cmd, opts_, args, text)                                                               \
     {                                                                                              \
@@ -110,7 +119,9 @@ static const struct hs_config_spec ls_spec =
          "Lists objects (size, modified time UTC, strategy, key) in key order, all pages.");
 static const struct hs_config_spec stat_spec =
     SPEC("stat", stat_opts, "KEY",
-         "Shows object KEY's manifest: strategy, sizes, version and every blob with its node.");
+         "Shows object KEY's manifest: strategy, sizes, version and every blob with its node; "
+         "for field_hybrid each field's part and whether the object has an older layout than "
+         "its collection's (read from --etcd).");
 
 /* hs_config knows only --long flags: let `get KEY -o FILE` work as users expect. The copy
  * borrows argv's strings. */
@@ -512,6 +523,11 @@ int hs_cmd_stat(int argc, char **argv)
             printf("%.*s\n", (int)resp.body.len, (const char *)resp.body.data);
         else
             print_stat(j);
+        json_t *order_a = json_object_get(j, "order");
+        char *order_text = json_is_array(order_a) ? json_dumps(order_a, JSON_COMPACT) : NULL;
+        if (!cfg.json && order_text)
+            hs_cli_layout_stat(pos[0], order_text, cfg.etcd);
+        free(order_text);
         json_decref(j);
         rc = HS_CLI_EXIT_OK;
     } else {

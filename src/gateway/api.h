@@ -72,6 +72,10 @@ void hs_gw_v1_admin_config_start(struct hs_http_req *r);
 enum hs_err hs_gw_v1_admin_config_body(struct hs_http_req *r, const void *data, size_t n);
 void hs_gw_v1_admin_config_done(struct hs_http_req *r);
 void hs_gw_metrics_done(struct hs_http_req *r);
+/* api_v1_relayout.c: POST /v1/admin/relayout/<key>?rev=N (the healer's re-layout) */
+void hs_gw_v1_admin_relayout_done(struct hs_http_req *r);
+/* GET /v1/admin/field-stats: this gateway's field statistics (field_stats.h snapshot JSON). */
+void hs_gw_v1_admin_field_stats_done(struct hs_http_req *r);
 
 /* api_s3_admin.c: /v1/admin/s3/keys[/<id>] and /v1/admin/s3/buckets[/<name>] (S3 access keys
  * and buckets; POST bodies are small JSON objects) */

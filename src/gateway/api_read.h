@@ -29,6 +29,16 @@ enum hs_err hs_gw_read_start(struct hs_obj_reader *rd, struct hs_gw_read_start *
  * nothing was sent: the caller answers 503 (with Retry-After). */
 enum hs_err hs_gw_respond_reader(struct hs_http_req *r, unsigned status, const char *content_type,
                                  struct hs_obj_reader *rd, struct hs_gw_read_start *st);
+/* api_project.c: the projection of key named by q ("a,b", the ?fields= value) into out (the
+ * caller's buffer, replaced), with X-HS-Projection added to r and the read counted in the field
+ * statistics. HS_EINVAL with msg for a bad list or an object that is not JSON; the errors of
+ * hs_obj_project otherwise. info describes the version read. */
+#define HS_GW_FIELDS_MAX     256  /* names in one ?fields= */
+#define HS_GW_FIELD_NAME_MAX 1024 /* bytes of one name */
+struct hs_buf;
+enum hs_err hs_gw_project(struct hs_http_req *r, const char *key, size_t klen, const char *q,
+                          struct hs_buf *out, struct hs_obj_info *info, char *msg, size_t msg_len);
+
 #define HS_GW_READ_BUSY_MSG                                                                        \
     "gateway busy: responses being sent hold body-buffer-budget; retry later"
 

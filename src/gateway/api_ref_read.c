@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/adaptive.h"
 #include "gateway/api.h"
 #include "gateway/api_common.h"
 #include "gateway/api_read.h"
@@ -27,6 +28,27 @@ static void respond_detail(struct hs_http_req *r, unsigned status, const char *p
     hs_gw_respond_json(r, status, &b);
 }
 
+/* GET /read/<key>?fields=a,b: the projection (api_project.c); errors as {"detail": ...}. */
+static void ref_project(struct hs_http_req *r, const char *key, size_t klen, const char *fields)
+{
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    struct hs_obj_info info;
+    char msg[256] = "";
+    enum hs_err err = hs_gw_project(r, key, klen, fields, &out, &info, msg, sizeof msg);
+    if (err == HS_OK) {
+        hs_gw_respond_json(r, 200, &out);
+        return;
+    }
+    hs_buf_release(&out);
+    if (err == HS_ENOENT)
+        respond_detail(r, 404, "Metadata not found for key '", key, "'");
+    else if (err == HS_EINVAL)
+        respond_detail(r, 400, msg, "", "");
+    else
+        respond_detail(r, (unsigned)hs_err_http_status(err), "Cannot read key '", key, "'");
+}
+
 void hs_gw_ref_read_done(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -38,6 +60,11 @@ void hs_gw_ref_read_done(struct hs_http_req *r)
         respond_detail(r, 404, "Metadata not found for key '", raw, "'");
         return;
     }
+    const char *fields = hs_http_req_query(r, "fields");
+    if (fields) {
+        ref_project(r, key, klen, fields);
+        return;
+    }
     struct hs_obj_reader *rd = NULL;
     struct hs_obj_info info;
     char msg[256] = "";
@@ -45,6 +72,8 @@ void hs_gw_ref_read_done(struct hs_http_req *r)
     struct hs_gw_read_start st;
     if (err == HS_OK)
         err = hs_gw_read_start(rd, &st);
+    if (err == HS_OK && hs_obj_reader_info(rd)->strategy == HS_STRATEGY_FIELD_HYBRID)
+        hs_gw_fstats_read(srv->gw, key, klen, NULL, 0, false, false);
     if (err == HS_ENOENT) {
         respond_detail(r, 404, "Metadata not found for key '", key, "'");
         goto fail;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "gateway/api.h"
+#include "gateway/adaptive.h"
 #include "gateway/api_common.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
@@ -410,6 +411,26 @@ void hs_gw_v1_admin_config_done(struct hs_http_req *r)
 
 /* ---- GET /metrics ---- */
 
+/* ---- GET /v1/admin/field-stats (routes.c's guard checks the secret) ---- */
+
+void hs_gw_v1_admin_field_stats_done(struct hs_http_req *r)
+{
+    const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
+    if (!hs_gw_fstats_on(srv->gw)) {
+        hs_gw_respond_err(r, HS_ENOENT,
+                          "this gateway counts no field statistics (--field-stats=off)");
+        return;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    enum hs_err err = hs_gw_fstats_json(srv->gw, &text, &len);
+    if (err != HS_OK) {
+        hs_gw_respond_err(r, err, "cannot encode the field statistics");
+        return;
+    }
+    hs_http_respond_take(r, 200, "application/json", text, len);
+}
+
 void hs_gw_metrics_done(struct hs_http_req *r)
 {
     struct hs_buf b;
@@ -419,6 +440,7 @@ void hs_gw_metrics_done(struct hs_http_req *r)
     struct hs_gw_budget_stats bs;
     hs_gw_budget_snapshot(srv->gw, &bs);
     hs_gw_metrics_render_budget(&b, &bs);
+    hs_gw_fstats_metrics(srv->gw, &b); /* per tracked collection (adaptive.h) */
     size_t len = 0;
     uint8_t *data = hs_buf_detach(&b, &len);
     if (!data)

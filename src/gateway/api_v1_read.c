@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "gateway/adaptive.h"
 #include "gateway/api.h"
 #include "gateway/api_common.h"
 #include "gateway/api_read.h"
@@ -202,6 +203,30 @@ static bool apply_range(struct hs_http_req *r, struct hs_obj_reader *rd,
     return true;
 }
 
+/* GET /v1/objects/<key>?fields=a,b: the projection (api_project.c), 200 application/json. */
+static void v1_project(struct hs_http_req *r, const char *key, size_t klen, const char *fields)
+{
+    if (hs_http_req_header(r, "Range")) {
+        hs_gw_respond_err(r, HS_EINVAL, "?fields= and Range cannot be combined");
+        return;
+    }
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    struct hs_obj_info info;
+    char msg[256] = "";
+    enum hs_err err = hs_gw_project(r, key, klen, fields, &out, &info, msg, sizeof msg);
+    if (err != HS_OK) {
+        hs_buf_release(&out);
+        hs_gw_respond_err(r, err, msg);
+        return;
+    }
+    char ver[24];
+    snprintf(ver, sizeof ver, "%" PRId64, info.version);
+    hs_http_add_header(r, "X-HS-Strategy", hs_strategy_name(info.strategy));
+    hs_http_add_header(r, "X-HS-Version", ver);
+    hs_gw_respond_json(r, 200, &out);
+}
+
 void hs_gw_v1_get_done(struct hs_http_req *r)
 {
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
@@ -209,6 +234,11 @@ void hs_gw_v1_get_done(struct hs_http_req *r)
     size_t klen = 0;
     if (!hs_gw_req_key(r, &key, &klen)) {
         hs_gw_respond_err(r, HS_EINVAL, "invalid object key: 1-1024 bytes of UTF-8, no controls");
+        return;
+    }
+    const char *fields = hs_http_req_query(r, "fields");
+    if (fields && !hs_http_req_is_head(r)) {
+        v1_project(r, key, klen, fields);
         return;
     }
     struct hs_obj_reader *rd = NULL;
@@ -244,6 +274,8 @@ void hs_gw_v1_get_done(struct hs_http_req *r)
         hs_gw_respond_err(r, err, err == HS_ENOENT ? "the object was deleted" : "");
         goto close;
     }
+    if (now->strategy == HS_STRATEGY_FIELD_HYBRID)
+        hs_gw_fstats_read(srv->gw, key, klen, NULL, 0, false, false);
     add_object_headers(r, now);
     if (ranged) {
         char cr[80];

@@ -45,6 +45,7 @@ struct hs_gw_opts {
     int64_t body_budget_bytes; /* bodies and segments held, all requests; 0 = 512 MiB or more */
     int64_t max_open_writes;   /* writes with a WAL record open at once; 0 = 256 */
     int64_t s3_min_part_bytes; /* S3 multipart: smallest part but the last (EntityTooSmall) */
+    bool no_field_stats;       /* count no field statistics (adaptive.h; for measuring) */
 };
 
 struct hs_gw;
@@ -139,6 +140,10 @@ struct hs_obj_put_opts {
      * members), never reuses a stored cold part, and an explicit field_hybrid write of another
      * document is HS_EINVAL. */
     bool byte_exact;
+    /* A merge patch's read-modify-write (obj_patch.c): the patch, counted as the write's
+     * change set in the field statistics instead of comparing digests. NULL otherwise. */
+    const void *stats_patch;
+    size_t stats_patch_len;
 };
 
 /* What a write did, for the front ends' answers. Heap strings are freed by
@@ -197,6 +202,22 @@ void hs_obj_writer_abort(struct hs_obj_writer *w);
 enum hs_err hs_obj_patch(struct hs_gw *gw, const char *key, size_t key_len, const void *patch,
                          size_t patch_len, const char *if_match, struct hs_obj_put_result *res,
                          char *msg, size_t msg_len);
+
+/* ---- re-layout (obj_relayout.c) ---- */
+
+struct hs_obj_relayout_result {
+    char outcome[24];   /* "rewritten", "current" (already split so), "not_field_hybrid" */
+    int64_t version;    /* rewritten: the new version number (ETag and content unchanged) */
+    int64_t hot_bytes;  /* rewritten: the new hot part's length */
+    int64_t cold_bytes; /* rewritten: the new cold part's length (0: none) */
+};
+/* Re-splits the object with the hot set a new write would use, if its manifest still has
+ * mod_revision rev, through the normal write transaction conditioned on its ETag; the commit
+ * keeps the ETag and creation time. HS_ENOENT absent, HS_ECONFLICT the manifest changed,
+ * HS_EPRECONDITION a client write won the race, other write errors as hs_obj_writer_finish. */
+enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, int64_t rev,
+                            const char *req_id, struct hs_obj_relayout_result *res, char *msg,
+                            size_t msg_len);
 
 /* ---- deletes (obj_delete.c) ---- */
 
@@ -264,6 +285,19 @@ void hs_obj_reader_close(struct hs_obj_reader *r);
 /* The current manifest (HS_ENOENT absent); out owned by the caller (hs_manifest_release). */
 enum hs_err hs_obj_manifest_get(struct hs_gw *gw, const char *key, size_t key_len,
                                 struct hs_manifest *out, int64_t *mod_revision_out);
+
+/* ---- projection reads (obj_project.c) ---- */
+
+/* The top-level members of the JSON object at key named in names[0..n) (plain UTF-8), as one
+ * compact object {"k":v,...} in document order, keys and values byte-exact; names the object
+ * does not hold are left out. When the object is field_hybrid and its manifest lists every name
+ * as hot or absent, only the hot part is read (one replica; *from_hot = true); otherwise the
+ * whole object is read and projected. out (the caller's buffer) is replaced; info describes the
+ * version read. HS_EINVAL (no names, or the object is not one JSON object), HS_ENOENT,
+ * HS_ETOOBIG (over doc-max-size), HS_EUNAVAIL; msg set. Blocks on nodes and etcd. */
+enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
+                           const char *const *names, size_t n, struct hs_buf *out,
+                           struct hs_obj_info *info, bool *from_hot, char *msg, size_t msg_len);
 
 /* ---- listing and cluster state (obj_list.c, usage.c) ---- */
 

@@ -17,6 +17,7 @@
 #include "hs/mem.h"
 #include "hs/registration.h"
 #include "hs/view.h"
+#include "gateway/adaptive.h"
 #include "hs/banned.h"
 
 #define REG_REFRESH_MS      30000 /* the value never changes; a rare rewrite heals a lost put */
@@ -143,6 +144,8 @@ enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
     if (pthread_key_create(&gw->client_key, client_free) != 0)
         HS_BUG("pthread_key_create failed");
     hs_gw_settings_init(gw);
+    hs_gw_layouts_init(gw);
+    gw->fstats = hs_gw_fstats_new(!opts->no_field_stats);
     struct hs_etcd_opts eo = {.endpoints = gw->s_endpoints, .timeout_ms = opts->etcd_timeout_ms};
     enum hs_err err = hs_etcd_new(&eo, &gw->etcd);
     if (err == HS_OK)
@@ -151,6 +154,9 @@ enum hs_err hs_gw_new(const struct hs_gw_opts *opts, struct hs_gw **out)
     if (err == HS_OK)
         err = hs_view_start(gw->etcd, HS_META_PREFIX_NODES, hs_gw_members_on_change, gw,
                             &gw->nodes_view);
+    if (err == HS_OK)
+        err = hs_view_start(gw->etcd, HS_META_PREFIX_LAYOUT, hs_gw_layouts_on_change, gw,
+                            &gw->layout_view);
     if (err == HS_OK)
         err = start_registration(gw);
     if (err != HS_OK) {
@@ -168,6 +174,8 @@ void hs_gw_free(struct hs_gw *gw)
     hs_registration_stop(gw->reg); /* revokes the lease: gateways/<id> vanishes at once */
     hs_view_stop(gw->nodes_view);
     hs_view_stop(gw->config_view);
+    hs_gw_layouts_release(gw); /* stops the layout/ view */
+    hs_gw_fstats_free(gw->fstats);
     hs_gw_members_release_all(gw);
     hs_gw_settings_release_all(gw);
     hs_etcd_free(gw->etcd);

@@ -16,6 +16,8 @@ struct hs_view_snapshot;
 struct hs_registration;
 struct hs_gw_members_snap;
 struct hs_gw_hotset_snap;
+struct hs_gw_layouts;
+struct hs_gw_fstats;
 
 /* Effective cluster-wide settings: config/replicas, config/ec-k, config/ec-m in etcd when
  * present and valid, else the gateway's flags. */
@@ -42,6 +44,9 @@ struct hs_gw {
     struct hs_registration *reg;
     struct hs_gw_budget budget;     /* bodies held whole, open writes (lock-free) */
     atomic_int_fast64_t trimmed_ms; /* last malloc_trim (monotonic ms), see hs_gw_body_release */
+    struct hs_view *layout_view;    /* layout/ records (adaptive.h, layouts.c) */
+    struct hs_gw_layouts *layouts;  /* per-collection hot sets (layouts.c) */
+    struct hs_gw_fstats *fstats;    /* field statistics (fstats.c) */
 };
 
 /* members.c: the nodes/ view's change callback, and freeing the last snapshot. */

@@ -51,6 +51,7 @@ struct hs_gateway_config {
     char *s3_region;          /* signing region */
     char *require_auth;       /* "v1", "ref", "v1,ref"; NULL = both open */
     int64_t s3_min_part_size; /* bytes */
+    bool field_stats;         /* count field statistics (adaptive layout) */
 };
 
 static const char *check_gateway_id(const void *value)
@@ -157,6 +158,12 @@ static const struct hs_opt gateway_opts[] = {
      .help = "APIs that need credentials (the cluster secret or 'Bearer <s3-access-key>:<secret>'"
              "): v1, ref or v1,ref (unset: both open; S3 always needs a signature)",
      .check = check_require_auth},
+    {.name = "field-stats",
+     .type = HS_OPT_BOOL,
+     FIELD(field_stats),
+     .def = "on",
+     .help = "count per-collection field statistics for the adaptive hot-field layout (off: "
+             "only to measure their cost; the healer then learns nothing from this gateway)"},
 };
 
 static const struct hs_config_spec gateway_spec = {
@@ -235,6 +242,7 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .body_budget_bytes = cfg->body_buffer_budget,
         .max_open_writes = cfg->max_open_writes,
         .s3_min_part_bytes = cfg->s3_min_part_size,
+        .no_field_stats = !cfg->field_stats,
     };
     enum hs_err err = hs_gw_new(&go, &rt->gw);
     if (err != HS_OK)

@@ -77,6 +77,10 @@ static const struct {
     [HS_GW_M_HEDGED_READS] = {"hedged_reads_total",
                               "Segment reads that sent a backup request to another replica or "
                               "shard because the first was slow or failed."},
+    [HS_GW_M_PROJECTIONS_HOT] = {"projections_hot_total",
+                                 "Projection reads (?fields=) served from one hot replica."},
+    [HS_GW_M_PROJECTIONS_FULL] = {"projections_full_total",
+                                  "Projection reads (?fields=) that read the whole object."},
     [HS_GW_M_WAL_ROLLED_BACK] = {"wal_rolled_back_total",
                                  "Writes refused because the healer rolled their record back."},
 };

@@ -18,6 +18,8 @@ enum hs_gw_counter {
     HS_GW_M_BLOB_DELETE_FAILURES, /* replaced blobs left to the healer's GC */
     HS_GW_M_WAL_ROLLED_BACK,      /* writes refused because the healer rolled them back */
     HS_GW_M_HEDGED_READS,         /* reads that sent a backup request to another copy/shard */
+    HS_GW_M_PROJECTIONS_HOT,      /* projection reads served from one hot replica */
+    HS_GW_M_PROJECTIONS_FULL,     /* projection reads served by reading the whole object */
     HS_GW_M_COUNT_
 };
 

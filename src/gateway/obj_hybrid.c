@@ -12,15 +12,13 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-enum hs_err hs_hybrid_split(struct hs_gw *gw, const uint8_t *doc, size_t len,
+enum hs_err hs_hybrid_split(const struct hs_split_hotset *hot, const uint8_t *doc, size_t len,
                             struct hs_split_result *split, char *cold_hash, char *msg,
                             size_t msg_len)
 {
-    const struct hs_split_hotset *hot = hs_gw_hotset_get(gw);
     struct hs_split_error serr = {0};
     enum hs_err err =
         hs_split_document(NULL, hot, doc ? doc : (const uint8_t *)"", len, split, &serr);
-    hs_gw_hotset_put(gw, hot);
     if (err == HS_EINVAL) {
         char why[128];
         hs_split_error_format(&serr, why, sizeof why);
@@ -202,10 +200,19 @@ enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result
         n->field_order_json = hs_xstrndup((const char *)split->order.data, split->order.len);
         n->field_order_version = HS_SPLIT_ORDER_VERSION;
         n->size_bytes = merged_size(&h);
+        if (c->layout && c->layout->manifest_fields) /* version 2 "fdig" (manifest.h) */
+            n->field_digests = hs_gw_fdig_of_split(split);
         err = hs_wr_commit(c, on_retry, &h, msg, msg_len);
     }
     if (err == HS_OK)
         hs_gw_metric_add(h.pure_hot ? HS_GW_M_PURE_HOT_UPDATES : HS_GW_M_COLD_UPDATES, 1);
+    if (err != HS_OK || c->keep_identity) /* a re-layout is not a client write: not counted */
+        ;
+    else if (c->layout && c->patch)
+        hs_gw_fstats_patch(c->gw, c->key, c->layout, c->patch, c->patch_len, &c->next, h.pure_hot);
+    else if (c->layout)
+        hs_gw_fstats_put(c->gw, c->key, c->layout, split, hs_gw_txn_current(c->txn), &c->next,
+                         h.pure_hot);
     *pure_hot = h.pure_hot;
     hs_part_writer_release(&h.hot);
     hs_part_writer_release(&h.cold);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "gateway/gateway.h"
+#include "gateway/adaptive.h"
 #include "gateway/gw_int.h"
 #include "gateway/metrics.h"
 #include "gateway/obj_read_int.h"
@@ -143,7 +144,8 @@ static enum hs_err read_all(struct hs_obj_reader *rd, struct hs_buf *doc)
 
 static enum hs_err write_back(struct hs_gw *gw, const char *key, size_t key_len,
                               const struct hs_obj_info *info, const struct hs_buf *doc,
-                              struct hs_obj_put_result *res, char *msg, size_t msg_len)
+                              const void *patch, size_t patch_len, struct hs_obj_put_result *res,
+                              char *msg, size_t msg_len)
 {
     struct hs_obj_put_opts po = {.key = key,
                                  .key_len = key_len,
@@ -151,7 +153,9 @@ static enum hs_err write_back(struct hs_gw *gw, const char *key, size_t key_len,
                                  .content_type = info->content_type,
                                  .declared_len = (int64_t)doc->len,
                                  .if_match = info->etag,
-                                 .attrs = info->attrs}; /* kept, but not the old checksum */
+                                 .attrs = info->attrs, /* kept, but not the old checksum */
+                                 .stats_patch = patch,
+                                 .stats_patch_len = patch_len};
     struct hs_obj_writer *w = NULL;
     enum hs_err err = hs_obj_writer_begin(gw, &po, &w, msg, msg_len);
     if (err != HS_OK)
@@ -202,7 +206,7 @@ static enum hs_err rmw_once(struct hs_gw *gw, const char *key, size_t key_len, c
     err = apply_whole(doc.data, doc.len, patch, patch_len, max, &patched, msg, msg_len);
     info.attrs = hs_obj_reader_info(rd)->attrs; /* open's copy may be stale after a read */
     if (err == HS_OK)
-        err = write_back(gw, key, key_len, &info, &patched, res, msg, msg_len);
+        err = write_back(gw, key, key_len, &info, &patched, patch, patch_len, res, msg, msg_len);
 out:
     hs_obj_reader_close(rd);
     hs_buf_release(&doc);
@@ -283,22 +287,21 @@ static int64_t merged_size(int64_t hot_len, bool has_cold, int64_t cold_len)
 /* The stored hot part of m patched into hot / order; *touches_cold when the patch needs the
  * cold part (then nothing is written). */
 static enum hs_err patch_hot_bytes(struct hs_gw *gw, const struct hs_gw_members *mem,
-                                   const struct hs_manifest *m, const void *patch, size_t patch_len,
-                                   struct hs_buf *out, struct hs_buf *order_out, bool *touches_cold,
-                                   char *msg, size_t msg_len)
+                                   const struct hs_split_hotset *set, const struct hs_manifest *m,
+                                   const void *patch, size_t patch_len, struct hs_buf *out,
+                                   struct hs_buf *order_out, bool *touches_cold, char *msg,
+                                   size_t msg_len)
 {
     struct hs_buf hot;
     hs_buf_init(&hot, (size_t)hs_gw_opts(gw)->doc_max_bytes);
     enum hs_err err = read_hot(gw, mem, m, &hot, msg, msg_len);
     if (err != HS_OK)
         goto out;
-    const struct hs_split_hotset *set = hs_gw_hotset_get(gw);
     const char *order = m->field_order_json ? m->field_order_json : "[]";
     struct hs_split_error se = {0};
     err = hs_split_patch(NULL, set, hot.data ? hot.data : (const uint8_t *)"{}",
                          hot.data ? hot.len : 2, (const uint8_t *)order, strlen(order), patch,
                          patch_len, out, order_out, touches_cold, &se);
-    hs_gw_hotset_put(gw, set);
     if (err == HS_EINVAL && se.code != HS_SPLIT_OK) {
         char where[96];
         hs_split_error_format(&se, where, sizeof where);
@@ -331,7 +334,72 @@ struct hot_patch {
     struct hs_part_writer hot, cold;
     struct hs_buf hot_bytes, order;
     char etag[HS_ETAG_MAX + 1]; /* the version the patch is computed from */
+    struct hs_gw_layout lay;    /* the key's layout: hot set for new members, fdig */
+    const uint8_t *patch;       /* borrowed */
+    size_t patch_len;
 };
+
+/* Digest of the field named (name, len) in list, or false when it is not there. */
+static bool digest_in(const struct hs_manifest_field *f, size_t n, const uint8_t *name, size_t len,
+                      uint64_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].name_len == len && memcmp(f[i].name, name, len) == 0) {
+            *out = f[i].digest;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The fdig of the patched version (manifest.h): new digests for the members of the new hot
+ * part, the current ones for the untouched cold fields. NULL when the current version has
+ * none (its cold digests are unknown) or something does not line up. */
+static char *patched_fdig(const struct hs_manifest *cur, const struct hs_buf *hot,
+                          const struct hs_buf *order)
+{
+    if (!cur->field_digests)
+        return NULL;
+    struct hs_manifest_field *old = NULL, *now = NULL;
+    size_t n_old = 0, n_now = 0;
+    struct hs_manifest tmp = {.strategy = HS_STRATEGY_FIELD_HYBRID};
+    tmp.field_order_json = hs_xstrndup((const char *)order->data, order->len);
+    struct hs_split_result sr;
+    hs_split_result_init(&sr, 0);
+    sr.want_fields = true;
+    char *text = NULL;
+    uint64_t *d = NULL;
+    if (hs_manifest_fields_list(cur, &old, &n_old) != HS_OK ||
+        hs_manifest_fields_list(&tmp, &now, &n_now) != HS_OK || n_now > HS_MANIFEST_FDIG_MAX ||
+        hs_split_document(NULL, NULL, hot->data, hot->len, &sr, NULL) != HS_OK)
+        goto out;
+    d = hs_xmalloc((n_now ? n_now : 1) * sizeof *d);
+    for (size_t i = 0; i < n_now; i++) {
+        bool ok = false;
+        if (now[i].hot) {
+            for (size_t j = 0; j < sr.n_fields && !ok; j++) {
+                const struct hs_split_field *f = &sr.fields[j];
+                if (f->name_len == now[i].name_len &&
+                    memcmp(sr.names.data + f->name_off, now[i].name, f->name_len) == 0) {
+                    d[i] = f->digest;
+                    ok = true;
+                }
+            }
+        } else {
+            ok = digest_in(old, n_old, (const uint8_t *)now[i].name, now[i].name_len, &d[i]);
+        }
+        if (!ok)
+            goto out;
+    }
+    text = hs_manifest_fdig_encode(d, n_now);
+out:
+    free(d);
+    hs_split_result_release(&sr);
+    hs_manifest_fields_free(old, n_old);
+    hs_manifest_fields_free(now, n_now);
+    free(tmp.field_order_json);
+    return text;
+}
 
 static enum hs_err hot_begin(struct hot_patch *p, bool *fell_back, char *msg, size_t msg_len)
 {
@@ -388,9 +456,13 @@ static enum hs_err hot_write(struct hot_patch *p, char *msg, size_t msg_len)
     n->field_order_json = hs_xstrndup((const char *)p->order.data, p->order.len);
     n->field_order_version = HS_SPLIT_ORDER_VERSION; /* what hs_split_patch wrote */
     n->size_bytes = merged_size((int64_t)p->hot_bytes.len, cur->has_cold, cur->cold.len_bytes);
+    if (p->lay.manifest_fields)
+        n->field_digests = patched_fdig(cur, &p->hot_bytes, &p->order);
     err = hs_gw_txn_commit(c->txn, n, retry_pinned, &c->conds, msg, msg_len);
-    if (err == HS_OK)
+    if (err == HS_OK) {
         hs_gw_metric_add(HS_GW_M_PURE_HOT_UPDATES, 1);
+        hs_gw_fstats_patch(c->gw, c->key, &p->lay, p->patch, p->patch_len, n, true);
+    }
     return err;
 }
 
@@ -412,11 +484,15 @@ static enum hs_err patch_hot_once(struct hs_gw *gw, const char *key, size_t key_
     p.c.key = k;
     p.c.req_id = "-";
     p.c.conds = (struct hs_txn_conds){.if_match = if_match};
+    hs_gw_layout_get(gw, key, key_len, &p.lay);
+    p.patch = patch;
+    p.patch_len = patch_len;
     bool touches_cold = false;
     enum hs_err err = hot_begin(&p, fell_back, msg, msg_len);
     if (err == HS_OK && !*fell_back)
-        err = patch_hot_bytes(gw, hs_gw_txn_members(p.c.txn), hs_gw_txn_current(p.c.txn), patch,
-                              patch_len, &p.hot_bytes, &p.order, &touches_cold, msg, msg_len);
+        err =
+            patch_hot_bytes(gw, hs_gw_txn_members(p.c.txn), p.lay.hot, hs_gw_txn_current(p.c.txn),
+                            patch, patch_len, &p.hot_bytes, &p.order, &touches_cold, msg, msg_len);
     if (err == HS_OK && touches_cold)
         *fell_back = true;
     if (err == HS_OK && !*fell_back)
@@ -430,6 +506,7 @@ static enum hs_err patch_hot_once(struct hs_gw *gw, const char *key, size_t key_
     hs_part_writer_release(&p.cold);
     hs_buf_release(&p.hot_bytes);
     hs_buf_release(&p.order);
+    hs_gw_layout_put(gw, &p.lay);
     free(k);
     return err;
 }

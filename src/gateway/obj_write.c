@@ -86,6 +86,9 @@ struct hs_obj_writer {
     bool pure_hot;
 
     struct hs_gw_budget_hold body_budget; /* body-buffer-budget held for the body */
+    struct hs_gw_layout lay;              /* buffered writes: the key's layout (adaptive.h) */
+    const void *stats_patch;              /* borrowed from the caller (hs_obj_put_opts) */
+    size_t stats_patch_len;
 };
 
 static void writer_free(struct hs_obj_writer *w)
@@ -101,6 +104,7 @@ static void writer_free(struct hs_obj_writer *w)
     free(w->etag);
     hs_buf_release(&w->buf);
     hs_split_result_release(&w->split);
+    hs_gw_layout_put(w->c.gw, &w->lay);
     hs_gw_body_release(w->c.gw, &w->body_budget); /* after the frees: it may trim the heap */
     free(w);
 }
@@ -196,6 +200,8 @@ enum hs_err hs_obj_writer_begin(struct hs_gw *gw, const struct hs_obj_put_opts *
                                        .if_match_any = opts->if_match_any,
                                        .if_none_match_any = opts->if_none_match_any};
     w->declared_len = opts->declared_len;
+    w->stats_patch = opts->stats_patch;
+    w->stats_patch_len = opts->stats_patch_len;
     w->json_body = ctype_is_json(w->content_type);
     hs_split_result_init(&w->split, (size_t)gw->opts.doc_max_bytes);
     if (w->declared_len > max_object_bytes(w)) {
@@ -324,11 +330,24 @@ static enum hs_err commit_data(struct hs_obj_writer *w, char *msg, size_t msg_le
     return hs_wr_commit(&w->c, retry_conds, &w->c.conds, msg, msg_len);
 }
 
+/* The key's layout for a document that may be split: its hot set, and whether per-field
+ * details are needed (manifest digests, statistics). */
+static void take_layout(struct hs_obj_writer *w)
+{
+    hs_gw_layout_get(w->c.gw, w->key, w->key_len, &w->lay);
+    w->split.want_fields = w->lay.manifest_fields || hs_gw_fstats_on(w->c.gw);
+    w->c.layout = &w->lay;
+    w->c.patch = w->stats_patch;
+    w->c.patch_len = w->stats_patch_len;
+}
+
 static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t msg_len)
 {
     enum hs_err err = HS_OK;
+    if ((w->strategy == 0 && w->json_body) || w->strategy == HS_STRATEGY_FIELD_HYBRID)
+        take_layout(w);
     if (w->strategy == 0 && w->json_body) {
-        if (hs_hybrid_split(w->c.gw, w->buf.data, w->buf.len, &w->split, w->cold_hash, msg,
+        if (hs_hybrid_split(w->lay.hot, w->buf.data, w->buf.len, &w->split, w->cold_hash, msg,
                             msg_len) == HS_OK &&
             w->split.n_hot > 0 &&
             (!w->c.byte_exact || hs_hybrid_round_trips(&w->split, w->buf.data, w->buf.len)))
@@ -339,8 +358,8 @@ static enum hs_err finish_buffered(struct hs_obj_writer *w, char *msg, size_t ms
         w->strategy = by_size(w, w->received);
     if (w->strategy == HS_STRATEGY_FIELD_HYBRID) {
         if (!w->split.order.len &&
-            (err = hs_hybrid_split(w->c.gw, w->buf.data, w->buf.len, &w->split, w->cold_hash, msg,
-                                   msg_len)) != HS_OK)
+            (err = hs_hybrid_split(w->lay.hot, w->buf.data, w->buf.len, &w->split, w->cold_hash,
+                                   msg, msg_len)) != HS_OK)
             return err;
         if (w->c.byte_exact && !hs_hybrid_round_trips(&w->split, w->buf.data, w->buf.len)) {
             snprintf(msg, msg_len,

@@ -48,6 +48,8 @@ enum hs_err hs_wr_begin(struct hs_wr_common *c, const struct hs_part *need, enum
         hs_gw_txn_free(t); /* deletes the WAL record it may have put */
         return err;
     }
+    if (c->keep_identity)
+        hs_gw_txn_keep_identity(t);
     c->txn = t;
     return HS_OK;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/adaptive.h"
 #include "gateway/gw_int.h"
 #include "gateway/part_writer.h"
 #include "gateway/txn.h"
@@ -28,6 +29,10 @@ struct hs_wr_common {
     struct hs_part_tally tally; /* for the answer */
     const char *etag;           /* borrowed: the version's ETag fixed by the caller, or NULL */
     bool byte_exact;            /* never reuse a stored cold part (gateway.h byte_exact) */
+    const struct hs_gw_layout *layout; /* field_hybrid: the hot set's layout (borrowed) */
+    const uint8_t *patch;              /* a merge patch being written back, or NULL */
+    size_t patch_len;
+    bool keep_identity; /* a re-layout (obj_relayout.c): hs_gw_txn_keep_identity */
 };
 /* Sets c up (geometry from the gateway's settings and options); c->key etc. stay to fill. */
 void hs_wr_common_init(struct hs_wr_common *c, struct hs_gw *gw);
@@ -51,9 +56,9 @@ void hs_wr_result(struct hs_wr_common *c, enum hs_strategy s, bool pure_hot,
 
 /* ---- field_hybrid (obj_hybrid.c) ---- */
 
-/* Splits a buffered document with the gateway's hot set into split (cold_hash filled).
+/* Splits a buffered document with the hot set hot into split (cold_hash filled).
  * HS_EUNSUPPORTED when it is not one JSON object, HS_ETOOBIG / others (msg set). */
-enum hs_err hs_hybrid_split(struct hs_gw *gw, const uint8_t *doc, size_t len,
+enum hs_err hs_hybrid_split(const struct hs_split_hotset *hot, const uint8_t *doc, size_t len,
                             struct hs_split_result *split, char *cold_hash, char *msg,
                             size_t msg_len);
 /* Writes a split document as field_hybrid: begins c->txn, writes the hot part and (unless the

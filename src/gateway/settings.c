@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/adaptive.h"
 #include "gateway/gw_int.h"
 #include "hs/buf.h"
 #include "hs/etcd.h"
@@ -147,6 +148,7 @@ void hs_gw_settings_on_change(void *ctx, const struct hs_view_snapshot *snap)
     if (changed)
         HS_LOG_INFO("settings_changed", "replicas=%u ec_k=%u ec_m=%u revision=%" PRId64, s.replicas,
                     s.ec_k, s.ec_m, snap->revision);
+    hs_gw_layouts_on_config(gw, snap); /* hot-fields, collections, manifest-fields */
 }
 
 void hs_gw_settings_get(struct hs_gw *gw, struct hs_gw_settings *out)
@@ -219,6 +221,7 @@ enum hs_err hs_gw_set_hot_fields(struct hs_gw *gw, const char *csv, char *msg, s
     }
     HS_LOG_INFO("hot_fields_set", "hot_fields='%s'", h->csv);
     /* Install now for read-your-writes on this gateway; the watch brings the same value. */
+    hs_gw_layouts_set_default(gw, h->csv);
     pthread_mutex_lock(&gw->lock);
     if (strcmp(h->csv, gw->hotset->csv) != 0)
         hotset_install_locked(gw, h);

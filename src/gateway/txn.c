@@ -57,8 +57,9 @@ struct hs_gw_txn {
     bool write_slot; /* holds a max-open-writes slot */
     bool wal_put;    /* txn/<id> may exist: clean-up deletes it */
     bool have_cur;
-    bool degraded;  /* some blob missing: repair/<key> goes with the commit */
-    bool committed; /* the stored blobs belong to the new version */
+    bool degraded;      /* some blob missing: repair/<key> goes with the commit */
+    bool committed;     /* the stored blobs belong to the new version */
+    bool keep_identity; /* a re-layout: etag and created_ms of the replaced version */
 };
 
 /* ---- life cycle and placement ---- */
@@ -572,6 +573,11 @@ void hs_gw_txn_set_etag(struct hs_gw_txn *t, const char *etag)
     t->etag = etag ? hs_xstrdup(etag) : NULL;
 }
 
+void hs_gw_txn_keep_identity(struct hs_gw_txn *t)
+{
+    t->keep_identity = true;
+}
+
 static void fill_header(struct hs_gw_txn *t, struct hs_manifest *n)
 {
     free(n->key);
@@ -582,6 +588,11 @@ static void fill_header(struct hs_gw_txn *t, struct hs_manifest *n)
     n->etag = hs_xstrdup(t->etag ? t->etag : t->id);
     n->version = t->have_cur ? t->cur.version + 1 : 1;
     n->created_ms = hs_clock_wall_ms();
+    if (t->keep_identity && t->have_cur) {
+        free(n->etag);
+        n->etag = hs_xstrdup(t->cur.etag);
+        n->created_ms = t->cur.created_ms;
+    }
     n->txn_id = hs_xstrdup(t->id);
     hs_part_fix_offsets(&n->data);
     hs_part_fix_offsets(&n->hot);

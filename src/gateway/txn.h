@@ -106,6 +106,9 @@ struct hs_etcd_op;
 enum hs_err hs_gw_txn_commit_ops(struct hs_gw_txn *t, const struct hs_etcd_cmp *cmps, size_t n_cmps,
                                  const struct hs_etcd_op *ops, size_t n_ops, const char *landed_key,
                                  char *msg, size_t msg_len);
+/* A re-layout: the commit keeps the replaced version's etag and created_ms (same content, new
+ * split), so clients see no new version. Only with a condition on that version's ETag. */
+void hs_gw_txn_keep_identity(struct hs_gw_txn *t);
 /* Frees t (NULL is fine). A txn that did not commit is cleaned up first: its stored blobs are
  * deleted, then its WAL record (or, when a blob could not be deleted or a node did not answer,
  * the record is marked ABORTED for the healer). The write slot goes back. */

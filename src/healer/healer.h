@@ -36,23 +36,27 @@ struct hs_http_client;
 
 struct hs_healer_opts {
     const char *etcd_endpoints;
-    const char *secret;          /* node API */
-    const char *healer_id;       /* election value, logs */
-    int64_t lease_ttl_s;         /* leadership lease (default 5 s: takeover within seconds) */
-    int64_t pass_interval_ms;    /* pause between leader passes (default 1 s) */
-    int64_t wal_timeout_ms;      /* roll back records without progress for this long */
-    int64_t wal_owner_grace_ms;  /* ... or for this long when their gateway is gone */
-    int64_t gc_grace_ms;         /* orphan blobs younger than this are kept */
-    int64_t node_grace_ms;       /* a node gone longer than this has its blobs moved (10 min) */
-    int64_t audit_interval_ms;   /* shortest time between the starts of two audit sweeps */
-    int64_t audit_budget_ms;     /* audit work per second of wall time (regular sweeps) */
-    int64_t gc_interval_ms;      /* longest pause between GC passes */
-    int64_t repair_bytes_per_s;  /* bandwidth budget for repair traffic (0 = unlimited) */
-    uint32_t repair_concurrency; /* objects repaired in parallel */
-    int64_t node_timeout_ms;     /* per blob transfer */
-    int64_t retire_grace_ms;     /* retired blobs are deleted this long after their retirement */
-    int64_t retire_batch;        /* retired blobs deleted per node request (1..4096) */
-    int64_t upload_max_age_ms;   /* multipart uploads open longer than this are aborted */
+    const char *secret;           /* node API */
+    const char *healer_id;        /* election value, logs */
+    int64_t lease_ttl_s;          /* leadership lease (default 5 s: takeover within seconds) */
+    int64_t pass_interval_ms;     /* pause between leader passes (default 1 s) */
+    int64_t wal_timeout_ms;       /* roll back records without progress for this long */
+    int64_t wal_owner_grace_ms;   /* ... or for this long when their gateway is gone */
+    int64_t gc_grace_ms;          /* orphan blobs younger than this are kept */
+    int64_t node_grace_ms;        /* a node gone longer than this has its blobs moved (10 min) */
+    int64_t audit_interval_ms;    /* shortest time between the starts of two audit sweeps */
+    int64_t audit_budget_ms;      /* audit work per second of wall time (regular sweeps) */
+    int64_t gc_interval_ms;       /* longest pause between GC passes */
+    int64_t repair_bytes_per_s;   /* bandwidth budget for repair traffic (0 = unlimited) */
+    uint32_t repair_concurrency;  /* objects repaired in parallel */
+    int64_t node_timeout_ms;      /* per blob transfer */
+    int64_t retire_grace_ms;      /* retired blobs are deleted this long after their retirement */
+    int64_t retire_batch;         /* retired blobs deleted per node request (1..4096) */
+    int64_t upload_max_age_ms;    /* multipart uploads open longer than this are aborted */
+    int64_t layout_interval_ms;   /* adaptive hot fields: decision rounds (0 = off; layout.c) */
+    int64_t layout_min_change_ms; /* least time between two layout changes of a collection */
+    int64_t layout_min_writes;    /* writes of evidence before a collection's first decision */
+    int64_t relayout_per_s;       /* objects re-laid out per second (0 = off; relayout.c) */
 };
 
 /* Counters for /metrics and `hybridstore status` (atomics; written by the passes). */
@@ -105,6 +109,11 @@ struct hs_healer_stats {
     atomic_llong uploads_abandoned;           /* upload.c: OPEN uploads aborted for their age */
     atomic_llong uploads_ended;               /* upload records removed (their parts retired) */
     atomic_llong upload_parts_retired;        /* part records turned into retire records */
+    atomic_llong layout_rounds;               /* adaptive layout decision rounds (counter) */
+    atomic_llong layout_changes;              /* layout records whose hot set changed */
+    atomic_llong layout_gateways_skipped;     /* gateways without statistics in the last round */
+    atomic_llong relayout_objects;            /* objects re-laid out (counter) */
+    atomic_llong relayout_lost;               /* re-layouts a client write won (counter) */
 };
 
 struct hs_healer {
@@ -123,6 +132,7 @@ struct hs_healer {
     int64_t last_upload_mono_ms;     /* upload.c: when the last upload pass started (same) */
     struct hs_healer_repair *repair; /* repair.c/audit.c/move.c state across passes (throttle,
                                         absent nodes, audit candidates); NULL until first used */
+    struct hs_healer_layout *layout; /* layout.c/relayout.c state; NULL until first used */
 };
 
 /* ---- passes.c ---- */
@@ -156,6 +166,13 @@ enum hs_err hs_healer_audit_pass(struct hs_healer *h);
 bool hs_healer_audit_busy(struct hs_healer *h);
 /* Frees h->repair (call once, after the passes stopped). NULL state is fine. */
 void hs_healer_repair_free(struct hs_healer *h);
+
+/* ---- layout.c, relayout.c: adaptive hot fields (docs/healer.md "Adaptive layout") ---- */
+/* Every layout_interval_ms: merges the gateways' field statistics, decides per collection and
+ * writes changed layout records (fenced); every pass: a budgeted slice of re-layouts. */
+enum hs_err hs_healer_layout_pass(struct hs_healer *h);
+/* Frees h->layout (after the passes stopped). */
+void hs_healer_layout_free(struct hs_healer *h);
 
 /* ---- util.c (and set.c): helpers shared by the passes ---- */
 /* The calling thread's node client (thread-local, secret and node_timeout_ms from h->opts;

@@ -45,10 +45,14 @@ struct hs_healer_config {
     int64_t gc_interval;     /* ms */
     int64_t repair_rate;     /* bytes/s, 0 = unlimited */
     int64_t repair_concurrency;
-    int64_t node_timeout;   /* ms */
-    int64_t retire_grace;   /* ms */
-    int64_t retire_batch;   /* blobs per node request */
-    int64_t upload_max_age; /* ms */
+    int64_t node_timeout;      /* ms */
+    int64_t retire_grace;      /* ms */
+    int64_t retire_batch;      /* blobs per node request */
+    int64_t upload_max_age;    /* ms */
+    int64_t layout_interval;   /* ms, 0 = off */
+    int64_t layout_min_change; /* ms */
+    int64_t layout_min_writes;
+    int64_t relayout_rate; /* objects/s */
 };
 
 #define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
@@ -112,6 +116,25 @@ static const struct hs_opt healer_opts[] = {
      .help = "retired blobs deleted per node request"},
     DUR("upload-max-age", upload_max_age, "7d", 1000, INT64_MAX,
         "multipart uploads open longer than this are aborted and their parts deleted"),
+    DUR("layout-interval", layout_interval, "30s", 0, INT64_MAX,
+        "adaptive hot fields: a decision round (gateway statistics merged, layout records "
+        "written) this often; 0 turns adaptive layouts and re-layout off"),
+    DUR("layout-min-change", layout_min_change, "10m", 0, INT64_MAX,
+        "least time between two changes of one collection's hot set"),
+    {.name = "layout-min-writes",
+     .type = HS_OPT_INT,
+     FIELD(layout_min_writes),
+     .def = "1000",
+     .min = 1,
+     .max = INT64_MAX,
+     .help = "writes with known changes a collection needs before its hot set is decided"},
+    {.name = "relayout-rate",
+     .type = HS_OPT_INT,
+     FIELD(relayout_rate),
+     .def = "10",
+     .min = 0,
+     .max = 100000,
+     .help = "objects per second rewritten to their collection's current layout (0 = off)"},
 };
 
 static const struct hs_config_spec healer_spec = {
@@ -189,6 +212,10 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .retire_grace_ms = cfg->retire_grace,
         .retire_batch = cfg->retire_batch,
         .upload_max_age_ms = cfg->upload_max_age,
+        .layout_interval_ms = cfg->layout_interval,
+        .layout_min_change_ms = cfg->layout_min_change,
+        .layout_min_writes = cfg->layout_min_writes,
+        .relayout_per_s = cfg->relayout_rate,
     };
 }
 
@@ -224,6 +251,7 @@ static void healer_stop(struct runtime *rt)
         pthread_join(rt->thread, NULL);
     hs_http_server_stop(rt->srv, HTTP_DRAIN_MS);
     hs_healer_repair_free(&rt->h); /* after the leader thread: it owned the repair state */
+    hs_healer_layout_free(&rt->h);
     hs_view_stop(rt->h.nodes);
     hs_etcd_free(rt->h.etcd);
     free(rt->secret);

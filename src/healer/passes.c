@@ -23,7 +23,8 @@ static enum hs_err scrub_poll(struct hs_healer *h)
 
 /* The pass order: stalled writes first (their blobs must not be taken for lost or orphaned
  * ones), then repairs (marks, then the audit's slice), then deletions (retired blobs, then
- * orphans: GC never sees a half-done repair of its own leader), then the metrics poll. */
+ * orphans: GC never sees a half-done repair of its own leader), then the adaptive layout
+ * (decisions, re-layouts through a gateway), then the metrics poll. */
 static enum hs_err (*const passes[])(struct hs_healer *h) = {
     hs_healer_wal_pass,    /* wal.c */
     hs_healer_repair_pass, /* repair.c */
@@ -31,6 +32,7 @@ static enum hs_err (*const passes[])(struct hs_healer *h) = {
     hs_healer_upload_pass, /* upload.c: before the sweeper, which deletes what it retires */
     hs_healer_retire_pass, /* retire.c */
     hs_healer_gc_pass,     /* gc.c */
+    hs_healer_layout_pass, /* layout.c, relayout.c */
     scrub_poll,            /* stats.c */
 };
 

@@ -85,6 +85,7 @@ void hs_manifest_release(struct hs_manifest *m)
     free(m->cold_hash);
     free(m->field_order_json);
     hs_manifest_attrs_free(m->attrs);
+    free(m->field_digests);
     memset(m, 0, sizeof(*m));
 }
 

@@ -234,11 +234,7 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     if (err != HS_OK)
         return err;
     json_t *root = json_object();
-    /* a version 2 member is written: attributes (manifest_attrs.c) or a packed part
-     * (manifest_packed.c) */
-    bool v2 =
-        !hs_manifest_attrs_empty(m->attrs) || m->data.packed || m->hot.packed || m->cold.packed;
-    hs_mj_set(root, "v", json_integer(v2 ? HS_MANIFEST_VERSION_2 : HS_MANIFEST_VERSION));
+    hs_mj_set(root, "v", json_integer(hs_manifest_format_version(m)));
     hs_mj_set(root, "key", hs_mj_string(m->key));
     hs_mj_set(root, "strategy", hs_mj_string(hs_strategy_name(m->strategy)));
     hs_mj_set(root, "size", json_integer(m->size_bytes));
@@ -260,6 +256,8 @@ enum hs_err hs_manifest_encode(const struct hs_manifest *m, char **out, size_t *
     }
     if (!hs_manifest_attrs_empty(m->attrs))
         hs_mj_set(root, "attrs", hs_mj_attrs_to_json(m->attrs));
+    if (m->field_digests) /* version 2 (manifest_fields.c) */
+        hs_mj_set(root, "fdig", hs_mj_string(m->field_digests));
     return hs_mj_dump(root, out, len_out, why, why_len);
 }
 
@@ -355,9 +353,9 @@ bool hs_mj_part_from_json(const json_t *j, enum hs_part_kind kind, const char *p
 
 static bool header_from_json(const json_t *root, struct hs_manifest *m, char *why, size_t why_len)
 {
-    static const char *const keys[] = {"v",         "key",      "strategy", "size", "ctype", "etag",
-                                       "ver",       "ctime_ms", "txn",      "data", "hot",   "cold",
-                                       "cold_hash", "order_v",  "order",    "attrs"};
+    static const char *const keys[] = {
+        "v",    "key", "strategy", "size",      "ctype",   "etag",  "ver",   "ctime_ms", "txn",
+        "data", "hot", "cold",     "cold_hash", "order_v", "order", "attrs", "fdig"};
     char *strategy = NULL;
     bool ok = hs_mj_check_keys(root, keys, HS_ARRAY_LEN(keys), "manifest", why, why_len) &&
               hs_mj_str(root, "key", "", &m->key, why, why_len) &&
@@ -428,16 +426,20 @@ enum hs_err hs_manifest_decode(const void *data, size_t len, struct hs_manifest 
 {
     json_t *root = NULL;
     int64_t version = 0;
-    enum hs_err err = hs_mj_load_versions(data, len, HS_MANIFEST_VERSION, HS_MANIFEST_VERSION_2,
+    enum hs_err err = hs_mj_load_versions(data, len, HS_MANIFEST_VERSION, HS_MANIFEST_VERSION_MAX,
                                           &root, &version, why, why_len);
     if (err != HS_OK)
         return err;
     struct hs_manifest m;
     hs_manifest_init(&m);
     err = HS_ECORRUPT;
-    if (header_from_json(root, &m, why, why_len) && parts_from_json(root, &m, why, why_len) &&
-        hs_mj_attrs_from_json(root, version, &m, why, why_len) &&
-        hs_manifest_validate(&m, why, why_len) == HS_OK)
+    json_t *fdig = json_object_get(root, "fdig"); /* version 2 (manifest_fields.c) */
+    if (fdig && version < 2)
+        WHY("fdig: a version 2 member in a version %" PRId64 " record", version);
+    else if (header_from_json(root, &m, why, why_len) && parts_from_json(root, &m, why, why_len) &&
+             hs_mj_attrs_from_json(root, version, &m, why, why_len) &&
+             (!fdig || hs_mj_str(root, "fdig", "", &m.field_digests, why, why_len)) &&
+             hs_manifest_validate(&m, why, why_len) == HS_OK)
         err = HS_OK;
     /* version 2 members (optional; a version 1 manifest must not carry them) */
     if (err == HS_OK && version == HS_MANIFEST_VERSION &&

@@ -203,7 +203,7 @@ static bool part_unused(const struct hs_part *p)
     return p->kind == HS_PART_NONE && p->n_segments == 0;
 }
 
-static enum hs_err field_order_check(const char *order, char *why, size_t why_len)
+static enum hs_err field_order_check(const char *order, size_t *n_out, char *why, size_t why_len)
 {
     json_error_t jerr;
     json_t *j = order ? json_loads(order, JSON_ALLOW_NUL, &jerr) : NULL;
@@ -220,6 +220,7 @@ static enum hs_err field_order_check(const char *order, char *why, size_t why_le
             goto out;
         }
     }
+    *n_out = json_array_size(j);
 out:
     json_decref(j);
     return err;
@@ -231,8 +232,8 @@ static enum hs_err strategy_check(const struct hs_manifest *m, char *why, size_t
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID) {
         enum hs_part_kind kind = m->strategy == HS_STRATEGY_EC ? HS_PART_EC : HS_PART_REPLICATED;
         if (!part_unused(&m->hot) || !part_unused(&m->cold) || m->has_cold || m->cold_hash ||
-            m->field_order_json || m->field_order_version != 0) {
-            WHY("hot/cold/cold_hash/order_v/order: only for field_hybrid");
+            m->field_order_json || m->field_order_version != 0 || m->field_digests) {
+            WHY("hot/cold/cold_hash/order_v/order/fdig: only for field_hybrid");
             return HS_EINVAL;
         }
         err = part_check(&m->data, kind, "data", why, why_len);
@@ -272,7 +273,9 @@ static enum hs_err strategy_check(const struct hs_manifest *m, char *why, size_t
             HS_MANIFEST_ORDER_VERSION_MAX);
         return HS_EINVAL;
     }
-    return field_order_check(m->field_order_json, why, why_len);
+    size_t n_order = 0;
+    err = field_order_check(m->field_order_json, &n_order, why, why_len);
+    return err == HS_OK ? hs_manifest_fdig_check(m, n_order, why, why_len) : err;
 }
 
 static enum hs_err header_check(const struct hs_manifest *m, char *why, size_t why_len)

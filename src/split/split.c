@@ -248,6 +248,7 @@ void hs_split_result_init(struct hs_split_result *r, size_t max_bytes)
     hs_buf_init(&r->hot, max_bytes);
     hs_buf_init(&r->cold, max_bytes);
     hs_buf_init(&r->order, max_bytes);
+    hs_buf_init(&r->names, 0);
 }
 
 void hs_split_result_release(struct hs_split_result *r)
@@ -257,6 +258,10 @@ void hs_split_result_release(struct hs_split_result *r)
     hs_buf_release(&r->hot);
     hs_buf_release(&r->cold);
     hs_buf_release(&r->order);
+    hs_buf_release(&r->names);
+    free(r->fields);
+    r->fields = NULL;
+    r->n_fields = r->fields_cap = 0;
 }
 
 static uint8_t *put_member(uint8_t *w, const uint8_t *doc, const struct hs_jmember *m, bool comma)
@@ -299,6 +304,53 @@ static void write_parts(const struct hs_jobj *o, struct hs_split_result *r)
     r->order.len = (size_t)(ord - r->order.data);
 }
 
+/* XXH3-64 of a validated value without the whitespace between its tokens (split.h). */
+static uint64_t value_digest(const struct hs_jobj *o, const struct hs_jmember *m)
+{
+    const uint8_t *p = o->doc + m->val_off;
+    size_t n = m->val_len;
+    if (!(m->flags & HS_JM_VALUE_WS))
+        return XXH3_64bits_dispatch(p, n);
+    uint8_t *tmp = hs_xmalloc(n ? n : 1);
+    size_t len = 0, i = 0;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && !is_ws(p[i]))
+            i = p[i] == '"' ? hs_json_string_end(p, n, i) : i + 1;
+        memcpy(tmp + len, p + start, i - start);
+        len += i - start;
+        while (i < n && is_ws(p[i]))
+            i++;
+    }
+    uint64_t d = XXH3_64bits_dispatch(tmp, len);
+    free(tmp);
+    return d;
+}
+
+/* Fills r->fields and r->names from the parsed document (r->want_fields). */
+static enum hs_err fill_fields(const struct hs_jobj *o, struct hs_split_result *r)
+{
+    hs_buf_reset(&r->names);
+    r->n_fields = 0;
+    if (o->n > r->fields_cap) {
+        r->fields = hs_xrealloc(r->fields, o->n * sizeof *r->fields);
+        r->fields_cap = o->n;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        const struct hs_jmember *m = &o->m[i];
+        struct hs_split_field *f = &r->fields[r->n_fields++];
+        f->digest = value_digest(o, m);
+        f->name_off = (uint32_t)r->names.len;
+        f->name_len = m->ukey_len;
+        f->value_len = m->val_len;
+        f->hot = (m->flags & HS_JM_HOT) != 0;
+        enum hs_err err = hs_buf_append(&r->names, hs_jobj_ukey(o, i), m->ukey_len);
+        if (err != HS_OK)
+            return err;
+    }
+    return HS_OK;
+}
+
 enum hs_err hs_split_document(const struct hs_split_opts *opts, const struct hs_split_hotset *hot,
                               const uint8_t *body, size_t len, struct hs_split_result *r,
                               struct hs_split_error *err)
@@ -309,6 +361,7 @@ enum hs_err hs_split_document(const struct hs_split_opts *opts, const struct hs_
     hs_buf_reset(&r->hot);
     hs_buf_reset(&r->cold);
     hs_buf_reset(&r->order);
+    r->n_fields = 0;
     enum hs_err rc = parse_doc(opts, &o, body, len, err);
     if (rc != HS_OK)
         goto out;
@@ -335,6 +388,8 @@ enum hs_err hs_split_document(const struct hs_split_opts *opts, const struct hs_
     hs_split_canonical_hash(&o, cold_idx, nc, r->cold_hash);
     r->n_hot = nh;
     r->n_cold = nc;
+    if (r->want_fields)
+        rc = fill_fields(&o, r);
 out:
     free(cold_idx);
     hs_jobj_release(&o);

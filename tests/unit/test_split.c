@@ -1077,6 +1077,57 @@ static void generated_patches_agree_with_rfc7396_oracle(void **state)
     hs_split_hotset_free(hs);
 }
 
+/* Per-member digests: what a full PUT compares to find the fields it changed. */
+static void split_with_fields(const char *doc, struct hs_split_result *r)
+{
+    struct hs_split_hotset *hs = default_hot();
+    hs_split_result_init(r, 0);
+    r->want_fields = true;
+    assert_int_equal(hs_split_document(NULL, hs, (const uint8_t *)doc, strlen(doc), r, NULL),
+                     HS_OK);
+    hs_split_hotset_free(hs);
+}
+
+static uint64_t digest_of(const struct hs_split_result *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_fields; i++) {
+        const struct hs_split_field *f = &r->fields[i];
+        if (f->name_len == strlen(name) &&
+            memcmp(r->names.data + f->name_off, name, f->name_len) == 0)
+            return f->digest;
+    }
+    fail_msg("no field '%s'", name);
+    return 0;
+}
+
+static void field_digests_ignore_order_and_whitespace_but_see_values(void **state)
+{
+    (void)state;
+    struct hs_split_result a, b, c;
+    split_with_fields("{\"like_count\":1,\"t\\u0069tle\":\"x y\",\"n\":{\"a\":[1, 2]}}", &a);
+    split_with_fields("{ \"n\" : { \"a\" : [1,2] } , \"title\":\"x y\", \"like_count\":1}", &b);
+    split_with_fields("{\"like_count\":2,\"title\":\"x  y\",\"n\":{\"a\":[1,2]}}", &c);
+    assert_int_equal(a.n_fields, 3);
+    assert_true(a.fields[0].hot);
+    assert_false(a.fields[1].hot);
+    assert_int_equal(a.fields[1].name_len, 5); /* unescaped: "title" */
+    assert_int_equal(a.fields[1].value_len, 5);
+    assert_true(digest_of(&a, "title") == digest_of(&b, "title"));
+    assert_true(digest_of(&a, "n") == digest_of(&b, "n"));
+    assert_true(digest_of(&a, "like_count") == digest_of(&b, "like_count"));
+    assert_true(digest_of(&a, "like_count") != digest_of(&c, "like_count"));
+    assert_true(digest_of(&a, "title") != digest_of(&c, "title")); /* whitespace in a string */
+    assert_true(digest_of(&a, "n") == digest_of(&c, "n"));
+    /* without want_fields nothing is filled */
+    struct hs_split_result d;
+    split_ok(NULL, "{\"a\":1}", &d);
+    assert_int_equal(d.n_fields, 0);
+    hs_split_result_release(&a);
+    hs_split_result_release(&b);
+    hs_split_result_release(&c);
+    hs_split_result_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1102,6 +1153,7 @@ int main(void)
         cmocka_unit_test(generated_documents_round_trip_and_agree_with_jansson),
         cmocka_unit_test(mutated_documents_are_accepted_exactly_when_jansson_accepts),
         cmocka_unit_test(generated_patches_agree_with_rfc7396_oracle),
+        cmocka_unit_test(field_digests_ignore_order_and_whitespace_but_see_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,219 @@
+/* relayout.c - the background re-layout of the adaptive-layout pass: walks the manifests of
+ * every collection with a layout record (a cursor per collection, kept across passes and
+ * restarted when the record's hot set changes) and asks a gateway to rewrite the objects whose
+ * layout has become costly: those holding a field hot that the collection's layout has cold (a
+ * demotion: the field's bytes go from 3x replication to 1.5x erasure coding). Objects that only
+ * miss a promotion are left to their next write, which splits with the new layout anyway.
+ * The rewrite is POST /v1/admin/relayout/<key>?rev=<mod_revision> on a gateway (the healer has
+ * no object-layer code): the gateway re-splits the document through the normal write
+ * transaction, only if the manifest still has that revision, keeping content and ETag; a
+ * client write always wins. Budget: relayout_per_s objects per second (each manifest examined
+ * costs 1/20 of one), at most one page of manifests per pass. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "healer/layout_int.h"
+#include "healer/leadership.h"
+#include "hs/clock.h"
+#include "hs/etcd.h"
+#include "hs/http_client.h"
+#include "hs/log.h"
+#include "hs/manifest.h"
+#include "hs/mem.h"
+#include "hs/banned.h"
+
+#define PAGE_KEYS      100  /* manifests read per etcd page */
+#define EXAMINE_COST   0.05 /* budget one examined manifest costs (a re-layout costs 1) */
+#define SLICE_MAX_MS   200  /* wall time of one slice */
+#define CANDIDATES_MAX 64   /* re-layouts collected per page */
+
+void hs_relayout_targets_free(struct hs_healer_layout *st)
+{
+    for (size_t i = 0; i < st->n_targets; i++) {
+        free(st->targets[i].collection);
+        free(st->targets[i].after);
+        hs_layout_fields_release(&st->targets[i].hot);
+    }
+    free(st->targets);
+    st->targets = NULL;
+    st->n_targets = 0;
+    st->next_target = 0;
+}
+
+void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
+                             size_t n, const struct hs_layout_fields *deflt)
+{
+    struct hs_relayout_target *next = n ? hs_xcalloc(n, sizeof *next) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct hs_relayout_target *t = &next[i];
+        t->collection = hs_xstrdup(records[i].collection);
+        t->epoch = records[i].epoch;
+        hs_layout_effective_hot(&records[i], deflt, &t->hot);
+        for (size_t j = 0; j < st->n_targets; j++) {
+            struct hs_relayout_target *o = &st->targets[j];
+            if (strcmp(o->collection, t->collection) == 0 && o->epoch == t->epoch &&
+                hs_layout_fields_equal(&o->hot, &t->hot)) {
+                t->after = o->after; /* same layout: go on where the scan was */
+                o->after = NULL;
+                t->done = o->done;
+            }
+        }
+    }
+    hs_relayout_targets_free(st);
+    st->targets = next;
+    st->n_targets = n;
+}
+
+/* True when the object holds hot a field its collection's layout has cold. */
+static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *hot)
+{
+    if (m->strategy != HS_STRATEGY_FIELD_HYBRID)
+        return false;
+    struct hs_layout_fields oh = {0}, oc = {0};
+    bool demote = false;
+    if (hs_layout_object_fields(m->field_order_json, &oh, &oc) == HS_OK)
+        for (size_t i = 0; i < oh.n && !demote; i++)
+            demote = !hs_layout_fields_contains(hot, oh.names[i]);
+    hs_layout_fields_release(&oh);
+    hs_layout_fields_release(&oc);
+    return demote;
+}
+
+struct cand {
+    char *key; /* object key (heap) */
+    int64_t rev;
+    char *before; /* the scan cursor before it (heap etcd key, NULL = the start) */
+};
+
+struct walk {
+    struct hs_relayout_target *t;
+    struct cand c[CANDIDATES_MAX];
+    size_t n;
+    double budget; /* left */
+    bool stopped;  /* fn stopped early (budget or candidates): not at the end */
+};
+
+static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
+{
+    struct walk *w = ctx;
+    if (w->budget < 1 || w->n == CANDIDATES_MAX) {
+        w->stopped = true;
+        return false;
+    }
+    free(w->t->after);
+    w->t->after = hs_xstrdup(kv->key);
+    w->budget -= EXAMINE_COST;
+    struct hs_manifest m;
+    hs_manifest_init(&m);
+    if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK &&
+        costly(&m, &w->t->hot)) {
+        w->c[w->n].key = hs_xstrdup(m.key);
+        w->c[w->n++].rev = kv->mod_revision;
+        w->budget -= 1;
+    }
+    hs_manifest_release(&m);
+    return true;
+}
+
+/* Percent-escapes an object key for a URL path (unreserved bytes kept). */
+static char *escape_key(const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(key);
+    char *out = hs_xmalloc(3 * n + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c)
+{
+    const char *url = st->gw_urls[st->next_gw++ % st->n_gw_urls];
+    char *esc = escape_key(c->key);
+    char *path = hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64, esc, c->rev);
+    struct hs_buf reply;
+    hs_buf_init(&reply, 4096);
+    long status = 0;
+    enum hs_err err = hs_http_client_request(st->gw_client, "POST", url, path, &reply, &status);
+    if (err == HS_OK && status == 200) {
+        /* counted when something was written ("current": already split so) */
+        if (hs_buf_append(&reply, "", 1) == HS_OK &&
+            strstr((const char *)reply.data, "\"outcome\":\"rewritten\""))
+            atomic_fetch_add(&h->stats.relayout_objects, 1);
+        HS_LOG_INFO("relayout", "key='%s' rev=%" PRId64 " gw=%s reply=%.*s", c->key, c->rev, url,
+                    (int)(reply.len > 200 ? 200 : reply.len), (const char *)reply.data);
+    } else if (err == HS_OK && (status == 409 || status == 412 || status == 404)) {
+        /* the object changed (a client wrote or deleted it): its writer's layout stands */
+        atomic_fetch_add(&h->stats.relayout_lost, 1);
+        HS_LOG_INFO("relayout_lost", "key='%s' rev=%" PRId64 " status=%ld", c->key, c->rev, status);
+    } else {
+        HS_LOG_WARN("relayout_failed", "key='%s' rev=%" PRId64 " gw=%s err=%s status=%ld", c->key,
+                    c->rev, url, hs_err_name(err), status);
+    }
+    hs_buf_release(&reply);
+    free(path);
+    free(esc);
+}
+
+void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
+{
+    double rate = (double)h->opts.relayout_per_s;
+    int64_t now = hs_clock_mono_ms();
+    if (rate <= 0 || st->n_targets == 0 || st->n_gw_urls == 0) {
+        st->tokens_mono_ms = now;
+        return;
+    }
+    if (st->tokens_mono_ms == 0)
+        st->tokens_mono_ms = now;
+    st->tokens = fmin(fmax(rate, 1), st->tokens + rate * (double)(now - st->tokens_mono_ms) / 1000);
+    st->tokens_mono_ms = now;
+    int64_t deadline = now + SLICE_MAX_MS;
+    for (size_t tried = 0; tried < st->n_targets && st->tokens >= 1; tried++) {
+        struct hs_relayout_target *t = &st->targets[st->next_target % st->n_targets];
+        if (t->done) {
+            st->next_target++;
+            continue;
+        }
+        char *prefix = hs_xasprintf("%s%s", HS_META_PREFIX_META, t->collection);
+        struct walk w = {.t = t, .budget = st->tokens};
+        struct hs_etcd_scan scan = {.prefix = prefix, .after = t->after, .page_size = PAGE_KEYS};
+        enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
+        free(prefix);
+        st->tokens = w.budget;
+        if (err == HS_OK && !w.stopped) {
+            t->done = true; /* at the end: nothing older left for this epoch */
+            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64, t->collection, t->epoch);
+            st->next_target++;
+        }
+        bool skipped = false;
+        for (size_t i = 0; i < w.n; i++) {
+            if (!skipped && hs_healer_leading(h) &&
+                hs_clock_mono_ms() < deadline + HS_LAYOUT_GW_TIMEOUT_MS) {
+                relayout_one(h, st, &w.c[i]);
+            } else if (!skipped) {
+                /* out of time: the scan resumes just before this one next pass */
+                skipped = true;
+                free(t->after);
+                t->after = w.c[i].before;
+                w.c[i].before = NULL;
+                t->done = false;
+            }
+            free(w.c[i].key);
+            free(w.c[i].before);
+        }
+        if (err != HS_OK || hs_clock_mono_ms() >= deadline || !hs_healer_leading(h))
+            break;
+    }
+}
