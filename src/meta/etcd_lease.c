@@ -1,7 +1,8 @@
-/* etcd_lease.c - leases through the etcd gateway: grant, one-shot keepalive, revoke, and the
- * keeper thread that renews a lease at ttl/3. The gateway's keepalive is a stream, but one
- * request line gets one result line and then the stream ends, so a plain POST on a kept-alive
- * connection does it; an expired lease answers 200 without TTL, which is our HS_ENOENT. */
+/* etcd_lease.c - leases over gRPC: grant, keepalive, revoke, and the keeper thread that
+ * renews a lease at ttl/3. A keepalive is etcd's LeaseKeepAlive stream used one request at a
+ * time: we send one request and half-close, etcd answers once and ends the stream, so it costs
+ * one HTTP/2 stream on the shared connection. An unknown or expired lease answers TTL 0, which
+ * is our HS_ENOENT. */
 #include "meta/etcd_int.h"
 
 #include <errno.h>
@@ -13,37 +14,32 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-static enum hs_err lease_call(struct hs_etcd *e, const char *path, int64_t lease, int64_t ttl_s,
+static enum hs_err lease_call(struct hs_etcd *e, const char *path, const ProtobufCMessage *req,
                               int64_t timeout_ms, const struct hs_stop *cancel,
                               struct hs_buf *reply)
 {
-    json_t *b = json_object();
-    if (lease)
-        json_object_set_new(b, "ID", hs_etcd_json_i64str(lease));
-    if (ttl_s)
-        json_object_set_new(b, "TTL", hs_etcd_json_i64str(ttl_s)); /* "TTL": "ttl" is ignored */
     hs_buf_init(reply, HS_ETCD_REPLY_MAX_BYTES);
     struct hs_etcd_call c = {.path = path,
-                             .body = b,
+                             .req = req,
                              .retry = HS_ETCD_IDEMPOTENT,
                              .timeout_ms = timeout_ms,
                              .endpoint = -1,
-                             .cancel = cancel,
-                             .keep_conn = true};
-    enum hs_err err = hs_etcd_request(e, &c, reply);
-    json_decref(b);
-    return err;
+                             .cancel = cancel};
+    return hs_etcd_request(e, &c, reply);
 }
 
 enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease_out)
 {
     if (ttl_s <= 0)
         return HS_EINVAL;
+    Hsetcd__LeaseGrantRequest r;
+    hsetcd__lease_grant_request__init(&r);
+    r.ttl = ttl_s;
     struct hs_buf reply;
     int64_t id = 0, ttl = 0;
-    enum hs_err err = lease_call(e, "/v3/lease/grant", 0, ttl_s, 0, NULL, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_GRANT, &r.base, 0, NULL, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_grant_reply((const char *)reply.data, reply.len, &id, &ttl);
+        err = hs_etcd_decode_grant(reply.data, reply.len, &id, &ttl);
     hs_buf_release(&reply);
     if (err == HS_OK)
         *lease_out = id;
@@ -55,11 +51,14 @@ static enum hs_err keepalive_timed(struct hs_etcd *e, int64_t lease, int64_t tim
 {
     if (lease == 0)
         return HS_EINVAL;
+    Hsetcd__LeaseKeepAliveRequest r;
+    hsetcd__lease_keep_alive_request__init(&r);
+    r.id = lease;
     struct hs_buf reply;
     int64_t ttl = 0;
-    enum hs_err err = lease_call(e, "/v3/lease/keepalive", lease, 0, timeout_ms, cancel, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_KEEPALIVE, &r.base, timeout_ms, cancel, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_keepalive_reply((const char *)reply.data, reply.len, &ttl);
+        err = hs_etcd_decode_keepalive(reply.data, reply.len, &ttl);
     hs_buf_release(&reply);
     if (err == HS_OK && ttl_out)
         *ttl_out = ttl;
@@ -75,8 +74,11 @@ enum hs_err hs_etcd_lease_revoke(struct hs_etcd *e, int64_t lease)
 {
     if (lease == 0)
         return HS_EINVAL;
+    Hsetcd__LeaseRevokeRequest r;
+    hsetcd__lease_revoke_request__init(&r);
+    r.id = lease;
     struct hs_buf reply;
-    enum hs_err err = lease_call(e, "/v3/lease/revoke", lease, 0, 0, NULL, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_REVOKE, &r.base, 0, NULL, &reply);
     hs_buf_release(&reply);
     return err;
 }
