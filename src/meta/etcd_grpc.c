@@ -648,6 +648,20 @@ static bool call_wait(struct hs_grpc_call *call, int64_t deadline_ms, const stru
     return true;
 }
 
+/* Reads what the socket holds for call's connection now, with ep->mu held. When the process
+ * was stopped or descheduled past a deadline, the reply can have arrived in time and still be
+ * unread: the waiter wakes before the connection thread does. */
+static void drain(struct hs_grpc_call *call)
+{
+    struct grpc_conn *c = call->conn;
+    if (!c || c->dead)
+        return;
+    if (nghttp2_session_recv(c->h2) != 0)
+        conn_fail_all(c);
+    else
+        conn_flush(c);
+}
+
 static bool is_closed(const struct hs_grpc_call *call)
 {
     return call->closed;
@@ -684,7 +698,9 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
     if (err != HS_OK)
         goto out;
     pthread_mutex_lock(&ep->mu);
-    if (!call_wait(&call, deadline, cancel, is_closed)) {
+    if (!call_wait(&call, deadline, cancel, is_closed) && !hs_stop_is_set(cancel))
+        drain(&call); /* the reply may be in the socket already, unread */
+    if (!is_closed(&call)) {
         /* a silent member: stop sending new calls over this connection */
         if (call.conn && !hs_stop_is_set(cancel))
             conn_retire(call.conn);
@@ -792,6 +808,27 @@ enum hs_err hs_grpc_stream_next(struct hs_grpc_stream *s, int64_t wait_ms, struc
     }
     pthread_mutex_unlock(&ep->mu);
     return err;
+}
+
+enum hs_err hs_grpc_stream_send(struct hs_grpc_stream *s, const ProtobufCMessage *msg)
+{
+    struct hs_grpc_call *call = &s->call;
+    struct hs_grpc_ep *ep = call->ep;
+    pthread_mutex_lock(&ep->mu);
+    struct grpc_conn *c = call->conn;
+    if (!c || call->closed) {
+        pthread_mutex_unlock(&ep->mu);
+        return HS_EUNAVAIL; /* the stream is over: open a new one */
+    }
+    if (call->out_off == call->out.len) {
+        hs_buf_reset(&call->out); /* everything was sent: start the buffer again */
+        call->out_off = 0;
+    }
+    hs_grpc_frame(&call->out, msg);
+    nghttp2_session_resume_data(c->h2, call->stream_id);
+    conn_flush(c);
+    pthread_mutex_unlock(&ep->mu);
+    return HS_OK;
 }
 
 void hs_grpc_stream_close(struct hs_grpc_stream *s)

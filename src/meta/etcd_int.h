@@ -48,8 +48,9 @@ void hs_grpc_frame(struct hs_buf *out, const ProtobufCMessage *req);
 enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const ProtobufCMessage *req,
                           int64_t timeout_ms, const struct hs_stop *cancel, struct hs_buf *reply,
                           int *status, char *msg, size_t msg_len);
-/* A server stream opened with one request message and left open (etcd ends a watch when the
- * client resets it). require_leader sends the "hasleader" metadata. */
+/* A stream opened with one request message and left open (etcd ends a watch when the client
+ * resets it; more requests may follow with hs_grpc_stream_send). require_leader sends the
+ * "hasleader" metadata. */
 struct hs_grpc_stream;
 enum hs_err hs_grpc_stream_open(struct hs_grpc_ep *ep, const char *path,
                                 const ProtobufCMessage *first, bool require_leader,
@@ -59,6 +60,8 @@ enum hs_err hs_grpc_stream_open(struct hs_grpc_ep *ep, const char *path,
  * status (HS_OK with *status) or its transport error. */
 enum hs_err hs_grpc_stream_next(struct hs_grpc_stream *s, int64_t wait_ms, struct hs_buf *msg,
                                 bool *ended, int *status, char *text, size_t text_len);
+/* Sends one more request message on an open stream. HS_EUNAVAIL when the stream is over. */
+enum hs_err hs_grpc_stream_send(struct hs_grpc_stream *s, const ProtobufCMessage *msg);
 /* Resets the stream if open and frees s. NULL is fine. */
 void hs_grpc_stream_close(struct hs_grpc_stream *s);
 

@@ -1,8 +1,9 @@
 /* etcd_lease.c - leases over gRPC: grant, keepalive, revoke, and the keeper thread that
- * renews a lease at ttl/3. A keepalive is etcd's LeaseKeepAlive stream used one request at a
- * time: we send one request and half-close, etcd answers once and ends the stream, so it costs
- * one HTTP/2 stream on the shared connection. An unknown or expired lease answers TTL 0, which
- * is our HS_ENOENT. */
+ * renews a lease at ttl/3. The keeper keeps one LeaseKeepAlive stream open and sends a request
+ * on it each time (one answer per request); after a failure it drops the stream and opens the
+ * next one on the next endpoint. hs_etcd_lease_keepalive is the same stream used once: one
+ * request and a half-close, etcd answers and ends it. An unknown or expired lease answers TTL 0,
+ * which is our HS_ENOENT. */
 #include "meta/etcd_int.h"
 
 #include <errno.h>
@@ -95,6 +96,10 @@ struct hs_etcd_keeper {
     bool stop;             /* (mu) */
     struct hs_stop cancel; /* set with stop: aborts a keepalive in flight */
     atomic_bool alive;
+    /* keeper thread only: */
+    struct hs_grpc_stream *stream; /* the open LeaseKeepAlive stream, NULL = none */
+    size_t idx;                    /* its endpoint */
+    struct hs_buf msg;             /* the last reply */
 };
 
 /* Waits until mono time deadline_ms or stop; returns false when stopping. */
@@ -112,6 +117,65 @@ static bool keeper_wait(struct hs_etcd_keeper *k, int64_t deadline_ms)
     return go_on;
 }
 
+/* Waits for the reply to the request just sent, until deadline_ms or stop. */
+static enum hs_err keeper_reply(struct hs_etcd_keeper *k, int64_t deadline_ms, int64_t *ttl)
+{
+    for (;;) {
+        if (hs_stop_is_set(&k->cancel))
+            return HS_ETIMEDOUT;
+        int64_t left = deadline_ms - hs_clock_mono_ms();
+        if (left <= 0)
+            return HS_ETIMEDOUT;
+        bool ended = false;
+        int status = -1;
+        char text[128] = "";
+        enum hs_err err = hs_grpc_stream_next(k->stream, HS_MIN(left, 100), &k->msg, &ended,
+                                              &status, text, sizeof text);
+        if (ended) {
+            bool retry;
+            if (err == HS_OK)
+                err = status == 0 ? HS_EUNAVAIL : hs_etcd_map_grpc(status, text, &retry);
+            if (err == HS_ENOENT)
+                err = HS_EUNAVAIL; /* only a TTL of 0 says the lease is gone */
+            hs_etcd_log_failure(k->e, k->e->endpoints[k->idx], HS_ETCD_KEEPALIVE, err, status,
+                                text);
+            return err;
+        }
+        if (err == HS_OK)
+            return hs_etcd_decode_keepalive(k->msg.data, k->msg.len, ttl);
+        if (err != HS_ETIMEDOUT)
+            return err;
+    }
+}
+
+/* One keepalive on the keeper's stream, opened on demand. After a failure other than "the
+ * lease is gone" the stream is dropped and the next one goes to the next endpoint. */
+static enum hs_err keeper_once(struct hs_etcd_keeper *k, int64_t attempt_ms, int64_t *ttl)
+{
+    Hsetcd__LeaseKeepAliveRequest r;
+    hsetcd__lease_keep_alive_request__init(&r);
+    r.id = k->lease;
+    int64_t deadline = hs_clock_mono_ms() + attempt_ms;
+    enum hs_err err = HS_OK;
+    if (k->stream)
+        err = hs_grpc_stream_send(k->stream, &r.base);
+    if (!k->stream || err != HS_OK) {
+        hs_grpc_stream_close(k->stream);
+        k->stream = NULL;
+        err = hs_grpc_stream_open(k->e->eps[k->idx], HS_ETCD_KEEPALIVE, &r.base, false, &k->stream);
+    }
+    if (err == HS_OK)
+        err = keeper_reply(k, deadline, ttl);
+    if (err != HS_OK && err != HS_ENOENT && !hs_stop_is_set(&k->cancel)) {
+        if (err != HS_EUNAVAIL)
+            hs_etcd_log_failure(k->e, k->e->endpoints[k->idx], HS_ETCD_KEEPALIVE, err, -1, "");
+        hs_grpc_stream_close(k->stream);
+        k->stream = NULL;
+        k->idx = (k->idx + 1) % k->e->n_endpoints;
+    }
+    return err;
+}
+
 static void *keeper_main(void *arg)
 {
     struct hs_etcd_keeper *k = arg;
@@ -122,7 +186,7 @@ static void *keeper_main(void *arg)
     int64_t retry_ms = HS_MAX(k->ttl_ms / 10, 100);
     while (keeper_wait(k, next)) {
         int64_t ttl = 0;
-        enum hs_err err = keepalive_timed(k->e, k->lease, attempt_ms, &k->cancel, &ttl);
+        enum hs_err err = keeper_once(k, attempt_ms, &ttl);
         if (hs_stop_is_set(&k->cancel))
             break; /* stopping: a cut-short keepalive says nothing about the lease */
         int64_t now = hs_clock_mono_ms();
@@ -158,6 +222,8 @@ enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s
     k->on_lost = on_lost;
     k->ctx = ctx;
     atomic_init(&k->alive, true);
+    k->idx = atomic_load(&e->preferred) % e->n_endpoints;
+    hs_buf_init(&k->msg, HS_ETCD_REPLY_MAX_BYTES);
     pthread_mutex_init(&k->mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -171,6 +237,7 @@ enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s
                      rc, hs_errno_text(rc, text, sizeof text));
         pthread_cond_destroy(&k->cv);
         pthread_mutex_destroy(&k->mu);
+        hs_buf_release(&k->msg);
         free(k);
         return HS_EUNAVAIL;
     }
@@ -188,6 +255,8 @@ void hs_etcd_keeper_stop(struct hs_etcd_keeper *k)
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->thread, NULL);
+    hs_grpc_stream_close(k->stream); /* resetting it is all etcd needs: it does not revoke */
+    hs_buf_release(&k->msg);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     free(k);

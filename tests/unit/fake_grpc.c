@@ -161,8 +161,8 @@ static void respond(struct fstream *st)
     if (call->action == FAKE_HOLD)
         return;
     if (call->action == FAKE_GOAWAY) {
-        nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, st->id > 2 ? st->id - 2 : 0,
-                              NGHTTP2_NO_ERROR, NULL, 0);
+        nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, st->id > 2 ? st->id - 2 : 0, NGHTTP2_NO_ERROR,
+                              NULL, 0);
         return;
     }
     char status[16];
@@ -212,6 +212,36 @@ static bool have_message(const struct fstream *st)
     return st->in.len >= 5 + len;
 }
 
+/* Later request messages on a stream kept open (a keepalive stream): each goes to the handler
+ * with a fresh reply whose messages are appended to the stream's. */
+static void more_requests(struct fake_grpc *g, struct fstream *st)
+{
+    for (;;) {
+        size_t first = 5 + ((size_t)st->in.data[1] << 24 | (size_t)st->in.data[2] << 16 |
+                            (size_t)st->in.data[3] << 8 | st->in.data[4]);
+        if (st->in.len < first + 5)
+            return;
+        const uint8_t *p = st->in.data + first;
+        size_t len = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+        if (st->in.len < first + 5 + len)
+            return;
+        struct fake_grpc_call next = {.path = st->path,
+                                      .req = p + 5,
+                                      .req_len = len,
+                                      .timeout_ms = st->call.timeout_ms,
+                                      .endpoint = st->call.endpoint,
+                                      .follow_up = true};
+        hs_buf_init(&next.out, 0);
+        g->fn(g->ctx, &next);
+        hs_buf_append(&st->call.out, next.out.data, next.out.len);
+        hs_buf_release(&next.out);
+        /* drop the first message: the one just handled becomes the first */
+        memmove(st->in.data, st->in.data + first, st->in.len - first);
+        st->in.len -= first;
+        nghttp2_session_resume_data(st->conn->h2, st->id);
+    }
+}
+
 static int s_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
                   size_t len, void *ud)
 {
@@ -223,6 +253,8 @@ static int s_data(nghttp2_session *s, uint8_t flags, int32_t stream_id, const ui
     hs_buf_append(&st->in, data, len);
     if (!st->dispatched && have_message(st))
         dispatch(c->g, st);
+    else if (st->dispatched && st->call.action == FAKE_KEEP_OPEN)
+        more_requests(c->g, st);
     return 0;
 }
 

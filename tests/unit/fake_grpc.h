@@ -29,6 +29,7 @@ struct fake_grpc_call {
     int64_t timeout_ms; /* from grpc-timeout; -1 when absent */
     bool has_leader;    /* "hasleader: true" metadata */
     int endpoint;       /* index of the fake server (fake_grpc_start order) */
+    bool follow_up;     /* a later request on a stream kept open: only out is used */
     /* reply (zero = one FAKE_REPLY with status 0 and no messages) */
     enum fake_action action;
     struct hs_buf out; /* framed messages: fake_grpc_add or raw bytes */

@@ -661,6 +661,58 @@ static void campaign_resign_and_leader_without_leader(void **state)
     assert_int_equal(hs_etcd_leader_get(etcd, "healer-leader", &kv), HS_ENOENT);
 }
 
+static atomic_int ka_streams, ka_requests;
+static atomic_bool ka_expired;
+
+static void keepalive_stream(void *ctx, struct fake_grpc_call *call)
+{
+    (void)ctx;
+    if (strcmp(call->path, "/etcdserverpb.Lease/LeaseKeepAlive") != 0)
+        return;
+    atomic_fetch_add(&ka_requests, 1);
+    if (!call->follow_up)
+        atomic_fetch_add(&ka_streams, 1);
+    Hsetcd__LeaseKeepAliveResponse r;
+    hsetcd__lease_keep_alive_response__init(&r);
+    r.id = 42;
+    r.ttl = atomic_load(&ka_expired) ? 0 : 1;
+    fake_grpc_add(call, &r.base);
+    call->action = FAKE_KEEP_OPEN;
+}
+
+static atomic_int lost_calls;
+
+static void on_lost(void *ctx, int64_t lease)
+{
+    (void)ctx;
+    assert_int_equal(lease, 42);
+    atomic_fetch_add(&lost_calls, 1);
+}
+
+static void keeper_renews_over_one_stream_and_reports_loss_once(void **state)
+{
+    (void)state;
+    script = keepalive_stream;
+    atomic_store(&ka_requests, 0);
+    atomic_store(&ka_streams, 0);
+    atomic_store(&ka_expired, false);
+    atomic_store(&lost_calls, 0);
+    struct hs_etcd_keeper *k;
+    assert_int_equal(hs_etcd_keeper_start(etcd, 42, 1, on_lost, NULL, &k), HS_OK);
+    int64_t end = hs_clock_mono_ms() + 10000;
+    while (atomic_load(&ka_requests) < 4 && hs_clock_mono_ms() < end)
+        hs_clock_sleep_ms(20, NULL);
+    assert_true(atomic_load(&ka_requests) >= 4);
+    assert_int_equal(atomic_load(&ka_streams), 1); /* one stream carried every keepalive */
+    assert_true(hs_etcd_keeper_alive(k));
+    atomic_store(&ka_expired, true);
+    while (hs_etcd_keeper_alive(k) && hs_clock_mono_ms() < end)
+        hs_clock_sleep_ms(20, NULL);
+    assert_false(hs_etcd_keeper_alive(k));
+    hs_etcd_keeper_stop(k);
+    assert_int_equal(atomic_load(&lost_calls), 1);
+}
+
 /* ---- watch ----------------------------------------------------------------------------------- */
 
 static void add_watch(struct fake_grpc_call *call, int64_t rev, bool created, int64_t compact,
@@ -873,6 +925,7 @@ int main(void)
         T(many_threads_share_one_connection),
         T(leases_grant_keepalive_and_expired_is_enoent),
         T(campaign_resign_and_leader_without_leader),
+        T(keeper_renews_over_one_stream_and_reports_loss_once),
         T(watch_resumes_after_dropped_stream_and_reports_compaction),
         T(bad_arguments_are_einval_without_a_request),
 #undef T
