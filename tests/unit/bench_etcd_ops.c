@@ -72,8 +72,8 @@ static void *worker(void *arg)
         /* the write commit: [version(intent) >= 0] -> [put meta, delete intent] */
         snprintf(key, sizeof key, "/bench/meta/%d/%d", b->thread, i % 100);
         snprintf(intent, sizeof intent, "/bench/txn/%d/%d", b->thread, i % 100);
-        struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_VERSION, .result = HS_ETCD_GREATER,
-                                  .key = intent, .number = -1};
+        struct hs_etcd_cmp cmp = {
+            .target = HS_ETCD_CMP_VERSION, .result = HS_ETCD_GREATER, .key = intent, .number = -1};
         struct hs_etcd_op ops[2] = {
             {.type = HS_ETCD_OP_PUT, .key = key, .value = value, .value_len = sizeof value},
             {.type = HS_ETCD_OP_DELETE, .key = intent}};
