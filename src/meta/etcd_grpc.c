@@ -211,7 +211,8 @@ static ssize_t cb_read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
     struct hs_grpc_call *call = src->ptr;
     size_t left = call->out.len - call->out_off;
     size_t n = HS_MIN(left, len);
-    memcpy(buf, call->out.data + call->out_off, n);
+    if (n)
+        memcpy(buf, call->out.data + call->out_off, n);
     call->out_off += n;
     call->sent = true;
     if (call->out_off == call->out.len) {

@@ -786,6 +786,7 @@ static void watch_script(void *ctx, struct fake_grpc_call *call)
 {
     (void)ctx;
     static const int64_t first[] = {11, 12};
+    static const int64_t second[] = {13};
     static const int64_t later[] = {25};
     int n = n_seen(); /* this call is number n (1-based) */
     if (n == 1) {
@@ -795,6 +796,13 @@ static void watch_script(void *ctx, struct fake_grpc_call *call)
         call->status = 14;
         snprintf(call->message, sizeof call->message, "etcdserver: no leader");
     } else if (n == 2) {
+        /* one event, then the connection dies in the middle of the next message */
+        add_watch(call, 12, true, 0, NULL, 0);
+        add_watch(call, 13, false, 0, second, 1);
+        add_watch(call, 14, false, 0, later, 1);
+        call->out.len -= 4;
+        call->action = FAKE_CLOSE;
+    } else if (n == 3) {
         /* the resumed stream: compacted past its start */
         add_watch(call, 30, false, 20, NULL, 0);
         call->action = FAKE_KEEP_OPEN;
@@ -821,7 +829,7 @@ static bool wait_for(size_t n_events, int compactions)
     }
 }
 
-static void watch_resumes_after_dropped_stream_and_reports_compaction(void **state)
+static void watch_resumes_after_dropped_stream_or_connection_and_reports_compaction(void **state)
 {
     (void)state;
     script = watch_script;
@@ -830,19 +838,22 @@ static void watch_resumes_after_dropped_stream_and_reports_compaction(void **sta
     got.compactions = 0;
     struct hs_etcd_watch *w;
     assert_int_equal(hs_etcd_watch_start(etcd, "w/", true, 0, on_events, NULL, &w), HS_OK);
-    bool ok = wait_for(3, 1);
+    bool ok = wait_for(4, 1);
     hs_etcd_watch_stop(w);
     assert_true(ok);
     assert_int_equal(got.revs[0], 11);
     assert_int_equal(got.revs[1], 12);
     assert_true(got.deletes[1]);
-    assert_int_equal(got.revs[2], 25);
+    assert_int_equal(got.revs[2], 13);
+    assert_int_equal(got.revs[3], 25); /* nothing twice, nothing from the cut message */
+    assert_int_equal(got.n, 4);
     assert_int_equal(got.compact_rev, 20);
     assert_true(seen.has_leader[0]); /* require-leader metadata */
     assert_string_equal(seen.path[0], "/etcdserverpb.Watch/Watch");
     assert_int_equal(watch_start_rev(0), 0);  /* from now */
     assert_int_equal(watch_start_rev(1), 13); /* after the last event delivered */
-    assert_int_equal(watch_start_rev(2), 20); /* the compact revision */
+    assert_int_equal(watch_start_rev(2), 14); /* the same after a lost connection */
+    assert_int_equal(watch_start_rev(3), 20); /* the compact revision */
 }
 
 /* ---- pure --------------------------------------------------------------------------------- */
@@ -926,7 +937,7 @@ int main(void)
         T(leases_grant_keepalive_and_expired_is_enoent),
         T(campaign_resign_and_leader_without_leader),
         T(keeper_renews_over_one_stream_and_reports_loss_once),
-        T(watch_resumes_after_dropped_stream_and_reports_compaction),
+        T(watch_resumes_after_dropped_stream_or_connection_and_reports_compaction),
         T(bad_arguments_are_einval_without_a_request),
 #undef T
         cmocka_unit_test(bad_endpoint_lists_are_einval),
