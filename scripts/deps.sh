@@ -5,7 +5,8 @@ set -eu
 PKGS="gcc clang meson ninja-build pkg-config git ca-certificates libisal-dev libmicrohttpd-dev
 libjansson-dev libcmocka-dev libcurl4-openssl-dev libxxhash-dev etcd-server etcd-client
 nginx-light python3 python3-pytest python3-requests python3-yaml docker-compose clang-format
-libclang-rt-14-dev curl procps libssl-dev libexpat1-dev awscli python3-boto3 rclone s3cmd"
+libclang-rt-14-dev curl procps libssl-dev libexpat1-dev awscli python3-boto3 rclone s3cmd
+libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

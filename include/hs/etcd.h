@@ -1,25 +1,29 @@
-/* etcd.h - client of etcd's v3 HTTP/JSON gateway (libcurl + jansson): kv, txn, leases, watch,
- * election. Keys are C strings (our keys are text); values are bytes. Base64, int64-as-string
- * and omitted zero values are handled inside: callers see plain C values.
+/* etcd.h - client of etcd's v3 gRPC API (HTTP/2 via nghttp2, protobuf via protobuf-c): kv, txn,
+ * leases, watch, election. Keys are C strings (our keys are text); values are bytes. Callers
+ * see plain C values; proto3's omitted zero values read as 0/false/empty.
  *
- * Endpoints: several, comma-separated. Every unary call has a short timeout; on a transport
- * error, timeout or HTTP 5xx the next endpoint is tried (the one that worked is remembered, a
- * failing one is skipped by the next call). Requests that were never sent (connect failed) are
- * always retried on the next endpoint. Requests that may have reached etcd are retried only
- * when idempotent: range, put, delete, lease grant/keepalive/revoke, leader, resign. txn and
- * campaign are not: an ambiguous result returns HS_ETIMEDOUT/HS_EUNAVAIL and the caller
- * re-reads. A call blocks for at most about timeout_ms per attempt and makes at most
- * (number of endpoints + 1) attempts.
+ * Endpoints: several, comma-separated ("http://host:port"; no TLS). Each endpoint has one
+ * long-lived HTTP/2 connection that every thread's calls share, one stream per call. Every
+ * unary call has a short deadline (also sent as grpc-timeout); on a transport error, timeout
+ * or UNAVAILABLE-like status the next endpoint is tried (the one that worked is remembered, a
+ * failing one is skipped by the next call). Requests that were certainly not processed
+ * (connect failed, stream refused after GOAWAY) are always retried on the next endpoint.
+ * Requests that may have reached etcd are retried only when idempotent: range, put, delete,
+ * lease grant/keepalive/revoke, leader, resign. txn and campaign are not: an ambiguous result
+ * returns HS_ETIMEDOUT/HS_EUNAVAIL and the caller re-reads. A call blocks for at most about
+ * timeout_ms per attempt and makes at most (number of endpoints + 1) attempts.
  *
- * Error mapping (every call): HTTP 404 / "requested lease not found" -> HS_ENOENT; 429 (NOSPACE
- * alarm) -> HS_ENOSPC; 400 (bad argument, too many txn ops, request too large) -> HS_EINVAL;
- * 400 "required revision has been compacted" -> HS_ECONFLICT; 412 (lease exists) -> HS_EEXIST;
- * 5xx / no quorum -> HS_EUNAVAIL; client timeout -> HS_ETIMEDOUT; a reply we cannot parse ->
- * HS_EPROTO. Failures are logged once per call (rate-limited) as
+ * Error mapping (every call, from the gRPC status and etcd's message): NOT_FOUND /
+ * "requested lease not found" / "election: no leader" -> HS_ENOENT; RESOURCE_EXHAUSTED (NOSPACE
+ * alarm) -> HS_ENOSPC; INVALID_ARGUMENT, OUT_OF_RANGE (bad argument, too many txn ops, request
+ * too large) -> HS_EINVAL; "required revision has been compacted", "election: not leader" ->
+ * HS_ECONFLICT; FAILED_PRECONDITION / ALREADY_EXISTS (lease exists) -> HS_EEXIST;
+ * DEADLINE_EXCEEDED, CANCELLED, our deadline -> HS_ETIMEDOUT; UNAVAILABLE / no leader / UNKNOWN
+ * and other server errors -> HS_EUNAVAIL; a reply we cannot decode (bad framing, a compressed
+ * message, bad protobuf) -> HS_EPROTO. Failures are logged once per call (rate-limited) as
  * evt=etcd_request_failed endpoint=... path=... err=...; the caller need not log them again.
  *
- * Thread-safety: one struct hs_etcd may be used from many threads at once (it keeps a small pool
- * of curl handles guarded by a mutex, so connections are kept alive and reused). Out-parameters
+ * Thread-safety: one struct hs_etcd may be used from many threads at once. Out-parameters
  * are untouched on failure. */
 #ifndef HS_ETCD_H
 #define HS_ETCD_H
@@ -32,26 +36,16 @@
 #include "hs/err.h"
 #include "hs/stop.h"
 
-/* Test seam: performs one POST of body to endpoint+path and appends the reply body to reply
- * (any status) and stores the status. Returns HS_OK when an HTTP reply arrived; HS_EUNAVAIL when
- * the request was certainly not sent (connect failed: any request may be retried elsewhere);
- * HS_ETIMEDOUT when it may have reached etcd (only idempotent requests are retried). Must be
- * thread-safe when the client is used from several threads. Streams (watch) do not use it. */
-typedef enum hs_err hs_etcd_transport_fn(void *ctx, const char *endpoint, const char *path,
-                                         const char *body, size_t body_len, int64_t timeout_ms,
-                                         struct hs_buf *reply, long *http_status);
-
 struct hs_etcd_opts {
-    const char *endpoints;           /* "http://127.0.0.1:2379,http://127.0.0.1:2479" (copied) */
-    int64_t timeout_ms;              /* per attempt; 0 = 2000 */
-    int64_t connect_timeout_ms;      /* 0 = 500 (capped at timeout_ms) */
-    hs_etcd_transport_fn *transport; /* NULL = libcurl */
-    void *transport_ctx;
+    const char *endpoints;      /* "http://127.0.0.1:2379,http://127.0.0.1:2479" (copied) */
+    int64_t timeout_ms;         /* per attempt; 0 = 2000 */
+    int64_t connect_timeout_ms; /* 0 = 500 (capped at timeout_ms) */
 };
 
 struct hs_etcd;
 
-/* HS_EINVAL on an empty or malformed endpoint list ("host:port" gets "http://"). *out owned by
+/* HS_EINVAL on an empty or malformed endpoint list ("host:port" gets "http://"; "https://" is
+ * refused). Connections are opened on first use. *out owned by
  * the caller: hs_etcd_free (NULL is fine) after every watch and keeper using it was stopped. */
 enum hs_err hs_etcd_new(const struct hs_etcd_opts *opts, struct hs_etcd **out);
 void hs_etcd_free(struct hs_etcd *e);
@@ -59,7 +53,7 @@ void hs_etcd_free(struct hs_etcd *e);
 struct hs_etcd_kv {
     char *key;      /* NUL-terminated (heap) */
     uint8_t *value; /* heap, NUL-terminated for convenience; never NULL: empty ("",
-                     * value_len 0) when keys_only or deleted, as etcd omits empty bytes */
+                     * value_len 0) when keys_only or deleted */
     size_t value_len;
     int64_t create_revision;
     int64_t mod_revision;
@@ -193,8 +187,8 @@ enum hs_err hs_etcd_txn(struct hs_etcd *e, const struct hs_etcd_txn *txn,
                         struct hs_etcd_txn_result *out);
 
 enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease_out);
-/* One-shot keepalive. HS_ENOENT when the lease has expired or never existed. ttl_out may be NULL.
- */
+/* One keepalive (one request on etcd's LeaseKeepAlive stream). HS_ENOENT when the lease has
+ * expired or never existed. ttl_out may be NULL. */
 enum hs_err hs_etcd_lease_keepalive(struct hs_etcd *e, int64_t lease, int64_t *ttl_out);
 /* HS_ENOENT when the lease does not exist (already revoked or expired). */
 enum hs_err hs_etcd_lease_revoke(struct hs_etcd *e, int64_t lease);
@@ -210,24 +204,23 @@ enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s
                                  hs_etcd_lease_lost_fn *on_lost, void *ctx,
                                  struct hs_etcd_keeper **out);
 /* Stops the thread (does not revoke) and frees k; on_lost is not called. NULL is fine. Returns
- * at once while the keeper waits, within ~1 s when a keepalive is in flight (it is aborted;
- * the keeper keeps its kept-alive connection otherwise). */
+ * at once while the keeper waits, within ~100 ms when a keepalive is in flight (its stream is
+ * reset; the shared connection stays). */
 void hs_etcd_keeper_stop(struct hs_etcd_keeper *k);
 /* false once the lease was declared lost (or k is NULL). Thread-safe. */
 bool hs_etcd_keeper_alive(const struct hs_etcd_keeper *k);
 
-/* Watch a key or prefix from start_revision (0 = now) on its own connection and thread,
- * reconnecting (and failing over) from the last seen revision + 1 after errors, so no event is
- * lost or repeated across reconnects. The stream asks for require-leader: a member that loses
- * quorum ends it and the watch moves on; a member that stops answering is detected by a probe
- * (a linearizable read on the same endpoint) after ~5 s without data.
- * fn(events, n, revision, compacted): the n >= 1 events of one watch reply (whole revisions, in
- * order), revision = the reply header's revision. When the start revision was compacted, fn gets
+/* Watch a key or prefix from start_revision (0 = now) on its own thread and gRPC Watch stream
+ * (on the endpoint's shared connection), reopening it (and failing over) from the last seen
+ * revision + 1 after errors, so no event is lost or repeated across reconnects. The stream asks for
+ * require-leader: a member that loses quorum ends it and the watch moves on; a member that stops
+ * answering is detected by a probe (a linearizable read on the same endpoint) after ~5 s without
+ * data. fn(events, n, revision, compacted): the n >= 1 events of one watch reply (whole revisions,
+ * in order), revision = the reply header's revision. When the start revision was compacted, fn gets
  * compacted = true, no events and revision = the compact revision: re-list; the watch resumes at
  * that (oldest retained) revision, so events newer than the caller's re-list are not missed (some
  * may be older than it: apply by mod_revision). Events are borrowed for the call of fn only. fn
- * runs on the watch thread and must not call hs_etcd_watch_stop. HS_EINVAL on a bad key, or when
- * the client was made with a test transport (streams need libcurl). */
+ * runs on the watch thread and must not call hs_etcd_watch_stop. HS_EINVAL on a bad key. */
 struct hs_etcd_event {
     bool is_delete;
     struct hs_etcd_kv kv; /* for deletes only key and mod_revision are set */
@@ -238,7 +231,7 @@ struct hs_etcd_watch;
 enum hs_err hs_etcd_watch_start(struct hs_etcd *e, const char *key, bool prefix,
                                 int64_t start_revision, hs_etcd_watch_fn *fn, void *ctx,
                                 struct hs_etcd_watch **out);
-/* Closes the connection, joins the thread (returns within ~100 ms unless fn is running) and
+/* Resets the stream, joins the thread (returns within ~100 ms unless fn is running) and
  * frees w. NULL is fine. */
 void hs_etcd_watch_stop(struct hs_etcd_watch *w);
 

@@ -1,41 +1,71 @@
-/* etcd_int.h - private pieces of the etcd gateway client shared by src/meta/etcd*.c, the unit
- * tests and the fuzz target: base64, reply parsers (pure: bytes or JSON in, C values out), the
- * watch stream line splitter and state machine, and the request layer with failover. */
+/* etcd_int.h - private pieces of the etcd client shared by src/meta/etcd*.c, the unit tests and
+ * the fuzz target: the gRPC transport (etcd_grpc.c), reply decoders (etcd_codec.c: protobuf
+ * bytes in, C values out), the watch state machine (etcd_stream.c) and the request layer with
+ * failover (etcd_client.c). Messages are generated from etcd.proto by protoc-c at build time. */
 #ifndef HS_META_ETCD_INT_H
 #define HS_META_ETCD_INT_H
 
-#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "etcd.pb-c.h"
 #include "hs/buf.h"
 #include "hs/err.h"
 #include "hs/etcd.h"
 
-struct curl_slist;
+#define HS_ETCD_REPLY_MAX_BYTES (64u << 20) /* a reply message larger than this: EPROTO */
 
-#define HS_ETCD_REPLY_MAX_BYTES (64u << 20) /* a reply or stream line larger than this: EPROTO */
-#define HS_ETCD_POOL_MAX        8           /* idle curl handles kept for reuse */
+/* gRPC method paths (service names are etcd's, whatever our .proto package is called). */
+#define HS_ETCD_RANGE     "/etcdserverpb.KV/Range"
+#define HS_ETCD_PUT       "/etcdserverpb.KV/Put"
+#define HS_ETCD_DELETE    "/etcdserverpb.KV/DeleteRange"
+#define HS_ETCD_TXN       "/etcdserverpb.KV/Txn"
+#define HS_ETCD_WATCH     "/etcdserverpb.Watch/Watch"
+#define HS_ETCD_GRANT     "/etcdserverpb.Lease/LeaseGrant"
+#define HS_ETCD_REVOKE    "/etcdserverpb.Lease/LeaseRevoke"
+#define HS_ETCD_KEEPALIVE "/etcdserverpb.Lease/LeaseKeepAlive"
+#define HS_ETCD_CAMPAIGN  "/v3electionpb.Election/Campaign"
+#define HS_ETCD_LEADER    "/v3electionpb.Election/Leader"
+#define HS_ETCD_RESIGN    "/v3electionpb.Election/Resign"
 
-/* ---- base64 (RFC 4648 standard alphabet, padded) ---------------------------------------- */
-/* Heap, NUL-terminated. */
-char *hs_etcd_b64_encode(const void *data, size_t len);
-/* Decodes text (padding optional) into a heap buffer with a NUL after the bytes. HS_EPROTO on a
- * bad character or length. */
-enum hs_err hs_etcd_b64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len);
+/* ---- gRPC transport (etcd_grpc.c) ---------------------------------------------------------
+ * One struct hs_grpc_ep per endpoint holds its HTTP/2 connection(s); thread-safe. */
+struct hs_grpc_ep;
+/* url "http://host:port" (no TLS). HS_EINVAL when it cannot be split. */
+enum hs_err hs_grpc_ep_new(const char *url, int64_t connect_timeout_ms, struct hs_grpc_ep **out);
+/* Closes the connections (calls still waiting fail) and joins their threads. NULL is fine. */
+void hs_grpc_ep_free(struct hs_grpc_ep *ep);
+/* Appends req as one uncompressed gRPC message (5-byte prefix + protobuf) to out. */
+void hs_grpc_frame(struct hs_buf *out, const ProtobufCMessage *req);
+/* One unary call with a deadline (sent as grpc-timeout) and an optional cancel flag (checked
+ * every 100 ms; the stream is reset). HS_OK: *status is the gRPC status (msg its message) and,
+ * for status 0, reply holds the one reply message. Otherwise a transport error: HS_EUNAVAIL
+ * when the request was certainly not processed (connect failed, refused stream), HS_ETIMEDOUT
+ * when it may have been (deadline, cancel, connection lost), HS_EPROTO on bad framing. */
+enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const ProtobufCMessage *req,
+                          int64_t timeout_ms, const struct hs_stop *cancel, struct hs_buf *reply,
+                          int *status, char *msg, size_t msg_len);
+/* A stream opened with one request message and left open (etcd ends a watch when the client
+ * resets it; more requests may follow with hs_grpc_stream_send). require_leader sends the
+ * "hasleader" metadata. */
+struct hs_grpc_stream;
+enum hs_err hs_grpc_stream_open(struct hs_grpc_ep *ep, const char *path,
+                                const ProtobufCMessage *first, bool require_leader,
+                                struct hs_grpc_stream **out);
+/* The next message into msg (HS_OK), HS_ETIMEDOUT when none came within wait_ms, HS_EPROTO on
+ * bad framing. When the stream is over, *ended = true and the result is as for hs_grpc_unary's
+ * status (HS_OK with *status) or its transport error. */
+enum hs_err hs_grpc_stream_next(struct hs_grpc_stream *s, int64_t wait_ms, struct hs_buf *msg,
+                                bool *ended, int *status, char *text, size_t text_len);
+/* Sends one more request message on an open stream. HS_EUNAVAIL when the stream is over. */
+enum hs_err hs_grpc_stream_send(struct hs_grpc_stream *s, const ProtobufCMessage *msg);
+/* Resets the stream if open and frees s. NULL is fine. */
+void hs_grpc_stream_close(struct hs_grpc_stream *s);
 
-/* ---- JSON helpers (omitted field = zero) ------------------------------------------------- */
-/* int64 from a string or integer member; missing or null = 0. HS_EPROTO on anything else. */
-enum hs_err hs_etcd_json_i64(const json_t *obj, const char *name, int64_t *out);
-/* bool member; missing = false. HS_EPROTO when it is not a boolean. */
-enum hs_err hs_etcd_json_bool(const json_t *obj, const char *name, bool *out);
-/* New JSON string holding the int64 as decimal text (etcd's int64 encoding). */
-json_t *hs_etcd_json_i64str(int64_t v);
-/* New JSON string holding base64 of the bytes. */
-json_t *hs_etcd_json_b64(const void *data, size_t len);
+/* ---- key ranges -------------------------------------------------------------------------- */
 /* Exclusive end of the prefix range: the prefix with its last byte + 1 after dropping trailing
  * 0xff bytes; an empty result means "to the end of the keyspace" and is returned as "\0". */
 void hs_etcd_prefix_end(const char *prefix, size_t len, uint8_t **end, size_t *end_len);
@@ -53,55 +83,38 @@ void hs_etcd_pace_full(struct hs_etcd_pace *pace, const uint8_t *start, size_t s
 /* A page held every key of its range: n of them, limit asked. Widens the next page. */
 void hs_etcd_pace_short(struct hs_etcd_pace *pace, size_t n, size_t limit);
 
-/* ---- reply parsers ------------------------------------------------------------------------ */
-/* One mvccpb.KeyValue. want_value false skips the value (keys_only). out untouched on error. */
-enum hs_err hs_etcd_parse_kv(const json_t *j, struct hs_etcd_kv *out);
-/* A RangeResponse object (also the response_range of a txn). */
-enum hs_err hs_etcd_parse_range_json(const json_t *j, struct hs_etcd_kvs *out);
-enum hs_err hs_etcd_parse_range_reply(const char *body, size_t len, struct hs_etcd_kvs *out);
-/* header.revision of a reply object; 0 when absent. */
-enum hs_err hs_etcd_parse_header_rev(const json_t *j, int64_t *rev);
+/* ---- reply decoders (etcd_codec.c) --------------------------------------------------------
+ * Each takes one reply message's bytes; HS_EPROTO when it does not decode. proto3 leaves zero
+ * values off the wire: they read as 0/false/empty. out is untouched on error. */
+enum hs_err hs_etcd_kv_from_pb(const Hsetcd__KeyValue *pb, struct hs_etcd_kv *out);
+enum hs_err hs_etcd_decode_range(const uint8_t *msg, size_t len, struct hs_etcd_kvs *out);
 /* The TxnResponse for txn (the op types of the branch that ran pick the range results). */
-enum hs_err hs_etcd_parse_txn_reply(const char *body, size_t len, const struct hs_etcd_txn *txn,
-                                    struct hs_etcd_txn_result *out);
-/* LeaseGrantResponse: ID and TTL; an "error" member -> HS_EUNAVAIL. */
-enum hs_err hs_etcd_parse_grant_reply(const char *body, size_t len, int64_t *id, int64_t *ttl);
-/* One-shot keepalive stream reply: first line {"result":{...,"TTL":..}}. No TTL (lease gone)
- * -> HS_ENOENT; an in-stream error object -> its mapping. */
-enum hs_err hs_etcd_parse_keepalive_reply(const char *body, size_t len, int64_t *ttl);
-/* Election campaign reply: the leader object. */
-enum hs_err hs_etcd_parse_campaign_reply(const char *body, size_t len, struct hs_etcd_leader *out);
+enum hs_err hs_etcd_decode_txn(const uint8_t *msg, size_t len, const struct hs_etcd_txn *txn,
+                               struct hs_etcd_txn_result *out);
+/* header.revision of a Put/DeleteRange reply, and DeleteRange's deleted count. */
+enum hs_err hs_etcd_decode_put(const uint8_t *msg, size_t len, int64_t *revision);
+enum hs_err hs_etcd_decode_delete(const uint8_t *msg, size_t len, int64_t *deleted);
+/* LeaseGrantResponse: ID and TTL; an error text -> HS_EUNAVAIL; no ID or TTL -> HS_EPROTO. */
+enum hs_err hs_etcd_decode_grant(const uint8_t *msg, size_t len, int64_t *id, int64_t *ttl);
+/* LeaseKeepAliveResponse: TTL <= 0 (the lease is gone) -> HS_ENOENT. */
+enum hs_err hs_etcd_decode_keepalive(const uint8_t *msg, size_t len, int64_t *ttl);
+/* Election campaign reply: the leader key. */
+enum hs_err hs_etcd_decode_campaign(const uint8_t *msg, size_t len, struct hs_etcd_leader *out);
 /* Election leader reply: the kv. No kv -> HS_ENOENT. */
-enum hs_err hs_etcd_parse_leader_reply(const char *body, size_t len, struct hs_etcd_kv *out);
+enum hs_err hs_etcd_decode_leader(const uint8_t *msg, size_t len, struct hs_etcd_kv *out);
 
-/* The error of a non-200 reply: unary shape {"error":"..","message":"..","code":N} or stream
- * shape {"error":{"grpc_code":N,"http_code":N,"message":".."}}. msg gets a short copy (may be
- * ""). Returns the hs_err; *retry says whether another endpoint may answer differently. */
-enum hs_err hs_etcd_map_error(long http_status, const char *body, size_t len, char *msg,
-                              size_t msg_len, bool *retry);
-/* Same from grpc code + message only (stream errors). */
+/* Our error for a gRPC status code and message (etcd's texts pick some: "lease not found",
+ * "has been compacted", "election: no leader" ...). *retry says whether another endpoint may
+ * answer differently. */
 enum hs_err hs_etcd_map_grpc(int code, const char *msg, bool *retry);
 
-/* ---- watch stream ------------------------------------------------------------------------- */
-/* Accumulates stream bytes and hands out complete '\n'-terminated lines (without the '\n'). */
-struct hs_etcd_lines {
-    struct hs_buf buf; /* partial line carried between feeds */
-};
-typedef enum hs_err hs_etcd_line_fn(void *ctx, const char *line, size_t len);
-void hs_etcd_lines_init(struct hs_etcd_lines *l);
-void hs_etcd_lines_release(struct hs_etcd_lines *l);
-/* Calls fn for each completed line (empty lines skipped). Stops at the first error fn returns.
- * HS_EPROTO when a line grows past HS_ETCD_REPLY_MAX_BYTES. */
-enum hs_err hs_etcd_lines_feed(struct hs_etcd_lines *l, const void *data, size_t len,
-                               hs_etcd_line_fn *fn, void *ctx);
-
+/* ---- watch stream (etcd_stream.c) --------------------------------------------------------- */
 enum hs_etcd_watch_msg_kind {
     HS_ETCD_WMSG_CREATED,   /* watch established */
     HS_ETCD_WMSG_EVENTS,    /* one or more events */
     HS_ETCD_WMSG_PROGRESS,  /* header only: all events up to revision were sent */
     HS_ETCD_WMSG_COMPACTED, /* canceled because start revision < compact_revision */
     HS_ETCD_WMSG_CANCELED,  /* canceled for another reason (reconnect) */
-    HS_ETCD_WMSG_ERROR,     /* in-stream error object (no leader, ...) */
 };
 
 struct hs_etcd_watch_msg {
@@ -110,76 +123,59 @@ struct hs_etcd_watch_msg {
     int64_t compact_revision;     /* COMPACTED */
     struct hs_etcd_event *events; /* heap array, EVENTS */
     size_t n_events;
-    int grpc_code; /* ERROR */
-    char message[128];
+    char message[128]; /* cancel reason */
 };
-/* Parses one stream line. HS_EPROTO on malformed JSON or fields. */
-enum hs_err hs_etcd_parse_watch_msg(const char *line, size_t len, struct hs_etcd_watch_msg *out);
+/* Decodes one WatchResponse message. HS_EPROTO when it does not decode. */
+enum hs_err hs_etcd_decode_watch(const uint8_t *msg, size_t len, struct hs_etcd_watch_msg *out);
 void hs_etcd_watch_msg_release(struct hs_etcd_watch_msg *m);
 
-/* The per-connection state of a watch: what to resume from and what the last line meant. */
+/* The per-stream state of a watch: what to resume from and what the last message meant. */
 struct hs_etcd_watch_state {
-    int64_t next_rev;     /* start revision of the next connection; 0 = now */
-    bool created;         /* the current connection is established */
-    bool must_reconnect;  /* the server ended this watch (error/cancel/compaction) */
+    int64_t next_rev;     /* start revision of the next stream; 0 = now */
+    bool created;         /* the current stream is established */
+    bool must_reconnect;  /* the server ended this watch (cancel/compaction) */
     enum hs_err last_err; /* why must_reconnect (HS_OK for compaction) */
     hs_etcd_watch_fn *fn;
     void *ctx;
-    struct hs_etcd_lines lines;
 };
 void hs_etcd_watch_state_init(struct hs_etcd_watch_state *s, int64_t start_rev,
                               hs_etcd_watch_fn *fn, void *ctx);
-void hs_etcd_watch_state_release(struct hs_etcd_watch_state *s);
-/* Starts a new connection: forget the partial line and the created flag. */
+/* Starts a new stream: forget the created flag. */
 void hs_etcd_watch_state_reset_conn(struct hs_etcd_watch_state *s);
-/* Feeds stream bytes: delivers events to fn and advances next_rev. An error (malformed line)
- * means the connection must be dropped and reopened from next_rev. */
-enum hs_err hs_etcd_watch_state_feed(struct hs_etcd_watch_state *s, const void *data, size_t len);
+/* Feeds one WatchResponse message: delivers events to fn and advances next_rev. An error
+ * (undecodable message) means the stream must be dropped and reopened from next_rev. */
+enum hs_err hs_etcd_watch_state_feed(struct hs_etcd_watch_state *s, const uint8_t *msg, size_t len);
 
-/* ---- client and request layer ------------------------------------------------------------ */
+/* ---- client and request layer (etcd_client.c) -------------------------------------------- */
 struct hs_etcd {
-    char **endpoints; /* "http://host:port" without trailing '/' (immutable) */
+    char **endpoints;        /* "http://host:port" without trailing '/' (immutable) */
+    struct hs_grpc_ep **eps; /* one per endpoint (immutable pointers) */
     size_t n_endpoints;
-    int64_t timeout_ms;              /* per attempt (immutable) */
-    int64_t connect_timeout_ms;      /* (immutable) */
-    hs_etcd_transport_fn *transport; /* NULL = libcurl (immutable) */
-    void *transport_ctx;
-    struct curl_slist *headers;       /* Content-Type, no Expect (immutable, shared) */
-    struct curl_slist *watch_headers; /* + Grpc-Metadata-hasleader (immutable, shared) */
-    atomic_size_t preferred;          /* endpoint index to try first */
-    atomic_llong log_last_ms;         /* rate limit of failure warnings */
+    int64_t timeout_ms;         /* per attempt (immutable) */
+    int64_t connect_timeout_ms; /* (immutable) */
+    atomic_size_t preferred;    /* endpoint index to try first */
+    atomic_llong log_last_ms;   /* rate limit of failure warnings */
     atomic_llong log_suppressed;
-    pthread_mutex_t pool_mu;
-    void *pool[HS_ETCD_POOL_MAX]; /* idle CURL easy handles (pool_mu) */
-    size_t n_pool;                /* (pool_mu) */
 };
 
 enum hs_etcd_retry {
-    HS_ETCD_IDEMPOTENT, /* retry on any transport error or 5xx */
-    HS_ETCD_ONCE,       /* retry only when the request was certainly not sent */
+    HS_ETCD_IDEMPOTENT, /* retry on any transport error or unavailable status */
+    HS_ETCD_ONCE,       /* retry only when the request was certainly not processed */
 };
 
 struct hs_etcd_call {
-    const char *path; /* "/v3/kv/range" */
-    json_t *body;     /* borrowed */
+    const char *path;            /* HS_ETCD_RANGE ... */
+    const ProtobufCMessage *req; /* borrowed */
     enum hs_etcd_retry retry;
     int64_t timeout_ms;           /* 0 = client's */
     int endpoint;                 /* -1 = any with failover, else only this endpoint */
     const struct hs_stop *cancel; /* may be NULL */
-    bool keep_conn; /* with cancel: keep the pooled kept-alive connection and notice cancel
-                     * within ~1 s (curl's progress callback) instead of ~100 ms */
 };
 
-/* Performs the call; on HS_OK reply holds the 200 body. Logs failures (rate-limited). */
+/* Performs the call; on HS_OK reply holds the reply message. Logs failures (rate-limited). */
 enum hs_err hs_etcd_request(struct hs_etcd *e, const struct hs_etcd_call *c, struct hs_buf *reply);
-/* One libcurl POST (the default transport), cancellable through *cancel: on a fresh connection
- * polled every 100 ms, or with keep_conn on a pooled one checked about once a second. */
-enum hs_err hs_etcd_curl_post(struct hs_etcd *e, const char *endpoint, const char *path,
-                              const char *body, size_t body_len, int64_t timeout_ms,
-                              const struct hs_stop *cancel, bool keep_conn, struct hs_buf *reply,
-                              long *status);
 /* Logs evt=etcd_request_failed at most a few times per second per client. */
 void hs_etcd_log_failure(struct hs_etcd *e, const char *endpoint, const char *path, enum hs_err err,
-                         long status, const char *msg);
+                         int status, const char *msg);
 
 #endif

@@ -1,6 +1,6 @@
-/* etcd_kv.c - kv calls of the etcd gateway client: get, range (single, range_end, prefix),
- * paged prefix iteration at one snapshot revision, put, delete and txn. Keys and values are
- * base64 and int64 fields are sent as strings (etcd's own JSON encoding). */
+/* etcd_kv.c - kv calls of the etcd client: get, range (single, range_end, prefix), paged
+ * prefix iteration at one snapshot revision, put, delete and txn, as protobuf requests whose
+ * bytes fields point at the caller's keys and values (nothing is copied before packing). */
 #include "meta/etcd_int.h"
 
 #include <stdlib.h>
@@ -11,27 +11,27 @@
 
 #define DEFAULT_PAGE_SIZE 1000
 
-/* Sets name to the base64 of data (a new reference; jansson steals it). */
-static void set_b64(json_t *obj, const char *name, const void *data, size_t len)
+static ProtobufCBinaryData bytes_of(const void *p, size_t len)
 {
-    json_object_set_new(obj, name, hs_etcd_json_b64(data, len));
+    return (ProtobufCBinaryData){.len = len, .data = (uint8_t *)(uintptr_t)p};
 }
 
-/* Adds key (and range_end for a prefix) to a request object. An empty prefix covers every key,
- * which etcd spells key = range_end = "\0" (an empty key is rejected). */
-static void set_key_range(json_t *obj, const char *key, bool prefix)
+/* key (and range_end for a prefix) of a request. An empty prefix covers every key, which etcd
+ * spells key = range_end = "\0" (an empty key is rejected). *end_heap is freed by the caller. */
+static void key_range(const char *key, bool prefix, ProtobufCBinaryData *k,
+                      ProtobufCBinaryData *end, uint8_t **end_heap)
 {
     size_t len = strlen(key);
+    *end_heap = NULL;
     if (!prefix) {
-        set_b64(obj, "key", key, len);
+        *k = bytes_of(key, len);
+        *end = bytes_of(NULL, 0);
         return;
     }
-    uint8_t *end;
     size_t end_len;
-    hs_etcd_prefix_end(key, len, &end, &end_len);
-    set_b64(obj, "key", len ? key : "", len ? len : 1);
-    set_b64(obj, "range_end", end, end_len);
-    free(end);
+    hs_etcd_prefix_end(key, len, end_heap, &end_len);
+    *k = len ? bytes_of(key, len) : bytes_of("", 1);
+    *end = bytes_of(*end_heap, end_len);
 }
 
 struct range_args {
@@ -46,38 +46,32 @@ struct range_args {
     bool serializable;
 };
 
-static json_t *range_body(const struct range_args *a)
+static void range_pb(const struct range_args *a, Hsetcd__RangeRequest *r)
 {
-    json_t *b = json_object();
-    set_b64(b, "key", a->key, a->key_len);
+    hsetcd__range_request__init(r);
+    r->key = bytes_of(a->key, a->key_len);
     if (a->end)
-        set_b64(b, "range_end", a->end, a->end_len);
-    if (a->limit > 0)
-        json_object_set_new(b, "limit", hs_etcd_json_i64str(a->limit));
-    if (a->revision > 0)
-        json_object_set_new(b, "revision", hs_etcd_json_i64str(a->revision));
-    if (a->keys_only)
-        json_object_set_new(b, "keys_only", json_true());
-    if (a->count_only)
-        json_object_set_new(b, "count_only", json_true());
-    if (a->serializable)
-        json_object_set_new(b, "serializable", json_true());
-    return b;
+        r->range_end = bytes_of(a->end, a->end_len);
+    r->limit = a->limit > 0 ? a->limit : 0;
+    r->revision = a->revision > 0 ? a->revision : 0;
+    r->keys_only = a->keys_only;
+    r->count_only = a->count_only;
+    r->serializable = a->serializable;
 }
 
 static enum hs_err range_call(struct hs_etcd *e, const struct range_args *a,
                               struct hs_etcd_kvs *out)
 {
-    json_t *body = range_body(a);
+    Hsetcd__RangeRequest r;
+    range_pb(a, &r);
     struct hs_buf reply;
     hs_buf_init(&reply, HS_ETCD_REPLY_MAX_BYTES);
     struct hs_etcd_call c = {
-        .path = "/v3/kv/range", .body = body, .retry = HS_ETCD_IDEMPOTENT, .endpoint = -1};
+        .path = HS_ETCD_RANGE, .req = &r.base, .retry = HS_ETCD_IDEMPOTENT, .endpoint = -1};
     enum hs_err err = hs_etcd_request(e, &c, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_range_reply((const char *)reply.data, reply.len, out);
+        err = hs_etcd_decode_range(reply.data, reply.len, out);
     hs_buf_release(&reply);
-    json_decref(body);
     return err;
 }
 
@@ -250,34 +244,13 @@ enum hs_err hs_etcd_range_prefix_each(struct hs_etcd *e, const char *prefix, int
     return hs_etcd_range_scan(e, &scan, fn, ctx, revision_out);
 }
 
-/* POSTs body to path with the idempotent policy and hands the 200 body to the caller. */
-static enum hs_err simple_call(struct hs_etcd *e, const char *path, json_t *body,
+/* A unary call with the given retry policy; the reply message goes to reply. */
+static enum hs_err simple_call(struct hs_etcd *e, const char *path, const ProtobufCMessage *req,
                                enum hs_etcd_retry retry, struct hs_buf *reply)
 {
     hs_buf_init(reply, HS_ETCD_REPLY_MAX_BYTES);
-    struct hs_etcd_call c = {.path = path, .body = body, .retry = retry, .endpoint = -1};
-    enum hs_err err = hs_etcd_request(e, &c, reply);
-    json_decref(body);
-    return err;
-}
-
-/* Reads one int64 member (and the header revision) of a unary reply. */
-static enum hs_err reply_i64(const struct hs_buf *reply, const char *name, int64_t *value,
-                             int64_t *rev)
-{
-    json_t *j = json_loadb((const char *)reply->data, reply->len, 0, NULL);
-    enum hs_err err = HS_EPROTO;
-    int64_t v = 0, r = 0;
-    if (json_is_object(j) && (err = hs_etcd_parse_header_rev(j, &r)) == HS_OK && name)
-        err = hs_etcd_json_i64(j, name, &v);
-    json_decref(j);
-    if (err == HS_OK) {
-        if (value)
-            *value = v;
-        if (rev)
-            *rev = r;
-    }
-    return err;
+    struct hs_etcd_call c = {.path = path, .req = req, .retry = retry, .endpoint = -1};
+    return hs_etcd_request(e, &c, reply);
 }
 
 enum hs_err hs_etcd_put(struct hs_etcd *e, const char *key, const void *value, size_t value_len,
@@ -285,15 +258,15 @@ enum hs_err hs_etcd_put(struct hs_etcd *e, const char *key, const void *value, s
 {
     if (!key || !*key || (!value && value_len))
         return HS_EINVAL;
-    json_t *b = json_object();
-    set_b64(b, "key", key, strlen(key));
-    set_b64(b, "value", value ? value : "", value_len);
-    if (lease)
-        json_object_set_new(b, "lease", hs_etcd_json_i64str(lease));
+    Hsetcd__PutRequest r;
+    hsetcd__put_request__init(&r);
+    r.key = bytes_of(key, strlen(key));
+    r.value = bytes_of(value, value_len);
+    r.lease = lease;
     struct hs_buf reply;
-    enum hs_err err = simple_call(e, "/v3/kv/put", b, HS_ETCD_IDEMPOTENT, &reply);
+    enum hs_err err = simple_call(e, HS_ETCD_PUT, &r.base, HS_ETCD_IDEMPOTENT, &reply);
     if (err == HS_OK)
-        err = reply_i64(&reply, NULL, NULL, revision_out);
+        err = hs_etcd_decode_put(reply.data, reply.len, revision_out);
     hs_buf_release(&reply);
     return err;
 }
@@ -302,55 +275,116 @@ enum hs_err hs_etcd_delete(struct hs_etcd *e, const char *key, bool prefix, int6
 {
     if (!key || (!*key && !prefix))
         return HS_EINVAL;
-    json_t *b = json_object();
-    set_key_range(b, key, prefix);
+    Hsetcd__DeleteRangeRequest r;
+    hsetcd__delete_range_request__init(&r);
+    uint8_t *end;
+    key_range(key, prefix, &r.key, &r.range_end, &end);
     struct hs_buf reply;
-    enum hs_err err = simple_call(e, "/v3/kv/deleterange", b, HS_ETCD_IDEMPOTENT, &reply);
+    enum hs_err err = simple_call(e, HS_ETCD_DELETE, &r.base, HS_ETCD_IDEMPOTENT, &reply);
     if (err == HS_OK)
-        err = reply_i64(&reply, "deleted", deleted_out, NULL);
+        err = hs_etcd_decode_delete(reply.data, reply.len, deleted_out);
     hs_buf_release(&reply);
+    free(end);
     return err;
 }
 
-static json_t *cmp_json(const struct hs_etcd_cmp *c)
+static void cmp_pb(const struct hs_etcd_cmp *c, Hsetcd__Compare *pb)
 {
-    static const char *const targets[] = {"VERSION", "CREATE", "MOD", "VALUE", "LEASE"};
-    static const char *const fields[] = {"version", "create_revision", "mod_revision", "value",
-                                         "lease"};
-    static const char *const results[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
-    json_t *j = json_object();
-    json_object_set_new(j, "target", json_string(targets[c->target]));
-    json_object_set_new(j, "result", json_string(results[c->result]));
-    set_b64(j, "key", c->key, strlen(c->key));
-    if (c->target == HS_ETCD_CMP_VALUE)
-        set_b64(j, "value", c->value ? c->value : "", c->value_len);
-    else
-        json_object_set_new(j, fields[c->target], hs_etcd_json_i64str(c->number));
-    return j;
-}
-
-static json_t *op_json(const struct hs_etcd_op *op)
-{
-    json_t *req = json_object();
-    json_t *j = json_object();
-    switch (op->type) {
-    case HS_ETCD_OP_PUT:
-        set_b64(req, "key", op->key, strlen(op->key));
-        set_b64(req, "value", op->value ? op->value : "", op->value_len);
-        if (op->lease)
-            json_object_set_new(req, "lease", hs_etcd_json_i64str(op->lease));
-        json_object_set_new(j, "request_put", req);
+    /* our enums are declared in etcd's order */
+    hsetcd__compare__init(pb);
+    pb->target = (Hsetcd__Compare__CompareTarget)c->target;
+    pb->result = (Hsetcd__Compare__CompareResult)c->result;
+    pb->key = bytes_of(c->key, strlen(c->key));
+    switch (c->target) {
+    case HS_ETCD_CMP_VERSION:
+        pb->target_union_case = HSETCD__COMPARE__TARGET_UNION_VERSION;
+        pb->version = c->number;
         break;
-    case HS_ETCD_OP_DELETE:
-        set_key_range(req, op->key, op->prefix);
-        json_object_set_new(j, "request_delete_range", req);
+    case HS_ETCD_CMP_CREATE:
+        pb->target_union_case = HSETCD__COMPARE__TARGET_UNION_CREATE_REVISION;
+        pb->create_revision = c->number;
         break;
-    case HS_ETCD_OP_RANGE:
-        set_key_range(req, op->key, op->prefix);
-        json_object_set_new(j, "request_range", req);
+    case HS_ETCD_CMP_MOD:
+        pb->target_union_case = HSETCD__COMPARE__TARGET_UNION_MOD_REVISION;
+        pb->mod_revision = c->number;
+        break;
+    case HS_ETCD_CMP_VALUE:
+        pb->target_union_case = HSETCD__COMPARE__TARGET_UNION_VALUE;
+        pb->value = bytes_of(c->value, c->value_len);
+        break;
+    case HS_ETCD_CMP_LEASE:
+        pb->target_union_case = HSETCD__COMPARE__TARGET_UNION_LEASE;
+        pb->lease = c->number;
         break;
     }
-    return j;
+}
+
+/* The protobuf of one txn op; its sub-request lives in *slot, a prefix end in *end_heap. */
+union op_slot {
+    Hsetcd__RangeRequest range;
+    Hsetcd__PutRequest put;
+    Hsetcd__DeleteRangeRequest del;
+};
+
+static void op_pb(const struct hs_etcd_op *op, Hsetcd__RequestOp *pb, union op_slot *slot,
+                  uint8_t **end_heap)
+{
+    hsetcd__request_op__init(pb);
+    *end_heap = NULL;
+    switch (op->type) {
+    case HS_ETCD_OP_PUT:
+        hsetcd__put_request__init(&slot->put);
+        slot->put.key = bytes_of(op->key, strlen(op->key));
+        slot->put.value = bytes_of(op->value, op->value_len);
+        slot->put.lease = op->lease;
+        pb->request_case = HSETCD__REQUEST_OP__REQUEST_REQUEST_PUT;
+        pb->request_put = &slot->put;
+        break;
+    case HS_ETCD_OP_DELETE:
+        hsetcd__delete_range_request__init(&slot->del);
+        key_range(op->key, op->prefix, &slot->del.key, &slot->del.range_end, end_heap);
+        pb->request_case = HSETCD__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
+        pb->request_delete_range = &slot->del;
+        break;
+    case HS_ETCD_OP_RANGE:
+        hsetcd__range_request__init(&slot->range);
+        key_range(op->key, op->prefix, &slot->range.key, &slot->range.range_end, end_heap);
+        pb->request_case = HSETCD__REQUEST_OP__REQUEST_REQUEST_RANGE;
+        pb->request_range = &slot->range;
+        break;
+    }
+}
+
+/* The request ops of one branch: arrays of n (heap), freed by ops_free. */
+struct pb_ops {
+    Hsetcd__RequestOp **ptrs;
+    Hsetcd__RequestOp *ops;
+    union op_slot *slots;
+    uint8_t **ends;
+    size_t n;
+};
+
+static void ops_build(const struct hs_etcd_op *ops, size_t n, struct pb_ops *out)
+{
+    out->n = n;
+    out->ptrs = hs_xcalloc(n ? n : 1, sizeof *out->ptrs);
+    out->ops = hs_xcalloc(n ? n : 1, sizeof *out->ops);
+    out->slots = hs_xcalloc(n ? n : 1, sizeof *out->slots);
+    out->ends = hs_xcalloc(n ? n : 1, sizeof *out->ends);
+    for (size_t i = 0; i < n; i++) {
+        op_pb(&ops[i], &out->ops[i], &out->slots[i], &out->ends[i]);
+        out->ptrs[i] = &out->ops[i];
+    }
+}
+
+static void ops_free(struct pb_ops *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->ends[i]);
+    free(o->ptrs);
+    free(o->ops);
+    free(o->slots);
+    free(o->ends);
 }
 
 static bool ops_valid(const struct hs_etcd_op *ops, size_t n)
@@ -384,22 +418,33 @@ enum hs_err hs_etcd_txn(struct hs_etcd *e, const struct hs_etcd_txn *txn,
 {
     if (!txn_valid(txn))
         return HS_EINVAL;
-    json_t *b = json_object();
-    json_t *cmps = json_array(), *succ = json_array(), *fail = json_array();
-    for (size_t i = 0; i < txn->n_cmps; i++)
-        json_array_append_new(cmps, cmp_json(&txn->cmps[i]));
-    for (size_t i = 0; i < txn->n_success; i++)
-        json_array_append_new(succ, op_json(&txn->success[i]));
-    for (size_t i = 0; i < txn->n_failure; i++)
-        json_array_append_new(fail, op_json(&txn->failure[i]));
-    json_object_set_new(b, "compare", cmps);
-    json_object_set_new(b, "success", succ);
-    json_object_set_new(b, "failure", fail);
+    Hsetcd__TxnRequest r;
+    hsetcd__txn_request__init(&r);
+    size_t nc = txn->n_cmps;
+    Hsetcd__Compare *cmps = hs_xcalloc(nc ? nc : 1, sizeof *cmps);
+    Hsetcd__Compare **cmp_ptrs = hs_xcalloc(nc ? nc : 1, sizeof *cmp_ptrs);
+    for (size_t i = 0; i < nc; i++) {
+        cmp_pb(&txn->cmps[i], &cmps[i]);
+        cmp_ptrs[i] = &cmps[i];
+    }
+    struct pb_ops succ, fail;
+    ops_build(txn->success, txn->n_success, &succ);
+    ops_build(txn->failure, txn->n_failure, &fail);
+    r.n_compare = nc;
+    r.compare = cmp_ptrs;
+    r.n_success = succ.n;
+    r.success = succ.ptrs;
+    r.n_failure = fail.n;
+    r.failure = fail.ptrs;
     struct hs_buf reply;
     /* not retried once sent: a replayed CAS would report "failed" for our own success */
-    enum hs_err err = simple_call(e, "/v3/kv/txn", b, HS_ETCD_ONCE, &reply);
+    enum hs_err err = simple_call(e, HS_ETCD_TXN, &r.base, HS_ETCD_ONCE, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_txn_reply((const char *)reply.data, reply.len, txn, out);
+        err = hs_etcd_decode_txn(reply.data, reply.len, txn, out);
     hs_buf_release(&reply);
+    ops_free(&succ);
+    ops_free(&fail);
+    free(cmps);
+    free(cmp_ptrs);
     return err;
 }

@@ -1,7 +1,9 @@
-/* etcd_lease.c - leases through the etcd gateway: grant, one-shot keepalive, revoke, and the
- * keeper thread that renews a lease at ttl/3. The gateway's keepalive is a stream, but one
- * request line gets one result line and then the stream ends, so a plain POST on a kept-alive
- * connection does it; an expired lease answers 200 without TTL, which is our HS_ENOENT. */
+/* etcd_lease.c - leases over gRPC: grant, keepalive, revoke, and the keeper thread that
+ * renews a lease at ttl/3. The keeper keeps one LeaseKeepAlive stream open and sends a request
+ * on it each time (one answer per request); after a failure it drops the stream and opens the
+ * next one on the next endpoint. hs_etcd_lease_keepalive is the same stream used once: one
+ * request and a half-close, etcd answers and ends it. An unknown or expired lease answers TTL 0,
+ * which is our HS_ENOENT. */
 #include "meta/etcd_int.h"
 
 #include <errno.h>
@@ -13,37 +15,32 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-static enum hs_err lease_call(struct hs_etcd *e, const char *path, int64_t lease, int64_t ttl_s,
+static enum hs_err lease_call(struct hs_etcd *e, const char *path, const ProtobufCMessage *req,
                               int64_t timeout_ms, const struct hs_stop *cancel,
                               struct hs_buf *reply)
 {
-    json_t *b = json_object();
-    if (lease)
-        json_object_set_new(b, "ID", hs_etcd_json_i64str(lease));
-    if (ttl_s)
-        json_object_set_new(b, "TTL", hs_etcd_json_i64str(ttl_s)); /* "TTL": "ttl" is ignored */
     hs_buf_init(reply, HS_ETCD_REPLY_MAX_BYTES);
     struct hs_etcd_call c = {.path = path,
-                             .body = b,
+                             .req = req,
                              .retry = HS_ETCD_IDEMPOTENT,
                              .timeout_ms = timeout_ms,
                              .endpoint = -1,
-                             .cancel = cancel,
-                             .keep_conn = true};
-    enum hs_err err = hs_etcd_request(e, &c, reply);
-    json_decref(b);
-    return err;
+                             .cancel = cancel};
+    return hs_etcd_request(e, &c, reply);
 }
 
 enum hs_err hs_etcd_lease_grant(struct hs_etcd *e, int64_t ttl_s, int64_t *lease_out)
 {
     if (ttl_s <= 0)
         return HS_EINVAL;
+    Hsetcd__LeaseGrantRequest r;
+    hsetcd__lease_grant_request__init(&r);
+    r.ttl = ttl_s;
     struct hs_buf reply;
     int64_t id = 0, ttl = 0;
-    enum hs_err err = lease_call(e, "/v3/lease/grant", 0, ttl_s, 0, NULL, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_GRANT, &r.base, 0, NULL, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_grant_reply((const char *)reply.data, reply.len, &id, &ttl);
+        err = hs_etcd_decode_grant(reply.data, reply.len, &id, &ttl);
     hs_buf_release(&reply);
     if (err == HS_OK)
         *lease_out = id;
@@ -55,11 +52,14 @@ static enum hs_err keepalive_timed(struct hs_etcd *e, int64_t lease, int64_t tim
 {
     if (lease == 0)
         return HS_EINVAL;
+    Hsetcd__LeaseKeepAliveRequest r;
+    hsetcd__lease_keep_alive_request__init(&r);
+    r.id = lease;
     struct hs_buf reply;
     int64_t ttl = 0;
-    enum hs_err err = lease_call(e, "/v3/lease/keepalive", lease, 0, timeout_ms, cancel, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_KEEPALIVE, &r.base, timeout_ms, cancel, &reply);
     if (err == HS_OK)
-        err = hs_etcd_parse_keepalive_reply((const char *)reply.data, reply.len, &ttl);
+        err = hs_etcd_decode_keepalive(reply.data, reply.len, &ttl);
     hs_buf_release(&reply);
     if (err == HS_OK && ttl_out)
         *ttl_out = ttl;
@@ -75,8 +75,11 @@ enum hs_err hs_etcd_lease_revoke(struct hs_etcd *e, int64_t lease)
 {
     if (lease == 0)
         return HS_EINVAL;
+    Hsetcd__LeaseRevokeRequest r;
+    hsetcd__lease_revoke_request__init(&r);
+    r.id = lease;
     struct hs_buf reply;
-    enum hs_err err = lease_call(e, "/v3/lease/revoke", lease, 0, 0, NULL, &reply);
+    enum hs_err err = lease_call(e, HS_ETCD_REVOKE, &r.base, 0, NULL, &reply);
     hs_buf_release(&reply);
     return err;
 }
@@ -93,6 +96,10 @@ struct hs_etcd_keeper {
     bool stop;             /* (mu) */
     struct hs_stop cancel; /* set with stop: aborts a keepalive in flight */
     atomic_bool alive;
+    /* keeper thread only: */
+    struct hs_grpc_stream *stream; /* the open LeaseKeepAlive stream, NULL = none */
+    size_t idx;                    /* its endpoint */
+    struct hs_buf msg;             /* the last reply */
 };
 
 /* Waits until mono time deadline_ms or stop; returns false when stopping. */
@@ -110,6 +117,65 @@ static bool keeper_wait(struct hs_etcd_keeper *k, int64_t deadline_ms)
     return go_on;
 }
 
+/* Waits for the reply to the request just sent, until deadline_ms or stop. */
+static enum hs_err keeper_reply(struct hs_etcd_keeper *k, int64_t deadline_ms, int64_t *ttl)
+{
+    for (;;) {
+        if (hs_stop_is_set(&k->cancel))
+            return HS_ETIMEDOUT;
+        int64_t left = deadline_ms - hs_clock_mono_ms();
+        if (left <= 0)
+            return HS_ETIMEDOUT;
+        bool ended = false;
+        int status = -1;
+        char text[128] = "";
+        enum hs_err err = hs_grpc_stream_next(k->stream, HS_MIN(left, 100), &k->msg, &ended,
+                                              &status, text, sizeof text);
+        if (ended) {
+            bool retry;
+            if (err == HS_OK)
+                err = status == 0 ? HS_EUNAVAIL : hs_etcd_map_grpc(status, text, &retry);
+            if (err == HS_ENOENT)
+                err = HS_EUNAVAIL; /* only a TTL of 0 says the lease is gone */
+            hs_etcd_log_failure(k->e, k->e->endpoints[k->idx], HS_ETCD_KEEPALIVE, err, status,
+                                text);
+            return err;
+        }
+        if (err == HS_OK)
+            return hs_etcd_decode_keepalive(k->msg.data, k->msg.len, ttl);
+        if (err != HS_ETIMEDOUT)
+            return err;
+    }
+}
+
+/* One keepalive on the keeper's stream, opened on demand. After a failure other than "the
+ * lease is gone" the stream is dropped and the next one goes to the next endpoint. */
+static enum hs_err keeper_once(struct hs_etcd_keeper *k, int64_t attempt_ms, int64_t *ttl)
+{
+    Hsetcd__LeaseKeepAliveRequest r;
+    hsetcd__lease_keep_alive_request__init(&r);
+    r.id = k->lease;
+    int64_t deadline = hs_clock_mono_ms() + attempt_ms;
+    enum hs_err err = HS_OK;
+    if (k->stream)
+        err = hs_grpc_stream_send(k->stream, &r.base);
+    if (!k->stream || err != HS_OK) {
+        hs_grpc_stream_close(k->stream);
+        k->stream = NULL;
+        err = hs_grpc_stream_open(k->e->eps[k->idx], HS_ETCD_KEEPALIVE, &r.base, false, &k->stream);
+    }
+    if (err == HS_OK)
+        err = keeper_reply(k, deadline, ttl);
+    if (err != HS_OK && err != HS_ENOENT && !hs_stop_is_set(&k->cancel)) {
+        if (err != HS_EUNAVAIL)
+            hs_etcd_log_failure(k->e, k->e->endpoints[k->idx], HS_ETCD_KEEPALIVE, err, -1, "");
+        hs_grpc_stream_close(k->stream);
+        k->stream = NULL;
+        k->idx = (k->idx + 1) % k->e->n_endpoints;
+    }
+    return err;
+}
+
 static void *keeper_main(void *arg)
 {
     struct hs_etcd_keeper *k = arg;
@@ -120,7 +186,7 @@ static void *keeper_main(void *arg)
     int64_t retry_ms = HS_MAX(k->ttl_ms / 10, 100);
     while (keeper_wait(k, next)) {
         int64_t ttl = 0;
-        enum hs_err err = keepalive_timed(k->e, k->lease, attempt_ms, &k->cancel, &ttl);
+        enum hs_err err = keeper_once(k, attempt_ms, &ttl);
         if (hs_stop_is_set(&k->cancel))
             break; /* stopping: a cut-short keepalive says nothing about the lease */
         int64_t now = hs_clock_mono_ms();
@@ -156,6 +222,8 @@ enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s
     k->on_lost = on_lost;
     k->ctx = ctx;
     atomic_init(&k->alive, true);
+    k->idx = atomic_load(&e->preferred) % e->n_endpoints;
+    hs_buf_init(&k->msg, HS_ETCD_REPLY_MAX_BYTES);
     pthread_mutex_init(&k->mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -169,6 +237,7 @@ enum hs_err hs_etcd_keeper_start(struct hs_etcd *e, int64_t lease, int64_t ttl_s
                      rc, hs_errno_text(rc, text, sizeof text));
         pthread_cond_destroy(&k->cv);
         pthread_mutex_destroy(&k->mu);
+        hs_buf_release(&k->msg);
         free(k);
         return HS_EUNAVAIL;
     }
@@ -186,6 +255,8 @@ void hs_etcd_keeper_stop(struct hs_etcd_keeper *k)
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->thread, NULL);
+    hs_grpc_stream_close(k->stream); /* resetting it is all etcd needs: it does not revoke */
+    hs_buf_release(&k->msg);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     free(k);

@@ -1,12 +1,11 @@
-/* etcd_watch.c - the network half of the watch: one thread and one HTTP connection per watch,
- * reconnecting from the last delivered revision + 1 and failing over between endpoints. The
- * gateway ends a watch only when the connection closes, so stop closes it: the transfer runs
- * on a private multi handle polled every 100 ms (and woken by stop). A stopped member accepts
- * TCP and then says nothing, so a connection that has not confirmed the watch within
- * timeout_ms, or that has been silent for PROBE_IDLE_MS and fails a quorum read, is dropped. */
+/* etcd_watch.c - the network half of the watch: one thread per watch and one gRPC Watch stream
+ * on the endpoint's shared HTTP/2 connection, reopened from the last delivered revision + 1
+ * after errors and failing over between endpoints. etcd ends a watch when the client resets
+ * the stream, so stop does that. A stopped member accepts TCP and then says nothing, so a
+ * stream that has not confirmed the watch within timeout_ms, or that has been silent for
+ * PROBE_IDLE_MS and fails a quorum read on the same endpoint, is dropped. */
 #include "meta/etcd_int.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,173 +26,120 @@ struct hs_etcd_watch {
     struct hs_etcd_watch_state st; /* watch thread only */
     pthread_t thread;
     struct hs_stop stop; /* set once by hs_etcd_watch_stop */
-    pthread_mutex_t mu;  /* guards multi for the wakeup from stop */
-    CURLM *multi;        /* (mu) the current connection's multi, NULL between connections */
-    /* per connection, watch thread only: */
-    long status;            /* HTTP status of the current reply, 0 until known */
-    struct hs_buf err_body; /* body of a non-200 reply */
-    int64_t last_data_ms;   /* mono time of the last byte received */
-    enum hs_err feed_err;   /* a malformed stream line */
 };
-
-static size_t watch_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct hs_etcd_watch *w = ud;
-    size_t n = size * nmemb;
-    w->last_data_ms = hs_clock_mono_ms();
-    if (hs_stop_is_set(&w->stop))
-        return 0;
-    if (w->status != 200) {
-        /* an error before the stream started: a unary-style error body */
-        return hs_buf_append(&w->err_body, p, n) == HS_OK ? n : 0;
-    }
-    enum hs_err err = hs_etcd_watch_state_feed(&w->st, p, n);
-    if (err != HS_OK) {
-        w->feed_err = err;
-        return 0;
-    }
-    return w->st.must_reconnect ? 0 : n;
-}
-
-static size_t watch_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct hs_etcd_watch *w = ud;
-    /* the status line of the final response ("HTTP/1.1 200 OK") */
-    if (nmemb * size > 12 && strncmp(p, "HTTP/", 5) == 0) {
-        const char *sp = memchr(p, ' ', nmemb * size);
-        w->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-    }
-    return size * nmemb;
-}
-
-static json_t *watch_body(const struct hs_etcd_watch *w)
-{
-    json_t *cr = json_object();
-    size_t len = strlen(w->key);
-    if (w->prefix) {
-        uint8_t *end;
-        size_t end_len;
-        hs_etcd_prefix_end(w->key, len, &end, &end_len);
-        json_object_set_new(cr, "key", hs_etcd_json_b64(len ? w->key : "", len ? len : 1));
-        json_object_set_new(cr, "range_end", hs_etcd_json_b64(end, end_len));
-        free(end);
-    } else {
-        json_object_set_new(cr, "key", hs_etcd_json_b64(w->key, len));
-    }
-    if (w->st.next_rev > 0)
-        json_object_set_new(cr, "start_revision", hs_etcd_json_i64str(w->st.next_rev));
-    json_object_set_new(cr, "progress_notify", json_true());
-    json_t *b = json_object();
-    json_object_set_new(b, "create_request", cr);
-    return b;
-}
 
 /* A linearizable read on endpoint idx: does that member still have a leader? */
 static bool probe_ok(struct hs_etcd_watch *w, size_t idx)
 {
-    json_t *b = json_object();
-    json_object_set_new(b, "key", hs_etcd_json_b64(w->key, strlen(w->key) ? strlen(w->key) : 1));
-    json_object_set_new(b, "count_only", json_true());
+    size_t len = strlen(w->key);
+    Hsetcd__RangeRequest r;
+    hsetcd__range_request__init(&r);
+    r.key = (ProtobufCBinaryData){.len = len ? len : 1, .data = (uint8_t *)(len ? w->key : "")};
+    r.count_only = true;
     struct hs_buf reply;
     hs_buf_init(&reply, HS_ETCD_REPLY_MAX_BYTES);
-    struct hs_etcd_call c = {.path = "/v3/kv/range",
-                             .body = b,
+    struct hs_etcd_call c = {.path = HS_ETCD_RANGE,
+                             .req = &r.base,
                              .retry = HS_ETCD_IDEMPOTENT,
                              .endpoint = (int)idx,
                              .cancel = &w->stop};
     enum hs_err err = hs_etcd_request(w->e, &c, &reply);
     hs_buf_release(&reply);
-    json_decref(b);
     return err == HS_OK;
 }
 
-static void set_multi(struct hs_etcd_watch *w, CURLM *m)
-{
-    pthread_mutex_lock(&w->mu);
-    w->multi = m;
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* Drives the transfer until it ends, stop, a server-side end of the watch, or a dead member. */
-static enum hs_err run_transfer(struct hs_etcd_watch *w, CURLM *m, size_t idx)
+/* Reads the stream until it ends, stop, a server-side end of the watch, or a dead member. */
+static enum hs_err run_stream(struct hs_etcd_watch *w, struct hs_grpc_stream *s, size_t idx)
 {
     int64_t started = hs_clock_mono_ms();
-    w->last_data_ms = started;
+    int64_t last_data = started;
+    struct hs_buf msg;
+    hs_buf_init(&msg, HS_ETCD_REPLY_MAX_BYTES);
+    enum hs_err err;
     for (;;) {
-        int running = 0;
-        if (curl_multi_perform(m, &running) != CURLM_OK)
-            return HS_EUNAVAIL;
-        if (!running) {
-            int left;
-            CURLMsg *msg = curl_multi_info_read(m, &left);
-            CURLcode rc = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
-            if (w->feed_err != HS_OK)
-                return w->feed_err;
-            if (w->st.must_reconnect)
-                return w->st.last_err;
-            return rc == CURLE_OK ? HS_EUNAVAIL : HS_ETIMEDOUT; /* the stream ended */
+        if (hs_stop_is_set(&w->stop)) {
+            err = HS_OK;
+            break;
         }
-        if (hs_stop_is_set(&w->stop))
-            return HS_OK;
+        bool ended = false;
+        int status = -1;
+        char text[128] = "";
+        err = hs_grpc_stream_next(s, POLL_MS, &msg, &ended, &status, text, sizeof text);
         int64_t now = hs_clock_mono_ms();
-        if (!w->st.created && now - started > w->e->timeout_ms)
-            return HS_ETIMEDOUT; /* connected but never confirmed: a stopped member */
-        if (w->st.created && now - w->last_data_ms > PROBE_IDLE_MS) {
-            if (!probe_ok(w, idx))
-                return HS_EUNAVAIL;
-            w->last_data_ms = hs_clock_mono_ms();
+        if (ended) {
+            bool retry;
+            /* any end of a watch stream is a reason to reopen it; say why */
+            if (err == HS_OK)
+                err = status == 0 ? HS_EUNAVAIL : hs_etcd_map_grpc(status, text, &retry);
+            hs_etcd_log_failure(w->e, w->e->endpoints[idx], HS_ETCD_WATCH, err, status, text);
+            break;
         }
-        curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+        if (err == HS_OK) {
+            last_data = now;
+            err = hs_etcd_watch_state_feed(&w->st, msg.data, msg.len);
+            if (err != HS_OK)
+                break;
+            if (w->st.must_reconnect) {
+                err = w->st.last_err;
+                break;
+            }
+            continue;
+        }
+        if (err != HS_ETIMEDOUT)
+            break; /* bad framing */
+        if (!w->st.created && now - started > w->e->timeout_ms)
+            break; /* connected but never confirmed: a stopped member */
+        if (w->st.created && now - last_data > PROBE_IDLE_MS) {
+            if (!probe_ok(w, idx)) {
+                err = HS_EUNAVAIL;
+                break;
+            }
+            last_data = hs_clock_mono_ms();
+        }
     }
+    hs_buf_release(&msg);
+    return err;
 }
 
-/* One connection to endpoint idx. HS_OK: stopped or a clean server-side end (compaction). */
+/* One stream on endpoint idx. HS_OK: stopped or a clean server-side end (compaction). */
 static enum hs_err watch_once(struct hs_etcd_watch *w, size_t idx, bool *was_created)
 {
-    json_t *b = watch_body(w);
-    char *body = json_dumps(b, JSON_COMPACT);
-    json_decref(b);
-    char *url = hs_xasprintf("%s/v3/watch", w->e->endpoints[idx]);
-    CURL *h = curl_easy_init();
-    CURLM *m = curl_multi_init();
-    if (!h || !m || !body)
-        HS_BUG("cannot set up a watch transfer");
-    hs_etcd_watch_state_reset_conn(&w->st);
-    w->status = 0;
-    w->feed_err = HS_OK;
-    hs_buf_reset(&w->err_body);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->e->watch_headers);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, watch_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, w);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)w->e->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_multi_add_handle(m, h);
-    set_multi(w, m);
-    enum hs_err err = run_transfer(w, m, idx);
-    set_multi(w, NULL);
-    *was_created = w->st.created;
-    if (w->status != 0 && w->status != 200) {
-        char msg[128];
-        bool retry;
-        err = hs_etcd_map_error(w->status, (const char *)w->err_body.data, w->err_body.len, msg,
-                                sizeof msg, &retry);
-        hs_etcd_log_failure(w->e, w->e->endpoints[idx], "/v3/watch", err, w->status, msg);
-    } else if (err != HS_OK && !hs_stop_is_set(&w->stop)) {
-        hs_etcd_log_failure(w->e, w->e->endpoints[idx], "/v3/watch", err, w->status, "");
+    size_t len = strlen(w->key);
+    Hsetcd__WatchCreateRequest cr;
+    hsetcd__watch_create_request__init(&cr);
+    uint8_t *end = NULL;
+    if (w->prefix) {
+        size_t end_len;
+        hs_etcd_prefix_end(w->key, len, &end, &end_len);
+        cr.key =
+            (ProtobufCBinaryData){.len = len ? len : 1, .data = (uint8_t *)(len ? w->key : "")};
+        cr.range_end = (ProtobufCBinaryData){.len = end_len, .data = end};
+    } else {
+        cr.key = (ProtobufCBinaryData){.len = len, .data = (uint8_t *)w->key};
     }
-    /* removing the handle closes the connection: the only way to end a gateway watch */
-    curl_multi_remove_handle(m, h);
-    curl_multi_cleanup(m);
-    curl_easy_cleanup(h);
-    free(url);
-    free(body);
+    cr.start_revision = w->st.next_rev > 0 ? w->st.next_rev : 0;
+    cr.progress_notify = true;
+    Hsetcd__WatchRequest req;
+    hsetcd__watch_request__init(&req);
+    req.request_union_case = HSETCD__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+    req.create_request = &cr;
+    hs_etcd_watch_state_reset_conn(&w->st);
+    struct hs_grpc_stream *s = NULL;
+    /* require-leader: a member cut off from quorum ends the stream instead of going silent */
+    enum hs_err err = hs_grpc_stream_open(w->e->eps[idx], HS_ETCD_WATCH, &req.base, true, &s);
+    free(end);
+    if (err != HS_OK) {
+        hs_etcd_log_failure(w->e, w->e->endpoints[idx], HS_ETCD_WATCH, err, -1, "");
+        *was_created = false;
+        return err;
+    }
+    err = run_stream(w, s, idx);
+    *was_created = w->st.created;
+    if (err != HS_OK && !hs_stop_is_set(&w->stop) && err != w->st.last_err)
+        HS_LOG_DEBUG("etcd_watch_reopen", "endpoint=%s key='%s' err=%s", w->e->endpoints[idx],
+                     w->key, hs_err_name(err));
+    /* resetting the stream is how etcd learns the watch is over */
+    hs_grpc_stream_close(s);
     return err;
 }
 
@@ -224,23 +170,16 @@ enum hs_err hs_etcd_watch_start(struct hs_etcd *e, const char *key, bool prefix,
 {
     if (!e || !key || (!*key && !prefix) || !fn || !out || start_revision < 0)
         return HS_EINVAL;
-    if (e->transport)
-        return HS_EINVAL; /* streams need the real transport */
     struct hs_etcd_watch *w = hs_xcalloc(1, sizeof *w);
     w->e = e;
     w->key = hs_xstrdup(key);
     w->prefix = prefix;
     hs_etcd_watch_state_init(&w->st, start_revision, fn, ctx);
-    hs_buf_init(&w->err_body, 1 << 20);
-    pthread_mutex_init(&w->mu, NULL);
     int rc = pthread_create(&w->thread, NULL, watch_main, w);
     if (rc != 0) {
         char text[64];
         HS_LOG_ERROR("etcd_watch_start_failed", "key='%s' errno=%d err='%s'", key, rc,
                      hs_errno_text(rc, text, sizeof text));
-        pthread_mutex_destroy(&w->mu);
-        hs_buf_release(&w->err_body);
-        hs_etcd_watch_state_release(&w->st);
         free(w->key);
         free(w);
         return HS_EUNAVAIL;
@@ -254,14 +193,7 @@ void hs_etcd_watch_stop(struct hs_etcd_watch *w)
     if (!w)
         return;
     hs_stop_set(&w->stop);
-    pthread_mutex_lock(&w->mu);
-    if (w->multi)
-        curl_multi_wakeup(w->multi);
-    pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
-    pthread_mutex_destroy(&w->mu);
-    hs_buf_release(&w->err_body);
-    hs_etcd_watch_state_release(&w->st);
     free(w->key);
     free(w);
 }

@@ -32,6 +32,12 @@ bool hs_meta_content_type_valid(const char *ct);
  * writing a reason "<path>.<name>: ..." into why. */
 /* Size limit, parse (duplicate keys rejected), top level must be an object whose "v" equals
  * version. HS_ECORRUPT or HS_EPROTO (unknown version); *root_out owned by the caller. */
+/* Standard padded base64 (b64.c) of len bytes: heap string. */
+char *hs_meta_b64_encode(const void *data, size_t len);
+/* Strict decode of text_len chars: *out heap (NUL-terminated for convenience), *out_len bytes;
+ * HS_EPROTO (outs untouched) for anything but canonical padded base64. */
+enum hs_err hs_meta_b64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len);
+
 enum hs_err hs_mj_load(const void *data, size_t len, int64_t version, json_t **root_out, char *why,
                        size_t why_len);
 /* Same, accepting any "v" in min..max; *version_out (may be NULL) gets it. */

@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etcd_int.h"
 #include "hs/buf.h"
 #include "hs/log.h"
 #include "hs/mem.h"
@@ -198,7 +197,7 @@ void hs_mj_packed_set(json_t *j, const struct hs_part *p)
         if (json_array_append_new(arr, hs_mj_string(nodes.ids[i])) != 0)
             HS_BUG("cannot append to a JSON array");
     hs_mj_set(j, "nodes", arr);
-    char *text = hs_etcd_b64_encode(b.data ? (const void *)b.data : "", b.len);
+    char *text = hs_meta_b64_encode(b.data ? (const void *)b.data : "", b.len);
     hs_mj_set(j, "segz", hs_mj_string(text));
     free(text);
     free(nodes.ids);
@@ -335,7 +334,7 @@ bool hs_mj_packed_from_json(const json_t *j, const char *path, struct hs_part *p
             nodes[i] = hs_xstrdup(json_string_value(n));
         }
     }
-    if (ok && hs_etcd_b64_decode(json_string_value(jsegz), json_string_length(jsegz), &raw,
+    if (ok && hs_meta_b64_decode(json_string_value(jsegz), json_string_length(jsegz), &raw,
                                  &raw_len) != HS_OK) {
         WHY("%s.segz: not base64", path);
         ok = false;

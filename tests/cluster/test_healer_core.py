@@ -334,10 +334,15 @@ def test_leader_stopped_mid_pass_is_fenced_and_nothing_is_done_twice(hc, etcd):
     w = Writer(hc, etcd)
     session = requests.Session()
     txns = [hsdata.txn_id() for _ in range(n)]
+    # Every record already quiet for longer than the owner grace (10 s, under the WAL timeout):
+    # all stall together when the owner dies, so one pass holds all of them and the stop lands
+    # inside it however fast each roll-back is (records written over a few seconds would stall
+    # a few per pass, and a stop between two short passes fences nothing).
+    start_ms = int(time.time() * 1000) - 11_000
     for t in txns:  # no blobs: each roll-back is one etcd txn, so the pass is long but cheap
+        rec = hsdata.wal_record(t, "fence/many", w.id, [], start_ms=start_ms)
         r = session.post(hc.etcd + "/v3/kv/put",
-                         json={"key": hsdata.b64(TXN + t),
-                               "value": hsdata.b64(hsdata.wal_record(t, "fence/many", w.id, []))},
+                         json={"key": hsdata.b64(TXN + t), "value": hsdata.b64(rec)},
                          timeout=10)
         r.raise_for_status()
     old = the_leader(hc)

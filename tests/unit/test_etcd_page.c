@@ -1,9 +1,8 @@
 /* test_etcd_page.c - bounded paging of hs_etcd_range_scan against a simulated etcd 3.4: the fake
- * transport serves ranges from a sorted key array with etcd's semantics (limit, count of the
- * whole range, more, one revision) and adds up what etcd 3.4 would walk per request (every key
- * of the range, whatever the limit). Every scan must visit each key once, in order, and walk
- * O(keys) in total, for uniform, clustered, long-prefix and binary key sets. */
-#include <jansson.h>
+ * gRPC server (fake_grpc.c) serves ranges from a sorted key array with etcd's semantics (limit,
+ * count of the whole range, more, one revision) and adds up what etcd 3.4 would walk per request
+ * (every key of the range, whatever the limit). Every scan must visit each key once, in order, and
+ * walk O(keys) in total, for uniform, clustered, long-prefix and binary key sets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fake_grpc.h"
 #include "hs/etcd.h"
 #include "hs/mem.h"
 #include "meta/etcd_int.h"
@@ -52,28 +52,17 @@ static size_t lower_bound(const uint8_t *k, size_t len)
     return lo;
 }
 
-static uint8_t *member_b64(json_t *body, const char *name, size_t *len)
+static void sim_handler(void *ctx, struct fake_grpc_call *call)
 {
-    uint8_t *out = NULL;
-    const char *t = json_string_value(json_object_get(body, name));
-    assert_non_null(t);
-    assert_int_equal(hs_etcd_b64_decode(t, strlen(t), &out, len), HS_OK);
-    return out;
-}
-
-static enum hs_err sim_transport(void *ctx, const char *endpoint, const char *path,
-                                 const char *body, size_t body_len, int64_t timeout_ms,
-                                 struct hs_buf *reply, long *status)
-{
-    (void)ctx, (void)endpoint, (void)timeout_ms;
-    assert_string_equal(path, "/v3/kv/range");
-    json_t *b = json_loadb(body, body_len, 0, NULL);
-    size_t kl, el;
-    uint8_t *k = member_b64(b, "key", &kl), *e = member_b64(b, "range_end", &el);
-    const char *lim = json_string_value(json_object_get(b, "limit"));
-    size_t limit = lim ? (size_t)strtoull(lim, NULL, 10) : 0;
-    size_t lo = lower_bound(k, kl);
-    size_t hi = el == 1 && e[0] == 0 ? sim.n : lower_bound(e, el);
+    (void)ctx;
+    assert_string_equal(call->path, "/etcdserverpb.KV/Range");
+    Hsetcd__RangeRequest *q = hsetcd__range_request__unpack(NULL, call->req_len, call->req);
+    assert_non_null(q);
+    size_t limit = (size_t)q->limit;
+    size_t lo = lower_bound(q->key.data, q->key.len);
+    size_t hi = q->range_end.len == 1 && q->range_end.data[0] == 0
+                    ? sim.n
+                    : lower_bound(q->range_end.data, q->range_end.len);
     if (hi < lo)
         hi = lo;
     size_t count = hi - lo, n = limit && limit < count ? limit : count;
@@ -81,29 +70,31 @@ static enum hs_err sim_transport(void *ctx, const char *endpoint, const char *pa
     sim.walked += (int64_t)count;
     if ((int64_t)count > sim.max_walked)
         sim.max_walked = (int64_t)count;
-    json_t *r = json_pack("{s:{s:s},s:s}", "header", "revision", "7", "count", "");
-    char cnt[32];
-    snprintf(cnt, sizeof cnt, "%zu", count);
-    json_object_set_new(r, "count", json_string(cnt));
-    json_t *kvs = json_array();
-    for (size_t i = lo; i < lo + n; i++) {
-        char *kb = hs_etcd_b64_encode(sim.keys[i], strlen(sim.keys[i]));
-        json_array_append_new(kvs, json_pack("{s:s,s:s}", "key", kb, "value", "dg=="));
-        free(kb);
+    Hsetcd__Header h;
+    hsetcd__header__init(&h);
+    h.revision = 7;
+    Hsetcd__KeyValue *kv = hs_xcalloc(n ? n : 1, sizeof *kv);
+    Hsetcd__KeyValue **ptrs = hs_xcalloc(n ? n : 1, sizeof *ptrs);
+    for (size_t i = 0; i < n; i++) {
+        hsetcd__key_value__init(&kv[i]);
+        kv[i].key = (ProtobufCBinaryData){strlen(sim.keys[lo + i]), (uint8_t *)sim.keys[lo + i]};
+        kv[i].value = (ProtobufCBinaryData){1, (uint8_t *)"v"};
+        ptrs[i] = &kv[i];
     }
-    json_object_set_new(r, "kvs", kvs);
-    if (n < count)
-        json_object_set_new(r, "more", json_true());
-    char *text = json_dumps(r, JSON_COMPACT);
-    *status = 200;
-    enum hs_err err = hs_buf_append(reply, text, strlen(text));
-    free(text);
-    json_decref(r);
-    json_decref(b);
-    free(k);
-    free(e);
-    return err;
+    Hsetcd__RangeResponse r;
+    hsetcd__range_response__init(&r);
+    r.header = &h;
+    r.kvs = ptrs;
+    r.n_kvs = n;
+    r.count = (int64_t)count;
+    r.more = n < count;
+    fake_grpc_add(call, &r.base);
+    free(kv);
+    free(ptrs);
+    hsetcd__range_request__free_unpacked(q, NULL);
 }
+
+static struct fake_grpc *server;
 
 static void sim_load(char **keys, size_t n)
 {
@@ -153,7 +144,11 @@ static bool visit_fn(void *ctx, const struct hs_etcd_kv *kv)
 static struct hs_etcd *client(void)
 {
     struct hs_etcd *e = NULL;
-    struct hs_etcd_opts o = {.endpoints = "http://sim:1", .transport = sim_transport};
+    if (!server)
+        server = fake_grpc_start(0, sim_handler, NULL);
+    char ep[64];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", fake_grpc_port(server));
+    struct hs_etcd_opts o = {.endpoints = ep, .timeout_ms = 10000};
     assert_int_equal(hs_etcd_new(&o, &e), HS_OK);
     return e;
 }
@@ -367,5 +362,7 @@ int main(void)
         cmocka_unit_test(resumed_scans_continue_strictly_after_the_cursor_and_keep_their_pace),
         cmocka_unit_test(page_end_is_after_start_and_never_past_the_final_end),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    fake_grpc_stop(server);
+    return rc;
 }

@@ -1,9 +1,8 @@
-/* test_registration.c - the membership key module (hs/registration.h) without a network: a
- * fake etcd transport answers lease grants, puts, keepalives and revokes (or fails them all,
- * as an unreachable etcd does) and records what was asked. Checks the value put under the
+/* test_registration.c - the membership key module (hs/registration.h) against the fake gRPC
+ * server (fake_grpc.c), which answers lease grants, puts, keepalives and revokes (or fails them
+ * all, as an unreachable etcd does) and records what was asked. Checks the value put under the
  * lease, the periodic rewrite, the revoke on stop, the back-off while etcd is down, and the
  * option validation. Waits poll for at most a second. */
-#include <jansson.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,79 +14,74 @@
 
 #include <cmocka.h>
 
+#include "fake_grpc.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/registration.h"
 #include "hs/banned.h"
 
-#define HDR   "\"header\":{\"cluster_id\":\"1\",\"revision\":\"12\"}"
-#define LEASE "7587869000000001"
+#define LEASE 7587869000000001
 #define KEY   "/hybridstore/v1/gateways/gw-a"
 
 struct fake {
     pthread_mutex_t mu;
     bool down; /* every request fails as "never sent" */
     int grants, puts, keepalives, revokes;
-    char put_key[128], put_value[256], put_lease[32];
+    char put_key[128], put_value[256];
+    int64_t put_lease;
     int values; /* calls of the value callback */
 };
 
 static struct fake fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Decodes the base64 field name of a request body into out (NUL-terminated). */
-static void b64_field(const json_t *body, const char *name, char *out, size_t cap)
+static void copy_bytes(const ProtobufCBinaryData *b, char *out, size_t cap)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *in = json_string_value(json_object_get(body, name));
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; in && *in && *in != '='; in++) {
-        const char *p = strchr(tbl, *in);
-        acc = (acc << 6) | (unsigned)(p - tbl);
-        bits += 6;
-        if (bits >= 8 && o + 1 < cap) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
+    snprintf(out, cap, "%.*s", (int)b->len, (const char *)b->data);
 }
 
-static enum hs_err fake_transport(void *ctx, const char *endpoint, const char *path,
-                                  const char *body, size_t body_len, int64_t timeout_ms,
-                                  struct hs_buf *reply, long *status)
+static void fake_handler(void *ctx, struct fake_grpc_call *call)
 {
     struct fake *f = ctx;
-    (void)endpoint;
-    (void)timeout_ms;
-    const char *answer = "{" HDR "}";
     pthread_mutex_lock(&f->mu);
     if (f->down) {
+        /* an unreachable etcd, as far as the client can tell: no answer in time */
         pthread_mutex_unlock(&f->mu);
-        return HS_EUNAVAIL;
+        call->status = 14;
+        return;
     }
-    json_t *b = json_loadb(body, body_len, 0, NULL);
-    if (strcmp(path, "/v3/lease/grant") == 0) {
+    const char *p = call->path;
+    if (strcmp(p, "/etcdserverpb.Lease/LeaseGrant") == 0) {
         f->grants++;
-        answer = "{" HDR ",\"ID\":\"" LEASE "\",\"TTL\":\"5\"}";
-    } else if (strcmp(path, "/v3/kv/put") == 0) {
+        Hsetcd__LeaseGrantResponse r;
+        hsetcd__lease_grant_response__init(&r);
+        r.id = LEASE;
+        r.ttl = 5;
+        fake_grpc_add(call, &r.base);
+    } else if (strcmp(p, "/etcdserverpb.KV/Put") == 0) {
         f->puts++;
-        b64_field(b, "key", f->put_key, sizeof f->put_key);
-        b64_field(b, "value", f->put_value, sizeof f->put_value);
-        snprintf(f->put_lease, sizeof f->put_lease, "%s",
-                 json_string_value(json_object_get(b, "lease")));
-    } else if (strcmp(path, "/v3/lease/keepalive") == 0) {
+        Hsetcd__PutRequest *q = hsetcd__put_request__unpack(NULL, call->req_len, call->req);
+        copy_bytes(&q->key, f->put_key, sizeof f->put_key);
+        copy_bytes(&q->value, f->put_value, sizeof f->put_value);
+        f->put_lease = q->lease;
+        hsetcd__put_request__free_unpacked(q, NULL);
+        Hsetcd__PutResponse r;
+        hsetcd__put_response__init(&r);
+        fake_grpc_add(call, &r.base);
+    } else if (strcmp(p, "/etcdserverpb.Lease/LeaseKeepAlive") == 0) {
         f->keepalives++;
-        answer = "{\"result\":{" HDR ",\"ID\":\"" LEASE "\",\"TTL\":\"5\"}}";
-    } else if (strcmp(path, "/v3/lease/revoke") == 0) {
+        Hsetcd__LeaseKeepAliveResponse r;
+        hsetcd__lease_keep_alive_response__init(&r);
+        r.id = LEASE;
+        r.ttl = 5;
+        fake_grpc_add(call, &r.base);
+    } else if (strcmp(p, "/etcdserverpb.Lease/LeaseRevoke") == 0) {
         f->revokes++;
+        Hsetcd__LeaseRevokeResponse r;
+        hsetcd__lease_revoke_response__init(&r);
+        fake_grpc_add(call, &r.base);
     }
-    json_decref(b);
     pthread_mutex_unlock(&f->mu);
-    *status = 200;
-    return hs_buf_append(reply, answer, strlen(answer));
 }
 
 static char *value_fn(void *ctx)
@@ -102,6 +96,7 @@ static char *value_fn(void *ctx)
 }
 
 static struct hs_etcd *etcd;
+static struct fake_grpc *server;
 
 static int setup(void **state)
 {
@@ -109,12 +104,13 @@ static int setup(void **state)
     pthread_mutex_lock(&fake.mu);
     fake.down = false;
     fake.grants = fake.puts = fake.keepalives = fake.revokes = fake.values = 0;
-    fake.put_key[0] = fake.put_value[0] = fake.put_lease[0] = '\0';
+    fake.put_key[0] = fake.put_value[0] = '\0';
+    fake.put_lease = 0;
     pthread_mutex_unlock(&fake.mu);
-    struct hs_etcd_opts o = {.endpoints = "http://127.0.0.1:1",
-                             .timeout_ms = 200,
-                             .transport = fake_transport,
-                             .transport_ctx = &fake};
+    server = fake_grpc_start(0, fake_handler, &fake);
+    char ep[64];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", fake_grpc_port(server));
+    struct hs_etcd_opts o = {.endpoints = ep, .timeout_ms = 200};
     return hs_etcd_new(&o, &etcd) == HS_OK ? 0 : -1;
 }
 
@@ -123,6 +119,8 @@ static int teardown(void **state)
     (void)state;
     hs_etcd_free(etcd);
     etcd = NULL;
+    fake_grpc_stop(server);
+    server = NULL;
     return 0;
 }
 
@@ -168,7 +166,7 @@ static void registration_puts_value_under_lease_and_revokes_on_stop(void **state
     pthread_mutex_lock(&fake.mu);
     assert_string_equal(fake.put_key, KEY);
     assert_string_equal(fake.put_value, "{\"id\":\"gw-a\",\"n\":1}");
-    assert_string_equal(fake.put_lease, LEASE);
+    assert_int_equal(fake.put_lease, LEASE);
     assert_int_equal(fake.grants, 1);
     pthread_mutex_unlock(&fake.mu);
     hs_registration_stop(r);
