@@ -664,6 +664,27 @@ def test_ten_thousand_parts(mc):
     wait_until(lambda: uid not in uploads(mc.c), timeout=60, what="upload record removed")
 
 
+def test_ec_packed_manifest_reads(mc):
+    """An erasure-coded multipart object long enough for a packed segment list: whole and range
+    reads across part and segment boundaries, and a part of several segments."""
+    s3 = mc.s3
+    key = "many/ec"
+    size_of = lambda i: 70_000 if i == 5 else MIN_PART + i * 37  # noqa: E731 - part 5: 2 segments
+    uid, done, whole = upload_many(s3, key, 40, size_of, workers=8, StorageClass="STANDARD_IA")
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                 MultipartUpload={"Parts": done})
+    m, _ = manifest(mc.c, BUCKET + "/" + key)
+    assert m["strategy"] == "ec" and m["v"] == 2 and "segz" in m["data"]
+    segs = unpack(m["data"])
+    assert len(segs) == 41 and all(len(sg["blobs"]) == 6 for sg in segs)
+    assert get(s3, key) == whole
+    rnd = random.Random(11)
+    for _ in range(15):
+        a = rnd.randrange(len(whole) - 1)
+        b = min(len(whole) - 1, a + rnd.randrange(1, 90_000))
+        assert get(s3, key, Range=f"bytes={a}-{b}") == whole[a:b + 1]
+
+
 # ---- gateways killed mid-part and mid-Complete ----------------------------------------------
 
 
