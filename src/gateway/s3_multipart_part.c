@@ -138,6 +138,7 @@ static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const c
     hs_part_copy(&rec.data, &p->c.next.data);
     hs_part_fix_offsets(&rec.data);
     rec.data.packed = rec.data.n_segments > PART_PACK_SEGMENTS;
+    rec.degraded = hs_gw_txn_degraded(p->c.txn);
     char *json = NULL, *part_key = NULL, *retire_key = NULL, why[160] = "";
     size_t len = 0;
     if (hs_upart_record_encode(&rec, &json, &len, why, sizeof why) != HS_OK)

@@ -7,7 +7,7 @@ mid-Complete, and the healer's upload pass (abandoned uploads, no orphan blobs a
 
 The main cluster runs one gateway (its own S3 listener, cluster.json's root key), a 100-byte
 minimum part size, 64 KiB segments and a healer with short graces; the abandoned-upload test
-starts a second small cluster whose healer abandons uploads after 4 s."""
+starts a second small cluster whose healer abandons uploads after 8 s."""
 import base64
 import concurrent.futures
 import hashlib
@@ -802,7 +802,7 @@ def test_gateway_killed_mid_complete(mc, delay):
 
 @pytest.fixture(scope="module")
 def hc(tmp_path_factory):
-    env = {"HS_HEALER_UPLOAD_MAX_AGE": "4s", "HS_HEALER_RETIRE_GRACE": "1s",
+    env = {"HS_HEALER_UPLOAD_MAX_AGE": "8s", "HS_HEALER_RETIRE_GRACE": "1s",
            "HS_HEALER_GC_GRACE": "2s", "HS_HEALER_GC_INTERVAL": "2s",
            "HS_HEALER_PASS_INTERVAL": "300ms", "HS_GATEWAY_SEGMENT_SIZE": "64KiB",
            "HS_GATEWAY_S3_MIN_PART_SIZE": str(MIN_PART)}
@@ -828,3 +828,28 @@ def test_healer_removes_abandoned_upload(hc):
         s3.list_parts(Bucket=BUCKET, Key="abandoned", UploadId=uid)
     assert err_code(e) == "NoSuchUpload"
     wait_no_orphans(hc.c)
+
+
+def test_degraded_part_marks_the_object_for_repair(hc):
+    """A part stored while a node is down is recorded as degraded; Complete marks the object
+    for repair (repair/<key>) in its commit, and the healer restores it once the node is back."""
+    s3 = hc.s3
+    key = "degraded"
+    node = hc.c.processes("node")[0]["name"]
+    hc.c.kill(node)
+    try:
+        uid, done = upload(s3, key, {1: body("dg1", 90_000), 2: body("dg2", 500)},
+                           StorageClass="REDUCED_REDUNDANCY")
+        assert any(r.get("dgr") for r in part_records(hc.c, uid).values())
+        s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                     MultipartUpload={"Parts": done})
+        assert read_back(hc, key) == body("dg1", 90_000) + body("dg2", 500)
+        assert hc.c.etcd_range(ROOT + "repair/" + BUCKET + "/" + key), "no repair mark"
+    finally:
+        p = hc.c.proc(node)
+        hc.extra.append(Proc(p["argv"], p["log"]))
+    wait_until(lambda: not hc.c.etcd_range(ROOT + "repair/" + BUCKET + "/" + key), timeout=90,
+               interval=0.5, what="the healer to repair the object")
+    m, _ = manifest(hc.c, BUCKET + "/" + key)
+    held = all_blobs(hc.c)
+    assert all((b["id"], b["node"]) in held for sg in unpack(m["data"]) for b in sg["blobs"])
