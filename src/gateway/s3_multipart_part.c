@@ -79,7 +79,7 @@ static enum hs_err part_begin(struct part_up *p, const char *native_key, char *m
     enum hs_err err = hs_gw_body_grow(p->gw, &p->budget, held, held, msg, msg_len);
     if (err != HS_OK)
         return err;
-    struct hs_txn_plan plan = {0};
+    struct hs_txn_plan plan = {.no_current = true}; /* a part never replaces the object */
     hs_txn_plan_part(&plan, HS_META_PART_DATA, &p->c.next.data, 1);
     err = hs_wr_begin(&p->c, &p->c.next.data, p->u.rec.strategy, &plan, msg, msg_len);
     if (err == HS_OK)
