@@ -284,28 +284,34 @@ static const char *const reserved_subs[] = {
     "delete",
 };
 
+#define N_RESERVED (sizeof reserved_subs / sizeof reserved_subs[0])
+_Static_assert(N_RESERVED <= 64, "reserved subresources fit a 64-bit mask");
+
+/* The bit of a reserved subresource name, 0 for any other name (or NULL). */
+static uint64_t sub_bit(const char *name)
+{
+    for (size_t i = 0; name && i < N_RESERVED; i++)
+        if (strcmp(reserved_subs[i], name) == 0)
+            return (uint64_t)1 << i;
+    return 0;
+}
+
+/* present: the reserved subresources the request names (each must be claimed by the row). */
 static bool op_matches(const struct hs_s3_op *op, struct hs_http_req *r, const char *method,
-                       unsigned level, bool copy)
+                       unsigned level, bool copy, uint64_t present)
 {
     if (strcmp(op->method, method) != 0 || !(op->flags & level))
         return false;
     if ((op->flags & HS_S3_OP_COPY_SOURCE) && !copy)
+        return false;
+    if (present & ~(sub_bit(op->sub) | sub_bit(op->sub2)))
         return false;
     if (op->sub) {
         const char *v = hs_http_req_query(r, op->sub);
         if (!v || (op->sub_value && strcmp(v, op->sub_value) != 0))
             return false;
     }
-    if (op->sub2 && !hs_http_req_query(r, op->sub2))
-        return false;
-    for (size_t i = 0; i < sizeof reserved_subs / sizeof reserved_subs[0]; i++) {
-        const char *name = reserved_subs[i];
-        if (!hs_http_req_query(r, name))
-            continue;
-        if (!(op->sub && strcmp(op->sub, name) == 0) && !(op->sub2 && strcmp(op->sub2, name) == 0))
-            return false;
-    }
-    return true;
+    return !op->sub2 || hs_http_req_query(r, op->sub2);
 }
 
 static const struct hs_s3_op *op_select(struct hs_http_req *r, const struct hs_s3_req *s)
@@ -313,8 +319,13 @@ static const struct hs_s3_op *op_select(struct hs_http_req *r, const struct hs_s
     const char *method = hs_http_req_is_head(r) ? "HEAD" : hs_http_req_method(r);
     unsigned level = !*s->bucket ? HS_S3_OP_SERVICE : s->key ? HS_S3_OP_OBJECT : HS_S3_OP_BUCKET;
     bool copy = hs_http_req_header(r, "x-amz-copy-source") != NULL;
+    uint64_t present = 0;
+    if (strchr(s->target, '?')) /* no query: no subresource to look for */
+        for (size_t i = 0; i < N_RESERVED; i++)
+            if (hs_http_req_query(r, reserved_subs[i]))
+                present |= (uint64_t)1 << i;
     for (size_t i = 0; i < hs_s3_n_ops; i++)
-        if (op_matches(&hs_s3_ops[i], r, method, level, copy))
+        if (op_matches(&hs_s3_ops[i], r, method, level, copy, present))
             return &hs_s3_ops[i];
     return NULL;
 }
@@ -376,10 +387,11 @@ static bool authenticate(struct hs_http_req *r, struct hs_s3_req *s)
         return false;
     }
     const char *method = hs_http_req_is_head(r) ? "HEAD" : hs_http_req_method(r);
-    struct hs_s3_sigv4_opts o = {.region = s->front->region,
-                                 .lookup = secret_lookup,
-                                 .lookup_arg = s,
-                                 .cache = s->front->sigv4_cache};
+    /* Any scope region is accepted: the region is part of what is signed (so it is verified
+     * either way), and s3cmd signs for "US" unless told otherwise (AWS would answer
+     * AuthorizationHeaderMalformed with the right region, and s3cmd would retry with it). */
+    struct hs_s3_sigv4_opts o = {
+        .region = NULL, .lookup = secret_lookup, .lookup_arg = s, .cache = s->front->sigv4_cache};
     struct hs_s3_sigv4_request rq = {.method = method,
                                      .target = s->target,
                                      .headers = hl.v,

@@ -119,7 +119,7 @@ class _Clock:
 
 
 def signed_request(method, url, access, secret, host=None, data=b"", headers=None,
-                   skew=datetime.timedelta(0)):
+                   skew=datetime.timedelta(0), region="us-east-1"):
     """A raw SigV4-signed request (botocore's signer), optionally with another Host header or a
     clock moved by skew."""
     h = dict(headers or {})
@@ -129,7 +129,7 @@ def signed_request(method, url, access, secret, host=None, data=b"", headers=Non
     saved = botocore.auth.datetime
     botocore.auth.datetime = _Clock(skew)
     try:
-        S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(req)
+        S3SigV4Auth(Credentials(access, secret), "s3", region).add_auth(req)
     finally:
         botocore.auth.datetime = saved
     return requests.request(method, url, headers=dict(req.headers.items()), data=data,
@@ -335,6 +335,15 @@ def test_unknown_access_key_is_invalid_access_key_id(s3info):
     with pytest.raises(ClientError) as e:
         bad.list_buckets()
     assert code_of(e) == "InvalidAccessKeyId" and status_of(e) == 403
+
+
+def test_a_signature_for_another_region_is_accepted(s3info):
+    """s3cmd signs for "US" by default; the region is signed, so it is still verified."""
+    ak, sk, ep = s3info["access_key"], s3info["secret_key"], s3info["endpoint"]
+    for region in ("US", "eu-west-1"):
+        assert signed_request("GET", f"{ep}/", ak, sk, region=region).status_code == 200
+    r = signed_request("GET", f"{ep}/", ak, sk + "x", region="US")
+    assert "<Code>SignatureDoesNotMatch</Code>" in r.text
 
 
 def test_clock_skew_over_15_minutes_is_refused(s3info):

@@ -30,8 +30,9 @@ from botocore.auth import S3SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from cluster import HsCluster  # noqa: E402
-from harness import HS_BIN  # noqa: E402
+import hsdata  # noqa: E402
+from cluster import HsCluster, start_with_env  # noqa: E402
+from harness import HS_BIN, wait_until  # noqa: E402
 from writekit import MiB, assert_no_orphans, gateways, manifest, vm_hwm_kib  # noqa: E402
 
 BUCKET = "objects"
@@ -199,6 +200,17 @@ def test_put_get_head_return_body_etag_metadata_and_attributes(s3):
     assert h["Metadata"] == {} and "CacheControl" not in h
 
 
+def test_empty_object_round_trips(s3):
+    r = s3.put_object(Bucket=BUCKET, Key="empty/one", Body=b"")
+    assert r["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
+    g = s3.get_object(Bucket=BUCKET, Key="empty/one")
+    assert g["Body"].read() == b"" and g["ContentLength"] == 0
+    assert s3.head_object(Bucket=BUCKET, Key="empty/one")["ContentLength"] == 0
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=BUCKET, Key="empty/one", Range="bytes=0-0")
+    assert code_of(e) == "InvalidRange"
+
+
 def test_user_metadata_over_2_kb_is_metadata_too_large(s3):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket=BUCKET, Key="attrs/big", Body=b"x", Metadata={"a": "v" * 2100})
@@ -270,6 +282,20 @@ def test_put_conditions_are_checked_atomically(s3, raw):
     r = raw.request("PUT", "cond/new", b"n", headers={"If-None-Match": "*"})
     assert r.status_code == 200, r.text
     assert get_body(s3, "cond/put") == b"v2"
+
+
+def test_racing_if_none_match_puts_have_exactly_one_winner(s3, raw):
+    """The condition is part of the commit's compare-and-swap: of 8 racing creators of one key,
+    one wins and the others get 412, whatever the interleaving."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i):
+        return raw.request("PUT", "cond/race", b"writer %d" % i, headers={"If-None-Match": "*"})
+
+    with ThreadPoolExecutor(8) as ex:
+        codes = sorted(r.status_code for r in ex.map(create, range(8)))
+    assert codes == [200] + [412] * 7, codes
+    assert get_body(s3, "cond/race").startswith(b"writer ")
 
 
 # ---- ranges and conditional reads ------------------------------------------------------------
@@ -703,3 +729,44 @@ def test_json_put_through_s3_is_patched_through_v1(cluster, s3):
     m = manifest(cluster, f"{BUCKET}/native/doc2.json")
     assert m["strategy"] == "field_hybrid" and m["cold"]["segs"][0]["blobs"][0]["id"].startswith(
         m["txn"])
+
+
+# ---- with a healer: a failed PUT leaves it nothing to collect --------------------------------
+
+@pytest.fixture(scope="module")
+def healed(tmp_path_factory):
+    c = start_with_env(str(tmp_path_factory.mktemp("healed")),
+                       {"HS_HEALER_GC_GRACE": "0s", "HS_HEALER_PASS_INTERVAL": "300ms"},
+                       nodes=6, gateways=1, healers=1)
+    yield c
+    c.stop()
+
+
+def healer_metric(c, name):
+    (p,) = c.processes("healer")
+    try:
+        return hsdata.metrics(p["url"], timeout=3).get("hybridstore_healer_" + name, 0)
+    except requests.RequestException:
+        return 0
+
+
+def test_failed_puts_leave_no_orphan_after_the_healers_passes(healed):
+    i = healed.s3
+    client = boto3.client(
+        "s3", endpoint_url=i["endpoint"], region_name=i["region"],
+        aws_access_key_id=i["access_key"], aws_secret_access_key=i["secret_key"],
+        config=botocore.config.Config(s3={"addressing_style": "path"},
+                                      retries={"max_attempts": 1}))
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="bad/h", Body=b"old")
+    signer = Signer(healed)
+    body = os.urandom(9 * MiB)
+    failed = bad_plain_requests(signer, "bad/h", body) + bad_chunked_requests(signer, "bad/h", body)
+    assert all(r.status_code in (400, 403) for _, _, r in failed)
+    # two whole GC passes that started after the failures
+    start = healer_metric(healed, "gc_passes")
+    wait_until(lambda: healer_metric(healed, "gc_passes") >= start + 2, timeout=60,
+               what="two GC passes")
+    assert healer_metric(healed, "gc_deleted_blobs") == 0  # the writers cleaned up themselves
+    assert_no_orphans(healed)
+    assert get_body(client, "bad/h") == b"old"
