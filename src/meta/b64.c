@@ -19,8 +19,8 @@ char *hs_meta_b64_encode(const void *data, size_t len)
 
 static bool b64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 enum hs_err hs_meta_b64_decode(const char *text, size_t text_len, uint8_t **out, size_t *out_len)
