@@ -51,6 +51,8 @@
  * | txn   | string | txn id of the write that stored it (its blob ids derive from it)        |
  * | data  | part   | the part's segments and blobs, exactly as a manifest's "data" part     |
  * |       |        | (replicated or ec as "strategy" says; packed or not)                   |
+ * | dgr   | bool   | optional, true only: a blob of the part is missing (stored below full  |
+ * |       |        | redundancy); Complete then marks the object for repair                 |
  *
  * Errors: decode gives HS_EPROTO for a "v" it does not know and HS_ECORRUPT for anything else
  * that is not a valid record; encode gives HS_EINVAL for a struct that does not validate.
@@ -108,6 +110,7 @@ struct hs_upart_record {
     int64_t written_ms;
     char txn_id[HS_TXN_ID_BUF];
     struct hs_part data; /* HS_PART_REPLICATED or HS_PART_EC */
+    bool degraded;       /* "dgr": some blob of the part is missing */
 };
 
 /* ---- ids and keys ---- */

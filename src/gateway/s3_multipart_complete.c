@@ -259,6 +259,7 @@ static void composite_checksum(const struct hs_s3_complete_upload *cu, const str
 /* ---- the commit ---- */
 
 struct commit {
+    bool degraded; /* a listed part is missing a blob: repair/<key> goes with the commit */
     struct hs_gw *gw;
     const char *req_id;
     struct hs_mpu_upload *u;
@@ -293,7 +294,8 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
     n->txn_id = hs_xstrdup(c->txn_id);
     n->version = have ? cur.version + 1 : 1;
     n->created_ms = hs_clock_wall_ms();
-    char *manifest = NULL, *upload = NULL, *retire = NULL, *meta_key = NULL, *retire_key = NULL;
+    char *manifest = NULL, *upload = NULL, *retire = NULL, *meta_key = NULL, *retire_key = NULL,
+         *repair_key = NULL;
     size_t m_len = 0, u_len = 0, r_len = 0;
     char why[160] = "";
     if ((err = hs_manifest_encode(n, &manifest, &m_len, why, sizeof why)) != HS_OK) {
@@ -307,8 +309,13 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
     memcpy(done.txn_id, c->txn_id, sizeof done.txn_id);
     if (hs_upload_record_encode(&done, &upload, &u_len, why, sizeof why) != HS_OK)
         HS_BUG("upload record %s: %s", done.id, why);
-    if (hs_meta_key_meta(key, &meta_key) != HS_OK || hs_meta_key_retire(c->txn_id, &retire_key))
+    if (hs_meta_key_meta(key, &meta_key) != HS_OK || hs_meta_key_retire(c->txn_id, &retire_key) ||
+        hs_meta_key_repair(key, &repair_key) != HS_OK)
         HS_BUG("keys of '%s'", key);
+    char repair[HS_REPAIR_MARK_BUF];
+    struct hs_repair_mark rm = {.reason = HS_REPAIR_DEGRADED_WRITE, .marked_ms = n->created_ms};
+    memcpy(rm.txn_id, c->txn_id, sizeof rm.txn_id);
+    size_t repair_len = hs_repair_mark_encode(&rm, repair);
     if (have) {
         struct hs_meta_blob_loc *gone = NULL;
         size_t n_gone = 0;
@@ -341,13 +348,18 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
          .number = c->u->rev},
         {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = cur_rev},
     };
-    struct hs_etcd_op ops[3] = {
+    struct hs_etcd_op ops[4] = {
         {.type = HS_ETCD_OP_PUT, .key = meta_key, .value = manifest, .value_len = m_len},
         {.type = HS_ETCD_OP_PUT, .key = c->u->etcd_key, .value = upload, .value_len = u_len},
+        c->degraded ? (struct hs_etcd_op){.type = HS_ETCD_OP_PUT,
+                                          .key = repair_key,
+                                          .value = repair,
+                                          .value_len = repair_len}
+                    : (struct hs_etcd_op){.type = HS_ETCD_OP_DELETE, .key = repair_key},
         {.type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = r_len},
     };
     struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = c->u->etcd_key};
-    struct hs_etcd_txn t = {cmps, 2, ops, retire ? 3 : 2, &fail, 1};
+    struct hs_etcd_txn t = {cmps, 2, ops, retire ? 4 : 3, &fail, 1};
     struct hs_etcd_txn_result res = {0};
     hs_fault("s3.complete.before_commit");
     err = hs_etcd_txn(c->gw->etcd, &t, &res);
@@ -382,6 +394,7 @@ out:
     free(retire);
     free(meta_key);
     free(retire_key);
+    free(repair_key);
     return err;
 }
 
@@ -506,6 +519,8 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
     }
     struct commit c = {.gw = s->gw, .req_id = s->request_id, .u = &u, .next = &next};
     if_match_of(r, &c.conds, if_match, sizeof if_match);
+    for (size_t i = 0; i < cu.n_parts; i++)
+        c.degraded |= ps->by_number[cu.parts[i].part_number]->degraded;
     if (hs_meta_txn_id_new(c.txn_id) != HS_OK) {
         hs_s3_error_hs(r, HS_EIO, "cannot mint a txn id");
         goto out;

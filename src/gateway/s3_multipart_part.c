@@ -79,7 +79,7 @@ static enum hs_err part_begin(struct part_up *p, const char *native_key, char *m
     enum hs_err err = hs_gw_body_grow(p->gw, &p->budget, held, held, msg, msg_len);
     if (err != HS_OK)
         return err;
-    struct hs_txn_plan plan = {0};
+    struct hs_txn_plan plan = {.no_current = true}; /* a part never replaces the object */
     hs_txn_plan_part(&plan, HS_META_PART_DATA, &p->c.next.data, 1);
     err = hs_wr_begin(&p->c, &p->c.next.data, p->u.rec.strategy, &plan, msg, msg_len);
     if (err == HS_OK)
@@ -138,6 +138,7 @@ static enum hs_err part_commit(struct part_up *p, const uint8_t md5[16], const c
     hs_part_copy(&rec.data, &p->c.next.data);
     hs_part_fix_offsets(&rec.data);
     rec.data.packed = rec.data.n_segments > PART_PACK_SEGMENTS;
+    rec.degraded = hs_gw_txn_degraded(p->c.txn);
     char *json = NULL, *part_key = NULL, *retire_key = NULL, why[160] = "";
     size_t len = 0;
     if (hs_upart_record_encode(&rec, &json, &len, why, sizeof why) != HS_OK)

@@ -321,7 +321,7 @@ enum hs_err hs_gw_txn_open(struct hs_gw_txn *t, const struct hs_txn_plan *plan, 
         {.type = HS_ETCD_OP_PUT, .key = t->txn_key, .value = json, .value_len = len},
         {.type = HS_ETCD_OP_RANGE, .key = t->meta_key},
     };
-    struct hs_etcd_txn et = {.success = ops, .n_success = 2};
+    struct hs_etcd_txn et = {.success = ops, .n_success = plan->no_current ? 1 : 2};
     struct hs_etcd_txn_result res = {0};
     err = hs_etcd_txn(t->gw->etcd, &et, &res);
     free(json);
@@ -332,7 +332,7 @@ enum hs_err hs_gw_txn_open(struct hs_gw_txn *t, const struct hs_txn_plan *plan, 
     }
     t->wal_rev = res.revision; /* a new key: its create and mod revision */
     t->wal_alive_ms = hs_clock_mono_ms();
-    err = load_cur(t, res.n_ranges ? &res.ranges[0] : NULL, msg, msg_len);
+    err = load_cur(t, res.n_ranges && !plan->no_current ? &res.ranges[0] : NULL, msg, msg_len);
     hs_etcd_txn_result_release(&res);
     return err;
 }

@@ -37,8 +37,9 @@ enum hs_err hs_gw_txn_new(struct hs_gw *gw, const char *key, const char *req_id,
 enum hs_err hs_gw_txn_need(struct hs_gw_txn *t, const struct hs_part *part, const char *what,
                            char *msg, size_t msg_len);
 /* Mints the txn id, then in ONE etcd transaction puts the WAL record named by plan and reads
- * the current manifest (hs_gw_txn_current). HS_EUNAVAIL etcd down, HS_EIO / HS_EPROTO a stored
- * manifest that cannot be read. On an error hs_gw_txn_free cleans up. */
+ * the current manifest (hs_gw_txn_current; not with plan->no_current: then NULL). HS_EUNAVAIL
+ * etcd down, HS_EIO / HS_EPROTO a stored manifest that cannot be read. On an error
+ * hs_gw_txn_free cleans up. */
 enum hs_err hs_gw_txn_open(struct hs_gw_txn *t, const struct hs_txn_plan *plan, char *msg,
                            size_t msg_len);
 

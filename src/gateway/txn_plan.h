@@ -28,6 +28,8 @@ struct hs_txn_plan {
     size_t width;      /* nodes to name: the widest planned part's blobs per segment */
     uint32_t segs[3];  /* per enum hs_meta_blob_part: segments [0, segs) named up front */
     uint32_t blobs[3]; /* per enum hs_meta_blob_part: blobs per segment (0 = part not named) */
+    bool no_current;   /* the write commits no manifest (a multipart part): open does not read
+                          the key's current one */
 };
 /* Adds a part of the given geometry: widens the plan to its blobs per segment and, when
  * segs > 0, names its first segs segments. A part that may be written later without being

@@ -423,13 +423,15 @@ enum hs_err hs_upart_record_encode(const struct hs_upart_record *r, char **out, 
     hs_mj_set(root, "ms", json_integer(r->written_ms));
     hs_mj_set(root, "txn", hs_mj_string(r->txn_id));
     hs_mj_set(root, "data", hs_mj_part_to_json(&r->data));
+    if (r->degraded)
+        hs_mj_set(root, "dgr", json_true());
     return hs_mj_dump(root, out, len_out, why, why_len);
 }
 
 static bool upart_from_json(const json_t *root, struct hs_upart_record *r, char *why,
                             size_t why_len)
 {
-    static const char *const keys[] = {"v", "n", "size", "md5", "ck", "ms", "txn", "data"};
+    static const char *const keys[] = {"v", "n", "size", "md5", "ck", "ms", "txn", "data", "dgr"};
     int64_t n = 0;
     if (!hs_mj_check_keys(root, keys, HS_ARRAY_LEN(keys), "part", why, why_len) ||
         !hs_mj_int(root, "n", "", 1, HS_UPLOAD_PARTS_MAX, &n, why, why_len) ||
@@ -440,6 +442,12 @@ static bool upart_from_json(const json_t *root, struct hs_upart_record *r, char 
         !fixed_str(root, "txn", r->txn_id, sizeof r->txn_id, why, why_len))
         return false;
     r->number = (uint32_t)n;
+    const json_t *dgr = json_object_get(root, "dgr");
+    if (dgr && !json_is_true(dgr)) {
+        WHY("dgr: true or absent");
+        return false;
+    }
+    r->degraded = dgr != NULL;
     const json_t *data = json_object_get(root, "data");
     if (!json_is_object(data)) {
         WHY("data: missing or not an object");

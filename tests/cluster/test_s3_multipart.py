@@ -7,7 +7,7 @@ mid-Complete, and the healer's upload pass (abandoned uploads, no orphan blobs a
 
 The main cluster runs one gateway (its own S3 listener, cluster.json's root key), a 100-byte
 minimum part size, 64 KiB segments and a healer with short graces; the abandoned-upload test
-starts a second small cluster whose healer abandons uploads after 4 s."""
+starts a second small cluster whose healer abandons uploads after 8 s."""
 import base64
 import concurrent.futures
 import hashlib
@@ -664,6 +664,27 @@ def test_ten_thousand_parts(mc):
     wait_until(lambda: uid not in uploads(mc.c), timeout=60, what="upload record removed")
 
 
+def test_ec_packed_manifest_reads(mc):
+    """An erasure-coded multipart object long enough for a packed segment list: whole and range
+    reads across part and segment boundaries, and a part of several segments."""
+    s3 = mc.s3
+    key = "many/ec"
+    size_of = lambda i: 70_000 if i == 5 else MIN_PART + i * 37  # noqa: E731 - part 5: 2 segments
+    uid, done, whole = upload_many(s3, key, 40, size_of, workers=8, StorageClass="STANDARD_IA")
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                 MultipartUpload={"Parts": done})
+    m, _ = manifest(mc.c, BUCKET + "/" + key)
+    assert m["strategy"] == "ec" and m["v"] == 2 and "segz" in m["data"]
+    segs = unpack(m["data"])
+    assert len(segs) == 41 and all(len(sg["blobs"]) == 6 for sg in segs)
+    assert get(s3, key) == whole
+    rnd = random.Random(11)
+    for _ in range(15):
+        a = rnd.randrange(len(whole) - 1)
+        b = min(len(whole) - 1, a + rnd.randrange(1, 90_000))
+        assert get(s3, key, Range=f"bytes={a}-{b}") == whole[a:b + 1]
+
+
 # ---- gateways killed mid-part and mid-Complete ----------------------------------------------
 
 
@@ -781,7 +802,7 @@ def test_gateway_killed_mid_complete(mc, delay):
 
 @pytest.fixture(scope="module")
 def hc(tmp_path_factory):
-    env = {"HS_HEALER_UPLOAD_MAX_AGE": "4s", "HS_HEALER_RETIRE_GRACE": "1s",
+    env = {"HS_HEALER_UPLOAD_MAX_AGE": "8s", "HS_HEALER_RETIRE_GRACE": "1s",
            "HS_HEALER_GC_GRACE": "2s", "HS_HEALER_GC_INTERVAL": "2s",
            "HS_HEALER_PASS_INTERVAL": "300ms", "HS_GATEWAY_SEGMENT_SIZE": "64KiB",
            "HS_GATEWAY_S3_MIN_PART_SIZE": str(MIN_PART)}
@@ -807,3 +828,28 @@ def test_healer_removes_abandoned_upload(hc):
         s3.list_parts(Bucket=BUCKET, Key="abandoned", UploadId=uid)
     assert err_code(e) == "NoSuchUpload"
     wait_no_orphans(hc.c)
+
+
+def test_degraded_part_marks_the_object_for_repair(hc):
+    """A part stored while a node is down is recorded as degraded; Complete marks the object
+    for repair (repair/<key>) in its commit, and the healer restores it once the node is back."""
+    s3 = hc.s3
+    key = "degraded"
+    node = hc.c.processes("node")[0]["name"]
+    hc.c.kill(node)
+    try:
+        uid, done = upload(s3, key, {1: body("dg1", 90_000), 2: body("dg2", 500)},
+                           StorageClass="REDUCED_REDUNDANCY")
+        assert any(r.get("dgr") for r in part_records(hc.c, uid).values())
+        s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                     MultipartUpload={"Parts": done})
+        assert read_back(hc, key) == body("dg1", 90_000) + body("dg2", 500)
+        assert hc.c.etcd_range(ROOT + "repair/" + BUCKET + "/" + key), "no repair mark"
+    finally:
+        p = hc.c.proc(node)
+        hc.extra.append(Proc(p["argv"], p["log"]))
+    wait_until(lambda: not hc.c.etcd_range(ROOT + "repair/" + BUCKET + "/" + key), timeout=90,
+               interval=0.5, what="the healer to repair the object")
+    m, _ = manifest(hc.c, BUCKET + "/" + key)
+    held = all_blobs(hc.c)
+    assert all((b["id"], b["node"]) in held for sg in unpack(m["data"]) for b in sg["blobs"])

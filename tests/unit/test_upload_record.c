@@ -217,6 +217,19 @@ static void test_part_round_trip_and_rules(void **state)
         hs_upart_record_release(&back);
         free(text);
 
+        /* a degraded part says so ("dgr"), and only true is written */
+        p.degraded = true;
+        assert_int_equal(hs_upart_record_encode(&p, &text, &len, why, sizeof why), HS_OK);
+        assert_non_null(strstr(text, "\"dgr\":true"));
+        assert_int_equal(hs_upart_record_decode(text, len, &back, why, sizeof why), HS_OK);
+        assert_true(back.degraded);
+        hs_upart_record_release(&back);
+        char *bad = strstr(text, "\"dgr\":true");
+        memcpy(bad, "\"dgr\":1   ", 10);
+        assert_int_equal(hs_upart_record_decode(text, len, &back, NULL, 0), HS_ECORRUPT);
+        free(text);
+        p.degraded = false;
+
         p.number = 0;
         assert_int_equal(hs_upart_record_validate(&p, why, sizeof why), HS_EINVAL);
         p.number = 10001;
