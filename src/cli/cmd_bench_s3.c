@@ -2,11 +2,12 @@
  * For every object size (--sizes) and operation (put, then get of the objects just put) it runs
  * the same closed loop (--concurrency threads, one kept-alive curl handle each, --duration) on
  * /v1/objects/K and on the S3 endpoint, --repeat times alternating the two APIs, and prints one
- * JSON line per run and one summary line per (size, op) with the medians and the S3/native
- * ratio of ops/s. S3 requests are signed as a client signs them (hs_s3_sigv4_sign of the S3
- * library; the body's SHA-256 is computed once per worker: the client's own cost stays out of
- * the measurement as far as possible). Endpoints and keys come from cluster.json. Objects live
- * in a bucket hsbench-<run id> (native keys under the same prefix) removed at the end. */
+ * JSON line per run and one summary line per (size, op) with the medians, the S3/native
+ * ratio of the median ops/s and the median of the per-repeat ratios (paired_ratio). S3 requests are
+ * signed as a client signs them (hs_s3_sigv4_sign of the S3 library; the body's SHA-256 is computed
+ * once per worker: the client's own cost stays out of the measurement as far as possible).
+ * Endpoints and keys come from cluster.json. Objects live in a bucket hsbench-<run id> (native keys
+ * under the same prefix) removed at the end. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -190,8 +191,7 @@ static size_t sink(char *d, size_t s, size_t n, void *ud)
 
 /* Adds "x-amz-date", "x-amz-content-sha256" and "Authorization" for method/target to h. */
 static struct curl_slist *s3_sign(const struct worker *w, const char *method, const char *target,
-                                  const char *payload_sha, const char *crc32,
-                                  struct curl_slist *h)
+                                  const char *payload_sha, const char *crc32, struct curl_slist *h)
 {
     const struct target *t = w->run->t;
     char date[HS_S3_AMZ_DATE_LEN + 1];
@@ -252,9 +252,10 @@ static long do_op(struct worker *w, enum op op, size_t k)
     } else {
         snprintf(url, sizeof url, "%s%s", t->s3, target);
         bool put = op == OP_PUT;
-        const char *sha = !put ? EMPTY_SHA : r->cfg->payload == 0 ? w->body_sha : "UNSIGNED-PAYLOAD";
-        h = s3_sign(w, methods[op], target, sha, put && r->cfg->checksum ? w->body_crc32 : NULL,
-                    h);
+        const char *sha = !put                   ? EMPTY_SHA
+                          : r->cfg->payload == 0 ? w->body_sha
+                                                 : "UNSIGNED-PAYLOAD";
+        h = s3_sign(w, methods[op], target, sha, put && r->cfg->checksum ? w->body_crc32 : NULL, h);
     }
     CURL *e = w->curl;
     curl_easy_reset(e);
@@ -414,8 +415,9 @@ static bool load_target(const char *dir, struct target *t)
               copy_str(s3, "secret_key", t->secret_key, sizeof t->secret_key);
     json_decref(j);
     if (!ok) {
-        fprintf(stderr, "hybridstore bench s3: cannot read url and s3 {endpoint, region, "
-                        "access_key, secret_key} from '%s'\n",
+        fprintf(stderr,
+                "hybridstore bench s3: cannot read url and s3 {endpoint, region, "
+                "access_key, secret_key} from '%s'\n",
                 path);
         return false;
     }
@@ -500,8 +502,12 @@ static int bench_size(const struct bench_s3_config *cfg, const struct target *t,
             for (int a = 0; a < 2 && rc == 0; a++) {
                 /* alternate which API goes first: drift on a shared machine hits both */
                 enum api api = (enum api)((a + i) % 2);
-                struct run r = {.cfg = cfg, .t = t, .size = size, .api = api,
-                                .op = (enum op)op, .n_keys = (size_t)cfg->keys};
+                struct run r = {.cfg = cfg,
+                                .t = t,
+                                .size = size,
+                                .api = api,
+                                .op = (enum op)op,
+                                .n_keys = (size_t)cfg->keys};
                 if (op == OP_GET && i == 0) {
                     r.op = OP_PUT; /* every key exists before GETs are timed */
                     long st = run_once(&r, ws, false, NULL);
@@ -523,16 +529,28 @@ static int bench_size(const struct bench_s3_config *cfg, const struct target *t,
         if (rc)
             break;
         size_t k = (size_t)cfg->repeat;
+        /* each repeat's S3 run against the native run next to it: on a machine whose load
+         * drifts, the median of these pairs is steadier than the ratio of the medians */
+        double pairs[REPEAT_MAX];
+        for (size_t i = 0; i < k; i++)
+            pairs[i] = ops[0][i] > 0 ? ops[1][i] / ops[0][i] : 0;
+        double paired = median(pairs, k);
         double no = median(ops[0], k), so = median(ops[1], k);
         printf("{\"summary\":true,\"op\":\"%s\",\"size\":%zu,\"strategy\":\"%s\",\"repeat\":%zu,"
                "\"native_ops_per_s\":%.1f,\"s3_ops_per_s\":%.1f,\"native_p50_ms\":%.3f,"
-               "\"s3_p50_ms\":%.3f,\"native_p99_ms\":%.3f,\"s3_p99_ms\":%.3f,\"ratio\":%.3f}\n",
+               "\"s3_p50_ms\":%.3f,\"native_p99_ms\":%.3f,\"s3_p99_ms\":%.3f,\"ratio\":%.3f,"
+               "\"paired_ratio\":%.3f}\n",
                op_names[op], size, strategy_names[cfg->strategy], k, no, so, median(p50[0], k),
-               median(p50[1], k), median(p99[0], k), median(p99[1], k), no > 0 ? so / no : 0);
+               median(p50[1], k), median(p99[0], k), median(p99[1], k), no > 0 ? so / no : 0,
+               paired);
         fflush(stdout);
     }
     for (int a = 0; a < 2; a++) { /* clean up, untimed */
-        struct run r = {.cfg = cfg, .t = t, .size = size, .api = (enum api)a, .op = OP_DELETE,
+        struct run r = {.cfg = cfg,
+                        .t = t,
+                        .size = size,
+                        .api = (enum api)a,
+                        .op = OP_DELETE,
                         .n_keys = (size_t)cfg->keys};
         run_once(&r, ws, false, NULL);
     }
