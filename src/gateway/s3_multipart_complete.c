@@ -57,7 +57,7 @@ void hs_s3_complete_multipart_start(struct hs_http_req *r)
     struct hs_s3_req *s = hs_s3_req_of(r);
     struct complete_body *cb = hs_arena_alloc(hs_http_req_arena(r), sizeof *cb);
     memset(cb, 0, sizeof *cb);
-    hs_buf_init(&cb->body, HS_S3_XML_COMPLETE_MAX);
+    hs_buf_init(&cb->body, (size_t)HS_S3_XML_COMPLETE_MAX);
     hs_arena_defer(hs_http_req_arena(r), complete_body_free, cb);
     s->op_ctx = cb;
 }
@@ -269,20 +269,60 @@ struct commit {
     int64_t committed_rev; /* the upload record's revision after the commit */
 };
 
-/* One attempt: HS_OK committed, HS_ECONFLICT the key changed (retry), HS_ENOENT the upload
- * left OPEN, HS_EPRECONDITION, HS_EUNAVAIL. */
-static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
+/* What one commit attempt sends. */
+struct texts {
+    char *manifest, *upload, *retire, *meta_key, *retire_key, *repair_key; /* heap */
+    size_t m_len, u_len, r_len, repair_len;
+    char repair[HS_REPAIR_MARK_BUF];
+    int64_t cur_rev; /* meta/<key>'s mod_revision read, 0 when absent */
+};
+
+static void texts_release(struct texts *x)
+{
+    free(x->manifest);
+    free(x->upload);
+    free(x->retire);
+    free(x->meta_key);
+    free(x->retire_key);
+    free(x->repair_key);
+}
+
+/* The retire record(s) of cur's blobs that n does not use: the first in x (put at once when
+ * too big to travel with the manifest), the others put now (hs_gw_retire_prepare). */
+static enum hs_err prepare_retire(struct commit *c, const struct hs_manifest *cur,
+                                  const struct hs_manifest *n, struct texts *x)
+{
+    struct hs_meta_blob_loc *gone = NULL;
+    size_t n_gone = 0;
+    hs_txn_retire_set(cur, n, &gone, &n_gone);
+    enum hs_err err =
+        hs_gw_retire_prepare(c->gw, c->u->rec.key, gone, n_gone, &x->retire, &x->r_len);
+    free(gone);
+    if (err == HS_OK && x->retire && x->m_len + x->u_len + x->r_len > ONE_TXN_MAX) {
+        /* too big beside the manifest: put first (harmless if the commit fails: the sweeper
+         * never deletes what the current manifest references) */
+        err = hs_etcd_put(c->gw->etcd, x->retire_key, x->retire, x->r_len, 0, NULL);
+        free(x->retire);
+        x->retire = NULL;
+    }
+    return err == HS_OK ? HS_OK : HS_EUNAVAIL;
+}
+
+/* Reads the current version, checks the conditions against it and builds what the commit
+ * sends. HS_EPRECONDITION, HS_EUNAVAIL, HS_ETOOBIG (manifest too large), HS_EIO. */
+static enum hs_err prepare(struct commit *c, struct texts *x, char *msg, size_t msg_len)
 {
     const char *key = c->u->rec.key;
     struct hs_manifest cur;
     hs_manifest_init(&cur);
-    int64_t cur_rev = 0;
-    enum hs_err err = hs_obj_manifest_get(c->gw, key, strlen(key), &cur, &cur_rev);
+    enum hs_err err = hs_obj_manifest_get(c->gw, key, strlen(key), &cur, &x->cur_rev);
     bool have = err == HS_OK;
     if (err != HS_OK && err != HS_ENOENT) {
         snprintf(msg, msg_len, "cannot read the current version: %s", hs_err_name(err));
         return HS_EUNAVAIL;
     }
+    if (!have)
+        x->cur_rev = 0;
     if ((err = hs_txn_conds_check(&c->conds, have ? &cur : NULL, msg, msg_len)) != HS_OK) {
         hs_manifest_release(&cur);
         return err;
@@ -294,11 +334,8 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
     n->txn_id = hs_xstrdup(c->txn_id);
     n->version = have ? cur.version + 1 : 1;
     n->created_ms = hs_clock_wall_ms();
-    char *manifest = NULL, *upload = NULL, *retire = NULL, *meta_key = NULL, *retire_key = NULL,
-         *repair_key = NULL;
-    size_t m_len = 0, u_len = 0, r_len = 0;
     char why[160] = "";
-    if ((err = hs_manifest_encode(n, &manifest, &m_len, why, sizeof why)) != HS_OK) {
+    if ((err = hs_manifest_encode(n, &x->manifest, &x->m_len, why, sizeof why)) != HS_OK) {
         snprintf(msg, msg_len, "the object's manifest: %s", why);
         hs_manifest_release(&cur);
         return err == HS_ETOOBIG ? HS_ETOOBIG : HS_EIO;
@@ -307,62 +344,51 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
     done.state = HS_UPLOAD_COMPLETED;
     done.state_ms = HS_MAX(n->created_ms, done.created_ms);
     memcpy(done.txn_id, c->txn_id, sizeof done.txn_id);
-    if (hs_upload_record_encode(&done, &upload, &u_len, why, sizeof why) != HS_OK)
+    if (hs_upload_record_encode(&done, &x->upload, &x->u_len, why, sizeof why) != HS_OK)
         HS_BUG("upload record %s: %s", done.id, why);
-    if (hs_meta_key_meta(key, &meta_key) != HS_OK || hs_meta_key_retire(c->txn_id, &retire_key) ||
-        hs_meta_key_repair(key, &repair_key) != HS_OK)
+    if (hs_meta_key_meta(key, &x->meta_key) != HS_OK ||
+        hs_meta_key_retire(c->txn_id, &x->retire_key) != HS_OK ||
+        hs_meta_key_repair(key, &x->repair_key) != HS_OK)
         HS_BUG("keys of '%s'", key);
-    char repair[HS_REPAIR_MARK_BUF];
     struct hs_repair_mark rm = {.reason = HS_REPAIR_DEGRADED_WRITE, .marked_ms = n->created_ms};
     memcpy(rm.txn_id, c->txn_id, sizeof rm.txn_id);
-    size_t repair_len = hs_repair_mark_encode(&rm, repair);
-    if (have) {
-        struct hs_meta_blob_loc *gone = NULL;
-        size_t n_gone = 0;
-        hs_txn_retire_set(&cur, n, &gone, &n_gone);
-        err = hs_gw_retire_prepare(c->gw, key, gone, n_gone, &retire, &r_len);
-        free(gone);
-    }
+    x->repair_len = hs_repair_mark_encode(&rm, x->repair);
+    err = have ? prepare_retire(c, &cur, n, x) : HS_OK;
     hs_manifest_release(&cur);
-    if (err != HS_OK) {
+    if (err != HS_OK)
         snprintf(msg, msg_len, "etcd did not take the retire records");
-        err = HS_EUNAVAIL;
-        goto out;
-    }
-    if (retire && m_len + u_len + r_len > ONE_TXN_MAX) {
-        /* too big beside the manifest: put first (harmless if the commit fails: the sweeper
-         * never deletes what the current manifest references) */
-        err = hs_etcd_put(c->gw->etcd, retire_key, retire, r_len, 0, NULL);
-        free(retire);
-        retire = NULL;
-        if (err != HS_OK) {
-            snprintf(msg, msg_len, "etcd did not take the retire record");
-            err = HS_EUNAVAIL;
-            goto out;
-        }
-    }
+    return err;
+}
+
+/* The commit transaction: HS_OK committed, HS_ECONFLICT the key changed (retry), HS_ENOENT the
+ * upload left OPEN, HS_EUNAVAIL unanswered and not found landed. */
+static enum hs_err send_commit(struct commit *c, const struct texts *x, char *msg, size_t msg_len)
+{
     struct hs_etcd_cmp cmps[2] = {
         {.target = HS_ETCD_CMP_MOD,
          .result = HS_ETCD_EQUAL,
          .key = c->u->etcd_key,
          .number = c->u->rev},
-        {.target = HS_ETCD_CMP_MOD, .result = HS_ETCD_EQUAL, .key = meta_key, .number = cur_rev},
+        {.target = HS_ETCD_CMP_MOD,
+         .result = HS_ETCD_EQUAL,
+         .key = x->meta_key,
+         .number = x->cur_rev},
     };
     struct hs_etcd_op ops[4] = {
-        {.type = HS_ETCD_OP_PUT, .key = meta_key, .value = manifest, .value_len = m_len},
-        {.type = HS_ETCD_OP_PUT, .key = c->u->etcd_key, .value = upload, .value_len = u_len},
+        {.type = HS_ETCD_OP_PUT, .key = x->meta_key, .value = x->manifest, .value_len = x->m_len},
+        {.type = HS_ETCD_OP_PUT, .key = c->u->etcd_key, .value = x->upload, .value_len = x->u_len},
         c->degraded ? (struct hs_etcd_op){.type = HS_ETCD_OP_PUT,
-                                          .key = repair_key,
-                                          .value = repair,
-                                          .value_len = repair_len}
-                    : (struct hs_etcd_op){.type = HS_ETCD_OP_DELETE, .key = repair_key},
-        {.type = HS_ETCD_OP_PUT, .key = retire_key, .value = retire, .value_len = r_len},
+                                          .key = x->repair_key,
+                                          .value = x->repair,
+                                          .value_len = x->repair_len}
+                    : (struct hs_etcd_op){.type = HS_ETCD_OP_DELETE, .key = x->repair_key},
+        {.type = HS_ETCD_OP_PUT, .key = x->retire_key, .value = x->retire, .value_len = x->r_len},
     };
     struct hs_etcd_op fail = {.type = HS_ETCD_OP_RANGE, .key = c->u->etcd_key};
-    struct hs_etcd_txn t = {cmps, 2, ops, retire ? 4 : 3, &fail, 1};
+    struct hs_etcd_txn t = {cmps, 2, ops, x->retire ? 4 : 3, &fail, 1};
     struct hs_etcd_txn_result res = {0};
     hs_fault("s3.complete.before_commit");
-    err = hs_etcd_txn(c->gw->etcd, &t, &res);
+    enum hs_err err = hs_etcd_txn(c->gw->etcd, &t, &res);
     if (err == HS_OK && res.succeeded) {
         c->committed_rev = res.revision;
         hs_fault("s3.complete.after_commit");
@@ -376,7 +402,7 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
     } else {
         /* no answer: did it land? (the upload record then names our txn) */
         struct hs_mpu_upload now;
-        enum hs_err lerr = hs_mpu_load(c->gw, key, c->u->rec.id, &now);
+        enum hs_err lerr = hs_mpu_load(c->gw, c->u->rec.key, c->u->rec.id, &now);
         if (lerr == HS_OK && now.rec.state == HS_UPLOAD_COMPLETED &&
             strcmp(now.rec.txn_id, c->txn_id) == 0) {
             c->committed_rev = now.rev;
@@ -388,13 +414,19 @@ static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
         hs_mpu_upload_release(&now);
     }
     hs_etcd_txn_result_release(&res);
-out:
-    free(manifest);
-    free(upload);
-    free(retire);
-    free(meta_key);
-    free(retire_key);
-    free(repair_key);
+    return err;
+}
+
+/* One attempt: HS_OK committed, HS_ECONFLICT the key changed (retry), HS_ENOENT the upload
+ * left OPEN, HS_EPRECONDITION, HS_EUNAVAIL, HS_ETOOBIG. */
+static enum hs_err commit_once(struct commit *c, char *msg, size_t msg_len)
+{
+    struct texts x;
+    memset(&x, 0, sizeof x);
+    enum hs_err err = prepare(c, &x, msg, msg_len);
+    if (err == HS_OK)
+        err = send_commit(c, &x, msg, msg_len);
+    texts_release(&x);
     return err;
 }
 
@@ -498,7 +530,7 @@ void hs_s3_complete_multipart_done(struct hs_http_req *r)
         hs_s3_error(r, bad, "%s", msg);
         goto out;
     }
-    if ((err = build(&cu, ps, &u.rec, &next, msg, sizeof msg)) != HS_OK) {
+    if (build(&cu, ps, &u.rec, &next, msg, sizeof msg) != HS_OK) {
         hs_s3_error(r, "InvalidPart", "%s", msg);
         goto out;
     }

@@ -10,6 +10,7 @@
  * The body is verified while it streams by the object PUT's verified body (s3_body.h: every
  * payload mode, aws-chunked included; MD5 = the part's ETag, Content-MD5, SHA-256, flexible
  * checksum in a header or a trailer), and nothing commits before its last check passed. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,43 +376,38 @@ void hs_s3_upload_part_done(struct hs_http_req *r)
 /* "bytes=first-last" (both required, S3's rule for x-amz-copy-source-range). */
 static bool copy_range(const char *v, int64_t *first, int64_t *last)
 {
-    long long a = -1, b = -1;
-    char tail;
-    if (sscanf(v, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a)
+    if (strncmp(v, "bytes=", 6) != 0)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long a = strtoll(v + 6, &end, 10);
+    if (errno || end == v + 6 || *end != '-' || a < 0)
+        return false;
+    const char *bstart = end + 1;
+    long long b = strtoll(bstart, &end, 10);
+    if (errno || end == bstart || *end || b < a)
         return false;
     *first = a;
     *last = b;
     return true;
 }
 
-/* x-amz-copy-source "[/]bucket/key[?versionId=null]", URL-encoded: the bucket and key. */
-static bool copy_source(struct hs_http_req *r, const char *v, char **bucket, char **key)
+/* x-amz-copy-source (s3_rules.c's parser): bucket and key in r's arena; false after answering. */
+static bool copy_source(struct hs_http_req *r, char **bucket, char **key, size_t *key_len)
 {
-    struct hs_arena *a = hs_http_req_arena(r);
-    if (*v == '/')
-        v++;
-    const char *q = strchr(v, '?');
-    size_t n = q ? (size_t)(q - v) : strlen(v);
-    if (q && strcmp(q, "?versionId=null") != 0)
+    char *b = NULL, *k = NULL;
+    const char *why = NULL;
+    const char *v = hs_http_req_header(r, "x-amz-copy-source");
+    if (!v || !hs_s3_copy_source_parse(v, &b, &k, key_len, &why)) {
+        hs_s3_error(r, "InvalidArgument", "%s", why ? why : "x-amz-copy-source is missing");
         return false;
-    char *dec = hs_arena_alloc(a, n + 1);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned hi, lo;
-        if (v[i] == '%' && i + 2 < n && sscanf(v + i + 1, "%1x%1x", &hi, &lo) == 2) {
-            dec[m++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            dec[m++] = v[i];
-        }
     }
-    dec[m] = '\0';
-    char *slash = strchr(dec, '/');
-    if (!slash || slash == dec || slash[1] == '\0' || strlen(dec) != m)
-        return false;
-    *slash = '\0';
-    *bucket = dec;
-    *key = slash + 1;
+    struct hs_arena *a = hs_http_req_arena(r);
+    *key = hs_arena_alloc(a, *key_len + 1);
+    memcpy(*key, k, *key_len + 1);
+    *bucket = hs_arena_strdup(a, b);
+    free(b);
+    free(k);
     return true;
 }
 
@@ -434,11 +430,9 @@ void hs_s3_upload_part_copy_done(struct hs_http_req *r)
     if (!part_number(r, &number))
         return;
     char *src_bucket = NULL, *src_key = NULL;
-    const char *src = hs_http_req_header(r, "x-amz-copy-source");
-    if (!src || !copy_source(r, src, &src_bucket, &src_key)) {
-        hs_s3_error(r, "InvalidArgument", "x-amz-copy-source must be bucket/key, URL-encoded");
+    size_t src_key_len = 0;
+    if (!copy_source(r, &src_bucket, &src_key, &src_key_len))
         return;
-    }
     if (!hs_s3_check_access(r, src_bucket, false))
         return;
     const char *range = hs_http_req_header(r, "x-amz-copy-source-range");
@@ -451,7 +445,7 @@ void hs_s3_upload_part_copy_done(struct hs_http_req *r)
     }
     const char *native = NULL;
     size_t native_len = 0;
-    if (hs_s3_native_key(hs_http_req_arena(r), src_bucket, src_key, strlen(src_key), &native,
+    if (hs_s3_native_key(hs_http_req_arena(r), src_bucket, src_key, src_key_len, &native,
                          &native_len) != HS_OK) {
         hs_s3_error(r, "InvalidArgument", "invalid copy source key");
         return;

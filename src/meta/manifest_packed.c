@@ -80,9 +80,12 @@ static void put_u32(struct hs_buf *b, uint32_t v)
     put_bytes(b, t, 4);
 }
 
-static int hexval(char c)
+/* A lower-case hex digit's value (derivable() checked the txn id: anything else is 0). */
+static unsigned hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+           : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a') + 10
+                                  : 0;
 }
 
 /* The node table: distinct node ids in order of first use. */
