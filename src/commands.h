@@ -8,6 +8,7 @@ int hs_cmd_gateway(int argc, char **argv);     /* src/gateway/main.c */
 int hs_cmd_healer(int argc, char **argv);      /* src/healer/main.c */
 int hs_cmd_bench_codec(int argc, char **argv); /* src/cli/cmd_bench_codec.c */
 int hs_cmd_bench_node(int argc, char **argv);  /* src/cli/cmd_bench_node.c */
+int hs_cmd_bench_s3(int argc, char **argv);    /* src/cli/cmd_bench_s3.c */
 int hs_cmd_cluster(int argc, char **argv);     /* src/cluster/cmd_cluster.c */
 int hs_cmd_debug(int argc, char **argv);       /* src/cli/cmd_debug.c */
 int hs_cmd_put(int argc, char **argv);         /* src/cli/cmd_object.c */
