@@ -46,8 +46,9 @@ struct hs_gw_layouts {
     char *default_csv;
     struct hs_fstat_rule rule;
     bool manifest_fields;
-    const struct hs_view_snapshot *records; /* layout/ (a reference held), or NULL */
-    bool closing;                           /* the gateway is stopping: ignore changes */
+    struct hs_layout_record *recs; /* the valid records of layout/, decoded (heap) */
+    size_t n_recs;
+    bool closing; /* the gateway is stopping: ignore changes */
 };
 
 static void snap_free(struct hs_gw_layout_snap *s)
@@ -80,33 +81,57 @@ static struct hs_split_hotset *set_from_fields(const struct hs_layout_fields *f)
     return set;
 }
 
-/* One record's entry; false (logged) when the value is not a valid record. */
-static bool entry_from(const struct hs_view_entry *e, const struct hs_layout_fields *deflt,
+/* Decodes one layout/ entry into out; false (logged) when it is not a valid record of the
+ * collection its key names. */
+static bool record_from(const struct hs_view_entry *e, struct hs_layout_record *out)
+{
+    char why[160] = "";
+    enum hs_err err = hs_layout_record_decode(e->value, e->value_len, out, why, sizeof why);
+    if (err == HS_OK && strcmp(out->collection, e->name) == 0)
+        return true;
+    HS_LOG_WARN("layout_record_invalid", "coll='%s' err=%s why='%s'", e->name,
+                hs_err_name(err == HS_OK ? HS_ECORRUPT : err), why);
+    if (err == HS_OK)
+        hs_layout_record_release(out);
+    return false;
+}
+
+/* One record's entry of a snapshot. */
+static void entry_from(const struct hs_layout_record *rec, const struct hs_layout_fields *deflt,
                        struct coll_entry *out)
 {
-    struct hs_layout_record rec;
-    char why[160] = "";
-    enum hs_err err = hs_layout_record_decode(e->value, e->value_len, &rec, why, sizeof why);
-    if (err != HS_OK || strcmp(rec.collection, e->name) != 0) {
-        HS_LOG_WARN("layout_record_invalid", "coll='%s' err=%s why='%s'", e->name,
-                    hs_err_name(err == HS_OK ? HS_ECORRUPT : err), why);
-        if (err == HS_OK)
-            hs_layout_record_release(&rec);
-        return false;
-    }
     struct hs_layout_fields eff = {0};
-    hs_layout_effective_hot(&rec, deflt, &eff);
-    out->name = hs_xstrdup(e->name);
-    out->len = strlen(e->name);
-    out->epoch = rec.epoch;
+    hs_layout_effective_hot(rec, deflt, &eff);
+    out->name = hs_xstrdup(rec->collection);
+    out->len = strlen(rec->collection);
+    out->epoch = rec->epoch;
     out->set = set_from_fields(&eff);
     hs_layout_fields_release(&eff);
-    hs_layout_record_release(&rec);
+}
+
+static void recs_free(struct hs_layout_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hs_layout_record_release(&recs[i]);
+    free(recs);
+}
+
+/* Do two snapshots split every collection alike (same records, same epochs)? The healer
+ * rewrites a record every round for its bookkeeping; only a new epoch is worth a log line. */
+static bool same_layouts(const struct hs_gw_layout_snap *a, const struct hs_gw_layout_snap *b)
+{
+    if (!a || a->n_colls != b->n_colls)
+        return false;
+    for (size_t i = 0; i < a->n_colls; i++)
+        if (a->colls[i].epoch != b->colls[i].epoch ||
+            strcmp(a->colls[i].name, b->colls[i].name) != 0)
+            return false;
     return true;
 }
 
-/* Builds a snapshot from the inputs and installs it. Called with build_lock held. */
-static void rebuild_locked(struct hs_gw_layouts *L)
+/* Builds a snapshot from the inputs and installs it; true when a collection's layout epoch
+ * (or the set of records) changed. Called with build_lock held. */
+static bool rebuild_locked(struct hs_gw_layouts *L)
 {
     struct hs_gw_layout_snap *s = hs_xcalloc(1, sizeof *s);
     s->refs = 1;
@@ -119,18 +144,19 @@ static void rebuild_locked(struct hs_gw_layouts *L)
     struct hs_layout_fields deflt = {0};
     if (hs_layout_fields_parse_csv(&deflt, L->default_csv) != HS_OK)
         HS_LOG_WARN("layout_default_unusable", "hot_fields='%.80s'", L->default_csv);
-    size_t n = L->records ? L->records->n : 0;
-    s->colls = hs_xcalloc(n + 1, sizeof *s->colls);
-    for (size_t i = 0; i < n; i++)
-        if (entry_from(&L->records->entries[i], &deflt, &s->colls[s->n_colls]))
-            s->n_colls++;
+    /* the view's entries are sorted by key bytes, so the records (and colls) are too */
+    s->colls = hs_xcalloc(L->n_recs + 1, sizeof *s->colls);
+    for (size_t i = 0; i < L->n_recs; i++)
+        entry_from(&L->recs[i], &deflt, &s->colls[s->n_colls++]);
     hs_layout_fields_release(&deflt);
     pthread_mutex_lock(&L->lock);
     struct hs_gw_layout_snap *old = L->cur;
     L->cur = s;
     pthread_mutex_unlock(&L->lock);
+    bool same = same_layouts(old, s); /* old is still referenced by L until the unref */
     if (old)
         snap_unref(L, old);
+    return !same;
 }
 
 void hs_gw_layouts_init(struct hs_gw *gw)
@@ -141,7 +167,7 @@ void hs_gw_layouts_init(struct hs_gw *gw)
     pthread_mutex_init(&L->build_lock, NULL);
     L->default_csv = hs_xstrdup(HS_GW_DEFAULT_HOT_FIELDS);
     pthread_mutex_lock(&L->build_lock);
-    rebuild_locked(L);
+    (void)rebuild_locked(L);
     pthread_mutex_unlock(&L->build_lock);
 }
 
@@ -150,12 +176,12 @@ void hs_gw_layouts_release(struct hs_gw *gw)
     struct hs_gw_layouts *L = gw->layouts;
     if (!L)
         return;
-    /* every view snapshot must be back before the view stops; later changes are ignored */
+    /* changes from here on are ignored */
     pthread_mutex_lock(&L->build_lock);
     L->closing = true;
-    if (L->records)
-        hs_view_put(gw->layout_view, L->records);
-    L->records = NULL;
+    recs_free(L->recs, L->n_recs);
+    L->recs = NULL;
+    L->n_recs = 0;
     pthread_mutex_unlock(&L->build_lock);
     hs_view_stop(gw->layout_view);
     gw->layout_view = NULL;
@@ -218,7 +244,7 @@ void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *sn
             free(L->default_csv);
             L->default_csv = hs_xstrdup(csv);
         }
-        rebuild_locked(L);
+        (void)rebuild_locked(L);
         HS_LOG_INFO("layout_config",
                     "collection_separators='%s' collection_depth=%u "
                     "manifest_fields=%d",
@@ -234,7 +260,7 @@ void hs_gw_layouts_set_default(struct hs_gw *gw, const char *csv)
     if (strcmp(csv, L->default_csv) != 0) {
         free(L->default_csv);
         L->default_csv = hs_xstrdup(csv);
-        rebuild_locked(L);
+        (void)rebuild_locked(L);
     }
     pthread_mutex_unlock(&L->build_lock);
 }
@@ -243,20 +269,28 @@ void hs_gw_layouts_on_change(void *ctx, const struct hs_view_snapshot *snap)
 {
     struct hs_gw *gw = ctx;
     struct hs_gw_layouts *L = gw->layouts;
-    /* our own reference: the callback's snapshot is borrowed for the call only */
+    /* decoded here: snap is borrowed for the call only (and the first load calls this before
+     * hs_view_start has even returned the view) */
+    struct hs_layout_record *recs = hs_xcalloc(snap->n + 1, sizeof *recs);
+    size_t n = 0;
+    for (size_t i = 0; i < snap->n; i++)
+        if (record_from(&snap->entries[i], &recs[n]))
+            n++;
     pthread_mutex_lock(&L->build_lock);
-    if (L->closing || !gw->layout_view) {
+    if (L->closing) {
         pthread_mutex_unlock(&L->build_lock);
+        recs_free(recs, n);
         return;
     }
-    const struct hs_view_snapshot *mine = hs_view_get(gw->layout_view);
-    const struct hs_view_snapshot *old = L->records;
-    L->records = mine;
-    rebuild_locked(L);
+    struct hs_layout_record *old = L->recs;
+    size_t n_old = L->n_recs;
+    L->recs = recs;
+    L->n_recs = n;
+    bool changed = rebuild_locked(L);
     pthread_mutex_unlock(&L->build_lock);
-    if (old)
-        hs_view_put(gw->layout_view, old);
-    HS_LOG_INFO("layouts_changed", "records=%zu revision=%" PRId64, snap->n, snap->revision);
+    recs_free(old, n_old);
+    HS_LOG(changed ? HS_LOG_INFO : HS_LOG_DEBUG, "layouts_changed", "records=%zu revision=%" PRId64,
+           snap->n, snap->revision);
 }
 
 static int coll_cmp(const char *a, size_t alen, const char *b, size_t blen)
