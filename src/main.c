@@ -24,6 +24,8 @@ static const struct command commands[] = {
      "start a whole local cluster on loopback (development, tests)"},
     {"bench", "codec", hs_cmd_bench_codec, "measure RS encode/decode against memcpy"},
     {"bench", "node", hs_cmd_bench_node, "measure blob PUT/GET against a running node"},
+    {"bench", "layout", hs_cmd_bench_layout,
+     "adaptive hot fields workload against a `hybridstore cluster` dir"},
     {"bench", NULL, hs_cmd_bench, "load-test a gateway: ops/s, MB/s, latency percentiles"},
     {"put", NULL, hs_cmd_put, "store a file or stdin as an object"},
     {"get", NULL, hs_cmd_get, "write an object to stdout or a file (-o)"},
