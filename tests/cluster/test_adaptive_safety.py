@@ -162,7 +162,7 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
         print("\n" + line)
     counts = report["counts"]
     assert report["anomalies"] == 0, line
-    assert flipper.flips >= 6, line
+    assert flipper.flips >= 4, line
     rec = record(c)
     assert rec and (",".join(rec["pin_hot"]), ",".join(rec["pin_cold"])) in LAYOUTS, rec
     assert counts["write_ok"] >= 40 and counts["read_value"] >= 40, line
