@@ -348,6 +348,7 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
     struct hs_field_stats merged;
     if (hs_field_stats_init(&merged, NULL) != HS_OK)
         HS_BUG("default sketch limits refused");
+    int64_t t0 = hs_clock_mono_ms();
     size_t answered = fetch_stats(h, st, &merged);
     struct recs rs = {.h = h};
     struct hs_layout_fields deflt = {0};
@@ -367,6 +368,8 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
         decide_one(h, st, c, rec, &deflt, &cfg);
     }
     atomic_fetch_add(&h->stats.layout_rounds, 1);
+    HS_LOG_DEBUG("layout_round", "gateways=%zu collections=%u records=%zu ms=%" PRId64, answered,
+                 merged.n_colls, rs.n, hs_clock_mono_ms() - t0);
     /* re-layout targets: every readable record (decisions of this round included next round) */
     struct hs_layout_record *recs = rs.n ? hs_xcalloc(rs.n, sizeof *recs) : NULL;
     size_t n = 0;
@@ -387,6 +390,13 @@ enum hs_err hs_healer_layout_pass(struct hs_healer *h)
         return HS_OK;
     struct hs_healer_layout *st = hs_healer_layout_state(h);
     int64_t now = hs_clock_mono_ms();
+    long long won = atomic_load(&h->stats.leader_changes);
+    if (won != st->leadership) {
+        /* a new term: the first round one interval in, after the urgent passes had their turn
+         * (the decision state is in the records, so nothing is lost by waiting) */
+        st->leadership = won;
+        st->next_round_mono_ms = now + h->opts.layout_interval_ms;
+    }
     if (now >= st->next_round_mono_ms) {
         st->next_round_mono_ms = now + h->opts.layout_interval_ms;
         layout_round(h, st);

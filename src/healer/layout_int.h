@@ -33,7 +33,8 @@ struct hs_layout_logged {
 struct hs_healer_layout {
     struct hs_http_client *gw_client; /* secret, HS_LAYOUT_GW_TIMEOUT_MS */
     int64_t next_round_mono_ms;
-    char **gw_urls; /* gateways that answered the last round (heap) */
+    long long leadership; /* stats.leader_changes when the rounds were last scheduled */
+    char **gw_urls;       /* gateways that answered the last round (heap) */
     size_t n_gw_urls;
     size_t next_gw; /* round-robin for re-layouts */
     struct hs_relayout_target *targets;
