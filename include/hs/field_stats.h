@@ -44,7 +44,8 @@
  * the smallest count c (ties: any of them) and starts at count c + weight, err c. For every
  * tracked item count - err <= true count <= count; an untracked item occurred at most min count
  * times. The side counters of a field (present, changed, bytes) start from zero when it takes a
- * slot: they are lower bounds.
+ * slot: they are lower bounds. A collection's fields are counted from when the collection took
+ * its slot, so a field's true count is at most its count plus the collection's err.
  *
  * Merge (hs_field_stats_merge): sums two sketches (another stripe, another gateway). Items in
  * both: counts and errs add. An item missing from a FULL side gets that side's smallest count

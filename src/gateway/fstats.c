@@ -232,12 +232,20 @@ void hs_gw_fstats_merged(struct hs_gw *gw, struct hs_field_stats *out)
     hs_field_stats_reset(out);
     if (!gw->fstats)
         return;
+    struct hs_field_stats copy;
+    if (hs_field_stats_init(&copy, NULL) != HS_OK)
+        HS_BUG("default field-stats limits refused");
     for (int i = 0; i < HS_GW_FSTATS_STRIPES; i++) {
         struct stripe *st = &gw->fstats->stripes[i];
+        /* merging into an empty sketch is a linear copy: the stripe's lock is held that long
+         * only, and the quadratic part of the merge runs unlocked */
+        hs_field_stats_reset(&copy);
         pthread_mutex_lock(&st->lock);
-        hs_field_stats_merge(out, &st->s);
+        hs_field_stats_merge(&copy, &st->s);
         pthread_mutex_unlock(&st->lock);
+        hs_field_stats_merge(out, &copy);
     }
+    hs_field_stats_release(&copy);
 }
 
 enum hs_err hs_gw_fstats_json(struct hs_gw *gw, char **out, size_t *out_len)
@@ -251,6 +259,22 @@ enum hs_err hs_gw_fstats_json(struct hs_gw *gw, char **out, size_t *out_len)
     snprintf(info.gw, sizeof info.gw, "%s", gw->opts.gateway_id);
     snprintf(info.boot, sizeof info.boot, "%s", gw->fstats->boot);
     enum hs_err err = hs_field_stats_encode(&m, &info, out, out_len);
+    /* Only hostile field names (escaped six times over) can pass HS_FSTAT_JSON_MAX: then the
+     * least active half of the collections is left out until it fits (encode sorted them). */
+    while (err == HS_ETOOBIG && m.n_colls > 1) {
+        uint32_t keep = m.n_colls / 2;
+        HS_LOG_WARN("field_stats_too_big", "collections=%u kept=%u", m.n_colls, keep);
+        struct hs_field_stats top;
+        if (hs_field_stats_init(&top, &m.limits) != HS_OK)
+            HS_BUG("limits of a sketch refused");
+        uint32_t n_all = m.n_colls;
+        m.n_colls = keep; /* the merge copies the first keep (the most active) */
+        hs_field_stats_merge(&top, &m);
+        m.n_colls = n_all;
+        hs_field_stats_release(&m);
+        m = top;
+        err = hs_field_stats_encode(&m, &info, out, out_len);
+    }
     hs_field_stats_release(&m);
     return err;
 }

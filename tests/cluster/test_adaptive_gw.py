@@ -323,3 +323,23 @@ def test_layout_records_present_at_start_apply(cluster, gws):
         put(gws[1], "pre:1", '{"title": "t", "like_count": 1, "score": 5}')
         return order(cluster, "pre:1") == ["ctitle", "clike_count", "hscore"]
     wait_until(applied, timeout=20, what="the restarted gateway to use the record")
+
+
+def test_field_stats_off_counts_nothing(tmp_path):
+    """--no-field-stats (HS_GATEWAY_FIELD_STATS=off, for measuring their cost): writes and
+    projections still work; the admin route says 404 and /metrics has no collection lines."""
+    from cluster import start_with_env
+    c = start_with_env(tmp_path, {"HS_GATEWAY_FIELD_STATS": "off"}, nodes=6, gateways=1)
+    try:
+        gw = c.processes("gateway")[0]["url"]
+        put(gw, "off:1", '{"like_count": 1, "title": "t"}')
+        r = requests.get(f"{gw}/v1/objects/off:1?fields=like_count", timeout=10)
+        assert r.status_code == 200 and r.headers["X-HS-Projection"] == "hot"
+        r = requests.get(f"{gw}/v1/admin/field-stats",
+                         headers={"Authorization": "Bearer " + c.secret}, timeout=10)
+        assert r.status_code == 404 and r.json()["error"] == "ENOENT"
+        text = requests.get(f"{gw}/metrics", timeout=10).text
+        assert "hybridstore_gateway_collection_" not in text
+        assert "hybridstore_gateway_projections_hot_total 1" in text
+    finally:
+        c.stop()

@@ -455,6 +455,99 @@ static void encode_refuses_bad_info(void **state)
     hs_field_stats_release(&s);
 }
 
+/* Property: for random skewed streams into two small sketches, every tracked collection keeps
+ * count - err <= true <= count, and every tracked field count - err <= true <= count + the
+ * collection's err, alone and after merging (also into a third sketch with other limits). */
+static uint32_t rnd(uint32_t *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return *st >> 8;
+}
+
+#define N_COLLS  12
+#define N_FIELDS 10
+
+struct truth {
+    uint64_t coll[N_COLLS];
+    uint64_t field[N_COLLS][N_FIELDS]; /* field observations (PUT presence) */
+};
+
+static void check_bounds(const struct hs_field_stats *s, const struct truth *t)
+{
+    for (uint32_t i = 0; i < s->n_colls; i++) {
+        const struct hs_fstat_coll *c = &s->colls[i];
+        int ci = (int)strtol(c->name + 1, NULL, 10);
+        assert_true(c->err <= c->count);
+        assert_true(c->count - c->err <= t->coll[ci]);
+        assert_true(t->coll[ci] <= c->count);
+        for (uint32_t j = 0; j < c->n_fields; j++) {
+            const struct hs_fstat_field *f = &c->fields[j];
+            int fi = (int)strtol(f->name + 1, NULL, 10);
+            assert_true(f->count - f->err <= t->field[ci][fi]);
+            /* counted since the collection took its slot: before it, at most c->err times */
+            assert_true(t->field[ci][fi] <= f->count + c->err);
+            assert_true(f->present <= t->field[ci][fi]);
+        }
+    }
+}
+
+static void feed(struct hs_field_stats *s, struct truth *t, uint32_t *st, int n)
+{
+    for (int k = 0; k < n; k++) {
+        uint32_t a = rnd(st) % N_COLLS, b = rnd(st) % N_COLLS;
+        uint32_t ci = a < b ? a : b; /* skewed towards small ids */
+        char coll[8], names[N_FIELDS][8];
+        snprintf(coll, sizeof coll, "c%u", ci);
+        struct hs_fstat_obs obs[N_FIELDS];
+        size_t n_obs = 0;
+        for (uint32_t fi = 0; fi < N_FIELDS; fi++) {
+            if (rnd(st) % (fi + 1) != 0) /* field fi present with probability 1/(fi+1) */
+                continue;
+            snprintf(names[fi], sizeof names[fi], "f%u", fi);
+            obs[n_obs++] = (struct hs_fstat_obs){
+                .name = names[fi], .name_len = strlen(names[fi]), .bytes = 1, .present = true};
+            t->field[ci][fi]++;
+        }
+        struct hs_fstat_write w = {
+            .coll = coll, .coll_len = strlen(coll), .fields = obs, .n_fields = n_obs};
+        hs_field_stats_record_write(s, &w);
+        t->coll[ci]++;
+    }
+}
+
+static void space_saving_bounds_hold_through_merges(void **state)
+{
+    (void)state;
+    struct hs_fstat_limits l = {.collections = 4, .fields = 3, .sets = 2, .halve_every = 1 << 30};
+    for (uint32_t seed = 1; seed <= 20; seed++) {
+        struct hs_field_stats a, b, m;
+        struct truth ta = {0}, tb = {0}, tm = {0};
+        assert_int_equal(hs_field_stats_init(&a, &l), HS_OK);
+        assert_int_equal(hs_field_stats_init(&b, &l), HS_OK);
+        struct hs_fstat_limits lm = {
+            .collections = 3, .fields = 5, .sets = 2, .halve_every = 1 << 30};
+        assert_int_equal(hs_field_stats_init(&m, &lm), HS_OK);
+        uint32_t st = seed;
+        feed(&a, &ta, &st, 300);
+        feed(&b, &tb, &st, 200 + (int)seed * 10);
+        check_bounds(&a, &ta);
+        check_bounds(&b, &tb);
+        for (int i = 0; i < N_COLLS; i++) {
+            tm.coll[i] = ta.coll[i] + tb.coll[i];
+            for (int j = 0; j < N_FIELDS; j++)
+                tm.field[i][j] = ta.field[i][j] + tb.field[i][j];
+        }
+        hs_field_stats_merge(&m, &a);
+        hs_field_stats_merge(&m, &b);
+        check_bounds(&m, &tm);
+        hs_field_stats_merge(&a, &b);
+        check_bounds(&a, &tm);
+        hs_field_stats_release(&a);
+        hs_field_stats_release(&b);
+        hs_field_stats_release(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +561,7 @@ int main(void)
         cmocka_unit_test(reads_count_full_and_projection_sets),
         cmocka_unit_test(merge_adds_and_keeps_bounds),
         cmocka_unit_test(merge_into_empty_equals_source),
+        cmocka_unit_test(space_saving_bounds_hold_through_merges),
         cmocka_unit_test(snapshot_round_trips),
         cmocka_unit_test(snapshot_rules_refused),
         cmocka_unit_test(every_truncation_of_a_snapshot_is_refused),
