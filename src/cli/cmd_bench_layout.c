@@ -546,11 +546,17 @@ static double gateway_cpu_s(const struct cluster *cl)
         size_t n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[n] = '\0';
+        /* fields 14 and 15 (utime, stime) are the 12th and 13th after the ") " that ends
+         * the command name */
         char *p = strrchr(buf, ')');
-        unsigned long ut = 0, st = 0;
-        if (p &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-            s += (double)(ut + st) / (double)hz;
+        for (int field = 0; p && field < 12; field++)
+            p = strchr(p + 1, ' ');
+        if (!p)
+            continue;
+        char *end = NULL;
+        unsigned long ut = strtoul(p + 1, &end, 10);
+        unsigned long st = end ? strtoul(end, NULL, 10) : 0;
+        s += (double)(ut + st) / (double)hz;
     }
     return s;
 }
@@ -734,6 +740,8 @@ static void do_read(struct worker *w, struct coll *c, size_t ci, size_t k)
     size_t np = 0;
     while (c->proj[np])
         np++;
+    if (np == 0)
+        return;
     const char *const *set = c->proj[rnd64(&w->rng) % np];
     int n = snprintf(url, sizeof url, "%s/v1/objects/%s%zu?fields=", w->run->cl->url, c->prefix, k);
     bool all_hot = true;
