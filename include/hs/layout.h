@@ -65,12 +65,12 @@
 #include "hs/err.h"
 
 #define HS_LAYOUT_RECORD_VERSION 1
-#define HS_LAYOUT_FIELDS_MAX     64           /* names in one fields list */
-#define HS_LAYOUT_FIELD_MAX      200          /* bytes of one field name */
-#define HS_LAYOUT_COLLECTION_MAX 256          /* bytes of a collection name */
-#define HS_LAYOUT_REASON_MAX     1024         /* bytes of reason */
-#define HS_LAYOUT_PENDING_N_MAX  1000         /* pending_n */
-#define HS_LAYOUT_ENCODED_MAX    (256 * 1024) /* bytes of encoded JSON */
+#define HS_LAYOUT_FIELDS_MAX     64                   /* names in one fields list */
+#define HS_LAYOUT_FIELD_MAX      200                  /* bytes of one field name */
+#define HS_LAYOUT_COLLECTION_MAX 256                  /* bytes of a collection name */
+#define HS_LAYOUT_REASON_MAX     1024                 /* bytes of reason */
+#define HS_LAYOUT_PENDING_N_MAX  1000                 /* pending_n */
+#define HS_LAYOUT_ENCODED_MAX    ((size_t)256 * 1024) /* bytes of encoded JSON */
 
 enum hs_layout_mode {
     HS_LAYOUT_ADAPTIVE = 1, /* "adaptive" */

@@ -55,7 +55,7 @@ void hs_layout_config_defaults(struct hs_layout_config *cfg)
         .min_gain = 0.05,
         .z = 2.576,
         .confirm_rounds = 2,
-        .min_interval_ms = 10 * 60 * 1000,
+        .min_interval_ms = (int64_t)10 * 60 * 1000,
         .hot_max_bytes = 64 * 1024,
         .hot_max_fields = 32,
     };
@@ -93,6 +93,8 @@ static int cmp_name_ix(const void *a, const void *b)
 
 static long find_field(const struct name_ix *sorted, size_t n, const char *name)
 {
+    if (n == 0)
+        return -1;
     struct name_ix key = {.name = name};
     const struct name_ix *hit = bsearch(&key, sorted, n, sizeof *sorted, cmp_name_ix);
     return hit ? (long)hit->ix : -1;

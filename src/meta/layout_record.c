@@ -403,7 +403,7 @@ enum hs_err hs_layout_record_encode(const struct hs_layout_record *r, char **out
     if (err != HS_OK)
         return err;
     if (len > HS_LAYOUT_ENCODED_MAX) {
-        WHY("record of %zu bytes is over the %d byte limit", len, HS_LAYOUT_ENCODED_MAX);
+        WHY("record of %zu bytes is over the %zu byte limit", len, HS_LAYOUT_ENCODED_MAX);
         free(text);
         return HS_ETOOBIG;
     }
@@ -480,7 +480,7 @@ enum hs_err hs_layout_record_decode(const void *data, size_t len, struct hs_layo
                                     char *why, size_t why_len)
 {
     if (len > HS_LAYOUT_ENCODED_MAX) {
-        WHY("record of %zu bytes is over the %d byte limit", len, HS_LAYOUT_ENCODED_MAX);
+        WHY("record of %zu bytes is over the %zu byte limit", len, HS_LAYOUT_ENCODED_MAX);
         return HS_ECORRUPT;
     }
     json_t *root = NULL;
