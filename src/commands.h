@@ -23,4 +23,7 @@ int hs_cmd_key(int argc, char **argv);         /* src/cli/cmd_s3admin.c */
 int hs_cmd_bucket(int argc, char **argv);      /* src/cli/cmd_s3admin.c */
 int hs_cmd_layout(int argc, char **argv);      /* src/cli/cmd_layout.c */
 
+/* src/cli/cmd_bench_layout.c */
+int hs_cmd_bench_layout(int argc, char **argv);
+
 #endif

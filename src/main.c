@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"bench", "codec", hs_cmd_bench_codec, "measure RS encode/decode against memcpy"},
     {"bench", "node", hs_cmd_bench_node, "measure blob PUT/GET against a running node"},
     {"bench", "s3", hs_cmd_bench_s3, "S3 PUT/GET against the native API: ops/s, p50/p99, ratio"},
+    {"bench", "layout", hs_cmd_bench_layout,
+     "adaptive hot fields workload against a `hybridstore cluster` dir"},
     {"bench", NULL, hs_cmd_bench, "load-test a gateway: ops/s, MB/s, latency percentiles"},
     {"put", NULL, hs_cmd_put, "store a file or stdin as an object"},
     {"get", NULL, hs_cmd_get, "write an object to stdout or a file (-o)"},

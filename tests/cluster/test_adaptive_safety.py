@@ -1,0 +1,174 @@
+"""Adaptive hot fields are safe while they change: the consistency checker (tests/faults/checker.py:
+every JSON document carries the id of the write that made it in like_count, the id of the write
+that made its cold content in cw, and a digest of every other field in update_count, so a lost,
+stale or mixed document is seen) runs against a collection whose layout is forced to flip every
+few seconds between two opposite hot sets (`hybridstore layout pin`), while the healer re-lays
+out the objects each flip demotes, a gateway is SIGKILLed (and restarted), the leading healer is
+SIGKILLed (the standby takes over) and a node is down. Afterwards every blob of every manifest
+is in place (what the audit checks, blob by blob) and no orphan blob is left.
+
+No fault build is needed. Run:
+    HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        tests/cluster/test_adaptive_safety.py
+"""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
+
+import checker  # noqa: E402
+import faultlib as fl  # noqa: E402
+from harness import HS_BIN, wait_until  # noqa: E402
+
+CONFIG = "/hybridstore/v1/config/"
+LAYOUT = "/hybridstore/v1/layout/"
+PREFIX = "adck"
+COLL = PREFIX + "/"
+SECONDS = 36          # checker run
+FLIP_EVERY = 3.0      # seconds between two layout flips
+# the two layouts: the checker's hot fields cold and its cold fields hot, and the reverse
+LAYOUTS = (("cw,key,pad", "like_count,update_count,view_count"),
+           ("like_count,update_count,view_count", "cw,key,pad"))
+ENV = {
+    "HS_HEALER_NODE_GRACE": "1h",     # the node that is down stays in placement: degraded, not moved
+    "HS_HEALER_GC_GRACE": "5s",
+    "HS_HEALER_LAYOUT_INTERVAL": "1s",
+    "HS_HEALER_LAYOUT_MIN_CHANGE": "0s",
+    "HS_HEALER_LAYOUT_MIN_WRITES": "40",
+    "HS_HEALER_RELAYOUT_RATE": "100",
+}
+
+
+@pytest.fixture(scope="module")
+def cl(tmp_path_factory):
+    c = fl.start_cluster(tmp_path_factory.mktemp("adsafe"), env=ENV, nodes=7, gateways=2,
+                         healers=2)
+    c.etcd_put(CONFIG + "manifest-fields", "on")
+    yield c
+    c.stop()
+
+
+def pin(c, hot, cold):
+    out = subprocess.run([HS_BIN, "layout", "pin", COLL, "--hot", hot, "--cold", cold,
+                          "--etcd", c.etcd], capture_output=True, text=True, timeout=60)
+    return out.returncode == 0
+
+
+def record(c):
+    raw = c.etcd_range(LAYOUT + COLL).get(LAYOUT + COLL)
+    return json.loads(raw) if raw else None
+
+
+def relayout_log_lines(c):
+    """Objects the healers re-laid out (evt=relayout lines whose reply says rewritten, in their logs)."""
+    n = 0
+    for p in c.processes("healer"):
+        with open(p["log"], encoding="utf-8", errors="replace") as f:
+            n += sum(1 for line in f if "evt=relayout " in line and "rewritten" in line)
+    return n
+
+
+class Flipper(threading.Thread):
+    """Pins the collection's layout to LAYOUTS[0], [1], [0], ... every FLIP_EVERY seconds."""
+
+    def __init__(self, c):
+        super().__init__(daemon=True)
+        self.c = c
+        self.stop_flag = threading.Event()
+        self.flips = 0
+        self.failed = 0
+
+    def run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            hot, cold = LAYOUTS[i % 2]
+            if pin(self.c, hot, cold):
+                self.flips += 1
+            else:
+                self.failed += 1
+            i += 1
+            self.stop_flag.wait(FLIP_EVERY)
+
+
+def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
+    c = cl
+    urls = fl.gateway_urls(c)
+    chk = checker.Checker(urls, n_threads=3, n_keys=18, seed=10, prefix=PREFIX,
+                          max_size=96 << 10)
+    flipper = Flipper(c)
+    down = {}
+
+    def kill_gateway():
+        c.kill("gateway1")
+        down["gateway1"] = True
+
+    def restart_gateway():
+        c.respawn("gateway1")
+        url = c.proc("gateway1")["url"]
+
+        def up():
+            try:
+                return requests.get(url + "/v1/health", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_until(up, timeout=30, what="gateway1 back")
+
+    def kill_leader_healer():
+        leader = fl.leading_healer(c)
+        c.kill(leader["name"])
+        down["healer"] = leader["name"]
+        # the standby takes over (healer lease 3 s)
+        wait_until(lambda: fl.leading_healer(c)["name"] != leader["name"], timeout=30,
+                   what="the standby healer to lead")
+
+    def kill_node():
+        c.kill("node3")
+        down["node3"] = True
+
+    schedule = [(6, "sigkill_gateway1", kill_gateway), (11, "restart_gateway1", restart_gateway),
+                (15, "sigkill_leading_healer", kill_leader_healer),
+                (22, "sigkill_node3", kill_node)]
+    chk.start()
+    flipper.start()
+    try:
+        for t, name, fn in schedule:
+            delay = chk.t0 + t - chk.now()
+            if delay > 0:
+                time.sleep(delay)
+            fn()
+            chk.note_fault(name, heal=name.startswith("restart"))
+        delay = chk.t0 + SECONDS - chk.now()
+        if delay > 0:
+            time.sleep(delay)
+    finally:
+        flipper.stop_flag.set()
+        flipper.join(timeout=90)
+        chk.stop()
+    # a last re-layout round with the node still down, then the final reads
+    time.sleep(3)
+    chk.final_verify()
+    report = chk.report()
+    relayouts = relayout_log_lines(c)
+    line = json.dumps(dict(report, flips=flipper.flips, flip_failures=flipper.failed,
+                           relayouts=relayouts), separators=(",", ":"))
+    with capsys.disabled():
+        print("\n" + line)
+    counts = report["counts"]
+    assert report["anomalies"] == 0, line
+    assert flipper.flips >= 4, line
+    rec = record(c)
+    assert rec and (",".join(rec["pin_hot"]), ",".join(rec["pin_cold"])) in LAYOUTS, rec
+    assert counts["write_ok"] >= 40 and counts["read_value"] >= 40, line
+    assert counts["hot_updates"] >= 3, line
+    assert relayouts > 0, line  # the flips' demotions were re-laid out by the healer
+    # the node comes back; every blob of every manifest in place and no orphan left
+    c.respawn("node3")
+    fl.wait_full_redundancy(c, timeout=180, what="full redundancy after the faults")
+    wait_until(lambda: not fl.orphans(c), timeout=90, interval=1, what="no orphan blobs")
