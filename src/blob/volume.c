@@ -64,11 +64,11 @@ struct hs_blob_volumes {
     size_t nbuckets, nentries;
     int *fds; /* fds[n] for volume n, -1 when absent; nfds slots */
     uint32_t nfds;
-    uint32_t cur;      /* volume being appended to (0: none yet) */
-    uint64_t cur_end;  /* end of the last needle assigned in it */
+    uint32_t cur;     /* volume being appended to (0: none yet) */
+    uint64_t cur_end; /* end of the last needle assigned in it */
     struct vol_batch open, spare;
-    uint64_t open_seq; /* seq of the open batch; batches are numbered from 1 */
-    uint64_t done_seq; /* every batch up to this one is written (or failed) */
+    uint64_t open_seq;   /* seq of the open batch; batches are numbered from 1 */
+    uint64_t done_seq;   /* every batch up to this one is written (or failed) */
     uint64_t failed_seq; /* first batch whose write failed (0: none); no writes after it */
     bool writing;        /* a leader is writing a batch */
 };
@@ -130,9 +130,8 @@ static void index_remove(struct hs_blob_volumes *v, struct vol_entry **slot)
 static struct vol_entry *index_get(struct hs_blob_volumes *v, const char *id)
 {
     struct vol_entry *e = *slot_of(v, id);
-    return e && e->batch <= v->done_seq && (v->failed_seq == 0 || e->batch < v->failed_seq)
-               ? e
-               : NULL;
+    return e && e->batch <= v->done_seq && (v->failed_seq == 0 || e->batch < v->failed_seq) ? e
+                                                                                            : NULL;
 }
 
 /* ---- volume files ---- */
@@ -195,8 +194,9 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
     return 1;
 }
 
-/* Reads and checks the needle of e (the entry of id; a copy without its id) into *out (heap, header and payload; caller frees).
- * HS_ECORRUPT (*problem set) when the header, the id or the payload CRC disagree; HS_EIO. */
+/* Reads and checks the needle of e (the entry of id; a copy without its id) into *out (heap, header
+ * and payload; caller frees). HS_ECORRUPT (*problem set) when the header, the id or the payload CRC
+ * disagree; HS_EIO. */
 static enum hs_err read_needle(int fd, const char *id, const struct vol_entry *e, uint8_t **out,
                                const char **problem)
 {
@@ -243,8 +243,8 @@ struct scan {
 static const uint8_t *scan_at(struct scan *sc, uint64_t off, size_t n, size_t *avail)
 {
     if (off < sc->buf_off || off + n > sc->buf_off + sc->buf_len) {
-        size_t want = (size_t)HS_MIN((uint64_t)SCAN_BUF_BYTES + HS_BLOB_NEEDLE_MAX_BYTES,
-                                     sc->size - off);
+        size_t want =
+            (size_t)HS_MIN((uint64_t)SCAN_BUF_BYTES + HS_BLOB_NEEDLE_MAX_BYTES, sc->size - off);
         sc->buf_off = off;
         sc->buf_len = pread_all(sc->fd, sc->buf, want, off) == 1 ? want : 0;
     }
@@ -356,8 +356,7 @@ static uint32_t *list_volumes(int dir_fd, size_t *n_out)
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): one DIR stream per thread */
     while (d && (e = readdir(d)) != NULL) {
         char *end = NULL;
-        if (strlen(e->d_name) != 8 + strlen(VOL_SUFFIX) || e->d_name[0] < '0' ||
-            e->d_name[0] > '9')
+        if (strlen(e->d_name) != 8 + strlen(VOL_SUFFIX) || e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         unsigned long num = strtoul(e->d_name, &end, 10);
         if (end != e->d_name + 8 || strcmp(end, VOL_SUFFIX) != 0 || num == 0)
@@ -448,8 +447,7 @@ void hs_blob_vol_close(struct hs_blob_store *s)
 
 bool hs_blob_vol_takes(const struct hs_blob_store *s, int64_t declared)
 {
-    return s->vols && s->vols->writable && declared >= 0 &&
-           declared <= HS_BLOB_VOLUME_MAX_PAYLOAD;
+    return s->vols && s->vols->writable && declared >= 0 && declared <= HS_BLOB_VOLUME_MAX_PAYLOAD;
 }
 
 /* ---- group commit ---- */
@@ -529,8 +527,10 @@ static enum hs_err wait_batch(struct hs_blob_volumes *v, uint64_t seq)
         pthread_mutex_lock(&v->mu);
         if (err != HS_OK && v->failed_seq == 0) {
             v->failed_seq = bseq;
-            HS_LOG_ERROR("blob_volume_failed", "batch=%llu volume=%u: no more volume writes "
-                         "until restart", (unsigned long long)bseq, b.vol);
+            HS_LOG_ERROR("blob_volume_failed",
+                         "batch=%llu volume=%u: no more volume writes "
+                         "until restart",
+                         (unsigned long long)bseq, b.vol);
         }
         v->spare = b;
         v->done_seq = bseq;
@@ -544,8 +544,8 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
                             uint32_t len, uint32_t crc, int64_t deadline_ms)
 {
     struct hs_blob_volumes *v = s->vols;
-    struct hs_blob_needle nd = {.payload_bytes = len, .payload_crc = crc,
-                                .created_ms = hs_clock_wall_ms()};
+    struct hs_blob_needle nd = {
+        .payload_bytes = len, .payload_crc = crc, .created_ms = hs_clock_wall_ms()};
     memcpy(nd.id, id, strlen(id) + 1);
     pthread_mutex_lock(&v->mu);
     enum hs_err err = HS_OK;
@@ -576,8 +576,13 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
     }
     uint64_t seq = v->open_seq;
     e = index_put(v, id);
-    *e = (struct vol_entry){.next = e->next, .vol = vol, .off = off, .len = len, .crc = crc,
-                            .header_bytes = (uint32_t)nd.header_bytes, .batch = seq};
+    *e = (struct vol_entry){.next = e->next,
+                            .vol = vol,
+                            .off = off,
+                            .len = len,
+                            .crc = crc,
+                            .header_bytes = (uint32_t)nd.header_bytes,
+                            .batch = seq};
     atomic_fetch_add(&s->blobs, 1);
     atomic_fetch_add(&s->payload_bytes, len);
     pthread_mutex_unlock(&v->mu);
@@ -651,8 +656,8 @@ enum hs_err hs_blob_vol_stat(struct hs_blob_store *s, const char *id, int64_t *l
 
 /* Drops id from the index (if it still names the needle at vol/off), keeps a copy of the bytes
  * in quarantine/ for inspection and logs it, like the file store's quarantine. */
-static void quarantine_needle(struct hs_blob_store *s, const char *id, uint32_t vol,
-                              uint64_t off, const char *problem)
+static void quarantine_needle(struct hs_blob_store *s, const char *id, uint32_t vol, uint64_t off,
+                              const char *problem)
 {
     struct hs_blob_volumes *v = s->vols;
     pthread_mutex_lock(&v->mu);

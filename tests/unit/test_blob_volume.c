@@ -30,10 +30,8 @@ static enum hs_err reopen(struct fixture *f, bool small_volume, int64_t volume_m
 {
     hs_blob_store_close(f->s);
     f->s = NULL;
-    struct hs_blob_store_opts o = {.dir = f->dir,
-                                   .fsync = true,
-                                   .small_volume = small_volume,
-                                   .volume_max_bytes = volume_max};
+    struct hs_blob_store_opts o = {
+        .dir = f->dir, .fsync = true, .small_volume = small_volume, .volume_max_bytes = volume_max};
     return hs_blob_store_open(&o, &f->s);
 }
 
@@ -174,8 +172,8 @@ static void needle_round_trip_and_damage_is_rejected(void **state)
 {
     (void)state;
     uint8_t buf[HS_BLOB_NEEDLE_FIXED_BYTES + HS_BLOB_ID_MAX];
-    struct hs_blob_needle n = {.payload_bytes = 1024, .payload_crc = 0xdeadbeef,
-                               .created_ms = 1234567};
+    struct hs_blob_needle n = {
+        .payload_bytes = 1024, .payload_crc = 0xdeadbeef, .created_ms = 1234567};
     snprintf(n.id, sizeof n.id, "0a1b-c2.3");
     size_t h = hs_blob_needle_encode(&n, buf);
     assert_int_equal(h, 28 + 9);
@@ -456,7 +454,7 @@ static void volumes_roll_over_and_stay_readable_with_the_option_off(void **state
     assert_int_equal(st.blobs, 30);
 }
 
-#define THREADS        8
+#define THREADS         8
 #define PUTS_PER_THREAD 40
 
 struct worker {
@@ -506,14 +504,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(needle_round_trip_and_damage_is_rejected),
-        cmocka_unit_test_setup_teardown(
-            small_blobs_go_to_volumes_large_ones_to_files_and_both_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_blobs_go_to_volumes_large_ones_to_files_and_both_list,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(index_is_rebuilt_at_open_with_tombstones_applied, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            torn_tail_is_truncated_and_every_acknowledged_blob_survives, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            crc_failure_is_corrupt_quarantined_and_skipped_at_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(torn_tail_is_truncated_and_every_acknowledged_blob_survives,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(crc_failure_is_corrupt_quarantined_and_skipped_at_rebuild,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(same_id_is_idempotent_and_immutable_across_both_stores,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(volumes_roll_over_and_stay_readable_with_the_option_off,
