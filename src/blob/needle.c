@@ -35,6 +35,7 @@ size_t hs_blob_needle_encode(struct hs_blob_needle *n, uint8_t *buf)
         (n->tombstone && (n->payload_bytes != 0 || n->payload_crc != 0)))
         HS_BUG("needle encode with id_len=%zu payload_bytes=%u tombstone=%d", id_len,
                n->payload_bytes, n->tombstone);
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): no NUL after the magic on disk */
     memcpy(buf, HS_BLOB_NEEDLE_MAGIC, 4);
     put_le(buf + OFF_FLAGS, n->tombstone ? HS_BLOB_NEEDLE_TOMBSTONE : 0, 2);
     put_le(buf + OFF_ID_LEN, id_len, 2);

@@ -86,7 +86,7 @@ static struct vol_entry **slot_of(struct hs_blob_volumes *v, const char *id)
 static void index_grow(struct hs_blob_volumes *v)
 {
     size_t n = v->nbuckets * 2;
-    struct vol_entry **b = hs_xcalloc(n, sizeof *b);
+    struct vol_entry **b = hs_xcalloc(n, sizeof(struct vol_entry *));
     for (size_t i = 0; i < v->nbuckets; i++) {
         for (struct vol_entry *e = v->buckets[i], *next; e; e = next) {
             next = e->next;
@@ -399,7 +399,7 @@ enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
     v->nbuckets = 1024;
-    v->buckets = hs_xcalloc(v->nbuckets, sizeof *v->buckets);
+    v->buckets = hs_xcalloc(v->nbuckets, sizeof(struct vol_entry *));
     v->open_seq = 1;
     s->vols = v;
     size_t n = 0;
@@ -475,7 +475,7 @@ static enum hs_err batch_append(struct hs_blob_volumes *v, struct hs_blob_needle
     }
     uint8_t *p = v->open.data + v->open.len;
     size_t h = hs_blob_needle_encode(nd, p);
-    if (nd->payload_bytes)
+    if (payload && nd->payload_bytes) /* tombstones have none */
         memcpy(p + h, payload, nd->payload_bytes);
     memset(p + h + nd->payload_bytes, 0, need - h - nd->payload_bytes);
     *vol_out = v->open.vol;
