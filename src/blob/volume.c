@@ -491,17 +491,24 @@ static enum hs_err write_batch(struct hs_blob_volumes *v, int fd, const struct v
     const uint8_t *p = b->data;
     size_t n = b->len;
     uint64_t off = b->base;
+    bool dsync = v->fsync; /* RWF_DSYNC: the write syncs its range; else fdatasync after */
     while (n > 0) {
         struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-        ssize_t w = pwritev2(fd, &iov, 1, (off_t)off, v->fsync ? RWF_DSYNC : 0);
+        ssize_t w = pwritev2(fd, &iov, 1, (off_t)off, dsync ? RWF_DSYNC : 0);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && dsync && (errno == EOPNOTSUPP || errno == EINVAL)) {
+            dsync = false; /* a kernel or file system without RWF_DSYNC */
+            continue;
+        }
         if (w < 0)
             return hs_blob_io_error("write_volume", "volume", errno);
         p += w;
         n -= (size_t)w;
         off += (uint64_t)w;
     }
+    if (v->fsync && !dsync && fdatasync(fd) != 0)
+        return hs_blob_io_error("fsync_volume", "volume", errno);
     return HS_OK;
 }
 
