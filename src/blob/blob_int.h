@@ -132,8 +132,13 @@ enum hs_err hs_blob_vol_read(struct hs_blob_store *s, const char *id, uint8_t **
 /* As vol_read, then a fresh read-only fd of the volume positioned at the payload. */
 enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, int *fd_out,
                                      int64_t *off_out, int64_t *len_out, uint32_t *crc_out);
-/* Calls offer for every visible id after `after` (NULL: all), under the index lock. */
-void hs_blob_vol_offer(struct hs_blob_store *s, const char *after,
+/* Offers the first max ids after `after` (NULL: from the start) of a sorted snapshot of the
+ * index, plus every id put since the snapshot that sorts after `after` (the caller keeps the
+ * smallest): every id visible before the call is offered. The snapshot is taken again when
+ * over a minute old or when more than max(4096, n / 16) ids were put since, so a page costs
+ * O(log n + max + n / 16) and the sort is amortised over n / 16 puts. Deleted ids may be
+ * offered: look each up. */
+void hs_blob_vol_offer(struct hs_blob_store *s, const char *after, size_t max,
                        void (*offer)(void *ctx, const char *id), void *ctx);
 
 #endif

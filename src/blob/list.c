@@ -170,7 +170,7 @@ enum hs_err hs_blob_list(struct hs_blob_store *s, const char *after, size_t limi
         goto out;
     /* The walk stopped with the smallest file ids; the volume ids join them: the page keeps
      * the smallest of both, since every file id left out is larger than every one kept. */
-    hs_blob_vol_offer(s, after, offer_vol, &p);
+    hs_blob_vol_offer(s, after, p.cap, offer_vol, &p);
     for (size_t i = 0; i < p.n && i < limit; i++)
         report(s, p.ids[i], fn, ctx);
     *next_after_out = p.n > limit ? hs_xstrdup(p.ids[limit - 1]) : NULL;

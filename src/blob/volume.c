@@ -11,7 +11,7 @@
  *
  * Index: a chained hash table of id -> volume, offset, length, CRC, guarded by the one mutex
  * that also guards the batches (critical sections are a few hundred ns; the sync runs
- * unlocked). Listing walks the whole table for each page (O(entries) per page). */
+ * unlocked). Listing pages through a sorted snapshot of the ids (hs_blob_vol_offer). */
 #include "blob_int.h"
 
 #include <errno.h>
@@ -30,10 +30,12 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define VOL_DIR        "volumes"
-#define VOL_SUFFIX     ".vol"
-#define VOL_MAX_NUMBER 99999999u
-#define SCAN_BUF_BYTES (1u << 20)
+#define VOL_DIR             "volumes"
+#define VOL_SUFFIX          ".vol"
+#define VOL_MAX_NUMBER      99999999u
+#define SCAN_BUF_BYTES      (1u << 20)
+#define VOL_SNAP_MAX_AGE_MS 60000 /* listing snapshot reused by later pages for up to this */
+#define VOL_RECENT_MIN      4096  /* ids put since the snapshot before it is taken again */
 
 struct vol_entry {
     struct vol_entry *next; /* hash chain */
@@ -71,6 +73,17 @@ struct hs_blob_volumes {
     uint64_t done_seq;   /* every batch up to this one is written (or failed) */
     uint64_t failed_seq; /* first batch whose write failed (0: none); no writes after it */
     bool writing;        /* a leader is writing a batch */
+    /* Listing snapshot: the visible ids, sorted, guarded by snap_mu (not mu). */
+    pthread_mutex_t snap_mu;
+    char **snap;
+    size_t snap_n;
+    char *snap_mem;
+    int64_t snap_ms; /* monotonic */
+    /* Ids put since the snapshot (guarded by mu), so that a page never misses a blob written
+     * before it was asked for; only kept while a snapshot exists. */
+    bool tracking;
+    char **recent;
+    size_t recent_n, recent_cap;
 };
 
 /* ---- index ---- */
@@ -398,6 +411,7 @@ enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max
     v->max_bytes = max_bytes > 0 ? max_bytes : HS_BLOB_VOLUME_BYTES_DEFAULT;
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
+    pthread_mutex_init(&v->snap_mu, NULL);
     v->nbuckets = 1024;
     v->buckets = hs_xcalloc(v->nbuckets, sizeof(struct vol_entry *));
     v->open_seq = 1;
@@ -439,6 +453,12 @@ void hs_blob_vol_close(struct hs_blob_store *s)
     free(v->buckets);
     free(v->open.data);
     free(v->spare.data);
+    free(v->snap);
+    free(v->snap_mem);
+    for (size_t i = 0; i < v->recent_n; i++)
+        free(v->recent[i]);
+    free(v->recent);
+    pthread_mutex_destroy(&v->snap_mu);
     pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
     free(v);
@@ -592,6 +612,13 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
                             .batch = seq};
     atomic_fetch_add(&s->blobs, 1);
     atomic_fetch_add(&s->payload_bytes, len);
+    if (v->tracking) {
+        if (v->recent_n == v->recent_cap) {
+            v->recent_cap = HS_MAX((size_t)64, v->recent_cap * 2);
+            v->recent = hs_xrealloc(v->recent, v->recent_cap * sizeof(char *));
+        }
+        v->recent[v->recent_n++] = hs_xstrdup(id);
+    }
     pthread_mutex_unlock(&v->mu);
     /* In the batch, not yet written: a crash here loses the needle, which nobody was told
      * about. */
@@ -768,16 +795,75 @@ enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, in
     return HS_OK;
 }
 
-void hs_blob_vol_offer(struct hs_blob_store *s, const char *after,
+static int cmp_id_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A sorted copy of the visible ids (snap_mu held). The copy is made under mu (a memcpy per
+ * id), the sort outside it. */
+static void snap_build(struct hs_blob_volumes *v)
+{
+    pthread_mutex_lock(&v->mu);
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; i < v->nbuckets; i++)
+        for (struct vol_entry *e = v->buckets[i]; e; e = e->next) {
+            n++;
+            bytes += strlen(e->id) + 1;
+        }
+    char *mem = hs_xmalloc(bytes ? bytes : 1), *at = mem;
+    char **ids = hs_xmalloc((n ? n : 1) * sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < v->nbuckets; i++)
+        for (struct vol_entry *e = v->buckets[i]; e; e = e->next) {
+            size_t len = strlen(e->id) + 1;
+            memcpy(at, e->id, len);
+            ids[k++] = at;
+            at += len;
+        }
+    for (size_t i = 0; i < v->recent_n; i++)
+        free(v->recent[i]);
+    v->recent_n = 0;
+    v->tracking = true;
+    pthread_mutex_unlock(&v->mu);
+    qsort(ids, k, sizeof ids[0], cmp_id_ptr);
+    free(v->snap);
+    free(v->snap_mem);
+    v->snap = ids;
+    v->snap_n = k;
+    v->snap_mem = mem;
+    v->snap_ms = hs_clock_mono_ms();
+}
+
+void hs_blob_vol_offer(struct hs_blob_store *s, const char *after, size_t max,
                        void (*offer)(void *ctx, const char *id), void *ctx)
 {
     struct hs_blob_volumes *v = s->vols;
     if (!v)
         return;
+    pthread_mutex_lock(&v->snap_mu);
+    /* The snapshot is reused (binary search for the cursor) while it is young and few ids were
+     * put since; those few are offered from the recent list. Deleted ids may be offered: the
+     * caller's lookup skips them. */
     pthread_mutex_lock(&v->mu);
-    for (size_t i = 0; i < v->nbuckets; i++)
-        for (struct vol_entry *e = v->buckets[i]; e; e = e->next)
-            if ((!after || strcmp(e->id, after) > 0) && index_get(v, e->id) == e)
-                offer(ctx, e->id);
+    bool stale = v->recent_n > HS_MAX((size_t)VOL_RECENT_MIN, v->snap_n / 16);
     pthread_mutex_unlock(&v->mu);
+    if (!v->snap || stale || hs_clock_mono_ms() - v->snap_ms > VOL_SNAP_MAX_AGE_MS)
+        snap_build(v);
+    pthread_mutex_lock(&v->mu);
+    for (size_t i = 0; i < v->recent_n; i++)
+        if (!after || strcmp(v->recent[i], after) > 0)
+            offer(ctx, v->recent[i]);
+    pthread_mutex_unlock(&v->mu);
+    size_t lo = 0, hi = v->snap_n;
+    while (after && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v->snap[mid], after) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < v->snap_n && i - lo < max; i++)
+        offer(ctx, v->snap[i]);
+    pthread_mutex_unlock(&v->snap_mu);
 }

@@ -454,6 +454,46 @@ static void volumes_roll_over_and_stay_readable_with_the_option_off(void **state
     assert_int_equal(st.blobs, 30);
 }
 
+static void listing_pages_see_puts_and_deletes_made_since_its_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        id_of(id, sizeof id, 0x100 + i);
+        assert_int_equal(put(f->s, id, 10, (uint32_t)i), HS_OK);
+    }
+    struct listed *l = calloc(1, sizeof *l);
+    char *next = NULL;
+    assert_int_equal(hs_blob_list(f->s, NULL, 3, list_one, l, &next), HS_OK);
+    assert_int_equal(l->n, 3);
+    assert_string_equal(next, "0102");
+    /* Between pages: one put after the cursor, one delete after it. */
+    assert_int_equal(put(f->s, "0fff", 10, 1), HS_OK);
+    assert_int_equal(hs_blob_delete(f->s, "0105"), HS_OK);
+    char *after = next;
+    while (after) {
+        next = NULL;
+        assert_int_equal(hs_blob_list(f->s, after, 3, list_one, l, &next), HS_OK);
+        free(after);
+        after = next;
+    }
+    assert_int_equal(l->n, 10); /* 10 + 0fff - 0105 */
+    assert_string_equal(l->ids[9], "0fff");
+    for (size_t i = 0; i < l->n; i++)
+        assert_string_not_equal(l->ids[i], "0105");
+    /* A later listing that does not start from the beginning (a prefix, a saved cursor)
+     * sees what was put before it, even with the snapshot reused. */
+    assert_int_equal(put(f->s, "0eee", 10, 2), HS_OK);
+    memset(l, 0, sizeof *l);
+    assert_int_equal(hs_blob_list(f->s, "0108", 100, list_one, l, &next), HS_OK);
+    assert_null(next);
+    assert_int_equal(l->n, 3);
+    assert_string_equal(l->ids[0], "0109");
+    assert_string_equal(l->ids[1], "0eee");
+    assert_string_equal(l->ids[2], "0fff");
+    free(l);
+}
+
 #define THREADS         8
 #define PUTS_PER_THREAD 40
 
@@ -518,6 +558,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_puts_all_land_through_group_commits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(listing_pages_see_puts_and_deletes_made_since_its_snapshot,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
