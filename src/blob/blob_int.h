@@ -136,7 +136,7 @@ enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, in
  * index, plus every id put since the snapshot that sorts after `after` (the caller keeps the
  * smallest): every id visible before the call is offered. The snapshot is taken again when
  * over a minute old or when more than max(4096, n / 16) ids were put since, so a page costs
- * O(log n + max + n / 16) and the sort is amortised over n / 16 puts. Deleted ids may be
+ * O(log n + max + ids put since) and the sort is amortised over n / 16 puts. Deleted ids may be
  * offered: look each up. */
 void hs_blob_vol_offer(struct hs_blob_store *s, const char *after, size_t max,
                        void (*offer)(void *ctx, const char *id), void *ctx);
