@@ -4,7 +4,7 @@ loopback ports in a temp dir, runs `hybridstore bench node` against it (PUT then
 1 MiB), prints its JSON lines, and stops both processes by PID.
 
 usage: tools/bench_node.py <build dir> [--seconds N] [--concurrency C] [--fsync always|never]
-                           [--threads T] [--size BYTES]
+                           [--threads T] [--size BYTES] [--small-blob-store files|volume]
 (`make bench` runs it with the absolute build dir.)
 """
 import argparse
@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--fsync", default="always", choices=["always", "never"])
     ap.add_argument("--threads", default="0", help="node --threads (0 = CPUs)")
     ap.add_argument("--size", default="0", help="bench --size (0 = 4KiB and 1MiB)")
+    ap.add_argument("--small-blob-store", default="files", choices=["files", "volume"],
+                    help="node --small-blob-store")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
     os.environ["HS_BUILD_DIR"] = os.path.abspath(args.build_dir)
@@ -45,8 +47,9 @@ def main():
         etcd = Etcd(work)
         node = Node(work, etcd=etcd.endpoint, secret="bench-secret",
                     extra=["--fsync", args.fsync, "--threads", args.threads,
-                           "--log-level", "warn"])
+                           "--small-blob-store", args.small_blob_store, "--log-level", "warn"])
         print(f"# node {node.url} fsync={args.fsync} threads={args.threads} "
+              f"small_blob_store={args.small_blob_store} "
               f"data={node.data_dir} etcd={etcd.endpoint}", file=sys.stderr)
         bench = subprocess.Popen([HS_BIN, "bench", "node", "--url", node.url, "--secret",
                                   "bench-secret", "--seconds", args.seconds, "--concurrency",

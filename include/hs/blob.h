@@ -38,7 +38,29 @@
  *   | 40        | id_len | blob id, no NUL; equals the file name under objects/     |
  *   | 40+id_len | 4      | CRC32C of header bytes [0, 40 + id_len)                  |
  *   | H         | length | payload                                                  |
- * The file size must be exactly H + payload length. */
+ * The file size must be exactly H + payload length.
+ *
+ * Volume store for small blobs (volume.c, opts.small_volume): blobs whose declared length is at
+ * most HS_BLOB_VOLUME_MAX_PAYLOAD are appended as needles to <dir>/volumes/<n>.vol (n = 8
+ * decimal digits from 00000001; a new volume starts when the current one would pass
+ * opts.volume_max_bytes). A group commit writes every needle queued before it started with
+ * one pwritev2(RWF_DSYNC) and acknowledges them together. An in-memory index (id -> volume,
+ * offset, length, CRC) is rebuilt at open by scanning every volume; a tail that holds no valid
+ * needle (a write torn by a crash) is truncated. A delete appends a tombstone needle. Volumes
+ * are read whenever the directory exists, whatever opts.small_volume says; blobs in objects/
+ * stay where they are. Deleted space is not reclaimed (no compaction yet: docs/node.md).
+ * Needle format v1 (little-endian; N = 28 + id_len, needles start at multiples of 8):
+ *   | offset | size   | meaning                                                       |
+ *   |--------|--------|---------------------------------------------------------------|
+ *   | 0      | 4      | magic "HSN1"                                                  |
+ *   | 4      | 2      | flags: 1 = tombstone (payload length and CRC 0), else 0       |
+ *   | 6      | 2      | id_len, 1..HS_BLOB_ID_MAX                                     |
+ *   | 8      | 4      | payload length, <= HS_BLOB_VOLUME_MAX_PAYLOAD                 |
+ *   | 12     | 4      | CRC32C of the payload                                         |
+ *   | 16     | 8      | creation time, Unix ms (informational)                        |
+ *   | 24     | id_len | blob id, no NUL                                               |
+ *   | 24+id_len | 4   | CRC32C of bytes [0, 24 + id_len)                              |
+ *   | N      | length | payload, then zeros up to the next multiple of 8               | */
 #ifndef HS_BLOB_H
 #define HS_BLOB_H
 
@@ -56,6 +78,14 @@
 #define HS_BLOB_HEADER_FIXED_BYTES 44 /* header without the id: 40 bytes before it, CRC after */
 #define HS_BLOB_HEADER_MAX_BYTES   (HS_BLOB_HEADER_FIXED_BYTES + HS_BLOB_ID_MAX)
 #define HS_BLOB_LIST_MAX           10000 /* hs_blob_list clamps larger limits to this */
+
+#define HS_BLOB_NEEDLE_MAGIC       "HSN1"
+#define HS_BLOB_NEEDLE_FIXED_BYTES 28 /* needle header without the id */
+#define HS_BLOB_NEEDLE_TOMBSTONE   1u /* flags bit */
+#define HS_BLOB_VOLUME_MAX_PAYLOAD (64 << 10)
+#define HS_BLOB_NEEDLE_MAX_BYTES                                                                   \
+    (HS_BLOB_NEEDLE_FIXED_BYTES + HS_BLOB_ID_MAX + HS_BLOB_VOLUME_MAX_PAYLOAD + 8)
+#define HS_BLOB_VOLUME_BYTES_DEFAULT ((int64_t)1 << 30)
 
 _Static_assert(sizeof(HS_BLOB_MAGIC) - 1 == HS_BLOB_MAGIC_BYTES, "magic is 8 bytes");
 _Static_assert(HS_BLOB_HEADER_FIXED_BYTES == 8 + 2 + 2 + 4 + 8 + 4 + 2 + 2 + 8 + 4,
@@ -87,6 +117,31 @@ static inline size_t hs_blob_header_bytes(size_t id_len)
  * h->id must be valid and h->payload_bytes >= 0 (else HS_BUG); version, header_bytes and flags
  * are written as v1 requires, not read from h. Pure, thread-safe. */
 size_t hs_blob_header_encode(const struct hs_blob_header *h, uint8_t *buf);
+/* A decoded needle header (volume store). */
+struct hs_blob_needle {
+    bool tombstone;
+    uint32_t payload_bytes;
+    uint32_t payload_crc;
+    int64_t created_ms;
+    size_t header_bytes;         /* N: the payload starts here */
+    size_t needle_bytes;         /* N + payload, padded to a multiple of 8 */
+    char id[HS_BLOB_ID_MAX + 1]; /* NUL-terminated */
+};
+/* Bytes a needle for an id of id_len bytes and len payload bytes takes, padding included. */
+static inline size_t hs_blob_needle_bytes(size_t id_len, size_t len)
+{
+    return (HS_BLOB_NEEDLE_FIXED_BYTES + id_len + len + 7) & ~(size_t)7;
+}
+/* Encodes n's header into buf (room for N bytes) from id, payload_bytes, payload_crc,
+ * created_ms and tombstone; sets n->header_bytes and n->needle_bytes; returns N. HS_BUG on an
+ * invalid id or a tombstone with a payload. Pure. */
+size_t hs_blob_needle_encode(struct hs_blob_needle *n, uint8_t *buf);
+/* Decodes and checks the needle header at the start of buf (len bytes available): magic, flags,
+ * lengths, header CRC, id. HS_ECORRUPT (*problem_out, may be NULL, names the check) when any
+ * fails or len is too short for the header. The payload is not checked. Pure. */
+enum hs_err hs_blob_needle_decode(const void *buf, size_t len, struct hs_blob_needle *out,
+                                  const char **problem_out);
+
 /* Decodes and checks a header from the first len bytes of a file (extra bytes are ignored).
  * HS_ECORRUPT when too short, bad magic, unknown version or flags, bad lengths, bad header CRC
  * or an invalid id; *problem_out (may be NULL) then names the first check that failed (static
@@ -95,10 +150,13 @@ enum hs_err hs_blob_header_decode(const void *buf, size_t len, struct hs_blob_he
                                   const char **problem_out);
 
 struct hs_blob_store_opts {
-    const char *dir;        /* data directory (created if missing) */
-    bool fsync;             /* sync file and directory before a write is acknowledged */
-    int64_t reserve_bytes;  /* refuse writes (HS_ENOSPC) when free space would fall below */
-    int64_t max_blob_bytes; /* refuse larger blobs (HS_ETOOBIG); 0 = no limit */
+    const char *dir;          /* data directory (created if missing) */
+    bool fsync;               /* sync file and directory before a write is acknowledged */
+    int64_t reserve_bytes;    /* refuse writes (HS_ENOSPC) when free space would fall below */
+    int64_t max_blob_bytes;   /* refuse larger blobs (HS_ETOOBIG); 0 = no limit */
+    bool small_volume;        /* write blobs of known length <= HS_BLOB_VOLUME_MAX_PAYLOAD
+                               * to the volume store instead of one file each */
+    int64_t volume_max_bytes; /* start a new volume past this size; 0 = default (1 GiB) */
 };
 
 struct hs_blob_stats {
@@ -153,7 +211,8 @@ void hs_blob_write_abort(struct hs_blob_writer *w);
  * quarantine/ and no longer counted), HS_EIO. On success *fd_out is an open read-only fd whose
  * offset is at the payload, which starts at *payload_offset_out and is *len_out bytes long
  * (give it to sendfile or MHD_create_response_from_fd_at_offset64); the caller closes fd.
- * Any out pointer except fd_out may be NULL. */
+ * Any out pointer except fd_out may be NULL. A blob of the volume store shares its file with
+ * others: read exactly *len_out bytes from the payload offset, never to the end of the file. */
 enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *fd_out,
                                   int64_t *payload_offset_out, int64_t *len_out, uint32_t *crc_out);
 /* The same checks for a blob whose payload is at most max_bytes, read whole into memory: one
@@ -171,6 +230,10 @@ enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_o
  * opts.fsync: a power loss may bring a deleted blob back, which is harmless because deleted
  * blobs are unreferenced and the healer's orphan GC removes them (docs/node.md). */
 enum hs_err hs_blob_delete(struct hs_blob_store *s, const char *id);
+/* hs_blob_delete of n ids, errs[i] its result. The tombstones of blobs in the volume store
+ * are written by one group commit (waited for); files are unlinked one by one. */
+void hs_blob_delete_many(struct hs_blob_store *s, const char *const *ids, size_t n,
+                         enum hs_err *errs);
 
 /* Listing in id order (strcmp), starting strictly after `after` (NULL or "" = from the start;
  * otherwise it must be a valid id, HS_EINVAL if not), at most limit entries (limit 0: HS_EINVAL;

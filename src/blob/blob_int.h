@@ -22,6 +22,7 @@
 #define HS_BLOB_SMALL_BYTES (64 << 10) /* declared lengths up to this are written in one pwrite */
 
 struct hs_blob_dirsync_waiter;
+struct hs_blob_volumes;
 
 struct hs_blob_store {
     char *dir;   /* data directory, as given */
@@ -48,6 +49,7 @@ struct hs_blob_store {
     pthread_cond_t dsync_cv;
     struct hs_blob_dirsync_waiter *dsync_queue; /* guarded by dsync_mu */
     bool dsync_running;                         /* guarded by dsync_mu */
+    struct hs_blob_volumes *vols;               /* volume store (volume.c); NULL when never used */
 };
 
 /* d1 and d2 (3 bytes each, NUL-terminated) for a valid id. */
@@ -104,5 +106,39 @@ void hs_blob_dirsync_release(struct hs_blob_store *s);
 /* Logs evt=blob_io_failed with the operation, the path and errno; returns the hs_err for it
  * (ENOSPC and EDQUOT: HS_ENOSPC, else HS_EIO). */
 enum hs_err hs_blob_io_error(const char *op, const char *path, int errnum);
+
+/* volume.c: the volume store for small blobs (hs/blob.h). vol_open reads <dir>/volumes (made
+ * when writable; when not writable and absent, s->vols stays NULL), rebuilding the index and
+ * truncating torn tails; counts the blobs into s. The others return HS_ENOENT when id is not
+ * in the volumes (also when s->vols is NULL), so that callers try objects/ next. */
+enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max_bytes);
+void hs_blob_vol_close(struct hs_blob_store *s);
+/* True when a blob of this declared length is written to the volumes. */
+bool hs_blob_vol_takes(const struct hs_blob_store *s, int64_t declared);
+/* Appends a needle and waits for its group commit. HS_OK once durable (or when the same
+ * content is already there); HS_EEXIST other content under id; HS_ETIMEDOUT past deadline_ms
+ * (0 = none) before the append; HS_EIO (a failed volume write refuses every later one). */
+enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void *payload,
+                            uint32_t len, uint32_t crc, int64_t deadline_ms);
+/* errs[i]: HS_OK tombstone written, HS_ENOENT not in the volumes, HS_EINVAL, HS_EIO. */
+void hs_blob_vol_delete(struct hs_blob_store *s, const char *const *ids, size_t n,
+                        enum hs_err *errs);
+/* From the index, no disk read. */
+enum hs_err hs_blob_vol_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,
+                             uint32_t *crc_out);
+/* Reads the needle and checks header and payload CRC; HS_ECORRUPT quarantines it. */
+enum hs_err hs_blob_vol_read(struct hs_blob_store *s, const char *id, uint8_t **data_out,
+                             int64_t *len_out, uint32_t *crc_out);
+/* As vol_read, then a fresh read-only fd of the volume positioned at the payload. */
+enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, int *fd_out,
+                                     int64_t *off_out, int64_t *len_out, uint32_t *crc_out);
+/* Offers the first max ids after `after` (NULL: from the start) of a sorted snapshot of the
+ * index, plus every id put since the snapshot that sorts after `after` (the caller keeps the
+ * smallest): every id visible before the call is offered. The snapshot is taken again when
+ * over a minute old or when more than max(4096, n / 16) ids were put since, so a page costs
+ * O(log n + max + ids put since) and the sort is amortised over n / 16 puts. Deleted ids may be
+ * offered: look each up. */
+void hs_blob_vol_offer(struct hs_blob_store *s, const char *after, size_t max,
+                       void (*offer)(void *ctx, const char *id), void *ctx);
 
 #endif

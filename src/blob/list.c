@@ -53,6 +53,8 @@ static enum hs_err read_fanout(int dirfd, const char *rel, struct fanout_names *
 
 static void page_offer(struct page *p, const char *id)
 {
+    if (p->cap == 0)
+        return;
     if (p->n == p->cap && strcmp(id, p->ids[p->n - 1]) >= 0)
         return;
     size_t lo = 0, hi = p->n; /* first index whose id is greater than id */
@@ -123,9 +125,22 @@ static enum hs_err collect(struct hs_blob_store *s, const char *after, struct pa
     return err;
 }
 
-/* Reads the header of a listed id and reports it; gone or corrupt blobs are skipped. */
+static void offer_vol(void *ctx, const char *id)
+{
+    page_offer(ctx, id);
+}
+
+/* Reads the header of a listed id and reports it; gone or corrupt blobs are skipped. A blob in
+ * the volume store is reported from the index (its needle was checked when written or when
+ * the index was rebuilt; reads and the scrub check it again). */
 static void report(struct hs_blob_store *s, const char *id, hs_blob_list_fn *fn, void *ctx)
 {
+    int64_t len = 0;
+    uint32_t crc = 0;
+    if (hs_blob_vol_stat(s, id, &len, &crc) == HS_OK) {
+        fn(ctx, id, len, crc);
+        return;
+    }
     int fd;
     if (hs_blob_open_id(s, id, &fd) != HS_OK)
         return; /* deleted since the directory was read, or an I/O error (logged) */
@@ -153,6 +168,9 @@ enum hs_err hs_blob_list(struct hs_blob_store *s, const char *after, size_t limi
     enum hs_err err = collect(s, after, &p);
     if (err != HS_OK)
         goto out;
+    /* The walk stopped with the smallest file ids; the volume ids join them: the page keeps
+     * the smallest of both, since every file id left out is larger than every one kept. */
+    hs_blob_vol_offer(s, after, p.cap, offer_vol, &p);
     for (size_t i = 0; i < p.n && i < limit; i++)
         report(s, p.ids[i], fn, ctx);
     *next_after_out = p.n > limit ? hs_xstrdup(p.ids[limit - 1]) : NULL;

@@ -11,6 +11,8 @@
 #include "hs/log.h"
 #include "hs/banned.h"
 
+static enum hs_err delete_file(struct hs_blob_store *s, const char *id);
+
 /* Opens id and checks its header against the file; corrupt files are quarantined. */
 static enum hs_err open_checked(struct hs_blob_store *s, const char *id, int *fd_out,
                                 struct hs_blob_header *h)
@@ -36,9 +38,25 @@ static enum hs_err open_checked(struct hs_blob_store *s, const char *id, int *fd
 enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *fd_out,
                                   int64_t *payload_offset_out, int64_t *len_out, uint32_t *crc_out)
 {
+    if (!hs_blob_id_valid(id))
+        return HS_EINVAL;
+    int64_t voff = 0, vlen = 0;
+    uint32_t vcrc = 0;
+    enum hs_err err = hs_blob_vol_open_payload(s, id, fd_out, &voff, &vlen, &vcrc);
+    if (err != HS_ENOENT) {
+        if (err == HS_OK) {
+            if (payload_offset_out)
+                *payload_offset_out = voff;
+            if (len_out)
+                *len_out = vlen;
+            if (crc_out)
+                *crc_out = vcrc;
+        }
+        return err;
+    }
     int fd;
     struct hs_blob_header h;
-    enum hs_err err = open_checked(s, id, &fd, &h);
+    err = open_checked(s, id, &fd, &h);
     if (err != HS_OK)
         return err;
     uint32_t crc;
@@ -71,8 +89,11 @@ enum hs_err hs_blob_read_small(struct hs_blob_store *s, const char *id, int64_t 
 {
     if (!hs_blob_id_valid(id))
         return HS_EINVAL;
+    enum hs_err err = hs_blob_vol_read(s, id, data_out, len_out, crc_out);
+    if (err != HS_ENOENT)
+        return err; /* volume needles are at most 64 KiB: no HS_ETOOBIG for them */
     int fd;
-    enum hs_err err = hs_blob_open_id(s, id, &fd);
+    err = hs_blob_open_id(s, id, &fd);
     if (err != HS_OK)
         return err;
     struct hs_blob_header h;
@@ -96,6 +117,10 @@ enum hs_err hs_blob_read_small(struct hs_blob_store *s, const char *id, int64_t 
 enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,
                          uint32_t *crc_out)
 {
+    if (!hs_blob_id_valid(id))
+        return HS_EINVAL;
+    if (hs_blob_vol_stat(s, id, len_out, crc_out) == HS_OK)
+        return HS_OK;
     int fd;
     struct hs_blob_header h;
     enum hs_err err = open_checked(s, id, &fd, &h);
@@ -111,8 +136,26 @@ enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_o
 
 enum hs_err hs_blob_delete(struct hs_blob_store *s, const char *id)
 {
-    if (!hs_blob_id_valid(id))
-        return HS_EINVAL;
+    enum hs_err err;
+    hs_blob_delete_many(s, &id, 1, &err);
+    return err;
+}
+
+void hs_blob_delete_many(struct hs_blob_store *s, const char *const *ids, size_t n,
+                         enum hs_err *errs)
+{
+    for (size_t i = 0; i < n; i++)
+        errs[i] = hs_blob_id_valid(ids[i]) ? HS_ENOENT : HS_EINVAL;
+    if (s->vols)
+        hs_blob_vol_delete(s, ids, n, errs); /* one group commit for all the tombstones */
+    for (size_t i = 0; i < n; i++)
+        if (errs[i] == HS_ENOENT)
+            errs[i] = delete_file(s, ids[i]);
+}
+
+/* Unlinks the blob file of a valid id. */
+static enum hs_err delete_file(struct hs_blob_store *s, const char *id)
+{
     char rel[HS_BLOB_REL_MAX];
     hs_blob_rel_path(id, rel);
     pthread_mutex_t *m = hs_blob_stripe(s, id);

@@ -312,6 +312,7 @@ void hs_blob_store_close(struct hs_blob_store *s)
 {
     if (!s)
         return;
+    hs_blob_vol_close(s); /* before LOCK goes */
     int fds[] = {s->objects_fd, s->tmp_fd, s->quarantine_fd, s->lock_fd, s->root_fd};
     for (size_t i = 0; i < HS_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
@@ -325,7 +326,8 @@ void hs_blob_store_close(struct hs_blob_store *s)
 
 enum hs_err hs_blob_store_open(const struct hs_blob_store_opts *opts, struct hs_blob_store **out)
 {
-    if (!opts || !opts->dir || !opts->dir[0] || opts->reserve_bytes < 0 || opts->max_blob_bytes < 0)
+    if (!opts || !opts->dir || !opts->dir[0] || opts->reserve_bytes < 0 ||
+        opts->max_blob_bytes < 0 || opts->volume_max_bytes < 0)
         return HS_EINVAL;
     struct hs_blob_store *s = hs_xcalloc(1, sizeof *s);
     s->dir = hs_xstrdup(opts->dir);
@@ -353,9 +355,12 @@ enum hs_err hs_blob_store_open(const struct hs_blob_store_opts *opts, struct hs_
         (err = clean_tmp(s)) != HS_OK)
         goto out;
     count_all(s);
-    HS_LOG_INFO("blob_store_opened", "dir='%s' blobs=%lld payload_bytes=%lld fsync=%d scan_ms=%lld",
+    if ((err = hs_blob_vol_open(s, opts->small_volume, opts->volume_max_bytes)) != HS_OK)
+        goto out;
+    HS_LOG_INFO("blob_store_opened",
+                "dir='%s' blobs=%lld payload_bytes=%lld fsync=%d small_volume=%d scan_ms=%lld",
                 s->dir, (long long)atomic_load(&s->blobs),
-                (long long)atomic_load(&s->payload_bytes), s->fsync,
+                (long long)atomic_load(&s->payload_bytes), s->fsync, opts->small_volume,
                 (long long)(hs_clock_mono_ms() - t0));
     *out = s;
     return HS_OK;

@@ -237,6 +237,12 @@ static enum hs_err publish(struct hs_blob_writer *w)
     /* Last moment before the blob becomes visible: the fsync above may have taken long, or the
      * whole process may have been stopped since the request arrived. */
     int64_t now_ms = hs_clock_wall_ms();
+    int64_t vol_len = 0;
+    uint32_t vol_crc = 0;
+    if (hs_blob_vol_stat(w->s, w->id, &vol_len, &vol_crc) == HS_OK) {
+        pthread_mutex_unlock(m); /* the id is in the volume store: a retry or a conflict */
+        return vol_len == w->received && vol_crc == w->crc ? HS_OK : HS_EEXIST;
+    }
     if (w->deadline_ms > 0 && now_ms > w->deadline_ms) {
         pthread_mutex_unlock(m);
         HS_LOG_WARN("blob_write_late", "id='%s' late_ms=%lld", w->id,
@@ -311,6 +317,21 @@ static enum hs_err finish_file(struct hs_blob_writer *w)
     return HS_OK;
 }
 
+/* A small blob into the volume store (volume.c). An id already in objects/ is compared like
+ * publish does, so that an id names one blob across both stores. */
+static enum hs_err commit_to_volume(struct hs_blob_writer *w)
+{
+    pthread_mutex_t *m = hs_blob_stripe(w->s, w->id);
+    pthread_mutex_lock(m);
+    bool retry = false;
+    enum hs_err err = compare_existing(w, &retry);
+    pthread_mutex_unlock(m);
+    if (err != HS_OK || !retry)
+        return err; /* HS_OK: the same blob is in objects/ (durable: its commit synced it) */
+    return hs_blob_vol_put(w->s, w->id, w->small + w->header_bytes, (uint32_t)w->received, w->crc,
+                           w->deadline_ms);
+}
+
 enum hs_err hs_blob_write_commit(struct hs_blob_writer *w, bool have_crc, uint32_t expected_crc)
 {
     enum hs_err err = w->failed;
@@ -326,6 +347,10 @@ enum hs_err hs_blob_write_commit(struct hs_blob_writer *w, bool have_crc, uint32
         HS_LOG_WARN("blob_crc_mismatch_on_write", "id='%s' expected_crc=%08x actual_crc=%08x",
                     w->id, expected_crc, w->crc);
         err = HS_ECORRUPT;
+        goto out;
+    }
+    if (w->small && hs_blob_vol_takes(w->s, w->declared)) {
+        err = commit_to_volume(w);
         goto out;
     }
     if ((err = finish_file(w)) != HS_OK)

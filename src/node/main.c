@@ -38,9 +38,11 @@ struct hs_node_config {
     char *zone;
     int64_t scrub_interval; /* ms; 0 = no scrub */
     int64_t scrub_rate;     /* bytes/s */
+    int small_blob_store;   /* index into small_store_choices */
 };
 
 static const char *const fsync_choices[] = {"always", "never", NULL};
+static const char *const small_store_choices[] = {"files", "volume", NULL};
 #define FIELD(f) .offset = offsetof(struct hs_node_config, f)
 static const struct hs_opt node_opts[] = {
     HS_DAEMON_OPT_ROWS(struct hs_node_config, "127.0.0.1:9100", "address:port to serve on",
@@ -120,6 +122,13 @@ static const struct hs_opt node_opts[] = {
      .min = 1,
      .max = INT64_MAX / 2,
      .help = "bytes per second the scrub may read"},
+    {.name = "small-blob-store",
+     .type = HS_OPT_ENUM,
+     FIELD(small_blob_store),
+     .def = "files",
+     .choices = small_store_choices,
+     .help = "files: one file per blob; volume: blobs up to 64 KiB appended to volume files "
+             "with group commit (docs/node.md; no compaction yet)"},
 };
 
 static const struct hs_config_spec node_spec = {
@@ -175,7 +184,8 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
     struct hs_blob_store_opts bo = {.dir = cfg->data_dir,
                                     .fsync = cfg->fsync == 0,
                                     .reserve_bytes = cfg->reserve,
-                                    .max_blob_bytes = cfg->max_blob_size};
+                                    .max_blob_bytes = cfg->max_blob_size,
+                                    .small_volume = cfg->small_blob_store == 1};
     enum hs_err err = hs_blob_store_open(&bo, &rt->node.store);
     if (err != HS_OK)
         return err;

@@ -338,12 +338,17 @@ static enum hs_err delete_many_body(struct hs_http_req *r, const void *data, siz
     return hs_buf_append(body, data, len);
 }
 
-/* Deletes each id of the body; the answer counts them (ENOENT is done, not failed). */
+/* Deletes each id of the body in one hs_blob_delete_many (the volume store writes all their
+ * tombstones with one group commit); the answer counts them (ENOENT is done, not failed). */
 static void delete_many_run(struct hs_node *n, char *text, size_t len, json_t *failed,
                             int64_t *deleted, int64_t *missing)
 {
+    const char **ids = hs_xcalloc(DELETE_MANY_IDS_MAX, sizeof *ids);
+    size_t *lens = hs_xcalloc(DELETE_MANY_IDS_MAX, sizeof *lens);
+    enum hs_err *errs = hs_xcalloc(DELETE_MANY_IDS_MAX, sizeof *errs);
+    size_t n_ids = 0;
     size_t at = 0; /* text has a spare byte past len */
-    while (at < len) {
+    while (at < len && n_ids < DELETE_MANY_IDS_MAX) {
         char *line = text + at, *nl = memchr(line, '\n', len - at);
         size_t line_len = nl ? (size_t)(nl - line) : len - at;
         at += line_len + 1;
@@ -352,16 +357,24 @@ static void delete_many_run(struct hs_node *n, char *text, size_t len, json_t *f
         if (line_len == 0)
             continue;
         line[line_len] = '\0';
-        enum hs_err err = hs_blob_delete(n->store, line);
+        lens[n_ids] = line_len;
+        ids[n_ids++] = line;
+    }
+    hs_blob_delete_many(n->store, ids, n_ids, errs);
+    for (size_t i = 0; i < n_ids; i++) {
+        enum hs_err err = errs[i];
         if (err == HS_OK)
             (*deleted)++;
         else if (err == HS_ENOENT)
             (*missing)++;
-        else if (json_array_append_new(failed, json_pack("{s:s%,s:s}", "id", line, line_len,
+        else if (json_array_append_new(failed, json_pack("{s:s%,s:s}", "id", ids[i], lens[i],
                                                          "error", hs_err_name(err))) != 0)
             json_array_append_new(
                 failed, json_pack("{s:s,s:s}", "id", "(not UTF-8)", "error", hs_err_name(err)));
     }
+    free(ids);
+    free(lens);
+    free(errs);
 }
 
 static size_t count_lines(const uint8_t *p, size_t len)

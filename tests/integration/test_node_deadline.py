@@ -12,9 +12,9 @@ from harness import Node, wait_until
 from test_node import blob_files, crc_hex, raw_request, tmp_files
 
 
-@pytest.fixture
-def node(tmp_path, etcd):
-    n = Node(str(tmp_path), etcd=etcd.endpoint)
+@pytest.fixture(params=["files", "volume"])
+def node(tmp_path, etcd, request):
+    n = Node(str(tmp_path), etcd=etcd.endpoint, extra=["--small-blob-store", request.param])
     yield n
     if n.proc.alive():
         n.proc.signal(signal.SIGCONT)

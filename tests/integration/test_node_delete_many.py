@@ -9,9 +9,9 @@ from harness import Node
 DELETE_MANY = "/v1/blobs/delete"
 
 
-@pytest.fixture
-def node(tmp_path):
-    n = Node(str(tmp_path))
+@pytest.fixture(params=["files", "volume"])
+def node(tmp_path, request):
+    n = Node(str(tmp_path), extra=["--small-blob-store", request.param])
     yield n
     assert n.stop() == 0, n.proc.read_log()[-3000:]
 
