@@ -18,7 +18,8 @@ struct hs_relayout_target {
     int64_t epoch;               /* of the record the scan works for */
     struct hs_layout_fields hot; /* its effective hot set */
     char *after;                 /* heap etcd key: the scan resumes after it; NULL = start */
-    bool done;                   /* scanned to the end for this epoch */
+    bool promote;                /* second scan: missed promotions (demotions scanned) */
+    bool done;                   /* both scans at the end for this epoch */
 };
 
 /* The last decision logged at info for a collection (a round that concludes the same is logged

@@ -2,8 +2,10 @@
  * every collection with a layout record (a cursor per collection, kept across passes and
  * restarted when the record's hot set changes) and asks a gateway to rewrite the objects whose
  * layout has become costly: those holding a field hot that the collection's layout has cold (a
- * demotion: the field's bytes go from 3x replication to 1.5x erasure coding). Objects that only
- * miss a promotion are left to their next write, which splits with the new layout anyway.
+ * demotion: the field's bytes go from 3x replication to 1.5x erasure coding) first, then, in a
+ * second scan, those holding cold a field the layout has hot (a missed promotion: projections of
+ * that field would read the cold part until the object's next write, which for a rarely written
+ * object may never come). Both share the budget, so promotions cost at most what it allows.
  * The rewrite is POST /v1/admin/relayout/<key>?rev=<mod_revision> on a gateway (the healer has
  * no object-layer code): the gateway re-splits the document through the normal write
  * transaction, only if the manifest still has that revision, keeping content and ETag; a
@@ -58,6 +60,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
                 hs_layout_fields_equal(&o->hot, &t->hot)) {
                 t->after = o->after; /* same layout: go on where the scan was */
                 o->after = NULL;
+                t->promote = o->promote;
                 t->done = o->done;
             }
         }
@@ -67,19 +70,23 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
     st->n_targets = n;
 }
 
-/* True when the object holds hot a field its collection's layout has cold. */
-static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *hot)
+/* True when the object holds hot a field its collection's layout has cold (a demotion) or, with
+ * `promote`, holds cold a field the layout has hot (a missed promotion). */
+static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *hot, bool promote)
 {
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID)
         return false;
     struct hs_layout_fields oh = {0}, oc = {0};
-    bool demote = false;
-    if (hs_layout_object_fields(m->field_order_json, &oh, &oc) == HS_OK)
-        for (size_t i = 0; i < oh.n && !demote; i++)
-            demote = !hs_layout_fields_contains(hot, oh.names[i]);
+    bool off = false;
+    if (hs_layout_object_fields(m->field_order_json, &oh, &oc) == HS_OK) {
+        for (size_t i = 0; i < oh.n && !off; i++)
+            off = !hs_layout_fields_contains(hot, oh.names[i]);
+        for (size_t i = 0; i < oc.n && !off && promote; i++)
+            off = hs_layout_fields_contains(hot, oc.names[i]);
+    }
     hs_layout_fields_release(&oh);
     hs_layout_fields_release(&oc);
-    return demote;
+    return off;
 }
 
 struct cand {
@@ -103,17 +110,20 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
         w->stopped = true;
         return false;
     }
-    free(w->t->after);
+    char *before = w->t->after;
     w->t->after = hs_xstrdup(kv->key);
     w->budget -= EXAMINE_COST;
     struct hs_manifest m;
     hs_manifest_init(&m);
     if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK &&
-        costly(&m, &w->t->hot)) {
+        costly(&m, &w->t->hot, w->t->promote)) {
         w->c[w->n].key = hs_xstrdup(m.key);
+        w->c[w->n].before = before;
+        before = NULL;
         w->c[w->n++].rev = kv->mod_revision;
         w->budget -= 1;
     }
+    free(before);
     hs_manifest_release(&m);
     return true;
 }
@@ -192,12 +202,7 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
         enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
         free(prefix);
         st->tokens = w.budget;
-        if (err == HS_OK && !w.stopped) {
-            t->done = true; /* at the end: nothing older left for this epoch */
-            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64, t->collection, t->epoch);
-            st->next_target++;
-        }
-        bool skipped = false;
+        bool at_end = err == HS_OK && !w.stopped, skipped = false;
         for (size_t i = 0; i < w.n; i++) {
             if (!skipped && hs_healer_leading(h) &&
                 hs_clock_mono_ms() < deadline + HS_LAYOUT_GW_TIMEOUT_MS) {
@@ -208,11 +213,24 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
                 free(t->after);
                 t->after = w.c[i].before;
                 w.c[i].before = NULL;
-                t->done = false;
             }
             free(w.c[i].key);
             free(w.c[i].before);
         }
+        if (at_end && !skipped && !t->promote) {
+            /* demotions done: the same walk again for missed promotions */
+            t->promote = true;
+            free(t->after);
+            t->after = NULL;
+            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64 " scan=demotions",
+                        t->collection, t->epoch);
+        } else if (at_end && !skipped) {
+            t->done = true; /* at the end: nothing older left for this epoch */
+            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64 " scan=promotions",
+                        t->collection, t->epoch);
+        }
+        if (at_end)
+            st->next_target++;
         if (err != HS_OK || hs_clock_mono_ms() >= deadline || !hs_healer_leading(h))
             break;
     }

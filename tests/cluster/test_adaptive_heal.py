@@ -1,8 +1,9 @@
 """Adaptive hot fields, the healer's side, against one real cluster (6 nodes, 2 gateways, 2
 healers with a 1 s layout round): the re-layout endpoint (content and ETag unchanged, a stale
 revision refused, a concurrent client write always wins), layout records decided from the
-gateways' statistics, pins and static mode through the CLI, and a healer fail-over that keeps
-the record and its hysteresis state.
+gateways' statistics, pins and static mode through the CLI, the healer's background re-layout
+after a demotion and after a promotion, and a healer fail-over that keeps the record and its
+hysteresis state.
 
 Run: HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
          tests/cluster/test_adaptive_heal.py
@@ -278,6 +279,38 @@ def test_healer_relayouts_objects_after_a_demotion(cl):
     done = [int(l.split()[-1]) for l in text.splitlines()
             if l.startswith("hybridstore_healer_relayout_objects ")]
     assert done and done[0] >= len(keys), text
+
+
+def test_healer_relayouts_objects_after_a_promotion(cl):
+    """An object written while bio was cold, never written again, gets bio hot once the layout
+    promotes it: the healer rewrites it (no demotion involved), so a projection of bio reads only
+    the hot part; content and ETag stay."""
+    gw = gws(cl)[0]
+    assert cli(cl, "layout", "pin", "pr:", "--hot", "title", "--cold", "bio").returncode == 0
+    keys = [f"pr:{i}" for i in range(12)]
+
+    def all_cold():
+        for k in keys:
+            put(gw, k, doc(5, title=k))
+        return all("bio" not in hot_of(manifest(gw, k)) and "title" in hot_of(manifest(gw, k))
+                   for k in keys)
+    wait_until(all_cold, timeout=20, what="objects written with bio cold")
+    before = {k: (manifest(gw, k), requests.get(f"{gw}/v1/objects/{k}", timeout=10)) for k in keys}
+    r = requests.get(f"{gw}/v1/objects/{keys[0]}?fields=bio", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full"
+    # bio promoted, nothing demoted: only the promotion scan can move bio to the hot part
+    assert cli(cl, "layout", "pin", "pr:", "--hot", "title,bio", "--cold", "").returncode == 0
+    wait_until(lambda: all("bio" in hot_of(manifest(gw, k)) for k in keys), timeout=60,
+               what="the healer re-laying out every pr: object")
+    for k in keys:
+        m0, g0 = before[k]
+        m1 = manifest(gw, k)
+        g1 = requests.get(f"{gw}/v1/objects/{k}", timeout=10)
+        assert m1["etag"] == m0["etag"] and g1.content == g0.content
+        assert m1["ver"] == m0["ver"] + 1
+        r = requests.get(f"{gw}/v1/objects/{k}?fields=bio", timeout=10)
+        assert r.status_code == 200 and r.headers["X-HS-Projection"] == "hot"
+        assert r.json() == {"bio": json.loads(g0.content)["bio"]}
 
 
 def leader_of(c):
