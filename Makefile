@@ -68,6 +68,7 @@ bench: build
 	$(BUILD)/hybridstore bench codec
 	$(PYTHON) tools/bench_node.py $(abspath $(BUILD))
 	$(PYTHON) tools/bench_matrix.py $(abspath $(BUILD))
+	$(PYTHON) tools/bench_cpu.py $(abspath $(BUILD))
 
 fuzz: deps
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzers=true \

@@ -8,12 +8,20 @@ usage: tools/bench_node.py <build dir> [--seconds N] [--concurrency C] [--fsync 
 (`make bench` runs it with the absolute build dir.)
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def main():
@@ -40,9 +48,24 @@ def main():
                            "--log-level", "warn"])
         print(f"# node {node.url} fsync={args.fsync} threads={args.threads} "
               f"data={node.data_dir} etcd={etcd.endpoint}", file=sys.stderr)
-        rc = subprocess.run([HS_BIN, "bench", "node", "--url", node.url, "--secret",
-                             "bench-secret", "--seconds", args.seconds, "--concurrency",
-                             args.concurrency, "--size", args.size], check=False).returncode
+        bench = subprocess.Popen([HS_BIN, "bench", "node", "--url", node.url, "--secret",
+                                  "bench-secret", "--seconds", args.seconds, "--concurrency",
+                                  args.concurrency, "--size", args.size],
+                                 stdout=subprocess.PIPE, text=True)
+        before = cpu_ticks(node.proc.pid)
+        for line in bench.stdout:
+            after = cpu_ticks(node.proc.pid)
+            try:
+                res = json.loads(line)
+                ops = max(res.get("ops", 0), 1)
+                res["node_cpu_ms_per_op"] = round(
+                    (after - before) * 1000.0 / os.sysconf("SC_CLK_TCK") / ops, 4)
+                line = json.dumps(res)
+            except ValueError:
+                pass
+            print(line.strip(), flush=True)
+            before = cpu_ticks(node.proc.pid)  # the next phase starts now
+        rc = bench.wait()
     finally:
         if node:
             node.stop()

@@ -1,6 +1,7 @@
 /* blob.h - blobs on local disk: one file per blob, a small versioned header, CRC32C of the
- * payload, written to a temp file, fsynced, renamed into place, directory fsynced. Blobs are
- * immutable. Knows nothing of HTTP or etcd.
+ * payload, written to a temp file, fdatasynced, renamed into place, directory fsynced (one fsync
+ * per directory for the commits waiting at the same time). Blobs are immutable. Knows nothing
+ * of HTTP or etcd.
  *
  * Thread-safety: a store may be used from many threads at once; each writer object is used by
  * one thread at a time. Counters are atomic. One process per data directory (flock on LOCK).
@@ -95,7 +96,7 @@ enum hs_err hs_blob_header_decode(const void *buf, size_t len, struct hs_blob_he
 
 struct hs_blob_store_opts {
     const char *dir;        /* data directory (created if missing) */
-    bool fsync;             /* fsync file and directory before a write is acknowledged */
+    bool fsync;             /* sync file and directory before a write is acknowledged */
     int64_t reserve_bytes;  /* refuse writes (HS_ENOSPC) when free space would fall below */
     int64_t max_blob_bytes; /* refuse larger blobs (HS_ETOOBIG); 0 = no limit */
 };
@@ -131,13 +132,13 @@ void hs_blob_store_stats(struct hs_blob_store *s, struct hs_blob_stats *out);
  * have_crc and the payload's CRC32C differs from expected_crc (nothing is stored); HS_EEXIST
  * when a blob with that id already exists with different content (same length and CRC: HS_OK,
  * an idempotent retry); HS_EIO, HS_ENOSPC. HS_OK only once the blob is durable (when
- * opts.fsync: file and directory fsynced). Concurrent writers of one id: exactly one file
- * wins (rename without replace); the others get HS_OK or HS_EEXIST as above.
- * The writer is freed by commit and abort in every case; abort removes the temp file.
- * set_deadline: commit makes the blob visible only while the wall clock (hs_clock_wall_ms) is at
- * or before deadline_ms, checked under the id's lock right before the rename; later it returns
- * HS_ETIMEDOUT and removes the temp file (the writer that asked has given up: a blob published
- * now would be an orphan). 0 = no deadline (the default). */
+ * opts.fsync: file fdatasynced and directory fsynced). Concurrent writers of one id: exactly one
+ * file wins (rename without replace); the others get HS_OK or HS_EEXIST as above. The writer is
+ * freed by commit and abort in every case; abort removes the temp file. set_deadline: commit makes
+ * the blob visible only while the wall clock (hs_clock_wall_ms) is at or before deadline_ms,
+ * checked under the id's lock right before the rename; later it returns HS_ETIMEDOUT and removes
+ * the temp file (the writer that asked has given up: a blob published now would be an orphan). 0 =
+ * no deadline (the default). */
 struct hs_blob_writer;
 enum hs_err hs_blob_write_begin(struct hs_blob_store *s, const char *id, int64_t declared_len,
                                 struct hs_blob_writer **out);
@@ -155,6 +156,13 @@ void hs_blob_write_abort(struct hs_blob_writer *w);
  * Any out pointer except fd_out may be NULL. */
 enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *fd_out,
                                   int64_t *payload_offset_out, int64_t *len_out, uint32_t *crc_out);
+/* The same checks for a blob whose payload is at most max_bytes, read whole into memory: one
+ * open, fstat, pread and close instead of a header read, a CRC pass and a later sendfile; for
+ * small GETs. *data_out (heap, caller frees; at least 1 byte allocated) holds the *len_out
+ * payload bytes. HS_ETOOBIG when the blob file is bigger (nothing read: use
+ * hs_blob_open_verified); other errors as hs_blob_open_verified. crc_out may be NULL. */
+enum hs_err hs_blob_read_small(struct hs_blob_store *s, const char *id, int64_t max_bytes,
+                               uint8_t **data_out, int64_t *len_out, uint32_t *crc_out);
 /* Header only (no payload CRC check): HEAD. HS_EINVAL, HS_ENOENT, HS_ECORRUPT (bad header or
  * file size: quarantined), HS_EIO. Out pointers may be NULL. */
 enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,

@@ -19,6 +19,9 @@
 #define HS_BLOB_TMP_DIR     "tmp"
 #define HS_BLOB_TMP_SLOTS   64 /* tmp/0 .. tmp/3f: see write.c for why temp files are spread */
 #define HS_BLOB_QUAR_DIR    "quarantine"
+#define HS_BLOB_SMALL_BYTES (64 << 10) /* declared lengths up to this are written in one pwrite */
+
+struct hs_blob_dirsync_waiter;
 
 struct hs_blob_store {
     char *dir;   /* data directory, as given */
@@ -38,6 +41,13 @@ struct hs_blob_store {
      * (commit's rename, delete, quarantine) so that counters stay exact and a quarantine never
      * moves a blob that replaced the corrupt one. Readers and appends take no lock. */
     pthread_mutex_t stripes[HS_BLOB_STRIPES];
+    long pid; /* getpid() at open: part of temp file names */
+    /* Directory fsync group commit (dirsync.c): dsync_mu guards the queue of commits waiting
+     * for their directory to be fsynced and the flag that one of them is fsyncing. */
+    pthread_mutex_t dsync_mu;
+    pthread_cond_t dsync_cv;
+    struct hs_blob_dirsync_waiter *dsync_queue; /* guarded by dsync_mu */
+    bool dsync_running;                         /* guarded by dsync_mu */
 };
 
 /* d1 and d2 (3 bytes each, NUL-terminated) for a valid id. */
@@ -57,6 +67,17 @@ uint32_t hs_blob_id_hash(const char *id);
  * *file_bytes_out (may be NULL) is set whenever fstat succeeded, even on HS_ECORRUPT. */
 enum hs_err hs_blob_read_header(int fd, const char *expect_id, struct hs_blob_header *hdr_out,
                                 int64_t *file_bytes_out, const char **problem_out);
+/* The checks of hs_blob_read_header on the first len bytes of a file of file_bytes bytes. */
+enum hs_err hs_blob_check_header(const uint8_t *buf, size_t len, int64_t file_bytes,
+                                 const char *expect_id, struct hs_blob_header *hdr_out,
+                                 const char **problem_out);
+/* The whole file of blob id (one fstat, one pread) when its payload is at most
+ * max_payload_bytes, checked like hs_blob_read_header plus the payload CRC. *file_out (heap,
+ * caller frees) holds header and payload. HS_ETOOBIG (bigger: nothing read), HS_ECORRUPT
+ * (*problem_out set), HS_EIO. */
+enum hs_err hs_blob_read_file(int fd, const char *id, int64_t max_payload_bytes,
+                              struct hs_blob_header *hdr_out, uint8_t **file_out,
+                              const char **problem_out);
 /* CRC32C of len bytes at off, pread in chunks. HS_ECORRUPT when the file ends early, HS_EIO. */
 enum hs_err hs_blob_crc_file(int fd, int64_t off, int64_t len, uint32_t *crc_out);
 
@@ -75,6 +96,11 @@ void hs_blob_quarantine_locked(struct hs_blob_store *s, const char *id, int fd,
 int64_t hs_blob_counted_bytes(int fd, const char *id);
 /* Opens dirfd/rel as a directory and fsyncs it. HS_EIO (logged). */
 enum hs_err hs_blob_fsync_dir(int dirfd, const char *rel);
+/* dirsync.c: makes the renames already done into objects/<rel> durable, sharing one fsync of
+ * each directory with the commits waiting at the same time. Blocks. HS_EIO (logged). */
+enum hs_err hs_blob_dirsync(struct hs_blob_store *s, const char *rel);
+void hs_blob_dirsync_init(struct hs_blob_store *s);
+void hs_blob_dirsync_release(struct hs_blob_store *s);
 /* Logs evt=blob_io_failed with the operation, the path and errno; returns the hs_err for it
  * (ENOSPC and EDQUOT: HS_ENOSPC, else HS_EIO). */
 enum hs_err hs_blob_io_error(const char *op, const char *path, int errnum);

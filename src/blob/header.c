@@ -198,6 +198,40 @@ enum hs_err hs_blob_header_decode(const void *buf, size_t len, struct hs_blob_he
     return HS_OK;
 }
 
+enum hs_err hs_blob_check_header(const uint8_t *buf, size_t len, int64_t file_bytes,
+                                 const char *expect_id, struct hs_blob_header *hdr_out,
+                                 const char **problem_out)
+{
+    struct hs_blob_header h;
+    enum hs_err err = hs_blob_header_decode(buf, len, &h, problem_out);
+    if (err != HS_OK)
+        return err;
+    if (expect_id && strcmp(h.id, expect_id) != 0)
+        return corrupt(problem_out, "id in header differs from file name");
+    if (file_bytes != (int64_t)h.header_bytes + h.payload_bytes)
+        return corrupt(problem_out, "file size differs from header length + payload length");
+    *hdr_out = h;
+    return HS_OK;
+}
+
+/* pread of up to n bytes at 0, restarting after signals and short reads; stops at the end of
+ * the file. The bytes read, or -1 with errno set. */
+static ssize_t pread_upto(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
 enum hs_err hs_blob_read_header(int fd, const char *expect_id, struct hs_blob_header *hdr_out,
                                 int64_t *file_bytes_out, const char **problem_out)
 {
@@ -207,26 +241,42 @@ enum hs_err hs_blob_read_header(int fd, const char *expect_id, struct hs_blob_he
     if (file_bytes_out)
         *file_bytes_out = (int64_t)st.st_size;
     uint8_t buf[HS_BLOB_HEADER_MAX_BYTES];
-    size_t got = 0;
-    while (got < sizeof buf) {
-        ssize_t n = pread(fd, buf + got, sizeof buf - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return hs_blob_io_error("pread", expect_id ? expect_id : "", errno);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
+    ssize_t got = pread_upto(fd, buf, sizeof buf);
+    if (got < 0)
+        return hs_blob_io_error("pread", expect_id ? expect_id : "", errno);
+    return hs_blob_check_header(buf, (size_t)got, (int64_t)st.st_size, expect_id, hdr_out,
+                                problem_out);
+}
+
+enum hs_err hs_blob_read_file(int fd, const char *id, int64_t max_payload_bytes,
+                              struct hs_blob_header *hdr_out, uint8_t **file_out,
+                              const char **problem_out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return hs_blob_io_error("fstat", id, errno);
+    if (st.st_size > (off_t)hs_blob_header_bytes(strlen(id)) + max_payload_bytes)
+        return HS_ETOOBIG;
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = hs_xmalloc(size ? size : 1);
+    ssize_t got = pread_upto(fd, buf, size);
+    enum hs_err err = HS_OK;
     struct hs_blob_header h;
-    enum hs_err err = hs_blob_header_decode(buf, got, &h, problem_out);
-    if (err != HS_OK)
+    if (got < 0)
+        err = hs_blob_io_error("pread", id, errno);
+    else if ((size_t)got != size)
+        err = corrupt(problem_out, "file shorter than its size");
+    else
+        err = hs_blob_check_header(buf, size, (int64_t)size, id, &h, problem_out);
+    if (err == HS_OK &&
+        hs_crc32c(0, buf + h.header_bytes, (size_t)h.payload_bytes) != h.payload_crc)
+        err = corrupt(problem_out, "payload crc mismatch");
+    if (err != HS_OK) {
+        free(buf);
         return err;
-    if (expect_id && strcmp(h.id, expect_id) != 0)
-        return corrupt(problem_out, "id in header differs from file name");
-    if ((int64_t)st.st_size != (int64_t)h.header_bytes + h.payload_bytes)
-        return corrupt(problem_out, "file size differs from header length + payload length");
+    }
     *hdr_out = h;
+    *file_out = buf;
     return HS_OK;
 }
 

@@ -66,6 +66,33 @@ enum hs_err hs_blob_open_verified(struct hs_blob_store *s, const char *id, int *
     return HS_OK;
 }
 
+enum hs_err hs_blob_read_small(struct hs_blob_store *s, const char *id, int64_t max_bytes,
+                               uint8_t **data_out, int64_t *len_out, uint32_t *crc_out)
+{
+    if (!hs_blob_id_valid(id))
+        return HS_EINVAL;
+    int fd;
+    enum hs_err err = hs_blob_open_id(s, id, &fd);
+    if (err != HS_OK)
+        return err;
+    struct hs_blob_header h;
+    uint8_t *file = NULL;
+    const char *problem = NULL;
+    err = hs_blob_read_file(fd, id, max_bytes, &h, &file, &problem);
+    if (err == HS_ECORRUPT)
+        hs_blob_quarantine(s, id, fd, problem);
+    close(fd);
+    if (err != HS_OK)
+        return err;
+    /* The payload to the front: the caller gets one heap block it can hand on and free. */
+    memmove(file, file + h.header_bytes, (size_t)h.payload_bytes);
+    *data_out = file;
+    *len_out = h.payload_bytes;
+    if (crc_out)
+        *crc_out = h.payload_crc;
+    return HS_OK;
+}
+
 enum hs_err hs_blob_stat(struct hs_blob_store *s, const char *id, int64_t *len_out,
                          uint32_t *crc_out)
 {

@@ -318,6 +318,7 @@ void hs_blob_store_close(struct hs_blob_store *s)
             close(fds[i]); /* closing lock_fd drops the flock */
     for (int i = 0; i < HS_BLOB_STRIPES; i++)
         pthread_mutex_destroy(&s->stripes[i]);
+    hs_blob_dirsync_release(s);
     free(s->dir);
     free(s);
 }
@@ -334,6 +335,8 @@ enum hs_err hs_blob_store_open(const struct hs_blob_store_opts *opts, struct hs_
     s->max_blob_bytes = opts->max_blob_bytes;
     for (int i = 0; i < HS_BLOB_STRIPES; i++)
         pthread_mutex_init(&s->stripes[i], NULL);
+    hs_blob_dirsync_init(s);
+    s->pid = (long)getpid();
     int64_t t0 = hs_clock_mono_ms();
     enum hs_err err = make_dirs(s->dir);
     if (err != HS_OK)

@@ -1,7 +1,11 @@
 /* write.c - streaming blob writes: temp file in a slot directory tmp/<h> (O_EXCL), zeroed
  * header placeholder, payload appended while its CRC32C is computed, then the final header,
- * fsync, rename without replace into objects/, fsync of the destination directory. The payload
- * is never buffered in memory.
+ * fdatasync, rename without replace into objects/, fsync of the destination directory shared
+ * with the commits waiting at the same time (dirsync.c). Large payloads are never buffered in
+ * memory; a small one (declared length up to HS_BLOB_SMALL_BYTES) is collected in memory and
+ * written with its header in one pwrite at commit, so a 1 KiB PUT costs create, pwrite,
+ * fdatasync, close, rename and its share of one directory fsync. The fan-out directories are
+ * made only when the rename finds them missing.
  *
  * Why slots (tmp/0 .. tmp/3f, h = hash(id) % 64, made as ext4 "top directories"): a file's inode
  * is allocated in its directory's block group, and on a journal-less ext4 the allocator skips
@@ -26,15 +30,18 @@
 
 #include "hs/clock.h"
 #include "hs/codec.h"
+#include "hs/fault.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
 struct hs_blob_writer {
     struct hs_blob_store *s;
-    int fd; /* temp file, -1 once closed */
+    int fd; /* temp file, -1 once closed (and before commit for a small blob) */
     char id[HS_BLOB_ID_MAX + 1];
-    char tmp_name[HS_BLOB_ID_MAX + 64]; /* in tmp/ */
+    char tmp_name[HS_BLOB_ID_MAX + 64]; /* in tmp/; "" while no temp file exists */
+    uint8_t *small;                     /* small blob: header room + declared bytes, else NULL */
+    bool published;                     /* renamed into objects/: nothing to remove */
     int64_t declared;                   /* bytes announced by begin, -1 = unknown */
     int64_t received;                   /* payload bytes written so far */
     uint32_t crc;                       /* CRC32C of those bytes */
@@ -82,15 +89,17 @@ static enum hs_err create_temp(struct hs_blob_writer *w)
      * makes sure, and a collision (a stale file from a reused pid) just takes the next one. */
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(w->tmp_name, sizeof w->tmp_name, "%x/%s.%ld.%llu.tmp",
-                 (unsigned)(hs_blob_id_hash(w->id) % HS_BLOB_TMP_SLOTS), w->id, (long)getpid(),
+                 (unsigned)(hs_blob_id_hash(w->id) % HS_BLOB_TMP_SLOTS), w->id, w->s->pid,
                  (unsigned long long)atomic_fetch_add(&w->s->seq, 1));
         w->fd = openat(w->s->tmp_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd >= 0)
             return HS_OK;
         if (errno != EEXIST)
-            return hs_blob_io_error("create", w->tmp_name, errno);
+            break;
     }
-    return hs_blob_io_error("create", w->tmp_name, EEXIST);
+    enum hs_err err = hs_blob_io_error("create", w->tmp_name, errno);
+    w->tmp_name[0] = '\0';
+    return err;
 }
 
 enum hs_err hs_blob_write_begin(struct hs_blob_store *s, const char *id, int64_t declared_len,
@@ -109,6 +118,12 @@ enum hs_err hs_blob_write_begin(struct hs_blob_store *s, const char *id, int64_t
     memcpy(w->id, id, strlen(id) + 1);
     w->declared = declared_len;
     w->header_bytes = hs_blob_header_bytes(strlen(id));
+    if (declared_len >= 0 && declared_len <= HS_BLOB_SMALL_BYTES) {
+        /* The file is made at commit: a PUT whose body never completes touches no disk. */
+        w->small = hs_xmalloc(w->header_bytes + (size_t)declared_len);
+        *out = w;
+        return HS_OK;
+    }
     if ((err = create_temp(w)) != HS_OK) {
         free(w);
         return err;
@@ -138,7 +153,9 @@ enum hs_err hs_blob_write_append(struct hs_blob_writer *w, const void *data, siz
         w->failed = HS_ETOOBIG;
         return w->failed;
     }
-    if (!pwrite_all(w->fd, data, n, (off_t)((int64_t)w->header_bytes + w->received))) {
+    if (w->small) {
+        memcpy(w->small + w->header_bytes + w->received, data, n);
+    } else if (!pwrite_all(w->fd, data, n, (off_t)((int64_t)w->header_bytes + w->received))) {
         w->failed = hs_blob_io_error("write", w->tmp_name, errno);
         return w->failed;
     }
@@ -147,8 +164,9 @@ enum hs_err hs_blob_write_append(struct hs_blob_writer *w, const void *data, siz
     return HS_OK;
 }
 
-/* Creates objects/d1 and objects/d1/d2 when missing; a new directory is only durable once
- * its parent is fsynced, so do that too when asked. Fan-out dirs are never removed. */
+/* Creates objects/d1 and objects/d1/d2 (called when a rename found them missing); a new directory
+ * is only durable once its parent is fsynced, so do that too when asked. Fan-out dirs are never
+ * removed. */
 static enum hs_err make_fanout(struct hs_blob_store *s, const char *id)
 {
     char rel[6];
@@ -225,12 +243,19 @@ static enum hs_err publish(struct hs_blob_writer *w)
                     (long long)(now_ms - w->deadline_ms));
         return HS_ETIMEDOUT;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
         if (rename_noreplace(w, rel) == 0) {
+            w->published = true;
             atomic_fetch_add(&w->s->blobs, 1);
             atomic_fetch_add(&w->s->payload_bytes, w->received);
             err = HS_OK;
             break;
+        }
+        if (errno == ENOENT && attempt == 0) {
+            /* The fan-out directory is missing (the temp file cannot be: it is ours). */
+            if ((err = make_fanout(w->s, w->id)) != HS_OK)
+                break;
+            continue;
         }
         if (errno != EEXIST) {
             err = hs_blob_io_error("rename", rel, errno);
@@ -246,7 +271,7 @@ static enum hs_err publish(struct hs_blob_writer *w)
     if (err == HS_OK && w->s->fsync) {
         /* Also on an idempotent retry: the first writer may not have fsynced yet. */
         hs_blob_rel_dir(w->id, rel);
-        err = hs_blob_fsync_dir(w->s->objects_fd, rel);
+        err = hs_blob_dirsync(w->s, rel);
     }
     return err;
 }
@@ -259,11 +284,25 @@ static enum hs_err finish_file(struct hs_blob_writer *w)
         .created_ms = hs_clock_wall_ms(),
     };
     memcpy(h.id, w->id, sizeof h.id);
-    uint8_t buf[HS_BLOB_HEADER_MAX_BYTES];
-    size_t n = hs_blob_header_encode(&h, buf);
-    if (!pwrite_all(w->fd, buf, n, 0))
-        return hs_blob_io_error("write", w->tmp_name, errno);
-    if (w->s->fsync && fsync(w->fd) != 0)
+    if (w->small) {
+        enum hs_err err = create_temp(w);
+        if (err != HS_OK)
+            return err;
+        hs_blob_header_encode(&h, w->small);
+        if (!pwrite_all(w->fd, w->small, w->header_bytes + (size_t)w->received, 0))
+            return hs_blob_io_error("write", w->tmp_name, errno);
+    } else {
+        uint8_t buf[HS_BLOB_HEADER_MAX_BYTES];
+        size_t n = hs_blob_header_encode(&h, buf);
+        if (!pwrite_all(w->fd, buf, n, 0))
+            return hs_blob_io_error("write", w->tmp_name, errno);
+    }
+    /* Written, not yet durable: a crash here must leave nothing that reads as a blob (the temp
+     * file is not under objects/ and open removes it). */
+    hs_fault("blob.before_sync");
+    /* fdatasync writes the data and the metadata needed to read it back (size, extents); the
+     * inode's other changes (timestamps) need not be durable. */
+    if (w->s->fsync && fdatasync(w->fd) != 0)
         return hs_blob_io_error("fsync", w->tmp_name, errno);
     int fd = w->fd;
     w->fd = -1;
@@ -289,11 +328,11 @@ enum hs_err hs_blob_write_commit(struct hs_blob_writer *w, bool have_crc, uint32
         err = HS_ECORRUPT;
         goto out;
     }
-    if ((err = finish_file(w)) != HS_OK || (err = make_fanout(w->s, w->id)) != HS_OK)
+    if ((err = finish_file(w)) != HS_OK)
         goto out;
     err = publish(w);
 out:
-    /* Whatever happened, the temp name goes: renamed away (ENOENT here), or never published. */
+    /* Whatever happened, the temp name goes: renamed away, or never published. */
     hs_blob_write_abort(w);
     return err;
 }
@@ -309,7 +348,9 @@ void hs_blob_write_abort(struct hs_blob_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    if (unlinkat(w->s->tmp_fd, w->tmp_name, 0) != 0 && errno != ENOENT)
+    if (!w->published && w->tmp_name[0] && unlinkat(w->s->tmp_fd, w->tmp_name, 0) != 0 &&
+        errno != ENOENT)
         hs_blob_io_error("unlink", w->tmp_name, errno);
+    free(w->small);
     free(w);
 }

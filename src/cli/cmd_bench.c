@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "cli/bench_cpu.h"
 #include "cli/client.h"
 #include "commands.h"
 #include "hs/clock.h"
@@ -39,6 +40,9 @@ struct bench_config {
     int api;
     int64_t keys;
     int64_t timeout_ms;
+    char *cluster_dir;
+    int64_t repeat;
+    bool prefill;
 };
 
 #define FIELD(f) .offset = offsetof(struct bench_config, f)
@@ -99,6 +103,25 @@ static const struct hs_opt bench_opts[] = {
      .min = 100,
      .max = 3600000,
      .help = "per request"},
+    {.name = "cluster-dir",
+     .type = HS_OPT_STRING,
+     FIELD(cluster_dir),
+     .help = "directory of a cluster started by `hybridstore cluster`: also report CPU ms per "
+             "operation of each role (etcd, node, gateway, healer, nginx) from its cluster.json; "
+             "its URL is the default --url"},
+    {.name = "repeat",
+     .type = HS_OPT_INT,
+     FIELD(repeat),
+     .def = "1",
+     .min = 1,
+     .max = 99,
+     .help = "measured runs (one line each); more than one adds a line of medians"},
+    {.name = "prefill",
+     .type = HS_OPT_BOOL,
+     FIELD(prefill),
+     .def = "false",
+     .help = "write mode: write every key first (untimed), so that every measured write is an "
+             "overwrite"},
 };
 
 static const struct hs_config_spec bench_spec = {
@@ -342,7 +365,69 @@ static double pct(const int64_t *sorted, size_t n, double q)
     return (double)sorted[i < n ? i : n - 1] / 1000.0;
 }
 
-static void report(const struct run *r, struct worker *ws, size_t n, int64_t elapsed_ms)
+/* What one measured run gives (one JSON line). */
+struct result {
+    double secs, ops, errors, ops_per_s, mb_per_s, p50_ms, p99_ms, p999_ms;
+    long first_err;
+    bool have_cpu;
+    double cpu_ms_per_op[HS_BENCH_CPU_ROLES + 1]; /* roles, then the total */
+};
+
+static void print_result(const struct run *r, const struct result *res, const char *rep)
+{
+    printf("{\"mode\":\"%s\",\"api\":\"%s\",\"strategy\":\"%s\",\"size\":%" PRId64
+           ",\"concurrency\":%" PRId64 ",\"rep\":\"%s\",\"seconds\":%.2f,\"ops\":%.0f,"
+           "\"errors\":%.0f,\"first_error_status\":%ld,\"ops_per_s\":%.1f,\"mb_per_s\":%.2f,"
+           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f",
+           mode_names[r->cfg->mode], api_names[r->cfg->api], r->strategy, r->cfg->size,
+           r->cfg->concurrency, rep, res->secs, res->ops, res->errors, res->first_err,
+           res->ops_per_s, res->mb_per_s, res->p50_ms, res->p99_ms, res->p999_ms);
+    if (res->have_cpu) {
+        printf(",\"cpu_ms_per_op\":{");
+        for (int i = 0; i < HS_BENCH_CPU_ROLES; i++)
+            printf("\"%s\":%.3f,", hs_bench_cpu_role_names[i], res->cpu_ms_per_op[i]);
+        printf("\"total\":%.3f}", res->cpu_ms_per_op[HS_BENCH_CPU_ROLES]);
+    }
+    printf("}\n");
+    fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of each field on its own across n runs (n odd gives a measured value per field). */
+static double median_of(const struct result *rs, size_t n, size_t field_off)
+{
+    double v[99];
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], (const char *)&rs[i] + field_off, sizeof v[i]);
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void print_median(const struct run *r, const struct result *rs, size_t n)
+{
+    struct result m = rs[0];
+#define MED(f) m.f = median_of(rs, n, offsetof(struct result, f))
+    MED(secs);
+    MED(ops);
+    MED(errors);
+    MED(ops_per_s);
+    MED(mb_per_s);
+    MED(p50_ms);
+    MED(p99_ms);
+    MED(p999_ms);
+#undef MED
+    for (int i = 0; i <= HS_BENCH_CPU_ROLES; i++)
+        m.cpu_ms_per_op[i] =
+            median_of(rs, n, offsetof(struct result, cpu_ms_per_op) + (size_t)i * sizeof(double));
+    print_result(r, &m, "median");
+}
+
+static void report(struct worker *ws, size_t n, int64_t elapsed_ms, struct result *res)
 {
     size_t total = 0;
     int64_t errors = 0, bytes = 0;
@@ -362,21 +447,66 @@ static void report(const struct run *r, struct worker *ws, size_t n, int64_t ela
     }
     qsort(all, total, sizeof *all, cmp_i64);
     double secs = (double)elapsed_ms / 1000.0;
-    printf("{\"mode\":\"%s\",\"api\":\"%s\",\"strategy\":\"%s\",\"size\":%" PRId64
-           ",\"concurrency\":%zu,\"seconds\":%.2f,\"ops\":%zu,\"errors\":%" PRId64
-           ",\"first_error_status\":%ld,\"ops_per_s\":%.1f,\"mb_per_s\":%.2f,\"p50_ms\":%.3f,"
-           "\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
-           mode_names[r->cfg->mode], api_names[r->cfg->api], r->strategy, r->cfg->size, n, secs,
-           total, errors, first_err, (double)total / secs, (double)bytes / secs / 1e6,
-           pct(all, total, 0.50), pct(all, total, 0.99), pct(all, total, 0.999));
-    fflush(stdout);
+    res->secs = secs;
+    res->ops = (double)total;
+    res->errors = (double)errors;
+    res->first_err = first_err;
+    res->ops_per_s = (double)total / secs;
+    res->mb_per_s = (double)bytes / secs / 1e6;
+    res->p50_ms = pct(all, total, 0.50);
+    res->p99_ms = pct(all, total, 0.99);
+    res->p999_ms = pct(all, total, 0.999);
     free(all);
+}
+
+/* One measured run: workers' counters reset, the cluster's CPU sampled around it (cpu may be
+ * NULL). */
+static void measure(const struct run *r, struct worker *ws, size_t n,
+                    const struct hs_bench_cpu *cpu, struct result *res)
+{
+    for (size_t i = 0; i < n; i++) {
+        ws[i].n_ops = 0;
+        ws[i].errors = 0;
+        ws[i].bytes = 0;
+        ws[i].first_err_status = 0;
+    }
+    int64_t *before = NULL, *after = NULL;
+    if (cpu) {
+        before = hs_xcalloc(cpu->n_procs, sizeof *before);
+        after = hs_xcalloc(cpu->n_procs, sizeof *after);
+        hs_bench_cpu_sample(cpu, before);
+    }
+    int64_t t0 = hs_clock_mono_ms();
+    run_phase(ws, n, PH_MEASURE, r->cfg->duration_ms);
+    int64_t elapsed_ms = hs_clock_mono_ms() - t0;
+    if (cpu)
+        hs_bench_cpu_sample(cpu, after);
+    *res = (struct result){0};
+    report(ws, n, elapsed_ms, res);
+    if (cpu) {
+        double ns[HS_BENCH_CPU_ROLES], total = 0, ops = res->ops > 0 ? res->ops : 1;
+        hs_bench_cpu_diff(cpu, before, after, ns);
+        for (int i = 0; i < HS_BENCH_CPU_ROLES; i++) {
+            res->cpu_ms_per_op[i] = ns[i] / 1e6 / ops;
+            total += res->cpu_ms_per_op[i];
+        }
+        res->cpu_ms_per_op[HS_BENCH_CPU_ROLES] = total;
+        res->have_cpu = true;
+    }
+    free(before);
+    free(after);
 }
 
 static int bench(const struct bench_config *cfg)
 {
     struct run r = {.cfg = cfg, .n_keys = (size_t)cfg->keys};
-    char *base = hs_xstrdup(hs_cli_url(cfg->url));
+    struct hs_bench_cpu cpu = {0};
+    if (cfg->cluster_dir && hs_bench_cpu_load(cfg->cluster_dir, &cpu) != HS_OK) {
+        fprintf(stderr, "hybridstore bench: cannot read '%s/cluster.json'\n", cfg->cluster_dir);
+        return 2;
+    }
+    char *base =
+        hs_xstrdup(cfg->cluster_dir && !(cfg->url && *cfg->url) ? cpu.url : hs_cli_url(cfg->url));
     for (size_t l = strlen(base); l > 0 && base[l - 1] == '/'; l--)
         base[l - 1] = '\0';
     r.base = base;
@@ -397,7 +527,7 @@ static int bench(const struct bench_config *cfg)
         make_doc(&ws[i], (size_t)cfg->size + (hybrid ? 64 : 0), i);
     }
     int rc = 0;
-    if (cfg->mode != M_WRITE) {
+    if (cfg->mode != M_WRITE || cfg->prefill) {
         run_phase(ws, n, PH_POPULATE, 0);
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (ws[i].first_err_status) {
@@ -408,9 +538,17 @@ static int bench(const struct bench_config *cfg)
         }
     }
     if (rc == 0) {
-        int64_t t0 = hs_clock_mono_ms();
-        run_phase(ws, n, PH_MEASURE, cfg->duration_ms);
-        report(&r, ws, n, hs_clock_mono_ms() - t0);
+        size_t reps = (size_t)cfg->repeat;
+        struct result *rs = hs_xcalloc(reps, sizeof *rs);
+        for (size_t i = 0; i < reps; i++) {
+            char rep[24];
+            snprintf(rep, sizeof rep, "%zu", i + 1);
+            measure(&r, ws, n, cfg->cluster_dir ? &cpu : NULL, &rs[i]);
+            print_result(&r, &rs[i], rep);
+        }
+        if (reps > 1)
+            print_median(&r, rs, reps);
+        free(rs);
         run_phase(ws, n, PH_CLEANUP, 0);
     }
     for (size_t i = 0; i < n; i++) {
@@ -420,6 +558,7 @@ static int bench(const struct bench_config *cfg)
     }
     free(ws);
     free(base);
+    hs_bench_cpu_release(&cpu);
     return rc;
 }
 

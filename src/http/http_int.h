@@ -48,7 +48,8 @@ struct hs_http_req {
     bool streamed;             /* the response is a callback: streamed_out counts */
 };
 
-/* 16 lower-case hex digits from getrandom into buf (>= 17 bytes). */
+/* 16 lower-case hex digits into buf (>= 17 bytes): unique enough to tell requests apart in
+ * logs, not secret (a per-thread generator seeded from getrandom). */
 void hs_http_mint_request_id(char *buf, size_t buflen);
 
 #endif

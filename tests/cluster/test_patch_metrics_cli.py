@@ -440,3 +440,31 @@ def test_bench_mode_prints_one_json_line(cluster, gw, args):
     res = json.loads(lines[0])
     assert res["ops"] > 0 and res["errors"] == 0, res
     assert res["mode"] == args[1] and res["p50_ms"] > 0 and res["ops_per_s"] > 0
+
+
+def test_bench_cluster_dir_reports_cpu_per_role_and_medians(cluster):
+    # --cluster-dir: the URL (nginx) and every role's pids come from cluster.json; --repeat 3
+    # prints one line per run, then one of medians
+    r = subprocess.run([HS_BIN, "bench", "--cluster-dir", cluster.dir, "--size", "1KiB",
+                        "--concurrency", "2", "--duration", "700ms", "--keys", "8", "--prefill",
+                        "--repeat", "3", "--mode", "write", "--strategy", "replication"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert [x["rep"] for x in lines] == ["1", "2", "3", "median"]
+    for x in lines:
+        cpu = x["cpu_ms_per_op"]
+        assert set(cpu) == {"etcd", "node", "gateway", "healer", "nginx", "total"}
+        assert x["ops"] > 0 and x["errors"] == 0, x
+    runs = lines[:3]
+    for x in runs:
+        cpu = x["cpu_ms_per_op"]
+        assert cpu["node"] > 0 and cpu["gateway"] > 0 and cpu["etcd"] > 0, x
+        assert abs(cpu["total"] - sum(v for k, v in cpu.items() if k != "total")) < 0.01
+    med = lines[3]
+    assert med["ops_per_s"] == sorted(x["ops_per_s"] for x in runs)[1]
+    assert med["cpu_ms_per_op"]["node"] == sorted(x["cpu_ms_per_op"]["node"] for x in runs)[1]
+    # a directory without cluster.json is a usage error, not a crash
+    r = subprocess.run([HS_BIN, "bench", "--cluster-dir", "/nonexistent-dir", "--duration",
+                        "200ms"], capture_output=True, timeout=60)
+    assert r.returncode == 2 and b"cluster.json" in r.stderr

@@ -325,6 +325,83 @@ static void abort_removes_the_temp_file(void **state)
     assert_int_equal(hs_blob_stat(f->s, "cccc", NULL, NULL), HS_ENOENT);
 }
 
+static void small_blob_touches_the_disk_only_at_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_blob_writer *w;
+    /* declared length within the small limit: collected in memory, no temp file yet */
+    assert_int_equal(hs_blob_write_begin(f->s, "5a11.0", 5, &w), HS_OK);
+    assert_int_equal(hs_blob_write_append(w, "hel", 3), HS_OK);
+    assert_int_equal(hs_blob_write_append(w, "lo", 2), HS_OK);
+    assert_int_equal(count_temp_files(f), 0);
+    assert_int_equal(hs_blob_write_append(w, "!", 1), HS_ETOOBIG); /* past the declared 5 */
+    hs_blob_write_abort(w);
+    assert_int_equal(count_temp_files(f), 0);
+    assert_int_equal(hs_blob_stat(f->s, "5a11.0", NULL, NULL), HS_ENOENT);
+    /* the largest small blob and the smallest streamed one round-trip alike */
+    size_t sizes[] = {64 << 10, (64 << 10) + 1};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *data = malloc(sizes[i]);
+        fill_pattern(data, sizes[i], (uint32_t)i);
+        char id[16];
+        snprintf(id, sizeof id, "5a11.%zu", i + 1);
+        assert_int_equal(put_blob(f->s, id, data, sizes[i]), HS_OK);
+        uint8_t *back = NULL;
+        int64_t len = 0;
+        assert_int_equal(get_blob(f->s, id, &back, &len), HS_OK);
+        assert_int_equal(len, (int64_t)sizes[i]);
+        assert_memory_equal(back, data, sizes[i]);
+        free(back);
+        free(data);
+    }
+    assert_int_equal(count_temp_files(f), 0);
+    assert_int_equal(stats(f).blobs, 2);
+}
+
+struct committer {
+    struct hs_blob_store *s;
+    int index;
+    int failures;
+};
+
+static void *commit_many(void *arg)
+{
+    struct committer *c = arg;
+    for (int i = 0; i < 20; i++) {
+        char id[32], data[64];
+        /* two fan-out directories, both missing at first: the renames make them */
+        snprintf(id, sizeof id, "%s.%d.%d", i % 2 ? "c0ffee" : "beef00", c->index, i);
+        int n = snprintf(data, sizeof data, "blob %d of writer %d", i, c->index);
+        c->failures += put_blob(c->s, id, data, (size_t)n) != HS_OK;
+    }
+    return NULL;
+}
+
+static void concurrent_commits_share_directory_fsyncs_and_all_land(void **state)
+{
+    struct fixture *f = *state; /* fsync on: every commit waits for its directory's fsync */
+    enum { N = 12 };
+    struct committer c[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = (struct committer){.s = f->s, .index = i};
+        assert_int_equal(pthread_create(&t[i], NULL, commit_many, &c[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].failures, 0);
+    }
+    assert_int_equal(stats(f).blobs, N * 20);
+    assert_int_equal(count_files(f, "objects/be/ef"), N * 10);
+    assert_int_equal(count_files(f, "objects/c0/ff"), N * 10);
+    assert_int_equal(count_temp_files(f), 0);
+    uint8_t *back = NULL;
+    int64_t len = 0;
+    assert_int_equal(get_blob(f->s, "c0ffee.7.19", &back, &len), HS_OK);
+    assert_memory_equal(back, "blob 19 of writer 7", (size_t)len);
+    free(back);
+}
+
 static void rewrite_with_same_content_is_ok_and_different_content_is_eexist(void **state)
 {
     struct fixture *f = *state;
@@ -445,6 +522,38 @@ static void flipped_header_byte_is_corrupt_and_quarantined(void **state)
         expect_quarantine(f, id, true);
     }
     assert_int_equal(count_files(f, "quarantine"), 7);
+}
+
+static void read_small_returns_verified_payload_or_etoobig_and_quarantines_damage(void **state)
+{
+    struct fixture *f = *state;
+    put_thousand(f, "5e11.0");
+    uint8_t *data = NULL;
+    int64_t len = -1;
+    uint32_t crc = 0;
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 1000, &data, &len, &crc), HS_OK);
+    assert_int_equal(len, 1000);
+    assert_int_equal(crc, hs_crc32c(0, data, 1000));
+    free(data);
+    data = NULL;
+    /* one byte over the limit: nothing read, the caller streams it instead */
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 999, &data, &len, NULL), HS_ETOOBIG);
+    assert_null(data);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.1", 1000, &data, &len, NULL), HS_ENOENT);
+    assert_int_equal(hs_blob_read_small(f->s, "../x", 1000, &data, &len, NULL), HS_EINVAL);
+    /* empty blob */
+    assert_int_equal(put_blob(f->s, "5e11.2", "", 0), HS_OK);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.2", 1000, &data, &len, NULL), HS_OK);
+    assert_int_equal(len, 0);
+    free(data);
+    data = NULL;
+    /* a flipped payload byte is caught by the CRC and the blob moved to quarantine */
+    flip_byte(f, "5e11.0", 44 + 6 + 500);
+    assert_int_equal(hs_blob_read_small(f->s, "5e11.0", 1000, &data, &len, NULL), HS_ECORRUPT);
+    assert_null(data);
+    assert_int_equal(hs_blob_stat(f->s, "5e11.0", NULL, NULL), HS_ENOENT);
+    assert_int_equal(count_files(f, "quarantine"), 1);
+    assert_int_equal(stats(f).quarantined, 1);
 }
 
 static void truncated_file_is_corrupt_and_quarantined(void **state)
@@ -855,6 +964,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             temp_files_of_concurrent_writes_spread_over_the_slot_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(abort_removes_the_temp_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_blob_touches_the_disk_only_at_commit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(concurrent_commits_share_directory_fsyncs_and_all_land,
+                                        setup_fsync, teardown),
         cmocka_unit_test_setup_teardown(
             rewrite_with_same_content_is_ok_and_different_content_is_eexist, setup_fsync, teardown),
         cmocka_unit_test_setup_teardown(invalid_ids_are_rejected_before_any_path_is_built, setup,
@@ -864,6 +977,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(flipped_header_byte_is_corrupt_and_quarantined, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_file_is_corrupt_and_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            read_small_returns_verified_payload_or_etoobig_and_quarantines_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(repeated_quarantine_of_one_id_keeps_both_copies, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

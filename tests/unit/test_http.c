@@ -420,9 +420,19 @@ static void unknown_route_answers_404_with_json_error_and_request_id(void **stat
     assert_string_equal(json_string_value(json_object_get(j, "error")), "ENOENT");
     assert_non_null(json_string_value(json_object_get(j, "message")));
     assert_int_equal(strlen(rr.request_id), 16);
+    assert_int_equal(strspn(rr.request_id, "0123456789abcdef"), 16);
     assert_string_equal(json_string_value(json_object_get(j, "request_id")), rr.request_id);
     json_decref(j);
     hs_buf_release(&rr.body);
+    /* minted ids differ from request to request */
+    char first[80];
+    snprintf(first, sizeof first, "%s", rr.request_id);
+    for (int i = 0; i < 3; i++) {
+        raw("GET", url, "Authorization: Bearer " SECRET, NULL, 0, &rr);
+        assert_int_equal(strspn(rr.request_id, "0123456789abcdef"), 16);
+        assert_string_not_equal(rr.request_id, first);
+        hs_buf_release(&rr.body);
+    }
 }
 
 static void client_request_id_is_echoed_and_errors_keep_their_status(void **state)
