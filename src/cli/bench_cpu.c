@@ -64,15 +64,24 @@ static bool read_stat(pid_t pid, pid_t *ppid_out, int64_t *ticks_out)
     const char *p = strrchr(buf, ')');
     if (!p)
         return false;
-    /* fields from 3 on: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+    /* fields from 3 on: state, then ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
      * cmajflt utime stime */
-    char state;
-    long ppid;
-    unsigned long long skip, utime, stime;
-    if (sscanf(p + 1, " %c %ld %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &state,
-               &ppid, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &utime,
-               &stime) != 13)
+    const char *q = p + 1;
+    while (*q == ' ')
+        q++;
+    if (!*q)
         return false;
+    q++; /* the state letter */
+    long long v[12];
+    for (size_t i = 0; i < 12; i++) {
+        char *end;
+        v[i] = strtoll(q, &end, 10);
+        if (end == q)
+            return false;
+        q = end;
+    }
+    long ppid = (long)v[0];
+    long long utime = v[10], stime = v[11];
     if (ppid_out)
         *ppid_out = (pid_t)ppid;
     if (ticks_out)
@@ -99,6 +108,7 @@ static void add_children(struct hs_bench_cpu *c, pid_t parent, int role)
     if (!d)
         return;
     struct dirent *e;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): one DIR stream, one thread */
     while ((e = readdir(d)) != NULL) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
