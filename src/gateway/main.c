@@ -26,9 +26,6 @@
 
 #define DRAIN_MAX_MS 10000              /* longest wait for in-flight requests on SIGTERM */
 #define BUDGET_SLACK ((int64_t)1 << 20) /* body-buffer-budget over doc-max-size, at least */
-/* libmicrohttpd's pool per connection (read buffer: half of it). It zeroes the whole pool after
- * every request: 256 KiB (the server's default) was 7% of a gateway's CPU on 1 KiB reads. */
-#define GW_CONN_MEMORY ((size_t)64 * 1024)
 
 struct hs_gateway_config {
     struct hs_daemon_opts daemon; /* listen, etcd, secret, secret-file, log-level */
@@ -196,7 +193,6 @@ static enum hs_err gateway_open(const struct hs_gateway_config *cfg, struct runt
         .port = port,
         .threads = (unsigned)cfg->threads,
         .connection_limit = 4096,
-        .connection_memory_bytes = GW_CONN_MEMORY,
         .routes = hs_gw_routes,
         .n_routes = hs_gw_n_routes,
         .guard = hs_gw_guard,
