@@ -259,7 +259,7 @@ static bool query_param(const char *query, const char *name, char *dst, size_t c
     return true;
 }
 
-static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
+bool hs_s3_payload_mode_parse(const char *v, enum hs_s3_payload_mode *mode, uint8_t sha256[32])
 {
     static const struct {
         const char *text;
@@ -272,16 +272,23 @@ static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcmp(v, modes[i].text) == 0) {
-            out->payload = modes[i].mode;
+            *mode = modes[i].mode;
             return true;
         }
     }
-    if (hs_s3_hex_decode(v, strlen(v), out->content_sha256, 32)) {
-        out->payload = HS_S3_PAYLOAD_SHA256;
-        out->has_content_sha256 = true;
+    if (hs_s3_hex_decode(v, strlen(v), sha256, 32)) {
+        *mode = HS_S3_PAYLOAD_SHA256;
         return true;
     }
     return false;
+}
+
+static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
+{
+    if (!hs_s3_payload_mode_parse(v, &out->payload, out->content_sha256))
+        return false;
+    out->has_content_sha256 = out->payload == HS_S3_PAYLOAD_SHA256;
+    return true;
 }
 
 bool hs_s3_payload_is_streaming(enum hs_s3_payload_mode m)
