@@ -222,17 +222,9 @@ static size_t fetch_stats(struct hs_etcd *e, const char *secret, struct hs_field
             enum hs_err err =
                 hs_http_client_request(c, "GET", u.v[i], "/v1/admin/field-stats", &reply, &status);
             if (err == HS_OK && status == 200) {
-                struct hs_field_stats one;
-                bool first = answered == 0;
-                if (first || hs_field_stats_init(&one, NULL) == HS_OK) {
-                    err = hs_field_stats_decode(reply.data, reply.len, first ? merged : &one, NULL,
-                                                NULL, 0);
-                    if (err == HS_OK && !first)
-                        hs_field_stats_merge(merged, &one);
-                    if (!first)
-                        hs_field_stats_release(&one);
-                    answered += err == HS_OK;
-                }
+                err = hs_field_stats_decode_merge(reply.data, reply.len, merged, answered == 0,
+                                                  NULL, 0);
+                answered += err == HS_OK;
             } else {
                 fprintf(stderr,
                         "hybridstore layout show: gateway %s: no statistics (%s, HTTP %ld)\n",

@@ -144,19 +144,9 @@ static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
                                                  "/v1/admin/field-stats", &reply, &status);
         if (err == HS_OK && status != 200)
             err = HS_EPROTO;
-        if (err == HS_OK) {
-            struct hs_field_stats one;
-            bool first = answered == 0;
-            if (!first && hs_field_stats_init(&one, NULL) != HS_OK)
-                HS_BUG("default sketch limits refused");
-            /* the first snapshot sets the merged sketch's limits */
-            err = hs_field_stats_decode(reply.data, reply.len, first ? merged : &one, NULL, why,
-                                        sizeof why);
-            if (err == HS_OK && !first)
-                hs_field_stats_merge(merged, &one);
-            if (!first)
-                hs_field_stats_release(&one);
-        }
+        if (err == HS_OK)
+            err = hs_field_stats_decode_merge(reply.data, reply.len, merged, answered == 0, why,
+                                              sizeof why);
         hs_buf_release(&reply);
         if (err != HS_OK) {
             skipped++;
