@@ -17,6 +17,7 @@
 #include "hs/blob.h"
 #include "hs/clock.h"
 #include "hs/config.h"
+#include "hs/csv.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -327,18 +328,10 @@ static enum hs_err load_nodes(const char *cmd, struct hs_etcd *e, const char *en
 /* "a,b,,c" -> a, b, c (blank entries skipped, spaces around ids trimmed). */
 static void parse_node_ids(const char *text, struct node_list *out)
 {
-    const char *p = text;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *end = p + len;
-        while (s < end && (*s == ' ' || *s == '\t'))
-            s++;
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (end > s)
-            node_list_add(out, s, (size_t)(end - s), NULL);
-        p += len + (p[len] == ',');
-    }
+    const char *p = text, *id;
+    size_t len;
+    while (hs_csv_next(&p, &id, &len))
+        node_list_add(out, id, len, NULL);
 }
 
 /* ---- place ---- */
