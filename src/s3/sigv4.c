@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "hs/csv.h"
 #include "hs/mem.h"
 #include "hs/s3_util.h"
 #include "hs/banned.h"
@@ -185,16 +186,9 @@ static bool parse_authorization(struct creds *c, const char *v, const char **why
     *why = "the authorization header is malformed";
     if (strncmp(v, algo, sizeof algo - 1) != 0 || (v[sizeof algo - 1] != ' '))
         return false;
-    const char *p = v + sizeof algo;
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *end = strchr(p, ',');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
+    const char *rest = v + sizeof algo, *p;
+    size_t n;
+    while (hs_csv_next(&rest, &p, &n)) {
         const char *eq = memchr(p, '=', n);
         if (eq == NULL)
             return false;
@@ -217,9 +211,6 @@ static bool parse_authorization(struct creds *c, const char *v, const char **why
         } else {
             return false;
         }
-        p += n;
-        while (*p != '\0' && *p != ',')
-            p++;
     }
     if (!have_cred || !have_sh || !have_sig)
         return false;
