@@ -504,6 +504,8 @@ void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
 struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *a);
 /* Frees a and everything it owns. NULL is fine. */
 void hs_manifest_attrs_free(struct hs_manifest_attrs *a);
+/* Frees what a owns and zeroes it (a itself stays: a struct you provide). NULL is fine. */
+void hs_manifest_attrs_release(struct hs_manifest_attrs *a);
 /* True when a is NULL or holds nothing (then it is not encoded). */
 bool hs_manifest_attrs_empty(const struct hs_manifest_attrs *a);
 /* The five optional header strings of struct hs_manifest_attrs, in encoding order: the HTTP

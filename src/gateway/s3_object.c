@@ -103,17 +103,7 @@ static void metadata_too_large(struct hs_http_req *r)
 
 void hs_s3_attrs_release(struct hs_manifest_attrs *a)
 {
-    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
-        free(*hs_manifest_attrs_str(a, i));
-    for (size_t i = 0; i < a->n_meta; i++) {
-        free(a->meta[i].name);
-        free(a->meta[i].value);
-    }
-    free(a->meta);
-    free(a->checksum_alg);
-    free(a->checksum);
-    free(a->checksum_type);
-    memset(a, 0, sizeof *a);
+    hs_manifest_attrs_release(a);
 }
 
 bool hs_s3_attrs_from_request(struct hs_http_req *r, struct hs_manifest_attrs *a)

@@ -84,7 +84,7 @@ struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *
     return d;
 }
 
-void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
+void hs_manifest_attrs_release(struct hs_manifest_attrs *a)
 {
     if (!a)
         return;
@@ -98,6 +98,12 @@ void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
     free(a->checksum_alg);
     free(a->checksum);
     free(a->checksum_type);
+    memset(a, 0, sizeof *a);
+}
+
+void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
+{
+    hs_manifest_attrs_release(a);
     free(a);
 }
 
