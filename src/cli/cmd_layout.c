@@ -162,33 +162,13 @@ static enum hs_err read_record(struct hs_etcd *e, const char *coll, struct hs_la
 
 /* ---- show ---- */
 
-struct gw_urls {
-    char **v;
-    size_t n, cap;
-};
-
-static bool gateway_each(void *ctx, const struct hs_etcd_kv *kv)
-{
-    struct gw_urls *u = ctx;
-    struct hs_gateway_registration r = {0};
-    if (hs_gateway_registration_decode(kv->value, kv->value_len, &r) == HS_OK && r.url && *r.url) {
-        if (u->n == u->cap) {
-            u->cap = u->cap ? 2 * u->cap : 8;
-            u->v = hs_xrealloc(u->v, u->cap * sizeof *u->v);
-        }
-        u->v[u->n++] = r.url;
-        r.url = NULL;
-    }
-    hs_gateway_registration_release(&r);
-    return true;
-}
-
 /* Merged statistics of every gateway that answers (as the healer merges them). */
 static size_t fetch_stats(struct hs_etcd *e, const char *secret, struct hs_field_stats *merged,
                           size_t *n_gateways)
 {
-    struct gw_urls u = {0};
-    (void)hs_etcd_range_prefix_each(e, HS_META_PREFIX_GATEWAYS, 0, false, gateway_each, &u, NULL);
+    struct hs_gateway_urls u = {0};
+    (void)hs_etcd_range_prefix_each(e, HS_META_PREFIX_GATEWAYS, 0, false, hs_gateway_urls_add_kv,
+                                    &u, NULL);
     struct hs_http_client_opts o = {.secret = secret, .timeout_ms = GW_TIMEOUT_MS};
     struct hs_http_client *c = NULL;
     size_t answered = 0;
