@@ -286,5 +286,12 @@ enum hs_err hs_field_stats_encode(struct hs_field_stats *s, const struct hs_fsta
  * reset (empty) and info untouched. */
 enum hs_err hs_field_stats_decode(const void *data, size_t len, struct hs_field_stats *out,
                                   struct hs_fstat_info *info, char *why, size_t why_len);
+/* Adds a snapshot to *merged (an initialised sketch), as the healer and `layout show` merge the
+ * gateways' statistics: the first snapshot (first = true) is decoded into merged and sets its
+ * limits; later ones are decoded into a scratch sketch and merged. Errors as
+ * hs_field_stats_decode (a failed first snapshot leaves merged reset); merged is untouched by
+ * a failed later one. */
+enum hs_err hs_field_stats_decode_merge(const void *data, size_t len, struct hs_field_stats *merged,
+                                        bool first, char *why, size_t why_len);
 
 #endif

@@ -504,8 +504,22 @@ void hs_meta_blob_locs_subtract(const struct hs_meta_blob_loc *a, size_t n_a,
 struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *a);
 /* Frees a and everything it owns. NULL is fine. */
 void hs_manifest_attrs_free(struct hs_manifest_attrs *a);
+/* Frees what a owns and zeroes it (a itself stays: a struct you provide). NULL is fine. */
+void hs_manifest_attrs_release(struct hs_manifest_attrs *a);
 /* True when a is NULL or holds nothing (then it is not encoded). */
 bool hs_manifest_attrs_empty(const struct hs_manifest_attrs *a);
+/* The five optional header strings of struct hs_manifest_attrs, in encoding order: the HTTP
+ * header, the manifest's JSON member and where the char * lives. One row per member, so adding
+ * a header is a row. hs_manifest_attrs_str gives string i's slot, _str_get its value. */
+#define HS_MANIFEST_ATTR_STRS 5
+struct hs_manifest_attr_str {
+    const char *header;
+    const char *json;
+    size_t off;
+};
+extern const struct hs_manifest_attr_str hs_manifest_attr_strs[HS_MANIFEST_ATTR_STRS];
+char **hs_manifest_attrs_str(struct hs_manifest_attrs *a, size_t i);
+const char *hs_manifest_attrs_str_get(const struct hs_manifest_attrs *a, size_t i);
 /* Adds (name, value) to a's user metadata, keeping it sorted; name is lower-cased. HS_EINVAL
  * for a name or value outside the rules (why set), HS_EEXIST for a name already there (the
  * caller decides: S3 joins repeated headers with ","), HS_ETOOBIG when the names and values

@@ -12,6 +12,7 @@
 #define HS_REGISTRATION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hs/err.h"
@@ -110,5 +111,15 @@ enum hs_err hs_gateway_registration_decode(const void *value, size_t len,
                                            struct hs_gateway_registration *out);
 /* Frees the strings and zeroes r. NULL is fine. */
 void hs_gateway_registration_release(struct hs_gateway_registration *r);
+
+/* The advertised URLs of registered gateways (heap strings; v heap): zero-initialise, then
+ * pass hs_gateway_urls_add_kv as the callback of a range over HS_META_PREFIX_GATEWAYS with the
+ * list as its context. Gateways without a URL, and values that do not decode, are skipped. */
+struct hs_gateway_urls {
+    char **v;
+    size_t n, cap;
+};
+struct hs_etcd_kv;
+bool hs_gateway_urls_add_kv(void *urls, const struct hs_etcd_kv *kv);
 
 #endif

@@ -55,6 +55,10 @@ enum hs_s3_payload_mode {
     HS_S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER, /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
 };
 
+/* Parses an x-amz-content-sha256 value: one of the mode names above, or 64 hex digits (then
+ * *mode = HS_S3_PAYLOAD_SHA256 and the digest goes to sha256). false (outputs untouched except
+ * possibly sha256) for anything else. */
+bool hs_s3_payload_mode_parse(const char *v, enum hs_s3_payload_mode *mode, uint8_t sha256[32]);
 /* True for the three STREAMING-* modes: the body is aws-chunked framed (s3_chunked.h). */
 bool hs_s3_payload_is_streaming(enum hs_s3_payload_mode m);
 

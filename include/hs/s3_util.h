@@ -30,6 +30,8 @@ void hs_s3_time_iso8601(int64_t t_ms, char out[HS_S3_ISO_DATE_LEN + 1]);
 /* Parses "YYYYMMDDTHHMMSSZ" (x-amz-date) into Unix time. */
 bool hs_s3_time_parse_amz(const char *s, int64_t *out);
 
+/* The value 0..15 of one hex digit (either case); -1 when c is not one. */
+int hs_s3_hexval(char c);
 /* Percent-decodes s[0..len) into out (at most len bytes; out may be s itself). '+' stays '+'
  * unless plus_is_space (form-style query strings). A '%' not followed by two hex digits is
  * kept literally. Returns the decoded length. */

@@ -3,6 +3,7 @@
  * 5 GiB object never sits in memory), error bodies captured for the message, a progress bar,
  * exit codes. No knowledge of what the commands mean. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +14,7 @@
 
 #include "cli/client.h"
 #include "hs/clock.h"
+#include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
@@ -354,4 +356,25 @@ char *hs_cli_read_secret(const char *cmd, const char *path)
         return NULL;
     }
     return hs_xstrdup(s);
+}
+
+void hs_cli_say(const char *group, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hybridstore %s %s: ", group, cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+struct hs_etcd *hs_cli_open_etcd(const char *group, const char *cmd, const char *endpoints)
+{
+    struct hs_etcd_opts o = {.endpoints = endpoints};
+    struct hs_etcd *e = NULL;
+    if (!endpoints || hs_etcd_new(&o, &e) != HS_OK) {
+        hs_cli_say(group, cmd, "bad --etcd '%s'", endpoints ? endpoints : "");
+        return NULL;
+    }
+    return e;
 }

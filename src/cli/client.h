@@ -89,4 +89,13 @@ char *hs_cli_read_secret(const char *cmd, const char *path);
  * its collection's layout (record in etcd at `etcd`, default hot set) gives a new write. */
 void hs_cli_layout_stat(const char *key, const char *order_json, const char *etcd);
 
+/* Prints "hybridstore GROUP CMD: message" and a newline to stderr (GROUP: the command group,
+ * "debug" or "layout"; CMD its subcommand). */
+void hs_cli_say(const char *group, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An etcd client of the --etcd endpoints (hs_etcd_free it); NULL, said as "bad --etcd", when
+ * they are missing or malformed. */
+struct hs_etcd;
+struct hs_etcd *hs_cli_open_etcd(const char *group, const char *cmd, const char *endpoints);
+
 #endif

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "cli/bench_cpu.h"
+#include "cli/bench_lat.h"
 #include "cli/client.h"
 #include "commands.h"
 #include "hs/clock.h"
@@ -154,8 +155,7 @@ struct worker {
     uint64_t rng;
     enum { PH_POPULATE, PH_MEASURE, PH_CLEANUP } phase;
     int64_t deadline_ms;
-    int64_t *lat_us; /* heap, n_ops entries */
-    size_t n_ops, cap;
+    struct hs_bench_lat lat;
     int64_t errors;
     int64_t bytes;     /* body bytes moved by successful measured ops */
     size_t resp_bytes; /* of the current request */
@@ -273,11 +273,7 @@ static long do_op(struct worker *w, enum op op, size_t k)
 
 static void record(struct worker *w, int64_t us, int64_t bytes)
 {
-    if (w->n_ops == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 4096;
-        w->lat_us = hs_xrealloc(w->lat_us, w->cap * sizeof *w->lat_us);
-    }
-    w->lat_us[w->n_ops++] = us;
+    hs_bench_lat_add(&w->lat, us);
     w->bytes += bytes;
 }
 
@@ -351,20 +347,6 @@ static void run_phase(struct worker *ws, size_t n, int phase, int64_t ms)
         pthread_join(ws[i].thread, NULL);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(q * (double)n);
-    return (double)sorted[i < n ? i : n - 1] / 1000.0;
-}
-
 /* What one measured run gives (one JSON line). */
 struct result {
     double secs, ops, errors, ops_per_s, mb_per_s, p50_ms, p99_ms, p999_ms;
@@ -433,19 +415,12 @@ static void report(struct worker *ws, size_t n, int64_t elapsed_ms, struct resul
     int64_t errors = 0, bytes = 0;
     long first_err = 0;
     for (size_t i = 0; i < n; i++) {
-        total += ws[i].n_ops;
         errors += ws[i].errors;
         bytes += ws[i].bytes;
         if (!first_err)
             first_err = ws[i].first_err_status;
     }
-    int64_t *all = hs_xmalloc((total ? total : 1) * sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(all + k, ws[i].lat_us, ws[i].n_ops * sizeof *all);
-        k += ws[i].n_ops;
-    }
-    qsort(all, total, sizeof *all, cmp_i64);
+    int64_t *all = hs_bench_lat_sorted(&ws[0].lat, n, sizeof ws[0], &total);
     double secs = (double)elapsed_ms / 1000.0;
     res->secs = secs;
     res->ops = (double)total;
@@ -453,9 +428,9 @@ static void report(struct worker *ws, size_t n, int64_t elapsed_ms, struct resul
     res->first_err = first_err;
     res->ops_per_s = (double)total / secs;
     res->mb_per_s = (double)bytes / secs / 1e6;
-    res->p50_ms = pct(all, total, 0.50);
-    res->p99_ms = pct(all, total, 0.99);
-    res->p999_ms = pct(all, total, 0.999);
+    res->p50_ms = hs_bench_lat_pct_ms(all, total, 0.50);
+    res->p99_ms = hs_bench_lat_pct_ms(all, total, 0.99);
+    res->p999_ms = hs_bench_lat_pct_ms(all, total, 0.999);
     free(all);
 }
 
@@ -465,7 +440,7 @@ static void measure(const struct run *r, struct worker *ws, size_t n,
                     const struct hs_bench_cpu *cpu, struct result *res)
 {
     for (size_t i = 0; i < n; i++) {
-        ws[i].n_ops = 0;
+        ws[i].lat.n = 0;
         ws[i].errors = 0;
         ws[i].bytes = 0;
         ws[i].first_err_status = 0;
@@ -553,7 +528,7 @@ static int bench(const struct bench_config *cfg)
     }
     for (size_t i = 0; i < n; i++) {
         curl_easy_cleanup(ws[i].curl);
-        free(ws[i].lat_us);
+        hs_bench_lat_release(&ws[i].lat);
         free(ws[i].doc);
     }
     free(ws);

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "cli/bench_lat.h"
 #include "commands.h"
 #include "hs/clock.h"
 #include "hs/config.h"
@@ -86,20 +87,10 @@ struct worker {
     size_t size;
     bool get_phase;
     int64_t deadline_ms;
-    int64_t *lat_us; /* heap, n_ops entries */
-    size_t n_ops, cap;
+    struct hs_bench_lat lat;
     int64_t errors;
     int64_t written; /* blobs this worker wrote (ids <prefix>.<index>.<0..written-1>) */
 };
-
-static void record(struct worker *w, int64_t us)
-{
-    if (w->n_ops == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 1024;
-        w->lat_us = hs_xrealloc(w->lat_us, w->cap * sizeof *w->lat_us);
-    }
-    w->lat_us[w->n_ops++] = us;
-}
 
 static void *worker_main(void *p)
 {
@@ -127,7 +118,7 @@ static void *worker_main(void *p)
                 HS_LOG_WARN("bench_request_failed", "id=%s err=%s", id, hs_err_name(err));
             continue;
         }
-        record(w, us);
+        hs_bench_lat_add(&w->lat, us);
         if (!w->get_phase)
             w->written = seq + 1;
     }
@@ -136,31 +127,17 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *op, size_t size, struct worker *ws, size_t n, int64_t elapsed_ms)
 {
     size_t total = 0;
     int64_t errors = 0;
     for (size_t i = 0; i < n; i++) {
-        total += ws[i].n_ops;
         errors += ws[i].errors;
     }
-    int64_t *all = hs_xmalloc((total ? total : 1) * sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(all + k, ws[i].lat_us, ws[i].n_ops * sizeof *all);
-        k += ws[i].n_ops;
-    }
-    qsort(all, total, sizeof *all, cmp_i64);
+    int64_t *all = hs_bench_lat_sorted(&ws[0].lat, n, sizeof ws[0], &total);
     double secs = (double)elapsed_ms / 1000.0;
-    size_t i50 = total / 2, i99 = total ? HS_MIN(total - 1, total * 99 / 100) : 0;
-    double p50 = total ? (double)all[i50] / 1000.0 : 0;
-    double p99 = total ? (double)all[i99] / 1000.0 : 0;
+    double p50 = hs_bench_lat_pct_ms(all, total, 0.50);
+    double p99 = hs_bench_lat_pct_ms(all, total, 0.99);
     printf("{\"op\":\"%s\",\"size\":%zu,\"concurrency\":%zu,\"ops\":%zu,\"errors\":%" PRId64
            ",\"seconds\":%.2f,\"ops_per_s\":%.1f,\"mb_per_s\":%.2f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f}\n",
@@ -175,7 +152,7 @@ static void run_phase(struct worker *ws, size_t n, bool get_phase, int64_t ms)
     int64_t t0 = hs_clock_mono_ms();
     for (size_t i = 0; i < n; i++) {
         ws[i].get_phase = get_phase;
-        ws[i].n_ops = 0;
+        ws[i].lat.n = 0;
         ws[i].errors = 0;
         ws[i].deadline_ms = t0 + ms;
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
@@ -225,7 +202,7 @@ static void bench_size(const struct bench_config *cfg, const char *secret, size_
     run_phase(ws, n, true, cfg->seconds);
     cleanup(ws, n, secret, cfg->url);
     for (size_t i = 0; i < n; i++)
-        free(ws[i].lat_us);
+        hs_bench_lat_release(&ws[i].lat);
     free(ws);
     free(payload);
 }

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "cli/bench_lat.h"
 #include "commands.h"
 #include "hs/buf.h"
 #include "hs/clock.h"
@@ -164,8 +165,7 @@ struct worker {
     uint64_t rng, seq;
     bool timed;
     int64_t deadline_ms;
-    int64_t *lat_us;
-    size_t n_ops, cap;
+    struct hs_bench_lat lat;
     int64_t errors;
     long first_err;
 };
@@ -306,33 +306,15 @@ static void *worker_main(void *p)
                 w->first_err = st ? st : -1;
             continue;
         }
-        if (w->n_ops == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 4096;
-            w->lat_us = hs_xrealloc(w->lat_us, w->cap * sizeof *w->lat_us);
-        }
-        w->lat_us[w->n_ops++] = us;
+        hs_bench_lat_add(&w->lat, us);
     }
     return NULL;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static double pct(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(q * (double)n);
-    return (double)sorted[i < n ? i : n - 1] / 1000.0;
 }
 
 /* Runs r with ws (timed for duration, or untimed over every key); fills res when timed.
@@ -345,7 +327,7 @@ static long run_once(struct run *r, struct worker *ws, bool timed, struct result
         ws[i].run = r;
         ws[i].timed = timed;
         ws[i].deadline_ms = t0 + r->cfg->duration_ms;
-        ws[i].n_ops = 0;
+        ws[i].lat.n = 0;
         ws[i].errors = 0;
         ws[i].first_err = 0;
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
@@ -358,23 +340,16 @@ static long run_once(struct run *r, struct worker *ws, bool timed, struct result
     size_t total = 0;
     int64_t errors = 0;
     for (size_t i = 0; i < n; i++) {
-        total += ws[i].n_ops;
         errors += ws[i].errors;
         if (!first_err)
             first_err = ws[i].first_err;
     }
     if (!timed)
         return first_err;
-    int64_t *all = hs_xmalloc((total ? total : 1) * sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(all + k, ws[i].lat_us, ws[i].n_ops * sizeof *all);
-        k += ws[i].n_ops;
-    }
-    qsort(all, total, sizeof *all, cmp_i64);
+    int64_t *all = hs_bench_lat_sorted(&ws[0].lat, n, sizeof ws[0], &total);
     res->ops_per_s = (double)total / secs;
-    res->p50_ms = pct(all, total, 0.50);
-    res->p99_ms = pct(all, total, 0.99);
+    res->p50_ms = hs_bench_lat_pct_ms(all, total, 0.50);
+    res->p99_ms = hs_bench_lat_pct_ms(all, total, 0.99);
     res->errors = errors;
     free(all);
     printf("{\"api\":\"%s\",\"op\":\"%s\",\"size\":%zu,\"strategy\":\"%s\",\"concurrency\":%zu,"
@@ -605,7 +580,7 @@ static int bench_s3(const struct bench_s3_config *cfg)
         fprintf(stderr, "hybridstore bench s3: bucket %s left behind\n", t.bucket);
     for (size_t i = 0; i < n; i++) {
         curl_easy_cleanup(ws[i].curl);
-        free(ws[i].lat_us);
+        hs_bench_lat_release(&ws[i].lat);
         free(ws[i].body);
     }
     free(ws);

@@ -12,10 +12,12 @@
 
 #include <jansson.h>
 
+#include "cli/client.h"
 #include "commands.h"
 #include "hs/blob.h"
 #include "hs/clock.h"
 #include "hs/config.h"
+#include "hs/csv.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -136,17 +138,6 @@ static void debug_usage(FILE *out)
             "port 8000 + 100).\n" DEBUG_EXIT_HELP "\n");
 }
 
-static void say(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "hybridstore debug %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 /* hs_strerror's texts speak of the object store ("not enough nodes or shards"); here the only
  * thing that can be unavailable is etcd itself. */
 static const char *etcd_err_text(enum hs_err err)
@@ -221,13 +212,14 @@ static int debug_shard(int argc, char **argv)
     if (oc != HS_CONFIG_RUN)
         return oc == HS_CONFIG_EXIT_OK ? DEBUG_EXIT_OK : DEBUG_EXIT_USAGE;
     if (n_pos != 1) {
-        say("shard", "expected one FILE (hybridstore debug shard --help)");
+        hs_cli_say("debug", "shard", "expected one FILE (hybridstore debug shard --help)");
         return DEBUG_EXIT_USAGE;
     }
     struct hs_blob_inspection in;
     enum hs_err err = hs_blob_inspect_file(pos[0], &in);
     if (err != HS_OK) {
-        say("shard", "cannot read '%s': %s (%s)", pos[0], hs_strerror(err), hs_err_name(err));
+        hs_cli_say("debug", "shard", "cannot read '%s': %s (%s)", pos[0], hs_strerror(err),
+                   hs_err_name(err));
         return DEBUG_EXIT_USAGE;
     }
     const struct hs_blob_header *h = &in.header;
@@ -324,8 +316,8 @@ static enum hs_err load_nodes(const char *cmd, struct hs_etcd *e, const char *en
     enum hs_err err =
         hs_etcd_range_prefix_each(e, HS_META_PREFIX_NODES, 0, false, collect_node, &l, NULL);
     if (err != HS_OK) {
-        say(cmd, "cannot list %s from etcd %s: %s (%s)", HS_META_PREFIX_NODES, endpoints,
-            etcd_err_text(err), hs_err_name(err));
+        hs_cli_say("debug", cmd, "cannot list %s from etcd %s: %s (%s)", HS_META_PREFIX_NODES,
+                   endpoints, etcd_err_text(err), hs_err_name(err));
         node_list_release(&l);
         return err;
     }
@@ -336,29 +328,10 @@ static enum hs_err load_nodes(const char *cmd, struct hs_etcd *e, const char *en
 /* "a,b,,c" -> a, b, c (blank entries skipped, spaces around ids trimmed). */
 static void parse_node_ids(const char *text, struct node_list *out)
 {
-    const char *p = text;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *end = p + len;
-        while (s < end && (*s == ' ' || *s == '\t'))
-            s++;
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (end > s)
-            node_list_add(out, s, (size_t)(end - s), NULL);
-        p += len + (p[len] == ',');
-    }
-}
-
-static struct hs_etcd *open_etcd(const char *cmd, const char *endpoints)
-{
-    struct hs_etcd_opts o = {.endpoints = endpoints};
-    struct hs_etcd *e = NULL;
-    if (!endpoints || hs_etcd_new(&o, &e) != HS_OK) {
-        say(cmd, "bad --etcd '%s'", endpoints ? endpoints : "");
-        return NULL;
-    }
-    return e;
+    const char *p = text, *id;
+    size_t len;
+    while (hs_csv_next(&p, &id, &len))
+        node_list_add(out, id, len, NULL);
 }
 
 /* ---- place ---- */
@@ -372,10 +345,11 @@ static int print_placement(const char *key, const struct node_list *l, size_t wa
              : hs_place_rank(key, strlen(key), (const char *const *)l->ids, l->n, order);
     int rc = DEBUG_EXIT_OK;
     if (err == HS_EUNAVAIL) {
-        say("place", "--n %zu but only %zu node(s)", want, l->n);
+        hs_cli_say("debug", "place", "--n %zu but only %zu node(s)", want, l->n);
         rc = DEBUG_EXIT_BAD;
     } else if (err != HS_OK) {
-        say("place", "cannot place over these nodes (an id repeats?): %s", hs_strerror(err));
+        hs_cli_say("debug", "place", "cannot place over these nodes (an id repeats?): %s",
+                   hs_strerror(err));
         rc = DEBUG_EXIT_USAGE;
     } else {
         printf("key: %s   placement v%d, %zu node(s)\n", key, HS_PLACE_VERSION, l->n);
@@ -404,25 +378,26 @@ static int debug_place(int argc, char **argv)
         goto out;
     }
     if (n_pos != 1 || !hs_meta_object_key_valid(pos[0], strlen(pos[0]))) {
-        say("place", n_pos != 1 ? "expected one KEY (hybridstore debug place --help)"
-                                : "not a valid object key");
+        hs_cli_say("debug", "place",
+                   n_pos != 1 ? "expected one KEY (hybridstore debug place --help)"
+                              : "not a valid object key");
         goto out;
     }
     if (cfg.nodes) {
         parse_node_ids(cfg.nodes, &nodes);
         if (nodes.n == 0) {
-            say("place", "--nodes lists no node id");
+            hs_cli_say("debug", "place", "--nodes lists no node id");
             goto out;
         }
     } else {
-        if (!(e = open_etcd("place", cfg.etcd)))
+        if (!(e = hs_cli_open_etcd("debug", "place", cfg.etcd)))
             goto out;
         rc = DEBUG_EXIT_BAD;
         if (load_nodes("place", e, cfg.etcd, &nodes) != HS_OK)
             goto out;
         if (nodes.n == 0) {
-            say("place", "no live node registered under %s in etcd %s", HS_META_PREFIX_NODES,
-                cfg.etcd);
+            hs_cli_say("debug", "place", "no live node registered under %s in etcd %s",
+                       HS_META_PREFIX_NODES, cfg.etcd);
             goto out;
         }
     }
@@ -495,8 +470,8 @@ static int print_repair_mark(struct hs_etcd *e, const char *key, const char *end
     if (err == HS_OK)
         err = hs_etcd_get(e, rkey, &kvs);
     if (err != HS_OK) {
-        say("manifest", "cannot read repair/%s from etcd %s: %s (%s)", key, endpoints,
-            etcd_err_text(err), hs_err_name(err));
+        hs_cli_say("debug", "manifest", "cannot read repair/%s from etcd %s: %s (%s)", key,
+                   endpoints, etcd_err_text(err), hs_err_name(err));
         free(rkey);
         return DEBUG_EXIT_BAD;
     }
@@ -522,12 +497,12 @@ static int show_manifest(struct hs_etcd *e, const char *key, const struct debug_
     if (err == HS_OK)
         err = hs_etcd_get(e, mkey, &kvs);
     if (err != HS_OK) {
-        say("manifest", "cannot read meta/%s from etcd %s: %s (%s)", key, cfg->etcd,
-            etcd_err_text(err), hs_err_name(err));
+        hs_cli_say("debug", "manifest", "cannot read meta/%s from etcd %s: %s (%s)", key, cfg->etcd,
+                   etcd_err_text(err), hs_err_name(err));
         goto out;
     }
     if (kvs.n == 0) {
-        say("manifest", "no manifest for '%s' (%s is absent)", key, mkey);
+        hs_cli_say("debug", "manifest", "no manifest for '%s' (%s is absent)", key, mkey);
         rc = DEBUG_EXIT_ABSENT;
         goto out;
     }
@@ -543,7 +518,8 @@ static int show_manifest(struct hs_etcd *e, const char *key, const struct debug_
     if (cfg->raw) {
         printf("%.*s\n", (int)kv->value_len, (const char *)kv->value);
         if (err != HS_OK)
-            say("manifest", "the manifest does not decode: %s (%s)", why, hs_err_name(err));
+            hs_cli_say("debug", "manifest", "the manifest does not decode: %s (%s)", why,
+                       hs_err_name(err));
         rc = err == HS_OK ? DEBUG_EXIT_OK : DEBUG_EXIT_BAD;
         goto out;
     }
@@ -577,11 +553,12 @@ static int debug_manifest(int argc, char **argv)
         goto out;
     }
     if (n_pos != 1 || !hs_meta_object_key_valid(pos[0], strlen(pos[0]))) {
-        say("manifest", n_pos != 1 ? "expected one KEY (hybridstore debug manifest --help)"
-                                   : "not a valid object key");
+        hs_cli_say("debug", "manifest",
+                   n_pos != 1 ? "expected one KEY (hybridstore debug manifest --help)"
+                              : "not a valid object key");
         goto out;
     }
-    if ((e = open_etcd("manifest", cfg.etcd)))
+    if ((e = hs_cli_open_etcd("debug", "manifest", cfg.etcd)))
         rc = show_manifest(e, pos[0], &cfg);
 out:
     hs_etcd_free(e);
@@ -652,15 +629,15 @@ static int debug_txn(int argc, char **argv)
         rc = oc == HS_CONFIG_EXIT_OK ? DEBUG_EXIT_OK : DEBUG_EXIT_USAGE;
         goto out;
     }
-    if (!(e = open_etcd("txn", cfg.etcd)))
+    if (!(e = hs_cli_open_etcd("debug", "txn", cfg.etcd)))
         goto out;
     struct txn_walk w = {.blobs = cfg.blobs, .now_ms = hs_clock_wall_ms()};
     int64_t rev = 0;
     enum hs_err err =
         hs_etcd_range_prefix_each(e, HS_META_PREFIX_TXN, 0, false, print_txn, &w, &rev);
     if (err != HS_OK) {
-        say("txn", "cannot list %s from etcd %s: %s (%s)", HS_META_PREFIX_TXN, cfg.etcd,
-            etcd_err_text(err), hs_err_name(err));
+        hs_cli_say("debug", "txn", "cannot list %s from etcd %s: %s (%s)", HS_META_PREFIX_TXN,
+                   cfg.etcd, etcd_err_text(err), hs_err_name(err));
         rc = DEBUG_EXIT_BAD;
         goto out;
     }

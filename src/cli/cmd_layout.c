@@ -96,28 +96,6 @@ static const struct hs_config_spec pin_spec = {
     .usage_args = "COLLECTION",
 };
 
-static void say(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "hybridstore layout %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static struct hs_etcd *open_etcd(const char *cmd, const char *endpoints)
-{
-    struct hs_etcd_opts o = {.endpoints = endpoints};
-    struct hs_etcd *e = NULL;
-    if (!endpoints || hs_etcd_new(&o, &e) != HS_OK) {
-        say(cmd, "bad --etcd '%s'", endpoints ? endpoints : "");
-        return NULL;
-    }
-    return e;
-}
-
 /* "57 KB", "1.4 MB" (decimal units, as the text people read). */
 static const char *human(double bytes, char *buf, size_t cap)
 {
@@ -184,33 +162,13 @@ static enum hs_err read_record(struct hs_etcd *e, const char *coll, struct hs_la
 
 /* ---- show ---- */
 
-struct gw_urls {
-    char **v;
-    size_t n, cap;
-};
-
-static bool gateway_each(void *ctx, const struct hs_etcd_kv *kv)
-{
-    struct gw_urls *u = ctx;
-    struct hs_gateway_registration r = {0};
-    if (hs_gateway_registration_decode(kv->value, kv->value_len, &r) == HS_OK && r.url && *r.url) {
-        if (u->n == u->cap) {
-            u->cap = u->cap ? 2 * u->cap : 8;
-            u->v = hs_xrealloc(u->v, u->cap * sizeof *u->v);
-        }
-        u->v[u->n++] = r.url;
-        r.url = NULL;
-    }
-    hs_gateway_registration_release(&r);
-    return true;
-}
-
 /* Merged statistics of every gateway that answers (as the healer merges them). */
 static size_t fetch_stats(struct hs_etcd *e, const char *secret, struct hs_field_stats *merged,
                           size_t *n_gateways)
 {
-    struct gw_urls u = {0};
-    (void)hs_etcd_range_prefix_each(e, HS_META_PREFIX_GATEWAYS, 0, false, gateway_each, &u, NULL);
+    struct hs_gateway_urls u = {0};
+    (void)hs_etcd_range_prefix_each(e, HS_META_PREFIX_GATEWAYS, 0, false, hs_gateway_urls_add_kv,
+                                    &u, NULL);
     struct hs_http_client_opts o = {.secret = secret, .timeout_ms = GW_TIMEOUT_MS};
     struct hs_http_client *c = NULL;
     size_t answered = 0;
@@ -222,17 +180,9 @@ static size_t fetch_stats(struct hs_etcd *e, const char *secret, struct hs_field
             enum hs_err err =
                 hs_http_client_request(c, "GET", u.v[i], "/v1/admin/field-stats", &reply, &status);
             if (err == HS_OK && status == 200) {
-                struct hs_field_stats one;
-                bool first = answered == 0;
-                if (first || hs_field_stats_init(&one, NULL) == HS_OK) {
-                    err = hs_field_stats_decode(reply.data, reply.len, first ? merged : &one, NULL,
-                                                NULL, 0);
-                    if (err == HS_OK && !first)
-                        hs_field_stats_merge(merged, &one);
-                    if (!first)
-                        hs_field_stats_release(&one);
-                    answered += err == HS_OK;
-                }
+                err = hs_field_stats_decode_merge(reply.data, reply.len, merged, answered == 0,
+                                                  NULL, 0);
+                answered += err == HS_OK;
             } else {
                 fprintf(stderr,
                         "hybridstore layout show: gateway %s: no statistics (%s, HTTP %ld)\n",
@@ -394,16 +344,18 @@ static int layout_show(int argc, char **argv)
         goto out;
     }
     if (n_pos == 1 && !hs_layout_collection_valid(pos[0])) {
-        say("show", "'%s' is not a collection name (a key prefix such as user:)", pos[0]);
+        hs_cli_say("layout", "show", "'%s' is not a collection name (a key prefix such as user:)",
+                   pos[0]);
         goto out;
     }
-    if (!(e = open_etcd("show", cfg.etcd)) ||
+    if (!(e = hs_cli_open_etcd("layout", "show", cfg.etcd)) ||
         !(secret = hs_cli_read_secret("layout show", cfg.secret_file)))
         goto out;
     rc = EXIT_ERR;
     if (hs_etcd_range_prefix_each(e, HS_META_PREFIX_LAYOUT, 0, false, record_each, &recs, NULL) !=
         HS_OK) {
-        say("show", "cannot read %s from etcd %s", HS_META_PREFIX_LAYOUT, cfg.etcd);
+        hs_cli_say("layout", "show", "cannot read %s from etcd %s", HS_META_PREFIX_LAYOUT,
+                   cfg.etcd);
         goto out;
     }
     default_hot(e, &deflt);
@@ -437,7 +389,7 @@ static int layout_show(int argc, char **argv)
     }
     rc = EXIT_OK;
     if (n_pos && !shown) {
-        say("show", "no statistics and no layout record for '%s'", pos[0]);
+        hs_cli_say("layout", "show", "no statistics and no layout record for '%s'", pos[0]);
         rc = EXIT_NONE;
     }
 out:
@@ -575,15 +527,16 @@ static int layout_pin(int argc, char **argv)
         goto out;
     }
     if (n_pos != 1 || !hs_layout_collection_valid(pos[0])) {
-        say("pin", n_pos != 1 ? "expected one COLLECTION (hybridstore layout pin --help)"
+        hs_cli_say("layout", "pin",
+                   n_pos != 1 ? "expected one COLLECTION (hybridstore layout pin --help)"
                               : "not a collection name (a key prefix such as user:)");
         goto out;
     }
     if (!cfg.hot && !cfg.cold && !cfg.mode) {
-        say("pin", "nothing to change: give --hot, --cold or --mode");
+        hs_cli_say("layout", "pin", "nothing to change: give --hot, --cold or --mode");
         goto out;
     }
-    if (!(e = open_etcd("pin", cfg.etcd)))
+    if (!(e = hs_cli_open_etcd("layout", "pin", cfg.etcd)))
         goto out;
     struct hs_layout_record done;
     hs_layout_record_init(&done);
@@ -595,9 +548,9 @@ static int layout_pin(int argc, char **argv)
         err = pin_once(e, &cfg, pos[0], &raced, &done, msg, sizeof msg);
     }
     if (err == HS_EINVAL) {
-        say("pin", "%s", msg);
+        hs_cli_say("layout", "pin", "%s", msg);
     } else if (err != HS_OK || raced) {
-        say("pin", "%s", raced ? "the record kept changing; try again" : msg);
+        hs_cli_say("layout", "pin", "%s", raced ? "the record kept changing; try again" : msg);
         rc = EXIT_ERR;
     } else {
         struct hs_layout_fields deflt = {0};

@@ -290,6 +290,22 @@ static char **nginx_argv(const struct hs_cluster *c, const struct hs_cluster_pro
  * Slow clients: request headers within 10 s (slowloris), the body and the response only need to
  * keep moving (the timeouts are between two reads or writes), and one client address holds at
  * most 256 connections (429 beyond; the tests and benchmarks all come from 127.0.0.1). */
+/* What the native and the S3 server blocks of nginx.conf share: timeouts, per-client limits and
+ * unbuffered keep-alive proxying. */
+#define NGINX_SERVER_COMMON                                                                        \
+    "        client_header_timeout 10s;\n"                                                         \
+    "        keepalive_timeout 60s;\n"                                                             \
+    "        client_body_timeout 60s;\n"                                                           \
+    "        send_timeout 300s;\n"                                                                 \
+    "        reset_timedout_connection on;\n"                                                      \
+    "        limit_conn perclient 256;\n"                                                          \
+    "        limit_conn_status 429;\n"                                                             \
+    "        client_max_body_size 0;\n"                                                            \
+    "        proxy_request_buffering off;\n"                                                       \
+    "        proxy_buffering off;\n"                                                               \
+    "        proxy_http_version 1.1;\n"                                                            \
+    "        proxy_set_header Connection \"\";\n"
+
 static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_cluster_proc *p)
 {
     enum hs_err err = make_data_dir(c, p);
@@ -329,19 +345,7 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
                      "    upstream gateways {\n%s        keepalive 32;\n    }\n"
                      "    limit_conn_zone $binary_remote_addr zone=perclient:10m;\n"
                      "    server {\n"
-                     "        listen 127.0.0.1:%d;\n"
-                     "        client_header_timeout 10s;\n"
-                     "        keepalive_timeout 60s;\n"
-                     "        client_body_timeout 60s;\n"
-                     "        send_timeout 300s;\n"
-                     "        reset_timedout_connection on;\n"
-                     "        limit_conn perclient 256;\n"
-                     "        limit_conn_status 429;\n"
-                     "        client_max_body_size 0;\n"
-                     "        proxy_request_buffering off;\n"
-                     "        proxy_buffering off;\n"
-                     "        proxy_http_version 1.1;\n"
-                     "        proxy_set_header Connection \"\";\n"
+                     "        listen 127.0.0.1:%d;\n" NGINX_SERVER_COMMON
                      "        proxy_set_header Host $host;\n"
                      "        proxy_read_timeout 300s;\n"
                      "        proxy_send_timeout 300s;\n"
@@ -352,19 +356,7 @@ static enum hs_err nginx_prepare(const struct hs_cluster *c, const struct hs_clu
                       * both ways and chunked uploads (aws-chunked) pass through unbuffered */
                      "    upstream gateways_s3 {\n%s        keepalive 32;\n    }\n"
                      "    server {\n"
-                     "        listen 127.0.0.1:%d;\n"
-                     "        client_header_timeout 10s;\n"
-                     "        keepalive_timeout 60s;\n"
-                     "        client_body_timeout 60s;\n"
-                     "        send_timeout 300s;\n"
-                     "        reset_timedout_connection on;\n"
-                     "        limit_conn perclient 256;\n"
-                     "        limit_conn_status 429;\n"
-                     "        client_max_body_size 0;\n"
-                     "        proxy_request_buffering off;\n"
-                     "        proxy_buffering off;\n"
-                     "        proxy_http_version 1.1;\n"
-                     "        proxy_set_header Connection \"\";\n"
+                     "        listen 127.0.0.1:%d;\n" NGINX_SERVER_COMMON
                      "        proxy_set_header Host $http_host;\n"
                      "        proxy_read_timeout 300s;\n"
                      "        proxy_send_timeout 300s;\n"

@@ -268,6 +268,9 @@ enum hs_err hs_obj_reader_open(struct hs_gw *gw, const char *key, size_t key_len
 /* Copies up to cap bytes; *got 0 means the end. Errors after the first byte cannot be reported
  * to an HTTP client except by cutting the connection: front ends do that. */
 enum hs_err hs_obj_reader_read(struct hs_obj_reader *r, void *buf, size_t cap, size_t *got);
+/* Appends everything the reader has left to doc (grown 64 KiB at a time, up to its limit:
+ * HS_ETOOBIG past it). */
+enum hs_err hs_obj_reader_read_all(struct hs_obj_reader *r, struct hs_buf *doc);
 /* Bytes the reader will return in total (final once the first read returned). */
 int64_t hs_obj_reader_length(const struct hs_obj_reader *r);
 /* Where the reader starts in the object. */

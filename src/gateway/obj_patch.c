@@ -126,22 +126,6 @@ out:
 
 /* ---- slow path: read, patch, write back ---- */
 
-static enum hs_err read_all(struct hs_obj_reader *rd, struct hs_buf *doc)
-{
-    for (;;) {
-        enum hs_err err = hs_buf_reserve(doc, (size_t)64 * 1024);
-        if (err != HS_OK)
-            return err;
-        size_t got = 0;
-        err = hs_obj_reader_read(rd, doc->data + doc->len, doc->cap - doc->len, &got);
-        if (err != HS_OK)
-            return err;
-        if (got == 0)
-            return HS_OK;
-        doc->len += got;
-    }
-}
-
 static enum hs_err write_back(struct hs_gw *gw, const char *key, size_t key_len,
                               const struct hs_obj_info *info, const struct hs_buf *doc,
                               const void *patch, size_t patch_len, struct hs_obj_put_result *res,
@@ -193,7 +177,7 @@ static enum hs_err rmw_once(struct hs_gw *gw, const char *key, size_t key_len, c
         err = HS_ETOOBIG;
         goto out;
     }
-    if ((err = read_all(rd, &doc)) != HS_OK) {
+    if ((err = hs_obj_reader_read_all(rd, &doc)) != HS_OK) {
         snprintf(msg, msg_len, "cannot read the current version: %s", hs_strerror(err));
         goto out;
     }

@@ -78,22 +78,6 @@ static enum hs_err project(const struct hs_split_hotset *set, const uint8_t *src
     return err;
 }
 
-static enum hs_err read_all(struct hs_obj_reader *rd, struct hs_buf *doc)
-{
-    for (;;) {
-        enum hs_err err = hs_buf_reserve(doc, (size_t)64 * 1024);
-        if (err != HS_OK)
-            return err;
-        size_t got = 0;
-        err = hs_obj_reader_read(rd, doc->data + doc->len, doc->cap - doc->len, &got);
-        if (err != HS_OK)
-            return err;
-        if (got == 0)
-            return HS_OK;
-        doc->len += got;
-    }
-}
-
 /* The whole object through the ordinary reader, then the projection. */
 static enum hs_err project_full(struct hs_gw *gw, const char *key, size_t key_len,
                                 const struct hs_split_hotset *set, struct hs_buf *out,
@@ -109,7 +93,7 @@ static enum hs_err project_full(struct hs_gw *gw, const char *key, size_t key_le
                  info->size_bytes, max);
         err = HS_ETOOBIG;
     }
-    if (err == HS_OK && (err = read_all(rd, &doc)) != HS_OK)
+    if (err == HS_OK && (err = hs_obj_reader_read_all(rd, &doc)) != HS_OK)
         snprintf(msg, msg_len, "cannot read the object: %s", hs_strerror(err));
     if (err == HS_OK) {
         *info = *hs_obj_reader_info(rd);

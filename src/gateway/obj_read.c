@@ -529,6 +529,22 @@ enum hs_err hs_obj_reader_read(struct hs_obj_reader *r, void *buf, size_t cap, s
     return HS_OK;
 }
 
+enum hs_err hs_obj_reader_read_all(struct hs_obj_reader *rd, struct hs_buf *doc)
+{
+    for (;;) {
+        enum hs_err err = hs_buf_reserve(doc, (size_t)64 * 1024);
+        if (err != HS_OK)
+            return err;
+        size_t got = 0;
+        err = hs_obj_reader_read(rd, doc->data + doc->len, doc->cap - doc->len, &got);
+        if (err != HS_OK)
+            return err;
+        if (got == 0)
+            return HS_OK;
+        doc->len += got;
+    }
+}
+
 int64_t hs_obj_reader_length(const struct hs_obj_reader *r)
 {
     return r->len;

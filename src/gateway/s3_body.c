@@ -67,28 +67,12 @@ static bool fail(struct hs_s3_body_error *e, enum hs_s3_err code, const char *de
 static bool payload_mode(struct hs_http_req *r, struct hs_s3_body *b, enum hs_s3_payload_mode *m,
                          struct hs_s3_body_error *e)
 {
-    static const struct {
-        const char *text;
-        enum hs_s3_payload_mode mode;
-    } modes[] = {
-        {"UNSIGNED-PAYLOAD", HS_S3_PAYLOAD_UNSIGNED},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", HS_S3_PAYLOAD_STREAMING_SIGNED},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", HS_S3_PAYLOAD_STREAMING_SIGNED_TRAILER},
-        {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", HS_S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER},
-    };
     const char *v = hs_http_req_header(r, "x-amz-content-sha256");
     *m = HS_S3_PAYLOAD_UNSIGNED; /* presigned URLs need not send it */
     if (!v)
         return true;
-    for (size_t i = 0; i < HS_ARRAY_LEN(modes); i++) {
-        if (strcmp(v, modes[i].text) == 0) {
-            *m = modes[i].mode;
-            return true;
-        }
-    }
-    if (strlen(v) == 64 && hs_s3_hex_decode(v, 64, b->sha256, 32)) {
-        *m = HS_S3_PAYLOAD_SHA256;
-        b->has_sha256 = true;
+    if (hs_s3_payload_mode_parse(v, m, b->sha256)) {
+        b->has_sha256 = *m == HS_S3_PAYLOAD_SHA256;
         return true;
     }
     if (strncmp(v, "STREAMING-", 10) == 0)

@@ -17,6 +17,7 @@
 #include "hs/clock.h"
 #include "hs/log.h"
 #include "hs/mem.h"
+#include "hs/s3_util.h"
 #include "hs/banned.h"
 
 #define DEFAULT_REGION "us-east-1"
@@ -159,17 +160,6 @@ void hs_s3_error_hs(struct hs_http_req *r, enum hs_err err, const char *msg)
 
 /* ---- request target ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) once into an arena string ('+' stays '+': S3 paths are not forms).
  * NULL on a broken escape. */
 static char *pct_decode(struct hs_arena *a, const char *s, size_t n, size_t *len_out)
@@ -183,7 +173,7 @@ static char *pct_decode(struct hs_arena *a, const char *s, size_t n, size_t *len
         }
         if (i + 2 >= n)
             return NULL;
-        int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+        int hi = hs_s3_hexval(s[i + 1]), lo = hs_s3_hexval(s[i + 2]);
         if (hi < 0 || lo < 0)
             return NULL;
         out[j++] = (char)(hi * 16 + lo);

@@ -45,27 +45,6 @@ void hs_s3_body_answer(struct hs_http_req *r, const struct hs_s3_body_error *e)
 
 /* ---- attributes <-> headers ---- */
 
-static const struct attr_row {
-    const char *header;
-    size_t off;
-} attr_rows[] = {
-    {"Content-Encoding", offsetof(struct hs_manifest_attrs, content_encoding)},
-    {"Cache-Control", offsetof(struct hs_manifest_attrs, cache_control)},
-    {"Content-Disposition", offsetof(struct hs_manifest_attrs, content_disposition)},
-    {"Content-Language", offsetof(struct hs_manifest_attrs, content_language)},
-    {"Expires", offsetof(struct hs_manifest_attrs, expires)},
-};
-
-static char **attr_at(struct hs_manifest_attrs *a, size_t i)
-{
-    return (char **)((char *)a + attr_rows[i].off);
-}
-
-static const char *attr_get(const struct hs_manifest_attrs *a, size_t i)
-{
-    return *(char *const *)((const char *)a + attr_rows[i].off);
-}
-
 struct meta_walk {
     struct hs_manifest_attrs *a;
     enum hs_err err;
@@ -124,26 +103,16 @@ static void metadata_too_large(struct hs_http_req *r)
 
 void hs_s3_attrs_release(struct hs_manifest_attrs *a)
 {
-    for (size_t i = 0; i < HS_ARRAY_LEN(attr_rows); i++)
-        free(*attr_at(a, i));
-    for (size_t i = 0; i < a->n_meta; i++) {
-        free(a->meta[i].name);
-        free(a->meta[i].value);
-    }
-    free(a->meta);
-    free(a->checksum_alg);
-    free(a->checksum);
-    free(a->checksum_type);
-    memset(a, 0, sizeof *a);
+    hs_manifest_attrs_release(a);
 }
 
 bool hs_s3_attrs_from_request(struct hs_http_req *r, struct hs_manifest_attrs *a)
 {
-    for (size_t i = 0; i < HS_ARRAY_LEN(attr_rows); i++) {
-        const char *v = hs_http_req_header(r, attr_rows[i].header);
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++) {
+        const char *v = hs_http_req_header(r, hs_manifest_attr_strs[i].header);
         if (!v || !*v)
             continue;
-        *attr_at(a, i) = i == 0 ? hs_s3_content_encoding_dup(v) : hs_xstrdup(v);
+        *hs_manifest_attrs_str(a, i) = i == 0 ? hs_s3_content_encoding_dup(v) : hs_xstrdup(v);
     }
     struct meta_walk w = {.a = a};
     hs_http_req_headers_each(r, meta_one, &w);
@@ -173,9 +142,9 @@ void hs_s3_add_object_headers(struct hs_http_req *r, const struct hs_obj_info *i
     const struct hs_manifest_attrs *a = info->attrs;
     if (!a)
         return;
-    for (size_t i = 0; i < HS_ARRAY_LEN(attr_rows); i++)
-        if (attr_get(a, i))
-            hs_http_add_header(r, attr_rows[i].header, attr_get(a, i));
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        if (hs_manifest_attrs_str_get(a, i))
+            hs_http_add_header(r, hs_manifest_attr_strs[i].header, hs_manifest_attrs_str_get(a, i));
     for (size_t i = 0; i < a->n_meta; i++) {
         char name[11 + HS_ATTRS_META_NAME_MAX + 1];
         snprintf(name, sizeof name, "x-amz-meta-%s", a->meta[i].name);

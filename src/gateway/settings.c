@@ -12,6 +12,7 @@
 
 #include "gateway/adaptive.h"
 #include "gateway/gw_int.h"
+#include "hs/csv.h"
 #include "hs/buf.h"
 #include "hs/etcd.h"
 #include "hs/log.h"
@@ -33,22 +34,12 @@ struct hs_gw_hotset_snap {
 /* Normalises a comma-separated list into out (names trimmed, empty ones dropped). */
 static void csv_normalise(const char *csv, struct hs_buf *out)
 {
-    const char *p = csv;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a) {
-            if (out->len)
-                (void)hs_buf_append(out, ",", 1);
-            (void)hs_buf_append(out, a, (size_t)(b - a));
-        }
-        p = *end ? end + 1 : end;
+    const char *p = csv, *a;
+    size_t n;
+    while (hs_csv_next(&p, &a, &n)) {
+        if (out->len)
+            (void)hs_buf_append(out, ",", 1);
+        (void)hs_buf_append(out, a, n);
     }
     (void)hs_buf_append(out, "", 1);
     out->len--;

@@ -100,37 +100,14 @@ void hs_healer_layout_free(struct hs_healer *h)
 
 /* ---- gateways and their statistics ---- */
 
-struct urls {
-    char **v;
-    size_t n, cap;
-};
-
-static bool gateway_each(void *ctx, const struct hs_etcd_kv *kv)
-{
-    struct urls *u = ctx;
-    struct hs_gateway_registration r = {0};
-    if (hs_gateway_registration_decode(kv->value, kv->value_len, &r) != HS_OK)
-        return true;
-    if (r.url && *r.url) {
-        if (u->n == u->cap) {
-            u->cap = u->cap ? 2 * u->cap : 8;
-            u->v = hs_xrealloc(u->v, u->cap * sizeof *u->v);
-        }
-        u->v[u->n++] = r.url;
-        r.url = NULL;
-    }
-    hs_gateway_registration_release(&r);
-    return true;
-}
-
 /* Merges the statistics of every gateway that answers into *merged (initialised). Returns how
  * many answered; their URLs go to st->gw_urls (re-layouts are sent there). */
 static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
                           struct hs_field_stats *merged)
 {
-    struct urls u = {0};
-    if (hs_healer_range_at(h, HS_META_PREFIX_GATEWAYS, 0, 0, false, gateway_each, &u, NULL) !=
-        HS_OK)
+    struct hs_gateway_urls u = {0};
+    if (hs_healer_range_at(h, HS_META_PREFIX_GATEWAYS, 0, 0, false, hs_gateway_urls_add_kv, &u,
+                           NULL) != HS_OK)
         HS_LOG_WARN("layout_gateways_unreadable", "healer=%s", h->opts.healer_id);
     urls_free(st);
     st->gw_urls = u.n ? hs_xcalloc(u.n, sizeof *st->gw_urls) : NULL;
@@ -144,19 +121,9 @@ static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
                                                  "/v1/admin/field-stats", &reply, &status);
         if (err == HS_OK && status != 200)
             err = HS_EPROTO;
-        if (err == HS_OK) {
-            struct hs_field_stats one;
-            bool first = answered == 0;
-            if (!first && hs_field_stats_init(&one, NULL) != HS_OK)
-                HS_BUG("default sketch limits refused");
-            /* the first snapshot sets the merged sketch's limits */
-            err = hs_field_stats_decode(reply.data, reply.len, first ? merged : &one, NULL, why,
-                                        sizeof why);
-            if (err == HS_OK && !first)
-                hs_field_stats_merge(merged, &one);
-            if (!first)
-                hs_field_stats_release(&one);
-        }
+        if (err == HS_OK)
+            err = hs_field_stats_decode_merge(reply.data, reply.len, merged, answered == 0, why,
+                                              sizeof why);
         hs_buf_release(&reply);
         if (err != HS_OK) {
             skipped++;

@@ -422,3 +422,19 @@ out:
         hs_field_stats_reset(out);
     return err;
 }
+
+enum hs_err hs_field_stats_decode_merge(const void *data, size_t len, struct hs_field_stats *merged,
+                                        bool first, char *why, size_t why_len)
+{
+    if (first)
+        return hs_field_stats_decode(data, len, merged, NULL, why, why_len);
+    struct hs_field_stats one;
+    enum hs_err err = hs_field_stats_init(&one, NULL);
+    if (err != HS_OK)
+        return err;
+    err = hs_field_stats_decode(data, len, &one, NULL, why, why_len);
+    if (err == HS_OK)
+        hs_field_stats_merge(merged, &one);
+    hs_field_stats_release(&one);
+    return err;
+}

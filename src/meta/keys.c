@@ -154,19 +154,20 @@ const char *hs_meta_key_strip(const char *etcd_key, const char *prefix)
     return etcd_key + n;
 }
 
-enum hs_err hs_meta_txn_id_new(char out[HS_TXN_ID_BUF])
+enum hs_err hs_meta_time_id_new(char *out, size_t rnd_bytes, const char *event)
 {
-    uint8_t rnd[10];
+    uint8_t rnd[32];
     size_t got = 0;
-    while (got < sizeof rnd) {
-        ssize_t r = getrandom(rnd + got, sizeof rnd - got, 0);
+    if (rnd_bytes > sizeof rnd)
+        return HS_EINVAL;
+    while (got < rnd_bytes) {
+        ssize_t r = getrandom(rnd + got, rnd_bytes - got, 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
             char buf[128];
-            HS_LOG_ERROR("txn_id_random_failed", "errno=%d err='%s'", e,
-                         hs_errno_text(e, buf, sizeof buf));
+            HS_LOG_ERROR(event, "errno=%d err='%s'", e, hs_errno_text(e, buf, sizeof buf));
             return HS_EIO;
         }
         got += (size_t)r;
@@ -174,10 +175,16 @@ enum hs_err hs_meta_txn_id_new(char out[HS_TXN_ID_BUF])
     /* 48 bits of ms reach the year 10889; a clock before 1970 counts as 0. */
     int64_t now = hs_clock_wall_ms();
     uint64_t ms = now < 0 ? 0 : (uint64_t)now & 0xffffffffffffULL;
-    int off = snprintf(out, HS_TXN_ID_BUF, "%012" PRIx64, ms);
-    for (size_t i = 0; i < sizeof rnd; i++)
-        off += snprintf(out + off, HS_TXN_ID_BUF - (size_t)off, "%02x", rnd[i]);
+    size_t cap = 12 + 2 * rnd_bytes + 1;
+    int off = snprintf(out, cap, "%012" PRIx64, ms);
+    for (size_t i = 0; i < rnd_bytes; i++)
+        off += snprintf(out + off, cap - (size_t)off, "%02x", rnd[i]);
     return HS_OK;
+}
+
+enum hs_err hs_meta_txn_id_new(char out[HS_TXN_ID_BUF])
+{
+    return hs_meta_time_id_new(out, (HS_TXN_ID_MAX - 12) / 2, "txn_id_random_failed");
 }
 
 bool hs_meta_txn_id_time_ms(const char *txn_id, int64_t *ms_out)

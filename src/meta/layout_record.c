@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "hs/csv.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
@@ -152,22 +153,10 @@ enum hs_err hs_layout_fields_parse_csv(struct hs_layout_fields *f, const char *c
         max += *c == ',';
     char **names = hs_xcalloc(max, sizeof *names);
     size_t n = 0;
-    const char *p = csv;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a)
-            names[n++] = hs_xstrndup(a, (size_t)(b - a));
-        if (!*end)
-            break;
-        p = end + 1;
-    }
+    const char *p = csv, *a;
+    size_t len;
+    while (hs_csv_next(&p, &a, &len))
+        names[n++] = hs_xstrndup(a, len);
     enum hs_err err = hs_layout_fields_set(f, (const char *const *)names, n);
     for (size_t i = 0; i < n; i++)
         free(names[i]);

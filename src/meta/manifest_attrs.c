@@ -17,26 +17,22 @@
 
 #define WHY(...) hs_meta_why(why, why_len, __VA_ARGS__)
 
-/* The five header strings, in encoding order: one row per member, so adding a header is a row. */
-static const struct str_row {
-    const char *json;
-    size_t off;
-} str_rows[] = {
-    {"cenc", offsetof(struct hs_manifest_attrs, content_encoding)},
-    {"cctl", offsetof(struct hs_manifest_attrs, cache_control)},
-    {"cdisp", offsetof(struct hs_manifest_attrs, content_disposition)},
-    {"clang", offsetof(struct hs_manifest_attrs, content_language)},
-    {"expires", offsetof(struct hs_manifest_attrs, expires)},
+const struct hs_manifest_attr_str hs_manifest_attr_strs[HS_MANIFEST_ATTR_STRS] = {
+    {"Content-Encoding", "cenc", offsetof(struct hs_manifest_attrs, content_encoding)},
+    {"Cache-Control", "cctl", offsetof(struct hs_manifest_attrs, cache_control)},
+    {"Content-Disposition", "cdisp", offsetof(struct hs_manifest_attrs, content_disposition)},
+    {"Content-Language", "clang", offsetof(struct hs_manifest_attrs, content_language)},
+    {"Expires", "expires", offsetof(struct hs_manifest_attrs, expires)},
 };
 
-static char **str_at(struct hs_manifest_attrs *a, size_t i)
+char **hs_manifest_attrs_str(struct hs_manifest_attrs *a, size_t i)
 {
-    return (char **)((char *)a + str_rows[i].off);
+    return (char **)((char *)a + hs_manifest_attr_strs[i].off);
 }
 
-static const char *str_get(const struct hs_manifest_attrs *a, size_t i)
+const char *hs_manifest_attrs_str_get(const struct hs_manifest_attrs *a, size_t i)
 {
-    return *(char *const *)((const char *)a + str_rows[i].off);
+    return *(char *const *)((const char *)a + hs_manifest_attr_strs[i].off);
 }
 
 static const struct ck_row {
@@ -63,8 +59,8 @@ bool hs_manifest_attrs_empty(const struct hs_manifest_attrs *a)
 {
     if (!a)
         return true;
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++)
-        if (str_get(a, i))
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        if (hs_manifest_attrs_str_get(a, i))
             return false;
     return a->n_meta == 0 && !a->checksum_alg && !a->checksum && !a->checksum_type;
 }
@@ -74,8 +70,8 @@ struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *
     if (hs_manifest_attrs_empty(a))
         return NULL;
     struct hs_manifest_attrs *d = hs_xcalloc(1, sizeof *d);
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++)
-        *str_at(d, i) = dup_or_null(str_get(a, i));
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        *hs_manifest_attrs_str(d, i) = dup_or_null(hs_manifest_attrs_str_get(a, i));
     d->meta = hs_xcalloc(a->n_meta ? a->n_meta : 1, sizeof *d->meta);
     for (size_t i = 0; i < a->n_meta; i++) {
         d->meta[i].name = hs_xstrdup(a->meta[i].name);
@@ -88,12 +84,12 @@ struct hs_manifest_attrs *hs_manifest_attrs_dup(const struct hs_manifest_attrs *
     return d;
 }
 
-void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
+void hs_manifest_attrs_release(struct hs_manifest_attrs *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++)
-        free(*str_at(a, i));
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        free(*hs_manifest_attrs_str(a, i));
     for (size_t i = 0; i < a->n_meta; i++) {
         free(a->meta[i].name);
         free(a->meta[i].value);
@@ -102,6 +98,12 @@ void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
     free(a->checksum_alg);
     free(a->checksum);
     free(a->checksum_type);
+    memset(a, 0, sizeof *a);
+}
+
+void hs_manifest_attrs_free(struct hs_manifest_attrs *a)
+{
+    hs_manifest_attrs_release(a);
     free(a);
 }
 
@@ -198,11 +200,11 @@ enum hs_err hs_manifest_attrs_validate(const struct hs_manifest_attrs *a, char *
 {
     if (!a)
         return HS_OK;
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++) {
-        const char *v = str_get(a, i);
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++) {
+        const char *v = hs_manifest_attrs_str_get(a, i);
         if (v && !value_ok(v, false)) {
-            WHY("attrs.%s: want 1..%d bytes of UTF-8 without control characters", str_rows[i].json,
-                HS_ATTR_VALUE_MAX);
+            WHY("attrs.%s: want 1..%d bytes of UTF-8 without control characters",
+                hs_manifest_attr_strs[i].json, HS_ATTR_VALUE_MAX);
             return HS_EINVAL;
         }
     }
@@ -287,9 +289,10 @@ const char *hs_manifest_attrs_meta_get(const struct hs_manifest_attrs *a, const 
 json_t *hs_mj_attrs_to_json(const struct hs_manifest_attrs *a)
 {
     json_t *j = json_object();
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++)
-        if (str_get(a, i))
-            hs_mj_set(j, str_rows[i].json, hs_mj_string(str_get(a, i)));
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        if (hs_manifest_attrs_str_get(a, i))
+            hs_mj_set(j, hs_manifest_attr_strs[i].json,
+                      hs_mj_string(hs_manifest_attrs_str_get(a, i)));
     if (a->n_meta) {
         json_t *meta = json_array();
         for (size_t i = 0; i < a->n_meta; i++) {
@@ -355,8 +358,8 @@ bool hs_mj_attrs_from_json(const json_t *root, int64_t version, struct hs_manife
         return false;
     struct hs_manifest_attrs *a = hs_xcalloc(1, sizeof *a);
     m->attrs = a; /* released with m on any failure */
-    for (size_t i = 0; i < HS_ARRAY_LEN(str_rows); i++)
-        if (!opt_str(j, str_rows[i].json, str_at(a, i), why, why_len))
+    for (size_t i = 0; i < HS_MANIFEST_ATTR_STRS; i++)
+        if (!opt_str(j, hs_manifest_attr_strs[i].json, hs_manifest_attrs_str(a, i), why, why_len))
             return false;
     if (json_object_get(j, "meta") && !meta_from_json(json_object_get(j, "meta"), a, why, why_len))
         return false;

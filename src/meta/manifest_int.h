@@ -16,6 +16,11 @@
 void hs_meta_why(char *why, size_t why_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A time-ordered id into out (12 + 2 * rnd_bytes + 1 bytes): 12 hex digits of the wall clock in
+ * ms, then rnd_bytes (at most 32) from getrandom(2) in hex. HS_EIO when getrandom fails (logged
+ * as event); HS_EINVAL when rnd_bytes is too large. */
+enum hs_err hs_meta_time_id_new(char *out, size_t rnd_bytes, const char *event);
+
 /* True when s is exactly n chars of [0-9a-f]. */
 bool hs_meta_is_lower_hex(const char *s, size_t n);
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "hs/etcd.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
 #include "hs/mem.h"
@@ -153,4 +154,20 @@ void hs_gateway_registration_release(struct hs_gateway_registration *r)
     free(r->id);
     free(r->url);
     memset(r, 0, sizeof *r);
+}
+
+bool hs_gateway_urls_add_kv(void *urls, const struct hs_etcd_kv *kv)
+{
+    struct hs_gateway_urls *u = urls;
+    struct hs_gateway_registration r = {0};
+    if (hs_gateway_registration_decode(kv->value, kv->value_len, &r) == HS_OK && r.url && *r.url) {
+        if (u->n == u->cap) {
+            u->cap = u->cap ? 2 * u->cap : 8;
+            u->v = hs_xrealloc(u->v, u->cap * sizeof *u->v);
+        }
+        u->v[u->n++] = r.url;
+        r.url = NULL;
+    }
+    hs_gateway_registration_release(&r);
+    return true;
 }

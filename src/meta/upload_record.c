@@ -23,27 +23,7 @@
 
 enum hs_err hs_upload_id_new(char out[HS_UPLOAD_ID_BUF])
 {
-    uint8_t rnd[18];
-    size_t got = 0;
-    while (got < sizeof rnd) {
-        ssize_t r = getrandom(rnd + got, sizeof rnd - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            char buf[128];
-            HS_LOG_ERROR("upload_id_random_failed", "errno=%d err='%s'", e,
-                         hs_errno_text(e, buf, sizeof buf));
-            return HS_EIO;
-        }
-        got += (size_t)r;
-    }
-    int64_t now = hs_clock_wall_ms();
-    uint64_t ms = now < 0 ? 0 : (uint64_t)now & 0xffffffffffffULL;
-    int off = snprintf(out, HS_UPLOAD_ID_BUF, "%012" PRIx64, ms);
-    for (size_t i = 0; i < sizeof rnd; i++)
-        off += snprintf(out + off, HS_UPLOAD_ID_BUF - (size_t)off, "%02x", rnd[i]);
-    return HS_OK;
+    return hs_meta_time_id_new(out, (HS_UPLOAD_ID_CHARS - 12) / 2, "upload_id_random_failed");
 }
 
 bool hs_upload_id_valid(const char *id)

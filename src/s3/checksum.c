@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "hs/codec.h"
+#include "hs/s3_util.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
@@ -314,23 +315,12 @@ void hs_s3_hex(const uint8_t *raw, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool hs_s3_hex_decode(const char *s, size_t len, uint8_t *out, size_t n)
 {
     if (len != 2 * n)
         return false;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = hs_s3_hexval(s[2 * i]), lo = hs_s3_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

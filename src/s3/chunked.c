@@ -18,6 +18,7 @@
 
 #include "s3_int.h"
 #include "hs/log.h"
+#include "hs/csv.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
@@ -81,23 +82,15 @@ static enum hs_err fail(struct hs_s3_chunked *c, enum hs_err err, enum hs_s3_err
 
 static bool parse_declared(struct hs_s3_chunked *c, const char *list)
 {
-    const char *p = list;
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *end = strchr(p, ',');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
+    const char *rest = list, *p;
+    size_t n;
+    while (hs_csv_next(&rest, &p, &n)) {
         if (n > HS_S3_TRAILER_NAME_MAX || c->n_declared == HS_S3_CHUNKED_TRAILERS_MAX)
             return false;
         char *d = c->declared[c->n_declared++];
         for (size_t i = 0; i < n; i++)
             d[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
         d[n] = '\0';
-        p += n;
     }
     return true;
 }

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "hs/csv.h"
 #include "hs/mem.h"
 #include "hs/s3_util.h"
 #include "hs/banned.h"
@@ -185,16 +186,9 @@ static bool parse_authorization(struct creds *c, const char *v, const char **why
     *why = "the authorization header is malformed";
     if (strncmp(v, algo, sizeof algo - 1) != 0 || (v[sizeof algo - 1] != ' '))
         return false;
-    const char *p = v + sizeof algo;
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *end = strchr(p, ',');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
+    const char *rest = v + sizeof algo, *p;
+    size_t n;
+    while (hs_csv_next(&rest, &p, &n)) {
         const char *eq = memchr(p, '=', n);
         if (eq == NULL)
             return false;
@@ -217,9 +211,6 @@ static bool parse_authorization(struct creds *c, const char *v, const char **why
         } else {
             return false;
         }
-        p += n;
-        while (*p != '\0' && *p != ',')
-            p++;
     }
     if (!have_cred || !have_sh || !have_sig)
         return false;
@@ -259,7 +250,7 @@ static bool query_param(const char *query, const char *name, char *dst, size_t c
     return true;
 }
 
-static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
+bool hs_s3_payload_mode_parse(const char *v, enum hs_s3_payload_mode *mode, uint8_t sha256[32])
 {
     static const struct {
         const char *text;
@@ -272,16 +263,23 @@ static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcmp(v, modes[i].text) == 0) {
-            out->payload = modes[i].mode;
+            *mode = modes[i].mode;
             return true;
         }
     }
-    if (hs_s3_hex_decode(v, strlen(v), out->content_sha256, 32)) {
-        out->payload = HS_S3_PAYLOAD_SHA256;
-        out->has_content_sha256 = true;
+    if (hs_s3_hex_decode(v, strlen(v), sha256, 32)) {
+        *mode = HS_S3_PAYLOAD_SHA256;
         return true;
     }
     return false;
+}
+
+static bool parse_payload(const char *v, struct hs_s3_sigv4_result *out)
+{
+    if (!hs_s3_payload_mode_parse(v, &out->payload, out->content_sha256))
+        return false;
+    out->has_content_sha256 = out->payload == HS_S3_PAYLOAD_SHA256;
+    return true;
 }
 
 bool hs_s3_payload_is_streaming(enum hs_s3_payload_mode m)

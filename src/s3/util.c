@@ -230,7 +230,7 @@ bool hs_s3_time_parse_amz(const char *s, int64_t *out)
 
 /* ---- URL encodings --------------------------------------------------------------------------- */
 
-static int hexval(char c)
+int hs_s3_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -247,8 +247,8 @@ size_t hs_s3_url_decode(const char *s, size_t len, bool plus_is_space, char *out
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         int hi, lo;
-        if (c == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < len && (hi = hs_s3_hexval(s[i + 1])) >= 0 &&
+            (lo = hs_s3_hexval(s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else if (c == '+' && plus_is_space) {

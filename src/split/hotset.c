@@ -7,6 +7,7 @@
 
 #include <xxhash.h>
 
+#include "hs/csv.h"
 #include "hs/mem.h"
 #include "hs/banned.h"
 
@@ -107,22 +108,10 @@ enum hs_err hs_split_hotset_new_csv(const char *list, struct hs_split_hotset **o
     for (const char *c = list; *c; c++)
         max += *c == ',';
     struct hs_split_hotset *hs = hotset_alloc(max);
-    const char *p = list;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a)
-            add_name(hs, a, (size_t)(b - a));
-        if (!*end)
-            break;
-        p = end + 1;
-    }
+    const char *p = list, *a;
+    size_t n;
+    while (hs_csv_next(&p, &a, &n))
+        add_name(hs, a, n);
     *out = hs;
     return HS_OK;
 }

@@ -14,6 +14,7 @@
 #include "hs/arena.h"
 #include "hs/buf.h"
 #include "hs/clock.h"
+#include "hs/csv.h"
 #include "hs/err.h"
 #include "hs/log.h"
 #include "hs/mem.h"
@@ -373,6 +374,26 @@ static void utf8_decode_accepts_scalars_and_rejects_the_rest(void **state)
     assert_int_equal(hs_utf8_decode((const unsigned char *)"\xe2\x82", 2, NULL), 0);
 }
 
+static void csv_next_trims_and_skips_empty_items(void **state)
+{
+    (void)state;
+    const char *p = " a ,\tbc\t,, ,d,", *item;
+    size_t n;
+    const char *want[] = {"a", "bc", "d"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(hs_csv_next(&p, &item, &n));
+        assert_int_equal(n, strlen(want[i]));
+        assert_memory_equal(item, want[i], n);
+    }
+    assert_false(hs_csv_next(&p, &item, &n));
+    assert_null(p);
+    assert_false(hs_csv_next(&p, &item, &n)); /* stays at the end */
+    p = "";
+    assert_false(hs_csv_next(&p, &item, &n));
+    p = " , ";
+    assert_false(hs_csv_next(&p, &item, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +413,7 @@ int main(void)
         cmocka_unit_test(stop_flag_ends_a_sleep_and_can_be_rearmed),
         cmocka_unit_test(mem_wrappers_copy_format_and_align),
         cmocka_unit_test(utf8_decode_accepts_scalars_and_rejects_the_rest),
+        cmocka_unit_test(csv_next_trims_and_skips_empty_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
