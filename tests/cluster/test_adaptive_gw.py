@@ -81,8 +81,7 @@ def test_manifest_fields_off_writes_version_1(cluster):
     """Before the flag (module order: this runs before the fixture turns it on, on its own
     collection) a field_hybrid manifest is still version 1 without fdig."""
     gw = cluster.processes("gateway")[0]["url"]
-    if cluster.etcd_range(CONFIG + "manifest-fields"):
-        pytest.skip("manifest-fields already on")
+    assert not cluster.etcd_range(CONFIG + "manifest-fields"), "manifest-fields already on"
     put(gw, "v1doc/a", '{"like_count": 1, "title": "x"}')
     m = manifest(cluster, "v1doc/a")
     assert m["v"] == 1 and "fdig" not in m

@@ -196,8 +196,7 @@ def write_workload(c, coll, n, start=0):
 
 
 def test_workload_gets_a_layout_record(cl):
-    if not stats_served(cl):
-        pytest.skip("gateways do not serve /v1/admin/field-stats (gateway statistics missing)")
+    assert stats_served(cl), "gateways do not serve /v1/admin/field-stats"
     write_workload(cl, "acct:", 200)
 
     def decided():
@@ -215,8 +214,7 @@ def cli(c, *args):
 
 
 def test_pins_and_static_mode_are_respected(cl):
-    if not stats_served(cl):
-        pytest.skip("gateways do not serve /v1/admin/field-stats (gateway statistics missing)")
+    assert stats_served(cl), "gateways do not serve /v1/admin/field-stats"
     gw = gws(cl)[0]
     r = cli(cl, "layout", "pin", "pin:", "--hot", "bio", "--cold", "score")
     assert r.returncode == 0, r.stderr
@@ -324,8 +322,7 @@ def leader_of(c):
 
 
 def test_failover_keeps_the_record_and_its_hysteresis(cl):
-    if not stats_served(cl):
-        pytest.skip("gateways do not serve /v1/admin/field-stats (gateway statistics missing)")
+    assert stats_served(cl), "gateways do not serve /v1/admin/field-stats"
     write_workload(cl, "fo:", 200)
     wait_until(lambda: (layout_record(cl, "fo:") or {}).get("epoch", 0) >= 1, timeout=60,
                what="a layout record for fo:")

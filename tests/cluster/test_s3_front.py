@@ -531,20 +531,15 @@ def test_root_key_survives_a_restart_of_the_data_dir(tmp_path_factory):
 
 # ---- S3 and native objects are the same objects (needs the object handlers) ----------------
 
-def put_or_skip(s3, **kw):
-    try:
-        return s3.put_object(**kw)
-    except ClientError as e:
-        if e.response["Error"]["Code"] == "NotImplemented":
-            pytest.skip("PutObject is not in this build yet")
-        raise
+def put_object_of(s3, **kw):
+    return s3.put_object(**kw)
 
 
 def test_bucket_default_strategy_and_v1_patch_of_an_s3_json_object(cluster, s3):
     b = name("docs")
     cli(cluster, "bucket", "create", b, "--strategy", "field_hybrid")
     doc = {"title": "t", "like_count": 1, "body": "x" * 2000}  # compact: kept byte for byte
-    put_or_skip(s3, Bucket=b, Key="d/1.json", Body=json.dumps(doc, separators=(",", ":")).encode(),
+    put_object_of(s3, Bucket=b, Key="d/1.json", Body=json.dumps(doc, separators=(",", ":")).encode(),
                 ContentType="application/json")
     gw = cluster.processes("gateway")[0]["url"]
     m = requests.get(f"{gw}/v1/manifests/{b}/d/1.json", timeout=10).json()
@@ -555,7 +550,7 @@ def test_bucket_default_strategy_and_v1_patch_of_an_s3_json_object(cluster, s3):
     got = json.loads(s3.get_object(Bucket=b, Key="d/1.json")["Body"].read())
     assert got["like_count"] == 2 and got["body"] == doc["body"]
     # a storage class overrides the bucket's default
-    put_or_skip(s3, Bucket=b, Key="d/2.json", Body=json.dumps(doc, separators=(",", ":")).encode(),
+    put_object_of(s3, Bucket=b, Key="d/2.json", Body=json.dumps(doc, separators=(",", ":")).encode(),
                 StorageClass="REDUCED_REDUNDANCY")
     m = requests.get(f"{gw}/v1/manifests/{b}/d/2.json", timeout=10).json()
     assert m["strategy"] == "replication"
@@ -575,7 +570,7 @@ def test_bucket_delete_racing_puts_loses_no_acknowledged_object(cluster, s3info,
     for _ in range(4):
         b = name("race")
         s3.create_bucket(Bucket=b)
-        acked, refused, skipped = [], [], []
+        acked, refused = [], []
 
         def putter():
             for i in range(30):
@@ -583,11 +578,7 @@ def test_bucket_delete_racing_puts_loses_no_acknowledged_object(cluster, s3info,
                     writer.put_object(Bucket=b, Key=f"k{i}", Body=b"payload")
                     acked.append(f"k{i}")
                 except ClientError as e:
-                    code = e.response["Error"]["Code"]
-                    if code == "NotImplemented":
-                        skipped.append(code)
-                        return
-                    refused.append(code)
+                    refused.append(e.response["Error"]["Code"])
 
         t = threading.Thread(target=putter)
         t.start()
@@ -603,8 +594,6 @@ def test_bucket_delete_racing_puts_loses_no_acknowledged_object(cluster, s3info,
                     requests.delete(f"{gw}/v1/objects/{b}/{k}", timeout=30)
                     acked.remove(k)
         t.join()
-        if skipped:
-            pytest.skip("PutObject is not in this build yet")
         assert set(refused) <= {"NoSuchBucket"}, refused
         for k in acked:  # every acknowledged object is there, natively
             assert requests.get(f"{gw}/v1/objects/{b}/{k}", timeout=30).content == b"payload"

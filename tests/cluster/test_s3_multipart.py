@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import threading
@@ -576,13 +575,12 @@ def tool_env(mc, home):
     return env
 
 
-@pytest.mark.skipif(not shutil.which("aws"), reason="aws-cli not installed")
 def test_aws_cli_multipart_copy(mc, tmp_path):
     src = tmp_path / "big.bin"
     data = body("awscli", 13 * (1 << 20) + 12345)  # 3 parts of 5 MB
     src.write_bytes(data)
     env = tool_env(mc, tmp_path)
-    run = lambda *a: subprocess.run(["aws", "--endpoint-url", mc.endpoint, *a], env=env,  # noqa
+    run = lambda *a: subprocess.run(["/usr/bin/aws", "--endpoint-url", mc.endpoint, *a], env=env,  # noqa
                                     capture_output=True, text=True, timeout=300)
     r = run("s3", "cp", str(src), f"s3://{BUCKET}/tools/aws.bin")
     assert r.returncode == 0, r.stderr
@@ -599,7 +597,6 @@ def test_aws_cli_multipart_copy(mc, tmp_path):
     assert mc.s3.get_object(Bucket="mpu-copy", Key="aws.bin")["Body"].read() == data
 
 
-@pytest.mark.skipif(not shutil.which("s3cmd"), reason="s3cmd not installed")
 def test_s3cmd_multipart_put(mc, tmp_path):
     ak, sk = KEYS[mc.endpoint]
     host = mc.endpoint.split("//")[1]
@@ -611,7 +608,7 @@ def test_s3cmd_multipart_put(mc, tmp_path):
     data = body("s3cmd", 11 * (1 << 20) + 7)
     src.write_bytes(data)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    r = subprocess.run(["s3cmd", "-c", str(cfg), "--multipart-chunk-size-mb=5", "put", str(src),
+    r = subprocess.run(["/usr/bin/s3cmd", "-c", str(cfg), "--multipart-chunk-size-mb=5", "put", str(src),
                         f"s3://{BUCKET}/tools/s3cmd.bin"], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
