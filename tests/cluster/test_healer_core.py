@@ -328,8 +328,9 @@ def test_sigstopped_leader_is_fenced_out_and_never_acts_after_cont(hc, etcd):
 
 def test_leader_stopped_mid_pass_is_fenced_and_nothing_is_done_twice(hc, etcd):
     """SIGSTOP the leader in the middle of a WAL pass over many records, let the standby take
-    over, SIGCONT: the old leader's next roll-back txn fails on the fence (fence_failures), it
-    stops leading, and every record is rolled back exactly once in total."""
+    over, SIGCONT: the old leader's next roll-back txn fails on the fence (fence_failures) or it
+    sees its lease lost first; either way it stops leading, and every record is rolled back
+    exactly once in total."""
     n = 400
     w = Writer(hc, etcd)
     session = requests.Session()
@@ -366,8 +367,13 @@ def test_leader_stopped_mid_pass_is_fenced_and_nothing_is_done_twice(hc, etcd):
     # had in flight when it was stopped may have been applied by etcd while its reply timed out
     # (an ambiguous result is not counted; that record's blobs are left to GC).
     assert n - 1 <= done <= n, f"{done} roll-backs counted for {n} records"
-    assert metric(hc, old, "fence_failures") >= fences_before + 1, "no fenced txn failed"
-    assert "evt=fenced_out" in log_text(hc, old)
+    # After SIGCONT the old leader stops in one of two ways, both safe: its next roll-back txn
+    # fails on the fence, or its lease keeper reports the lease gone first and it steps down
+    # before sending another (which of the two wins is a race of its threads).
+    log = log_text(hc, old)
+    fenced = metric(hc, old, "fence_failures") >= fences_before + 1 and "evt=fenced_out" in log
+    lease_gone = "evt=lease_lost" in log and "was_leader=1" in log
+    assert fenced or lease_gone, "the old leader neither hit the fence nor saw its lease lost"
     assert leaders(hc)[0] == [standby]
 
 
