@@ -27,6 +27,10 @@ static bool parse_action(const char *p, const char *end, struct hs_fault_plan *o
         *out = (struct hs_fault_plan){.action = HS_FAULT_KILL};
         return true;
     }
+    if (n == 4 && memcmp(p, "fail", 4) == 0) {
+        *out = (struct hs_fault_plan){.action = HS_FAULT_FAIL};
+        return true;
+    }
     if (n > 6 && memcmp(p, "sleep=", 6) == 0) {
         int64_t ms = 0;
         for (const char *q = p + 6; q < end; q++) {
@@ -72,28 +76,37 @@ bool hs_fault_plan_parse(const char *spec, const char *point, struct hs_fault_pl
 }
 
 #ifdef HS_FAULT_INJECTION
-void hs_fault(const char *point)
+bool hs_fault_fails(const char *point)
 {
     const char *spec = getenv("HS_FAULT");
     if (!spec || !*spec)
-        return;
+        return false;
     struct hs_fault_plan plan;
     if (!hs_fault_plan_parse(spec, point, &plan)) {
         HS_LOG_WARN("fault_spec_bad", "point=%s HS_FAULT='%s'", point, spec);
-        return;
+        return false;
     }
     switch (plan.action) {
     case HS_FAULT_NONE:
-        return;
+        return false;
+    case HS_FAULT_FAIL:
+        HS_LOG_WARN("fault_injected", "point=%s action=fail", point);
+        return true;
     case HS_FAULT_SLEEP:
         HS_LOG_WARN("fault_injected", "point=%s action=sleep ms=%lld", point,
                     (long long)plan.sleep_ms);
         hs_clock_sleep_ms(plan.sleep_ms, NULL);
-        return;
+        return false;
     case HS_FAULT_KILL:
         HS_LOG_WARN("fault_injected", "point=%s action=kill pid=%d", point, (int)getpid());
         kill(getpid(), SIGKILL);
         _exit(137); /* not reached: SIGKILL cannot be caught */
     }
+    return false;
+}
+
+void hs_fault(const char *point)
+{
+    (void)hs_fault_fails(point);
 }
 #endif

@@ -57,8 +57,11 @@ struct hs_gw_txn {
     bool write_slot; /* holds a max-open-writes slot */
     bool wal_put;    /* txn/<id> may exist: clean-up deletes it */
     bool have_cur;
-    bool degraded;      /* some blob missing: repair/<key> goes with the commit */
-    bool committed;     /* the stored blobs belong to the new version */
+    bool degraded;  /* some blob missing: repair/<key> goes with the commit */
+    bool committed; /* the stored blobs belong to the new version */
+    /* the commit may have landed, or landed and been replaced already: the stored blobs may
+     * be referenced, so clean-up leaves them (and the record) to the healer and GC */
+    bool outcome_unknown;
     bool keep_identity; /* a re-layout: etag and created_ms of the replaced version */
 };
 
@@ -436,9 +439,14 @@ static size_t delete_stored(struct hs_gw_txn *t)
 
 /* ---- clean-up ---- */
 
-/* Deletes txn/<id> if it is still the record we last put (else the healer owns it). */
-static enum hs_err wal_delete(struct hs_gw_txn *t)
+/* Deletes txn/<id> if it is still the record we last put (else the healer owns it, or our
+ * commit deleted it). *fenced: we deleted it, so no commit of ours can land any more. */
+static enum hs_err wal_delete(struct hs_gw_txn *t, bool *fenced)
 {
+    *fenced = false;
+    /* fault-injection builds only: etcd does not answer the fence */
+    if (hs_fault_fails("gateway.fence_unavailable"))
+        return HS_EUNAVAIL;
     struct hs_etcd_cmp cmp = {.target = HS_ETCD_CMP_MOD,
                               .result = HS_ETCD_EQUAL,
                               .key = t->txn_key,
@@ -447,6 +455,7 @@ static enum hs_err wal_delete(struct hs_gw_txn *t)
     struct hs_etcd_txn et = {.cmps = &cmp, .n_cmps = 1, .success = &del, .n_success = 1};
     struct hs_etcd_txn_result res = {0};
     enum hs_err err = hs_etcd_txn(t->gw->etcd, &et, &res);
+    *fenced = err == HS_OK && res.succeeded;
     hs_etcd_txn_result_release(&res);
     return err;
 }
@@ -465,13 +474,26 @@ static void fail_cleanup(struct hs_gw_txn *t)
 {
     if (t->committed)
         return;
+    if (t->outcome_unknown) {
+        /* Deleting now could destroy a committed version. If the commit never lands, the
+         * healer rolls the record back and deletes what it names; blobs nothing references
+         * are GC's after its grace. */
+        if (t->n_stored)
+            HS_LOG_WARN("commit_outcome_unknown", "req=%s key='%s' txn=%s blobs_left=%zu",
+                        t->req_id, t->key, t->id, t->n_stored);
+        for (size_t i = 0; i < t->n_stored; i++)
+            free(t->stored[i].url);
+        t->n_stored = 0;
+        t->wal_put = false;
+        return;
+    }
     size_t failures = delete_stored(t);
     if (!t->wal_put)
         return;
     /* A blob we could not delete, or a PUT that timed out (it may still land), needs the
      * healer; otherwise the record goes now. */
-    bool healer = failures > 0 || t->n_bad_urls > 0;
-    enum hs_err err = healer ? wal_mark_aborted(t) : wal_delete(t);
+    bool healer = failures > 0 || t->n_bad_urls > 0, fenced = false;
+    enum hs_err err = healer ? wal_mark_aborted(t) : wal_delete(t, &fenced);
     if (err != HS_OK)
         HS_LOG_WARN("wal_cleanup_failed", "req=%s txn=%s err=%s", t->req_id, t->id,
                     hs_err_name(err)); /* the healer rolls it back after its timeout */
@@ -600,13 +622,29 @@ static void fill_header(struct hs_gw_txn *t, struct hs_manifest *n)
 }
 
 /* The commit transaction's outcome could not be learnt: fence it by deleting our WAL record
- * (a commit still in flight then fails its compare), then see whether it had landed. */
+ * (a commit still in flight then fails its compare), then see whether it had landed.
+ *
+ * Only a fence that deleted the record proves the commit did not land and never will: then
+ * the blobs are ours to delete. When the record was gone already, our commit landed (and may
+ * have been replaced by a later write that reuses some of its blobs, e.g. the cold part kept
+ * by a PATCH) or the healer rolled it back (and deletes the blobs itself); when the fence got
+ * no answer, the commit may still land. In those cases the outcome stays unknown and
+ * clean-up must not touch the blobs. */
 static enum hs_err resolve_ambiguous(struct hs_gw_txn *t, bool *committed)
 {
-    enum hs_err err = wal_delete(t);
-    if (err != HS_OK)
+    *committed = false;
+    bool fenced = false;
+    /* fault-injection builds only: a pause before the fence, for a racing writer */
+    hs_fault("gateway.before_fence");
+    enum hs_err err = wal_delete(t, &fenced);
+    if (err != HS_OK) {
+        t->outcome_unknown = true;
         return err;
+    }
     t->wal_put = false;
+    if (fenced)
+        return HS_OK; /* not committed, and now it cannot be */
+    t->outcome_unknown = true;
     struct hs_etcd_kvs kvs = {0};
     if ((err = hs_etcd_get(t->gw->etcd, t->meta_key, &kvs)) != HS_OK)
         return err;
@@ -617,6 +655,8 @@ static enum hs_err resolve_ambiguous(struct hs_gw_txn *t, bool *committed)
                  strcmp(m.txn_id, t->id) == 0;
     hs_manifest_release(&m);
     hs_etcd_kvs_release(&kvs);
+    if (*committed)
+        t->outcome_unknown = false;
     return HS_OK;
 }
 
@@ -689,7 +729,16 @@ static enum hs_err commit_once(struct hs_gw_txn *t, struct hs_manifest *next,
         }
     }
     struct hs_etcd_txn_result res = {0};
-    err = commit_send(t, json, len, retire, retire_len, &res);
+    /* fault-injection builds only: the commit is lost on its way (never applied), or etcd
+     * applies it and its answer is lost */
+    if (hs_fault_fails("gateway.commit_lost"))
+        err = HS_ETIMEDOUT;
+    else if ((err = commit_send(t, json, len, retire, retire_len, &res)) == HS_OK &&
+             hs_fault_fails("gateway.commit_reply_lost")) {
+        hs_etcd_txn_result_release(&res);
+        res = (struct hs_etcd_txn_result){0};
+        err = HS_ETIMEDOUT;
+    }
     free(json);
     free(retire);
     struct hs_commit_reply reply = {
@@ -703,10 +752,16 @@ static enum hs_err commit_once(struct hs_gw_txn *t, struct hs_manifest *next,
     switch (hs_txn_commit_outcome(&reply, t->wal_rev)) {
     case HS_COMMIT_AMBIGUOUS:
         if (resolve_ambiguous(t, &committed) == HS_OK && committed) {
+            t->wal_put = false;
             *done = true;
+            err = HS_OK; /* the commit landed: the failed call's error is not the outcome */
             break;
         }
-        snprintf(msg, msg_len, "etcd did not confirm the commit: %s", hs_err_name(err));
+        snprintf(msg, msg_len,
+                 t->outcome_unknown ? "etcd did not confirm the commit (%s): the write may have "
+                                      "been applied; read the object to see"
+                                    : "etcd did not confirm the commit (%s); nothing was written",
+                 hs_err_name(err));
         err = HS_EUNAVAIL;
         break;
     case HS_COMMIT_DONE:
@@ -793,14 +848,20 @@ enum hs_err hs_gw_txn_commit_ops(struct hs_gw_txn *t, const struct hs_etcd_cmp *
         snprintf(msg, msg_len, "a concurrent change of the records this write commits into");
         return HS_ECONFLICT; /* the caller re-reads and commits again, or frees */
     case HS_COMMIT_AMBIGUOUS: {
-        bool landed = false;
-        if (wal_delete(t) == HS_OK) {
+        /* as resolve_ambiguous: only a fence that deleted the record lets us delete blobs */
+        bool landed = false, fenced = false;
+        if (wal_delete(t, &fenced) != HS_OK) {
+            t->outcome_unknown = true;
+        } else if (!fenced) {
             t->wal_put = false;
+            t->outcome_unknown = true;
             struct hs_etcd_kvs kvs = {0};
             if (hs_etcd_get(t->gw->etcd, landed_key, &kvs) == HS_OK && kvs.n &&
                 strstr((const char *)kvs.kvs[0].value, t->id))
                 landed = true;
             hs_etcd_kvs_release(&kvs);
+        } else {
+            t->wal_put = false;
         }
         if (landed) {
             t->committed = true;

@@ -35,6 +35,15 @@ static void sleep_action_gives_milliseconds(void **state)
     assert_int_equal(p.sleep_ms, 1500);
 }
 
+static void fail_action_is_parsed(void **state)
+{
+    (void)state;
+    struct hs_fault_plan p = {0};
+    assert_true(hs_fault_plan_parse("a.b:sleep=5,gateway.fence:fail", "gateway.fence", &p));
+    assert_int_equal(p.action, HS_FAULT_FAIL);
+    assert_false(hs_fault_plan_parse("gateway.fence:failed", "gateway.fence", &p));
+}
+
 static void other_points_and_empty_specs_are_not_armed(void **state)
 {
     (void)state;
@@ -122,12 +131,25 @@ static void armed_sleep_point_sleeps_then_returns(void **state)
     assert_true(hs_clock_mono_ms() - t0 < 60);
     unsetenv("HS_FAULT");
 }
+
+static void armed_fail_point_fails_only_there(void **state)
+{
+    (void)state;
+    setenv("HS_FAULT", "test.lost:fail,test.nap:sleep=1", 1);
+    assert_true(hs_fault_fails("test.lost"));
+    assert_false(hs_fault_fails("test.nap")); /* sleeps, then goes on */
+    assert_false(hs_fault_fails("test.other"));
+    hs_fault("test.lost"); /* a plain point ignores `fail` */
+    unsetenv("HS_FAULT");
+    assert_false(hs_fault_fails("test.lost"));
+}
 #else
 static void release_build_ignores_an_armed_point(void **state)
 {
     (void)state;
-    setenv("HS_FAULT", "test.point", 1);
+    setenv("HS_FAULT", "test.point,test.lost:fail", 1);
     hs_fault("test.point"); /* an empty macro: the test process survives */
+    assert_false(hs_fault_fails("test.lost"));
     unsetenv("HS_FAULT");
 }
 #endif
@@ -137,12 +159,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(point_without_action_means_kill),
         cmocka_unit_test(sleep_action_gives_milliseconds),
+        cmocka_unit_test(fail_action_is_parsed),
         cmocka_unit_test(other_points_and_empty_specs_are_not_armed),
         cmocka_unit_test(list_of_specs_first_naming_the_point_wins),
         cmocka_unit_test(malformed_specs_are_refused_and_out_untouched),
 #ifdef HS_FAULT_INJECTION
         cmocka_unit_test(armed_kill_point_sigkills_the_process),
         cmocka_unit_test(armed_sleep_point_sleeps_then_returns),
+        cmocka_unit_test(armed_fail_point_fails_only_there),
 #else
         cmocka_unit_test(release_build_ignores_an_armed_point),
 #endif
