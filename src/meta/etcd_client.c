@@ -150,8 +150,12 @@ static enum hs_err attempt(struct hs_etcd *e, const struct hs_etcd_call *c, size
         size_t expect = idx;
         atomic_compare_exchange_strong(&e->preferred, &expect, (idx + 1) % e->n_endpoints);
     }
-    if (endpoint_trouble || err == HS_EINVAL || err == HS_ENOSPC || err == HS_EPROTO ||
-        err == HS_EAUTH)
+    /* our deadline, or the server's ("context deadline exceeded", code 2 or 4): moves on,
+     * quietly */
+    bool expected =
+        c->long_poll && (err == HS_ETIMEDOUT || strstr(msg, "context deadline exceeded"));
+    if (!expected && (endpoint_trouble || err == HS_EINVAL || err == HS_ENOSPC ||
+                      err == HS_EPROTO || err == HS_EAUTH))
         hs_etcd_log_failure(e, ep, c->path, err, status, msg);
     else
         HS_LOG_DEBUG("etcd_request_refused", "endpoint=%s path=%s err=%s grpc_status=%d msg='%s'",

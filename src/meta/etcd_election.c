@@ -28,7 +28,8 @@ static enum hs_err election_call(struct hs_etcd *e, const char *path, const Prot
                              .retry = retry,
                              .timeout_ms = timeout_ms,
                              .endpoint = -1,
-                             .cancel = cancel};
+                             .cancel = cancel,
+                             .long_poll = strcmp(path, HS_ETCD_CAMPAIGN) == 0};
     return hs_etcd_request(e, &c, reply);
 }
 

@@ -170,6 +170,9 @@ struct hs_etcd_call {
     int64_t timeout_ms;           /* 0 = client's */
     int endpoint;                 /* -1 = any with failover, else only this endpoint */
     const struct hs_stop *cancel; /* may be NULL */
+    /* a call that waits for an event and is renewed at its deadline (a blocked campaign):
+     * reaching the deadline is the normal case, not logged as a failure */
+    bool long_poll;
 };
 
 /* Performs the call; on HS_OK reply holds the reply message. Logs failures (rate-limited). */

@@ -7,6 +7,7 @@ Objects are made by hand with hsdata (blobs straight to nodes, records and manif
 into etcd), in the order a gateway uses: WAL record first (owned by a gateway key the test
 controls), then blobs, then one commit txn. A test "kills" a writer by deleting its gateway key.
 """
+import calendar
 import os
 import re
 import signal
@@ -375,6 +376,25 @@ def test_leader_stopped_mid_pass_is_fenced_and_nothing_is_done_twice(hc, etcd):
     lease_gone = "evt=lease_lost" in log and "was_leader=1" in log
     assert fenced or lease_gone, "the old leader neither hit the fence nor saw its lease lost"
     assert leaders(hc)[0] == [standby]
+
+
+def test_standby_renews_its_campaign_without_logging_a_failure(hc):
+    """A standby's campaign blocks until the leader goes and is renewed every 30 s: reaching
+    that deadline is normal and must not log etcd_request_failed."""
+    leader = the_leader(hc)
+    standby = [n for n, _ in healers(hc) if n != leader][0]
+    stamp = re.compile(r"^ts=(\S+) .*evt=campaign_started", re.M)
+
+    def campaigning_since():
+        found = stamp.findall(log_text(hc, standby))
+        return calendar.timegm(time.strptime(found[-1][:19], "%Y-%m-%dT%H:%M:%S"))
+    since = campaigning_since()
+    wait_until(lambda: time.time() - since > 36, timeout=45, interval=1,
+               what="the standby's campaign to pass its 30 s deadline")
+    assert campaigning_since() == since, "the standby campaigned again: not a quiet renewal"
+    failures = [ln for ln in log_text(hc, standby).splitlines()
+                if "etcd_request_failed" in ln and "Campaign" in ln]
+    assert not failures, failures[:3]
 
 
 def test_sigkill_leader_standby_takes_over_within_bound(hc, etcd):
