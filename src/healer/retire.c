@@ -124,13 +124,15 @@ static size_t drop_records(struct hs_healer *h, struct due_rec *g, size_t n)
     size_t *at = hs_xcalloc(n ? n : 1, sizeof *at); /* d[k] is g[at[k]] */
     size_t m = 0, dropped = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!g[i].readable || g[i].t.failed > 0)
+        if (!g[i].readable)
             continue;
         HS_LOG_DEBUG("retire_record",
                      "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " retry=%" PRId64
                      " left_for_gc=%" PRId64,
                      g[i].r.key, g[i].etcd_key, g[i].r.n_blobs, g[i].t.deleted, g[i].t.failed,
                      g[i].t.left);
+        if (g[i].t.failed > 0)
+            continue;
         d[m] = (struct hs_retire_drop){.key = g[i].etcd_key, .mod_rev = g[i].mod_rev};
         at[m++] = i;
     }

@@ -77,9 +77,8 @@ static void read_many_reads_a_group_in_one_txn(void **state)
     free(keys[63]); /* the same key twice in one group: read once, answered twice */
     keys[63] = hs_xstrdup(keys[5]);
     struct hs_etcd_kvs out[HS_RETIRE_TXN_RECORDS];
-    assert_int_equal(hs_retire_read_many(etcd, (const char *const *)keys, HS_RETIRE_TXN_RECORDS,
-                                         out),
-                     HS_OK);
+    assert_int_equal(
+        hs_retire_read_many(etcd, (const char *const *)keys, HS_RETIRE_TXN_RECORDS, out), HS_OK);
     for (size_t i = 0; i < HS_RETIRE_TXN_RECORDS; i++) {
         size_t want = i == 63 ? 5 : i;
         if (want % 10 == 7) {
