@@ -148,6 +148,13 @@ static size_t drop_records(struct hs_healer *h, struct due_rec *g, size_t n)
     } else if (err != HS_OK) {
         HS_LOG_WARN("retire_drop_failed", "records=%zu err=%s", m, hs_err_name(err));
     }
+    /* etcd refused the transaction itself (a --max-txn-ops below the group's 65 compares):
+     * one fenced delete per record, as the sweeper did before it batched */
+    for (size_t k = 0; err == HS_EINVAL && k < m && hs_healer_leading(h); k++) {
+        atomic_fetch_add(&h->stats.retire_drop_txns, 1);
+        if (!d[k].dropped)
+            d[k].dropped = hs_healer_fenced_delete(h, d[k].key, d[k].mod_rev, "retire_drop");
+    }
     for (size_t k = 0; k < m; k++) {
         if (!d[k].dropped)
             continue;
@@ -201,6 +208,9 @@ static void read_currents(struct hs_healer *h, struct due_rec *g, size_t n)
     enum hs_err err = hs_retire_read_many(h->etcd, named, m, got);
     if (m > 0)
         atomic_fetch_add(&h->stats.retire_manifest_reads, 1);
+    /* etcd unreachable: every GET would fail the same way; anything else (a reply over the
+     * client's limit, a refused request) may pass one key at a time */
+    bool one_by_one = err != HS_OK && err != HS_EUNAVAIL && err != HS_ETIMEDOUT;
     for (size_t k = 0; k < m; k++) {
         struct due_rec *d = &g[at[k]];
         if (err == HS_OK) {
@@ -208,6 +218,8 @@ static void read_currents(struct hs_healer *h, struct due_rec *g, size_t n)
             hs_etcd_kvs_release(&got[k]);
             continue;
         }
+        if (!one_by_one)
+            continue; /* not readable: the record stays for the next pass */
         struct hs_etcd_kvs one = {0};
         atomic_fetch_add(&h->stats.retire_manifest_reads, 1);
         d->readable =
