@@ -5,16 +5,17 @@
  * at a time (their blobs on one node share requests, their etcd reads and deletes share one
  * transaction each, retire_etcd.c):
  *   1. read the keys' CURRENT manifests (meta/<key>) in one read-only transaction (one GET per
- *      record if that fails, e.g. a reply too large); when one cannot be decoded, keep every
- *      blob of its record and the record (counted; the next pass looks again);
+ *      record if that fails while etcd answers, e.g. a reply too large); when one cannot be
+ *      decoded, keep every blob of its record and the record (counted; the next pass looks
+ *      again);
  *   2. delete the record's (blob, node) pairs that manifest does not reference, per node in
  *      batches of retire_batch ids (one POST /v1/blobs/delete each; missing counts as done),
  *      each batch only after etcd confirms we still lead;
  *   3. when every batch on a registered node succeeded, delete the record with a fenced txn
  *      that also compares its mod_revision (the group's records in one txn; a record changed
- *      since it was read is left, the others go). Blobs on nodes that are not registered are left
- *      to GC (counted); a node that did not answer keeps the record for the next pass, which
- *      deletes again (harmless: missing counts as done).
+ *      since it was read is left, the others go). Blobs on nodes that are not registered are
+ *      left to GC (counted); a node that did not answer keeps the record for the next pass,
+ *      which deletes again (harmless: missing counts as done).
  *
  * Why checking only the current manifest is safe: a blob retired when version N was replaced
  * is never referenced by any later version. A new version only reuses blobs of the version it

@@ -14,4 +14,5 @@ def test_live_retire_suite_passes(etcd):
     assert os.access(LIVE_RETIRE, os.X_OK), f"build first: {LIVE_RETIRE} is missing"
     env = dict(os.environ, HS_TEST_ETCD_ENDPOINTS=etcd.endpoint)
     res = subprocess.run([LIVE_RETIRE], env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, f"live_retire failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+    assert res.returncode == 0, \
+        f"live_retire failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
