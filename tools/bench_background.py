@@ -14,7 +14,8 @@ URL (reference API, replication, 8 connections, this script's own CPU not counte
 no retire/ record is left (the sweeper caught up), snapshot. A snapshot is etcd's /metrics
 (grpc_server_msg_received_total by method, etcd_mvcc_* and raft proposal counters), every
 node's /v1/stats ops, and utime+stime of every process of cluster.json by role. Prints each
-run's deltas per write (--idle: per second of an idle cluster), then the medians.
+run's deltas per write (--idle: per second of an idle cluster) and the write rate, then the
+medians.
 """
 import argparse
 import base64
@@ -122,11 +123,13 @@ def main():
         write_all(c.info["url"], a.keys, 0, prefill=True)
     for run in range(a.runs):
         before, t0 = c.snapshot(), time.time()
+        write_s = 0.0
         if a.idle:
             time.sleep(a.idle)
             div = time.time() - t0
         else:
             div = write_all(c.info["url"], a.keys, a.writes, prefill=False)
+            write_s = time.time() - t0
             deadline = time.time() + a.sweep_timeout
             while c.retire_records() and time.time() < deadline:
                 time.sleep(0.5)
@@ -135,6 +138,7 @@ def main():
         runs.append(d)
         print(json.dumps({"run": run, "per": "second" if a.idle else "write", "n": div,
                           "seconds": round(time.time() - t0, 1), "load": os.getloadavg()[0],
+                          "writes_per_s": round(div / write_s, 1) if write_s else None,
                           **{k: round(v, 4) for k, v in sorted(d.items()) if v}}), flush=True)
     print("| per %s (median of %d) | value |" % ("second" if a.idle else "write", len(runs)))
     print("|---|---|")
