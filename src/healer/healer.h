@@ -106,6 +106,8 @@ struct hs_healer_stats {
     atomic_llong retire_unreadable_manifests; /* records kept: current manifest unreadable */
     atomic_llong retire_pending_records;      /* records past the grace not swept yet */
     atomic_llong retire_pending_blobs;        /* their blobs not handled yet */
+    atomic_llong retire_manifest_reads;       /* etcd requests reading current manifests */
+    atomic_llong retire_drop_txns;            /* etcd txns deleting swept records */
     atomic_llong uploads_abandoned;           /* upload.c: OPEN uploads aborted for their age */
     atomic_llong uploads_ended;               /* upload records removed (their parts retired) */
     atomic_llong upload_parts_retired;        /* part records turned into retire records */

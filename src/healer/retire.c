@@ -2,16 +2,20 @@
  * records, format in include/hs/manifest.h) once the grace has passed, then the records.
  *
  * For each record whose `ms` is older than retire_grace_ms, oldest first, RETIRE_GROUP records
- * at a time (their blobs on one node share requests):
- *   1. read the key's CURRENT manifest (meta/<key>); when it cannot be decoded, keep every blob
- *      and the record (counted; the next pass looks again);
+ * at a time (their blobs on one node share requests, their etcd reads and deletes share one
+ * transaction each, retire_etcd.c):
+ *   1. read the keys' CURRENT manifests (meta/<key>) in one read-only transaction (one GET per
+ *      record if that fails while etcd answers, e.g. a reply too large); when one cannot be
+ *      decoded, keep every blob of its record and the record (counted; the next pass looks
+ *      again);
  *   2. delete the record's (blob, node) pairs that manifest does not reference, per node in
  *      batches of retire_batch ids (one POST /v1/blobs/delete each; missing counts as done),
  *      each batch only after etcd confirms we still lead;
  *   3. when every batch on a registered node succeeded, delete the record with a fenced txn
- *      that also compares its mod_revision. Blobs on nodes that are not registered are left
- *      to GC (counted); a node that did not answer keeps the record for the next pass, which
- *      deletes again (harmless: missing counts as done).
+ *      that also compares its mod_revision (the group's records in one txn; a record changed
+ *      since it was read is left, the others go). Blobs on nodes that are not registered are
+ *      left to GC (counted); a node that did not answer keeps the record for the next pass,
+ *      which deletes again (harmless: missing counts as done).
  *
  * Why checking only the current manifest is safe: a blob retired when version N was replaced
  * is never referenced by any later version. A new version only reuses blobs of the version it
@@ -42,7 +46,7 @@
 
 #define RETIRE_PAGE     200
 #define RETIRE_PASS_MAX 1000 /* records handled per pass: WAL, repair and GC get their turn */
-#define RETIRE_GROUP    64   /* records planned together: their blobs share node requests */
+#define RETIRE_GROUP    HS_RETIRE_TXN_RECORDS /* planned together: shared node requests and txns */
 
 /* What sweeping one record did with its blobs. */
 struct tally {
@@ -112,40 +116,123 @@ static void scan_release(struct scan *s)
     free(s->v);
 }
 
-/* Step 3: fenced, and only if the record is still the one we read. */
-static bool drop_record(struct hs_healer *h, const struct due_rec *d)
+/* Step 3: the records of g[0..n) whose blobs all went, in one fenced txn that compares each
+ * record's mod_revision (a record changed since we read it stays). Returns the records
+ * deleted. */
+static size_t drop_records(struct hs_healer *h, struct due_rec *g, size_t n)
 {
-    return hs_healer_fenced_delete(h, d->etcd_key, d->mod_rev, "retire_drop");
+    struct hs_retire_drop *d = hs_xcalloc(n ? n : 1, sizeof *d);
+    size_t *at = hs_xcalloc(n ? n : 1, sizeof *at); /* d[k] is g[at[k]] */
+    size_t m = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!g[i].readable)
+            continue;
+        HS_LOG_DEBUG("retire_record",
+                     "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " retry=%" PRId64
+                     " left_for_gc=%" PRId64,
+                     g[i].r.key, g[i].etcd_key, g[i].r.n_blobs, g[i].t.deleted, g[i].t.failed,
+                     g[i].t.left);
+        if (g[i].t.failed > 0)
+            continue;
+        d[m] = (struct hs_retire_drop){.key = g[i].etcd_key, .mod_rev = g[i].mod_rev};
+        at[m++] = i;
+    }
+    struct hs_etcd_cmp fence;
+    hs_healer_fence(h, &fence);
+    int64_t txns = 0;
+    enum hs_err err = m > 0 ? hs_retire_drop_many(h->etcd, &fence, d, m, &txns) : HS_OK;
+    atomic_fetch_add(&h->stats.retire_drop_txns, txns);
+    if (err == HS_ECONFLICT) {
+        hs_healer_fenced_out(h);
+        HS_LOG_WARN("fenced_out", "healer=%s op=retire_drop key='%s' records=%zu",
+                    h->opts.healer_id, d[0].key, m);
+    } else if (err != HS_OK) {
+        HS_LOG_WARN("retire_drop_failed", "records=%zu err=%s", m, hs_err_name(err));
+    }
+    /* etcd refused the transaction itself (a --max-txn-ops below the group's 65 compares):
+     * one fenced delete per record, as the sweeper did before it batched */
+    for (size_t k = 0; err == HS_EINVAL && k < m && hs_healer_leading(h); k++) {
+        atomic_fetch_add(&h->stats.retire_drop_txns, 1);
+        if (!d[k].dropped)
+            d[k].dropped = hs_healer_fenced_delete(h, d[k].key, d[k].mod_rev, "retire_drop");
+    }
+    for (size_t k = 0; k < m; k++) {
+        if (!d[k].dropped)
+            continue;
+        g[at[k]].dropped = true;
+        dropped++;
+    }
+    atomic_fetch_add(&h->stats.retire_records_swept, (long long)dropped);
+    atomic_fetch_sub(&h->stats.retire_pending_records, (long long)dropped);
+    free(at);
+    free(d);
+    return dropped;
 }
 
-/* Step 1: *current gets meta/<key> (*have false when the key has none). false when it cannot
- * be read or decoded: nothing of the record may be deleted now. */
-static bool read_current(struct hs_healer *h, const struct due_rec *d, struct hs_manifest *current,
-                         bool *have)
+/* Step 1 for one record from its key's range (kvs->n 0: the key has no manifest). false when
+ * the manifest cannot be decoded: nothing of the record may be deleted now. */
+static bool take_current(struct hs_healer *h, struct due_rec *d, const char *meta_key,
+                         const struct hs_etcd_kvs *kvs)
 {
-    char *meta_key = NULL;
-    if (hs_meta_key_meta(d->r.key, &meta_key) != HS_OK)
+    d->have = false;
+    if (kvs->n == 0)
+        return true;
+    char why[160] = "";
+    if (hs_manifest_decode(kvs->kvs[0].value, kvs->kvs[0].value_len, &d->current, why,
+                           sizeof why) != HS_OK) {
+        atomic_fetch_add(&h->stats.retire_unreadable_manifests, 1);
+        hs_healer_unreadable(h, HS_HEALER_PASS_RETIRE, meta_key, why);
         return false;
-    struct hs_etcd_kvs kvs = {0};
-    bool ok = false;
-    *have = false;
-    if (hs_etcd_get(h->etcd, meta_key, &kvs) != HS_OK)
-        goto out;
-    if (kvs.n == 1) {
-        char why[160] = "";
-        if (hs_manifest_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, current, why, sizeof why) !=
-            HS_OK) {
-            atomic_fetch_add(&h->stats.retire_unreadable_manifests, 1);
-            hs_healer_unreadable(h, HS_HEALER_PASS_RETIRE, meta_key, why);
-            goto out;
-        }
-        *have = true;
     }
-    ok = true;
-out:
-    hs_etcd_kvs_release(&kvs);
-    free(meta_key);
-    return ok;
+    d->have = true;
+    return true;
+}
+
+/* Step 1 for g[0..n): sets each record's readable, have and current. One read-only txn for
+ * the group; one GET per record when that fails (a record that cannot be read stays). */
+static void read_currents(struct hs_healer *h, struct due_rec *g, size_t n)
+{
+    char **keys = hs_xcalloc(n ? n : 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++)
+        if (hs_meta_key_meta(g[i].r.key, &keys[i]) != HS_OK)
+            keys[i] = NULL;
+    /* a key that cannot be named (never written so) is not read: its record stays */
+    const char **named = hs_xcalloc(n ? n : 1, sizeof *named);
+    size_t *at = hs_xcalloc(n ? n : 1, sizeof *at);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i]) {
+            named[m] = keys[i];
+            at[m++] = i;
+        }
+    struct hs_etcd_kvs *got = hs_xcalloc(m ? m : 1, sizeof *got);
+    enum hs_err err = hs_retire_read_many(h->etcd, named, m, got);
+    if (m > 0)
+        atomic_fetch_add(&h->stats.retire_manifest_reads, 1);
+    /* etcd unreachable: every GET would fail the same way; anything else (a reply over the
+     * client's limit, a refused request) may pass one key at a time */
+    bool one_by_one = err != HS_OK && err != HS_EUNAVAIL && err != HS_ETIMEDOUT;
+    for (size_t k = 0; k < m; k++) {
+        struct due_rec *d = &g[at[k]];
+        if (err == HS_OK) {
+            d->readable = take_current(h, d, named[k], &got[k]);
+            hs_etcd_kvs_release(&got[k]);
+            continue;
+        }
+        if (!one_by_one)
+            continue; /* not readable: the record stays for the next pass */
+        struct hs_etcd_kvs one = {0};
+        atomic_fetch_add(&h->stats.retire_manifest_reads, 1);
+        d->readable =
+            hs_etcd_get(h->etcd, named[k], &one) == HS_OK && take_current(h, d, named[k], &one);
+        hs_etcd_kvs_release(&one);
+    }
+    free(got);
+    free(at);
+    free(named);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
 }
 
 /* Step 2 for one batch (blobs of several records on one node); g[map[k]] is input k. */
@@ -191,8 +278,8 @@ static size_t sweep_group(struct hs_healer *h, struct due_rec *g, size_t n)
     struct hs_retire_input *in = hs_xcalloc(n, sizeof *in);
     size_t *map = hs_xcalloc(n, sizeof *map); /* input index -> g index */
     size_t n_in = 0, dropped = 0;
+    read_currents(h, g, n);
     for (size_t i = 0; i < n; i++) {
-        g[i].readable = read_current(h, &g[i], &g[i].current, &g[i].have);
         if (!g[i].readable) {
             atomic_fetch_sub(&h->stats.retire_pending_blobs, (long long)g[i].r.n_blobs);
             continue;
@@ -210,19 +297,8 @@ static size_t sweep_group(struct hs_healer *h, struct due_rec *g, size_t n)
             goto out;
         delete_batch(h, g, map, &plan.batches[i]);
     }
-    for (size_t k = 0; k < n_in && hs_healer_leading(h); k++) {
-        struct due_rec *d = &g[map[k]];
-        HS_LOG_DEBUG("retire_record",
-                     "key='%s' record='%s' blobs=%zu deleted=%" PRId64 " retry=%" PRId64
-                     " left_for_gc=%" PRId64,
-                     d->r.key, d->etcd_key, d->r.n_blobs, d->t.deleted, d->t.failed, d->t.left);
-        if (d->t.failed == 0 && drop_record(h, d)) {
-            d->dropped = true;
-            dropped++;
-            atomic_fetch_add(&h->stats.retire_records_swept, 1);
-            atomic_fetch_sub(&h->stats.retire_pending_records, 1);
-        }
-    }
+    if (hs_healer_leading(h))
+        dropped = drop_records(h, g, n);
 out:
     hs_retire_plan_release(&plan);
     free(map);
