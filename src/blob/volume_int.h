@@ -51,11 +51,11 @@ struct hs_blob_volumes {
     uint32_t cur;     /* volume being appended to (0: none yet) */
     uint64_t cur_end; /* end of the last needle assigned in it */
     struct vol_batch open, spare;
-    uint64_t open_seq;   /* seq of the open batch; batches are numbered from 1 */
-    uint64_t done_seq;   /* every batch up to this one is written (or failed) */
-    uint64_t failed_seq; /* first batch whose write failed (0: none); no writes after it */
-    bool writing;        /* a leader is writing a batch */
-    int64_t compacted_volumes;       /* volumes removed by compaction since open */
+    uint64_t open_seq;         /* seq of the open batch; batches are numbered from 1 */
+    uint64_t done_seq;         /* every batch up to this one is written (or failed) */
+    uint64_t failed_seq;       /* first batch whose write failed (0: none); no writes after it */
+    bool writing;              /* a leader is writing a batch */
+    int64_t compacted_volumes; /* volumes removed by compaction since open */
     int64_t compacted_moved_bytes;   /* needle bytes they copied forward */
     int64_t compacted_removed_bytes; /* file bytes of the volumes they removed */
     /* Listing snapshot: the visible ids, sorted, guarded by snap_mu (not mu). */

@@ -51,8 +51,8 @@ static void *compact_main(void *arg)
         if (err != HS_OK && err != HS_ETIMEDOUT)
             HS_LOG_WARN("compact_failed", "node=%s err=%s", c->node->node_id, hs_err_name(err));
         else if (res.volumes > 0)
-            HS_LOG_INFO("compact_done", "node=%s volumes=%lld moved_bytes=%lld",
-                        c->node->node_id, (long long)res.volumes, (long long)res.moved_bytes);
+            HS_LOG_INFO("compact_done", "node=%s volumes=%lld moved_bytes=%lld", c->node->node_id,
+                        (long long)res.volumes, (long long)res.moved_bytes);
     }
     return NULL;
 }

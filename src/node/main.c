@@ -291,6 +291,7 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
 
 static void node_close(struct runtime *rt, int64_t drain_ms)
 {
+    atomic_store(&rt->node.stopping, true); /* ends a POST /v1/compact within a needle */
     int64_t left = hs_http_server_stop(rt->srv, drain_ms);
     hs_node_scrub_stop(rt->scrub);     /* before the store closes: it reads blobs */
     hs_node_compact_stop(rt->compact); /* likewise */

@@ -51,6 +51,7 @@ struct hs_node {
     struct hs_node_scrub_counters scrub;
     int compact_dead_percent;     /* --compact-dead-percent (also POST /v1/compact's default) */
     int64_t compact_rate_bytes_s; /* --compact-rate */
+    atomic_bool stopping;         /* set at shutdown: a POST /v1/compact in progress stops */
 };
 
 /* The node's one route table (routes.c) and its guard (bearer secret). */

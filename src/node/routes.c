@@ -580,7 +580,8 @@ static void compact_done(struct hs_http_req *r)
 {
     struct hs_node *n = node_of(r);
     struct hs_blob_compact_opts o = {.min_dead_percent = n->compact_dead_percent,
-                                     .rate_bytes_s = n->compact_rate_bytes_s};
+                                     .rate_bytes_s = n->compact_rate_bytes_s,
+                                     .stop = &n->stopping};
     const char *pct = hs_http_req_query(r, "min_dead_percent");
     if (pct) {
         char *end = NULL;
