@@ -123,6 +123,10 @@ static enum hs_err copy_needle(struct compaction *c, uint64_t off, struct hs_blo
     bool keep = nd->tombstone ? !c->oldest && !e
                               : e && e->vol == c->src && e->off == off &&
                                     e->len == nd->payload_bytes && e->crc == nd->payload_crc;
+    /* A tombstone dropped because its id was put again must not go before that put is
+     * durable: the source is unlinked only after this batch, too, has been written. */
+    if (nd->tombstone && e && e->batch > c->last_seq)
+        c->last_seq = e->batch;
     uint32_t vol = 0;
     uint64_t at = 0;
     if (keep && v->failed_seq != 0)

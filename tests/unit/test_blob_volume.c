@@ -682,6 +682,27 @@ static void tombstones_that_hide_an_older_volume_survive_compaction(void **state
     expect_blobs(f, 0x20, only_first);
 }
 
+static void an_id_put_again_after_its_delete_survives_compaction(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 0x20, only_first); /* 0000's tombstone lands after volume 1 */
+    char id[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "e%03x", i);
+        assert_int_equal(put(f->s, id, 500, (uint32_t)i), HS_OK);
+        assert_int_equal(hs_blob_delete(f->s, id), HS_OK);
+    }
+    assert_int_equal(put(f->s, "0000", 300, 77), HS_OK); /* the same id, other content */
+    assert_true(compact(f->s, 50).volumes >= 1);         /* the tombstone's volume: dropped */
+    assert_int_equal(check(f->s, "0000", 300, 77), HS_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(reopen(f, true, 16384), HS_OK);
+        assert_int_equal(check(f->s, "0000", 300, 77), HS_OK);
+        compact(f->s, 0);
+    }
+}
+
 static int copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -878,6 +899,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(tombstones_that_hide_an_older_volume_survive_compaction,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(an_id_put_again_after_its_delete_survives_compaction, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             a_crash_before_the_old_volume_is_gone_keeps_one_copy_of_each_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(deletes_and_reads_during_compaction_stay_correct, setup,
