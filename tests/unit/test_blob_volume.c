@@ -676,7 +676,7 @@ static void tombstones_that_hide_an_older_volume_survive_compaction(void **state
         assert_int_equal(check(f->s, "e001", 500, 1), HS_ENOENT);
     }
     /* Once volume 1 is compacted too, the oldest volume's tombstones go. */
-    r = compact(f->s, 0);
+    assert_true(compact(f->s, 0).volumes >= 1);
     assert_false(vol_exists(f, 1));
     assert_int_equal(reopen(f, true, 16384), HS_OK);
     expect_blobs(f, 0x20, only_first);
