@@ -801,29 +801,62 @@ static void *read_stayers(void *arg)
     return NULL;
 }
 
+enum { NEW_PUTS = 200 };
+
+/* Puts new blobs bb000.. (500 bytes, seed 5000 + i) while compaction runs. */
+static void *put_new(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < NEW_PUTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "bb%03x", i);
+        if (put(c->s, id, 500, (uint32_t)(5000 + i)) != HS_OK)
+            c->failures++;
+    }
+    return NULL;
+}
+
+/* Every blob put_new wrote reads back; with drop, they are deleted afterwards. */
+static void check_new(struct fixture *f, bool drop)
+{
+    for (int i = 0; i < NEW_PUTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "bb%03x", i);
+        assert_int_equal(check(f->s, id, 500, (uint32_t)(5000 + i)), HS_OK);
+        if (drop)
+            assert_int_equal(hs_blob_delete(f->s, id), HS_OK);
+    }
+}
+
 static bool churned(int i)
 {
     return i % 3 != 0 || i % 12 == 0;
 }
 
-static void deletes_and_reads_during_compaction_stay_correct(void **state)
+static void deletes_puts_and_reads_during_compaction_stay_correct(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(reopen(f, true, 65536), HS_OK);
     enum { N = 1200 };
     put_and_delete(f, N, two_of_three);
-    struct churn del = {.s = f->s, .n = N}, rd = {.s = f->s, .n = N};
-    pthread_t td, tr;
+    struct churn del = {.s = f->s, .n = N}, rd = {.s = f->s, .n = N}, wr = {.s = f->s};
+    pthread_t td, tr, tw;
     assert_int_equal(pthread_create(&td, NULL, delete_some, &del), 0);
     assert_int_equal(pthread_create(&tr, NULL, read_stayers, &rd), 0);
+    assert_int_equal(pthread_create(&tw, NULL, put_new, &wr), 0);
     struct hs_blob_compact_opts o = {.min_dead_percent = 0};
     struct hs_blob_compact_result r = {0};
     assert_int_equal(hs_blob_compact(f->s, &o, &r), HS_OK);
     pthread_join(td, NULL);
     pthread_join(tr, NULL);
+    pthread_join(tw, NULL);
     assert_int_equal(del.failures, 0);
     assert_int_equal(rd.failures, 0);
+    assert_int_equal(wr.failures, 0);
     assert_true(r.volumes >= 1);
+    check_new(f, false);
+    assert_int_equal(reopen(f, true, 65536), HS_OK);
+    check_new(f, true);
     expect_blobs(f, N, churned);
     /* Deleted while being moved or not: deleted after a restart too, and after another
      * compaction (of the volumes the copies went to, once sealed). */
@@ -903,8 +936,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             a_crash_before_the_old_volume_is_gone_keeps_one_copy_of_each_blob, setup, teardown),
-        cmocka_unit_test_setup_teardown(deletes_and_reads_during_compaction_stay_correct, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(deletes_puts_and_reads_during_compaction_stay_correct,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_corrupt_needle_keeps_its_volume_until_a_read_quarantines_it, setup, teardown),
         cmocka_unit_test_setup_teardown(compaction_checks_its_options_and_stops_when_asked, setup,
