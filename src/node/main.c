@@ -129,7 +129,7 @@ static const struct hs_opt node_opts[] = {
     {.name = "small-blob-store",
      .type = HS_OPT_ENUM,
      FIELD(small_blob_store),
-     .def = "files",
+     .def = "volume",
      .choices = small_store_choices,
      .help = "files: one file per blob; volume: blobs up to 64 KiB appended to volume files "
              "with group commit (docs/node.md)"},
