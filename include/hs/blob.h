@@ -48,7 +48,10 @@
  * offset, length, CRC) is rebuilt at open by scanning every volume; a tail that holds no valid
  * needle (a write torn by a crash) is truncated. A delete appends a tombstone needle. Volumes
  * are read whenever the directory exists, whatever opts.small_volume says; blobs in objects/
- * stay where they are. Deleted space is not reclaimed (no compaction yet: docs/node.md).
+ * stay where they are. Deleted space is reclaimed by compaction (hs_blob_compact), which copies
+ * the needles that must survive into the current volume and removes the old file; the rebuild
+ * reads volumes in ascending number and needles in offset order, a later needle of an id
+ * replacing an earlier one, so a copy always wins over the needle it was copied from.
  * Needle format v1 (little-endian; N = 28 + id_len, needles start at multiples of 8):
  *   | offset | size   | meaning                                                       |
  *   |--------|--------|---------------------------------------------------------------|
@@ -64,6 +67,7 @@
 #ifndef HS_BLOB_H
 #define HS_BLOB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -165,9 +169,42 @@ struct hs_blob_stats {
     int64_t free_bytes;    /* free space on the file system (statvfs, for unprivileged users) */
     int64_t total_bytes;   /* file system size */
     int64_t quarantined;   /* blobs moved to quarantine since start */
+    /* Volume store (0 when it was never used): */
+    int64_t volume_files;              /* volume files */
+    int64_t volume_bytes;              /* their size */
+    int64_t volume_live_bytes;         /* bytes of the needles the index names */
+    int64_t volume_reclaimable_bytes;  /* what compacting every sealed volume would free */
+    int64_t compacted_volumes;         /* volumes removed by compaction since open */
+    int64_t compacted_reclaimed_bytes; /* their bytes minus the bytes they copied forward */
 };
 
 struct hs_blob_store;
+
+/* Compaction of the volume store (compact.c). A volume other than the current one is due when
+ * the bytes compacting it would free are at least min_dead_percent of its size (0: any byte);
+ * freeable are its deleted and replaced needles and, in the oldest volume only, its
+ * tombstones (elsewhere a tombstone may still hide an older needle of its id). */
+struct hs_blob_compact_opts {
+    int min_dead_percent;    /* 0..100 */
+    int64_t rate_bytes_s;    /* volume bytes read plus written per second; 0 = unpaced */
+    const atomic_bool *stop; /* checked between needles; NULL = never stop */
+};
+struct hs_blob_compact_result {
+    int64_t volumes;       /* volumes compacted and removed */
+    int64_t moved_needles; /* live needles and tombstones copied forward */
+    int64_t moved_bytes;   /* their bytes */
+};
+/* Compacts every due volume in ascending order: copies its live needles (and the tombstones an
+ * older volume may need) to the current volume through the group commit, switches the index
+ * once the copies are durable, waits until no read uses the old volume, unlinks it and fsyncs
+ * the directory. Safe against a crash at any point and against concurrent reads, writes and
+ * deletes (compact.c says why). A volume is skipped (logged) when free space minus the reserve
+ * cannot hold its copies, or when the index names a needle in it that cannot be read. Blocks
+ * for as long as it takes; one call at a time per store (a second waits). HS_OK (also when
+ * nothing was due or the store has no volumes), HS_EINVAL bad opts, HS_ETIMEDOUT *stop was set,
+ * HS_EIO a volume write failed. out (may be NULL) counts what was done, also on error. */
+enum hs_err hs_blob_compact(struct hs_blob_store *s, const struct hs_blob_compact_opts *opts,
+                            struct hs_blob_compact_result *out);
 
 /* Opens (creating dirs), removes temp files left by a crash, counts blobs and bytes.
  * The count is a scan: one open + pread + fstat per blob (about 5-10 us per blob with warm

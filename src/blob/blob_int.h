@@ -132,6 +132,8 @@ enum hs_err hs_blob_vol_read(struct hs_blob_store *s, const char *id, uint8_t **
 /* As vol_read, then a fresh read-only fd of the volume positioned at the payload. */
 enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, int *fd_out,
                                      int64_t *off_out, int64_t *len_out, uint32_t *crc_out);
+/* compact.c: adds the volume counters (files, bytes, live, reclaimable, compacted) to *out. */
+void hs_blob_vol_stats(struct hs_blob_store *s, struct hs_blob_stats *out);
 /* Offers the first max ids after `after` (NULL: from the start) of a sorted snapshot of the
  * index, plus every id put since the snapshot that sorts after `after` (the caller keeps the
  * smallest): every id visible before the call is offered. The snapshot is taken again when

@@ -376,6 +376,7 @@ void hs_blob_store_stats(struct hs_blob_store *s, struct hs_blob_stats *out)
         .payload_bytes = atomic_load(&s->payload_bytes),
         .quarantined = atomic_load(&s->quarantined),
     };
+    hs_blob_vol_stats(s, &st);
     struct statvfs vfs;
     if (fstatvfs(s->root_fd, &vfs) == 0) {
         st.free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;

@@ -12,7 +12,7 @@
  * Index: a chained hash table of id -> volume, offset, length, CRC, guarded by the one mutex
  * that also guards the batches (critical sections are a few hundred ns; the sync runs
  * unlocked). Listing pages through a sorted snapshot of the ids (hs_blob_vol_offer). */
-#include "blob_int.h"
+#include "volume_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,65 +30,14 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define VOL_DIR             "volumes"
 #define VOL_SUFFIX          ".vol"
 #define VOL_MAX_NUMBER      99999999u
-#define SCAN_BUF_BYTES      (1u << 20)
 #define VOL_SNAP_MAX_AGE_MS 60000 /* listing snapshot reused by later pages for up to this */
 #define VOL_RECENT_MIN      4096  /* ids put since the snapshot before it is taken again */
 
-struct vol_entry {
-    struct vol_entry *next; /* hash chain */
-    uint32_t vol;           /* volume number */
-    uint64_t off;           /* needle start in the volume */
-    uint32_t len, crc;      /* payload */
-    uint32_t header_bytes;  /* N */
-    uint64_t batch;         /* batch that writes it: visible once done_seq >= batch */
-    char id[];
-};
-
-struct vol_batch {
-    uint8_t *data;
-    size_t len, cap;
-    uint32_t vol; /* target volume and offset, fixed when the first needle joins */
-    uint64_t base;
-};
-
-struct hs_blob_volumes {
-    int dir_fd;
-    bool fsync;
-    bool writable;     /* opts.small_volume */
-    int64_t max_bytes; /* start a new volume past this */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    /* Everything below is guarded by mu. */
-    struct vol_entry **buckets;
-    size_t nbuckets, nentries;
-    int *fds; /* fds[n] for volume n, -1 when absent; nfds slots */
-    uint32_t nfds;
-    uint32_t cur;     /* volume being appended to (0: none yet) */
-    uint64_t cur_end; /* end of the last needle assigned in it */
-    struct vol_batch open, spare;
-    uint64_t open_seq;   /* seq of the open batch; batches are numbered from 1 */
-    uint64_t done_seq;   /* every batch up to this one is written (or failed) */
-    uint64_t failed_seq; /* first batch whose write failed (0: none); no writes after it */
-    bool writing;        /* a leader is writing a batch */
-    /* Listing snapshot: the visible ids, sorted, guarded by snap_mu (not mu). */
-    pthread_mutex_t snap_mu;
-    char **snap;
-    size_t snap_n;
-    char *snap_mem;
-    int64_t snap_ms; /* monotonic */
-    /* Ids put since the snapshot (guarded by mu), so that a page never misses a blob written
-     * before it was asked for; only kept while a snapshot exists. */
-    bool tracking;
-    char **recent;
-    size_t recent_n, recent_cap;
-};
-
 /* ---- index ---- */
 
-static struct vol_entry **slot_of(struct hs_blob_volumes *v, const char *id)
+struct vol_entry **hs_blob_vol_slot(struct hs_blob_volumes *v, const char *id)
 {
     struct vol_entry **e = &v->buckets[hs_blob_id_hash(id) & (v->nbuckets - 1)];
     while (*e && strcmp((*e)->id, id) != 0)
@@ -116,12 +65,12 @@ static void index_grow(struct hs_blob_volumes *v)
 /* Adds or replaces the entry of id; returns it. */
 static struct vol_entry *index_put(struct hs_blob_volumes *v, const char *id)
 {
-    struct vol_entry **slot = slot_of(v, id);
+    struct vol_entry **slot = hs_blob_vol_slot(v, id);
     if (*slot)
         return *slot;
     if (v->nentries >= v->nbuckets) {
         index_grow(v);
-        slot = slot_of(v, id);
+        slot = hs_blob_vol_slot(v, id);
     }
     size_t n = strlen(id) + 1;
     struct vol_entry *e = hs_xcalloc(1, sizeof *e + n);
@@ -142,48 +91,48 @@ static void index_remove(struct hs_blob_volumes *v, struct vol_entry **slot)
 /* The visible entry of id (batch written), or NULL. */
 static struct vol_entry *index_get(struct hs_blob_volumes *v, const char *id)
 {
-    struct vol_entry *e = *slot_of(v, id);
+    struct vol_entry *e = *hs_blob_vol_slot(v, id);
     return e && e->batch <= v->done_seq && (v->failed_seq == 0 || e->batch < v->failed_seq) ? e
                                                                                             : NULL;
 }
 
 /* ---- volume files ---- */
 
-static void vol_name(uint32_t n, char name[32])
+void hs_blob_vol_name(uint32_t n, char name[32])
 {
     snprintf(name, 32, "%08u" VOL_SUFFIX, n);
 }
 
-static void set_fd(struct hs_blob_volumes *v, uint32_t n, int fd)
+struct vol_file *hs_blob_vol_file(struct hs_blob_volumes *v, uint32_t n)
 {
-    if (n >= v->nfds) {
+    if (n >= v->nfiles) {
         uint32_t grow = n + 16;
-        v->fds = hs_xrealloc(v->fds, grow * sizeof *v->fds);
-        for (uint32_t i = v->nfds; i < grow; i++)
-            v->fds[i] = -1;
-        v->nfds = grow;
+        v->files = hs_xrealloc(v->files, grow * sizeof *v->files);
+        for (uint32_t i = v->nfiles; i < grow; i++)
+            v->files[i] = (struct vol_file){.fd = -1};
+        v->nfiles = grow;
     }
-    v->fds[n] = fd;
+    return &v->files[n];
 }
 
 static int fd_of(struct hs_blob_volumes *v, uint32_t n)
 {
-    return n < v->nfds ? v->fds[n] : -1;
+    return n < v->nfiles ? v->files[n].fd : -1;
 }
 
 /* Creates volume n (empty) and makes its name durable. Called with mu held: rare. */
 static enum hs_err create_volume(struct hs_blob_volumes *v, uint32_t n)
 {
     char name[32];
-    vol_name(n, name);
+    hs_blob_vol_name(n, name);
     int fd = openat(v->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return hs_blob_io_error("create", name, errno);
     if (v->fsync && fsync(v->dir_fd) != 0) {
         close(fd);
-        return hs_blob_io_error("fsync_dir", VOL_DIR, errno);
+        return hs_blob_io_error("fsync_dir", HS_BLOB_VOL_DIR, errno);
     }
-    set_fd(v, n, fd);
+    *hs_blob_vol_file(v, n) = (struct vol_file){.fd = fd};
     v->cur = n;
     v->cur_end = 0;
     HS_LOG_INFO("blob_volume_created", "volume='%s'", name);
@@ -243,21 +192,12 @@ static enum hs_err read_needle(int fd, const char *id, const struct vol_entry *e
 
 /* ---- rebuild ---- */
 
-struct scan {
-    int fd;
-    uint64_t size;
-    uint8_t *buf;
-    uint64_t buf_off;
-    size_t buf_len;
-};
-
 /* Makes [off, off + n) available in the scan buffer when the file holds it; returns a pointer
  * to it and *avail (bytes from off in the buffer, may be less than n at the end of the file). */
-static const uint8_t *scan_at(struct scan *sc, uint64_t off, size_t n, size_t *avail)
+static const uint8_t *scan_at(struct hs_blob_vol_scan *sc, uint64_t off, size_t n, size_t *avail)
 {
     if (off < sc->buf_off || off + n > sc->buf_off + sc->buf_len) {
-        size_t want =
-            (size_t)HS_MIN((uint64_t)SCAN_BUF_BYTES + HS_BLOB_NEEDLE_MAX_BYTES, sc->size - off);
+        size_t want = (size_t)HS_MIN((uint64_t)HS_BLOB_VOL_SCAN_BUF, sc->size - off);
         sc->buf_off = off;
         sc->buf_len = pread_all(sc->fd, sc->buf, want, off) == 1 ? want : 0;
     }
@@ -266,8 +206,8 @@ static const uint8_t *scan_at(struct scan *sc, uint64_t off, size_t n, size_t *a
 }
 
 /* A complete, CRC-valid needle at off: *nd set. */
-static bool needle_valid_at(struct scan *sc, uint64_t off, struct hs_blob_needle *nd,
-                            const char **problem)
+bool hs_blob_vol_needle_at(struct hs_blob_vol_scan *sc, uint64_t off, struct hs_blob_needle *nd,
+                           const uint8_t **payload_out, const char **problem)
 {
     size_t avail = 0;
     const uint8_t *p = scan_at(sc, off, HS_BLOB_NEEDLE_FIXED_BYTES + HS_BLOB_ID_MAX, &avail);
@@ -286,6 +226,8 @@ static bool needle_valid_at(struct scan *sc, uint64_t off, struct hs_blob_needle
         *problem = "payload crc mismatch";
         return false;
     }
+    if (payload_out)
+        *payload_out = p + nd->header_bytes;
     return true;
 }
 
@@ -293,15 +235,18 @@ static void apply_needle(struct hs_blob_store *s, uint32_t vol, uint64_t off,
                          const struct hs_blob_needle *nd)
 {
     struct hs_blob_volumes *v = s->vols;
-    struct vol_entry **slot = slot_of(v, nd->id);
+    struct vol_entry **slot = hs_blob_vol_slot(v, nd->id);
     if (*slot) { /* a later needle of the id replaces or deletes the earlier one */
         atomic_fetch_sub(&s->blobs, 1);
         atomic_fetch_sub(&s->payload_bytes, (*slot)->len);
+        hs_blob_vol_file(v, (*slot)->vol)->live -= hs_blob_vol_entry_bytes(*slot);
         if (nd->tombstone)
             index_remove(v, slot);
     }
-    if (nd->tombstone)
+    if (nd->tombstone) {
+        hs_blob_vol_file(v, vol)->tomb += nd->needle_bytes;
         return;
+    }
     struct vol_entry *e = index_put(v, nd->id);
     e->vol = vol;
     e->off = off;
@@ -309,6 +254,7 @@ static void apply_needle(struct hs_blob_store *s, uint32_t vol, uint64_t off,
     e->crc = nd->payload_crc;
     e->header_bytes = (uint32_t)nd->header_bytes;
     e->batch = 0;
+    hs_blob_vol_file(v, vol)->live += hs_blob_vol_entry_bytes(e);
     atomic_fetch_add(&s->blobs, 1);
     atomic_fetch_add(&s->payload_bytes, nd->payload_bytes);
 }
@@ -320,18 +266,18 @@ static uint64_t scan_volume(struct hs_blob_store *s, uint32_t n, int fd)
 {
     struct stat st;
     char name[32];
-    vol_name(n, name);
+    hs_blob_vol_name(n, name);
     if (fstat(fd, &st) != 0) {
         hs_blob_io_error("fstat", name, errno);
         return 0;
     }
-    struct scan sc = {.fd = fd, .size = (uint64_t)st.st_size};
-    sc.buf = hs_xmalloc(SCAN_BUF_BYTES + HS_BLOB_NEEDLE_MAX_BYTES);
+    struct hs_blob_vol_scan sc = {.fd = fd, .size = (uint64_t)st.st_size};
+    sc.buf = hs_xmalloc(HS_BLOB_VOL_SCAN_BUF);
     uint64_t off = 0;
     while (off < sc.size) {
         struct hs_blob_needle nd;
         const char *problem = NULL;
-        if (needle_valid_at(&sc, off, &nd, &problem)) {
+        if (hs_blob_vol_needle_at(&sc, off, &nd, NULL, &problem)) {
             apply_needle(s, n, off, &nd);
             off += nd.needle_bytes;
             continue;
@@ -339,7 +285,7 @@ static uint64_t scan_volume(struct hs_blob_store *s, uint32_t n, int fd)
         uint64_t next = off + 8;
         struct hs_blob_needle nd2;
         const char *p2 = NULL;
-        while (next < sc.size && !needle_valid_at(&sc, next, &nd2, &p2))
+        while (next < sc.size && !hs_blob_vol_needle_at(&sc, next, &nd2, NULL, &p2))
             next += 8;
         if (next >= sc.size) {
             HS_LOG_WARN("blob_volume_tail_truncated",
@@ -393,17 +339,17 @@ static uint32_t *list_volumes(int dir_fd, size_t *n_out)
 enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max_bytes)
 {
     struct stat st;
-    if (!writable && fstatat(s->root_fd, VOL_DIR, &st, 0) != 0 && errno == ENOENT)
+    if (!writable && fstatat(s->root_fd, HS_BLOB_VOL_DIR, &st, 0) != 0 && errno == ENOENT)
         return HS_OK; /* never used here: nothing to read */
-    if (mkdirat(s->root_fd, VOL_DIR, 0700) == 0) {
+    if (mkdirat(s->root_fd, HS_BLOB_VOL_DIR, 0700) == 0) {
         if (s->fsync && fsync(s->root_fd) != 0)
             return hs_blob_io_error("fsync_dir", s->dir, errno);
     } else if (errno != EEXIST) {
-        return hs_blob_io_error("mkdir", VOL_DIR, errno);
+        return hs_blob_io_error("mkdir", HS_BLOB_VOL_DIR, errno);
     }
-    int dir_fd = openat(s->root_fd, VOL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dir_fd = openat(s->root_fd, HS_BLOB_VOL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0)
-        return hs_blob_io_error("open_dir", VOL_DIR, errno);
+        return hs_blob_io_error("open_dir", HS_BLOB_VOL_DIR, errno);
     struct hs_blob_volumes *v = hs_xcalloc(1, sizeof *v);
     v->dir_fd = dir_fd;
     v->fsync = s->fsync;
@@ -411,6 +357,8 @@ enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max
     v->max_bytes = max_bytes > 0 ? max_bytes : HS_BLOB_VOLUME_BYTES_DEFAULT;
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
+    pthread_cond_init(&v->ref_cv, NULL);
+    pthread_mutex_init(&v->compact_mu, NULL);
     pthread_mutex_init(&v->snap_mu, NULL);
     v->nbuckets = 1024;
     v->buckets = hs_xcalloc(v->nbuckets, sizeof(struct vol_entry *));
@@ -421,15 +369,16 @@ enum hs_err hs_blob_vol_open(struct hs_blob_store *s, bool writable, int64_t max
     enum hs_err err = HS_OK;
     for (size_t i = 0; i < n; i++) {
         char name[32];
-        vol_name(nums[i], name);
+        hs_blob_vol_name(nums[i], name);
         int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
         if (fd < 0) {
             err = hs_blob_io_error("open", name, errno);
             break;
         }
-        set_fd(v, nums[i], fd);
+        *hs_blob_vol_file(v, nums[i]) = (struct vol_file){.fd = fd};
         v->cur = nums[i];
         v->cur_end = scan_volume(s, nums[i], fd);
+        v->files[nums[i]].bytes = v->cur_end;
     }
     free(nums);
     return err;
@@ -445,11 +394,11 @@ void hs_blob_vol_close(struct hs_blob_store *s)
             next = e->next;
             free(e);
         }
-    for (uint32_t i = 0; i < v->nfds; i++)
-        if (v->fds[i] >= 0)
-            close(v->fds[i]);
+    for (uint32_t i = 0; i < v->nfiles; i++)
+        if (v->files[i].fd >= 0)
+            close(v->files[i].fd);
     close(v->dir_fd);
-    free(v->fds);
+    free(v->files);
     free(v->buckets);
     free(v->open.data);
     free(v->spare.data);
@@ -460,6 +409,8 @@ void hs_blob_vol_close(struct hs_blob_store *s)
     free(v->recent);
     pthread_mutex_destroy(&v->snap_mu);
     pthread_cond_destroy(&v->cv);
+    pthread_cond_destroy(&v->ref_cv);
+    pthread_mutex_destroy(&v->compact_mu);
     pthread_mutex_destroy(&v->mu);
     free(v);
     s->vols = NULL;
@@ -474,8 +425,8 @@ bool hs_blob_vol_takes(const struct hs_blob_store *s, int64_t declared)
 
 /* Appends a needle to the open batch (mu held); *batch_out is its batch, *off_out its offset.
  * Starts a new volume when the batch is empty and the current one is full. */
-static enum hs_err batch_append(struct hs_blob_volumes *v, struct hs_blob_needle *nd,
-                                const void *payload, uint32_t *vol_out, uint64_t *off_out)
+enum hs_err hs_blob_vol_append(struct hs_blob_volumes *v, struct hs_blob_needle *nd,
+                               const void *payload, uint32_t *vol_out, uint64_t *off_out)
 {
     size_t need = hs_blob_needle_bytes(strlen(nd->id), nd->payload_bytes);
     if (v->open.len == 0) {
@@ -502,6 +453,10 @@ static enum hs_err batch_append(struct hs_blob_volumes *v, struct hs_blob_needle
     *off_out = v->open.base + v->open.len;
     v->open.len += need;
     v->cur_end += need;
+    struct vol_file *f = &v->files[v->open.vol];
+    f->bytes = v->cur_end;
+    if (nd->tombstone)
+        f->tomb += need;
     return HS_OK;
 }
 
@@ -534,7 +489,7 @@ static enum hs_err write_batch(struct hs_blob_volumes *v, int fd, const struct v
 
 /* Waits until batch seq is written, writing it (and what joined it) when nobody else does.
  * mu held on entry and exit. HS_EIO when that batch or an earlier one failed. */
-static enum hs_err wait_batch(struct hs_blob_volumes *v, uint64_t seq)
+enum hs_err hs_blob_vol_wait(struct hs_blob_volumes *v, uint64_t seq)
 {
     while (v->done_seq < seq) {
         if (v->writing) {
@@ -576,12 +531,12 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
     memcpy(nd.id, id, strlen(id) + 1);
     pthread_mutex_lock(&v->mu);
     enum hs_err err = HS_OK;
-    struct vol_entry *e = *slot_of(v, id);
+    struct vol_entry *e = *hs_blob_vol_slot(v, id);
     if (e) {
         /* Same id again: a retry when the content matches (wait until that copy is
          * durable), else immutability forbids it. */
         uint64_t seq = e->batch;
-        err = e->len != len || e->crc != crc ? HS_EEXIST : wait_batch(v, seq);
+        err = e->len != len || e->crc != crc ? HS_EEXIST : hs_blob_vol_wait(v, seq);
         pthread_mutex_unlock(&v->mu);
         return err;
     }
@@ -596,7 +551,7 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
     uint32_t vol = 0;
     uint64_t off = 0;
     if (err == HS_OK)
-        err = batch_append(v, &nd, payload, &vol, &off);
+        err = hs_blob_vol_append(v, &nd, payload, &vol, &off);
     if (err != HS_OK) {
         pthread_mutex_unlock(&v->mu);
         return err;
@@ -610,6 +565,7 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
                             .crc = crc,
                             .header_bytes = (uint32_t)nd.header_bytes,
                             .batch = seq};
+    v->files[vol].live += hs_blob_vol_entry_bytes(e);
     atomic_fetch_add(&s->blobs, 1);
     atomic_fetch_add(&s->payload_bytes, len);
     if (v->tracking) {
@@ -624,10 +580,11 @@ enum hs_err hs_blob_vol_put(struct hs_blob_store *s, const char *id, const void 
      * about. */
     hs_fault("blob.volume_before_sync");
     pthread_mutex_lock(&v->mu);
-    err = wait_batch(v, seq);
+    err = hs_blob_vol_wait(v, seq);
     if (err != HS_OK) {
-        struct vol_entry **slot = slot_of(v, id);
+        struct vol_entry **slot = hs_blob_vol_slot(v, id);
         if (*slot && (*slot)->batch == seq) {
+            v->files[(*slot)->vol].live -= hs_blob_vol_entry_bytes(*slot);
             atomic_fetch_sub(&s->blobs, 1);
             atomic_fetch_sub(&s->payload_bytes, len);
             index_remove(v, slot);
@@ -644,7 +601,7 @@ void hs_blob_vol_delete(struct hs_blob_store *s, const char *const *ids, size_t 
     uint64_t seq = 0;
     pthread_mutex_lock(&v->mu);
     for (size_t i = 0; i < n; i++) {
-        struct vol_entry **slot = hs_blob_id_valid(ids[i]) ? slot_of(v, ids[i]) : NULL;
+        struct vol_entry **slot = hs_blob_id_valid(ids[i]) ? hs_blob_vol_slot(v, ids[i]) : NULL;
         if (!slot || !*slot) {
             errs[i] = slot ? HS_ENOENT : HS_EINVAL;
             continue;
@@ -653,17 +610,18 @@ void hs_blob_vol_delete(struct hs_blob_store *s, const char *const *ids, size_t 
         memcpy(nd.id, ids[i], strlen(ids[i]) + 1);
         uint32_t vol = 0;
         uint64_t off = 0;
-        errs[i] = v->failed_seq != 0 ? HS_EIO : batch_append(v, &nd, NULL, &vol, &off);
+        errs[i] = v->failed_seq != 0 ? HS_EIO : hs_blob_vol_append(v, &nd, NULL, &vol, &off);
         if (errs[i] != HS_OK)
             continue;
         seq = v->open_seq;
+        v->files[(*slot)->vol].live -= hs_blob_vol_entry_bytes(*slot);
         atomic_fetch_sub(&s->blobs, 1);
         atomic_fetch_sub(&s->payload_bytes, (*slot)->len);
         index_remove(v, slot);
     }
     /* Like the file store's unlink, a delete is not promised durable; we still wait for the
      * write so that a tombstone never sits in memory with nobody to write it. */
-    if (seq != 0 && wait_batch(v, seq) != HS_OK)
+    if (seq != 0 && hs_blob_vol_wait(v, seq) != HS_OK)
         HS_LOG_WARN("blob_volume_delete_unwritten", "ids=%zu", n);
     pthread_mutex_unlock(&v->mu);
 }
@@ -690,12 +648,12 @@ enum hs_err hs_blob_vol_stat(struct hs_blob_store *s, const char *id, int64_t *l
 
 /* Drops id from the index (if it still names the needle at vol/off), keeps a copy of the bytes
  * in quarantine/ for inspection and logs it, like the file store's quarantine. */
-static void quarantine_needle(struct hs_blob_store *s, const char *id, uint32_t vol, uint64_t off,
-                              const char *problem)
+void hs_blob_vol_quarantine(struct hs_blob_store *s, const char *id, uint32_t vol, uint64_t off,
+                            const char *problem)
 {
     struct hs_blob_volumes *v = s->vols;
     pthread_mutex_lock(&v->mu);
-    struct vol_entry **slot = slot_of(v, id);
+    struct vol_entry **slot = hs_blob_vol_slot(v, id);
     if (!*slot || (*slot)->vol != vol || (*slot)->off != off) {
         pthread_mutex_unlock(&v->mu);
         return;
@@ -704,6 +662,7 @@ static void quarantine_needle(struct hs_blob_store *s, const char *id, uint32_t 
     atomic_fetch_sub(&s->blobs, 1);
     atomic_fetch_sub(&s->payload_bytes, (*slot)->len);
     atomic_fetch_add(&s->quarantined, 1);
+    v->files[vol].live -= hs_blob_vol_entry_bytes(*slot);
     index_remove(v, slot);
     int fd = fd_of(v, vol);
     pthread_mutex_unlock(&v->mu);
@@ -723,28 +682,43 @@ static void quarantine_needle(struct hs_blob_store *s, const char *id, uint32_t 
                  id, problem, vol, (unsigned long long)off, s->dir, HS_BLOB_QUAR_DIR, name);
 }
 
-/* Finds id and reads its needle, checked. HS_ENOENT when not in the volumes. */
+/* Ends a read of volume n that find_and_read began. */
+static void unref(struct hs_blob_volumes *v, uint32_t n)
+{
+    pthread_mutex_lock(&v->mu);
+    if (--v->files[n].readers == 0)
+        pthread_cond_broadcast(&v->ref_cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* Finds id and reads its needle, checked. HS_ENOENT when not in the volumes. On HS_OK with
+ * keep_ref the caller still holds a reference to volume copy_out->vol (unref when done).
+ * Compaction removes a volume only once its readers are gone, so the fd stays valid (and is
+ * not reused for another file) from the lookup to the last pread. */
 static enum hs_err find_and_read(struct hs_blob_store *s, const char *id, uint8_t **needle_out,
-                                 struct vol_entry *copy_out, int *fd_out)
+                                 struct vol_entry *copy_out, bool keep_ref)
 {
     struct hs_blob_volumes *v = s->vols;
     if (!v)
         return HS_ENOENT;
+    int fd = -1;
     pthread_mutex_lock(&v->mu);
     struct vol_entry *e = index_get(v, id);
     if (e) {
         *copy_out = *e;
-        *fd_out = fd_of(v, e->vol);
+        fd = fd_of(v, e->vol);
+        v->files[e->vol].readers++;
     }
     pthread_mutex_unlock(&v->mu);
     if (!e)
         return HS_ENOENT;
-    /* The fd stays open: volumes are closed only with the store. */
     const char *problem = NULL;
     copy_out->next = NULL;
-    enum hs_err err = read_needle(*fd_out, id, copy_out, needle_out, &problem);
+    enum hs_err err = read_needle(fd, id, copy_out, needle_out, &problem);
     if (err == HS_ECORRUPT)
-        quarantine_needle(s, id, copy_out->vol, copy_out->off, problem);
+        hs_blob_vol_quarantine(s, id, copy_out->vol, copy_out->off, problem);
+    if (err != HS_OK || !keep_ref)
+        unref(v, copy_out->vol);
     return err;
 }
 
@@ -752,9 +726,8 @@ enum hs_err hs_blob_vol_read(struct hs_blob_store *s, const char *id, uint8_t **
                              int64_t *len_out, uint32_t *crc_out)
 {
     struct vol_entry e;
-    int fd = -1;
     uint8_t *needle = NULL;
-    enum hs_err err = find_and_read(s, id, &needle, &e, &fd);
+    enum hs_err err = find_and_read(s, id, &needle, &e, false);
     if (err != HS_OK)
         return err;
     memmove(needle, needle + e.header_bytes, e.len);
@@ -769,18 +742,21 @@ enum hs_err hs_blob_vol_open_payload(struct hs_blob_store *s, const char *id, in
                                      int64_t *off_out, int64_t *len_out, uint32_t *crc_out)
 {
     struct vol_entry e;
-    int vfd = -1;
     uint8_t *needle = NULL;
-    enum hs_err err = find_and_read(s, id, &needle, &e, &vfd);
+    enum hs_err err = find_and_read(s, id, &needle, &e, true);
     if (err != HS_OK)
         return err;
     free(needle);
-    /* A file description of its own: the caller seeks and sends from it. */
+    /* A file description of its own: the caller seeks and sends from it (it stays valid
+     * after compaction removes the volume's name). Opened before the reference goes, so the
+     * name still exists. */
     char name[32];
-    vol_name(e.vol, name);
+    hs_blob_vol_name(e.vol, name);
     int fd = openat(s->vols->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    unref(s->vols, e.vol);
     if (fd < 0)
-        return hs_blob_io_error("open", name, errno);
+        return hs_blob_io_error("open", name, saved);
     int64_t off = (int64_t)(e.off + e.header_bytes);
     if (lseek(fd, off, SEEK_SET) < 0) {
         err = hs_blob_io_error("lseek", name, errno);

@@ -36,9 +36,13 @@ struct hs_node_config {
     int64_t lease_ttl;       /* ms */
     int64_t request_timeout; /* ms */
     char *zone;
-    int64_t scrub_interval; /* ms; 0 = no scrub */
-    int64_t scrub_rate;     /* bytes/s */
-    int small_blob_store;   /* index into small_store_choices */
+    int64_t scrub_interval;   /* ms; 0 = no scrub */
+    int64_t scrub_rate;       /* bytes/s */
+    int small_blob_store;     /* index into small_store_choices */
+    int64_t volume_size;      /* bytes */
+    int64_t compact_interval; /* ms; 0 = no background compaction */
+    int64_t compact_percent;  /* dead bytes of a volume that make it due, % */
+    int64_t compact_rate;     /* bytes/s */
 };
 
 static const char *const fsync_choices[] = {"always", "never", NULL};
@@ -125,10 +129,39 @@ static const struct hs_opt node_opts[] = {
     {.name = "small-blob-store",
      .type = HS_OPT_ENUM,
      FIELD(small_blob_store),
-     .def = "files",
+     .def = "volume",
      .choices = small_store_choices,
      .help = "files: one file per blob; volume: blobs up to 64 KiB appended to volume files "
-             "with group commit (docs/node.md; no compaction yet)"},
+             "with group commit (docs/node.md)"},
+    {.name = "volume-size",
+     .type = HS_OPT_BYTES,
+     FIELD(volume_size),
+     .def = "1GiB",
+     .min = 1 << 20,
+     .max = (int64_t)1 << 40,
+     .help = "start a new volume file when the current one would pass this size"},
+    {.name = "compact-interval",
+     .type = HS_OPT_DURATION,
+     FIELD(compact_interval),
+     .def = "1m",
+     .min = 0,
+     .max = INT64_MAX / 2,
+     .help = "look for volumes to compact this often, in the background (0 = only on "
+             "POST /v1/compact)"},
+    {.name = "compact-dead-percent",
+     .type = HS_OPT_INT,
+     FIELD(compact_percent),
+     .def = "50",
+     .min = 0,
+     .max = 100,
+     .help = "compact a sealed volume once this % of its bytes is deleted or replaced"},
+    {.name = "compact-rate",
+     .type = HS_OPT_BYTES,
+     FIELD(compact_rate),
+     .def = "16MiB",
+     .min = 0,
+     .max = INT64_MAX / 2,
+     .help = "volume bytes per second compaction may read plus write (0 = unpaced)"},
 };
 
 static const struct hs_config_spec node_spec = {
@@ -173,7 +206,8 @@ struct runtime {
     struct hs_node node;
     struct hs_http_server *srv;
     struct hs_node_reg *reg;
-    struct hs_node_scrub *scrub; /* NULL when --scrub-interval is 0 */
+    struct hs_node_scrub *scrub;     /* NULL when --scrub-interval is 0 */
+    struct hs_node_compact *compact; /* NULL when --compact-interval is 0 */
     char *secret;
     char *node_id;
     char *url;
@@ -185,7 +219,8 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
                                     .fsync = cfg->fsync == 0,
                                     .reserve_bytes = cfg->reserve,
                                     .max_blob_bytes = cfg->max_blob_size,
-                                    .small_volume = cfg->small_blob_store == 1};
+                                    .small_volume = cfg->small_blob_store == 1,
+                                    .volume_max_bytes = cfg->volume_size};
     enum hs_err err = hs_blob_store_open(&bo, &rt->node.store);
     if (err != HS_OK)
         return err;
@@ -208,6 +243,8 @@ static enum hs_err node_open(const struct hs_node_config *cfg, struct runtime *r
     rt->node.started_ms = hs_clock_wall_ms();
     rt->node.scrub_interval_ms = cfg->scrub_interval;
     rt->node.scrub_rate_bytes_s = cfg->scrub_rate;
+    rt->node.compact_dead_percent = (int)cfg->compact_percent;
+    rt->node.compact_rate_bytes_s = cfg->compact_rate;
     return HS_OK;
 }
 
@@ -233,8 +270,18 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
                                   .refresh_ms = REFRESH_MS,
                                   .data_dir = cfg->data_dir};
     err = hs_node_reg_start(&ro, &rt->reg);
-    if (err != HS_OK || cfg->scrub_interval == 0)
+    if (err != HS_OK)
         return err;
+    if (cfg->compact_interval > 0) {
+        struct hs_node_compact_opts co = {.node = &rt->node,
+                                          .interval_ms = cfg->compact_interval,
+                                          .min_dead_percent = (int)cfg->compact_percent,
+                                          .rate_bytes_s = cfg->compact_rate};
+        if ((err = hs_node_compact_start(&co, &rt->compact)) != HS_OK)
+            return err;
+    }
+    if (cfg->scrub_interval == 0)
+        return HS_OK;
     struct hs_node_scrub_opts sc = {.node = &rt->node,
                                     .data_dir = cfg->data_dir,
                                     .interval_ms = cfg->scrub_interval,
@@ -244,8 +291,10 @@ static enum hs_err node_serve(const struct hs_node_config *cfg, struct runtime *
 
 static void node_close(struct runtime *rt, int64_t drain_ms)
 {
+    atomic_store(&rt->node.stopping, true); /* ends a POST /v1/compact within a needle */
     int64_t left = hs_http_server_stop(rt->srv, drain_ms);
-    hs_node_scrub_stop(rt->scrub); /* before the store closes: it reads blobs */
+    hs_node_scrub_stop(rt->scrub);     /* before the store closes: it reads blobs */
+    hs_node_compact_stop(rt->compact); /* likewise */
     hs_node_reg_stop(rt->reg);
     hs_blob_store_close(rt->node.store);
     free(rt->secret);

@@ -49,6 +49,9 @@ struct hs_node {
     int64_t scrub_interval_ms;  /* --scrub-interval; 0 = scrub off */
     int64_t scrub_rate_bytes_s; /* --scrub-rate */
     struct hs_node_scrub_counters scrub;
+    int compact_dead_percent;     /* --compact-dead-percent (also POST /v1/compact's default) */
+    int64_t compact_rate_bytes_s; /* --compact-rate */
+    atomic_bool stopping;         /* set at shutdown: a POST /v1/compact in progress stops */
 };
 
 /* The node's one route table (routes.c) and its guard (bearer secret). */
@@ -91,5 +94,21 @@ struct hs_node_scrub;
 enum hs_err hs_node_scrub_start(const struct hs_node_scrub_opts *opts, struct hs_node_scrub **out);
 /* Stops the thread (within one blob verification) and frees. NULL is fine. */
 void hs_node_scrub_stop(struct hs_node_scrub *s);
+
+/* Background compaction of the volume store (compact.c): one thread runs hs_blob_compact
+ * every interval_ms with the threshold and rate given. */
+struct hs_node_compact_opts {
+    struct hs_node *node; /* its store (must outlive the thread) */
+    int64_t interval_ms;  /* > 0 */
+    int min_dead_percent; /* 0..100 */
+    int64_t rate_bytes_s; /* 0 = unpaced */
+};
+struct hs_node_compact;
+/* HS_EINVAL bad opts, HS_EIO no thread. *out: hs_node_compact_stop. */
+enum hs_err hs_node_compact_start(const struct hs_node_compact_opts *opts,
+                                  struct hs_node_compact **out);
+/* Stops the thread (a compaction in progress stops after its current needle) and frees. NULL
+ * is fine. */
+void hs_node_compact_stop(struct hs_node_compact *c);
 
 #endif

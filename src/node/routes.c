@@ -556,14 +556,92 @@ static void stats_done(struct hs_http_req *r)
                   ",\"rate_bytes_per_s\":%" PRId64 ",\"verified_blobs\":%" PRId64
                   ",\"verified_bytes\":%" PRId64 ",\"quarantined\":%" PRId64
                   ",\"cycles_completed\":%" PRId64 ",\"last_cycle_ms\":%" PRId64
-                  ",\"last_cycle_end_ms\":%" PRId64 ",\"cycle_verified_blobs\":%" PRId64 "}}",
+                  ",\"last_cycle_end_ms\":%" PRId64 ",\"cycle_verified_blobs\":%" PRId64 "}",
                   n->scrub_interval_ms > 0 ? "true" : "false", n->scrub_interval_ms,
                   n->scrub_rate_bytes_s, load(&sc->verified_blobs), load(&sc->verified_bytes),
                   load(&sc->quarantined), load(&sc->cycles_completed), load(&sc->last_cycle_ms),
                   load(&sc->last_cycle_end_ms), load(&sc->cycle_blobs));
+    hs_buf_printf(&out,
+                  ",\"volumes\":{\"files\":%" PRId64 ",\"bytes\":%" PRId64
+                  ",\"live_bytes\":%" PRId64 ",\"reclaimable_bytes\":%" PRId64
+                  ",\"compacted_volumes\":%" PRId64 ",\"reclaimed_bytes\":%" PRId64 "}}",
+                  bs.volume_files, bs.volume_bytes, bs.volume_live_bytes,
+                  bs.volume_reclaimable_bytes, bs.compacted_volumes, bs.compacted_reclaimed_bytes);
     size_t len = 0;
     uint8_t *data = hs_buf_detach(&out, &len);
     hs_http_respond_take(r, 200, "application/json", data, len);
+}
+
+/* ---- POST /v1/compact, GET /metrics ---- */
+
+/* One compaction pass now, answered when done: {"volumes":..,"moved_needles":..,
+ * "moved_bytes":..}. ?min_dead_percent=N (0..100) overrides --compact-dead-percent. */
+static void compact_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    struct hs_blob_compact_opts o = {.min_dead_percent = n->compact_dead_percent,
+                                     .rate_bytes_s = n->compact_rate_bytes_s,
+                                     .stop = &n->stopping};
+    const char *pct = hs_http_req_query(r, "min_dead_percent");
+    if (pct) {
+        char *end = NULL;
+        long v = strtol(pct, &end, 10);
+        if (end == pct || *end != '\0' || v < 0 || v > 100) {
+            fail(r, HS_EINVAL, "min_dead_percent must be 0..100");
+            return;
+        }
+        o.min_dead_percent = (int)v;
+    }
+    struct hs_blob_compact_result res = {0};
+    enum hs_err err = hs_blob_compact(n->store, &o, &res);
+    if (err != HS_OK) {
+        fail(r, err, "compaction failed");
+        return;
+    }
+    char body[160];
+    int len = snprintf(body, sizeof body,
+                       "{\"volumes\":%" PRId64 ",\"moved_needles\":%" PRId64
+                       ",\"moved_bytes\":%" PRId64 "}",
+                       res.volumes, res.moved_needles, res.moved_bytes);
+    hs_http_respond_buf(r, 200, "application/json", body, (size_t)len);
+}
+
+/* The store's gauges and counters in the Prometheus text format. */
+static void metrics_done(struct hs_http_req *r)
+{
+    struct hs_node *n = node_of(r);
+    struct hs_blob_stats bs;
+    hs_blob_store_stats(n->store, &bs);
+    const struct {
+        const char *name, *type, *help;
+        int64_t value;
+    } rows[] = {
+        {"hs_node_blobs", "gauge", "blobs stored", bs.blobs},
+        {"hs_node_payload_bytes", "gauge", "sum of their payload lengths", bs.payload_bytes},
+        {"hs_node_free_bytes", "gauge", "free space of the data dir's file system", bs.free_bytes},
+        {"hs_node_quarantined_total", "counter", "blobs quarantined since start", bs.quarantined},
+        {"hs_node_puts_total", "counter", "successful PUTs", load(&n->counters.puts)},
+        {"hs_node_gets_total", "counter", "successful GETs", load(&n->counters.gets)},
+        {"hs_node_deletes_total", "counter", "successful DELETEs", load(&n->counters.deletes)},
+        {"hs_node_volume_files", "gauge", "volume files", bs.volume_files},
+        {"hs_node_volume_bytes", "gauge", "size of the volume files", bs.volume_bytes},
+        {"hs_node_volume_live_bytes", "gauge", "bytes of the needles the index names",
+         bs.volume_live_bytes},
+        {"hs_node_volume_reclaimable_bytes", "gauge",
+         "bytes compacting every sealed volume would free", bs.volume_reclaimable_bytes},
+        {"hs_node_compacted_volumes_total", "counter", "volumes removed by compaction",
+         bs.compacted_volumes},
+        {"hs_node_compaction_reclaimed_bytes_total", "counter",
+         "bytes compaction freed (removed minus copied)", bs.compacted_reclaimed_bytes},
+    };
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        hs_buf_printf(&out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", rows[i].name,
+                      rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].value);
+    size_t len = 0;
+    uint8_t *data = hs_buf_detach(&out, &len);
+    hs_http_respond_take(r, 200, "text/plain; version=0.0.4", data, len);
 }
 
 /* Order matters only between the exact listing path and the id prefix: both are listed. */
@@ -576,5 +654,7 @@ const struct hs_http_route hs_node_routes[] = {
      delete_many_done},
     {"GET", "/v1/health", HS_HTTP_EXACT, HS_HTTP_ROUTE_PUBLIC, NULL, NULL, health_done},
     {"GET", "/v1/stats", HS_HTTP_EXACT, 0, NULL, NULL, stats_done},
+    {"POST", "/v1/compact", HS_HTTP_EXACT, 0, NULL, NULL, compact_done},
+    {"GET", "/metrics", HS_HTTP_EXACT, 0, NULL, NULL, metrics_done},
 };
 const size_t hs_node_n_routes = sizeof hs_node_routes / sizeof hs_node_routes[0];

@@ -6,7 +6,7 @@ import urllib.parse
 
 import requests
 
-from harness import wait_until
+from harness import blob_location, flip_blob_last_byte, wait_until
 
 MiB = 1 << 20
 
@@ -54,18 +54,14 @@ def node_ids(c):
     return out
 
 
-def blob_path(c, node_name, blob_id):
-    """The blob file of blob_id on a node (include/hs/blob.h: objects/<id[0:2]>/<id[2:4]>/<id>)."""
-    d = c.proc(node_name)["data_dir"]
-    return os.path.join(d, "objects", blob_id[0:2], blob_id[2:4], blob_id)
+def blob_on_disk(c, node_name, blob_id):
+    """True when a node's data dir holds blob_id, as a file or as a live needle."""
+    return blob_location(c.proc(node_name)["data_dir"], blob_id) is not None
 
 
-def flip_last_byte(path):
-    with open(path, "r+b") as f:
-        f.seek(-1, os.SEEK_END)
-        last = f.read(1)
-        f.seek(-1, os.SEEK_END)
-        f.write(bytes([last[0] ^ 0x5A]))
+def flip_last_byte(c, node_name, blob_id):
+    """Flips the last payload byte of blob_id on a node, in whichever store holds it."""
+    flip_blob_last_byte(c.proc(node_name)["data_dir"], blob_id)
 
 
 def hybrid_doc(size, like=1):
@@ -86,8 +82,7 @@ def put_complete(c, key, data, strategy, ctype="application/octet-stream", tries
         m = manifest(c, key)
         blobs = [b for part in ("data", "hot", "cold") if m.get(part)
                  for seg in m[part]["segs"] for b in seg["blobs"]]
-        if all(b["node"] in ids and os.path.exists(blob_path(c, ids[b["node"]], b["id"]))
-               for b in blobs):
+        if all(b["node"] in ids and blob_on_disk(c, ids[b["node"]], b["id"]) for b in blobs):
             return m
     raise AssertionError(f"{key}: no complete write in {tries} tries")
 

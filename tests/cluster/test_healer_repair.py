@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from cluster import start_with_env
-from harness import wait_until
+from harness import flip_blob_last_byte, wait_until
 import hsdata
 from hsdata import HsData
 
@@ -118,14 +118,6 @@ def name_of(c, node_id):
     return {v: k for k, v in node_ids(c).items()}[node_id]
 
 
-def flip_last_byte(path):
-    with open(path, "r+b") as f:
-        f.seek(-1, os.SEEK_END)
-        b = f.read(1)
-        f.seek(-1, os.SEEK_END)
-        f.write(bytes([b[0] ^ 0x40]))
-
-
 def all_redundant(d, keys):
     listings, live = {}, d.nodes()
     return all(d.problems(k, listings, live) == [] for k in keys)
@@ -217,21 +209,18 @@ def test_flipped_bytes_are_quarantined_by_the_scrub_and_repaired(fast):
     eman = d.put_ec("repair/flip-shard", edata)
     live = d.nodes()
     targets = [rman["data"]["segs"][0]["blobs"][0], eman["data"]["segs"][0]["blobs"][2]]
-    paths = []
-    for b in targets:
-        path = blob_path(fast, name_of(fast, b["node"]), b["id"])
-        flip_last_byte(path)
-        paths.append((b, path))
+    for b in targets:  # blob files or needles, whichever store the node keeps them in
+        flip_blob_last_byte(fast.proc(name_of(fast, b["node"]))["data_dir"], b["id"])
     # nobody reads them: the nodes' scrub finds the corruption (the listing shows header
     # values only, so until then the blob looks fine), the audit then repairs it
     def quarantined(b):
         node_dir = fast.proc(name_of(fast, b["node"]))["data_dir"]
         return any(q.startswith(b["id"] + ".")
                    for q in os.listdir(os.path.join(node_dir, "quarantine")))
-    for b, _ in paths:
+    for b in targets:
         wait_until(lambda: quarantined(b), timeout=30, what=f"scrub to quarantine {b['id']}")
     wait_until(lambda: all(d.get_blob(live[b["node"]], b["id"]).status_code == 200
-                           for b, _ in paths), timeout=30, what="corrupt blobs rewritten")
+                           for b in targets), timeout=30, what="corrupt blobs rewritten")
     wait_redundant(d, ["repair/flip-replica", "repair/flip-shard"], timeout=30)
     assert d.read_object("repair/flip-replica") == rdata
     assert d.read_object("repair/flip-shard") == edata

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from readkit import (MiB, blob_path, delete, flip_last_byte, get, gw, hybrid_doc, manifest,
+from readkit import (MiB, delete, flip_last_byte, get, gw, hybrid_doc, manifest,
                      node_ids, put, put_complete, qkey, repair_marks, wait_node_unregistered)
 
 SIZES = [0, 1, 1024, MiB, 20 * MiB]  # 20 MiB: three 8 MiB segments
@@ -275,7 +275,7 @@ def test_corrupt_replicas_and_shards_are_read_around(cluster):
     # two of three replicas, and data shards 0 and 1 (m = 2): parity must rebuild them
     victims = mr["data"]["segs"][0]["blobs"][:2] + me["data"]["segs"][0]["blobs"][:2]
     for blob in victims:
-        flip_last_byte(blob_path(cluster, ids[blob["node"]], blob["id"]))
+        flip_last_byte(cluster, ids[blob["node"]], blob["id"])
     # Replica reads rotate their first choice per gateway thread, so a read may well pick the
     # healthy replica: read often enough that some read meets a corrupt one ((1/3)^10 to miss).
     # The first read of a corrupt blob finds the corruption, later ones a missing blob.

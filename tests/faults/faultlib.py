@@ -20,7 +20,7 @@ import urllib.parse
 import requests
 
 from cluster import HsCluster, b64, patched_environ, prefix_end, unb64
-from harness import HS_BIN, Proc, free_port, wait_until
+from harness import HS_BIN, Proc, blob_location, free_port, wait_until
 
 ROOT = "/hybridstore/v1/"
 META = ROOT + "meta/"
@@ -263,18 +263,14 @@ def orphans(c):
     return out
 
 
-def blob_path(data_dir, blob_id):
-    """objects/<d1>/<d2>/<id>: the first two and next two id chars, '+'-padded (blob.h)."""
-    padded = blob_id + "++++"
-    return os.path.join(data_dir, "objects", padded[0:2], padded[2:4], blob_id)
-
-
 def flip_payload_byte(data_dir, blob_id, offset=None):
-    """Flips one payload byte of a blob file in place (header length 44 + len(id), blob.h).
-    Returns the file offset flipped."""
-    path = blob_path(data_dir, blob_id)
-    header = 44 + len(blob_id)
-    size = os.path.getsize(path) - header
+    """Flips one payload byte of a blob in place, in its blob file or its needle in a volume
+    (harness.blob_location; FileNotFoundError when the node holds neither). Returns the file
+    offset flipped."""
+    loc = blob_location(data_dir, blob_id)
+    if loc is None:
+        raise FileNotFoundError(f"{blob_id} not on disk in {data_dir}")
+    path, header, size = loc
     assert size > 0, f"{blob_id} has no payload to corrupt"
     pos = header + (size // 2 if offset is None else offset)
     with open(path, "r+b") as f:
@@ -315,7 +311,7 @@ class NodeCtl:
     def wipe(self, name):
         """A replaced disk: every blob, temp file and quarantined file goes; node-id stays."""
         d = self.c.proc(name)["data_dir"]
-        for sub in ("objects", "tmp", "quarantine"):
+        for sub in ("objects", "volumes", "tmp", "quarantine"):
             shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
 
     def start(self, name, env=None):

@@ -22,7 +22,8 @@ def files_under(root):
 @pytest.mark.parametrize("size", [1024, 100 * 1024])
 def test_put_killed_before_sync_is_never_acknowledged_and_leaves_no_blob(tmp_path, size):
     with patched_environ({"HS_FAULT": "blob.before_sync"}):
-        node = Node(str(tmp_path), name="crash")
+        # the file store's write path (the volume store has its own test file)
+        node = Node(str(tmp_path), name="crash", extra=["--small-blob-store", "files"])
     blob_id = "c4a5.%d" % size
     try:
         with pytest.raises(requests.ConnectionError):

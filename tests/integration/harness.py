@@ -6,6 +6,7 @@ temp dir (pytest keeps the last few) so a failure can be read afterwards.
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 import uuid
@@ -38,6 +39,56 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
 
+
+
+def _needles(path):
+    """(payload offset, payload length, tombstone, id) of each needle of a volume file, in order
+    (format in include/hs/blob.h; a stretch without the magic is stepped over 8 bytes at a
+    time, as the node's rebuild does)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 0
+    while off + 28 <= len(data):
+        if data[off:off + 4] != b"HSN1":
+            off += 8
+            continue
+        flags, id_len, plen = struct.unpack_from("<HHI", data, off + 4)
+        head = 28 + id_len
+        yield off + head, plen, bool(flags & 1), data[off + 24:off + 24 + id_len].decode()
+        off += (head + plen + 7) & ~7
+
+
+def blob_location(data_dir, blob_id):
+    """Where a node's data dir keeps blob_id's payload: (path, payload offset, length) of its
+    blob file (objects/<id[0:2]>/<id[2:4]>/<id>) or of its live needle in volumes/, whichever
+    store holds it; None when neither does."""
+    path = os.path.join(data_dir, "objects", blob_id[0:2].ljust(2, "+"),
+                        blob_id[2:4].ljust(2, "+"), blob_id)
+    if os.path.exists(path):
+        size = os.path.getsize(path)
+        head = 44 + len(blob_id)
+        return path, head, size - head
+    found = None
+    vdir = os.path.join(data_dir, "volumes")
+    for name in sorted(os.listdir(vdir)) if os.path.isdir(vdir) else []:
+        vpath = os.path.join(vdir, name)
+        for off, plen, tomb, bid in _needles(vpath):
+            if bid == blob_id:
+                found = None if tomb else (vpath, off, plen)
+    return found
+
+
+def flip_blob_last_byte(data_dir, blob_id):
+    """Flips the last payload byte of blob_id in whichever store holds it (AssertionError when
+    none does): the next verified read must find the CRC wrong."""
+    loc = blob_location(data_dir, blob_id)
+    assert loc and loc[2] > 0, f"{blob_id} not on disk in {data_dir}"
+    path, off, length = loc
+    with open(path, "r+b") as f:
+        f.seek(off + length - 1)
+        b = f.read(1)
+        f.seek(off + length - 1)
+        f.write(bytes([b[0] ^ 0x5A]))
 
 class Proc:
     """A child process with its log file; stop() sends SIGTERM then SIGKILL, by PID."""

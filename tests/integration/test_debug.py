@@ -67,7 +67,9 @@ def debug(hs_bin, *args):
 
 @pytest.fixture(scope="module")
 def node(etcd, tmp_path_factory):
-    n = Node(str(tmp_path_factory.mktemp("debug-node")), etcd=etcd.endpoint)
+    # `debug shard` reads blob files: the node keeps them as files whatever the default
+    n = Node(str(tmp_path_factory.mktemp("debug-node")), etcd=etcd.endpoint,
+             extra=["--small-blob-store", "files"])
     yield n
     n.stop()
 

@@ -1,5 +1,7 @@
 """The storage node's HTTP API (docs/node.md) against a real `hybridstore node` process: every
-route, every bad input, crash and corruption handling, and registration in a real etcd."""
+route, every bad input, crash and corruption handling, and registration in a real etcd. The nodes
+that look at blob files on disk run the file store by name (`--small-blob-store files`), whatever
+the default; test_node_volume.py reruns the store-agnostic tests against the volume store."""
 import base64
 import json
 import os
@@ -14,6 +16,7 @@ import requests
 from harness import Node, wait_until
 
 NODES_PREFIX = "/hybridstore/v1/nodes/"
+FILES = ["--small-blob-store", "files"]
 
 
 def _crc_table():
@@ -97,7 +100,7 @@ def etcd_get(etcd, key):
 
 @pytest.fixture
 def node(tmp_path):
-    n = Node(str(tmp_path), extra=["--max-blob-size", "1MiB"])
+    n = Node(str(tmp_path), extra=["--max-blob-size", "1MiB"] + FILES)
     yield n
     assert n.stop() == 0, n.proc.read_log()[-3000:]  # clean SIGTERM exit (and no leak under ASan)
 
@@ -533,7 +536,7 @@ def flip_last_byte(path):
 
 
 def test_scrub_finds_a_flipped_byte_and_quarantines_it(tmp_path):
-    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "64MiB"])
+    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "64MiB"] + FILES)
     try:
         s = n.session()
         blobs = {f"5c0b.{i}": os.urandom(3000 + i) for i in range(5)}
@@ -570,7 +573,7 @@ def test_scrub_finds_a_flipped_byte_and_quarantines_it(tmp_path):
 
 
 def test_scrub_is_paced_to_its_rate(tmp_path):
-    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "100KiB"])
+    n = Node(str(tmp_path), extra=["--scrub-interval", "1s", "--scrub-rate", "100KiB"] + FILES)
     try:
         s = n.session()
         for i in range(3):
@@ -587,8 +590,8 @@ def test_scrub_is_paced_to_its_rate(tmp_path):
 
 
 def test_scrub_off_with_interval_zero_and_daily_by_default(tmp_path):
-    off = Node(str(tmp_path), name="off", extra=["--scrub-interval", "0"])
-    on = Node(str(tmp_path), name="on")
+    off = Node(str(tmp_path), name="off", extra=["--scrub-interval", "0"] + FILES)
+    on = Node(str(tmp_path), name="on", extra=FILES)
     try:
         assert off.session().put(off.blob_url("0ff"), data=b"abc").status_code == 201
         [path] = blob_files(off)

@@ -164,12 +164,12 @@ def test_scrub_finds_a_flipped_byte_in_a_volume(tmp_path):
 
 
 def test_files_written_before_stay_readable_with_the_option_on(tmp_path):
-    n = Node(str(tmp_path))  # default: files
+    n = Node(str(tmp_path), extra=["--small-blob-store", "files"])
     try:
         s = n.session()
         assert s.put(n.blob_url("01d"), data=b"old").status_code == 201
         n.stop()
-        n.extra += VOLUME
+        n.extra = VOLUME
         n.start()
         s = n.session()
         assert s.get(n.blob_url("01d")).content == b"old"
@@ -177,9 +177,101 @@ def test_files_written_before_stay_readable_with_the_option_on(tmp_path):
         assert s.put(n.blob_url("01d"), data=b"other").status_code == 409
         assert listed(n) == ["01d", "02e"]
         n.stop()
-        n.extra = n.extra[:-2]  # off again: the volume is still read
+        n.extra = ["--small-blob-store", "files"]  # off again: the volume is still read
         n.start()
         assert n.session().get(n.blob_url("02e")).content == b"new"
         assert listed(n) == ["01d", "02e"]
+    finally:
+        assert n.stop() == 0, n.proc.read_log()[-3000:]
+
+
+def metrics(node):
+    text = node.session().get(node.url + "/metrics").text
+    return {line.split()[0]: int(line.split()[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_compaction_reclaims_deleted_space_on_demand_and_in_the_background(tmp_path):
+    n = Node(str(tmp_path), extra=VOLUME + ["--volume-size", "1MiB", "--compact-interval", "0"])
+    try:
+        s = n.session()
+        blobs = {f"0c{i:03x}": os.urandom(8 << 10) for i in range(300)}
+        for blob_id, data in blobs.items():
+            assert s.put(n.blob_url(blob_id), data=data).status_code == 201
+        gone = [b for i, b in enumerate(sorted(blobs)) if i % 4 != 0]
+        assert s.post(n.url + "/v1/blobs/delete", data="\n".join(gone)).status_code == 200
+        m = metrics(n)
+        assert m["hs_node_volume_files"] >= 3
+        assert m["hs_node_volume_reclaimable_bytes"] > m["hs_node_volume_bytes"] // 3
+        assert m["hs_node_compacted_volumes_total"] == 0
+        assert s.post(n.url + "/v1/compact?min_dead_percent=101").status_code == 400
+        # the default threshold (50 %): every sealed volume is 3/4 dead
+        r = s.post(n.url + "/v1/compact")
+        assert r.status_code == 200, r.text
+        assert r.json()["volumes"] >= 2
+        after = metrics(n)
+        assert after["hs_node_compacted_volumes_total"] == r.json()["volumes"]
+        assert after["hs_node_compaction_reclaimed_bytes_total"] > 0
+        assert after["hs_node_volume_bytes"] < m["hs_node_volume_bytes"]
+        assert after["hs_node_volume_live_bytes"] == m["hs_node_volume_live_bytes"]
+        assert stats(n)["volumes"]["reclaimed_bytes"] == \
+            after["hs_node_compaction_reclaimed_bytes_total"]
+        live = {b: d for b, d in blobs.items() if b not in gone}
+        for blob_id, data in live.items():
+            assert s.get(n.blob_url(blob_id)).content == data
+        assert listed(n) == sorted(live)
+        # In the background: delete the rest, restart with a short interval, wait.
+        assert s.post(n.url + "/v1/blobs/delete", data="\n".join(sorted(live)[:-1])).status_code \
+            == 200
+        for i in range(150):  # seal the volume that holds the copies
+            assert s.put(n.blob_url(f"0d{i:03x}"), data=os.urandom(8 << 10)).status_code == 201
+        n.stop()
+        n.extra = VOLUME + ["--volume-size", "1MiB", "--compact-interval", "200ms"]
+        n.start()
+        wait_until(lambda: metrics(n)["hs_node_compacted_volumes_total"] >= 1, timeout=30,
+                   what="a background compaction")
+        last = sorted(live)[-1]
+        assert n.session().get(n.blob_url(last)).content == live[last]
+    finally:
+        assert n.stop() == 0, n.proc.read_log()[-3000:]
+
+
+def test_a_file_store_data_dir_keeps_working_under_the_volume_default(tmp_path):
+    """A data dir the file store wrote (the default before the volume store became it): started
+    with the default, its blob files are read, listed and deleted (one by one and in a batch),
+    and new small blobs go to a volume; all of it holds after another restart."""
+    n = Node(str(tmp_path), extra=["--small-blob-store", "files"])
+    try:
+        s = n.session()
+        old = {f"0f{i:02x}": os.urandom(1000 + i) for i in range(5)}
+        old["0fb16"] = os.urandom(100 << 10)
+        for blob_id, data in old.items():
+            assert s.put(n.blob_url(blob_id), data=data).status_code == 201
+        assert len(blob_files(n)) == 6 and not volumes(n)
+        n.stop()
+        n.extra = []  # the default
+        n.start()
+        s = n.session()
+        for blob_id, data in old.items():
+            r = s.get(n.blob_url(blob_id))
+            assert r.status_code == 200 and r.content == data
+        assert listed(n) == sorted(old)
+        assert s.put(n.blob_url("1e0"), data=b"new").status_code == 201
+        assert len(volumes(n)) == 1 and len(blob_files(n)) == 6  # new small blobs: a volume
+        assert s.delete(n.blob_url("0f00")).status_code == 204
+        assert s.delete(n.blob_url("0fb16")).status_code == 204
+        r = s.post(n.url + "/v1/blobs/delete", data="0f01\n1e0\n")
+        assert r.status_code == 200, r.text
+        assert len(blob_files(n)) == 3
+        for gone in ("0f00", "0fb16", "0f01", "1e0"):
+            assert s.get(n.blob_url(gone)).status_code == 404
+        left = ["0f02", "0f03", "0f04"]
+        assert listed(n) == left
+        n.stop()
+        n.start()
+        assert listed(n) == left
+        assert stats(n)["blobs"] == 3
+        for blob_id in left:
+            assert n.session().get(n.blob_url(blob_id)).content == old[blob_id]
     finally:
         assert n.stop() == 0, n.proc.read_log()[-3000:]

@@ -1,6 +1,8 @@
 /* test_blob_volume.c - the volume store for small blobs (hs/blob.h): the needle format, round
  * trips through both stores, index rebuild, tombstones, torn tails, CRC failures, rollover,
- * group commit under concurrency, and reading volumes with the option off. */
+ * group commit under concurrency, reading volumes with the option off, and compaction (space
+ * reclaimed, tombstones kept where needed, a crash before the old volume is gone, deletes and
+ * reads racing it, damage). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -540,6 +542,372 @@ static void concurrent_puts_all_land_through_group_commits(void **state)
     assert_int_equal(st.blobs, THREADS * PUTS_PER_THREAD);
 }
 
+/* ---- compaction ---- */
+
+static struct hs_blob_compact_result compact(struct hs_blob_store *s, int min_dead_percent)
+{
+    struct hs_blob_compact_opts o = {.min_dead_percent = min_dead_percent};
+    struct hs_blob_compact_result r = {0};
+    assert_int_equal(hs_blob_compact(s, &o, &r), HS_OK);
+    return r;
+}
+
+static bool vol_exists(struct fixture *f, unsigned n)
+{
+    char path[128];
+    vol_path(f, n, path, sizeof path);
+    return file_size(path) >= 0;
+}
+
+/* Blobs i = 0..n-1 of 500 bytes (seed i); every one for which gone(i) is deleted. */
+static void put_and_delete(struct fixture *f, int n, bool (*gone)(int))
+{
+    char id[16];
+    for (int i = 0; i < n; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(put(f->s, id, 500, (uint32_t)i), HS_OK);
+    }
+    char(*ids)[16] = calloc((size_t)n, sizeof *ids);
+    const char **del = calloc((size_t)n, sizeof *del);
+    enum hs_err *errs = calloc((size_t)n, sizeof *errs);
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        if (gone(i)) {
+            id_of(ids[k], sizeof ids[k], i);
+            del[k] = ids[k];
+            k++;
+        }
+    hs_blob_delete_many(f->s, del, k, errs);
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(errs[i], HS_OK);
+    free(ids);
+    free(del);
+    free(errs);
+}
+
+static void expect_blobs(struct fixture *f, int n, bool (*gone)(int))
+{
+    char id[16];
+    int64_t live = 0;
+    for (int i = 0; i < n; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(check(f->s, id, 500, (uint32_t)i), gone(i) ? HS_ENOENT : HS_OK);
+        live += !gone(i);
+    }
+    struct hs_blob_stats st;
+    hs_blob_store_stats(f->s, &st);
+    assert_int_equal(st.blobs, live);
+    assert_int_equal(st.payload_bytes, live * 500);
+    struct listed *all = calloc(1, sizeof *all);
+    list_all(f->s, 50, all);
+    assert_int_equal((int64_t)all->n, live);
+    free(all);
+}
+
+static bool two_of_three(int i)
+{
+    return i % 3 != 0;
+}
+
+static void compaction_reclaims_deleted_space_and_keeps_every_live_blob(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 120, two_of_three);
+    struct hs_blob_stats before, after;
+    hs_blob_store_stats(f->s, &before);
+    assert_true(before.volume_files >= 4);
+    assert_true(before.volume_reclaimable_bytes > before.volume_bytes / 3);
+    assert_int_equal(before.compacted_volumes, 0);
+    struct hs_blob_compact_result r = compact(f->s, 50);
+    assert_int_equal(r.volumes, before.volume_files - 1); /* every sealed one; not the current */
+    assert_false(vol_exists(f, 1));
+    hs_blob_store_stats(f->s, &after);
+    assert_int_equal(after.compacted_volumes, r.volumes);
+    assert_true(after.compacted_reclaimed_bytes > 0);
+    assert_true(after.volume_bytes < before.volume_bytes);
+    assert_int_equal(after.volume_bytes, before.volume_bytes - after.compacted_reclaimed_bytes);
+    assert_int_equal(after.volume_live_bytes, before.volume_live_bytes);
+    expect_blobs(f, 120, two_of_three);
+    /* The volume that was current at the start is sealed now and due; then nothing is. A
+     * restart reads the same. */
+    assert_int_equal(compact(f->s, 50).volumes, 1);
+    assert_int_equal(compact(f->s, 50).volumes, 0);
+    expect_blobs(f, 120, two_of_three);
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    expect_blobs(f, 120, two_of_three);
+    /* Blobs written after compaction land and survive too. */
+    assert_int_equal(put(f->s, "f000", 500, 7), HS_OK);
+    assert_int_equal(reopen(f, false, 0), HS_OK);
+    assert_int_equal(check(f->s, "f000", 500, 7), HS_OK);
+}
+
+static bool two_of_three_or_3(int i)
+{
+    return two_of_three(i) || i == 3;
+}
+
+static bool only_first(int i)
+{
+    return i == 0;
+}
+
+static void tombstones_that_hide_an_older_volume_survive_compaction(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    /* Volume 1: 0000 .. 001f, almost all live (only 0000 will be deleted). */
+    put_and_delete(f, 0x20, only_first);
+    assert_int_equal(hs_blob_delete(f->s, "0000"), HS_ENOENT);
+    /* Volume 2 and on: blobs that are all deleted again, after 0000's tombstone. */
+    char id[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "e%03x", i);
+        assert_int_equal(put(f->s, id, 500, (uint32_t)i), HS_OK);
+        assert_int_equal(hs_blob_delete(f->s, id), HS_OK);
+    }
+    struct hs_blob_compact_result r = compact(f->s, 50);
+    assert_true(r.volumes >= 1);
+    assert_true(vol_exists(f, 1));     /* 1/32 dead: not due */
+    assert_true(r.moved_needles >= 1); /* 0000's tombstone went forward */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(reopen(f, true, 16384), HS_OK);
+        expect_blobs(f, 0x20, only_first);
+        assert_int_equal(check(f->s, "e001", 500, 1), HS_ENOENT);
+    }
+    /* Once volume 1 is compacted too, the oldest volume's tombstones go. */
+    assert_true(compact(f->s, 0).volumes >= 1);
+    assert_false(vol_exists(f, 1));
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    expect_blobs(f, 0x20, only_first);
+}
+
+static void an_id_put_again_after_its_delete_survives_compaction(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 0x20, only_first); /* 0000's tombstone lands after volume 1 */
+    char id[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "e%03x", i);
+        assert_int_equal(put(f->s, id, 500, (uint32_t)i), HS_OK);
+        assert_int_equal(hs_blob_delete(f->s, id), HS_OK);
+    }
+    assert_int_equal(put(f->s, "0000", 300, 77), HS_OK); /* the same id, other content */
+    assert_true(compact(f->s, 50).volumes >= 1);         /* the tombstone's volume: dropped */
+    assert_int_equal(check(f->s, "0000", 300, 77), HS_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(reopen(f, true, 16384), HS_OK);
+        assert_int_equal(check(f->s, "0000", 300, 77), HS_OK);
+        compact(f->s, 0);
+    }
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char buf[4096];
+    ssize_t n;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            break;
+    int rc = in >= 0 && out >= 0 ? 0 : -1;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+static void a_crash_before_the_old_volume_is_gone_keeps_one_copy_of_each_blob(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 120, two_of_three);
+    /* The sealed volumes as they were: put back after compaction, as if the unlinks never
+     * reached the disk. */
+    char from[128], to[160];
+    unsigned sealed = 0;
+    for (unsigned n = 1; vol_exists(f, n + 1); n++) {
+        vol_path(f, n, from, sizeof from);
+        snprintf(to, sizeof to, "%s.saved", from);
+        assert_int_equal(copy_file(from, to), 0);
+        sealed = n;
+    }
+    assert_true(sealed >= 3);
+    compact(f->s, 50);
+    /* A blob deleted after its copy: the tombstone follows the copy. */
+    assert_int_equal(hs_blob_delete(f->s, "0003"), HS_OK);
+    hs_blob_store_close(f->s);
+    f->s = NULL;
+    for (unsigned n = 1; n <= sealed; n++) {
+        vol_path(f, n, from, sizeof from);
+        snprintf(to, sizeof to, "%s.saved", from);
+        assert_int_equal(rename(to, from), 0);
+    }
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(reopen(f, true, 16384), HS_OK);
+        expect_blobs(f, 120, two_of_three_or_3);
+        /* The resurrected volumes are all dead now: the next compaction removes them. */
+        compact(f->s, 50);
+        assert_false(vol_exists(f, 1));
+    }
+}
+
+struct churn {
+    struct hs_blob_store *s;
+    int n;
+    int failures; /* mismatches seen by the thread (cmocka asserts are for the main thread) */
+};
+
+/* Deletes every fourth live blob (i % 3 == 0 and i % 4 == 0), one at a time. */
+static void *delete_some(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < c->n; i += 12) {
+        char id[16];
+        id_of(id, sizeof id, i);
+        if (hs_blob_delete(c->s, id) != HS_OK)
+            c->failures++;
+    }
+    return NULL;
+}
+
+/* Reads every blob that stays (i % 3 == 0, i % 12 != 0) over and over: never missing. */
+static void *read_stayers(void *arg)
+{
+    struct churn *c = arg;
+    for (int round = 0; round < 5; round++)
+        for (int i = 3; i < c->n; i += 3) {
+            if (i % 12 == 0)
+                continue;
+            char id[16];
+            id_of(id, sizeof id, i);
+            uint8_t *data = NULL;
+            int64_t len = 0;
+            uint32_t crc = 0;
+            uint8_t want[500];
+            fill(want, sizeof want, (uint32_t)i);
+            if (hs_blob_read_small(c->s, id, 1 << 20, &data, &len, &crc) != HS_OK || len != 500 ||
+                memcmp(data, want, 500) != 0)
+                c->failures++;
+            free(data);
+            int fd = -1;
+            if (hs_blob_open_verified(c->s, id, &fd, NULL, NULL, NULL) != HS_OK)
+                c->failures++;
+            else
+                close(fd);
+        }
+    return NULL;
+}
+
+enum { NEW_PUTS = 200 };
+
+/* Puts new blobs bb000.. (500 bytes, seed 5000 + i) while compaction runs. */
+static void *put_new(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < NEW_PUTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "bb%03x", i);
+        if (put(c->s, id, 500, (uint32_t)(5000 + i)) != HS_OK)
+            c->failures++;
+    }
+    return NULL;
+}
+
+/* Every blob put_new wrote reads back; with drop, they are deleted afterwards. */
+static void check_new(struct fixture *f, bool drop)
+{
+    for (int i = 0; i < NEW_PUTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "bb%03x", i);
+        assert_int_equal(check(f->s, id, 500, (uint32_t)(5000 + i)), HS_OK);
+        if (drop)
+            assert_int_equal(hs_blob_delete(f->s, id), HS_OK);
+    }
+}
+
+static bool churned(int i)
+{
+    return i % 3 != 0 || i % 12 == 0;
+}
+
+static void deletes_puts_and_reads_during_compaction_stay_correct(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 65536), HS_OK);
+    enum { N = 1200 };
+    put_and_delete(f, N, two_of_three);
+    struct churn del = {.s = f->s, .n = N}, rd = {.s = f->s, .n = N}, wr = {.s = f->s};
+    pthread_t td, tr, tw;
+    assert_int_equal(pthread_create(&td, NULL, delete_some, &del), 0);
+    assert_int_equal(pthread_create(&tr, NULL, read_stayers, &rd), 0);
+    assert_int_equal(pthread_create(&tw, NULL, put_new, &wr), 0);
+    struct hs_blob_compact_opts o = {.min_dead_percent = 0};
+    struct hs_blob_compact_result r = {0};
+    assert_int_equal(hs_blob_compact(f->s, &o, &r), HS_OK);
+    pthread_join(td, NULL);
+    pthread_join(tr, NULL);
+    pthread_join(tw, NULL);
+    assert_int_equal(del.failures, 0);
+    assert_int_equal(rd.failures, 0);
+    assert_int_equal(wr.failures, 0);
+    assert_true(r.volumes >= 1);
+    check_new(f, false);
+    assert_int_equal(reopen(f, true, 65536), HS_OK);
+    check_new(f, true);
+    expect_blobs(f, N, churned);
+    /* Deleted while being moved or not: deleted after a restart too, and after another
+     * compaction (of the volumes the copies went to, once sealed). */
+    assert_int_equal(reopen(f, true, 65536), HS_OK);
+    expect_blobs(f, N, churned);
+    assert_int_equal(put(f->s, "f000", 60000, 1), HS_OK); /* seal the current volume */
+    assert_int_equal(put(f->s, "f001", 60000, 2), HS_OK);
+    compact(f->s, 0);
+    assert_int_equal(hs_blob_delete(f->s, "f000"), HS_OK);
+    assert_int_equal(hs_blob_delete(f->s, "f001"), HS_OK);
+    assert_int_equal(reopen(f, true, 65536), HS_OK);
+    expect_blobs(f, N, churned);
+}
+
+static void a_corrupt_needle_keeps_its_volume_until_a_read_quarantines_it(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 90, two_of_three); /* volumes 1 and 2 sealed */
+    flip_payload_byte(f, "0003");        /* live, in volume 1 */
+    struct hs_blob_compact_result r = compact(f->s, 50);
+    assert_true(vol_exists(f, 1)); /* the index names a needle there it could not copy */
+    assert_true(r.volumes >= 1);   /* the others went */
+    assert_int_equal(check(f->s, "0003", 500, 3), HS_ECORRUPT);
+    assert_int_equal(check(f->s, "0006", 500, 6), HS_OK);
+    compact(f->s, 50);
+    assert_false(vol_exists(f, 1));
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    assert_int_equal(check(f->s, "0003", 500, 3), HS_ENOENT);
+    for (int i = 6; i < 90; i += 3) {
+        char id[16];
+        id_of(id, sizeof id, i);
+        assert_int_equal(check(f->s, id, 500, (uint32_t)i), HS_OK);
+    }
+}
+
+static void compaction_checks_its_options_and_stops_when_asked(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_blob_compact_opts bad = {.min_dead_percent = 101};
+    assert_int_equal(hs_blob_compact(f->s, &bad, NULL), HS_EINVAL);
+    bad = (struct hs_blob_compact_opts){.rate_bytes_s = -1};
+    assert_int_equal(hs_blob_compact(f->s, &bad, NULL), HS_EINVAL);
+    atomic_bool stop = true;
+    assert_int_equal(reopen(f, true, 16384), HS_OK);
+    put_and_delete(f, 60, two_of_three);
+    struct hs_blob_compact_opts o = {.min_dead_percent = 0, .stop = &stop};
+    assert_int_equal(hs_blob_compact(f->s, &o, NULL), HS_ETIMEDOUT);
+    expect_blobs(f, 60, two_of_three);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +928,20 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(listing_pages_see_puts_and_deletes_made_since_its_snapshot,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(compaction_reclaims_deleted_space_and_keeps_every_live_blob,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(tombstones_that_hide_an_older_volume_survive_compaction,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(an_id_put_again_after_its_delete_survives_compaction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_crash_before_the_old_volume_is_gone_keeps_one_copy_of_each_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(deletes_puts_and_reads_during_compaction_stay_correct,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_corrupt_needle_keeps_its_volume_until_a_read_quarantines_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(compaction_checks_its_options_and_stops_when_asked, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
