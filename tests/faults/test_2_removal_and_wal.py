@@ -88,7 +88,9 @@ def test_3_removed_node_blobs_move_while_reads_succeed(env):
 
     reader = Reader(env.urls, env.objects).start()
     try:
-        time.sleep(1)
+        # a whole round of reads before the kill (a loaded machine takes more than a second)
+        fl.wait_until(lambda: reader.rounds >= 1, timeout=60, interval=0.1,
+                      what="a first round of reads")
         c.kill(victim)
         t_kill = time.monotonic()
         rounds_at_kill = reader.rounds
