@@ -40,6 +40,9 @@ struct hs_s3_body {
  * otherwise add up with receiving it and with writing it to the nodes. Below it, a thread's
  * start costs more than the overlap gains. */
 #define ASYNC_HASH_MIN (256 * 1024)
+/* Bytes the helper may lag behind the body (then a feed waits for it): memory per request
+ * beside the segment the writer holds; the node writes of the last segment cover the rest. */
+#define ASYNC_HASH_QUEUED (256 * 1024)
 
 static void hash_update(struct hs_s3_body *b, const void *data, size_t len)
 {
@@ -189,7 +192,7 @@ static bool hasher_start(struct hs_http_req *r, struct hs_s3_body *b, bool strea
         len = b->decoded_len;
     else if (!hs_http_req_content_length(r, &len))
         len = -1;
-    if (len >= ASYNC_HASH_MIN && hs_s3_hasher_async_new(&ho, 0, &b->async) == HS_OK)
+    if (len >= ASYNC_HASH_MIN && hs_s3_hasher_async_new(&ho, ASYNC_HASH_QUEUED, &b->async) == HS_OK)
         return true; /* else (no thread): inline */
     b->hasher_live = true;
     if (hs_s3_hasher_init(&b->hasher, &ho) != HS_OK)

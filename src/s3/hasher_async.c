@@ -28,9 +28,9 @@ struct hs_s3_hasher_async {
     pthread_t thread;
     bool running; /* thread started and not joined */
     bool final_done;
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t work;  /* a chunk was queued, or ending/stop set */
-    pthread_cond_t room;  /* bytes were hashed */
+    pthread_mutex_t lock;      /* guards everything below */
+    pthread_cond_t work;       /* a chunk was queued, or ending/stop set */
+    pthread_cond_t room;       /* bytes were hashed */
     struct chunk *head, *tail; /* queued, not yet taken by the thread */
     struct chunk *spare;       /* one hashed chunk kept for reuse */
     size_t queued;             /* bytes queued or being hashed */
