@@ -15,6 +15,7 @@
 
 #define CHUNK_BYTES  (64 * 1024) /* queue granularity: small feeds share a chunk */
 #define QUEUED_DEF   (1024 * 1024)
+#define WAKE_BYTES   (128 * 1024)
 #define THREAD_STACK (256 * 1024) /* the digests need little stack */
 
 struct chunk {
@@ -32,11 +33,12 @@ struct hs_s3_hasher_async {
     pthread_cond_t work;       /* a chunk was queued, or ending/stop set */
     pthread_cond_t room;       /* bytes were hashed */
     struct chunk *head, *tail; /* queued, not yet taken by the thread */
-    struct chunk *spare;       /* one hashed chunk kept for reuse */
+    struct chunk *spare;       /* hashed chunks kept for reuse (no malloc, no page faults) */
     size_t queued;             /* bytes queued or being hashed */
     size_t max_queued;
-    bool ending; /* no more updates: drain the queue, then exit */
-    bool stop;   /* exit without hashing what is left */
+    size_t wake_bytes; /* the thread is woken once this much waits: few context switches */
+    bool ending;       /* no more updates: drain the queue, then exit */
+    bool stop;         /* exit without hashing what is left */
 };
 
 static void *hash_main(void *arg)
@@ -56,11 +58,8 @@ static void *hash_main(void *arg)
         hs_s3_hasher_update(&h->hasher, c->data, c->len);
         pthread_mutex_lock(&h->lock);
         h->queued -= c->len;
-        if (!h->spare && c->cap == CHUNK_BYTES) {
-            h->spare = c;
-        } else {
-            free(c);
-        }
+        c->next = h->spare;
+        h->spare = c; /* at most max_queued / CHUNK_BYTES + 1 of them */
         pthread_cond_signal(&h->room);
     }
     pthread_mutex_unlock(&h->lock);
@@ -78,6 +77,7 @@ enum hs_err hs_s3_hasher_async_new(const struct hs_s3_hasher_opts *o, size_t max
         return err;
     }
     h->max_queued = max_queued_bytes ? max_queued_bytes : QUEUED_DEF;
+    h->wake_bytes = HS_MIN(h->max_queued / 2, (size_t)WAKE_BYTES);
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->work, NULL);
     pthread_cond_init(&h->room, NULL);
@@ -104,8 +104,9 @@ static struct chunk *tail_with_room(struct hs_s3_hasher_async *h, size_t n)
     if (h->tail && h->tail->cap - h->tail->len >= n)
         return h->tail;
     struct chunk *c = h->spare;
-    h->spare = NULL;
-    if (!c) {
+    if (c)
+        h->spare = c->next;
+    else {
         c = hs_xmalloc(sizeof *c + CHUNK_BYTES);
         c->cap = CHUNK_BYTES;
     }
@@ -126,16 +127,19 @@ void hs_s3_hasher_async_update(struct hs_s3_hasher_async *h, const void *data, s
     pthread_mutex_lock(&h->lock);
     while (len > 0) {
         size_t take = HS_MIN(len, (size_t)CHUNK_BYTES);
-        while (h->queued > 0 && h->queued + take > h->max_queued)
+        while (h->queued > 0 && h->queued + take > h->max_queued) {
+            pthread_cond_signal(&h->work);
             pthread_cond_wait(&h->room, &h->lock);
+        }
         struct chunk *c = tail_with_room(h, take);
         memcpy(c->data + c->len, p, take);
         c->len += take;
         h->queued += take;
         p += take;
         len -= take;
-        pthread_cond_signal(&h->work);
     }
+    if (h->queued >= h->wake_bytes)
+        pthread_cond_signal(&h->work);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -170,7 +174,10 @@ void hs_s3_hasher_async_free(struct hs_s3_hasher_async *h)
         next = c->next;
         free(c);
     }
-    free(h->spare);
+    for (struct chunk *c = h->spare, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     hs_s3_hasher_release(&h->hasher);
     pthread_cond_destroy(&h->room);
     pthread_cond_destroy(&h->work);
