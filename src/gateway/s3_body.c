@@ -2,6 +2,7 @@
  * decoding with chunk and trailer signatures (s3_chunked.h), digests while streaming, and the
  * last checks once the body has ended. Which checks run depends only on the headers the client
  * signed: a declared hex SHA-256, Content-MD5, one flexible checksum (header or trailer). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,11 @@ struct hs_s3_body {
 /* Bytes the helper may lag behind the body (then a feed waits for it): memory per request
  * beside the segment the writer holds; the node writes of the last segment cover the rest. */
 #define ASYNC_HASH_QUEUED (256 * 1024)
+/* Helper threads alive at once in the process; the bodies beyond are hashed inline (each
+ * thread holds a stack and its queue; past a few per core they only compete). */
+#define ASYNC_HASH_THREADS 64
+
+static atomic_int async_live;
 
 static void hash_update(struct hs_s3_body *b, const void *data, size_t len)
 {
@@ -192,8 +198,13 @@ static bool hasher_start(struct hs_http_req *r, struct hs_s3_body *b, bool strea
         len = b->decoded_len;
     else if (!hs_http_req_content_length(r, &len))
         len = -1;
-    if (len >= ASYNC_HASH_MIN && hs_s3_hasher_async_new(&ho, ASYNC_HASH_QUEUED, &b->async) == HS_OK)
-        return true; /* else (no thread): inline */
+    if (len >= ASYNC_HASH_MIN && atomic_fetch_add(&async_live, 1) < ASYNC_HASH_THREADS) {
+        if (hs_s3_hasher_async_new(&ho, ASYNC_HASH_QUEUED, &b->async) == HS_OK)
+            return true;
+        atomic_fetch_sub(&async_live, 1); /* no thread: inline */
+    } else if (len >= ASYNC_HASH_MIN) {
+        atomic_fetch_sub(&async_live, 1);
+    }
     b->hasher_live = true;
     if (hs_s3_hasher_init(&b->hasher, &ho) != HS_OK)
         return fail(e, HS_S3_INTERNAL_ERROR, "cannot start the digests");
@@ -232,7 +243,10 @@ void hs_s3_body_free(struct hs_s3_body *b)
     if (!b)
         return;
     hs_s3_chunked_free(b->chunked);
-    hs_s3_hasher_async_free(b->async);
+    if (b->async) {
+        hs_s3_hasher_async_free(b->async);
+        atomic_fetch_sub(&async_live, 1);
+    }
     if (b->hasher_live)
         hs_s3_hasher_release(&b->hasher);
     free(b);
