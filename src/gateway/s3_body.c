@@ -257,6 +257,11 @@ bool hs_s3_body_streaming(const struct hs_s3_body *b)
     return b->chunked != NULL;
 }
 
+bool hs_s3_body_hashed_aside(const struct hs_s3_body *b)
+{
+    return b->async != NULL;
+}
+
 int64_t hs_s3_body_decoded_len(const struct hs_s3_body *b)
 {
     return b->decoded_len;

@@ -54,6 +54,9 @@ bool hs_s3_body_new(struct hs_http_req *r, const struct hs_s3_body_auth *auth, h
 void hs_s3_body_free(struct hs_s3_body *b);
 /* aws-chunked framing (Content-Length then counts the framing, not the payload). */
 bool hs_s3_body_streaming(const struct hs_s3_body *b);
+/* The digests are computed on a helper thread (a body announced at 256 KiB or more): work
+ * done between hs_s3_body_end and hs_s3_body_finish overlaps with them. */
+bool hs_s3_body_hashed_aside(const struct hs_s3_body *b);
 /* x-amz-decoded-content-length, -1 when absent. */
 int64_t hs_s3_body_decoded_len(const struct hs_s3_body *b);
 /* Feeds body bytes as received. false (e set) on a framing, signature or sink failure; the
