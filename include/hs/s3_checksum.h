@@ -97,21 +97,6 @@ void hs_s3_hasher_final(struct hs_s3_hasher *h, struct hs_s3_digests *out);
 /* Frees the state; h may be NULL or released already. */
 void hs_s3_hasher_release(struct hs_s3_hasher *h);
 
-/* The same digests computed on a helper thread, so that hashing a large body overlaps with
- * receiving it and with writing it to the nodes (MD5 alone runs at about 0.7 GB/s). Update
- * copies the bytes into a queue and returns at once, blocking only while max_queued_bytes are
- * already waiting (0 = 1 MiB); final waits for the queue to drain. hs_s3_hasher_async_new: as
- * hs_s3_hasher_init, plus HS_EUNAVAIL when no thread can be started (hash inline then). The
- * caller owns *out; free it with hs_s3_hasher_async_free (NULL accepted; stops the thread,
- * also before final). Update and final from one thread at a time. */
-struct hs_s3_hasher_async;
-enum hs_err hs_s3_hasher_async_new(const struct hs_s3_hasher_opts *o, size_t max_queued_bytes,
-                                   struct hs_s3_hasher_async **out);
-void hs_s3_hasher_async_update(struct hs_s3_hasher_async *h, const void *data, size_t len);
-/* Waits until every byte is hashed, then finishes the digests into *out (once). */
-void hs_s3_hasher_async_final(struct hs_s3_hasher_async *h, struct hs_s3_digests *out);
-void hs_s3_hasher_async_free(struct hs_s3_hasher_async *h);
-
 /* One-shot digest of a buffer: writes hs_s3_cksum_size(a) bytes to out (a buffer of
  * HS_S3_CKSUM_RAW_MAX always fits). HS_EINVAL for NONE. */
 enum hs_err hs_s3_cksum_compute(enum hs_s3_cksum_algo a, const void *data, size_t len,

@@ -185,13 +185,6 @@ enum hs_err hs_obj_writer_write(struct hs_obj_writer *w, const void *data, size_
 struct hs_buf;
 enum hs_err hs_obj_writer_write_buf(struct hs_obj_writer *w, struct hs_buf *b, char *msg,
                                     size_t msg_len);
-/* Optional, once the whole body is in (before it is verified): writes the data the writer
- * still holds (a streamed write's last segment) to the nodes now, so the caller can overlap
- * that with its own last work (S3: the body's digests); nothing becomes visible before
- * finish, and abort deletes what was written. A no-op for a buffered write (field_hybrid,
- * auto still deciding) and for a body shorter than declared (finish reports it). Errors as
- * finish's; after one, abort. */
-enum hs_err hs_obj_writer_flush(struct hs_obj_writer *w, char *msg, size_t msg_len);
 /* Before finish, once the whole body is in and verified: the version's ETag (unquoted, etagc
  * chars, e.g. the hex MD5 of the body; NULL = the txn id, as native writes have) and the
  * flexible checksum the front end verified (alg as manifest.h's ck_alg, value base64; both

@@ -411,15 +411,6 @@ enum hs_err hs_obj_writer_seal(struct hs_obj_writer *w, const char *etag, const 
     return hs_manifest_attrs_validate(a, msg, msg_len) == HS_OK ? HS_OK : HS_EINVAL;
 }
 
-enum hs_err hs_obj_writer_flush(struct hs_obj_writer *w, char *msg, size_t msg_len)
-{
-    msg[0] = '\0';
-    if (w->buffer_all || (w->declared_len >= 0 && w->received != w->declared_len))
-        return HS_OK;
-    enum hs_err err = hs_gw_txn_keep_alive(w->c.txn, msg, msg_len);
-    return err == HS_OK ? hs_part_writer_finish(&w->pw, msg, msg_len) : err;
-}
-
 enum hs_err hs_obj_writer_finish(struct hs_obj_writer *w, struct hs_obj_put_result *res, char *msg,
                                  size_t msg_len)
 {

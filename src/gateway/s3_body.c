@@ -2,7 +2,6 @@
  * decoding with chunk and trailer signatures (s3_chunked.h), digests while streaming, and the
  * last checks once the body has ended. Which checks run depends only on the headers the client
  * signed: a declared hex SHA-256, Content-MD5, one flexible checksum (header or trailer). */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +18,8 @@ struct hs_s3_body {
     void *sink_ctx;
     struct hs_s3_hasher hasher;
     bool hasher_live;
-    struct hs_s3_hasher_async *async; /* a large body: hashed on a helper thread (then NULL
-                                         hasher_live) */
-    struct hs_s3_chunked *chunked;    /* STREAMING-* modes */
-    bool has_sha256;                  /* a hex payload hash was declared */
+    struct hs_s3_chunked *chunked; /* STREAMING-* modes */
+    bool has_sha256;               /* a hex payload hash was declared */
     uint8_t sha256[32];
     enum hs_s3_cksum_algo flex; /* the flexible checksum to verify, NONE = none */
     const char *flex_value;     /* its header value; NULL when it comes as a trailer */
@@ -32,31 +29,8 @@ struct hs_s3_body {
     char sink_msg[256];
     struct hs_s3_digests digests; /* after finish */
     char flex_b64[HS_S3_CKSUM_B64_MAX];
-    bool ended;  /* hs_s3_body_end passed: the payload is complete */
     bool failed; /* sticky */
 };
-
-/* Bodies from this size on are hashed on a helper thread (hs_s3_hasher_async): MD5 runs at
- * about 0.7 GB/s, so a 1 MiB body's digests take a couple of milliseconds that would
- * otherwise add up with receiving it and with writing it to the nodes. Below it, a thread's
- * start costs more than the overlap gains. */
-#define ASYNC_HASH_MIN (256 * 1024)
-/* Bytes the helper may lag behind the body (then a feed waits for it): memory per request
- * beside the segment the writer holds; the node writes of the last segment cover the rest. */
-#define ASYNC_HASH_QUEUED (256 * 1024)
-/* Helper threads alive at once in the process; the bodies beyond are hashed inline (each
- * thread holds a stack and its queue; past a few per core they only compete). */
-#define ASYNC_HASH_THREADS 64
-
-static atomic_int async_live;
-
-static void hash_update(struct hs_s3_body *b, const void *data, size_t len)
-{
-    if (b->async)
-        hs_s3_hasher_async_update(b->async, data, len);
-    else
-        hs_s3_hasher_update(&b->hasher, data, len);
-}
 
 static const enum hs_s3_cksum_algo flex_algos[] = {
     HS_S3_CKSUM_CRC32, HS_S3_CKSUM_CRC32C, HS_S3_CKSUM_CRC64NVME,
@@ -139,7 +113,7 @@ static bool flex_choice(struct hs_http_req *r, struct hs_s3_body *b, bool stream
 static enum hs_err chunk_data(void *arg, const uint8_t *data, size_t len)
 {
     struct hs_s3_body *b = arg;
-    hash_update(b, data, len);
+    hs_s3_hasher_update(&b->hasher, data, len);
     b->sink_err = b->sink(b->sink_ctx, data, len, b->sink_msg, sizeof b->sink_msg);
     return b->sink_err;
 }
@@ -188,29 +162,6 @@ static bool chunked_start(struct hs_http_req *r, struct hs_s3_body *b,
     return true;
 }
 
-/* The digests: on a helper thread for a body announced large, else inline. */
-static bool hasher_start(struct hs_http_req *r, struct hs_s3_body *b, bool streaming,
-                         struct hs_s3_body_error *e)
-{
-    struct hs_s3_hasher_opts ho = {.sha256 = b->has_sha256, .flex = b->flex};
-    int64_t len = -1;
-    if (streaming)
-        len = b->decoded_len;
-    else if (!hs_http_req_content_length(r, &len))
-        len = -1;
-    if (len >= ASYNC_HASH_MIN && atomic_fetch_add(&async_live, 1) < ASYNC_HASH_THREADS) {
-        if (hs_s3_hasher_async_new(&ho, ASYNC_HASH_QUEUED, &b->async) == HS_OK)
-            return true;
-        atomic_fetch_sub(&async_live, 1); /* no thread: inline */
-    } else if (len >= ASYNC_HASH_MIN) {
-        atomic_fetch_sub(&async_live, 1);
-    }
-    b->hasher_live = true;
-    if (hs_s3_hasher_init(&b->hasher, &ho) != HS_OK)
-        return fail(e, HS_S3_INTERNAL_ERROR, "cannot start the digests");
-    return true;
-}
-
 bool hs_s3_body_new(struct hs_http_req *r, const struct hs_s3_body_auth *auth, hs_s3_sink_fn *sink,
                     void *ctx, struct hs_s3_body **out, struct hs_s3_body_error *e)
 {
@@ -223,12 +174,14 @@ bool hs_s3_body_new(struct hs_http_req *r, const struct hs_s3_body_auth *auth, h
     bool ok = payload_mode(r, b, &mode, e);
     bool streaming = ok && hs_s3_payload_is_streaming(mode);
     ok = ok && flex_choice(r, b, streaming, e);
+    if (ok) {
+        struct hs_s3_hasher_opts ho = {.sha256 = b->has_sha256, .flex = b->flex};
+        b->hasher_live = true;
+        if (hs_s3_hasher_init(&b->hasher, &ho) != HS_OK)
+            ok = fail(e, HS_S3_INTERNAL_ERROR, "cannot start the digests");
+    }
     if (ok && streaming)
-        ok = decoded_length(r, b, mode, e);
-    if (ok)
-        ok = hasher_start(r, b, streaming, e);
-    if (ok && streaming)
-        ok = chunked_start(r, b, auth, mode, e);
+        ok = decoded_length(r, b, mode, e) && chunked_start(r, b, auth, mode, e);
     if (!ok) {
         hs_s3_body_free(b);
         *out = NULL;
@@ -243,10 +196,6 @@ void hs_s3_body_free(struct hs_s3_body *b)
     if (!b)
         return;
     hs_s3_chunked_free(b->chunked);
-    if (b->async) {
-        hs_s3_hasher_async_free(b->async);
-        atomic_fetch_sub(&async_live, 1);
-    }
     if (b->hasher_live)
         hs_s3_hasher_release(&b->hasher);
     free(b);
@@ -255,11 +204,6 @@ void hs_s3_body_free(struct hs_s3_body *b)
 bool hs_s3_body_streaming(const struct hs_s3_body *b)
 {
     return b->chunked != NULL;
-}
-
-bool hs_s3_body_hashed_aside(const struct hs_s3_body *b)
-{
-    return b->async != NULL;
 }
 
 int64_t hs_s3_body_decoded_len(const struct hs_s3_body *b)
@@ -290,7 +234,7 @@ bool hs_s3_body_feed(struct hs_s3_body *b, const void *data, size_t n, struct hs
     if (b->chunked) {
         err = hs_s3_chunked_feed(b->chunked, data, n);
     } else {
-        hash_update(b, data, n);
+        hs_s3_hasher_update(&b->hasher, data, n);
         err = b->sink_err = b->sink(b->sink_ctx, data, n, b->sink_msg, sizeof b->sink_msg);
     }
     return err == HS_OK || feed_failed(b, err, e);
@@ -309,26 +253,15 @@ static const char *flex_received(const struct hs_s3_body *b)
     return NULL;
 }
 
-bool hs_s3_body_end(struct hs_s3_body *b, struct hs_s3_body_error *e)
+bool hs_s3_body_finish(struct hs_s3_body *b, struct hs_s3_body_error *e)
 {
     if (b->failed)
         return fail(e, HS_S3_INTERNAL_ERROR, "the body already failed");
-    enum hs_err err = b->chunked && !b->ended ? hs_s3_chunked_finish(b->chunked) : HS_OK;
+    enum hs_err err = b->chunked ? hs_s3_chunked_finish(b->chunked) : HS_OK;
     if (err != HS_OK)
         return feed_failed(b, err, e);
-    b->ended = true;
-    return true;
-}
-
-bool hs_s3_body_finish(struct hs_s3_body *b, struct hs_s3_body_error *e)
-{
-    if (!hs_s3_body_end(b, e))
-        return false;
     b->failed = true; /* the digests are final: one finish only */
-    if (b->async)
-        hs_s3_hasher_async_final(b->async, &b->digests); /* waits for the helper */
-    else
-        hs_s3_hasher_final(&b->hasher, &b->digests);
+    hs_s3_hasher_final(&b->hasher, &b->digests);
     enum hs_s3_err code = HS_S3_OK;
     if (b->has_sha256)
         code = hs_s3_sha256_check(b->sha256, b->digests.sha256);

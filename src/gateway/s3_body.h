@@ -6,8 +6,7 @@
  * arrives; and at the end checks the declared SHA-256 (XAmzContentSHA256Mismatch), Content-MD5
  * (BadDigest / InvalidDigest), the flexible checksum (BadDigest), the final chunk and the
  * decoded length (IncompleteBody). Nothing is verified before hs_s3_body_finish: a sink must
- * not make anything visible before it succeeded. A body announced at 256 KiB or more is
- * hashed on a helper thread (hs_s3_hasher_async), which finish waits for.
+ * not make anything visible before it succeeded.
  *
  * Kept apart from s3_api.h on purpose: it sees only the request's headers and the few
  * verified SigV4 values it needs, so its rules do not depend on the front end's context.
@@ -54,21 +53,12 @@ bool hs_s3_body_new(struct hs_http_req *r, const struct hs_s3_body_auth *auth, h
 void hs_s3_body_free(struct hs_s3_body *b);
 /* aws-chunked framing (Content-Length then counts the framing, not the payload). */
 bool hs_s3_body_streaming(const struct hs_s3_body *b);
-/* The digests are computed on a helper thread (a body announced at 256 KiB or more): work
- * done between hs_s3_body_end and hs_s3_body_finish overlaps with them. */
-bool hs_s3_body_hashed_aside(const struct hs_s3_body *b);
 /* x-amz-decoded-content-length, -1 when absent. */
 int64_t hs_s3_body_decoded_len(const struct hs_s3_body *b);
 /* Feeds body bytes as received. false (e set) on a framing, signature or sink failure; the
  * failure is sticky. */
 bool hs_s3_body_feed(struct hs_s3_body *b, const void *data, size_t n, struct hs_s3_body_error *e);
-/* The body ended: the framing's last checks (final chunk, trailers, their signature), so the
- * payload the sink received is complete; the digests may still be computing (large bodies are
- * hashed on a helper thread), so a caller can write what it holds meanwhile. Optional before
- * hs_s3_body_finish. false (e set) when a check fails. */
-bool hs_s3_body_end(struct hs_s3_body *b, struct hs_s3_body_error *e);
-/* The body ended: every last check (hs_s3_body_end's, then the digests'). false (e set) when
- * one fails. */
+/* The body ended: every last check. false (e set) when one fails. */
 bool hs_s3_body_finish(struct hs_s3_body *b, struct hs_s3_body_error *e);
 /* After a successful finish: the MD5, and the flexible checksum (NONE when none was sent;
  * b64 its base64, HS_S3_CKSUM_B64_MAX bytes). */

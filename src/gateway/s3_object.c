@@ -293,25 +293,13 @@ void hs_s3_put_object_done(struct hs_http_req *r)
     if (!put || put->failed || hs_http_responded(r))
         return;
     struct hs_s3_body_error e = {0};
-    char hex[33], msg[256] = "", b64[HS_S3_CKSUM_B64_MAX] = "";
-    /* The payload is complete: a large body's last segment goes to the nodes while its
-     * digests finish on their helper thread (s3_body.h); the checks still all pass before
-     * the commit, and a failed one aborts (deleting what was written). A check's answer wins
-     * over the flush's error, as it would if the flush came after it. */
-    enum hs_err flushed = HS_OK;
-    bool ok = hs_s3_body_end(put->body, &e);
-    if (ok && hs_s3_body_hashed_aside(put->body))
-        flushed = hs_obj_writer_flush(put->w, msg, sizeof msg);
-    ok = ok && hs_s3_body_finish(put->body, &e);
-    if (!ok || flushed != HS_OK) {
+    if (!hs_s3_body_finish(put->body, &e)) {
         hs_obj_writer_abort(put->w); /* before the answer goes out: the old version stays */
         put->w = NULL;
-        if (!ok)
-            hs_s3_body_answer(r, &e);
-        else
-            hs_s3_error_hs(r, flushed, msg);
+        hs_s3_body_answer(r, &e);
         return;
     }
+    char hex[33], msg[256] = "", b64[HS_S3_CKSUM_B64_MAX] = "";
     uint8_t md5[16];
     hs_s3_body_md5(put->body, md5);
     hs_s3_hex(md5, 16, hex);

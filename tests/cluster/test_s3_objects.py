@@ -397,7 +397,7 @@ def put_modes(raw, key, body):
                                            timeout=60)
 
 
-# 300 000 bytes: a body the gateway hashes on a helper thread (256 KiB and more, s3_body.h)
+# 100 000 bytes: less than MHD's connection buffer (one piece); 300 000: several pieces
 @pytest.mark.parametrize("size", [100000, 300000])
 def test_every_payload_mode_stores_the_body(s3, raw, size):
     body = os.urandom(size)
@@ -462,9 +462,9 @@ def test_bad_digest_aborts_before_commit_and_keeps_the_old_version(cluster, s3, 
     assert_no_orphans(cluster)
 
 
-def test_bad_digest_of_a_one_segment_body_aborts_after_its_blobs_were_written(cluster, s3, raw):
-    """1 MiB: hashed on a helper thread while its only segment goes to the nodes (s3_object.c),
-    so the blobs exist before the check fails; the old version stays and nothing is left."""
+def test_bad_digest_of_a_one_segment_body_keeps_the_old_version(cluster, s3, raw):
+    """1 MiB, the benchmark's size: less than a segment, so nothing reached the nodes when the
+    check fails; the old version stays, nothing is left, and the right digest then succeeds."""
     old = b"the old version"
     s3.put_object(Bucket=BUCKET, Key="bad/small", Body=old)
     body = os.urandom(MiB)

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "hs/mem.h"
 #include "hs/s3_checksum.h"
 #include "hs/s3_chunked.h"
 #include "hs/s3_err.h"
@@ -102,29 +101,6 @@ static void bench_hash(void *p, int iters)
         hs_s3_hasher_final(&h, &d);
         hs_s3_hasher_release(&h);
     }
-}
-
-/* The helper-thread hasher as a PutObject feeds it: 128 KiB pieces, 256 KiB queue. */
-static void bench_hash_async(void *p, int iters)
-{
-    struct hash_arg *a = p;
-    for (int i = 0; i < iters; i++) {
-        struct hs_s3_hasher_async *h = NULL;
-        struct hs_s3_digests d;
-        if (hs_s3_hasher_async_new(&a->opts, 256 * 1024, &h) != HS_OK)
-            abort();
-        for (size_t off = 0; off < a->len; off += 128 * 1024)
-            hs_s3_hasher_async_update(h, a->data + off, HS_MIN(a->len - off, 128 * 1024));
-        hs_s3_hasher_async_final(h, &d);
-        hs_s3_hasher_async_free(h);
-    }
-}
-
-static int64_t process_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void bench_error_xml(void *p, int iters)
@@ -250,17 +226,6 @@ int main(void)
         double ns_small = measure(bench_hash, &small, 20000);
         printf("digests %-42s 1 MiB: %6.2f GB/s   1 KiB: %6.2f us\n", hashes[i].name,
                (double)mib / ns, ns_small / 1000);
-    }
-    {
-        /* what a request thread pays with the helper thread (the copies into its queue),
-         * and what the process pays in all (the digests moved, plus the hand-off) */
-        struct hash_arg ha = {{true, HS_S3_CKSUM_NONE}, data, mib};
-        double caller = measure(bench_hash_async, &ha, 100);
-        int64_t t0 = process_cpu_ns();
-        bench_hash_async(&ha, 100);
-        double all = (double)(process_cpu_ns() - t0) / 100;
-        printf("helper thread, MD5 + SHA-256, 1 MiB: request thread %6.3f ms, process %6.3f ms\n",
-               caller / 1e6, all / 1e6);
     }
     static const struct {
         const char *name;

@@ -163,51 +163,6 @@ static void streaming_in_odd_pieces_equals_one_shot(void **state)
     hs_s3_hasher_release(&h);
 }
 
-/* The helper-thread hasher gives the inline hasher's digests whatever the pieces (empty ones,
- * pieces larger than its queue, a queue smaller than one of its chunks: update then blocks
- * until the thread catches up), and may be freed before final or without any update. */
-static void async_hasher_equals_inline_hasher(void **state)
-{
-    (void)state;
-    static uint8_t buf[700000];
-    fill(buf, sizeof buf, 7);
-    static const size_t queues[] = {0, 1000, 100000};
-    for (size_t q = 0; q < sizeof queues / sizeof queues[0]; q++) {
-        for (unsigned a = HS_S3_CKSUM_NONE; a <= HS_S3_CKSUM_SHA256; a++) {
-            struct hs_s3_hasher_opts o = {.sha256 = a % 2 == 0, .flex = (enum hs_s3_cksum_algo)a};
-            struct hs_s3_hasher h;
-            struct hs_s3_hasher_async *ha = NULL;
-            assert_int_equal(hs_s3_hasher_init(&h, &o), HS_OK);
-            assert_int_equal(hs_s3_hasher_async_new(&o, queues[q], &ha), HS_OK);
-            size_t off = 0, step = 0;
-            while (off < sizeof buf) {
-                size_t n = step < sizeof buf - off ? step : sizeof buf - off;
-                hs_s3_hasher_update(&h, buf + off, n);
-                hs_s3_hasher_async_update(ha, buf + off, n);
-                off += n;
-                step = step * 5 + 3;
-            }
-            struct hs_s3_digests want, got;
-            hs_s3_hasher_final(&h, &want);
-            hs_s3_hasher_release(&h);
-            hs_s3_hasher_async_final(ha, &got);
-            hs_s3_hasher_async_free(ha);
-            assert_memory_equal(&got, &want, sizeof want);
-            assert_int_equal(got.bytes, sizeof buf);
-        }
-    }
-    struct hs_s3_hasher_opts bad = {.flex = HS_S3_CKSUM_MD5};
-    struct hs_s3_hasher_async *ha = NULL;
-    assert_int_equal(hs_s3_hasher_async_new(&bad, 0, &ha), HS_EINVAL);
-    assert_null(ha);
-    assert_int_equal(hs_s3_hasher_async_new(NULL, 0, &ha), HS_OK); /* freed unused */
-    hs_s3_hasher_async_free(ha);
-    assert_int_equal(hs_s3_hasher_async_new(NULL, 4096, &ha), HS_OK); /* freed mid-body */
-    hs_s3_hasher_async_update(ha, buf, sizeof buf);
-    hs_s3_hasher_async_free(ha);
-    hs_s3_hasher_async_free(NULL);
-}
-
 static void crc_combine_equals_crc_of_concatenation(void **state)
 {
     (void)state;
@@ -332,7 +287,6 @@ int main(void)
         cmocka_unit_test(crc64nvme_table_matches_bitwise_reference),
         cmocka_unit_test(crc64nvme_folding_matches_reference_at_any_length_and_alignment),
         cmocka_unit_test(streaming_in_odd_pieces_equals_one_shot),
-        cmocka_unit_test(async_hasher_equals_inline_hasher),
         cmocka_unit_test(crc_combine_equals_crc_of_concatenation),
         cmocka_unit_test(composite_checksums_and_multipart_etag),
         cmocka_unit_test(content_md5_and_checksum_headers_are_verified),
