@@ -21,6 +21,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define ERR_BODY_MAX               4096
 #define DEADLINE_MARGIN_MAX_MS     250
+/* Idle connections the multi handle keeps. libcurl's default is 4 per transfer added, i.e. 4 for
+ * a lone GET: a client reading from 6 nodes then closed its least recently used connection and
+ * opened a new one for about one node request in three. One per node of any cluster we run. */
+#define MAX_CACHED_CONNS 64L
 
 /* One running call: the call plus the state of its libcurl callbacks. */
 struct hs_http_xfer {
@@ -65,6 +69,7 @@ enum hs_err hs_http_client_new(const struct hs_http_client_opts *opts, struct hs
     c->multi = curl_multi_init();
     if (!c->multi)
         HS_BUG("curl_multi_init failed");
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, MAX_CACHED_CONNS);
     *out = c;
     return HS_OK;
 }
