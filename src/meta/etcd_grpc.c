@@ -1,7 +1,11 @@
 /* etcd_grpc.c - gRPC over HTTP/2 for the etcd client (nghttp2, cleartext h2 with prior
  * knowledge): one long-lived connection per endpoint carries every call of every thread as its
- * own HTTP/2 stream. A caller submits its stream and sends inline under the endpoint's mutex;
- * one thread per connection reads (poll on the socket and an eventfd) and wakes the callers.
+ * own HTTP/2 stream. A caller submits its stream and sends inline under the endpoint's mutex
+ * (the frames nghttp2 has queued go out in one send); one thread per connection reads (poll on
+ * the socket and an eventfd) and wakes the callers. It reads the socket without the endpoint's
+ * mutex (under the connection's read mutex) and takes the endpoint's mutex only to hand the
+ * bytes to nghttp2: a caller woken by its reply then seldom finds the mutex held across a
+ * system call.
  * Messages are gRPC length-prefixed (1 flag byte, 4-byte big-endian length); we never ask for
  * compression, so a compressed message is a protocol error. The status comes in trailers
  * (grpc-status, grpc-message) or, for a Trailers-Only reply, in the headers.
@@ -36,6 +40,7 @@
 #define WAIT_SLICE_MS  100        /* how often a waiting call looks at its cancel flag */
 #define GRPC_PREFIX    5          /* compressed flag + 4-byte length */
 #define MSG_TEXT_BYTES 160
+#define READ_CHUNK     (64 << 10) /* socket bytes read per wake-up before nghttp2 sees them */
 
 /* One call: an HTTP/2 stream. Fields (ep->mu) unless said otherwise. */
 struct hs_grpc_call {
@@ -60,6 +65,10 @@ struct grpc_conn {
     struct hs_grpc_ep *ep;
     int fd;
     int wake_fd;
+    pthread_mutex_t rd_mu;      /* held while reading the socket until nghttp2 has the bytes;
+                                   taken before ep->mu, or tried with ep->mu held */
+    uint8_t *rbuf;              /* READ_CHUNK bytes (rd_mu) */
+    struct hs_buf wbuf;         /* (ep->mu) frames made but not yet taken by the socket */
     nghttp2_session *h2;        /* (ep->mu) */
     bool retired;               /* (ep->mu) no new calls; close when calls is empty */
     bool dead;                  /* (ep->mu) the socket failed: fail every call */
@@ -173,34 +182,6 @@ static void conn_retire(struct grpc_conn *c)
 }
 
 /* ---- nghttp2 callbacks (all run with ep->mu held) --------------------------------------- */
-
-static ssize_t cb_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
-{
-    (void)s;
-    (void)flags;
-    struct grpc_conn *c = ud;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
-
-static ssize_t cb_recv(nghttp2_session *s, uint8_t *buf, size_t len, int flags, void *ud)
-{
-    (void)s;
-    (void)flags;
-    struct grpc_conn *c = ud;
-    ssize_t n = recv(c->fd, buf, len, 0);
-    if (n == 0)
-        return NGHTTP2_ERR_EOF;
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
 
 static ssize_t cb_read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t len,
                             uint32_t *flags, nghttp2_data_source *src, void *ud)
@@ -329,16 +310,93 @@ static void conn_fail_all(struct grpc_conn *c)
     }
 }
 
-/* Sends what nghttp2 has queued; false when the socket failed. Caller holds ep->mu. */
+/* Sends what nghttp2 has queued, gathered into one send (a call's HEADERS and DATA frames would
+ * otherwise take a system call each); what the socket does not take now stays in wbuf for the
+ * connection thread (POLLOUT). false when the socket failed. Caller holds ep->mu. */
 static bool conn_flush(struct grpc_conn *c)
 {
     if (c->dead)
         return false;
-    if (nghttp2_session_send(c->h2) != 0) {
+    for (;;) {
+        const uint8_t *data = NULL;
+        ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+        if (n < 0 || (n > 0 && hs_buf_append(&c->wbuf, data, (size_t)n) != HS_OK)) {
+            conn_fail_all(c);
+            return false;
+        }
+        if (n == 0)
+            break;
+    }
+    size_t off = 0;
+    while (off < c->wbuf.len) {
+        ssize_t n = send(c->fd, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0) {
+            conn_fail_all(c);
+            return false;
+        }
+        off += (size_t)n;
+    }
+    if (off == c->wbuf.len) {
+        hs_buf_reset(&c->wbuf);
+    } else if (off > 0) {
+        memmove(c->wbuf.data, c->wbuf.data + off, c->wbuf.len - off);
+        c->wbuf.len -= off;
+    }
+    return true;
+}
+
+/* Reads what the socket holds now (up to READ_CHUNK) into rbuf, with rd_mu held and ep->mu
+ * either way. *eof when the peer closed or the socket failed. */
+static size_t conn_read(struct grpc_conn *c, bool *eof)
+{
+    size_t got = 0;
+    *eof = false;
+    while (got < READ_CHUNK) {
+        ssize_t n = recv(c->fd, c->rbuf + got, READ_CHUNK - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            *eof = true;
+        break;
+    }
+    return got;
+}
+
+/* Hands n bytes of rbuf to nghttp2 (its callbacks wake the callers), then sends what that
+ * made (acknowledgements, window updates). false when the connection failed. Caller holds
+ * ep->mu and rd_mu. */
+static bool conn_feed(struct grpc_conn *c, size_t n, bool eof)
+{
+    if (c->dead)
+        return false;
+    if (n > 0 && nghttp2_session_mem_recv(c->h2, c->rbuf, n) != (ssize_t)n) {
         conn_fail_all(c);
         return false;
     }
-    return true;
+    if (eof) {
+        conn_fail_all(c);
+        return false;
+    }
+    return conn_flush(c);
+}
+
+static void conn_destroy(struct grpc_conn *c)
+{
+    nghttp2_session_del(c->h2);
+    close(c->fd);
+    close(c->wake_fd);
+    pthread_mutex_destroy(&c->rd_mu);
+    hs_buf_release(&c->wbuf);
+    free(c->rbuf);
+    free(c);
 }
 
 static void *conn_main(void *arg)
@@ -349,28 +407,37 @@ static void *conn_main(void *arg)
     for (;;) {
         if (c->dead || ep->closing || (c->retired && !c->calls))
             break;
-        bool want_write = nghttp2_session_want_write(c->h2) != 0;
+        bool want_write = nghttp2_session_want_write(c->h2) != 0 || c->wbuf.len > 0;
         if (!nghttp2_session_want_read(c->h2) && !want_write)
             break;
         pthread_mutex_unlock(&ep->mu);
         struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0)},
                                {.fd = c->wake_fd, .events = POLLIN}};
         int rc = poll(pf, 2, -1);
-        pthread_mutex_lock(&ep->mu);
-        if (rc < 0 && errno != EINTR) {
-            conn_fail_all(c);
-            break;
-        }
+        int poll_errno = errno;
         if (pf[1].revents & POLLIN) {
             uint64_t n;
             ssize_t r = read(c->wake_fd, &n, sizeof n);
             (void)r;
         }
-        if ((pf[0].revents & (POLLIN | POLLERR | POLLHUP)) && nghttp2_session_recv(c->h2) != 0) {
-            conn_fail_all(c);
-            break;
+        bool readable = rc > 0 && (pf[0].revents & (POLLIN | POLLERR | POLLHUP));
+        size_t got = 0;
+        bool eof = false;
+        if (readable) {
+            pthread_mutex_lock(&c->rd_mu); /* read without ep->mu: callers go on meanwhile */
+            got = conn_read(c, &eof);
         }
-        if (!conn_flush(c))
+        pthread_mutex_lock(&ep->mu);
+        bool ok = rc >= 0 || poll_errno == EINTR;
+        if (!ok)
+            conn_fail_all(c);
+        else if (readable)
+            ok = conn_feed(c, got, eof);
+        else
+            ok = conn_flush(c);
+        if (readable)
+            pthread_mutex_unlock(&c->rd_mu);
+        if (!ok)
             break;
     }
     /* closing: whatever is still attached fails (the client is being freed) */
@@ -381,10 +448,7 @@ static void *conn_main(void *arg)
             break;
         }
     }
-    nghttp2_session_del(c->h2);
-    close(c->fd);
-    close(c->wake_fd);
-    free(c);
+    conn_destroy(c);
     ep->n_threads--;
     pthread_cond_broadcast(&ep->threads_cv);
     pthread_mutex_unlock(&ep->mu);
@@ -427,8 +491,6 @@ static void cbs_init(void)
 {
     if (nghttp2_session_callbacks_new(&g_cbs) != 0)
         HS_BUG("nghttp2_session_callbacks_new failed");
-    nghttp2_session_callbacks_set_send_callback(g_cbs, cb_send);
-    nghttp2_session_callbacks_set_recv_callback(g_cbs, cb_recv);
     nghttp2_session_callbacks_set_on_header_callback(g_cbs, cb_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_cbs, cb_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(g_cbs, cb_stream_close);
@@ -446,6 +508,9 @@ static struct grpc_conn *conn_open(struct hs_grpc_ep *ep)
     c->ep = ep;
     c->fd = fd;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&c->rd_mu, NULL);
+    c->rbuf = hs_xmalloc(READ_CHUNK);
+    hs_buf_init(&c->wbuf, 0);
     if (c->wake_fd < 0 || nghttp2_session_client_new(&c->h2, g_cbs, c) != 0)
         HS_BUG("cannot set up an HTTP/2 session");
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -471,10 +536,7 @@ static struct grpc_conn *conn_get(struct hs_grpc_ep *ep)
     if (ep->cur || ep->closing) {
         /* another thread won the race: use its connection */
         struct grpc_conn *cur = ep->cur;
-        nghttp2_session_del(fresh->h2);
-        close(fresh->fd);
-        close(fresh->wake_fd);
-        free(fresh);
+        conn_destroy(fresh);
         if (!cur)
             pthread_mutex_unlock(&ep->mu);
         return cur;
@@ -651,16 +713,26 @@ static bool call_wait(struct hs_grpc_call *call, int64_t deadline_ms, const stru
 
 /* Reads what the socket holds for call's connection now, with ep->mu held. When the process
  * was stopped or descheduled past a deadline, the reply can have arrived in time and still be
- * unread: the waiter wakes before the connection thread does. */
+ * unread: the waiter wakes before the connection thread does. When the connection thread is
+ * reading right now, it is given a moment to hand over what it read instead. */
 static void drain(struct hs_grpc_call *call)
 {
     struct grpc_conn *c = call->conn;
     if (!c || c->dead)
         return;
-    if (nghttp2_session_recv(c->h2) != 0)
-        conn_fail_all(c);
-    else
-        conn_flush(c);
+    if (pthread_mutex_trylock(&c->rd_mu) != 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&call->cv, &call->ep->mu, &ts);
+        return;
+    }
+    bool eof = false;
+    size_t got = conn_read(c, &eof);
+    conn_feed(c, got, eof);
+    pthread_mutex_unlock(&c->rd_mu);
 }
 
 static bool is_closed(const struct hs_grpc_call *call)
