@@ -59,6 +59,8 @@ struct hs_grpc_call {
     bool closed;     /* the stream is over: in holds everything that will come */
     enum hs_err err; /* closed without a status: HS_EUNAVAIL unsent, else ETIMEDOUT/EPROTO */
     struct hs_grpc_call *prev, *next; /* the connection's calls */
+    struct hs_grpc_call *wake_next;   /* grpc_conn.wake list */
+    bool wake_queued;                 /* on that list */
 };
 
 struct grpc_conn {
@@ -69,6 +71,8 @@ struct grpc_conn {
                                    taken before ep->mu, or tried with ep->mu held */
     uint8_t *rbuf;              /* READ_CHUNK bytes (rd_mu) */
     struct hs_buf wbuf;         /* (ep->mu) frames made but not yet taken by the socket */
+    bool feeding;               /* (ep->mu) nghttp2 is parsing what was read: wake-ups wait */
+    struct hs_grpc_call *wake;  /* (ep->mu) calls to wake once the parse is over */
     nghttp2_session *h2;        /* (ep->mu) */
     bool retired;               /* (ep->mu) no new calls; close when calls is empty */
     bool dead;                  /* (ep->mu) the socket failed: fail every call */
@@ -143,6 +147,33 @@ void hs_grpc_ep_free(struct hs_grpc_ep *ep)
 
 /* ---- calls and the connection they are on ---------------------------------------------- */
 
+/* Wakes call's waiter. While nghttp2 parses a read, the wake-up waits for the end of the
+ * parse (conn_wake_all, still under ep->mu): a waiter woken in the middle would only block
+ * again on ep->mu, which the parse holds. Caller holds ep->mu. */
+static void call_wake(struct grpc_conn *c, struct hs_grpc_call *call)
+{
+    if (!c || !c->feeding) {
+        pthread_cond_broadcast(&call->cv);
+        return;
+    }
+    if (call->wake_queued)
+        return;
+    call->wake_queued = true;
+    call->wake_next = c->wake;
+    c->wake = call;
+}
+
+static void conn_wake_all(struct grpc_conn *c)
+{
+    while (c->wake) {
+        struct hs_grpc_call *call = c->wake;
+        c->wake = call->wake_next;
+        call->wake_next = NULL;
+        call->wake_queued = false;
+        pthread_cond_broadcast(&call->cv);
+    }
+}
+
 static void call_detach(struct hs_grpc_call *call)
 {
     struct grpc_conn *c = call->conn;
@@ -165,12 +196,13 @@ static void call_detach(struct hs_grpc_call *call)
 /* Ends the call with a transport error (if it has no status yet) and wakes its waiter. */
 static void call_fail(struct hs_grpc_call *call, enum hs_err err)
 {
+    struct grpc_conn *c = call->conn;
     if (!call->closed) {
         call->closed = true;
         call->err = err;
     }
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(c, call);
 }
 
 static void conn_retire(struct grpc_conn *c)
@@ -238,7 +270,6 @@ static int cb_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
                          size_t len, void *ud)
 {
     (void)flags;
-    (void)ud;
     struct hs_grpc_call *call = nghttp2_session_get_stream_user_data(s, stream_id);
     if (!call)
         return 0;
@@ -248,13 +279,12 @@ static int cb_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
         call_fail(call, HS_EPROTO);
         return 0;
     }
-    pthread_cond_broadcast(&call->cv);
+    call_wake(ud, call);
     return 0;
 }
 
 static int cb_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *ud)
 {
-    (void)ud;
     struct hs_grpc_call *call = nghttp2_session_get_stream_user_data(s, stream_id);
     if (!call)
         return 0;
@@ -270,7 +300,7 @@ static int cb_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     }
     call->closed = true;
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(ud, call);
     return 0;
 }
 
@@ -293,7 +323,7 @@ static int cb_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
         call->err = HS_EPROTO;
     nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(c, call);
     return 0;
 }
 
@@ -377,15 +407,17 @@ static bool conn_feed(struct grpc_conn *c, size_t n, bool eof)
 {
     if (c->dead)
         return false;
-    if (n > 0 && nghttp2_session_mem_recv(c->h2, c->rbuf, n) != (ssize_t)n) {
+    c->feeding = true;
+    bool ok = false;
+    if (n > 0 && nghttp2_session_mem_recv(c->h2, c->rbuf, n) != (ssize_t)n)
         conn_fail_all(c);
-        return false;
-    }
-    if (eof) {
+    else if (eof)
         conn_fail_all(c);
-        return false;
-    }
-    return conn_flush(c);
+    else
+        ok = conn_flush(c);
+    c->feeding = false;
+    conn_wake_all(c); /* ep->mu is held from the parse to here: every queued call still waits */
+    return ok;
 }
 
 static void conn_destroy(struct grpc_conn *c)
@@ -616,9 +648,10 @@ static int http_to_grpc(int http_status)
     }
 }
 
-/* Starts a call on endpoint ep: submits HEADERS + the request. */
+/* Starts a call on endpoint ep: submits HEADERS + the request. On HS_OK with keep_locked,
+ * ep->mu is still held (a unary caller goes straight to its wait). */
 static enum hs_err call_start(struct hs_grpc_ep *ep, const char *path, int64_t timeout_ms,
-                              bool require_leader, struct hs_grpc_call *call)
+                              bool require_leader, struct hs_grpc_call *call, bool keep_locked)
 {
     struct grpc_conn *c = conn_get(ep);
     if (!c)
@@ -655,7 +688,8 @@ static enum hs_err call_start(struct hs_grpc_ep *ep, const char *path, int64_t t
         c->calls->prev = call;
     c->calls = call;
     conn_flush(c);
-    pthread_mutex_unlock(&ep->mu);
+    if (!keep_locked)
+        pthread_mutex_unlock(&ep->mu);
     return HS_OK;
 }
 
@@ -678,14 +712,20 @@ static void call_cancel_locked(struct hs_grpc_call *call)
     wake(c);
 }
 
+/* Frees a call already detached from its connection (or never attached). */
+static void call_free(struct hs_grpc_call *call)
+{
+    pthread_cond_destroy(&call->cv);
+    hs_buf_release(&call->out);
+    hs_buf_release(&call->in);
+}
+
 static void call_release(struct hs_grpc_call *call)
 {
     pthread_mutex_lock(&call->ep->mu);
     call_cancel_locked(call);
     pthread_mutex_unlock(&call->ep->mu);
-    pthread_cond_destroy(&call->cv);
-    hs_buf_release(&call->out);
-    hs_buf_release(&call->in);
+    call_free(call);
 }
 
 /* Waits with ep->mu held until pred or the deadline (mono ms) or cancel. false on timeout. */
@@ -767,10 +807,10 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
     hs_grpc_frame(&call.out, req);
     call.out_eof = true;
     int64_t deadline = hs_clock_mono_ms() + timeout_ms;
-    enum hs_err err = call_start(ep, path, timeout_ms, false, &call);
+    enum hs_err err = call_start(ep, path, timeout_ms, false, &call, true);
     if (err != HS_OK)
         goto out;
-    pthread_mutex_lock(&ep->mu);
+    /* ep->mu held since the start */
     if (!call_wait(&call, deadline, cancel, is_closed) && !hs_stop_is_set(cancel))
         drain(&call); /* the reply may be in the socket already, unread */
     if (!is_closed(&call)) {
@@ -782,7 +822,9 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
         pthread_mutex_unlock(&ep->mu);
         goto out;
     }
+    call_cancel_locked(&call); /* closed calls are detached already: a no-op kept for safety */
     pthread_mutex_unlock(&ep->mu);
+    /* detached: nobody else touches the call any more */
     int st = 0;
     err = call_status(&call, &st, msg, msg_len);
     if (err != HS_OK)
@@ -803,7 +845,7 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
         err = hs_buf_append(reply, m, n) == HS_OK ? HS_OK : HS_EPROTO;
     }
 out:
-    call_release(&call);
+    call_free(&call);
     return err;
 }
 
@@ -820,7 +862,7 @@ enum hs_err hs_grpc_stream_open(struct hs_grpc_ep *ep, const char *path,
     call_init(&s->call, ep);
     hs_grpc_frame(&s->call.out, first);
     s->call.out_eof = false;
-    enum hs_err err = call_start(ep, path, 0, require_leader, &s->call);
+    enum hs_err err = call_start(ep, path, 0, require_leader, &s->call, false);
     if (err != HS_OK) {
         call_release(&s->call);
         free(s);
