@@ -71,6 +71,8 @@ struct grpc_conn {
                                    taken before ep->mu, or tried with ep->mu held */
     uint8_t *rbuf;              /* READ_CHUNK bytes (rd_mu) */
     struct hs_buf wbuf;         /* (ep->mu) frames made but not yet taken by the socket */
+    bool threadless;            /* unary calls only: their callers read it (see unary_wait) */
+    bool reading;               /* (ep->mu) threadless: a caller is reading the socket now */
     bool feeding;               /* (ep->mu) nghttp2 is parsing what was read: wake-ups wait */
     struct hs_grpc_call *wake;  /* (ep->mu) calls to wake once the parse is over */
     nghttp2_session *h2;        /* (ep->mu) */
@@ -87,7 +89,8 @@ struct hs_grpc_ep {
     char *port;
     char *authority;
     int64_t connect_timeout_ms;
-    struct grpc_conn *cur;   /* (mu) where new calls go; NULL = connect on demand */
+    struct grpc_conn *cur;   /* (mu) where new streams go; NULL = connect on demand */
+    struct grpc_conn *ucur;  /* (mu) where new unary calls go (threadless); NULL = on demand */
     struct grpc_conn *conns; /* (mu) every open connection */
     size_t n_threads;        /* (mu) */
     bool closing;            /* (mu) */
@@ -124,6 +127,9 @@ static void wake(struct grpc_conn *c)
     (void)rc; /* a full counter already means "wake up" */
 }
 
+static void conn_fail_all(struct grpc_conn *c);
+static void conn_destroy(struct grpc_conn *c);
+
 void hs_grpc_ep_free(struct hs_grpc_ep *ep)
 {
     if (!ep)
@@ -136,6 +142,12 @@ void hs_grpc_ep_free(struct hs_grpc_ep *ep)
     }
     while (ep->n_threads > 0)
         pthread_cond_wait(&ep->threads_cv, &ep->mu);
+    while (ep->conns) { /* threadless ones: their callers are gone */
+        struct grpc_conn *c = ep->conns;
+        ep->conns = c->next;
+        conn_fail_all(c);
+        conn_destroy(c);
+    }
     pthread_mutex_unlock(&ep->mu);
     pthread_cond_destroy(&ep->threads_cv);
     pthread_mutex_destroy(&ep->mu);
@@ -210,6 +222,8 @@ static void conn_retire(struct grpc_conn *c)
     c->retired = true;
     if (c->ep->cur == c)
         c->ep->cur = NULL;
+    if (c->ep->ucur == c)
+        c->ep->ucur = NULL;
     wake(c);
 }
 
@@ -552,26 +566,66 @@ static struct grpc_conn *conn_open(struct hs_grpc_ep *ep)
     return c;
 }
 
-/* The endpoint's current connection (opening one when there is none), ep->mu held on return
- * when the result is not NULL. NULL: the connect failed (nothing was sent). */
-static struct grpc_conn *conn_get(struct hs_grpc_ep *ep)
+/* Destroys the endpoint's threadless connections that are retired (or dead) and idle. Caller
+ * holds ep->mu. */
+static void ep_reap(struct hs_grpc_ep *ep)
+{
+    for (struct grpc_conn **pp = &ep->conns; *pp;) {
+        struct grpc_conn *c = *pp;
+        if (c->threadless && (c->retired || c->dead) && !c->calls && !c->reading) {
+            *pp = c->next;
+            conn_destroy(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+/* A threadless connection nobody has read since its last call: what came meanwhile (a GOAWAY,
+ * a PING, the server closing it) is taken in before a new call goes out on it, so that a call
+ * is not sent into a connection the server already closed. Caller holds ep->mu. */
+static void conn_catch_up(struct grpc_conn *c)
+{
+    if (c->reading || c->calls || c->dead)
+        return;
+    bool eof = false;
+    size_t got = conn_read(c, &eof);
+    if (got || eof)
+        conn_feed(c, got, eof);
+}
+
+/* The endpoint's current connection for streams (threadless false: one with its own reading
+ * thread) or for unary calls (threadless: read by its callers), opening one when there is
+ * none; ep->mu held on return when the result is not NULL. NULL: the connect failed (nothing
+ * was sent). */
+static struct grpc_conn *conn_get(struct hs_grpc_ep *ep, bool threadless)
 {
     pthread_mutex_lock(&ep->mu);
-    if (ep->cur)
-        return ep->cur;
+    struct grpc_conn **slot = threadless ? &ep->ucur : &ep->cur;
+    if (*slot && threadless)
+        conn_catch_up(*slot); /* may retire it */
+    if (*slot)
+        return *slot;
     pthread_mutex_unlock(&ep->mu);
     /* connect without the lock: other connections of this endpoint go on meanwhile */
     struct grpc_conn *fresh = conn_open(ep);
     if (!fresh)
         return NULL;
     pthread_mutex_lock(&ep->mu);
-    if (ep->cur || ep->closing) {
+    if (*slot || ep->closing) {
         /* another thread won the race: use its connection */
-        struct grpc_conn *cur = ep->cur;
+        struct grpc_conn *cur = *slot;
         conn_destroy(fresh);
         if (!cur)
             pthread_mutex_unlock(&ep->mu);
         return cur;
+    }
+    if (threadless) {
+        fresh->threadless = true;
+        fresh->next = ep->conns;
+        ep->conns = fresh;
+        ep->ucur = fresh;
+        return fresh;
     }
     pthread_t t;
     pthread_attr_t attr;
@@ -653,7 +707,7 @@ static int http_to_grpc(int http_status)
 static enum hs_err call_start(struct hs_grpc_ep *ep, const char *path, int64_t timeout_ms,
                               bool require_leader, struct hs_grpc_call *call, bool keep_locked)
 {
-    struct grpc_conn *c = conn_get(ep);
+    struct grpc_conn *c = conn_get(ep, keep_locked); /* unary calls (keep_locked) threadless */
     if (!c)
         return HS_EUNAVAIL;
     /* with ep->mu held */
@@ -728,29 +782,6 @@ static void call_release(struct hs_grpc_call *call)
     call_free(call);
 }
 
-/* Waits with ep->mu held until pred or the deadline (mono ms) or cancel. false on timeout. */
-static bool call_wait(struct hs_grpc_call *call, int64_t deadline_ms, const struct hs_stop *cancel,
-                      bool (*pred)(const struct hs_grpc_call *))
-{
-    while (!pred(call)) {
-        int64_t now = hs_clock_mono_ms();
-        if (now >= deadline_ms || hs_stop_is_set(cancel))
-            return false;
-        int64_t until = HS_MIN(deadline_ms, now + WAIT_SLICE_MS);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = until - now;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&call->cv, &call->ep->mu, &ts);
-    }
-    return true;
-}
-
 /* Reads what the socket holds for call's connection now, with ep->mu held. When the process
  * was stopped or descheduled past a deadline, the reply can have arrived in time and still be
  * unread: the waiter wakes before the connection thread does. When the connection thread is
@@ -760,6 +791,14 @@ static void drain(struct hs_grpc_call *call)
     struct grpc_conn *c = call->conn;
     if (!c || c->dead)
         return;
+    if (c->threadless) {
+        if (!c->reading) {
+            bool eof = false;
+            size_t got = conn_read(c, &eof);
+            conn_feed(c, got, eof);
+        }
+        return;
+    }
     if (pthread_mutex_trylock(&c->rd_mu) != 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -778,6 +817,64 @@ static void drain(struct hs_grpc_call *call)
 static bool is_closed(const struct hs_grpc_call *call)
 {
     return call->closed;
+}
+
+/* Hands the reading of threadless connection c on, after its reader's call is over: wakes
+ * a caller still waiting on c, which becomes the reader. Caller holds ep->mu. */
+static void reader_hand_off(struct grpc_conn *c)
+{
+    if (c && c->calls && !c->reading)
+        pthread_cond_broadcast(&c->calls->cv);
+}
+
+/* Waits with ep->mu held until the unary call is closed, the deadline (mono ms) or cancel;
+ * false on timeout. Its connection has no thread of its own: the callers take turns reading
+ * it. One of them (the reader) polls the socket and hands what came to nghttp2, which wakes
+ * the callers whose replies are complete; the others wait on their condition variable. A
+ * reader whose call is over wakes one still waiting, which reads next. One call at a time
+ * (the common case) thus reads its own reply, and no other thread wakes up for it. */
+static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms,
+                       const struct hs_stop *cancel)
+{
+    struct hs_grpc_ep *ep = call->ep;
+    while (!call->closed) {
+        int64_t now = hs_clock_mono_ms();
+        if (now >= deadline_ms || hs_stop_is_set(cancel))
+            return false;
+        int64_t slice = HS_MIN(deadline_ms - now, (int64_t)WAIT_SLICE_MS);
+        struct grpc_conn *c = call->conn; /* attached as long as the call is not closed */
+        if (c->reading) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += slice / 1000;
+            ts.tv_nsec += (slice % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&call->cv, &ep->mu, &ts);
+            continue;
+        }
+        c->reading = true; /* c stays (ep_reap skips it) until reading is false again */
+        bool want_write = c->wbuf.len > 0 || nghttp2_session_want_write(c->h2) != 0;
+        pthread_mutex_unlock(&ep->mu);
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0)};
+        int rc = poll(&pf, 1, (int)slice);
+        bool readable = rc > 0 && (pf.revents & (POLLIN | POLLERR | POLLHUP));
+        size_t got = 0;
+        bool eof = false;
+        if (readable)
+            got = conn_read(c, &eof);
+        pthread_mutex_lock(&ep->mu);
+        c->reading = false;
+        if (readable)
+            conn_feed(c, got, eof);
+        else if (rc > 0)
+            conn_flush(c);
+        if (call->closed)
+            reader_hand_off(c);
+    }
+    return true;
 }
 
 /* The final status of a closed call: HS_OK with *status (and msg), or a transport error. */
@@ -811,18 +908,24 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
     if (err != HS_OK)
         goto out;
     /* ep->mu held since the start */
-    if (!call_wait(&call, deadline, cancel, is_closed) && !hs_stop_is_set(cancel))
+    if (!unary_wait(&call, deadline, cancel) && !hs_stop_is_set(cancel))
         drain(&call); /* the reply may be in the socket already, unread */
     if (!is_closed(&call)) {
         /* a silent member: stop sending new calls over this connection */
-        if (call.conn && !hs_stop_is_set(cancel))
-            conn_retire(call.conn);
-        err = call.sent || call.conn ? HS_ETIMEDOUT : HS_EUNAVAIL;
+        struct grpc_conn *c = call.conn;
+        if (c && !hs_stop_is_set(cancel))
+            conn_retire(c);
+        err = call.sent || c ? HS_ETIMEDOUT : HS_EUNAVAIL;
         call_cancel_locked(&call);
+        if (c && !c->dead)
+            conn_flush(c); /* the RST_STREAM: no thread of its own sends it later */
+        reader_hand_off(c);
+        ep_reap(ep);
         pthread_mutex_unlock(&ep->mu);
         goto out;
     }
     call_cancel_locked(&call); /* closed calls are detached already: a no-op kept for safety */
+    ep_reap(ep);
     pthread_mutex_unlock(&ep->mu);
     /* detached: nobody else touches the call any more */
     int st = 0;
