@@ -1,11 +1,14 @@
 /* etcd_grpc.c - gRPC over HTTP/2 for the etcd client (nghttp2, cleartext h2 with prior
- * knowledge): one long-lived connection per endpoint carries every call of every thread as its
- * own HTTP/2 stream. A caller submits its stream and sends inline under the endpoint's mutex
- * (the frames nghttp2 has queued go out in one send); one thread per connection reads (poll on
- * the socket and an eventfd) and wakes the callers. It reads the socket without the endpoint's
- * mutex (under the connection's read mutex) and takes the endpoint's mutex only to hand the
- * bytes to nghttp2: a caller woken by its reply then seldom finds the mutex held across a
- * system call.
+ * knowledge). Per endpoint, two kinds of long-lived connection, each carrying many calls of
+ * many threads as HTTP/2 streams:
+ *   - unary calls (Range, Txn, ...) share one connection with no thread of its own: a caller
+ *     submits its stream and sends under the endpoint's mutex (the frames nghttp2 has queued go
+ *     out in one send), then the waiting callers take turns reading the socket (unary_wait):
+ *     one call at a time reads its own reply, and nothing is handed over between threads;
+ *   - streams (Watch, LeaseKeepAlive) share one connection read by a thread of its own (poll on
+ *     the socket and an eventfd), which wakes their callers. It reads the socket without the
+ *     endpoint's mutex (under the connection's read mutex) and takes the mutex only to hand the
+ *     bytes to nghttp2, waking the callers at the end of the parse.
  * Messages are gRPC length-prefixed (1 flag byte, 4-byte big-endian length); we never ask for
  * compression, so a compressed message is a protocol error. The status comes in trailers
  * (grpc-status, grpc-message) or, for a Trailers-Only reply, in the headers.
@@ -833,8 +836,7 @@ static void reader_hand_off(struct grpc_conn *c)
  * the callers whose replies are complete; the others wait on their condition variable. A
  * reader whose call is over wakes one still waiting, which reads next. One call at a time
  * (the common case) thus reads its own reply, and no other thread wakes up for it. */
-static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms,
-                       const struct hs_stop *cancel)
+static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms, const struct hs_stop *cancel)
 {
     struct hs_grpc_ep *ep = call->ep;
     while (!call->closed) {
