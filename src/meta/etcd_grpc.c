@@ -822,12 +822,19 @@ static bool is_closed(const struct hs_grpc_call *call)
     return call->closed;
 }
 
-/* Hands the reading of threadless connection c on, after its reader's call is over: wakes
- * a caller still waiting on c, which becomes the reader. Caller holds ep->mu. */
-static void reader_hand_off(struct grpc_conn *c)
+/* Hands the reading of threadless connection c on when the caller of call self (NULL: none
+ * on c any more) stops waiting: wakes another caller still waiting on c, which becomes the
+ * reader. Caller holds ep->mu. */
+static void reader_hand_off(struct grpc_conn *c, const struct hs_grpc_call *self)
 {
-    if (c && c->calls && !c->reading)
-        pthread_cond_broadcast(&c->calls->cv);
+    if (!c || c->reading)
+        return;
+    for (struct hs_grpc_call *o = c->calls; o; o = o->next) {
+        if (o != self) {
+            pthread_cond_broadcast(&o->cv);
+            return;
+        }
+    }
 }
 
 /* Waits with ep->mu held until the unary call is closed, the deadline (mono ms) or cancel;
@@ -841,8 +848,10 @@ static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms, const str
     struct hs_grpc_ep *ep = call->ep;
     while (!call->closed) {
         int64_t now = hs_clock_mono_ms();
-        if (now >= deadline_ms || hs_stop_is_set(cancel))
+        if (now >= deadline_ms || hs_stop_is_set(cancel)) {
+            reader_hand_off(call->conn, call); /* the others read on without this caller */
             return false;
+        }
         int64_t slice = HS_MIN(deadline_ms - now, (int64_t)WAIT_SLICE_MS);
         struct grpc_conn *c = call->conn; /* attached as long as the call is not closed */
         if (c->reading) {
@@ -874,7 +883,7 @@ static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms, const str
         else if (rc > 0)
             conn_flush(c);
         if (call->closed)
-            reader_hand_off(c);
+            reader_hand_off(c, NULL);
     }
     return true;
 }
@@ -921,7 +930,7 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
         call_cancel_locked(&call);
         if (c && !c->dead)
             conn_flush(c); /* the RST_STREAM: no thread of its own sends it later */
-        reader_hand_off(c);
+        reader_hand_off(c, NULL);
         ep_reap(ep);
         pthread_mutex_unlock(&ep->mu);
         goto out;
