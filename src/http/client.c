@@ -21,6 +21,10 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define ERR_BODY_MAX               4096
 #define DEADLINE_MARGIN_MAX_MS     250
+/* Idle connections the multi handle keeps. libcurl's default is 4 per transfer added, i.e. 4 for
+ * a lone GET: a client reading from 6 nodes then closed its least recently used connection and
+ * opened a new one for about one node request in three. One per node of any cluster we run. */
+#define MAX_CACHED_CONNS 64L
 
 /* One running call: the call plus the state of its libcurl callbacks. */
 struct hs_http_xfer {
@@ -54,6 +58,89 @@ void hs_http_curl_global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* libcurl says which events of socket s its transfers wait for (or that none does any more). */
+static int socket_cb(CURL *e, curl_socket_t s, int what, void *ud, void *socketp)
+{
+    (void)e;
+    (void)socketp;
+    struct hs_http_client *c = ud;
+    size_t i = 0;
+    while (i < c->n_pfd && c->pfd[i].fd != s)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->n_pfd)
+            c->pfd[i] = c->pfd[--c->n_pfd];
+        return 0;
+    }
+    if (i == c->n_pfd) {
+        if (c->n_pfd == c->cap_pfd) {
+            c->cap_pfd = c->cap_pfd ? 2 * c->cap_pfd : 8;
+            c->pfd = hs_xrealloc(c->pfd, c->cap_pfd * sizeof *c->pfd);
+        }
+        c->pfd[c->n_pfd++] = (struct pollfd){.fd = s};
+    }
+    c->pfd[i].events =
+        (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+    c->pfd[i].revents = 0;
+    return 0;
+}
+
+/* libcurl wants hs_http_client_drive to run its timeouts in timeout_ms (-1: no timer). */
+static int timer_cb(CURLM *m, long timeout_ms, void *ud)
+{
+    (void)m;
+    struct hs_http_client *c = ud;
+    c->timer_due_ns =
+        timeout_ms < 0 ? INT64_MAX : hs_clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    return 0;
+}
+
+static void socket_action(struct hs_http_client *c, curl_socket_t s, int ev, int *running)
+{
+    CURLMcode rc = curl_multi_socket_action(c->multi, s, ev, running);
+    /* BAD_SOCKET: an earlier action of the same poll round closed it */
+    if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
+        HS_BUG("curl_multi_socket_action failed");
+}
+
+void hs_http_client_drive(struct hs_http_client *c, int wait_ms, int *running)
+{
+    int64_t now = hs_clock_mono_ns();
+    if (c->timer_due_ns <= now) {
+        c->timer_due_ns = INT64_MAX; /* libcurl sets it again if it still needs one */
+        socket_action(c, CURL_SOCKET_TIMEOUT, 0, running);
+        return;
+    }
+    int64_t timer_ms =
+        c->timer_due_ns == INT64_MAX ? INT64_MAX : (c->timer_due_ns - now + 999999) / 1000000;
+    int ms = (int)HS_MIN((int64_t)wait_ms, timer_ms);
+    int rc = poll(c->pfd, (nfds_t)c->n_pfd, ms);
+    if (rc <= 0) {
+        if (hs_clock_mono_ns() >= c->timer_due_ns) {
+            c->timer_due_ns = INT64_MAX;
+            socket_action(c, CURL_SOCKET_TIMEOUT, 0, running);
+        }
+        return; /* *running unchanged: nothing happened */
+    }
+    /* libcurl's callbacks change c->pfd: take the ready sockets out first */
+    struct {
+        curl_socket_t fd;
+        int ev;
+    } ready[16];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_pfd && n < HS_ARRAY_LEN(ready); i++) {
+        short re = c->pfd[i].revents;
+        if (!re)
+            continue;
+        int ev = ((re & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+                 ((re & POLLOUT) ? CURL_CSELECT_OUT : 0) | ((re & POLLERR) ? CURL_CSELECT_ERR : 0);
+        ready[n].fd = c->pfd[i].fd;
+        ready[n++].ev = ev;
+    }
+    for (size_t i = 0; i < n; i++)
+        socket_action(c, ready[i].fd, ready[i].ev, running);
+}
+
 enum hs_err hs_http_client_new(const struct hs_http_client_opts *opts, struct hs_http_client **out)
 {
     global_init_once();
@@ -65,6 +152,12 @@ enum hs_err hs_http_client_new(const struct hs_http_client_opts *opts, struct hs
     c->multi = curl_multi_init();
     if (!c->multi)
         HS_BUG("curl_multi_init failed");
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, MAX_CACHED_CONNS);
+    c->timer_due_ns = INT64_MAX;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     *out = c;
     return HS_OK;
 }
@@ -82,6 +175,7 @@ void hs_http_client_free(struct hs_http_client *c)
     free(c->easy);
     free(c->busy);
     curl_multi_cleanup(c->multi);
+    free(c->pfd);
     free(c->secret);
     free(c);
 }
@@ -433,10 +527,8 @@ enum hs_err hs_http_client_wait(struct hs_http_client *c, int64_t wait_us,
     if (!c->running)
         return HS_ENOENT;
     int64_t end_ns = wait_us >= 0 ? hs_clock_mono_ns() + wait_us * 1000 : INT64_MAX;
+    int running = 1;
     for (;;) {
-        int running = 0;
-        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-            HS_BUG("curl_multi_perform failed");
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(c->multi, &left))) {
@@ -453,7 +545,7 @@ enum hs_err hs_http_client_wait(struct hs_http_client *c, int64_t wait_us,
         if (left_ns <= 0)
             return HS_OK;
         int ms = (int)HS_MIN((left_ns + 999999) / 1000000, (int64_t)1000);
-        curl_multi_poll(c->multi, NULL, 0, ms, NULL);
+        hs_http_client_drive(c, ms, &running);
     }
 }
 

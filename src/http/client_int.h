@@ -3,6 +3,7 @@
 #ifndef HS_HTTP_CLIENT_INT_H
 #define HS_HTTP_CLIENT_INT_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,9 +22,19 @@ struct hs_http_client {
     bool *busy;   /* busy[i]: easy[i] belongs to a running call */
     size_t n_easy;
     struct hs_http_xfer *running; /* started calls not yet handed back (list) */
+    /* libcurl's sockets and timer (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION), polled by
+     * hs_http_client_drive: only sockets of running transfers, never idle cached ones */
+    struct pollfd *pfd;
+    size_t n_pfd, cap_pfd;
+    int64_t timer_due_ns; /* monotonic; INT64_MAX = no timer */
 };
 
 void hs_http_curl_global_init(void);
+/* One step of the client's transfers: runs libcurl's timer when due, else polls the sockets of
+ * the running transfers for up to wait_ms and hands libcurl those that are ready (libcurl is
+ * told which socket is ready, so it does not poll each one again itself). *running: transfers
+ * not finished. Finished ones are in curl_multi_info_read. */
+void hs_http_client_drive(struct hs_http_client *c, int wait_ms, int *running);
 /* Easy handle i of the pool, reset (created when missing). Only while no call runs. */
 CURL *hs_http_client_easy(struct hs_http_client *c, size_t i);
 /* "Expect:" (disables 100-continue) and the Authorization header; caller frees the list. */

@@ -50,12 +50,8 @@ static CURLcode run_one(struct hs_http_client *c, CURL *e)
     curl_multi_add_handle(c->multi, e);
     int running = 1;
     CURLcode rc = CURLE_OK;
-    while (running > 0) {
-        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-            HS_BUG("curl_multi_perform failed");
-        if (running > 0)
-            curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
-    }
+    while (running > 0)
+        hs_http_client_drive(c, 1000, &running);
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(c->multi, &left)))

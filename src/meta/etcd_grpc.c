@@ -1,7 +1,14 @@
 /* etcd_grpc.c - gRPC over HTTP/2 for the etcd client (nghttp2, cleartext h2 with prior
- * knowledge): one long-lived connection per endpoint carries every call of every thread as its
- * own HTTP/2 stream. A caller submits its stream and sends inline under the endpoint's mutex;
- * one thread per connection reads (poll on the socket and an eventfd) and wakes the callers.
+ * knowledge). Per endpoint, two kinds of long-lived connection, each carrying many calls of
+ * many threads as HTTP/2 streams:
+ *   - unary calls (Range, Txn, ...) share one connection with no thread of its own: a caller
+ *     submits its stream and sends under the endpoint's mutex (the frames nghttp2 has queued go
+ *     out in one send), then the waiting callers take turns reading the socket (unary_wait):
+ *     one call at a time reads its own reply, and nothing is handed over between threads;
+ *   - streams (Watch, LeaseKeepAlive) share one connection read by a thread of its own (poll on
+ *     the socket and an eventfd), which wakes their callers. It reads the socket without the
+ *     endpoint's mutex (under the connection's read mutex) and takes the mutex only to hand the
+ *     bytes to nghttp2, waking the callers at the end of the parse.
  * Messages are gRPC length-prefixed (1 flag byte, 4-byte big-endian length); we never ask for
  * compression, so a compressed message is a protocol error. The status comes in trailers
  * (grpc-status, grpc-message) or, for a Trailers-Only reply, in the headers.
@@ -36,6 +43,7 @@
 #define WAIT_SLICE_MS  100        /* how often a waiting call looks at its cancel flag */
 #define GRPC_PREFIX    5          /* compressed flag + 4-byte length */
 #define MSG_TEXT_BYTES 160
+#define READ_CHUNK     (64 << 10) /* socket bytes read per wake-up before nghttp2 sees them */
 
 /* One call: an HTTP/2 stream. Fields (ep->mu) unless said otherwise. */
 struct hs_grpc_call {
@@ -54,12 +62,22 @@ struct hs_grpc_call {
     bool closed;     /* the stream is over: in holds everything that will come */
     enum hs_err err; /* closed without a status: HS_EUNAVAIL unsent, else ETIMEDOUT/EPROTO */
     struct hs_grpc_call *prev, *next; /* the connection's calls */
+    struct hs_grpc_call *wake_next;   /* grpc_conn.wake list */
+    bool wake_queued;                 /* on that list */
 };
 
 struct grpc_conn {
     struct hs_grpc_ep *ep;
     int fd;
     int wake_fd;
+    pthread_mutex_t rd_mu;      /* held while reading the socket until nghttp2 has the bytes;
+                                   taken before ep->mu, or tried with ep->mu held */
+    uint8_t *rbuf;              /* READ_CHUNK bytes (rd_mu) */
+    struct hs_buf wbuf;         /* (ep->mu) frames made but not yet taken by the socket */
+    bool threadless;            /* unary calls only: their callers read it (see unary_wait) */
+    bool reading;               /* (ep->mu) threadless: a caller is reading the socket now */
+    bool feeding;               /* (ep->mu) nghttp2 is parsing what was read: wake-ups wait */
+    struct hs_grpc_call *wake;  /* (ep->mu) calls to wake once the parse is over */
     nghttp2_session *h2;        /* (ep->mu) */
     bool retired;               /* (ep->mu) no new calls; close when calls is empty */
     bool dead;                  /* (ep->mu) the socket failed: fail every call */
@@ -74,7 +92,8 @@ struct hs_grpc_ep {
     char *port;
     char *authority;
     int64_t connect_timeout_ms;
-    struct grpc_conn *cur;   /* (mu) where new calls go; NULL = connect on demand */
+    struct grpc_conn *cur;   /* (mu) where new streams go; NULL = connect on demand */
+    struct grpc_conn *ucur;  /* (mu) where new unary calls go (threadless); NULL = on demand */
     struct grpc_conn *conns; /* (mu) every open connection */
     size_t n_threads;        /* (mu) */
     bool closing;            /* (mu) */
@@ -111,6 +130,9 @@ static void wake(struct grpc_conn *c)
     (void)rc; /* a full counter already means "wake up" */
 }
 
+static void conn_fail_all(struct grpc_conn *c);
+static void conn_destroy(struct grpc_conn *c);
+
 void hs_grpc_ep_free(struct hs_grpc_ep *ep)
 {
     if (!ep)
@@ -123,6 +145,12 @@ void hs_grpc_ep_free(struct hs_grpc_ep *ep)
     }
     while (ep->n_threads > 0)
         pthread_cond_wait(&ep->threads_cv, &ep->mu);
+    while (ep->conns) { /* threadless ones: their callers are gone */
+        struct grpc_conn *c = ep->conns;
+        ep->conns = c->next;
+        conn_fail_all(c);
+        conn_destroy(c);
+    }
     pthread_mutex_unlock(&ep->mu);
     pthread_cond_destroy(&ep->threads_cv);
     pthread_mutex_destroy(&ep->mu);
@@ -133,6 +161,33 @@ void hs_grpc_ep_free(struct hs_grpc_ep *ep)
 }
 
 /* ---- calls and the connection they are on ---------------------------------------------- */
+
+/* Wakes call's waiter. While nghttp2 parses a read, the wake-up waits for the end of the
+ * parse (conn_wake_all, still under ep->mu): a waiter woken in the middle would only block
+ * again on ep->mu, which the parse holds. Caller holds ep->mu. */
+static void call_wake(struct grpc_conn *c, struct hs_grpc_call *call)
+{
+    if (!c || !c->feeding) {
+        pthread_cond_broadcast(&call->cv);
+        return;
+    }
+    if (call->wake_queued)
+        return;
+    call->wake_queued = true;
+    call->wake_next = c->wake;
+    c->wake = call;
+}
+
+static void conn_wake_all(struct grpc_conn *c)
+{
+    while (c->wake) {
+        struct hs_grpc_call *call = c->wake;
+        c->wake = call->wake_next;
+        call->wake_next = NULL;
+        call->wake_queued = false;
+        pthread_cond_broadcast(&call->cv);
+    }
+}
 
 static void call_detach(struct hs_grpc_call *call)
 {
@@ -156,12 +211,13 @@ static void call_detach(struct hs_grpc_call *call)
 /* Ends the call with a transport error (if it has no status yet) and wakes its waiter. */
 static void call_fail(struct hs_grpc_call *call, enum hs_err err)
 {
+    struct grpc_conn *c = call->conn;
     if (!call->closed) {
         call->closed = true;
         call->err = err;
     }
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(c, call);
 }
 
 static void conn_retire(struct grpc_conn *c)
@@ -169,38 +225,12 @@ static void conn_retire(struct grpc_conn *c)
     c->retired = true;
     if (c->ep->cur == c)
         c->ep->cur = NULL;
+    if (c->ep->ucur == c)
+        c->ep->ucur = NULL;
     wake(c);
 }
 
 /* ---- nghttp2 callbacks (all run with ep->mu held) --------------------------------------- */
-
-static ssize_t cb_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
-{
-    (void)s;
-    (void)flags;
-    struct grpc_conn *c = ud;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
-
-static ssize_t cb_recv(nghttp2_session *s, uint8_t *buf, size_t len, int flags, void *ud)
-{
-    (void)s;
-    (void)flags;
-    struct grpc_conn *c = ud;
-    ssize_t n = recv(c->fd, buf, len, 0);
-    if (n == 0)
-        return NGHTTP2_ERR_EOF;
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
 
 static ssize_t cb_read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t len,
                             uint32_t *flags, nghttp2_data_source *src, void *ud)
@@ -257,7 +287,6 @@ static int cb_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
                          size_t len, void *ud)
 {
     (void)flags;
-    (void)ud;
     struct hs_grpc_call *call = nghttp2_session_get_stream_user_data(s, stream_id);
     if (!call)
         return 0;
@@ -267,13 +296,12 @@ static int cb_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
         call_fail(call, HS_EPROTO);
         return 0;
     }
-    pthread_cond_broadcast(&call->cv);
+    call_wake(ud, call);
     return 0;
 }
 
 static int cb_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *ud)
 {
-    (void)ud;
     struct hs_grpc_call *call = nghttp2_session_get_stream_user_data(s, stream_id);
     if (!call)
         return 0;
@@ -289,7 +317,7 @@ static int cb_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
     }
     call->closed = true;
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(ud, call);
     return 0;
 }
 
@@ -312,7 +340,7 @@ static int cb_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
         call->err = HS_EPROTO;
     nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     call_detach(call);
-    pthread_cond_broadcast(&call->cv);
+    call_wake(c, call);
     return 0;
 }
 
@@ -329,16 +357,95 @@ static void conn_fail_all(struct grpc_conn *c)
     }
 }
 
-/* Sends what nghttp2 has queued; false when the socket failed. Caller holds ep->mu. */
+/* Sends what nghttp2 has queued, gathered into one send (a call's HEADERS and DATA frames would
+ * otherwise take a system call each); what the socket does not take now stays in wbuf for the
+ * connection thread (POLLOUT). false when the socket failed. Caller holds ep->mu. */
 static bool conn_flush(struct grpc_conn *c)
 {
     if (c->dead)
         return false;
-    if (nghttp2_session_send(c->h2) != 0) {
-        conn_fail_all(c);
-        return false;
+    for (;;) {
+        const uint8_t *data = NULL;
+        ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+        if (n < 0 || (n > 0 && hs_buf_append(&c->wbuf, data, (size_t)n) != HS_OK)) {
+            conn_fail_all(c);
+            return false;
+        }
+        if (n == 0)
+            break;
+    }
+    size_t off = 0;
+    while (off < c->wbuf.len) {
+        ssize_t n = send(c->fd, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0) {
+            conn_fail_all(c);
+            return false;
+        }
+        off += (size_t)n;
+    }
+    if (off == c->wbuf.len) {
+        hs_buf_reset(&c->wbuf);
+    } else if (off > 0) {
+        memmove(c->wbuf.data, c->wbuf.data + off, c->wbuf.len - off);
+        c->wbuf.len -= off;
     }
     return true;
+}
+
+/* Reads what the socket holds now (up to READ_CHUNK) into rbuf, with rd_mu held and ep->mu
+ * either way. *eof when the peer closed or the socket failed. */
+static size_t conn_read(struct grpc_conn *c, bool *eof)
+{
+    size_t got = 0;
+    *eof = false;
+    while (got < READ_CHUNK) {
+        ssize_t n = recv(c->fd, c->rbuf + got, READ_CHUNK - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            *eof = true;
+        break;
+    }
+    return got;
+}
+
+/* Hands n bytes of rbuf to nghttp2 (its callbacks wake the callers), then sends what that
+ * made (acknowledgements, window updates). false when the connection failed. Caller holds
+ * ep->mu and rd_mu. */
+static bool conn_feed(struct grpc_conn *c, size_t n, bool eof)
+{
+    if (c->dead)
+        return false;
+    c->feeding = true;
+    bool ok = false;
+    if (n > 0 && nghttp2_session_mem_recv(c->h2, c->rbuf, n) != (ssize_t)n)
+        conn_fail_all(c);
+    else if (eof)
+        conn_fail_all(c);
+    else
+        ok = conn_flush(c);
+    c->feeding = false;
+    conn_wake_all(c); /* ep->mu is held from the parse to here: every queued call still waits */
+    return ok;
+}
+
+static void conn_destroy(struct grpc_conn *c)
+{
+    nghttp2_session_del(c->h2);
+    close(c->fd);
+    close(c->wake_fd);
+    pthread_mutex_destroy(&c->rd_mu);
+    hs_buf_release(&c->wbuf);
+    free(c->rbuf);
+    free(c);
 }
 
 static void *conn_main(void *arg)
@@ -349,28 +456,37 @@ static void *conn_main(void *arg)
     for (;;) {
         if (c->dead || ep->closing || (c->retired && !c->calls))
             break;
-        bool want_write = nghttp2_session_want_write(c->h2) != 0;
+        bool want_write = nghttp2_session_want_write(c->h2) != 0 || c->wbuf.len > 0;
         if (!nghttp2_session_want_read(c->h2) && !want_write)
             break;
         pthread_mutex_unlock(&ep->mu);
         struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0)},
                                {.fd = c->wake_fd, .events = POLLIN}};
         int rc = poll(pf, 2, -1);
-        pthread_mutex_lock(&ep->mu);
-        if (rc < 0 && errno != EINTR) {
-            conn_fail_all(c);
-            break;
-        }
+        int poll_errno = errno;
         if (pf[1].revents & POLLIN) {
             uint64_t n;
             ssize_t r = read(c->wake_fd, &n, sizeof n);
             (void)r;
         }
-        if ((pf[0].revents & (POLLIN | POLLERR | POLLHUP)) && nghttp2_session_recv(c->h2) != 0) {
-            conn_fail_all(c);
-            break;
+        bool readable = rc > 0 && (pf[0].revents & (POLLIN | POLLERR | POLLHUP));
+        size_t got = 0;
+        bool eof = false;
+        if (readable) {
+            pthread_mutex_lock(&c->rd_mu); /* read without ep->mu: callers go on meanwhile */
+            got = conn_read(c, &eof);
         }
-        if (!conn_flush(c))
+        pthread_mutex_lock(&ep->mu);
+        bool ok = rc >= 0 || poll_errno == EINTR;
+        if (!ok)
+            conn_fail_all(c);
+        else if (readable)
+            ok = conn_feed(c, got, eof);
+        else
+            ok = conn_flush(c);
+        if (readable)
+            pthread_mutex_unlock(&c->rd_mu);
+        if (!ok)
             break;
     }
     /* closing: whatever is still attached fails (the client is being freed) */
@@ -381,10 +497,7 @@ static void *conn_main(void *arg)
             break;
         }
     }
-    nghttp2_session_del(c->h2);
-    close(c->fd);
-    close(c->wake_fd);
-    free(c);
+    conn_destroy(c);
     ep->n_threads--;
     pthread_cond_broadcast(&ep->threads_cv);
     pthread_mutex_unlock(&ep->mu);
@@ -427,8 +540,6 @@ static void cbs_init(void)
 {
     if (nghttp2_session_callbacks_new(&g_cbs) != 0)
         HS_BUG("nghttp2_session_callbacks_new failed");
-    nghttp2_session_callbacks_set_send_callback(g_cbs, cb_send);
-    nghttp2_session_callbacks_set_recv_callback(g_cbs, cb_recv);
     nghttp2_session_callbacks_set_on_header_callback(g_cbs, cb_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_cbs, cb_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(g_cbs, cb_stream_close);
@@ -446,6 +557,9 @@ static struct grpc_conn *conn_open(struct hs_grpc_ep *ep)
     c->ep = ep;
     c->fd = fd;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&c->rd_mu, NULL);
+    c->rbuf = hs_xmalloc(READ_CHUNK);
+    hs_buf_init(&c->wbuf, 0);
     if (c->wake_fd < 0 || nghttp2_session_client_new(&c->h2, g_cbs, c) != 0)
         HS_BUG("cannot set up an HTTP/2 session");
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -455,29 +569,66 @@ static struct grpc_conn *conn_open(struct hs_grpc_ep *ep)
     return c;
 }
 
-/* The endpoint's current connection (opening one when there is none), ep->mu held on return
- * when the result is not NULL. NULL: the connect failed (nothing was sent). */
-static struct grpc_conn *conn_get(struct hs_grpc_ep *ep)
+/* Destroys the endpoint's threadless connections that are retired (or dead) and idle. Caller
+ * holds ep->mu. */
+static void ep_reap(struct hs_grpc_ep *ep)
+{
+    for (struct grpc_conn **pp = &ep->conns; *pp;) {
+        struct grpc_conn *c = *pp;
+        if (c->threadless && (c->retired || c->dead) && !c->calls && !c->reading) {
+            *pp = c->next;
+            conn_destroy(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+/* A threadless connection nobody has read since its last call: what came meanwhile (a GOAWAY,
+ * a PING, the server closing it) is taken in before a new call goes out on it, so that a call
+ * is not sent into a connection the server already closed. Caller holds ep->mu. */
+static void conn_catch_up(struct grpc_conn *c)
+{
+    if (c->reading || c->calls || c->dead)
+        return;
+    bool eof = false;
+    size_t got = conn_read(c, &eof);
+    if (got || eof)
+        conn_feed(c, got, eof);
+}
+
+/* The endpoint's current connection for streams (threadless false: one with its own reading
+ * thread) or for unary calls (threadless: read by its callers), opening one when there is
+ * none; ep->mu held on return when the result is not NULL. NULL: the connect failed (nothing
+ * was sent). */
+static struct grpc_conn *conn_get(struct hs_grpc_ep *ep, bool threadless)
 {
     pthread_mutex_lock(&ep->mu);
-    if (ep->cur)
-        return ep->cur;
+    struct grpc_conn **slot = threadless ? &ep->ucur : &ep->cur;
+    if (*slot && threadless)
+        conn_catch_up(*slot); /* may retire it */
+    if (*slot)
+        return *slot;
     pthread_mutex_unlock(&ep->mu);
     /* connect without the lock: other connections of this endpoint go on meanwhile */
     struct grpc_conn *fresh = conn_open(ep);
     if (!fresh)
         return NULL;
     pthread_mutex_lock(&ep->mu);
-    if (ep->cur || ep->closing) {
+    if (*slot || ep->closing) {
         /* another thread won the race: use its connection */
-        struct grpc_conn *cur = ep->cur;
-        nghttp2_session_del(fresh->h2);
-        close(fresh->fd);
-        close(fresh->wake_fd);
-        free(fresh);
+        struct grpc_conn *cur = *slot;
+        conn_destroy(fresh);
         if (!cur)
             pthread_mutex_unlock(&ep->mu);
         return cur;
+    }
+    if (threadless) {
+        fresh->threadless = true;
+        fresh->next = ep->conns;
+        ep->conns = fresh;
+        ep->ucur = fresh;
+        return fresh;
     }
     pthread_t t;
     pthread_attr_t attr;
@@ -554,11 +705,12 @@ static int http_to_grpc(int http_status)
     }
 }
 
-/* Starts a call on endpoint ep: submits HEADERS + the request. */
+/* Starts a call on endpoint ep: submits HEADERS + the request. On HS_OK with keep_locked,
+ * ep->mu is still held (a unary caller goes straight to its wait). */
 static enum hs_err call_start(struct hs_grpc_ep *ep, const char *path, int64_t timeout_ms,
-                              bool require_leader, struct hs_grpc_call *call)
+                              bool require_leader, struct hs_grpc_call *call, bool keep_locked)
 {
-    struct grpc_conn *c = conn_get(ep);
+    struct grpc_conn *c = conn_get(ep, keep_locked); /* unary calls (keep_locked) threadless */
     if (!c)
         return HS_EUNAVAIL;
     /* with ep->mu held */
@@ -593,7 +745,8 @@ static enum hs_err call_start(struct hs_grpc_ep *ep, const char *path, int64_t t
         c->calls->prev = call;
     c->calls = call;
     conn_flush(c);
-    pthread_mutex_unlock(&ep->mu);
+    if (!keep_locked)
+        pthread_mutex_unlock(&ep->mu);
     return HS_OK;
 }
 
@@ -616,56 +769,123 @@ static void call_cancel_locked(struct hs_grpc_call *call)
     wake(c);
 }
 
-static void call_release(struct hs_grpc_call *call)
+/* Frees a call already detached from its connection (or never attached). */
+static void call_free(struct hs_grpc_call *call)
 {
-    pthread_mutex_lock(&call->ep->mu);
-    call_cancel_locked(call);
-    pthread_mutex_unlock(&call->ep->mu);
     pthread_cond_destroy(&call->cv);
     hs_buf_release(&call->out);
     hs_buf_release(&call->in);
 }
 
-/* Waits with ep->mu held until pred or the deadline (mono ms) or cancel. false on timeout. */
-static bool call_wait(struct hs_grpc_call *call, int64_t deadline_ms, const struct hs_stop *cancel,
-                      bool (*pred)(const struct hs_grpc_call *))
+static void call_release(struct hs_grpc_call *call)
 {
-    while (!pred(call)) {
-        int64_t now = hs_clock_mono_ms();
-        if (now >= deadline_ms || hs_stop_is_set(cancel))
-            return false;
-        int64_t until = HS_MIN(deadline_ms, now + WAIT_SLICE_MS);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = until - now;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&call->cv, &call->ep->mu, &ts);
-    }
-    return true;
+    pthread_mutex_lock(&call->ep->mu);
+    call_cancel_locked(call);
+    pthread_mutex_unlock(&call->ep->mu);
+    call_free(call);
 }
 
 /* Reads what the socket holds for call's connection now, with ep->mu held. When the process
  * was stopped or descheduled past a deadline, the reply can have arrived in time and still be
- * unread: the waiter wakes before the connection thread does. */
+ * unread: the waiter wakes before the connection thread does. When the connection thread is
+ * reading right now, it is given a moment to hand over what it read instead. */
 static void drain(struct hs_grpc_call *call)
 {
     struct grpc_conn *c = call->conn;
     if (!c || c->dead)
         return;
-    if (nghttp2_session_recv(c->h2) != 0)
-        conn_fail_all(c);
-    else
-        conn_flush(c);
+    if (c->threadless) {
+        if (!c->reading) {
+            bool eof = false;
+            size_t got = conn_read(c, &eof);
+            conn_feed(c, got, eof);
+        }
+        return;
+    }
+    if (pthread_mutex_trylock(&c->rd_mu) != 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&call->cv, &call->ep->mu, &ts);
+        return;
+    }
+    bool eof = false;
+    size_t got = conn_read(c, &eof);
+    conn_feed(c, got, eof);
+    pthread_mutex_unlock(&c->rd_mu);
 }
 
 static bool is_closed(const struct hs_grpc_call *call)
 {
     return call->closed;
+}
+
+/* Hands the reading of threadless connection c on when the caller of call self (NULL: none
+ * on c any more) stops waiting: wakes another caller still waiting on c, which becomes the
+ * reader. Caller holds ep->mu. */
+static void reader_hand_off(struct grpc_conn *c, const struct hs_grpc_call *self)
+{
+    if (!c || c->reading)
+        return;
+    for (struct hs_grpc_call *o = c->calls; o; o = o->next) {
+        if (o != self) {
+            pthread_cond_broadcast(&o->cv);
+            return;
+        }
+    }
+}
+
+/* Waits with ep->mu held until the unary call is closed, the deadline (mono ms) or cancel;
+ * false on timeout. Its connection has no thread of its own: the callers take turns reading
+ * it. One of them (the reader) polls the socket and hands what came to nghttp2, which wakes
+ * the callers whose replies are complete; the others wait on their condition variable. A
+ * reader whose call is over wakes one still waiting, which reads next. One call at a time
+ * (the common case) thus reads its own reply, and no other thread wakes up for it. */
+static bool unary_wait(struct hs_grpc_call *call, int64_t deadline_ms, const struct hs_stop *cancel)
+{
+    struct hs_grpc_ep *ep = call->ep;
+    while (!call->closed) {
+        int64_t now = hs_clock_mono_ms();
+        if (now >= deadline_ms || hs_stop_is_set(cancel)) {
+            reader_hand_off(call->conn, call); /* the others read on without this caller */
+            return false;
+        }
+        int64_t slice = HS_MIN(deadline_ms - now, (int64_t)WAIT_SLICE_MS);
+        struct grpc_conn *c = call->conn; /* attached as long as the call is not closed */
+        if (c->reading) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += slice / 1000;
+            ts.tv_nsec += (slice % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&call->cv, &ep->mu, &ts);
+            continue;
+        }
+        c->reading = true; /* c stays (ep_reap skips it) until reading is false again */
+        bool want_write = c->wbuf.len > 0 || nghttp2_session_want_write(c->h2) != 0;
+        pthread_mutex_unlock(&ep->mu);
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0)};
+        int rc = poll(&pf, 1, (int)slice);
+        bool readable = rc > 0 && (pf.revents & (POLLIN | POLLERR | POLLHUP));
+        size_t got = 0;
+        bool eof = false;
+        if (readable)
+            got = conn_read(c, &eof);
+        pthread_mutex_lock(&ep->mu);
+        c->reading = false;
+        if (readable)
+            conn_feed(c, got, eof);
+        else if (rc > 0)
+            conn_flush(c);
+        if (call->closed)
+            reader_hand_off(c, NULL);
+    }
+    return true;
 }
 
 /* The final status of a closed call: HS_OK with *status (and msg), or a transport error. */
@@ -695,22 +915,30 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
     hs_grpc_frame(&call.out, req);
     call.out_eof = true;
     int64_t deadline = hs_clock_mono_ms() + timeout_ms;
-    enum hs_err err = call_start(ep, path, timeout_ms, false, &call);
+    enum hs_err err = call_start(ep, path, timeout_ms, false, &call, true);
     if (err != HS_OK)
         goto out;
-    pthread_mutex_lock(&ep->mu);
-    if (!call_wait(&call, deadline, cancel, is_closed) && !hs_stop_is_set(cancel))
+    /* ep->mu held since the start */
+    if (!unary_wait(&call, deadline, cancel) && !hs_stop_is_set(cancel))
         drain(&call); /* the reply may be in the socket already, unread */
     if (!is_closed(&call)) {
         /* a silent member: stop sending new calls over this connection */
-        if (call.conn && !hs_stop_is_set(cancel))
-            conn_retire(call.conn);
-        err = call.sent || call.conn ? HS_ETIMEDOUT : HS_EUNAVAIL;
+        struct grpc_conn *c = call.conn;
+        if (c && !hs_stop_is_set(cancel))
+            conn_retire(c);
+        err = call.sent || c ? HS_ETIMEDOUT : HS_EUNAVAIL;
         call_cancel_locked(&call);
+        if (c && !c->dead)
+            conn_flush(c); /* the RST_STREAM: no thread of its own sends it later */
+        reader_hand_off(c, NULL);
+        ep_reap(ep);
         pthread_mutex_unlock(&ep->mu);
         goto out;
     }
+    call_cancel_locked(&call); /* closed calls are detached already: a no-op kept for safety */
+    ep_reap(ep);
     pthread_mutex_unlock(&ep->mu);
+    /* detached: nobody else touches the call any more */
     int st = 0;
     err = call_status(&call, &st, msg, msg_len);
     if (err != HS_OK)
@@ -731,7 +959,7 @@ enum hs_err hs_grpc_unary(struct hs_grpc_ep *ep, const char *path, const Protobu
         err = hs_buf_append(reply, m, n) == HS_OK ? HS_OK : HS_EPROTO;
     }
 out:
-    call_release(&call);
+    call_free(&call);
     return err;
 }
 
@@ -748,7 +976,7 @@ enum hs_err hs_grpc_stream_open(struct hs_grpc_ep *ep, const char *path,
     call_init(&s->call, ep);
     hs_grpc_frame(&s->call.out, first);
     s->call.out_eof = false;
-    enum hs_err err = call_start(ep, path, 0, require_leader, &s->call);
+    enum hs_err err = call_start(ep, path, 0, require_leader, &s->call, false);
     if (err != HS_OK) {
         call_release(&s->call);
         free(s);

@@ -41,6 +41,7 @@ struct fconn {
     int fd;
     nghttp2_session *h2;
     bool close_after_flush;
+    int64_t close_at_ms; /* FAKE_REPLY_CLOSE: close then (monotonic), once all is sent */
     struct fstream *streams;
     struct fake_grpc *g;
 };
@@ -55,6 +56,7 @@ struct fake_grpc {
     pthread_t thread;
     atomic_bool stop;
     atomic_int accepted;
+    atomic_int closed;
     struct fconn *conns[MAX_CONNS];
 };
 
@@ -173,6 +175,8 @@ static void respond(struct fstream *st)
         {(uint8_t *)"grpc-status", (uint8_t *)status, 11, strlen(status), NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)"grpc-message", (uint8_t *)call->message, 12, strlen(call->message),
          NGHTTP2_NV_FLAG_NONE}};
+    if (call->action == FAKE_REPLY_CLOSE)
+        c->close_at_ms = hs_clock_mono_ms() + 300; /* the client has read the reply by then */
     if (call->trailers_only) {
         nghttp2_submit_response(s, st->id, hdrs, call->message[0] ? 4 : 3, NULL);
         return;
@@ -305,6 +309,7 @@ static void conn_close(struct fake_grpc *g, int i)
     close(c->fd);
     free(c);
     g->conns[i] = NULL;
+    atomic_fetch_add(&g->closed, 1);
 }
 
 static void conn_accept(struct fake_grpc *g)
@@ -364,7 +369,8 @@ static void *server_main(void *arg)
                     next_due = st->due_ms;
             }
             nghttp2_session_send(c->h2);
-            if (c->close_after_flush && !nghttp2_session_want_write(c->h2)) {
+            bool close_due = c->close_at_ms > 0 && now >= c->close_at_ms;
+            if ((c->close_after_flush || close_due) && !nghttp2_session_want_write(c->h2)) {
                 conn_close(g, i);
                 continue;
             }
@@ -421,6 +427,11 @@ int fake_grpc_port(const struct fake_grpc *g)
 int fake_grpc_connections(struct fake_grpc *g)
 {
     return atomic_load(&g->accepted);
+}
+
+int fake_grpc_closed(struct fake_grpc *g)
+{
+    return atomic_load(&g->closed);
 }
 
 void fake_grpc_stop(struct fake_grpc *g)

@@ -14,11 +14,12 @@
 #include "meta/etcd_int.h"
 
 enum fake_action {
-    FAKE_REPLY,     /* out, then grpc-status in trailers (or Trailers-Only) */
-    FAKE_HOLD,      /* never answer */
-    FAKE_CLOSE,     /* send headers and out (maybe a partial message), then close the socket */
-    FAKE_GOAWAY,    /* GOAWAY with a last stream id below this one: the stream is refused */
-    FAKE_KEEP_OPEN, /* send out and leave the stream open (a watch) */
+    FAKE_REPLY,       /* out, then grpc-status in trailers (or Trailers-Only) */
+    FAKE_HOLD,        /* never answer */
+    FAKE_CLOSE,       /* send headers and out (maybe a partial message), then close the socket */
+    FAKE_GOAWAY,      /* GOAWAY with a last stream id below this one: the stream is refused */
+    FAKE_KEEP_OPEN,   /* send out and leave the stream open (a watch) */
+    FAKE_REPLY_CLOSE, /* as FAKE_REPLY, then close the connection 300 ms later (idle by then) */
 };
 
 struct fake_grpc_call {
@@ -49,6 +50,8 @@ struct fake_grpc *fake_grpc_start(int endpoint, fake_grpc_fn *fn, void *ctx);
 int fake_grpc_port(const struct fake_grpc *g);
 /* Connections accepted so far. */
 int fake_grpc_connections(struct fake_grpc *g);
+/* Connections the server closed so far. */
+int fake_grpc_closed(struct fake_grpc *g);
 void fake_grpc_stop(struct fake_grpc *g);
 /* Appends one framed message to the reply. */
 void fake_grpc_add(struct fake_grpc_call *call, const ProtobufCMessage *msg);

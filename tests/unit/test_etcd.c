@@ -518,6 +518,38 @@ static void connection_closed_mid_reply_fails_over_or_is_ambiguous(void **state)
     assert_true(fake_grpc_connections(servers[0]) >= 2);
 }
 
+static void one_key_then_close(void *ctx, struct fake_grpc_call *call)
+{
+    one_key(ctx, call);
+    call->action = FAKE_REPLY_CLOSE;
+}
+
+/* Unary calls share a connection with no thread of its own (their callers read it): one the
+ * server closed while it was idle must be noticed before the next call goes out on it, or a
+ * txn would be sent into a dead connection and come back ambiguous (ETIMEDOUT). */
+static void connection_closed_while_idle_is_replaced_before_a_txn(void **state)
+{
+    (void)state;
+    script = one_key_then_close;
+    struct hs_etcd_kvs kvs;
+    assert_int_equal(hs_etcd_get(etcd, "foo", &kvs), HS_OK);
+    hs_etcd_kvs_release(&kvs);
+    int64_t deadline = hs_clock_mono_ms() + 10000;
+    while (fake_grpc_closed(servers[0]) < 1 && hs_clock_mono_ms() < deadline)
+        hs_clock_sleep_ms(5, NULL);
+    assert_int_equal(fake_grpc_closed(servers[0]), 1);
+    script = one_key;
+    seen_reset();
+    atomic_store(&etcd->preferred, 0);
+    struct hs_etcd_op op = {.type = HS_ETCD_OP_PUT, .key = "k", .value = "v", .value_len = 1};
+    struct hs_etcd_txn txn = {NULL, 0, &op, 1, NULL, 0};
+    struct hs_etcd_txn_result r;
+    assert_int_equal(hs_etcd_txn(etcd, &txn, &r), HS_OK);
+    hs_etcd_txn_result_release(&r);
+    assert_int_equal(seen.endpoint[n_seen() - 1], 0); /* on a new connection to the same one */
+    assert_int_equal(fake_grpc_connections(servers[0]), 2);
+}
+
 static void refused_first_endpoint_fails_over_and_is_remembered(void **state)
 {
     (void)state;
@@ -938,6 +970,7 @@ int main(void)
         T(silent_first_endpoint_retries_idempotent_calls_but_not_txn),
         T(goaway_refused_txn_is_retried_on_the_next_endpoint),
         T(connection_closed_mid_reply_fails_over_or_is_ambiguous),
+        T(connection_closed_while_idle_is_replaced_before_a_txn),
         T(refused_first_endpoint_fails_over_and_is_remembered),
         T(many_threads_share_one_connection),
         T(leases_grant_keepalive_and_expired_is_enoent),

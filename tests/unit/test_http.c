@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <microhttpd.h>
 
 #include "hs/clock.h"
 #include "hs/codec.h"
@@ -24,6 +25,7 @@
 #include "hs/http_server.h"
 #include "hs/log.h"
 #include "hs/mem.h"
+#include "http/http_int.h"
 
 #define SECRET    "s3cret"
 #define MAX_BLOBS 64
@@ -56,7 +58,24 @@ struct fixture {
     size_t n_blobs;
     struct done_rec recs[MAX_RECS]; /* on_complete calls, guarded by lock */
     size_t n_recs;
+    unsigned peer_ports[MAX_RECS]; /* client ports of blob GETs: one per connection; lock */
+    size_t n_peer_ports;
 };
+
+/* Notes the client port of r's connection (once per connection). Caller holds f->lock. */
+static void note_peer(struct fixture *f, struct hs_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || ci->client_addr->sa_family != AF_INET)
+        return;
+    unsigned port = ntohs(((const struct sockaddr_in *)ci->client_addr)->sin_port);
+    for (size_t i = 0; i < f->n_peer_ports; i++)
+        if (f->peer_ports[i] == port)
+            return;
+    if (f->n_peer_ports < MAX_RECS)
+        f->peer_ports[f->n_peer_ports++] = port;
+}
 
 static struct mem_blob *find_blob(struct fixture *f, const char *id)
 {
@@ -120,6 +139,7 @@ static void blob_get_done(struct hs_http_req *r)
 {
     struct fixture *f = hs_http_req_server_ctx(r);
     pthread_mutex_lock(&f->lock);
+    note_peer(f, r);
     struct mem_blob *b = find_blob(f, hs_http_req_rest(r));
     if (!b) {
         pthread_mutex_unlock(&f->lock);
@@ -710,6 +730,41 @@ static void blob_client_put_get_head_delete_round_trip(void **state)
     hs_http_client_free(c);
 }
 
+/* One client reading in turn from six nodes (a gateway thread's replicated reads) keeps one
+ * connection to each: libcurl's default cache of 4 connections for a lone transfer closed the
+ * least recently used one and reconnected for every GET of this round robin. */
+static void blob_client_keeps_a_connection_to_each_of_six_nodes(void **state)
+{
+    struct fixture *f = *state;
+    enum { NODES = 6, ROUNDS = 4 };
+    struct hs_http_server *srv[NODES];
+    char url[NODES][64];
+    for (size_t i = 0; i < NODES; i++)
+        srv[i] = start_server(f, url[i], sizeof url[i]);
+    struct hs_http_client *c = client(SECRET);
+    const char payload[] = "replica";
+    assert_int_equal(hs_http_client_put(c, url[0], "0b.1.2", payload, sizeof payload), HS_OK);
+    pthread_mutex_lock(&f->lock);
+    f->n_peer_ports = 0;
+    pthread_mutex_unlock(&f->lock);
+    struct hs_buf out;
+    hs_buf_init(&out, 0);
+    for (size_t round = 0; round < ROUNDS; round++) {
+        for (size_t i = 0; i < NODES; i++) {
+            hs_buf_reset(&out);
+            assert_int_equal(hs_http_client_get(c, url[i], "0b.1.2", &out, NULL), HS_OK);
+        }
+    }
+    pthread_mutex_lock(&f->lock);
+    size_t conns = f->n_peer_ports;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(conns, NODES); /* not NODES * ROUNDS */
+    hs_buf_release(&out);
+    hs_http_client_free(c);
+    for (size_t i = 0; i < NODES; i++)
+        assert_int_equal(hs_http_server_stop(srv[i], 2000), 0);
+}
+
 /* A listening socket nobody accepts on: the kernel completes the handshake and takes the
  * request, and no answer ever comes (a stopped node). *port_out gets its port. */
 static int silent_listener(unsigned *port_out)
@@ -1196,6 +1251,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(streaming_upload_arrives_in_many_chunks_intact, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(blob_client_put_get_head_delete_round_trip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(blob_client_keeps_a_connection_to_each_of_six_nodes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(blob_client_get_reports_crc_mismatch_as_corrupt, setup,
                                         teardown),
