@@ -129,7 +129,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 }
 
 /* Percent-escapes an object key for a URL path (unreserved bytes kept). */
-static char *escape_key(const char *key)
+char *hs_relayout_escape_key(const char *key)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(key);
@@ -151,7 +151,7 @@ static char *escape_key(const char *key)
 static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c)
 {
     const char *url = st->gw_urls[st->next_gw++ % st->n_gw_urls];
-    char *esc = escape_key(c->key);
+    char *esc = hs_relayout_escape_key(c->key);
     char *path = hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64, esc, c->rev);
     struct hs_buf reply;
     hs_buf_init(&reply, 4096);
