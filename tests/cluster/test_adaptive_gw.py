@@ -218,12 +218,47 @@ def test_admin_field_stats_needs_the_secret(cluster, gws):
     assert r.status_code == 401
     put(gw, "adm:1", '{"like_count": 1}')
     s1 = stats(cluster, gw)
-    assert s1["v"] == 1 and s1["gw"] and s1["boot"] and s1["limits"] == [256, 64, 32, 8192]
+    assert s1["v"] == 2 and s1["gw"] and s1["boot"] and s1["limits"] == [256, 64, 32, 8192]
     s2 = stats(cluster, gw)
     assert s2["boot"] == s1["boot"] and s2["seq"] > s1["seq"]
     assert coll_of(s2, "adm:")["w"] == 1
     # the other gateway saw none of it
     assert coll_of(stats(cluster, gws[0]), "adm:") is None
+
+
+def test_healer_epoch_halves_a_paced_collection(cluster, gws):
+    """POST /v1/admin/field-stats/<coll>?epoch=K (the healer's pacing, design.md section 10):
+    needs the secret; an unpaced collection takes the epoch without halving, a paced one is
+    halved by the difference, a stale or repeated epoch changes nothing."""
+    gw = gws[0]
+    auth = {"Authorization": "Bearer " + cluster.secret}
+    for i in range(80):
+        put(gw, f"pace:{i}", '{"like_count": %d}' % i)
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["w"] == 80 and c["sw"] == 80 and "h" not in c, c
+
+    def epoch(k, headers=auth):
+        return requests.post(f"{gw}/v1/admin/field-stats/pace:?epoch={k}", headers=headers,
+                             timeout=10)
+    assert epoch(3, headers={}).status_code == 401
+    assert epoch("x").status_code == 400
+    r = epoch(3)
+    assert r.status_code == 200 and r.json() == {"tracked": True}, r.text
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["h"] == 3 and c["w"] == 80, c  # unpaced: its counts are its own, kept
+    assert epoch(5).status_code == 200
+    c = coll_of(stats(cluster, gw), "pace:")
+    # halved twice in each of the gateway's 8 stripes (each rounds down: 80 / 4 - 8 at least)
+    assert c["h"] == 5 and 12 <= c["w"] <= 20 and c["sw"] == 0, c
+    w = c["w"]
+    assert epoch(4).status_code == 200 and epoch(5).status_code == 200
+    assert coll_of(stats(cluster, gw), "pace:")["w"] == w
+    # and it counts on from there
+    put(gw, "pace:99", '{"like_count": 9}')
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["h"] == 5 and c["w"] == w + 1 and c["sw"] == 1, c
+    r = requests.post(f"{gw}/v1/admin/field-stats/nope:?epoch=1", headers=auth, timeout=10)
+    assert r.status_code == 200 and r.json() == {"tracked": False}
 
 
 def layout_record(coll, hot, epoch=1):

@@ -226,8 +226,8 @@ static void snapshot_carries_epoch_and_since_writes(void **state)
     free(text);
     /* version 1 (no pacing members) is still read; version 1 with them is not */
 #define SNAP(v, extra)                                                                             \
-    "{\"v\":" v ",\"gw\":\"g\",\"boot\":\"b\",\"seq\":0,\"ms\":0,\"limits\":[2,2,2,16],"          \
-    "\"colls\":[{\"c\":\"u:\",\"n\":2,\"e\":0,\"w\":2,\"p\":2,\"k\":2,\"fr\":0,\"pr\":0,\"u\":0,"     \
+    "{\"v\":" v ",\"gw\":\"g\",\"boot\":\"b\",\"seq\":0,\"ms\":0,\"limits\":[2,2,2,16],"           \
+    "\"colls\":[{\"c\":\"u:\",\"n\":2,\"e\":0,\"w\":2,\"p\":2,\"k\":2,\"fr\":0,\"pr\":0,\"u\":0,"  \
     "\"f\":[],\"cs\":[],\"rs\":[],\"t\":[0,0,0,0,0,0,0,0,0,0]" extra "}]}"
     static const struct {
         const char *text;
@@ -244,8 +244,8 @@ static void snapshot_carries_epoch_and_since_writes(void **state)
     };
 #undef SNAP
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        enum hs_err err = hs_field_stats_decode(cases[i].text, strlen(cases[i].text), &d, NULL,
-                                                why, sizeof why);
+        enum hs_err err =
+            hs_field_stats_decode(cases[i].text, strlen(cases[i].text), &d, NULL, why, sizeof why);
         if (err != cases[i].err)
             fail_msg("case %zu: %d, want %d (%s)", i, (int)err, (int)cases[i].err, why);
         if (err == HS_OK)
@@ -257,8 +257,8 @@ static void snapshot_carries_epoch_and_since_writes(void **state)
 
 /* ---- a simulated cluster --------------------------------------------------------------------- */
 
-#define SIM_HALVE 2048 /* the healer's halve_writes */
-#define SIM_ROUND 300  /* cluster writes between two decision rounds (R) */
+#define SIM_HALVE  2048 /* the healer's halve_writes */
+#define SIM_ROUND  300  /* cluster writes between two decision rounds (R) */
 #define SIM_GW_MAX 5
 
 struct sim {
