@@ -303,6 +303,47 @@ def test_layout_record_changes_the_hot_set_of_its_collection_only(cluster, gws):
     wait_until(reverted, timeout=20, what="the default hot set to return")
 
 
+def test_projection_of_a_missed_promotion_relays_out_the_object(cluster, gws):
+    """An object written before its collection's layout promoted a field keeps it cold; the
+    first projection of that field reads the whole object, and the gateway then rewrites the
+    object to the layout (same ETag and content), so the next one reads one hot replica. A
+    projection of a field the layout has cold rewrites nothing."""
+    gw = gws[1]
+    doc = '{"title": "%s", "like_count": 1, "score": 5}' % ("t" * 3000)
+    cluster.etcd_put(LAYOUT + "mp:", layout_record("mp:", ["like_count"], epoch=1))
+
+    def first_applied():
+        put(gw, "mp:probe", doc)
+        return order(cluster, "mp:probe") == ["ctitle", "hlike_count", "cscore"]
+    wait_until(first_applied, timeout=20, what="the first layout record to apply")
+    etag = put(gw, "mp:1", doc)["etag"]
+    assert order(cluster, "mp:1") == ["ctitle", "hlike_count", "cscore"]
+    cluster.etcd_put(LAYOUT + "mp:", layout_record("mp:", ["like_count", "score"], epoch=2))
+
+    def promoted():
+        put(gw, "mp:probe", doc)
+        return order(cluster, "mp:probe") == ["ctitle", "hlike_count", "hscore"]
+    wait_until(promoted, timeout=20, what="the promotion to apply")
+    ver = manifest(cluster, "mp:1")["ver"]
+    # a field the layout has cold: full, nothing rewritten
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=title", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full"
+    assert manifest(cluster, "mp:1")["ver"] == ver
+    # the promoted field: full this once, then the object has the layout
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=score", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full"
+    assert r.content == b'{"score":5}'
+    m = manifest(cluster, "mp:1")
+    assert m["order"] == ["ctitle", "hlike_count", "hscore"] and m["ver"] == ver + 1, m
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=score,like_count", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "hot"
+    assert r.content == b'{"like_count":1,"score":5}'
+    full = requests.get(f"{gw}/v1/objects/mp:1", timeout=10)
+    assert full.json() == json.loads(doc) and full.headers["ETag"].strip('"') == etag
+    metrics = requests.get(f"{gw}/metrics", timeout=10).text
+    assert "hybridstore_gateway_projection_relayouts_total 1" in metrics, metrics[:2000]
+
+
 def test_collection_rule_is_a_cluster_setting(cluster, gws):
     gw = gws[1]
     cluster.etcd_put(CONFIG + "collection-separators", "/")
