@@ -52,8 +52,10 @@
  * per sketch, so with G gateways (and stripes within each) the cluster's evidence would fade G
  * times slower than intended; so the elected healer paces the halving by the cluster's writes:
  * after merging every gateway's snapshot, hs_field_stats_pace halves a collection once for every
- * halve_writes writes since its last halving (summed over the gateways: since_writes), counts
- * the halvings in the collection's epoch, and the healer sends the epoch to every gateway
+ * halve_writes writes with known changes since its last halving (summed over the gateways:
+ * since_writes; a create or a PUT over a version without digests is no evidence and does not
+ * count), counts the halvings in the collection's epoch, and the healer sends the epoch to every
+ * gateway
  * (hs_field_stats_set_epoch: a paced collection at a lower epoch is halved the difference, an
  * unpaced one just takes the epoch, its counts being its own). A paced collection no longer
  * halves itself, except as a fallback every HS_FSTAT_PACED_STALE x halve_every events (a healer
@@ -196,7 +198,7 @@ struct hs_fstat_coll {
     uint64_t proj_reads;
     uint64_t untracked;
     uint64_t since_halve;          /* events since the last halving (not encoded) */
-    uint64_t since_writes;         /* writes since the last halving ("sw") */
+    uint64_t since_writes;         /* known writes since the last halving ("sw") */
     uint64_t epoch;                /* halvings the cluster's pacing applied ("h"; when paced) */
     bool paced;                    /* the healer paces this collection's halving */
     struct hs_fstat_field *fields; /* n_fields of them (capacity limits.fields) */

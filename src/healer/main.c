@@ -135,8 +135,9 @@ static const struct hs_opt healer_opts[] = {
      .def = "8192",
      .min = 16,
      .max = 1073741824,
-     .help = "a collection's field statistics are halved every this many writes to it, summed "
-             "over every gateway (old evidence fades at the cluster's pace)"},
+     .help = "a collection's field statistics are halved every this many writes to it with "
+             "known changes, summed over every gateway (old evidence fades at the cluster's "
+             "pace)"},
     {.name = "relayout-rate",
      .type = HS_OPT_INT,
      FIELD(relayout_rate),

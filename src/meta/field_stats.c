@@ -524,9 +524,12 @@ void hs_field_stats_record_write(struct hs_field_stats *s, const struct hs_fstat
     c->writes = sat_add(c->writes, 1);
     if (!w->patch)
         c->puts = sat_add(c->puts, 1);
-    if (known)
+    if (known) {
+        /* only writes that are evidence pace the fading: a burst of creates (no change set)
+         * must not halve a young window below the evidence a decision needs */
         c->known = sat_add(c->known, 1);
-    c->since_writes = sat_add(c->since_writes, 1);
+        c->since_writes = sat_add(c->since_writes, 1);
+    }
     struct set_builder b = {.n = 0};
     for (size_t i = 0; i < w->n_fields; i++) {
         const struct hs_fstat_obs *o = &w->fields[i];

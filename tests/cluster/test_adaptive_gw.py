@@ -232,10 +232,15 @@ def test_healer_epoch_halves_a_paced_collection(cluster, gws):
     halved by the difference, a stale or repeated epoch changes nothing."""
     gw = gws[0]
     auth = {"Authorization": "Bearer " + cluster.secret}
-    for i in range(80):
+    for i in range(40):
         put(gw, f"pace:{i}", '{"like_count": %d}' % i)
     c = coll_of(stats(cluster, gw), "pace:")
-    assert c["w"] == 80 and c["sw"] == 80 and "h" not in c, c
+    # creates are no evidence: they do not pace the fading
+    assert c["w"] == 40 and c["sw"] == 0 and "h" not in c, c
+    for i in range(40):
+        put(gw, f"pace:{i}", '{"like_count": %d}' % (i + 1))  # overwrites: known changes
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["w"] == 80 and c["sw"] == 40 and "h" not in c, c
 
     def epoch(k, headers=auth):
         return requests.post(f"{gw}/v1/admin/field-stats/pace:?epoch={k}", headers=headers,
@@ -254,7 +259,7 @@ def test_healer_epoch_halves_a_paced_collection(cluster, gws):
     assert epoch(4).status_code == 200 and epoch(5).status_code == 200
     assert coll_of(stats(cluster, gw), "pace:")["w"] == w
     # and it counts on from there
-    put(gw, "pace:99", '{"like_count": 9}')
+    put(gw, "pace:1", '{"like_count": 99}')
     c = coll_of(stats(cluster, gw), "pace:")
     assert c["h"] == 5 and c["w"] == w + 1 and c["sw"] == 1, c
     r = requests.post(f"{gw}/v1/admin/field-stats/nope:?epoch=1", headers=auth, timeout=10)
