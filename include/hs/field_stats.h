@@ -11,8 +11,8 @@
  * limits.collections collections (Space-Saving over their events): the rest fall back to the
  * cluster's default hot set.
  *
- * Counting rules (per collection; "halved" counters are divided by two, rounding down, every
- * limits.halve_every events of that collection; a write or a read is one event):
+ * Counting rules (per collection; "halved" counters are divided by two, rounding down, when the
+ * collection is halved: see "Pacing" below; a write or a read is one event):
  *
  * | counter          | halved | meaning                                                        |
  * |------------------|--------|----------------------------------------------------------------|
@@ -47,10 +47,30 @@
  * slot: they are lower bounds. A collection's fields are counted from when the collection took
  * its slot, so a field's true count is at most its count plus the collection's err.
  *
- * Merge (hs_field_stats_merge): sums two sketches (another stripe, another gateway). Items in
- * both: counts and errs add. An item missing from a FULL side gets that side's smallest count
- * added to count and err (it may have occurred that often there), so the bounds above still
- * hold; then the largest m by count are kept. Totals add.
+ * Pacing: who halves a collection, and when. Unpaced (a gateway no healer has paced yet, or a
+ * sketch of its own): every limits.halve_every events of that collection in that sketch. That is
+ * per sketch, so with G gateways (and stripes within each) the cluster's evidence would fade G
+ * times slower than intended; so the elected healer paces the halving by the cluster's writes:
+ * after merging every gateway's snapshot, hs_field_stats_pace halves a collection once for every
+ * halve_writes writes with known changes since its last halving (summed over the gateways:
+ * since_writes; a create or a PUT over a version without digests is no evidence and does not
+ * count), counts the halvings in the collection's epoch, and the healer sends the epoch to every
+ * gateway
+ * (hs_field_stats_set_epoch: a paced collection at a lower epoch is halved the difference, an
+ * unpaced one just takes the epoch, its counts being its own). A paced collection no longer
+ * halves itself, except as a fallback every HS_FSTAT_PACED_STALE x halve_every events (a healer
+ * gone for good). Merge aligns epochs: of two paced sides, the one at the lower epoch is halved
+ * up to the other's first (a gateway that missed an epoch message weighs what the others weigh);
+ * an unpaced side is taken as it is (its counts are recent: it started counting, or restarted,
+ * since the last message). So the merged window's old evidence halves every halve_writes of the
+ * cluster's writes to the collection (plus at most one decision round's writes), whatever the
+ * number of gateways and stripes; docs/design.md section 10 states the bound this gives.
+ *
+ * Merge (hs_field_stats_merge): sums two sketches (another stripe, another gateway), after
+ * aligning each collection's epoch (above). Items in both: counts and errs add. An item missing
+ * from a FULL side gets that side's smallest count added to count and err (it may have occurred
+ * that often there), so the bounds above still hold; then the largest m by count are kept. Totals
+ * add.
  *
  * Gateway snapshots and how the healer merges them: each gateway's sketch is cumulative (halved,
  * never drained), so a snapshot is the gateway's current state and replaces that gateway's
@@ -58,12 +78,13 @@
  * Pulling twice never counts twice; a gateway that restarts has a new boot id and starts again
  * from zero; seq grows with every snapshot of one boot.
  *
- * Snapshot JSON, format version 1 (compact, one object; members in this order; decode refuses
- * members it does not know, HS_EPROTO for another "v"):
+ * Snapshot JSON, format version 2 (compact, one object; members in this order; decode refuses
+ * members it does not know, HS_EPROTO for a "v" other than 1 or 2; version 1, written before
+ * pacing, is version 2 without "sw" and "h"):
  *
  * | member | type   | meaning                                                               |
  * |--------|--------|-----------------------------------------------------------------------|
- * | v      | int    | 1                                                                     |
+ * | v      | int    | 2                                                                     |
  * | gw     | string | gateway id (manifest.h identifier rules), "" when merged               |
  * | boot   | string | 1..64 chars [0-9a-zA-Z._-], the gateway process's boot id              |
  * | seq    | int    | snapshot number within one boot, >= 0                                 |
@@ -76,7 +97,8 @@
  * "f": [[name, count, err, present, changed, bytes], ...],
  * "cs": [[[name, ...], count, err, more(0|1)], ...], "rs": same as cs for read sets,
  * "t": [writes, pure_hot, cold, hot_bytes, cold_bytes, proj_hot, proj_full, predicted_bytes,
- *       measured_bytes, layout_epoch]} (struct hs_fstat_totals in that order).
+ *       measured_bytes, layout_epoch]} (struct hs_fstat_totals in that order),
+ * "sw": since_writes (version 2), "h": epoch (version 2, only when paced; absent: unpaced).
  * Every count is a JSON integer 0..2^53-1 and err <= count. Limits on decode: at most
  * HS_FSTAT_COLLS_MAX collections, HS_FSTAT_FIELDS_MAX fields and HS_FSTAT_SETS_MAX sets each,
  * the set rules above, distinct collections / fields / sets, at most HS_FSTAT_JSON_MAX bytes.
@@ -95,7 +117,7 @@
 
 #include "hs/err.h"
 
-#define HS_FSTAT_VERSION        1
+#define HS_FSTAT_VERSION        2
 #define HS_FSTAT_DEFAULT_COLLS  256  /* limits.collections when 0 */
 #define HS_FSTAT_DEFAULT_FIELDS 64   /* limits.fields when 0 */
 #define HS_FSTAT_DEFAULT_SETS   32   /* limits.sets when 0 (change sets and read sets each) */
@@ -114,6 +136,8 @@
 #define HS_FSTAT_COUNT_MAX      (((uint64_t)1 << 53) - 1) /* counters saturate here */
 #define HS_FSTAT_DEFAULT_SEPS   ":/"
 #define HS_FSTAT_DEPTH_MAX      16
+#define HS_FSTAT_PACED_STALE    16 /* a paced collection still halves itself after this x */
+#define HS_FSTAT_HALVINGS_MAX   64 /* halvings applied at once at most (all counters are 0) */
 
 /* Sketch sizes; a zero member takes its default. */
 struct hs_fstat_limits {
@@ -174,6 +198,9 @@ struct hs_fstat_coll {
     uint64_t proj_reads;
     uint64_t untracked;
     uint64_t since_halve;          /* events since the last halving (not encoded) */
+    uint64_t since_writes;         /* known writes since the last halving ("sw") */
+    uint64_t epoch;                /* halvings the cluster's pacing applied ("h"; when paced) */
+    bool paced;                    /* the healer paces this collection's halving */
     struct hs_fstat_field *fields; /* n_fields of them (capacity limits.fields) */
     uint32_t n_fields;
     struct hs_fstat_set *csets; /* change sets, n_csets (capacity limits.sets) */
@@ -261,6 +288,19 @@ void hs_field_stats_record_read(struct hs_field_stats *s, const struct hs_fstat_
 
 /* Halves every halved counter of every collection (what record_* does per collection). */
 void hs_field_stats_halve(struct hs_field_stats *s);
+
+/* Healer, after merging the gateways' snapshots (see "Pacing" above): every collection becomes
+ * paced (an unpaced one at epoch 0); one whose since_writes reached halve_writes (>= 1) is halved
+ * n = since_writes / halve_writes times (at most HS_FSTAT_HALVINGS_MAX), its epoch grows by n and
+ * since_writes keeps the remainder. Returns how many collections were halved. */
+uint32_t hs_field_stats_pace(struct hs_field_stats *s, uint64_t halve_writes);
+
+/* Gateway: the cluster's epoch for collection coll (coll_len bytes). A paced collection below
+ * epoch is halved epoch minus its epoch times (at most HS_FSTAT_HALVINGS_MAX) and takes it; an
+ * unpaced one takes it without halving; at or above epoch, or not tracked: nothing. Returns
+ * whether the collection was tracked. */
+bool hs_field_stats_set_epoch(struct hs_field_stats *s, const char *coll, size_t coll_len,
+                              uint64_t epoch);
 
 /* Adds src into dst (see "Merge" above); dst keeps its limits. src is unchanged. */
 void hs_field_stats_merge(struct hs_field_stats *dst, const struct hs_field_stats *src);

@@ -37,11 +37,12 @@
 #include "hs/split.h"
 #include "hs/banned.h"
 
-#define MAXF       8
-#define MAXGW      16
-#define MAXNODES   64
-#define TIMEOUT    60000L
-#define USER_SHARE 0.6 /* of the writes of the tracked phases; item: has the rest */
+#define MAXF             8
+#define MAXGW            16
+#define MAXNODES         64
+#define TIMEOUT          60000L
+#define USER_SHARE       0.6 /* of the writes of the tracked phases; item: has the rest */
+#define FADE_PERIODS_MAX 16
 
 struct lb_config {
     char *dir;
@@ -57,6 +58,7 @@ struct lb_config {
     bool cpu_only;
     int64_t layout_interval_ms; /* the healers' --layout-interval (for the stated bound) */
     int64_t min_writes;         /* the healers' --layout-min-writes (for the stated bound) */
+    int64_t halve_writes;       /* the healers' --layout-halve-writes (for the stated bound) */
 };
 
 #define FIELD(f) .offset = offsetof(struct lb_config, f)
@@ -143,6 +145,13 @@ static const struct hs_opt lb_opts[] = {
      .min = 0,
      .max = 1000000000,
      .help = "the healers' --layout-min-writes (only used to state the convergence bound)"},
+    {.name = "halve-writes",
+     .type = HS_OPT_INT,
+     FIELD(halve_writes),
+     .def = "8192",
+     .min = 16,
+     .max = 1073741824,
+     .help = "the healers' --layout-halve-writes (only used to state the convergence bound)"},
     {.name = "cpu-only",
      .type = HS_OPT_BOOL,
      FIELD(cpu_only),
@@ -1023,17 +1032,53 @@ struct ctx {
 
 /* ---- the stated bounds (docs/benchmarks.md "Adaptive layout") ---- */
 
+/* Halving periods after a shift until the statistics window's mix of the two phases makes best2
+ * the cheapest set with a gain of at least min_gain over best1, for that and every later period
+ * (the pre-shift writes weigh at most (1 + R/H) 2^(1-k) of the window after k periods: design.md
+ * section 10), plus one period for the decision's confidence bounds. 0 when best1 = best2. */
+static int fade_periods(const struct coll *c, double rpw, double r_over_h,
+                        const struct hs_layout_fields *best1, const struct hs_layout_fields *best2)
+{
+    if (hs_layout_fields_equal(best1, best2))
+        return 0;
+    struct hs_layout_config cfg;
+    hs_layout_config_defaults(&cfg);
+    double j1[2], j2[2];
+    for (int ph = 0; ph < 2; ph++) {
+        j1[ph] = phase_cost(c, ph, rpw, best1);
+        j2[ph] = phase_cost(c, ph, rpw, best2);
+    }
+    int kmin = FADE_PERIODS_MAX;
+    for (int k = FADE_PERIODS_MAX; k >= 1; k--) {
+        double old = fmin(1.0, (1.0 + r_over_h) * pow(2.0, 1 - k));
+        double w[2] = {old, 1 - old};
+        struct hs_layout_fields b = {0};
+        (void)offline_best(c, w, rpw, &b);
+        double c1 = w[0] * j1[0] + w[1] * j1[1], c2 = w[0] * j2[0] + w[1] * j2[1];
+        bool ok = hs_layout_fields_equal(&b, best2) && c2 <= (1 - cfg.min_gain) * c1;
+        hs_layout_fields_release(&b);
+        if (!ok)
+            break;
+        kmin = k;
+    }
+    return kmin + 1;
+}
+
 /* Writes of c within which the published set should equal the best after the start (evidence
  * plus three layout intervals: the round that first sees the evidence, the confirming round,
- * and the statistics pull's lag) and after the shift (three intervals, one halving period of
- * the gateways' sketches for the old evidence to fade, and for a demotion the writes its
- * saving needs to earn the re-encoding of every object's cold part once). */
+ * and the statistics pull's lag) and after the shift (three intervals; the fading of the old
+ * evidence: fade_periods periods of H + R writes of the collection plus one round R, H the
+ * healers' --layout-halve-writes, R the collection's writes per layout interval; and for a
+ * demotion the writes its saving needs to earn the re-encoding of every object's cold part
+ * once). */
 static void bounds(const struct ctx *x, const struct coll *c, double writes_per_s,
                    const struct hs_layout_fields *best1, const struct hs_layout_fields *best2,
-                   double *b_start, double *b_shift)
+                   double *b_start, double *b_shift, int *periods)
 {
     double wpi = writes_per_s * (double)x->cfg->layout_interval_ms / 1000.0;
-    double halving = (double)x->cl.n_gw * (double)HS_FSTAT_DEFAULT_HALVE / (1.0 + x->rpw);
+    double hw = (double)x->cfg->halve_writes;
+    *periods = fade_periods(c, x->rpw, wpi / hw, best1, best2);
+    double fading = *periods ? (double)*periods * (hw + wpi) + wpi : 0;
     *b_start = (double)x->cfg->min_writes + 3 * wpi;
     bool demotes = false;
     for (size_t i = 0; i < best1->n; i++)
@@ -1050,7 +1095,7 @@ static void bounds(const struct ctx *x, const struct coll *c, double writes_per_
         if (save > 0)
             migration = (double)c->keys * (1.5 * (d - h) + 6 * 4096.0) / save;
     }
-    *b_shift = 3 * wpi + halving + migration;
+    *b_shift = 3 * wpi + fading + migration;
 }
 
 static struct coll coll_make(const char *prefix, const char *strategy, const struct fdef *f,
@@ -1110,6 +1155,16 @@ static void track_release(struct track t[2])
     }
 }
 
+/* Hot-set projections so far and how many were served hot, over every worker. */
+static void proj_snap(const struct ctx *x, int64_t out[2])
+{
+    out[0] = out[1] = 0;
+    for (size_t i = 0; i < x->T; i++) {
+        out[0] += x->ws[i].proj_hotset;
+        out[1] += x->ws[i].proj_hotset_hot;
+    }
+}
+
 static int bench_layout(struct ctx *x)
 {
     const struct lb_config *cfg = x->cfg;
@@ -1161,17 +1216,30 @@ static int bench_layout(struct ctx *x)
         populate(&r, x->ws);
         run_release(&r);
     }
+    for (int i = 0; i < 2; i++) {
+        int k = fade_periods(i ? &item : &user, x->rpw, 0, i ? &best_i[0] : &best_u[0],
+                             i ? &best_i[1] : &best_u[1]);
+        fprintf(stderr, "bench layout: %s halving periods for the shift to show: %d\n",
+                i ? item.prefix : user.prefix, k);
+    }
     struct track t1[2], t2[2], t3[2];
     double w1[2], w2[2], w3[2];
+    int64_t proj_ph[3][2] = {{0}}; /* per tracked phase: hot-set projections, served hot */
     fprintf(stderr, "bench layout: phase 1 (%" PRId64 " writes)\n", cfg->phase_writes);
     double s1 = tracked(x, &user, &item, cfg->phase_writes, &best_u[0], &best_i[0], t1, w1);
+    proj_snap(x, proj_ph[0]);
     user.phase = item.phase = 1;
     fprintf(stderr, "bench layout: phase 2, shifted (%" PRId64 " writes)\n", cfg->phase_writes);
     double s2 = tracked(x, &user, &item, cfg->phase_writes, &best_u[1], &best_i[1], t2, w2);
+    proj_snap(x, proj_ph[1]);
     fprintf(stderr, "bench layout: steady (%" PRId64 " writes)\n", cfg->steady_writes);
     double s3 = cfg->steady_writes
                     ? tracked(x, &user, &item, cfg->steady_writes, &best_u[1], &best_i[1], t3, w3)
                     : 0;
+    proj_snap(x, proj_ph[2]);
+    for (int i = 2; i > 0; i--)
+        for (int j = 0; j < 2; j++)
+            proj_ph[i][j] -= proj_ph[i - 1][j];
     if (!cfg->steady_writes) {
         memset(t3, 0, sizeof t3);
         memset(w3, 0, sizeof w3);
@@ -1247,9 +1315,11 @@ static int bench_layout(struct ctx *x)
            "],",
            conv_or_null(&t1[0]), conv_or_null(&t2[0]), conv_or_null(&t1[1]), conv_or_null(&t2[1]));
     double bu[2], bi[2];
-    bounds(x, &user, w1[0] / s1, &best_u[0], &best_u[1], &bu[0], &bu[1]);
-    bounds(x, &item, w1[1] / s1, &best_i[0], &best_i[1], &bi[0], &bi[1]);
+    int pu = 0, pi = 0;
+    bounds(x, &user, w1[0] / s1, &best_u[0], &best_u[1], &bu[0], &bu[1], &pu);
+    bounds(x, &item, w1[1] / s1, &best_i[0], &best_i[1], &bi[0], &bi[1], &pi);
     printf("\"bound_user\":[%.0f,%.0f],\"bound_item\":[%.0f,%.0f],", bu[0], bu[1], bi[0], bi[1]);
+    printf("\"fade_periods\":[%d,%d],\"halve_writes\":%" PRId64 ",", pu, pi, cfg->halve_writes);
     printf("\"near_user\":[%" PRId64 ",%" PRId64 "],\"near_item\":[%" PRId64 ",%" PRId64 "],",
            t1[0].near_at, t2[0].near_at, t1[1].near_at, t2[1].near_at);
     print_fields("published_user_1", &t1[0].last, true);
@@ -1281,6 +1351,10 @@ static int bench_layout(struct ctx *x)
            ",\"hotset_projections\":%" PRId64 ",\"hotset_projections_hot\":%" PRId64
            ",\"hotset_projection_share\":%.4f,",
            ph_all, ph_hot, ph_set, ph_set_hot, ph_set ? (double)ph_set_hot / (double)ph_set : 0);
+    printf("\"hotset_projections_by_phase\":[[%" PRId64 ",%" PRId64 "],[%" PRId64 ",%" PRId64
+           "],[%" PRId64 ",%" PRId64 "]],",
+           proj_ph[0][0], proj_ph[0][1], proj_ph[1][0], proj_ph[1][1], proj_ph[2][0],
+           proj_ph[2][1]);
     print_fields("flip_best_static", &best_flip, true);
     printf("\"flip_cost_per_write\":%.0f,\"flip_best_static_cost\":%.0f,\"flip_ratio\":%.3f,"
            "\"flip_layout_changes\":%" PRId64 ",\"flip_seconds\":%.1f,",

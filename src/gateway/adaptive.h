@@ -72,6 +72,9 @@ void hs_gw_fstats_read(struct hs_gw *gw, const char *key, size_t key_len, const 
 
 /* The merged sketch of every stripe into out (an initialised sketch, reset first). */
 void hs_gw_fstats_merged(struct hs_gw *gw, struct hs_field_stats *out);
+/* The healer's epoch for collection coll (field_stats.h "Pacing"), applied to every stripe.
+ * Returns whether any stripe tracks the collection. */
+bool hs_gw_fstats_set_epoch(struct hs_gw *gw, const char *coll, size_t coll_len, uint64_t epoch);
 /* The snapshot JSON (field_stats.h) of this gateway: *out heap (free()). */
 enum hs_err hs_gw_fstats_json(struct hs_gw *gw, char **out, size_t *out_len);
 /* Appends the per-collection lines of /metrics (tracked collections only). */

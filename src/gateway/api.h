@@ -76,6 +76,7 @@ void hs_gw_metrics_done(struct hs_http_req *r);
 void hs_gw_v1_admin_relayout_done(struct hs_http_req *r);
 /* GET /v1/admin/field-stats: this gateway's field statistics (field_stats.h snapshot JSON). */
 void hs_gw_v1_admin_field_stats_done(struct hs_http_req *r);
+void hs_gw_v1_admin_field_stats_epoch_done(struct hs_http_req *r);
 
 /* api_s3_admin.c: /v1/admin/s3/keys[/<id>] and /v1/admin/s3/buckets[/<name>] (S3 access keys
  * and buckets; POST bodies are small JSON objects) */

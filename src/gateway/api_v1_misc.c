@@ -3,6 +3,7 @@
  * /v1/admin/config/<name> (cluster settings; routes.c's guard checks the secret) and GET
  * /metrics. Translation only: the object layer and metrics.c do the work. */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,29 @@ void hs_gw_v1_admin_field_stats_done(struct hs_http_req *r)
         return;
     }
     hs_http_respond_take(r, 200, "application/json", text, len);
+}
+
+/* POST /v1/admin/field-stats/<collection>?epoch=K: the healer's halving epoch for a collection
+ * (field_stats.h "Pacing"). 200 {"tracked":true|false}. */
+void hs_gw_v1_admin_field_stats_epoch_done(struct hs_http_req *r)
+{
+    const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
+    const char *coll = NULL;
+    size_t len = 0;
+    const char *text = hs_http_req_query(r, "epoch");
+    char *end = NULL;
+    errno = 0;
+    unsigned long long epoch = text ? strtoull(text, &end, 10) : 0;
+    if (!hs_gw_req_key(r, &coll, &len) || !text || !*text || *end || errno || *text == '-') {
+        hs_gw_respond_err(r, HS_EINVAL, "want /v1/admin/field-stats/<collection>?epoch=N");
+        return;
+    }
+    bool tracked = hs_gw_fstats_set_epoch(srv->gw, coll, len, (uint64_t)epoch);
+    struct hs_buf b;
+    hs_buf_init(&b, 0);
+    (void)hs_buf_printf(&b, "{\"tracked\":%s}", tracked ? "true" : "false");
+    hs_gw_respond_json(r, 200, &b);
+    hs_buf_release(&b);
 }
 
 void hs_gw_metrics_done(struct hs_http_req *r)

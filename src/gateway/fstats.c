@@ -248,6 +248,20 @@ void hs_gw_fstats_merged(struct hs_gw *gw, struct hs_field_stats *out)
     hs_field_stats_release(&copy);
 }
 
+bool hs_gw_fstats_set_epoch(struct hs_gw *gw, const char *coll, size_t coll_len, uint64_t epoch)
+{
+    bool tracked = false;
+    if (!hs_gw_fstats_on(gw))
+        return false;
+    for (int i = 0; i < HS_GW_FSTATS_STRIPES; i++) {
+        struct stripe *st = &gw->fstats->stripes[i];
+        pthread_mutex_lock(&st->lock);
+        tracked |= hs_field_stats_set_epoch(&st->s, coll, coll_len, epoch);
+        pthread_mutex_unlock(&st->lock);
+    }
+    return tracked;
+}
+
 enum hs_err hs_gw_fstats_json(struct hs_gw *gw, char **out, size_t *out_len)
 {
     struct hs_field_stats m;

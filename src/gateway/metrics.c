@@ -81,6 +81,9 @@ static const struct {
                                  "Projection reads (?fields=) served from one hot replica."},
     [HS_GW_M_PROJECTIONS_FULL] = {"projections_full_total",
                                   "Projection reads (?fields=) that read the whole object."},
+    [HS_GW_M_READ_RELAYOUTS] = {"projection_relayouts_total",
+                                "Objects rewritten to their collection's layout after a "
+                                "projection of fields the layout has hot read the whole object."},
     [HS_GW_M_WAL_ROLLED_BACK] = {"wal_rolled_back_total",
                                  "Writes refused because the healer rolled their record back."},
 };

@@ -20,6 +20,7 @@ enum hs_gw_counter {
     HS_GW_M_HEDGED_READS,         /* reads that sent a backup request to another copy/shard */
     HS_GW_M_PROJECTIONS_HOT,      /* projection reads served from one hot replica */
     HS_GW_M_PROJECTIONS_FULL,     /* projection reads served by reading the whole object */
+    HS_GW_M_READ_RELAYOUTS,       /* objects re-laid out after a projection missed a promotion */
     HS_GW_M_COUNT_
 };
 

@@ -4,8 +4,16 @@
  * part, so one hot replica is read and no EC shard is touched. Otherwise the whole object is
  * read (any strategy) and projected. The projection itself is the split module's: the requested
  * names as a "hot set" split the source, and the hot part of that split is the answer
- * (members byte-exact, in document order). */
+ * (members byte-exact, in document order).
+ *
+ * A full read for fields that the collection's layout has hot, all of them, means the object
+ * missed a promotion (it was not written since): it is re-laid out right after the read
+ * (hs_obj_relayout, as the healer's background re-layout does), so its next projection reads one
+ * hot replica. At most READ_RELAYOUT_PER_S such rewrites per gateway and second (a token
+ * bucket; the rest are left to the healer's scan): they are what a projection of a rarely
+ * written object costs until the scan reaches it, paid once per object. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +21,62 @@
 #include "gateway/adaptive.h"
 #include "gateway/gateway.h"
 #include "gateway/gw_int.h"
+#include "gateway/metrics.h"
 #include "gateway/obj_read_int.h"
 #include "hs/log.h"
 #include "hs/mem.h"
 #include "hs/split.h"
+#include "hs/clock.h"
 #include "hs/banned.h"
+
+#define READ_RELAYOUT_PER_S 10.0 /* re-layouts a gateway starts from projection reads */
+
+static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+static double bucket_tokens = READ_RELAYOUT_PER_S; /* guarded by bucket_lock */
+static int64_t bucket_ms;                          /* guarded by bucket_lock */
+
+static bool bucket_take(void)
+{
+    int64_t now = hs_clock_mono_ms();
+    pthread_mutex_lock(&bucket_lock);
+    double t = bucket_tokens + READ_RELAYOUT_PER_S * (double)(now - bucket_ms) / 1000.0;
+    bucket_tokens = t > READ_RELAYOUT_PER_S ? READ_RELAYOUT_PER_S : t;
+    bucket_ms = now;
+    bool ok = bucket_tokens >= 1;
+    if (ok)
+        bucket_tokens -= 1;
+    pthread_mutex_unlock(&bucket_lock);
+    return ok;
+}
+
+/* Does the key's collection layout have every one of names hot (while m, a field_hybrid
+ * manifest, could not serve them from its hot part)? */
+static bool promotion_missed(struct hs_gw *gw, const struct hs_manifest *m,
+                             const char *const *names, size_t n)
+{
+    if (m->strategy != HS_STRATEGY_FIELD_HYBRID)
+        return false;
+    struct hs_gw_layout lay = {0};
+    hs_gw_layout_get(gw, m->key, strlen(m->key), &lay);
+    bool all = lay.hot != NULL;
+    for (size_t i = 0; i < n && all; i++)
+        all = hs_split_hotset_contains(lay.hot, names[i], strlen(names[i]));
+    hs_gw_layout_put(gw, &lay);
+    return all;
+}
+
+/* The object of m (mod_revision rev) missed a promotion: rewrite it to its layout now. */
+static void relayout_after_read(struct hs_gw *gw, const struct hs_manifest *m, int64_t rev)
+{
+    struct hs_obj_relayout_result res;
+    char msg[256] = "";
+    enum hs_err err =
+        hs_obj_relayout(gw, m->key, strlen(m->key), rev, "projection", &res, msg, sizeof msg);
+    if (err == HS_OK)
+        hs_gw_metric_add(HS_GW_M_READ_RELAYOUTS, 1);
+    HS_LOG_DEBUG("projection_relayout", "obj='%s' err=%s outcome=%s msg='%s'", m->key,
+                 hs_err_name(err), err == HS_OK ? res.outcome : "-", msg);
+}
 
 /* Can the projection be answered from m's hot part alone? */
 static bool hot_suffices(const struct hs_manifest *m, const char *const *names, size_t n)
@@ -147,8 +206,11 @@ enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
         }
         hs_buf_release(&hot);
     }
-    if (err == HS_OK && !*from_hot)
+    if (err == HS_OK && !*from_hot) {
         err = project_full(gw, key, key_len, set, out, info, msg, msg_len);
+        if (err == HS_OK && promotion_missed(gw, &m, names, n) && bucket_take())
+            relayout_after_read(gw, &m, rev);
+    }
     hs_manifest_release(&m);
     hs_split_hotset_free(set);
     return err;

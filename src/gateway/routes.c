@@ -29,6 +29,8 @@ const struct hs_http_route hs_gw_routes[] = {
      hs_gw_v1_admin_config_body, hs_gw_v1_admin_config_done},
     {"POST", "/v1/admin/relayout/", HS_HTTP_PREFIX, 0, NULL, NULL, hs_gw_v1_admin_relayout_done},
     {"GET", "/v1/admin/field-stats", HS_HTTP_EXACT, 0, NULL, NULL, hs_gw_v1_admin_field_stats_done},
+    {"POST", "/v1/admin/field-stats/", HS_HTTP_PREFIX, 0, NULL, NULL,
+     hs_gw_v1_admin_field_stats_epoch_done},
     {"GET", "/metrics", HS_HTTP_EXACT, 0, NULL, NULL, hs_gw_metrics_done},
     /* S3 access keys and buckets (api_s3_admin.c) */
     {"POST", "/v1/admin/s3/keys", HS_HTTP_EXACT, 0, hs_gw_s3_admin_start, hs_gw_s3_admin_body,

@@ -56,6 +56,7 @@ struct hs_healer_opts {
     int64_t layout_interval_ms;   /* adaptive hot fields: decision rounds (0 = off; layout.c) */
     int64_t layout_min_change_ms; /* least time between two layout changes of a collection */
     int64_t layout_min_writes;    /* writes of evidence before a collection's first decision */
+    int64_t layout_halve_writes;  /* a collection's statistics halve every this many writes */
     int64_t relayout_per_s;       /* objects re-laid out per second (0 = off; relayout.c) */
 };
 

@@ -100,10 +100,11 @@ void hs_healer_layout_free(struct hs_healer *h)
 
 /* ---- gateways and their statistics ---- */
 
-/* Merges the statistics of every gateway that answers into *merged (initialised). Returns how
- * many answered; their URLs go to st->gw_urls (re-layouts are sent there). */
+/* Fetches the statistics of every gateway that answers into snaps[] (heap; one initialised
+ * sketch each, in the order of st->gw_urls) and merges them into *merged (initialised). Returns
+ * how many answered; their URLs go to st->gw_urls (re-layouts and epochs are sent there). */
 static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
-                          struct hs_field_stats *merged)
+                          struct hs_field_stats *merged, struct hs_field_stats **snaps)
 {
     struct hs_gateway_urls u = {0};
     if (hs_healer_range_at(h, HS_META_PREFIX_GATEWAYS, 0, 0, false, hs_gateway_urls_add_kv, &u,
@@ -111,27 +112,32 @@ static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
         HS_LOG_WARN("layout_gateways_unreadable", "healer=%s", h->opts.healer_id);
     urls_free(st);
     st->gw_urls = u.n ? hs_xcalloc(u.n, sizeof *st->gw_urls) : NULL;
+    *snaps = hs_xcalloc(u.n + 1, sizeof **snaps);
     size_t answered = 0, skipped = 0;
     for (size_t i = 0; i < u.n && hs_healer_leading(h); i++) {
         struct hs_buf reply;
         hs_buf_init(&reply, HS_FSTAT_JSON_MAX);
         long status = 0;
         char why[160] = "";
+        struct hs_field_stats *one = &(*snaps)[answered];
+        if (hs_field_stats_init(one, NULL) != HS_OK)
+            HS_BUG("default sketch limits refused");
         enum hs_err err = hs_http_client_request(st->gw_client, "GET", u.v[i],
                                                  "/v1/admin/field-stats", &reply, &status);
         if (err == HS_OK && status != 200)
             err = HS_EPROTO;
         if (err == HS_OK)
-            err = hs_field_stats_decode_merge(reply.data, reply.len, merged, answered == 0, why,
-                                              sizeof why);
+            err = hs_field_stats_decode(reply.data, reply.len, one, NULL, why, sizeof why);
         hs_buf_release(&reply);
         if (err != HS_OK) {
+            hs_field_stats_release(one);
             skipped++;
             HS_LOG_INFO("layout_gateway_skipped", "url=%s err=%s status=%ld why='%s'", u.v[i],
                         hs_err_name(err), status, why);
             free(u.v[i]);
             continue;
         }
+        hs_field_stats_merge(merged, one);
         st->gw_urls[st->n_gw_urls++] = u.v[i];
         answered++;
     }
@@ -140,6 +146,37 @@ static size_t fetch_stats(struct hs_healer *h, struct hs_healer_layout *st,
     free(u.v);
     atomic_store(&h->stats.layout_gateways_skipped, (long long)skipped);
     return answered;
+}
+
+/* Sends every gateway the epoch of each collection it tracks at a lower one, or unpaced
+ * (field_stats.h "Pacing"; merged was paced this round). A gateway that misses one is aligned
+ * by the next round's merge and sent it again. */
+static void send_epochs(struct hs_healer *h, struct hs_healer_layout *st,
+                        const struct hs_field_stats *merged, const struct hs_field_stats *snaps)
+{
+    for (size_t g = 0; g < st->n_gw_urls && hs_healer_leading(h); g++) {
+        const struct hs_field_stats *one = &snaps[g];
+        for (uint32_t i = 0; i < one->n_colls; i++) {
+            const struct hs_fstat_coll *c = &one->colls[i];
+            const struct hs_fstat_coll *m = hs_field_stats_find(merged, c->name, strlen(c->name));
+            if (!m || !hs_layout_collection_valid(c->name) || (c->paced && c->epoch >= m->epoch))
+                continue;
+            char *esc = hs_relayout_escape_key(c->name);
+            char *path = hs_xasprintf("/v1/admin/field-stats/%s?epoch=%" PRIu64, esc, m->epoch);
+            struct hs_buf reply;
+            hs_buf_init(&reply, 256);
+            long status = 0;
+            enum hs_err err = hs_http_client_request(st->gw_client, "POST", st->gw_urls[g], path,
+                                                     &reply, &status);
+            if (err != HS_OK || status != 200)
+                HS_LOG_INFO("layout_epoch_unsent",
+                            "url=%s coll='%s' epoch=%" PRIu64 " err=%s status=%ld", st->gw_urls[g],
+                            c->name, m->epoch, hs_err_name(err), status);
+            hs_buf_release(&reply);
+            free(path);
+            free(esc);
+        }
+    }
 }
 
 /* ---- records ---- */
@@ -316,7 +353,18 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
     if (hs_field_stats_init(&merged, NULL) != HS_OK)
         HS_BUG("default sketch limits refused");
     int64_t t0 = hs_clock_mono_ms();
-    size_t answered = fetch_stats(h, st, &merged);
+    struct hs_field_stats *snaps = NULL;
+    size_t answered = fetch_stats(h, st, &merged, &snaps);
+    int64_t every = h->opts.layout_halve_writes > 0 ? h->opts.layout_halve_writes : 8192;
+    uint32_t halved = hs_field_stats_pace(&merged, (uint64_t)every);
+    if (halved)
+        HS_LOG_INFO("layout_stats_halved", "collections=%u every=%" PRId64 " writes", halved,
+                    every);
+    if (answered)
+        send_epochs(h, st, &merged, snaps);
+    for (size_t i = 0; i < answered; i++)
+        hs_field_stats_release(&snaps[i]);
+    free(snaps);
     struct recs rs = {.h = h};
     struct hs_layout_fields deflt = {0};
     struct hs_layout_config cfg;
@@ -335,8 +383,8 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
         decide_one(h, st, c, rec, &deflt, &cfg);
     }
     atomic_fetch_add(&h->stats.layout_rounds, 1);
-    HS_LOG_DEBUG("layout_round", "gateways=%zu collections=%u records=%zu ms=%" PRId64, answered,
-                 merged.n_colls, rs.n, hs_clock_mono_ms() - t0);
+    HS_LOG_DEBUG("layout_round", "gateways=%zu collections=%u halved=%u records=%zu ms=%" PRId64,
+                 answered, merged.n_colls, halved, rs.n, hs_clock_mono_ms() - t0);
     /* re-layout targets: every readable record (decisions of this round included next round) */
     struct hs_layout_record *recs = rs.n ? hs_xcalloc(rs.n, sizeof *recs) : NULL;
     size_t n = 0;

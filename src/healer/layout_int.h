@@ -56,5 +56,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
 /* One budgeted slice of re-layouts (relayout.c). */
 void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st);
 void hs_relayout_targets_free(struct hs_healer_layout *st);
+/* key percent-escaped for a URL path (unreserved bytes kept); heap. */
+char *hs_relayout_escape_key(const char *key);
 
 #endif

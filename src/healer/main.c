@@ -52,6 +52,7 @@ struct hs_healer_config {
     int64_t layout_interval;   /* ms, 0 = off */
     int64_t layout_min_change; /* ms */
     int64_t layout_min_writes;
+    int64_t layout_halve_writes;
     int64_t relayout_rate; /* objects/s */
 };
 
@@ -128,6 +129,15 @@ static const struct hs_opt healer_opts[] = {
      .min = 1,
      .max = INT64_MAX,
      .help = "writes with known changes a collection needs before its hot set is decided"},
+    {.name = "layout-halve-writes",
+     .type = HS_OPT_INT,
+     FIELD(layout_halve_writes),
+     .def = "8192",
+     .min = 16,
+     .max = 1073741824,
+     .help = "a collection's field statistics are halved every this many writes to it with "
+             "known changes, summed over every gateway (old evidence fades at the cluster's "
+             "pace)"},
     {.name = "relayout-rate",
      .type = HS_OPT_INT,
      FIELD(relayout_rate),
@@ -215,6 +225,7 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .layout_interval_ms = cfg->layout_interval,
         .layout_min_change_ms = cfg->layout_min_change,
         .layout_min_writes = cfg->layout_min_writes,
+        .layout_halve_writes = cfg->layout_halve_writes,
         .relayout_per_s = cfg->relayout_rate,
     };
 }

@@ -9,8 +9,10 @@
  * The rewrite is POST /v1/admin/relayout/<key>?rev=<mod_revision> on a gateway (the healer has
  * no object-layer code): the gateway re-splits the document through the normal write
  * transaction, only if the manifest still has that revision, keeping content and ETag; a
- * client write always wins. Budget: relayout_per_s objects per second (each manifest examined
- * costs 1/20 of one), at most one page of manifests per pass. */
+ * client write always wins. Budget: relayout_per_s objects per second on average (each manifest
+ * examined costs 1/20 of one; up to BURST_S seconds' worth saved up between passes). A new
+ * epoch that only adds hot fields after a finished demotion scan goes straight to the
+ * promotion scan. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@
 #define EXAMINE_COST   0.05 /* budget one examined manifest costs (a re-layout costs 1) */
 #define SLICE_MAX_MS   200  /* wall time of one slice */
 #define CANDIDATES_MAX 64   /* re-layouts collected per page */
+#define BURST_S        10   /* budget saved up while passes are long: this many seconds' worth */
 
 void hs_relayout_targets_free(struct hs_healer_layout *st)
 {
@@ -45,6 +48,14 @@ void hs_relayout_targets_free(struct hs_healer_layout *st)
     st->next_target = 0;
 }
 
+static bool fields_subset(const struct hs_layout_fields *a, const struct hs_layout_fields *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!hs_layout_fields_contains(b, a->names[i]))
+            return false;
+    return true;
+}
+
 void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
                              size_t n, const struct hs_layout_fields *deflt)
 {
@@ -56,12 +67,17 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
         hs_layout_effective_hot(&records[i], deflt, &t->hot);
         for (size_t j = 0; j < st->n_targets; j++) {
             struct hs_relayout_target *o = &st->targets[j];
-            if (strcmp(o->collection, t->collection) == 0 && o->epoch == t->epoch &&
-                hs_layout_fields_equal(&o->hot, &t->hot)) {
+            if (strcmp(o->collection, t->collection) != 0)
+                continue;
+            if (o->epoch == t->epoch && hs_layout_fields_equal(&o->hot, &t->hot)) {
                 t->after = o->after; /* same layout: go on where the scan was */
                 o->after = NULL;
                 t->promote = o->promote;
                 t->done = o->done;
+            } else if ((o->promote || o->done) && fields_subset(&o->hot, &t->hot)) {
+                /* only promotions since a finished demotion scan: every object holds hot at
+                 * most the old set, so no demotion is left; straight to the promotion scan */
+                t->promote = true;
             }
         }
     }
@@ -129,7 +145,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 }
 
 /* Percent-escapes an object key for a URL path (unreserved bytes kept). */
-static char *escape_key(const char *key)
+char *hs_relayout_escape_key(const char *key)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(key);
@@ -151,7 +167,7 @@ static char *escape_key(const char *key)
 static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c)
 {
     const char *url = st->gw_urls[st->next_gw++ % st->n_gw_urls];
-    char *esc = escape_key(c->key);
+    char *esc = hs_relayout_escape_key(c->key);
     char *path = hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64, esc, c->rev);
     struct hs_buf reply;
     hs_buf_init(&reply, 4096);
@@ -187,7 +203,13 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
     }
     if (st->tokens_mono_ms == 0)
         st->tokens_mono_ms = now;
-    st->tokens = fmin(fmax(rate, 1), st->tokens + rate * (double)(now - st->tokens_mono_ms) / 1000);
+    /* A slice runs once per leader pass, and a loaded healer's passes take seconds (the retire
+     * sweeper, the audit): capping the budget at one second's worth would cap the re-layout at
+     * relayout_per_s objects per pass. It saves up to BURST_S seconds' worth instead; the
+     * average stays relayout_per_s, and a slice's wall time stays bounded (SLICE_MAX_MS plus
+     * the re-layouts started before it ran out). */
+    st->tokens = fmin(fmax(rate * BURST_S, 1),
+                      st->tokens + rate * (double)(now - st->tokens_mono_ms) / 1000);
     st->tokens_mono_ms = now;
     int64_t deadline = now + SLICE_MAX_MS;
     for (size_t tried = 0; tried < st->n_targets && st->tokens >= 1; tried++) {
@@ -222,12 +244,17 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             t->promote = true;
             free(t->after);
             t->after = NULL;
-            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64 " scan=demotions",
-                        t->collection, t->epoch);
+            char *hot = hs_layout_fields_csv(&t->hot);
+            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64 " hot='%s' scan=demotions",
+                        t->collection, t->epoch, hot);
+            free(hot);
         } else if (at_end && !skipped) {
             t->done = true; /* at the end: nothing older left for this epoch */
-            HS_LOG_INFO("relayout_scan_done", "coll='%s' epoch=%" PRId64 " scan=promotions",
-                        t->collection, t->epoch);
+            char *hot = hs_layout_fields_csv(&t->hot);
+            HS_LOG_INFO("relayout_scan_done",
+                        "coll='%s' epoch=%" PRId64 " hot='%s' scan=promotions", t->collection,
+                        t->epoch, hot);
+            free(hot);
         }
         if (at_end)
             st->next_target++;

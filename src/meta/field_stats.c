@@ -410,6 +410,7 @@ static void halve_coll(struct hs_fstat_coll *c)
     c->proj_reads /= 2;
     c->untracked /= 2;
     c->since_halve = 0;
+    c->since_writes = 0;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n_fields; i++) {
         struct hs_fstat_field *f = &c->fields[i];
@@ -437,10 +438,59 @@ void hs_field_stats_halve(struct hs_field_stats *s)
         halve_coll(&s->colls[i]);
 }
 
+/* n halvings; past HS_FSTAT_HALVINGS_MAX every counter is 0 anyway (counts < 2^53). */
+static void halve_n(struct hs_fstat_coll *c, uint64_t n)
+{
+    for (uint64_t i = 0; i < n && i < HS_FSTAT_HALVINGS_MAX; i++)
+        halve_coll(c);
+}
+
 static void event_done(const struct hs_field_stats *s, struct hs_fstat_coll *c)
 {
-    if (++c->since_halve >= s->limits.halve_every)
+    /* a paced collection is halved by the healer's epochs; halving itself as well would fade
+     * its evidence twice over, so it does only when no epoch came for a long time */
+    uint64_t every = (uint64_t)s->limits.halve_every * (c->paced ? HS_FSTAT_PACED_STALE : 1);
+    if (++c->since_halve >= every)
         halve_coll(c);
+}
+
+uint32_t hs_field_stats_pace(struct hs_field_stats *s, uint64_t halve_writes)
+{
+    assert(halve_writes >= 1);
+    uint32_t halved = 0;
+    for (uint32_t i = 0; i < s->n_colls; i++) {
+        struct hs_fstat_coll *c = &s->colls[i];
+        if (!c->paced) {
+            c->paced = true;
+            c->epoch = 0;
+        }
+        uint64_t n = c->since_writes / halve_writes;
+        if (n == 0)
+            continue;
+        uint64_t rest = c->since_writes - n * halve_writes;
+        halve_n(c, n);
+        c->since_writes = rest;
+        c->epoch = sat_add(c->epoch, n);
+        halved++;
+    }
+    return halved;
+}
+
+bool hs_field_stats_set_epoch(struct hs_field_stats *s, const char *coll, size_t coll_len,
+                              uint64_t epoch)
+{
+    struct hs_fstat_coll *c =
+        coll_find(s, coll, coll_len, hs_fstat_hash(coll, coll_len, HASH_SEED));
+    if (!c)
+        return false;
+    if (!c->paced) {
+        c->paced = true;
+        c->epoch = epoch;
+    } else if (c->epoch < epoch) {
+        halve_n(c, epoch - c->epoch);
+        c->epoch = epoch;
+    }
+    return true;
 }
 
 /* ---- recording ------------------------------------------------------------------------------ */
@@ -474,8 +524,12 @@ void hs_field_stats_record_write(struct hs_field_stats *s, const struct hs_fstat
     c->writes = sat_add(c->writes, 1);
     if (!w->patch)
         c->puts = sat_add(c->puts, 1);
-    if (known)
+    if (known) {
+        /* only writes that are evidence pace the fading: a burst of creates (no change set)
+         * must not halve a young window below the evidence a decision needs */
         c->known = sat_add(c->known, 1);
+        c->since_writes = sat_add(c->since_writes, 1);
+    }
     struct set_builder b = {.n = 0};
     for (size_t i = 0; i < w->n_fields; i++) {
         const struct hs_fstat_obs *o = &w->fields[i];
@@ -713,10 +767,43 @@ static void merge_coll(const struct hs_fstat_limits *dl, struct hs_fstat_coll *d
     d->full_reads = sat_add(d->full_reads, s->full_reads);
     d->proj_reads = sat_add(d->proj_reads, s->proj_reads);
     d->untracked = sat_add(d->untracked, s->untracked);
+    d->since_halve = sat_add(d->since_halve, s->since_halve);
+    d->since_writes = sat_add(d->since_writes, s->since_writes);
     merge_fields(dl, d, s, sl->fields);
     merge_sets(dl->sets, d->csets, &d->n_csets, s->csets, s->n_csets, sl->sets);
     merge_sets(dl->sets, d->rsets, &d->n_rsets, s->rsets, s->n_rsets, sl->sets);
     totals_add(&d->tot, &s->tot);
+}
+
+/* Adds s (of a sketch with limits sl) into d (dl), counts included, after aligning their epochs
+ * (field_stats.h "Pacing"). */
+static void merge_paced(const struct hs_fstat_limits *dl, struct hs_fstat_coll *d,
+                        const struct hs_fstat_limits *sl, const struct hs_fstat_coll *s)
+{
+    if (s->paced && d->paced && d->epoch < s->epoch) {
+        halve_n(d, s->epoch - d->epoch);
+        d->epoch = s->epoch;
+    } else if (s->paced && !d->paced) {
+        d->paced = true;
+        d->epoch = s->epoch;
+    }
+    if (!(s->paced && d->paced && s->epoch < d->epoch)) {
+        d->count = sat_add(d->count, s->count);
+        d->err = sat_add(d->err, s->err);
+        merge_coll(dl, d, sl, s);
+        return;
+    }
+    /* s lags: add a copy of it halved up to d's epoch (s is const) */
+    struct hs_fstat_coll t;
+    hs_fstat_coll_alloc(sl, &t, s->name, strlen(s->name));
+    t.count = s->count;
+    t.err = s->err;
+    merge_coll(sl, &t, sl, s);
+    halve_n(&t, d->epoch - s->epoch);
+    d->count = sat_add(d->count, t.count);
+    d->err = sat_add(d->err, t.err);
+    merge_coll(dl, d, sl, &t);
+    hs_fstat_coll_release(&t);
 }
 
 static uint64_t min_coll(const struct hs_field_stats *s)
@@ -747,10 +834,12 @@ void hs_field_stats_merge(struct hs_field_stats *dst, const struct hs_field_stat
                 o = &src->colls[j];
                 seen[j] = true;
             }
-        c->count = sat_add(c->count, o ? o->count : smin);
-        c->err = sat_add(c->err, o ? o->err : smin);
-        if (o)
-            merge_coll(&dst->limits, c, &src->limits, o);
+        if (o) {
+            merge_paced(&dst->limits, c, &src->limits, o);
+        } else {
+            c->count = sat_add(c->count, smin);
+            c->err = sat_add(c->err, smin);
+        }
     }
     for (uint32_t j = 0; j < src->n_colls; j++) {
         if (seen[j])
@@ -760,6 +849,8 @@ void hs_field_stats_merge(struct hs_field_stats *dst, const struct hs_field_stat
         hs_fstat_coll_alloc(&dst->limits, c, o->name, strlen(o->name));
         c->count = sat_add(o->count, dmin);
         c->err = sat_add(o->err, dmin);
+        c->paced = o->paced;
+        c->epoch = o->epoch;
         merge_coll(&dst->limits, c, &src->limits, o);
     }
     free(seen);

@@ -90,6 +90,9 @@ static json_t *coll_json(const struct hs_fstat_coll *c)
     for (size_t i = 0; i < sizeof tv / sizeof tv[0]; i++)
         json_array_append_new(ta, jint(tv[i]));
     hs_mj_set(o, "t", ta);
+    hs_mj_set(o, "sw", jint(c->since_writes));
+    if (c->paced)
+        hs_mj_set(o, "h", jint(c->epoch));
     return o;
 }
 
@@ -263,15 +266,27 @@ static bool decode_fields(struct dec *d, const json_t *a, const char *path, uint
     return true;
 }
 
-static const char *const coll_keys[] = {"c",  "n", "e", "w",  "p",  "k", "fr",
-                                        "pr", "u", "f", "cs", "rs", "t"};
+static const char *const coll_keys[] = {"c", "n", "e",  "w",  "p", "k",  "fr", "pr",
+                                        "u", "f", "cs", "rs", "t", "sw", "h"};
 
-static bool decode_coll(struct dec *d, const json_t *o, size_t idx, struct hs_field_stats *s)
+/* Version 2's pacing members: "sw" required, "h" optional (absent: unpaced). */
+static bool decode_pace(struct dec *d, const json_t *o, const char *path, struct hs_fstat_coll *c)
+{
+    if (!member_count(d, o, "sw", path, &c->since_writes))
+        return false;
+    if (!json_object_get(o, "h"))
+        return true;
+    c->paced = true;
+    return member_count(d, o, "h", path, &c->epoch);
+}
+
+static bool decode_coll(struct dec *d, const json_t *o, size_t idx, struct hs_field_stats *s,
+                        int version)
 {
     char path[48];
     snprintf(path, sizeof path, "colls[%zu]", idx);
-    if (!hs_mj_check_keys(o, coll_keys, sizeof coll_keys / sizeof coll_keys[0], path, d->why,
-                          d->why_len))
+    size_t n_keys = sizeof coll_keys / sizeof coll_keys[0] - (version == 1 ? 2 : 0);
+    if (!hs_mj_check_keys(o, coll_keys, n_keys, path, d->why, d->why_len))
         return false;
     const char *name = str_of(json_object_get(o, "c"), HS_FSTAT_COLL_MAX);
     if (!name) {
@@ -317,7 +332,7 @@ static bool decode_coll(struct dec *d, const json_t *o, size_t idx, struct hs_fi
     }
     c->tot = (struct hs_fstat_totals){tv[0], tv[1], tv[2], tv[3], tv[4],
                                       tv[5], tv[6], tv[7], tv[8], tv[9]};
-    return true;
+    return version == 1 || decode_pace(d, o, path, c);
 }
 
 static const char *const root_keys[] = {"v", "gw", "boot", "seq", "ms", "limits", "colls"};
@@ -342,7 +357,7 @@ static bool decode_limits(struct dec *d, const json_t *a, struct hs_fstat_limits
 }
 
 static enum hs_err decode_root(struct dec *d, const json_t *root, struct hs_field_stats *out,
-                               struct hs_fstat_info *info)
+                               struct hs_fstat_info *info, int version)
 {
     if (!hs_mj_check_keys(root, root_keys, sizeof root_keys / sizeof root_keys[0], "", d->why,
                           d->why_len))
@@ -378,7 +393,7 @@ static enum hs_err decode_root(struct dec *d, const json_t *root, struct hs_fiel
             hs_meta_why(d->why, d->why_len, "colls[%zu]: want an object", i);
             return HS_ECORRUPT;
         }
-        if (!decode_coll(d, c, i, out))
+        if (!decode_coll(d, c, i, out, version))
             return HS_ECORRUPT;
     }
     if (info) {
@@ -410,12 +425,13 @@ enum hs_err hs_field_stats_decode(const void *data, size_t len, struct hs_field_
         hs_meta_why(why, why_len, "v: want an integer");
         goto out;
     }
-    if (json_integer_value(v) != HS_FSTAT_VERSION) {
-        hs_meta_why(why, why_len, "v: unknown version %lld", (long long)json_integer_value(v));
+    json_int_t version = json_integer_value(v);
+    if (version != 1 && version != HS_FSTAT_VERSION) {
+        hs_meta_why(why, why_len, "v: unknown version %lld", (long long)version);
         err = HS_EPROTO;
         goto out;
     }
-    err = decode_root(&d, root, out, info);
+    err = decode_root(&d, root, out, info, (int)version);
 out:
     json_decref(root);
     if (err != HS_OK)

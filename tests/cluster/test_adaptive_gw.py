@@ -218,12 +218,52 @@ def test_admin_field_stats_needs_the_secret(cluster, gws):
     assert r.status_code == 401
     put(gw, "adm:1", '{"like_count": 1}')
     s1 = stats(cluster, gw)
-    assert s1["v"] == 1 and s1["gw"] and s1["boot"] and s1["limits"] == [256, 64, 32, 8192]
+    assert s1["v"] == 2 and s1["gw"] and s1["boot"] and s1["limits"] == [256, 64, 32, 8192]
     s2 = stats(cluster, gw)
     assert s2["boot"] == s1["boot"] and s2["seq"] > s1["seq"]
     assert coll_of(s2, "adm:")["w"] == 1
     # the other gateway saw none of it
     assert coll_of(stats(cluster, gws[0]), "adm:") is None
+
+
+def test_healer_epoch_halves_a_paced_collection(cluster, gws):
+    """POST /v1/admin/field-stats/<coll>?epoch=K (the healer's pacing, design.md section 10):
+    needs the secret; an unpaced collection takes the epoch without halving, a paced one is
+    halved by the difference, a stale or repeated epoch changes nothing."""
+    gw = gws[0]
+    auth = {"Authorization": "Bearer " + cluster.secret}
+    for i in range(40):
+        put(gw, f"pace:{i}", '{"like_count": %d}' % i)
+    c = coll_of(stats(cluster, gw), "pace:")
+    # creates are no evidence: they do not pace the fading
+    assert c["w"] == 40 and c["sw"] == 0 and "h" not in c, c
+    for i in range(40):
+        put(gw, f"pace:{i}", '{"like_count": %d}' % (i + 1))  # overwrites: known changes
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["w"] == 80 and c["sw"] == 40 and "h" not in c, c
+
+    def epoch(k, headers=auth):
+        return requests.post(f"{gw}/v1/admin/field-stats/pace:?epoch={k}", headers=headers,
+                             timeout=10)
+    assert epoch(3, headers={}).status_code == 401
+    assert epoch("x").status_code == 400
+    r = epoch(3)
+    assert r.status_code == 200 and r.json() == {"tracked": True}, r.text
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["h"] == 3 and c["w"] == 80, c  # unpaced: its counts are its own, kept
+    assert epoch(5).status_code == 200
+    c = coll_of(stats(cluster, gw), "pace:")
+    # halved twice in each of the gateway's 8 stripes (each rounds down: 80 / 4 - 8 at least)
+    assert c["h"] == 5 and 12 <= c["w"] <= 20 and c["sw"] == 0, c
+    w = c["w"]
+    assert epoch(4).status_code == 200 and epoch(5).status_code == 200
+    assert coll_of(stats(cluster, gw), "pace:")["w"] == w
+    # and it counts on from there
+    put(gw, "pace:1", '{"like_count": 99}')
+    c = coll_of(stats(cluster, gw), "pace:")
+    assert c["h"] == 5 and c["w"] == w + 1 and c["sw"] == 1, c
+    r = requests.post(f"{gw}/v1/admin/field-stats/nope:?epoch=1", headers=auth, timeout=10)
+    assert r.status_code == 200 and r.json() == {"tracked": False}
 
 
 def layout_record(coll, hot, epoch=1):
@@ -266,6 +306,47 @@ def test_layout_record_changes_the_hot_set_of_its_collection_only(cluster, gws):
         put(gw, "lay:3", doc)
         return order(cluster, "lay:3") == ["ctitle", "hlike_count", "cscore"]
     wait_until(reverted, timeout=20, what="the default hot set to return")
+
+
+def test_projection_of_a_missed_promotion_relays_out_the_object(cluster, gws):
+    """An object written before its collection's layout promoted a field keeps it cold; the
+    first projection of that field reads the whole object, and the gateway then rewrites the
+    object to the layout (same ETag and content), so the next one reads one hot replica. A
+    projection of a field the layout has cold rewrites nothing."""
+    gw = gws[1]
+    doc = '{"title": "%s", "like_count": 1, "score": 5}' % ("t" * 3000)
+    cluster.etcd_put(LAYOUT + "mp:", layout_record("mp:", ["like_count"], epoch=1))
+
+    def first_applied():
+        put(gw, "mp:probe", doc)
+        return order(cluster, "mp:probe") == ["ctitle", "hlike_count", "cscore"]
+    wait_until(first_applied, timeout=20, what="the first layout record to apply")
+    etag = put(gw, "mp:1", doc)["etag"]
+    assert order(cluster, "mp:1") == ["ctitle", "hlike_count", "cscore"]
+    cluster.etcd_put(LAYOUT + "mp:", layout_record("mp:", ["like_count", "score"], epoch=2))
+
+    def promoted():
+        put(gw, "mp:probe", doc)
+        return order(cluster, "mp:probe") == ["ctitle", "hlike_count", "hscore"]
+    wait_until(promoted, timeout=20, what="the promotion to apply")
+    ver = manifest(cluster, "mp:1")["ver"]
+    # a field the layout has cold: full, nothing rewritten
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=title", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full"
+    assert manifest(cluster, "mp:1")["ver"] == ver
+    # the promoted field: full this once, then the object has the layout
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=score", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full"
+    assert r.content == b'{"score":5}'
+    m = manifest(cluster, "mp:1")
+    assert m["order"] == ["ctitle", "hlike_count", "hscore"] and m["ver"] == ver + 1, m
+    r = requests.get(f"{gw}/v1/objects/mp:1?fields=score,like_count", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "hot"
+    assert r.content == b'{"like_count":1,"score":5}'
+    full = requests.get(f"{gw}/v1/objects/mp:1", timeout=10)
+    assert full.json() == json.loads(doc) and full.headers["ETag"].strip('"') == etag
+    metrics = requests.get(f"{gw}/metrics", timeout=10).text
+    assert "hybridstore_gateway_projection_relayouts_total 1" in metrics, metrics[:2000]
 
 
 def test_collection_rule_is_a_cluster_setting(cluster, gws):

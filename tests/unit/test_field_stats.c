@@ -381,7 +381,7 @@ static void snapshot_rules_refused(void **state)
     assert_int_equal(dec(HEAD "\"colls\":[]}"), HS_OK);
     assert_int_equal(dec(COLL("\"f\":[[\"a\",2,0,2,1,9]],\"cs\":[[[\"a\"],1,0,0]],\"rs\":[]," T)),
                      HS_OK);
-    assert_int_equal(dec("{\"v\":2}"), HS_EPROTO);
+    assert_int_equal(dec("{\"v\":3}"), HS_EPROTO);
     assert_int_equal(dec("{\"v\":\"1\"}"), HS_ECORRUPT);
     assert_int_equal(dec("[]"), HS_ECORRUPT);
     assert_int_equal(dec("{\"v\":1"), HS_ECORRUPT);
