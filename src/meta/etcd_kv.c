@@ -169,23 +169,31 @@ static enum hs_err scan_page(struct hs_etcd *e, struct range_args *a, struct sca
         *scan->keys_counted_out += page.count;
     if (a->revision == 0)
         a->revision = page.revision; /* later pages read the same snapshot */
-    for (size_t i = 0; i < page.n && !*done; i++)
-        *done = !fn(ctx, &page.kvs[i]);
-    if (*done)
-        goto out;
-    if (page.more && page.n > 0) {
-        const char *first = page.kvs[0].key, *last = page.kvs[page.n - 1].key;
+    bool full = page.more && page.n > 0;
+    const char *last = full ? page.kvs[page.n - 1].key : NULL;
+    if (full) {
+        const char *first = page.kvs[0].key;
         size_t last_len = strlen(last);
         /* a reply that does not move forward would page forever */
         if (bytes_cmp(last, last_len + 1, pos->key, pos->len) <= 0) {
             err = HS_EPROTO;
             goto out;
         }
+        /* Learn the density before fn runs: a caller that stops inside the page (the audit
+         * reads one page per call) must still narrow the next range, or short pages would
+         * only ever widen it until it is open-ended again. */
         hs_etcd_pace_full(pace, pos->key, pos->len, (const uint8_t *)first, strlen(first),
                           (const uint8_t *)last, last_len, page.n);
-        pos_set(pos, last, last_len, true);
     } else if (page.more) {
         err = HS_EPROTO; /* "more" with nothing in it */
+        goto out;
+    }
+    for (size_t i = 0; i < page.n && !*done; i++)
+        *done = !fn(ctx, &page.kvs[i]);
+    if (*done)
+        goto out;
+    if (full) {
+        pos_set(pos, last, strlen(last), true);
     } else if (bytes_cmp(end, end_len, final_end, final_len) == 0) {
         *done = true; /* the last range held every key that was left */
     } else {
