@@ -99,6 +99,16 @@ bool hs_gw_req_key(struct hs_http_req *r, const char **key, size_t *len)
     return true;
 }
 
+bool hs_gw_v1_req_key(struct hs_http_req *r, const char **key, size_t *len)
+{
+    if (hs_gw_req_key(r, key, len))
+        return true;
+    hs_http_respond_error(r, HS_EINVAL,
+                          "invalid key: want 1..%d bytes of UTF-8 without control characters",
+                          HS_OBJECT_KEY_MAX);
+    return false;
+}
+
 void hs_gw_etag_quote(const char *etag, char *out, size_t cap)
 {
     snprintf(out, cap, "\"%s\"", etag);

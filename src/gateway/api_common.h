@@ -37,6 +37,10 @@ void hs_gw_retry_after(struct hs_http_req *r, enum hs_err err);
  */
 bool hs_gw_req_key(struct hs_http_req *r, const char **key, size_t *len);
 
+/* hs_gw_req_key for the /v1 routes: an invalid key is answered 400 with the rule it breaks
+ * (the caller just returns on false). */
+bool hs_gw_v1_req_key(struct hs_http_req *r, const char **key, size_t *len);
+
 /* "\"<etag>\"" into out (cap bytes, NUL-terminated, truncated). */
 void hs_gw_etag_quote(const char *etag, char *out, size_t cap);
 /* Parses an If-Match / If-None-Match value holding one entity tag: "\"abc\"" (or bare abc,

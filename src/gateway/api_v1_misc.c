@@ -79,12 +79,8 @@ void hs_gw_v1_patch_start(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     const char *key = NULL;
     size_t key_len = 0;
-    if (!hs_gw_req_key(r, &key, &key_len)) {
-        hs_http_respond_error(r, HS_EINVAL,
-                              "object keys are 1-1024 bytes of UTF-8 without "
-                              "control characters");
+    if (!hs_gw_v1_req_key(r, &key, &key_len))
         return;
-    }
     if (!hs_gw_ctype_is(hs_http_req_header(r, "Content-Type"), "application/merge-patch+json")) {
         hs_http_respond_error(
             r, HS_EUNSUPPORTED,

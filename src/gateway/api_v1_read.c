@@ -232,10 +232,8 @@ void hs_gw_v1_get_done(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     const char *key = NULL;
     size_t klen = 0;
-    if (!hs_gw_req_key(r, &key, &klen)) {
-        hs_gw_respond_err(r, HS_EINVAL, "invalid object key: 1-1024 bytes of UTF-8, no controls");
+    if (!hs_gw_v1_req_key(r, &key, &klen))
         return;
-    }
     const char *fields = hs_http_req_query(r, "fields");
     if (fields && !hs_http_req_is_head(r)) {
         v1_project(r, key, klen, fields);
@@ -389,10 +387,8 @@ void hs_gw_v1_manifest_done(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     const char *key = NULL;
     size_t klen = 0;
-    if (!hs_gw_req_key(r, &key, &klen)) {
-        hs_gw_respond_err(r, HS_EINVAL, "invalid object key: 1-1024 bytes of UTF-8, no controls");
+    if (!hs_gw_v1_req_key(r, &key, &klen))
         return;
-    }
     struct hs_manifest m;
     int64_t rev = 0;
     enum hs_err err = hs_obj_manifest_get(srv->gw, key, klen, &m, &rev);

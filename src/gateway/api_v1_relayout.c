@@ -19,10 +19,8 @@ void hs_gw_v1_admin_relayout_done(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     const char *key = NULL;
     size_t klen = 0;
-    if (!hs_gw_req_key(r, &key, &klen)) {
-        hs_gw_respond_err(r, HS_EINVAL, "invalid object key: 1-1024 bytes of UTF-8, no controls");
+    if (!hs_gw_v1_req_key(r, &key, &klen))
         return;
-    }
     const char *rev_text = hs_http_req_query(r, "rev");
     char *end = NULL;
     errno = 0;

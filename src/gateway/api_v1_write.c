@@ -78,12 +78,8 @@ void hs_gw_v1_put_start(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     struct hs_arena *a = hs_http_req_arena(r);
     struct v1_put *put = hs_arena_alloc(a, sizeof *put);
-    if (!hs_gw_req_key(r, &put->key, &put->key_len)) {
-        hs_http_respond_error(r, HS_EINVAL,
-                              "invalid key: want 1..1024 bytes of UTF-8 without control "
-                              "characters");
+    if (!hs_gw_v1_req_key(r, &put->key, &put->key_len))
         return;
-    }
     struct hs_obj_put_opts o = {.key = put->key,
                                 .key_len = put->key_len,
                                 .content_type = hs_http_req_header(r, "Content-Type"),
@@ -158,12 +154,8 @@ void hs_gw_v1_delete_done(struct hs_http_req *r)
     const struct hs_gw_server *srv = hs_http_req_server_ctx(r);
     const char *key = NULL;
     size_t len = 0;
-    if (!hs_gw_req_key(r, &key, &len)) {
-        hs_http_respond_error(r, HS_EINVAL,
-                              "invalid key: want 1..1024 bytes of UTF-8 without control "
-                              "characters");
+    if (!hs_gw_v1_req_key(r, &key, &len))
         return;
-    }
     const char *im = hs_http_req_header(r, "If-Match");
     char etag[HS_ETAG_MAX + 1];
     bool any = false;

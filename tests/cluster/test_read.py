@@ -71,8 +71,14 @@ def test_missing_object_is_404_and_bad_key_400(cluster):
     assert r.status_code == 404
     assert r.json()["error"] == "ENOENT"
     assert r.headers["X-Request-Id"] == r.json()["request_id"]
-    r = requests.get(f"{gw(cluster)}/v1/objects/bad%01key", timeout=10)
-    assert r.status_code == 400 and r.json()["error"] == "EINVAL"
+    # every /v1 route that names a key answers a bad one the same way, and touches nothing
+    for method, path in [("GET", "objects"), ("PUT", "objects"), ("PATCH", "objects"),
+                         ("DELETE", "objects"), ("GET", "manifests")]:
+        r = requests.request(method, f"{gw(cluster)}/v1/{path}/bad%01key", data=b"{}",
+                             headers={"Content-Type": "application/merge-patch+json"},
+                             timeout=10)
+        assert r.status_code == 400 and r.json()["error"] == "EINVAL", (method, path, r.text)
+        assert "1..1024 bytes of UTF-8" in r.json()["message"], (method, path, r.text)
 
 
 def test_head_gives_headers_only_and_if_none_match_gives_304(cluster):
