@@ -278,29 +278,38 @@ static void small_prefix_is_read_in_one_request_and_other_prefixes_are_not_seen(
     sim_free();
 }
 
+/* Scans all of /hs/meta/ as a caller that reads `slice` keys per scan and resumes after its
+ * cursor with the pace kept between scans (as the audit does). Returns the number of scans. */
+static int scan_in_slices(struct hs_etcd *e, struct visit *v, size_t slice, int64_t page)
+{
+    struct hs_etcd_pace pace = {0};
+    char *cursor = NULL;
+    int rounds = 0;
+    for (;;) {
+        size_t before = v->seen;
+        v->stop_at = v->seen + slice;
+        struct hs_etcd_scan s = {
+            .prefix = "/hs/meta/", .after = cursor, .page_size = page, .pace = &pace};
+        assert_int_equal(hs_etcd_range_scan(e, &s, visit_fn, v, NULL), HS_OK);
+        rounds++;
+        if (v->seen == before)
+            break;
+        free(cursor);
+        cursor = hs_xstrdup(v->last);
+    }
+    free(cursor);
+    return rounds;
+}
+
 static void resumed_scans_continue_strictly_after_the_cursor_and_keep_their_pace(void **state)
 {
     (void)state;
     sim_load(gen(20000, "/hs/meta/", 1, 5), 20000);
     struct hs_etcd *e = client();
-    struct hs_etcd_pace pace = {0};
     struct visit v = {0};
-    char *cursor = NULL;
     sim_reset_counters();
-    int rounds = 0;
     /* 20000 keys in slices of 300: the cursor and the pace survive between scans */
-    for (;;) {
-        size_t before = v.seen;
-        v.stop_at = v.seen + 300;
-        struct hs_etcd_scan s = {
-            .prefix = "/hs/meta/", .after = cursor, .page_size = 100, .pace = &pace};
-        assert_int_equal(hs_etcd_range_scan(e, &s, visit_fn, &v, NULL), HS_OK);
-        rounds++;
-        if (v.seen == before)
-            break;
-        free(cursor);
-        cursor = hs_xstrdup(v.last);
-    }
+    int rounds = scan_in_slices(e, &v, 300, 100);
     assert_int_equal(v.seen, sim.n);
     print_message("slices=%d requests=%lld walked=%lld max=%lld\n", rounds, (long long)sim.requests,
                   (long long)sim.walked, (long long)sim.max_walked);
@@ -326,7 +335,6 @@ static void resumed_scans_continue_strictly_after_the_cursor_and_keep_their_pace
     assert_int_equal(hs_etcd_range_scan(e, &s, visit_fn, &v, NULL), HS_OK);
     assert_int_equal(v.seen, 0);
     free(v.last);
-    free(cursor);
     hs_etcd_free(e);
     sim_free();
 }
@@ -340,23 +348,9 @@ static void one_page_per_scan_keeps_learning_the_pace(void **state)
     for (unsigned mode = 0; mode <= 4; mode++) {
         sim_load(gen(20000, "/hs/meta/", mode, 10 + mode), 20000);
         struct hs_etcd *e = client();
-        struct hs_etcd_pace pace = {0};
         struct visit v = {0};
-        char *cursor = NULL;
         sim_reset_counters();
-        int rounds = 0;
-        for (;;) {
-            size_t before = v.seen;
-            v.stop_at = v.seen + 100;
-            struct hs_etcd_scan s = {
-                .prefix = "/hs/meta/", .after = cursor, .page_size = 100, .pace = &pace};
-            assert_int_equal(hs_etcd_range_scan(e, &s, visit_fn, &v, NULL), HS_OK);
-            rounds++;
-            if (v.seen == before)
-                break;
-            free(cursor);
-            cursor = hs_xstrdup(v.last);
-        }
+        int rounds = scan_in_slices(e, &v, 100, 100);
         assert_int_equal(v.seen, sim.n);
         print_message("mode %u: scans=%d requests=%lld walked=%lld (%.2f per key) max=%lld\n", mode,
                       rounds, (long long)sim.requests, (long long)sim.walked,
@@ -364,7 +358,6 @@ static void one_page_per_scan_keeps_learning_the_pace(void **state)
         /* open-ended paging walks about n * n / (2 * page) = 2 000 000 keys here */
         assert_true(sim.walked <= 6 * (int64_t)sim.n + 100 * rounds);
         free(v.last);
-        free(cursor);
         hs_etcd_free(e);
         sim_free();
     }
