@@ -159,7 +159,8 @@ void hs_layout_effective_hot(const struct hs_layout_record *r, const struct hs_l
 
 /* The top-level fields of a field_hybrid object as its manifest's order record (manifest.h
  * "order", split.h "Order record") says: the names (unescaped) in its hot part and in its cold
- * part, sorted, without the HS_LAYOUT_FIELDS_MAX cap. Names a layout cannot hold (over
+ * part (its live members: shadows are not fields), sorted, without the HS_LAYOUT_FIELDS_MAX
+ * cap. Names a layout cannot hold (over
  * HS_LAYOUT_FIELD_MAX bytes, or holding U+0000) are left out. hot and cold are replaced;
  * HS_ECORRUPT (both untouched) when order_json is not an array of flagged strings. */
 enum hs_err hs_layout_object_fields(const char *order_json, struct hs_layout_fields *hot,

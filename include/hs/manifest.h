@@ -53,10 +53,11 @@
  * | data       | part    | replication (replicated part) and ec (ec part) only             |
  * | hot        | part    | field_hybrid only: replicated part holding the hot fields       |
  * | cold       | part    | field_hybrid only: ec part of the cold fields; absent when empty |
- * | cold_hash  | string  | field_hybrid only: 128-bit hash of the canonical cold part, 32   |
+ * | cold_hash  | string  | field_hybrid only: 128-bit hash of the canonical cold part       |
+ * |            |         | without its shadows (the members the document has cold), 32     |
  * |            |         | lower-case hex digits                                           |
  * | order_v    | int     | field_hybrid only: format version of the order record, 1..1000  |
- * |            |         | (HS_SPLIT_ORDER_VERSION of split.h when written)                |
+ * |            |         | (split.h: 1, or 2 when the record names shadows)                |
  * | order      | array   | field_hybrid only: top-level field order, an array of strings   |
  * |            |         | (may hold \u0000), owned by the split module; handed back as the |
  * |            |         | same array, compact (escapes may be normalised by jansson)      |
@@ -64,7 +65,8 @@
  * |            |         | stored beside the bytes, handed back on GET/HEAD; table below   |
  * | fdig       | string  | optional, format version 2 (manifest_fields.c), field_hybrid    |
  * |            |         | only: XXH3-64 digest of each top-level value (split.h           |
- * |            |         | hs_split_field), one per order entry in that order, 8 bytes     |
+ * |            |         | hs_split_field), one per order entry (shadows left out) in that |
+ * |            |         | order, 8 bytes                                                  |
  * |            |         | big-endian each, all as unpadded base64url; at most              |
  * |            |         | HS_MANIFEST_FDIG_MAX fields. The hot flags are the order's.      |
  *

@@ -31,10 +31,19 @@
  *   | "h" + key        | the member is in the hot part                    |
  *   | "c" + key        | the member is in the cold part                   |
  *
+ *   | "s" + key        | version 2: a member of the cold part that is not    |
+ *   |                  | part of the document (a shadow; merge skips it)   |
+ *
  *   e.g. {"title":"x","like_count":3} -> ["ctitle","hlike_count"]
+ * A shadow is left by a write that kept the stored cold part's blobs although it no longer keeps
+ * that member cold: the field moved to the hot part (a promotion; the hot part then has a member
+ * of the same key, which is the live one) or was removed. Shadows may stand anywhere in the
+ * record; their keys are unique among shadows and name cold-part members no "c" entry names.
  * Keys are matched after unescaping, so re-serialising the record (e.g. through jansson, which
  * needs JSON_ALLOW_NUL for keys holding \u0000) keeps it valid. The record carries no version
- * itself: the manifest stores HS_SPLIT_ORDER_VERSION next to it.
+ * itself: the manifest stores its version next to it: HS_SPLIT_ORDER_VERSION (1) without
+ * shadows, HS_SPLIT_ORDER_VERSION_SHADOWS (2) with them, so that readers that do not know
+ * shadows refuse such a record instead of misreading it.
  *
  * Cold hash: XXH3-128 (seed 0) of the canonical form of the cold part, as the 16 bytes of
  * XXH128_canonicalFromHash (big-endian high64 then low64). Canonical form: {"k":v,...} with the
@@ -57,9 +66,11 @@
 
 #define HS_SPLIT_DEFAULT_MAX_DEPTH 64
 /* Larger max_depth values are refused: the patch merge recurses once per nesting level. */
-#define HS_SPLIT_MAX_MAX_DEPTH 1024
-#define HS_SPLIT_HASH_BYTES    16
-#define HS_SPLIT_ORDER_VERSION 1
+#define HS_SPLIT_MAX_MAX_DEPTH         1024
+#define HS_SPLIT_HASH_BYTES            16
+#define HS_SPLIT_ORDER_VERSION         1
+#define HS_SPLIT_ORDER_VERSION_SHADOWS 2
+#define HS_SPLIT_ORDER_VERSION_MAX     2 /* the newest this code reads */
 /* The cluster-wide default hot set (docs/design.md), for hs_split_hotset_new_csv. */
 #define HS_SPLIT_DEFAULT_HOT_FIELDS "like_count,view_count,inventory_count,update_count"
 
@@ -183,14 +194,41 @@ void hs_split_hash_hex(const uint8_t hash[HS_SPLIT_HASH_BYTES],
  */
 
 /* Appends to out the document {"k":v,...} with the members of hot and cold in the order the order
- * record gives (keys and values byte-exact; no whitespace between members). Every record entry
- * must name a member of the part its flag says, and every member must be named exactly once.
+ * record gives (keys and values byte-exact; no whitespace between members), shadows left out.
+ * Every record entry must name a member of the part its flag says, and every member must be
+ * named exactly once.
  * Errors: HS_ECORRUPT (a part or the record is invalid or they disagree; *err filled when a part
  * or the record is bad JSON, err may be NULL), HS_ETOOBIG (out's cap), HS_EINVAL (bad opts);
  * out unchanged on error. */
 enum hs_err hs_split_merge(const struct hs_split_opts *opts, const uint8_t *hot, size_t hot_len,
                            const uint8_t *cold, size_t cold_len, const uint8_t *order,
                            size_t order_len, struct hs_buf *out, struct hs_split_error *err);
+
+/* ---- shadows (order record version 2) --------------------------------------------------------
+ */
+
+/* Can a new document, split as `split`, keep the stored cold part `cold` (whatever its members'
+ * order and whitespace)? *same = true when every member of split's cold part is a member of
+ * `cold` with the same canonical value (their canonical hash equals split->cold_hash); the
+ * members of `cold` the split does not keep cold become shadows. Then the record to store (split's
+ * order record plus one "s" entry per shadow) is appended to order_out, and *live_len is the
+ * length of the cold part without its shadows ({members as stored, no whitespace between}),
+ * which is what the cold part adds to a merged document. *same = false changes nothing.
+ * Errors: HS_ECORRUPT (`cold` is not a valid object), HS_EINVAL (bad opts or split),
+ * HS_ETOOBIG (order_out's cap). Pure: `cold` is read, not kept. */
+enum hs_err hs_split_shadow(const struct hs_split_opts *opts, const uint8_t *cold, size_t cold_len,
+                            const struct hs_split_result *split, struct hs_buf *order_out,
+                            size_t *live_len, bool *same);
+
+/* Appends to out the record `order` (a new document's) plus the shadows of the record `old`: for
+ * a write that keeps old's cold part as it is (equal cold hashes), whose shadows therefore stay.
+ * HS_ECORRUPT when old does not parse, HS_EINVAL when order is not a record. */
+enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len, const uint8_t *old,
+                                        size_t old_len, struct hs_buf *out);
+
+/* The version a record needs: HS_SPLIT_ORDER_VERSION_SHADOWS when it has shadows, else
+ * HS_SPLIT_ORDER_VERSION; 0 when it does not parse. */
+int hs_split_order_version(const uint8_t *order, size_t len);
 
 /* ---- merge patch (RFC 7396) on the hot part
  * ------------------------------------------------------ */

@@ -28,6 +28,7 @@ struct hs_gw_layout {
     int64_t epoch;                     /* layout epoch in use, 0 = the cluster default */
     size_t coll_len;                   /* bytes of the key's collection prefix */
     bool manifest_fields;              /* config/manifest-fields is on: write fdig */
+    bool manifest_shadows; /* config/manifest-shadows is on: order records may keep shadows */
 };
 
 /* ---- layouts.c ---- */
@@ -36,7 +37,7 @@ struct hs_gw_layout {
 void hs_gw_layouts_init(struct hs_gw *gw);
 void hs_gw_layouts_release(struct hs_gw *gw);
 /* config/ changed (settings.c calls it): hot-fields, collection-separators,
- * collection-depth, manifest-fields. */
+ * collection-depth, manifest-fields, manifest-shadows. */
 void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *snap);
 /* The default hot set changed through this gateway (read-your-writes before the watch). */
 void hs_gw_layouts_set_default(struct hs_gw *gw, const char *csv);

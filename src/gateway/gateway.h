@@ -265,6 +265,11 @@ struct hs_obj_reader;
 enum hs_err hs_obj_reader_open(struct hs_gw *gw, const char *key, size_t key_len, int64_t offset,
                                int64_t len, struct hs_obj_reader **out, struct hs_obj_info *info,
                                char *msg, size_t msg_len);
+/* Appends every byte of one part of key's manifest to out (replica failover, EC decoding around
+ * missing or corrupt shards, CRC32C checked), for a writer that needs a stored part itself.
+ * HS_EUNAVAIL / HS_ECORRUPT as for a read; HS_ETOOBIG past out's cap. */
+enum hs_err hs_obj_read_part(struct hs_gw *gw, const char *key, const struct hs_part *part,
+                             struct hs_buf *out, char *msg, size_t msg_len);
 /* Copies up to cap bytes; *got 0 means the end. Errors after the first byte cannot be reported
  * to an HTTP client except by cutting the connection: front ends do that. */
 enum hs_err hs_obj_reader_read(struct hs_obj_reader *r, void *buf, size_t cap, size_t *got);

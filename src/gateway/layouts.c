@@ -32,6 +32,7 @@ struct hs_gw_layout_snap {
     int refs; /* guarded by layouts.lock */
     struct hs_fstat_rule rule;
     bool manifest_fields;
+    bool manifest_shadows;
     struct hs_split_hotset *deflt; /* config/hot-fields */
     struct coll_entry *colls;      /* sorted by name bytes (memcmp, shorter first) */
     size_t n_colls;
@@ -46,6 +47,7 @@ struct hs_gw_layouts {
     char *default_csv;
     struct hs_fstat_rule rule;
     bool manifest_fields;
+    bool manifest_shadows;
     struct hs_layout_record *recs; /* the valid records of layout/, decoded (heap) */
     size_t n_recs;
     bool closing; /* the gateway is stopping: ignore changes */
@@ -137,6 +139,7 @@ static bool rebuild_locked(struct hs_gw_layouts *L)
     s->refs = 1;
     s->rule = L->rule;
     s->manifest_fields = L->manifest_fields;
+    s->manifest_shadows = L->manifest_shadows;
     if (hs_split_hotset_new_csv(L->default_csv, &s->deflt) != HS_OK)
         HS_BUG("the default hot set was validated by settings.c");
     /* the default as a layout field list, for records that only pin (names the list cannot
@@ -234,12 +237,14 @@ void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *sn
         csv = NULL; /* settings.c logged it; keep the last good one */
     hs_split_hotset_free(probe);
     bool mf = flag_on(hs_view_find(snap, "manifest-fields"));
+    bool ms = flag_on(hs_view_find(snap, "manifest-shadows"));
     pthread_mutex_lock(&L->build_lock);
     bool changed = memcmp(&rule, &L->rule, sizeof rule) != 0 || mf != L->manifest_fields ||
-                   (csv && strcmp(csv, L->default_csv) != 0);
+                   ms != L->manifest_shadows || (csv && strcmp(csv, L->default_csv) != 0);
     if (changed) {
         L->rule = rule;
         L->manifest_fields = mf;
+        L->manifest_shadows = ms;
         if (csv) {
             free(L->default_csv);
             L->default_csv = hs_xstrdup(csv);
@@ -247,8 +252,8 @@ void hs_gw_layouts_on_config(struct hs_gw *gw, const struct hs_view_snapshot *sn
         (void)rebuild_locked(L);
         HS_LOG_INFO("layout_config",
                     "collection_separators='%s' collection_depth=%u "
-                    "manifest_fields=%d",
-                    rule.seps, rule.depth, mf);
+                    "manifest_fields=%d manifest_shadows=%d",
+                    rule.seps, rule.depth, mf, ms);
     }
     pthread_mutex_unlock(&L->build_lock);
 }
@@ -309,8 +314,11 @@ void hs_gw_layout_get(struct hs_gw *gw, const char *key, size_t key_len, struct 
     s->refs++;
     pthread_mutex_unlock(&L->lock);
     size_t cl = hs_fstat_collection_len(&s->rule, key, key_len);
-    *out = (struct hs_gw_layout){
-        .snap_ = s, .hot = s->deflt, .coll_len = cl, .manifest_fields = s->manifest_fields};
+    *out = (struct hs_gw_layout){.snap_ = s,
+                                 .hot = s->deflt,
+                                 .coll_len = cl,
+                                 .manifest_fields = s->manifest_fields,
+                                 .manifest_shadows = s->manifest_shadows};
     size_t lo = 0, hi = s->n_colls;
     while (cl > 0 && lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -69,6 +69,12 @@ static const struct {
                                   "field_hybrid writes that reused the stored cold part."},
     [HS_GW_M_COLD_UPDATES] = {"cold_updates_total",
                               "field_hybrid writes that wrote a new cold part."},
+    [HS_GW_M_SHADOW_KEEPS] = {"shadow_keeps_total",
+                              "field_hybrid writes that kept the stored cold part although "
+                              "fields left it (they became shadows, order record version 2)."},
+    [HS_GW_M_SHADOW_MISSES] = {"shadow_misses_total",
+                               "Stored cold parts read to try that, in vain: a value the new "
+                               "document keeps cold had changed."},
     [HS_GW_M_COMMIT_RETRIES] = {"commit_retries_total",
                                 "Commit transactions retried after a concurrent writer."},
     [HS_GW_M_REPAIR_MARKS] = {"repair_marks_total", "repair/<key> marks written."},

@@ -13,6 +13,8 @@ enum hs_gw_counter {
     HS_GW_M_DEGRADED_READS,       /* reads that needed parity or a second replica */
     HS_GW_M_PURE_HOT_UPDATES,     /* field_hybrid writes that reused the cold part */
     HS_GW_M_COLD_UPDATES,         /* field_hybrid writes that wrote the cold part */
+    HS_GW_M_SHADOW_KEEPS,         /* pure hot writes that kept a cold part by shadowing */
+    HS_GW_M_SHADOW_MISSES,        /* cold parts read for that in vain (a value differed) */
     HS_GW_M_COMMIT_RETRIES,       /* commit transactions retried after a concurrent writer */
     HS_GW_M_REPAIR_MARKS,         /* repair/<key> marks written */
     HS_GW_M_BLOB_DELETE_FAILURES, /* replaced blobs left to the healer's GC */

@@ -256,18 +256,6 @@ static enum hs_err read_hot(struct hs_gw *gw, const struct hs_gw_members *mem,
     return err;
 }
 
-/* The document's size as GET returns it, from the part sizes: the merge drops the parts' two
- * braces each, adds one pair, and one comma between a non-empty hot and a non-empty cold. */
-static int64_t merged_size(int64_t hot_len, bool has_cold, int64_t cold_len)
-{
-    bool hot_members = hot_len > 2, cold_members = has_cold && cold_len > 2;
-    if (!cold_members)
-        return hot_members ? hot_len : 2;
-    if (!hot_members)
-        return cold_len;
-    return hot_len + cold_len - 1;
-}
-
 /* The stored hot part of m patched into hot / order; *touches_cold when the patch needs the
  * cold part (then nothing is written). */
 static enum hs_err patch_hot_bytes(struct hs_gw *gw, const struct hs_gw_members *mem,
@@ -438,8 +426,9 @@ static enum hs_err hot_write(struct hot_patch *p, char *msg, size_t msg_len)
     n->has_cold = cur->has_cold;
     n->cold_hash = hs_xstrdup(cur->cold_hash ? cur->cold_hash : "");
     n->field_order_json = hs_xstrndup((const char *)p->order.data, p->order.len);
-    n->field_order_version = HS_SPLIT_ORDER_VERSION; /* what hs_split_patch wrote */
-    n->size_bytes = merged_size((int64_t)p->hot_bytes.len, cur->has_cold, cur->cold.len_bytes);
+    /* what hs_split_patch wrote: version 2 when cur's shadows were carried over */
+    n->field_order_version = hs_split_order_version(p->order.data, p->order.len);
+    n->size_bytes = hs_hybrid_merged_size((int64_t)p->hot_bytes.len, hs_hybrid_live_cold(cur));
     if (p->lay.manifest_fields)
         n->field_digests = patched_fdig(cur, &p->hot_bytes, &p->order);
     err = hs_gw_txn_commit(c->txn, n, retry_pinned, &c->conds, msg, msg_len);

@@ -81,7 +81,8 @@ static void relayout_after_read(struct hs_gw *gw, const struct hs_manifest *m, i
 /* Can the projection be answered from m's hot part alone? */
 static bool hot_suffices(const struct hs_manifest *m, const char *const *names, size_t n)
 {
-    if (m->strategy != HS_STRATEGY_FIELD_HYBRID || m->field_order_version > HS_SPLIT_ORDER_VERSION)
+    if (m->strategy != HS_STRATEGY_FIELD_HYBRID ||
+        m->field_order_version > HS_SPLIT_ORDER_VERSION_MAX)
         return false;
     struct hs_manifest_field *f = NULL;
     size_t nf = 0;
@@ -99,23 +100,6 @@ static bool hot_suffices(const struct hs_manifest *m, const char *const *names, 
     }
     hs_manifest_fields_free(f, nf);
     return ok;
-}
-
-/* Reads m's hot part (every segment, replica failover) into out. */
-static enum hs_err read_hot(struct hs_gw *gw, const struct hs_manifest *m, struct hs_buf *out,
-                            char *msg, size_t msg_len)
-{
-    struct hs_rd rd = {.gw = gw, .mem = hs_gw_members_get(gw), .key = m->key};
-    enum hs_err err = HS_OK;
-    for (size_t i = 0; i < m->hot.n_segments && err == HS_OK; i++) {
-        const struct hs_segment *sg = &m->hot.segments[i];
-        if (sg->len_bytes == 0)
-            continue;
-        struct hs_rd_seg seg = {.part = &m->hot, .seg = sg, .a = 0, .b = sg->len_bytes, .out = out};
-        err = hs_rd_fetch(&rd, &seg, 1, msg, msg_len);
-    }
-    hs_gw_members_put(gw, rd.mem);
-    return err;
 }
 
 /* out = the members of the object src named by set. HS_EINVAL when src is not one JSON object. */
@@ -185,7 +169,7 @@ enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
         size_t max = (size_t)hs_gw_opts(gw)->doc_max_bytes;
         struct hs_buf hot;
         hs_buf_init(&hot, max);
-        enum hs_err e2 = read_hot(gw, &m, &hot, msg, msg_len);
+        enum hs_err e2 = hs_obj_read_part(gw, m.key, &m.hot, &hot, msg, msg_len);
         if (e2 == HS_OK)
             e2 = project(set, hot.data ? hot.data : (const uint8_t *)"{}", hot.data ? hot.len : 2,
                          max, out, msg, msg_len);

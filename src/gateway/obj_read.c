@@ -300,16 +300,32 @@ static void after_round(struct hs_obj_reader *r, const struct hs_rd *rd, enum hs
     free(rk);
 }
 
+enum hs_err hs_obj_read_part(struct hs_gw *gw, const char *key, const struct hs_part *part,
+                             struct hs_buf *out, char *msg, size_t msg_len)
+{
+    struct hs_rd rd = {.gw = gw, .mem = hs_gw_members_get(gw), .key = key};
+    enum hs_err err = HS_OK;
+    for (size_t i = 0; i < part->n_segments && err == HS_OK; i++) {
+        const struct hs_segment *sg = &part->segments[i];
+        if (sg->len_bytes == 0)
+            continue;
+        struct hs_rd_seg seg = {.part = part, .seg = sg, .a = 0, .b = sg->len_bytes, .out = out};
+        err = hs_rd_fetch(&rd, &seg, 1, msg, msg_len);
+    }
+    hs_gw_members_put(gw, rd.mem);
+    return err;
+}
+
 /* field_hybrid: fetches hot and cold (first segments in parallel) and merges the document. */
 static enum hs_err assemble_doc(struct hs_obj_reader *r, struct hs_rd *rd, char *msg,
                                 size_t msg_len)
 {
     const struct hs_manifest *m = &r->man;
     size_t max = (size_t)hs_gw_opts(r->gw)->doc_max_bytes;
-    if (m->field_order_version > HS_SPLIT_ORDER_VERSION) {
+    if (m->field_order_version > HS_SPLIT_ORDER_VERSION_MAX) {
         /* written by a newer gateway: merging with rules we do not know would corrupt it */
         snprintf(msg, msg_len, "'%s' has order record version %d (this gateway knows %d)", r->key,
-                 (int)m->field_order_version, HS_SPLIT_ORDER_VERSION);
+                 (int)m->field_order_version, HS_SPLIT_ORDER_VERSION_MAX);
         return HS_EPROTO;
     }
     struct hs_buf hot, cold;

@@ -104,7 +104,8 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
     char *zkey = hs_xstrndup(key, key_len);
     struct hs_gw_layout lay = {0};
     hs_gw_layout_get(gw, zkey, key_len, &lay);
-    split.want_fields = lay.manifest_fields; /* keep writing "fdig" when the cluster does */
+    /* fdig when the cluster writes it; the field list also lets a promotion keep the cold part */
+    split.want_fields = lay.manifest_fields || lay.manifest_shadows;
     c.layout = &lay;
     if ((err = read_doc(gw, zkey, key_len, m.etag, &doc, msg, msg_len)) == HS_OK &&
         (err = hs_hybrid_split(lay.hot, doc.data, doc.len, &split, cold_hash, msg, msg_len)) ==

@@ -335,7 +335,8 @@ static enum hs_err commit_data(struct hs_obj_writer *w, char *msg, size_t msg_le
 static void take_layout(struct hs_obj_writer *w)
 {
     hs_gw_layout_get(w->c.gw, w->key, w->key_len, &w->lay);
-    w->split.want_fields = w->lay.manifest_fields || hs_gw_fstats_on(w->c.gw);
+    w->split.want_fields =
+        w->lay.manifest_fields || w->lay.manifest_shadows || hs_gw_fstats_on(w->c.gw);
     w->c.layout = &w->lay;
     w->c.patch = w->stats_patch;
     w->c.patch_len = w->stats_patch_len;

@@ -64,6 +64,13 @@ enum hs_err hs_hybrid_split(const struct hs_split_hotset *hot, const uint8_t *do
 /* Writes a split document as field_hybrid: begins c->txn, writes the hot part and (unless the
  * current cold part is reused: *pure_hot) the cold part, commits. HS_ECONFLICT hot_only with
  * a changed cold part. */
+/* The size of a merged field_hybrid document ({hot members,cold members}, no whitespace
+ * between them) from its hot part's length and what its cold part adds ({live members}: 2 when
+ * none). */
+int64_t hs_hybrid_merged_size(int64_t hot_len, int64_t live_cold);
+/* What cur's cold part adds to its merged document, from cur's size: the live members only
+ * (a cold part with shadows is longer than that). */
+int64_t hs_hybrid_live_cold(const struct hs_manifest *cur);
 /* True when field_hybrid gives back exactly doc's bytes from split (its merge equals doc). */
 bool hs_hybrid_round_trips(const struct hs_split_result *split, const uint8_t *doc, size_t len);
 enum hs_err hs_hybrid_write(struct hs_wr_common *c, const struct hs_split_result *split,

@@ -508,7 +508,7 @@ static char *order_name(const json_t *e, char *flag)
 {
     const char *s = json_string_value(e);
     size_t n = json_string_length(e);
-    if (!s || n < 1 || (s[0] != 'h' && s[0] != 'c'))
+    if (!s || n < 1 || (s[0] != 'h' && s[0] != 'c' && s[0] != 's'))
         return NULL;
     *flag = s[0];
     return strlen(s) == n ? hs_xstrdup(s + 1) : hs_xstrdup("");
@@ -531,8 +531,8 @@ enum hs_err hs_layout_object_fields(const char *order_json, struct hs_layout_fie
         char *name = order_name(e, &flag);
         if (!name) {
             err = HS_ECORRUPT;
-        } else if (!hs_layout_field_name_valid(name)) {
-            free(name);
+        } else if (flag == 's' || !hs_layout_field_name_valid(name)) {
+            free(name); /* a shadow is no field of the document (split.h) */
         } else if (flag == 'h') {
             h[nh++] = name;
         } else {

@@ -250,7 +250,7 @@ enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manif
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID || !m->field_order_json)
         return HS_EINVAL;
     const char *s = m->field_order_json;
-    size_t len = strlen(s), i = skip_ws(s, len, 0), cap = 8, n = 0;
+    size_t len = strlen(s), i = skip_ws(s, len, 0), cap = 8, n = 0, entries = 0;
     uint64_t *d = NULL;
     size_t nd = 0;
     if (m->field_digests && hs_manifest_fdig_decode(m->field_digests, &d, &nd) != HS_OK)
@@ -261,7 +261,7 @@ enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manif
         goto out;
     i = skip_ws(s, len, i + 1);
     while (i < len && s[i] != ']') {
-        if (n > 0) {
+        if (entries++ > 0) {
             if (s[i] != ',')
                 goto out;
             i = skip_ws(s, len, i + 1);
@@ -270,6 +270,11 @@ enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manif
         size_t slen = 0;
         if (i >= len || s[i] != '"' || !scan_string(s, len, &i, &str, &slen))
             goto out;
+        if (slen >= 1 && str[0] == 's') { /* a shadow (split.h): not a field of the document */
+            free(str);
+            i = skip_ws(s, len, i);
+            continue;
+        }
         if (slen < 1 || (str[0] != 'h' && str[0] != 'c') || (d && n >= nd)) {
             free(str);
             goto out;

@@ -213,14 +213,17 @@ static enum hs_err field_order_check(const char *order, size_t *n_out, char *why
         err = HS_EINVAL;
         goto out;
     }
+    size_t fields = 0;
     for (size_t i = 0; i < json_array_size(j); i++) {
-        if (!json_is_string(json_array_get(j, i))) {
+        json_t *e = json_array_get(j, i);
+        if (!json_is_string(e)) {
             WHY("order[%zu]: not a string", i);
             err = HS_EINVAL;
             goto out;
         }
+        fields += json_string_value(e)[0] != 's'; /* shadows are not fields (split.h) */
     }
-    *n_out = json_array_size(j);
+    *n_out = fields;
 out:
     json_decref(j);
     return err;

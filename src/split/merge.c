@@ -9,9 +9,11 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-/* One entry "<flag><key>" at rec[*pos]; adds it to o. */
-static enum hs_split_error_code order_entry(struct hs_jobj *o, const uint8_t *rec, size_t n,
-                                            size_t *pos, size_t *err_off)
+/* One entry "<flag><key>" at rec[*pos]; adds it to o, or to sh for an 's' entry (rejected when
+ * sh is NULL). */
+static enum hs_split_error_code order_entry(struct hs_jobj *o, struct hs_jobj *sh,
+                                            const uint8_t *rec, size_t n, size_t *pos,
+                                            size_t *err_off)
 {
     size_t i = *pos;
     bool esc;
@@ -28,9 +30,14 @@ static enum hs_split_error_code order_entry(struct hs_jobj *o, const uint8_t *re
         *err_off = m.key_off;
         return HS_SPLIT_SYNTAX;
     }
+    size_t keys_len = o->keys_len;
     hs_jobj_push(o, &m, esc, true);
     uint8_t flag = o->keys[o->m[o->n - 1].ukey_off - 1];
-    if (flag != 'h' && flag != 'c') {
+    if (flag == 's' && sh) { /* moved: a shadow may share its key with a hot member */
+        o->n--;
+        o->keys_len = keys_len;
+        hs_jobj_push(sh, &m, esc, true);
+    } else if (flag != 'h' && flag != 'c') {
         *err_off = m.key_off + 1;
         return HS_SPLIT_SYNTAX;
     }
@@ -38,8 +45,8 @@ static enum hs_split_error_code order_entry(struct hs_jobj *o, const uint8_t *re
     return HS_SPLIT_OK;
 }
 
-static enum hs_split_error_code order_entries(struct hs_jobj *o, const uint8_t *rec, size_t n,
-                                              size_t *err_off)
+static enum hs_split_error_code order_entries(struct hs_jobj *o, struct hs_jobj *sh,
+                                              const uint8_t *rec, size_t n, size_t *err_off)
 {
     if (n >= UINT32_MAX) {
         *err_off = 0;
@@ -62,7 +69,7 @@ static enum hs_split_error_code order_entries(struct hs_jobj *o, const uint8_t *
             enum hs_split_error_code c;
             if (i >= n)
                 goto truncated;
-            if ((c = order_entry(o, rec, n, &i, err_off)) != HS_SPLIT_OK)
+            if ((c = order_entry(o, sh, rec, n, &i, err_off)) != HS_SPLIT_OK)
                 return c;
             i = hs_json_skip_ws(rec, n, i);
             if (i >= n)
@@ -89,15 +96,18 @@ truncated:
     return HS_SPLIT_TRUNCATED;
 }
 
-bool hs_order_parse(struct hs_jobj *o, const uint8_t *rec, size_t len, uint8_t **flags_out,
-                    struct hs_split_error *err)
+bool hs_order_parse(struct hs_jobj *o, struct hs_jobj *sh, const uint8_t *rec, size_t len,
+                    uint8_t **flags_out, struct hs_split_error *err)
 {
     size_t off = 0;
-    enum hs_split_error_code c = order_entries(o, rec, len, &off);
+    enum hs_split_error_code c = order_entries(o, sh, rec, len, &off);
     size_t dup = c == HS_SPLIT_OK ? hs_jobj_index(o) : SIZE_MAX;
     if (dup != SIZE_MAX) {
         c = HS_SPLIT_DUPLICATE_KEY;
         off = o->m[dup].key_off;
+    } else if (c == HS_SPLIT_OK && sh && (dup = hs_jobj_index(sh)) != SIZE_MAX) {
+        c = HS_SPLIT_DUPLICATE_KEY;
+        off = sh->m[dup].key_off;
     }
     if (c != HS_SPLIT_OK) {
         hs_split_set_error(err, c, off);
@@ -152,15 +162,20 @@ static size_t take_member(struct hs_jobj *part, size_t *cursor, const struct hs_
 }
 
 /* For each record entry, the member of its part; HS_ECORRUPT unless the record names every
- * member of both parts exactly once. Record keys are unique, each entry takes a distinct member
- * and the counts match, so the parts' keys are unique too without indexing them. */
+ * member of both parts exactly once (the shadows sh naming cold members that are left out).
+ * Record keys are unique, each entry takes a distinct member and the counts match, so the parts'
+ * keys are unique too without indexing them. */
 static enum hs_err resolve_order(const struct hs_jobj *ord, const uint8_t *flags,
-                                 struct hs_jobj *hot, struct hs_jobj *cold, uint32_t *sel,
-                                 size_t *bytes)
+                                 const struct hs_jobj *sh, struct hs_jobj *hot,
+                                 struct hs_jobj *cold, uint32_t *sel, size_t *bytes)
 {
     size_t nh = 0, ch = 0, cc = 0, total = 2 + (ord->n ? ord->n - 1 : 0);
-    if (ord->n != hot->n + cold->n)
+    if (ord->n + sh->n != hot->n + cold->n)
         return HS_ECORRUPT;
+    for (size_t i = 0; i < sh->n; i++)
+        if (take_member(cold, &cc, sh, i) == SIZE_MAX)
+            return HS_ECORRUPT;
+    cc = 0;
     for (size_t i = 0; i < ord->n; i++) {
         bool is_hot = flags[i] == 'h';
         struct hs_jobj *part = is_hot ? hot : cold;
@@ -181,7 +196,7 @@ enum hs_err hs_split_merge(const struct hs_split_opts *opts, const uint8_t *hot,
                            const uint8_t *cold, size_t cold_len, const uint8_t *order,
                            size_t order_len, struct hs_buf *out, struct hs_split_error *err)
 {
-    struct hs_jobj h, c, ord;
+    struct hs_jobj h, c, ord, sh;
     uint8_t *flags = NULL;
     uint32_t *sel = NULL;
     unsigned max_depth;
@@ -190,18 +205,19 @@ enum hs_err hs_split_merge(const struct hs_split_opts *opts, const uint8_t *hot,
     hs_jobj_init(&h, hot);
     hs_jobj_init(&c, cold);
     hs_jobj_init(&ord, order);
+    hs_jobj_init(&sh, order);
     hs_split_set_error(err, HS_SPLIT_OK, 0);
     if ((rc = hs_split_opts_depth(opts, &max_depth)) != HS_OK)
         goto out;
     if ((rc = parse_part(&h, hot, hot_len, max_depth, err)) != HS_OK ||
         (rc = parse_part(&c, cold, cold_len, max_depth, err)) != HS_OK)
         goto out;
-    if (!hs_order_parse(&ord, order, order_len, &flags, err)) {
+    if (!hs_order_parse(&ord, &sh, order, order_len, &flags, err)) {
         rc = HS_ECORRUPT;
         goto out;
     }
     sel = hs_xmalloc((ord.n ? ord.n : 1) * sizeof *sel);
-    if ((rc = resolve_order(&ord, flags, &h, &c, sel, &bytes)) != HS_OK)
+    if ((rc = resolve_order(&ord, flags, &sh, &h, &c, sel, &bytes)) != HS_OK)
         goto out;
     if ((rc = hs_buf_reserve(out, bytes)) != HS_OK)
         goto out;
@@ -226,5 +242,6 @@ out:
     hs_jobj_release(&h);
     hs_jobj_release(&c);
     hs_jobj_release(&ord);
+    hs_jobj_release(&sh);
     return rc;
 }

@@ -126,8 +126,10 @@ static bool touches_cold_part(const struct hs_jobj *ord, const uint8_t *flags,
     return false;
 }
 
-/* The new record: old entries minus the hot keys the patch nulls, then new keys as "h". */
-static void write_order(struct hs_buf *out, const struct hs_jobj *ord, const struct hs_jobj *p)
+/* The new record: old entries minus the hot keys the patch nulls, then new keys as "h", then
+ * the old shadows sh (the cold part is kept as it is, so they stay). */
+static void write_order(struct hs_buf *out, const struct hs_jobj *ord, const struct hs_jobj *sh,
+                        const struct hs_jobj *p)
 {
     bool first = true;
     if (hs_buf_append(out, "[", 1) != HS_OK)
@@ -151,13 +153,19 @@ static void write_order(struct hs_buf *out, const struct hs_jobj *ord, const str
             HS_BUG("append to an unlimited buffer failed");
         first = false;
     }
+    for (size_t i = 0; i < sh->n; i++) {
+        if ((!first && hs_buf_append(out, ",", 1) != HS_OK) ||
+            hs_buf_append(out, sh->doc + sh->m[i].key_off, sh->m[i].key_len) != HS_OK)
+            HS_BUG("append to an unlimited buffer failed");
+        first = false;
+    }
     if (hs_buf_append(out, "]", 1) != HS_OK)
         HS_BUG("append to an unlimited buffer failed");
 }
 
 /* Parses the three inputs; HS_EINVAL for the patch, HS_ECORRUPT for stored data. */
 static enum hs_err parse_inputs(struct patch_ctx *c, struct hs_jobj *h, struct hs_jobj *ord,
-                                uint8_t **flags, struct hs_jobj *p)
+                                struct hs_jobj *sh, uint8_t **flags, struct hs_jobj *p)
 {
     size_t off = 0, nh = 0;
     enum hs_split_error_code code =
@@ -168,7 +176,7 @@ static enum hs_err parse_inputs(struct patch_ctx *c, struct hs_jobj *h, struct h
     }
     if (hs_json_parse_object(h, c->tdoc, c->tlen, 0, c->max_depth, HS_JPARSE_WHOLE, &off) !=
             HS_SPLIT_OK ||
-        !hs_order_parse(ord, c->order, c->order_len, flags, NULL))
+        !hs_order_parse(ord, sh, c->order, c->order_len, flags, NULL))
         return HS_ECORRUPT;
     for (size_t i = 0; i < ord->n; i++) {
         if ((*flags)[i] != 'h')
@@ -187,7 +195,7 @@ enum hs_err hs_split_patch(const struct hs_split_opts *opts, const struct hs_spl
                            struct hs_split_error *err)
 {
     struct hs_buf new_hot, new_order;
-    struct hs_jobj h, ord, p;
+    struct hs_jobj h, ord, sh, p;
     uint8_t *flags = NULL;
     struct patch_ctx c = {.tdoc = hot,
                           .tlen = hot_len,
@@ -201,10 +209,11 @@ enum hs_err hs_split_patch(const struct hs_split_opts *opts, const struct hs_spl
     hs_buf_init(&new_order, 0);
     hs_jobj_init(&h, hot);
     hs_jobj_init(&ord, order);
+    hs_jobj_init(&sh, order);
     hs_jobj_init(&p, patch);
     hs_split_set_error(err, HS_SPLIT_OK, 0);
     enum hs_err rc = hs_split_opts_depth(opts, &c.max_depth);
-    if (rc != HS_OK || (rc = parse_inputs(&c, &h, &ord, &flags, &p)) != HS_OK)
+    if (rc != HS_OK || (rc = parse_inputs(&c, &h, &ord, &sh, &flags, &p)) != HS_OK)
         goto out;
     if (touches_cold_part(&ord, flags, hot_set, &p)) {
         *touches_cold = true;
@@ -214,7 +223,7 @@ enum hs_err hs_split_patch(const struct hs_split_opts *opts, const struct hs_spl
     rc = merge_object(&c, hs_json_skip_ws(hot, hot_len, 0), hs_json_skip_ws(patch, patch_len, 0));
     if (rc != HS_OK)
         goto out;
-    write_order(&new_order, &ord, &p);
+    write_order(&new_order, &ord, &sh, &p);
     if ((rc = hs_buf_reserve(hot_out, new_hot.len)) != HS_OK ||
         (rc = hs_buf_reserve(order_out, new_order.len)) != HS_OK)
         goto out;
@@ -227,6 +236,7 @@ out:
     free(flags);
     hs_jobj_release(&h);
     hs_jobj_release(&ord);
+    hs_jobj_release(&sh);
     hs_jobj_release(&p);
     hs_buf_release(&new_hot);
     hs_buf_release(&new_order);

@@ -83,9 +83,11 @@ enum hs_err hs_split_opts_depth(const struct hs_split_opts *opts, unsigned *max_
 
 /* Parses an order record into o: one member per entry, key_* = the string token, ukey = the
  * unescaped key without its flag, flags bit HS_JM_USED clear; the flag byte goes to flags_out[i]
- * ('h' or 'c'; flags_out is allocated, free() it). Returns false on any defect. */
-bool hs_order_parse(struct hs_jobj *o, const uint8_t *rec, size_t len, uint8_t **flags_out,
-                    struct hs_split_error *err);
+ * ('h' or 'c'; flags_out is allocated, free() it). Shadow ("s") entries go to sh instead (a jobj
+ * initialised on rec), each list indexed on its own; with sh NULL they are a defect. Returns
+ * false on any defect. */
+bool hs_order_parse(struct hs_jobj *o, struct hs_jobj *sh, const uint8_t *rec, size_t len,
+                    uint8_t **flags_out, struct hs_split_error *err);
 
 /* Streams the canonical form (see split.h) of the members idx[0..n) of o into an XXH3-128. */
 void hs_split_canonical_hash(const struct hs_jobj *o, const uint32_t *idx, size_t n,

@@ -292,6 +292,18 @@ static void object_fields_come_from_the_order_record(void **state)
     assert_string_equal(c, "bio,title"); /* "a\u0000b" cannot be a layout name */
     free(h);
     free(c);
+    /* shadows (order record version 2) are not fields: the promoted bio is hot only */
+    struct hs_layout_fields h2 = {0}, c2 = {0};
+    assert_int_equal(hs_layout_object_fields("[\"ctitle\",\"hbio\",\"sbio\",\"sgone\"]", &h2, &c2),
+                     HS_OK);
+    h = hs_layout_fields_csv(&h2);
+    c = hs_layout_fields_csv(&c2);
+    assert_string_equal(h, "bio");
+    assert_string_equal(c, "title");
+    free(h);
+    free(c);
+    hs_layout_fields_release(&h2);
+    hs_layout_fields_release(&c2);
     assert_int_equal(hs_layout_object_fields("[\"xtitle\"]", &hot, &cold), HS_ECORRUPT);
     assert_int_equal(hs_layout_object_fields("{}", &hot, &cold), HS_ECORRUPT);
     assert_int_equal(hs_layout_object_fields("[1]", &hot, &cold), HS_ECORRUPT);

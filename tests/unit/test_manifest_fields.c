@@ -143,6 +143,43 @@ static void fdig_makes_version_2_and_round_trips(void **state)
     hs_manifest_release(&m);
 }
 
+/* Shadows (split.h, order record version 2) are no fields: the list and fdig's count skip them,
+ * wherever they stand in the record. */
+static void shadows_are_not_fields(void **state)
+{
+    (void)state;
+    struct hs_manifest m;
+    make_hybrid(&m);
+    free(m.field_order_json);
+    m.field_order_json = strdup("[\"sviews\",\"hviews\",\"ctitle\",\"sold\"]");
+    m.field_order_version = 2;
+    const uint64_t d[2] = {7, 8};
+    m.field_digests = hs_manifest_fdig_encode(d, 2);
+    char *t = encode(&m, HS_OK);
+    struct hs_manifest back;
+    assert_int_equal(decode(t, &back), HS_OK);
+    assert_int_equal(back.field_order_version, 2);
+    struct hs_manifest_field *f = NULL;
+    size_t n = 0;
+    assert_int_equal(hs_manifest_fields_list(&back, &f, &n), HS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(f[0].name, "views");
+    assert_true(f[0].hot);
+    assert_true(f[0].digest == 7);
+    assert_string_equal(f[1].name, "title");
+    assert_false(f[1].hot);
+    assert_true(f[1].digest == 8);
+    hs_manifest_fields_free(f, n);
+    hs_manifest_release(&back);
+    free(t);
+    /* three digests for two fields: refused */
+    const uint64_t d3[3] = {7, 8, 9};
+    free(m.field_digests);
+    m.field_digests = hs_manifest_fdig_encode(d3, 3);
+    free(encode(&m, HS_EINVAL));
+    hs_manifest_release(&m);
+}
+
 static void fdig_rules_are_enforced(void **state)
 {
     (void)state;
@@ -251,6 +288,7 @@ int main(void)
         cmocka_unit_test(without_fdig_a_manifest_stays_version_1),
         cmocka_unit_test(fdig_makes_version_2_and_round_trips),
         cmocka_unit_test(fdig_rules_are_enforced),
+        cmocka_unit_test(shadows_are_not_fields),
         cmocka_unit_test(field_list_unescapes_names_like_the_splitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
