@@ -56,6 +56,7 @@ struct lb_config {
     int64_t reads_pct; /* reads per 100 writes */
     int64_t seed;
     bool cpu_only;
+    bool shadows; /* config/manifest-shadows on for the run */
     int64_t layout_interval_ms; /* the healers' --layout-interval (for the stated bound) */
     int64_t min_writes;         /* the healers' --layout-min-writes (for the stated bound) */
     int64_t halve_writes;       /* the healers' --layout-halve-writes (for the stated bound) */
@@ -157,6 +158,12 @@ static const struct hs_opt lb_opts[] = {
      FIELD(cpu_only),
      .def = "false",
      .help = "only populate and measure gateway CPU per write (for a --no-field-stats A/B)"},
+    {.name = "shadows",
+     .type = HS_OPT_BOOL,
+     FIELD(shadows),
+     .def = "true",
+     .help = "turn the cluster setting manifest-shadows on (--no-shadows: off), so a write that "
+             "promotes a field keeps the stored cold part"},
 };
 
 static const struct hs_config_spec lb_spec = {
@@ -1187,6 +1194,11 @@ static int bench_layout(struct ctx *x)
     char *key = NULL;
     if (hs_meta_key_config("manifest-fields", &key) == HS_OK)
         (void)hs_etcd_put(x->cl.etcd, key, "on", 2, 0, NULL);
+    free(key);
+    key = NULL;
+    if (hs_meta_key_config("manifest-shadows", &key) == HS_OK)
+        (void)hs_etcd_put(x->cl.etcd, key, cfg->shadows ? "on" : "off", cfg->shadows ? 2 : 3, 0,
+                          NULL);
     free(key);
     if (cfg->cpu_only) {
         /* the default hot set throughout: an A/B compares the counting, not two layouts */
