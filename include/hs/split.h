@@ -220,6 +220,16 @@ enum hs_err hs_split_shadow(const struct hs_split_opts *opts, const uint8_t *col
                             const struct hs_split_result *split, struct hs_buf *order_out,
                             size_t *live_len, bool *same);
 
+/* The same without reading the stored cold part, for a document whose cold values are known to
+ * be the stored ones (it was read from that very version: a re-layout). `old` is the stored
+ * order record. *same = true when every member of split's cold part is a live cold member ("c")
+ * of old; then split's record plus the shadows (old's "c" members split does not keep cold, and
+ * old's shadows) is appended to order_out. The cold part's live length is split->cold.len.
+ * Errors: HS_ECORRUPT (old does not parse), HS_EINVAL (split's cold part does not parse). */
+enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
+                                      const struct hs_split_result *split, struct hs_buf *order_out,
+                                      bool *same);
+
 /* Appends to out the record `order` (a new document's) plus the shadows of the record `old`: for
  * a write that keeps old's cold part as it is (equal cold hashes), whose shadows therefore stay.
  * HS_ECORRUPT when old does not parse, HS_EINVAL when order is not a record. */

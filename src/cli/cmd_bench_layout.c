@@ -56,7 +56,7 @@ struct lb_config {
     int64_t reads_pct; /* reads per 100 writes */
     int64_t seed;
     bool cpu_only;
-    bool shadows; /* config/manifest-shadows on for the run */
+    bool shadows;               /* config/manifest-shadows on for the run */
     int64_t layout_interval_ms; /* the healers' --layout-interval (for the stated bound) */
     int64_t min_writes;         /* the healers' --layout-min-writes (for the stated bound) */
     int64_t halve_writes;       /* the healers' --layout-halve-writes (for the stated bound) */

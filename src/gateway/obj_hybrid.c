@@ -170,12 +170,37 @@ static bool shadow_candidate(const struct hybrid *h, const struct hs_manifest *c
     return ok;
 }
 
+/* The write keeps cur's cold part under h->order (which names the shadows); live: what the
+ * part adds to the merged document. */
+static void keep_with_shadows(struct hybrid *h, const struct hs_manifest *cur, int64_t live)
+{
+    hs_gw_metric_add(HS_GW_M_SHADOW_KEEPS, 1);
+    reuse_cold_blobs(h, cur);
+    h->live_cold = live;
+    h->own_order = true;
+    h->pure_hot = true;
+}
+
 /* Reads cur's cold part and keeps it when the document's cold values are the stored ones
  * (hs_split_shadow): then the write is a pure hot update whose record names the shadows. Any
- * failure (a node down, a value that differs) only means the cold part is written anew. */
+ * failure (a node down, a value that differs) only means the cold part is written anew. A
+ * re-layout needs no read: its document is cur's (hs_split_shadow_by_record). */
 static void try_shadow(struct hybrid *h, const struct hs_manifest *cur)
 {
     struct hs_wr_common *c = h->c;
+    if (c->cold_values_stored && c->conds.if_match && cur->etag &&
+        strcmp(c->conds.if_match, cur->etag) == 0) {
+        /* a re-layout of cur itself: its cold values are cur's, the record says the rest */
+        bool same = false;
+        const char *old = cur->field_order_json ? cur->field_order_json : "[]";
+        hs_buf_reset(&h->order);
+        if (hs_split_shadow_by_record((const uint8_t *)old, strlen(old), h->split, &h->order,
+                                      &same) != HS_OK ||
+            !same)
+            return;
+        keep_with_shadows(h, cur, (int64_t)h->split->cold.len);
+        return;
+    }
     struct hs_buf cold;
     hs_buf_init(&cold, (size_t)hs_gw_opts(c->gw)->doc_max_bytes);
     char why[256];
@@ -192,13 +217,10 @@ static void try_shadow(struct hybrid *h, const struct hs_manifest *cur)
                     err == HS_ECORRUPT ? "stored cold part does not parse" : why);
         return;
     }
-    hs_gw_metric_add(same ? HS_GW_M_SHADOW_KEEPS : HS_GW_M_SHADOW_MISSES, 1);
-    if (!same)
-        return;
-    reuse_cold_blobs(h, cur);
-    h->live_cold = (int64_t)live;
-    h->own_order = true;
-    h->pure_hot = true;
+    if (same)
+        keep_with_shadows(h, cur, (int64_t)live);
+    else
+        hs_gw_metric_add(HS_GW_M_SHADOW_MISSES, 1);
 }
 
 /* Writes the hot part and, unless it is reused, the cold part. */

@@ -118,6 +118,7 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
             c.content_type = m.content_type;
             c.conds.if_match = m.etag; /* a client write that lands first wins */
             c.keep_identity = true;
+            c.cold_values_stored = true; /* doc is that version, pinned by the If-Match */
             /* same bytes: every stored attribute (S3 headers, metadata, checksum) stays */
             c.next.attrs = hs_manifest_attrs_dup(m.attrs);
             bool pure_hot = false;

@@ -33,6 +33,9 @@ struct hs_wr_common {
     const uint8_t *patch;              /* a merge patch being written back, or NULL */
     size_t patch_len;
     bool keep_identity; /* a re-layout (obj_relayout.c): hs_gw_txn_keep_identity */
+    /* the document was read from the version conds.if_match pins: its cold values are the
+     * stored bytes (a re-layout), so keeping the cold part needs no second read of it */
+    bool cold_values_stored;
 };
 /* Sets c up (geometry from the gateway's settings and options); c->key etc. stay to fill. */
 void hs_wr_common_init(struct hs_wr_common *c, struct hs_gw *gw);

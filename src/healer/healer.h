@@ -36,28 +36,29 @@ struct hs_http_client;
 
 struct hs_healer_opts {
     const char *etcd_endpoints;
-    const char *secret;           /* node API */
-    const char *healer_id;        /* election value, logs */
-    int64_t lease_ttl_s;          /* leadership lease (default 5 s: takeover within seconds) */
-    int64_t pass_interval_ms;     /* pause between leader passes (default 1 s) */
-    int64_t wal_timeout_ms;       /* roll back records without progress for this long */
-    int64_t wal_owner_grace_ms;   /* ... or for this long when their gateway is gone */
-    int64_t gc_grace_ms;          /* orphan blobs younger than this are kept */
-    int64_t node_grace_ms;        /* a node gone longer than this has its blobs moved (10 min) */
-    int64_t audit_interval_ms;    /* shortest time between the starts of two audit sweeps */
-    int64_t audit_budget_ms;      /* audit work per second of wall time (regular sweeps) */
-    int64_t gc_interval_ms;       /* longest pause between GC passes */
-    int64_t repair_bytes_per_s;   /* bandwidth budget for repair traffic (0 = unlimited) */
-    uint32_t repair_concurrency;  /* objects repaired in parallel */
-    int64_t node_timeout_ms;      /* per blob transfer */
-    int64_t retire_grace_ms;      /* retired blobs are deleted this long after their retirement */
-    int64_t retire_batch;         /* retired blobs deleted per node request (1..4096) */
-    int64_t upload_max_age_ms;    /* multipart uploads open longer than this are aborted */
-    int64_t layout_interval_ms;   /* adaptive hot fields: decision rounds (0 = off; layout.c) */
-    int64_t layout_min_change_ms; /* least time between two layout changes of a collection */
-    int64_t layout_min_writes;    /* writes of evidence before a collection's first decision */
-    int64_t layout_halve_writes;  /* a collection's statistics halve every this many writes */
-    int64_t relayout_per_s;       /* objects re-laid out per second (0 = off; relayout.c) */
+    const char *secret;             /* node API */
+    const char *healer_id;          /* election value, logs */
+    int64_t lease_ttl_s;            /* leadership lease (default 5 s: takeover within seconds) */
+    int64_t pass_interval_ms;       /* pause between leader passes (default 1 s) */
+    int64_t wal_timeout_ms;         /* roll back records without progress for this long */
+    int64_t wal_owner_grace_ms;     /* ... or for this long when their gateway is gone */
+    int64_t gc_grace_ms;            /* orphan blobs younger than this are kept */
+    int64_t node_grace_ms;          /* a node gone longer than this has its blobs moved (10 min) */
+    int64_t audit_interval_ms;      /* shortest time between the starts of two audit sweeps */
+    int64_t audit_budget_ms;        /* audit work per second of wall time (regular sweeps) */
+    int64_t gc_interval_ms;         /* longest pause between GC passes */
+    int64_t repair_bytes_per_s;     /* bandwidth budget for repair traffic (0 = unlimited) */
+    uint32_t repair_concurrency;    /* objects repaired in parallel */
+    int64_t node_timeout_ms;        /* per blob transfer */
+    int64_t retire_grace_ms;        /* retired blobs are deleted this long after their retirement */
+    int64_t retire_batch;           /* retired blobs deleted per node request (1..4096) */
+    int64_t upload_max_age_ms;      /* multipart uploads open longer than this are aborted */
+    int64_t layout_interval_ms;     /* adaptive hot fields: decision rounds (0 = off; layout.c) */
+    int64_t layout_min_change_ms;   /* least time between two layout changes of a collection */
+    int64_t layout_min_writes;      /* writes of evidence before a collection's first decision */
+    int64_t layout_halve_writes;    /* a collection's statistics halve every this many writes */
+    int64_t relayout_per_s;         /* objects re-laid out per second (0 = off; relayout.c) */
+    int64_t relayout_promote_per_s; /* same, promotions while manifest-shadows is on */
 };
 
 /* Counters for /metrics and `hybridstore status` (atomics; written by the passes). */

@@ -34,6 +34,9 @@ struct hs_healer_layout *hs_healer_layout_state(struct hs_healer *h)
                                         .connect_timeout_ms = HS_LAYOUT_GW_TIMEOUT_MS / 3};
         if (hs_http_client_new(&o, &st->gw_client) != HS_OK)
             HS_BUG("cannot make the gateway client");
+        for (size_t i = 0; i < HS_RELAYOUT_PARALLEL; i++)
+            if (hs_http_client_new(&o, &st->par_clients[i]) != HS_OK)
+                HS_BUG("cannot make the gateway client");
         h->layout = st;
     }
     return h->layout;
@@ -92,6 +95,8 @@ void hs_healer_layout_free(struct hs_healer *h)
         return;
     logged_free(st);
     hs_http_client_free(st->gw_client);
+    for (size_t i = 0; i < HS_RELAYOUT_PARALLEL; i++)
+        hs_http_client_free(st->par_clients[i]);
     urls_free(st);
     hs_relayout_targets_free(st);
     free(st);
@@ -239,6 +244,25 @@ static struct rec *recs_find(struct recs *rs, const char *coll)
     return NULL;
 }
 
+/* Is config/manifest-shadows on (the gateways keep cold parts under promotions)? */
+static bool shadows_on(struct hs_healer *h)
+{
+    char *key = NULL;
+    struct hs_etcd_kvs kvs = {0};
+    bool on = false;
+    if (hs_meta_key_config("manifest-shadows", &key) == HS_OK &&
+        hs_etcd_get(h->etcd, key, &kvs) == HS_OK && kvs.n == 1) {
+        /* the gateways' reading of a flag (layouts.c) */
+        const char *v = (const char *)kvs.kvs[0].value;
+        size_t n = kvs.kvs[0].value_len;
+        on = (n == 2 && memcmp(v, "on", 2) == 0) || (n == 4 && memcmp(v, "true", 4) == 0) ||
+             (n == 1 && v[0] == '1');
+    }
+    hs_etcd_kvs_release(&kvs);
+    free(key);
+    return on;
+}
+
 /* The cluster default: config/hot-fields, else the built-in list. */
 static void default_hot(struct hs_healer *h, struct hs_layout_fields *out)
 {
@@ -373,6 +397,7 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
         hs_healer_range_at(h, HS_META_PREFIX_LAYOUT, 0, 0, false, record_each, &rs, NULL) != HS_OK)
         goto out;
     default_hot(h, &deflt);
+    st->shadows = shadows_on(h);
     for (uint32_t i = 0; answered && i < merged.n_colls && hs_healer_leading(h); i++) {
         const struct hs_fstat_coll *c = &merged.colls[i];
         if (!hs_layout_collection_valid(c->name))

@@ -11,6 +11,7 @@
 #include "hs/layout.h"
 
 #define HS_LAYOUT_GW_TIMEOUT_MS 3000 /* one gateway request (statistics or a re-layout) */
+#define HS_RELAYOUT_PARALLEL    4 /* re-layout requests in flight at once (spread over gateways) */
 
 /* A collection whose objects may still have an older layout than its record's. */
 struct hs_relayout_target {
@@ -45,6 +46,8 @@ struct hs_healer_layout {
     size_t n_logged;
     double tokens; /* re-layout budget: objects that may be sent now */
     int64_t tokens_mono_ms;
+    bool shadows; /* config/manifest-shadows was on at the last round: promotions are cheap */
+    struct hs_http_client *par_clients[HS_RELAYOUT_PARALLEL]; /* one per concurrent call */
 };
 
 /* h->layout, created on first use. */

@@ -53,7 +53,8 @@ struct hs_healer_config {
     int64_t layout_min_change; /* ms */
     int64_t layout_min_writes;
     int64_t layout_halve_writes;
-    int64_t relayout_rate; /* objects/s */
+    int64_t relayout_rate;         /* objects/s */
+    int64_t relayout_promote_rate; /* objects/s, promotions kept by shadows */
 };
 
 #define FIELD(f) .offset = offsetof(struct hs_healer_config, f)
@@ -145,6 +146,14 @@ static const struct hs_opt healer_opts[] = {
      .min = 0,
      .max = 100000,
      .help = "objects per second rewritten to their collection's current layout (0 = off)"},
+    {.name = "relayout-promote-rate",
+     .type = HS_OPT_INT,
+     FIELD(relayout_promote_rate),
+     .def = "100",
+     .min = 1,
+     .max = 100000,
+     .help = "objects per second of the missed-promotion scan while config/manifest-shadows is "
+             "on (such a rewrite writes only the hot part); at most relayout-rate when off"},
 };
 
 static const struct hs_config_spec healer_spec = {
@@ -227,6 +236,7 @@ static void opts_from_config(const struct hs_healer_config *cfg, struct runtime 
         .layout_min_writes = cfg->layout_min_writes,
         .layout_halve_writes = cfg->layout_halve_writes,
         .relayout_per_s = cfg->relayout_rate,
+        .relayout_promote_per_s = cfg->relayout_promote_rate,
     };
 }
 

@@ -10,9 +10,15 @@
  * no object-layer code): the gateway re-splits the document through the normal write
  * transaction, only if the manifest still has that revision, keeping content and ETag; a
  * client write always wins. Budget: relayout_per_s objects per second on average (each manifest
- * examined costs 1/20 of one; up to BURST_S seconds' worth saved up between passes). A new
+ * examined costs 1/20 of one; up to BURST_S seconds' worth saved up between passes). While
+ * config/manifest-shadows is on, a promotion rewrite writes only the object's hot part (the
+ * gateway keeps the cold part, shadowing the promoted fields), so the promotion scan is charged
+ * relayout_per_s / relayout_promote_per_s of that: it runs at relayout_promote_per_s. Up to
+ * HS_RELAYOUT_PARALLEL requests are in flight at once, spread over the gateways. A new
  * epoch that only adds hot fields after a finished demotion scan goes straight to the
  * promotion scan. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -116,19 +122,20 @@ struct walk {
     struct cand c[CANDIDATES_MAX];
     size_t n;
     double budget; /* left */
+    double scale;  /* what this scan's work costs, relative to a demotion scan's */
     bool stopped;  /* fn stopped early (budget or candidates): not at the end */
 };
 
 static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 {
     struct walk *w = ctx;
-    if (w->budget < 1 || w->n == CANDIDATES_MAX) {
+    if (w->budget < w->scale || w->n == CANDIDATES_MAX) {
         w->stopped = true;
         return false;
     }
     char *before = w->t->after;
     w->t->after = hs_xstrdup(kv->key);
-    w->budget -= EXAMINE_COST;
+    w->budget -= EXAMINE_COST * w->scale;
     struct hs_manifest m;
     hs_manifest_init(&m);
     if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK &&
@@ -137,7 +144,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
         w->c[w->n].before = before;
         before = NULL;
         w->c[w->n++].rev = kv->mod_revision;
-        w->budget -= 1;
+        w->budget -= w->scale;
     }
     free(before);
     hs_manifest_release(&m);
@@ -164,15 +171,15 @@ char *hs_relayout_escape_key(const char *key)
     return out;
 }
 
-static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c)
+static void relayout_one(struct hs_healer *h, struct hs_http_client *client, const char *url,
+                         const struct cand *c)
 {
-    const char *url = st->gw_urls[st->next_gw++ % st->n_gw_urls];
     char *esc = hs_relayout_escape_key(c->key);
     char *path = hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64, esc, c->rev);
     struct hs_buf reply;
     hs_buf_init(&reply, 4096);
     long status = 0;
-    enum hs_err err = hs_http_client_request(st->gw_client, "POST", url, path, &reply, &status);
+    enum hs_err err = hs_http_client_request(client, "POST", url, path, &reply, &status);
     if (err == HS_OK && status == 200) {
         /* counted when something was written ("current": already split so) */
         if (hs_buf_append(&reply, "", 1) == HS_OK &&
@@ -191,6 +198,69 @@ static void relayout_one(struct hs_healer *h, struct hs_healer_layout *st, const
     hs_buf_release(&reply);
     free(path);
     free(esc);
+}
+
+/* One slice's candidates, sent by up to HS_RELAYOUT_PARALLEL threads. Each takes the next
+ * candidate while the leadership and the time allow; so candidates [0, taken) were sent and the
+ * rest were not. */
+struct batch {
+    struct hs_healer *h;
+    struct hs_healer_layout *st;
+    const struct cand *c;
+    size_t n;
+    int64_t deadline;
+    size_t first_gw;
+    atomic_size_t next;
+};
+
+struct sender {
+    struct batch *b;
+    struct hs_http_client *client;
+};
+
+static void *send_some(void *arg)
+{
+    struct sender *s = arg;
+    struct batch *b = s->b;
+    for (;;) {
+        if (!hs_healer_leading(b->h) || hs_clock_mono_ms() >= b->deadline)
+            break;
+        size_t i = atomic_fetch_add(&b->next, 1);
+        if (i >= b->n)
+            break;
+        const char *url = b->st->gw_urls[(b->first_gw + i) % b->st->n_gw_urls];
+        relayout_one(b->h, s->client, url, &b->c[i]);
+    }
+    return NULL;
+}
+
+/* Sends c[0, n) until the deadline; returns how many were sent (in order: c[taken] is the
+ * first left). */
+static size_t send_batch(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c,
+                         size_t n, int64_t deadline)
+{
+    struct batch b = {
+        .h = h, .st = st, .c = c, .n = n, .deadline = deadline, .first_gw = st->next_gw};
+    atomic_init(&b.next, 0);
+    size_t threads = n < HS_RELAYOUT_PARALLEL ? n : HS_RELAYOUT_PARALLEL;
+    struct sender s[HS_RELAYOUT_PARALLEL];
+    pthread_t tid[HS_RELAYOUT_PARALLEL];
+    bool started[HS_RELAYOUT_PARALLEL] = {false};
+    for (size_t i = 0; i < threads; i++) {
+        s[i] = (struct sender){.b = &b, .client = st->par_clients[i]};
+        /* the first sender runs on this thread; a thread that cannot start leaves its share
+         * to the others */
+        started[i] = i > 0 && pthread_create(&tid[i], NULL, send_some, &s[i]) == 0;
+    }
+    if (threads > 0)
+        send_some(&s[0]);
+    for (size_t i = 1; i < threads; i++)
+        if (started[i])
+            pthread_join(tid[i], NULL);
+    size_t taken = atomic_load(&b.next);
+    taken = taken < n ? taken : n;
+    st->next_gw += taken;
+    return taken;
 }
 
 void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
@@ -219,23 +289,24 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             continue;
         }
         char *prefix = hs_xasprintf("%s%s", HS_META_PREFIX_META, t->collection);
-        struct walk w = {.t = t, .budget = st->tokens};
+        double scale = 1;
+        if (t->promote && st->shadows && h->opts.relayout_promote_per_s > rate)
+            scale = rate / (double)h->opts.relayout_promote_per_s;
+        struct walk w = {.t = t, .budget = st->tokens, .scale = scale};
         struct hs_etcd_scan scan = {.prefix = prefix, .after = t->after, .page_size = PAGE_KEYS};
         enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
         free(prefix);
         st->tokens = w.budget;
         bool at_end = err == HS_OK && !w.stopped, skipped = false;
+        size_t sent = send_batch(h, st, w.c, w.n, deadline + HS_LAYOUT_GW_TIMEOUT_MS);
+        if (sent < w.n) {
+            /* out of time: the scan resumes just before the first one not sent, next pass */
+            skipped = true;
+            free(t->after);
+            t->after = w.c[sent].before;
+            w.c[sent].before = NULL;
+        }
         for (size_t i = 0; i < w.n; i++) {
-            if (!skipped && hs_healer_leading(h) &&
-                hs_clock_mono_ms() < deadline + HS_LAYOUT_GW_TIMEOUT_MS) {
-                relayout_one(h, st, &w.c[i]);
-            } else if (!skipped) {
-                /* out of time: the scan resumes just before this one next pass */
-                skipped = true;
-                free(t->after);
-                t->after = w.c[i].before;
-                w.c[i].before = NULL;
-            }
             free(w.c[i].key);
             free(w.c[i].before);
         }

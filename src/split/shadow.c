@@ -105,8 +105,69 @@ out:
     return rc;
 }
 
-enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len,
-                                        const uint8_t *old, size_t old_len, struct hs_buf *out)
+enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
+                                      const struct hs_split_result *split, struct hs_buf *order_out,
+                                      bool *same)
+{
+    struct hs_jobj ord, sh, want;
+    uint8_t *flags = NULL;
+    size_t off = 0;
+    enum hs_err rc = HS_ECORRUPT;
+    *same = false;
+    hs_jobj_init(&ord, old);
+    hs_jobj_init(&sh, old);
+    hs_jobj_init(&want, split->cold.data);
+    struct hs_buf rec;
+    hs_buf_init(&rec, 0);
+    if (!hs_order_parse(&ord, &sh, old, old_len, &flags, NULL))
+        goto out;
+    rc = HS_EINVAL;
+    if (hs_json_parse_object(&want, split->cold.data, split->cold.len, 0, HS_SPLIT_MAX_MAX_DEPTH,
+                             HS_JPARSE_WHOLE, &off) != HS_SPLIT_OK)
+        goto out;
+    rc = HS_OK;
+    for (size_t i = 0; i < want.n; i++) {
+        size_t e = hs_jobj_find(&ord, hs_jobj_ukey(&want, i), want.m[i].ukey_len);
+        if (e == SIZE_MAX || flags[e] != 'c')
+            goto out; /* not a live cold member of the stored part */
+    }
+    for (size_t i = 0; i < ord.n; i++)
+        if (flags[i] == 'c' && ord.doc[ord.m[i].key_off + 1] != 'c')
+            goto out; /* an escaped flag: not worth rewriting the token (writers never do) */
+    bool first = true;
+    if (!open_record(split->order.data, split->order.len, &rec, &first))
+        HS_BUG("a split's order record has no ']'");
+    for (size_t i = 0; i < ord.n; i++) {
+        if (flags[i] != 'c' ||
+            hs_jobj_find(&want, hs_jobj_ukey(&ord, i), ord.m[i].ukey_len) != SIZE_MAX)
+            continue;
+        /* "c<key>" -> "s<key>": the member stays in the cold part, no longer the document's */
+        if (!first)
+            append(&rec, ",", 1);
+        first = false;
+        append(&rec, "\"s", 2);
+        append(&rec, ord.doc + ord.m[i].key_off + 2, ord.m[i].key_len - 2);
+    }
+    for (size_t i = 0; i < sh.n; i++) {
+        if (!first)
+            append(&rec, ",", 1);
+        first = false;
+        append(&rec, sh.doc + sh.m[i].key_off, sh.m[i].key_len);
+    }
+    append(&rec, "]", 1);
+    rc = hs_buf_append(order_out, rec.data, rec.len);
+    *same = rc == HS_OK;
+out:
+    free(flags);
+    hs_buf_release(&rec);
+    hs_jobj_release(&ord);
+    hs_jobj_release(&sh);
+    hs_jobj_release(&want);
+    return rc;
+}
+
+enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len, const uint8_t *old,
+                                        size_t old_len, struct hs_buf *out)
 {
     struct hs_jobj ord, sh;
     uint8_t *flags = NULL;

@@ -52,8 +52,7 @@ static bool shadow(const char *csv, const char *doc, const char *stored_cold, st
     return same;
 }
 
-static enum hs_err merge_str(const char *hot, const char *cold, const char *rec,
-                             struct hs_buf *out)
+static enum hs_err merge_str(const char *hot, const char *cold, const char *rec, struct hs_buf *out)
 {
     hs_buf_init(out, 0);
     return hs_split_merge(NULL, (const uint8_t *)hot, strlen(hot), (const uint8_t *)cold,
@@ -261,6 +260,39 @@ static void patch_carries_shadows_over(void **state)
     hs_buf_release(&p.rec);
 }
 
+/* A re-layout knows the cold values are the stored ones: the record alone decides. */
+static void shadow_by_record_needs_no_cold_part(void **state)
+{
+    (void)state;
+    struct hs_split_result r;
+    split_with("a,p", "{\"a\":1,\"big\":\"x\",\"p\":2}", &r);
+    struct hs_buf rec;
+    hs_buf_init(&rec, 0);
+    bool same = false;
+    const char *old = "[\"ha\",\"cbig\",\"cp\",\"sq\"]";
+    assert_int_equal(hs_split_shadow_by_record((const uint8_t *)old, strlen(old), &r, &rec, &same),
+                     HS_OK);
+    assert_true(same);
+    assert_buf_eq(&rec, "[\"ha\",\"cbig\",\"hp\",\"sp\",\"sq\"]");
+    /* big hot in the stored version: not a live cold member, nothing to keep */
+    const char *hot_big = "[\"ha\",\"hbig\",\"cp\"]";
+    hs_buf_reset(&rec);
+    assert_int_equal(
+        hs_split_shadow_by_record((const uint8_t *)hot_big, strlen(hot_big), &r, &rec, &same),
+        HS_OK);
+    assert_false(same);
+    assert_int_equal(rec.len, 0);
+    /* big a shadow there: no live value to keep either */
+    const char *sh_big = "[\"ha\",\"hbig\",\"sbig\",\"cp\"]";
+    assert_int_equal(
+        hs_split_shadow_by_record((const uint8_t *)sh_big, strlen(sh_big), &r, &rec, &same), HS_OK);
+    assert_false(same);
+    assert_int_equal(hs_split_shadow_by_record((const uint8_t *)"[\"", 2, &r, &rec, &same),
+                     HS_ECORRUPT);
+    hs_buf_release(&rec);
+    hs_split_result_release(&r);
+}
+
 static void order_version_tells_records_with_shadows(void **state)
 {
     (void)state;
@@ -283,6 +315,7 @@ int main(void)
         cmocka_unit_test(keep_shadows_appends_the_old_records_shadows),
         cmocka_unit_test(merge_refuses_shadows_that_disagree_with_the_cold_part),
         cmocka_unit_test(patch_carries_shadows_over),
+        cmocka_unit_test(shadow_by_record_needs_no_cold_part),
         cmocka_unit_test(order_version_tells_records_with_shadows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
