@@ -34,15 +34,27 @@ static bool open_record(const uint8_t *rec, size_t len, struct hs_buf *out, bool
     return true;
 }
 
-/* Appends the entry "s<key>" for member i of o (o->doc's key token, escapes as stored). */
-static void append_shadow(struct hs_buf *out, const struct hs_jobj *o, size_t i, bool *first)
+/* Appends one record entry: a comma unless it is the first, then head and n bytes at p. */
+static void append_entry(struct hs_buf *out, bool *first, const char *head, const void *p, size_t n)
 {
-    const struct hs_jmember *m = &o->m[i];
     if (!*first)
         append(out, ",", 1);
     *first = false;
-    append(out, "\"s", 2);
-    append(out, o->doc + m->key_off + 1, m->key_len - 1);
+    append(out, head, strlen(head));
+    append(out, p, n);
+}
+
+/* Appends the entry "s<key>" for member i of o (o->doc's key token, escapes as stored). */
+static void append_shadow(struct hs_buf *out, const struct hs_jobj *o, size_t i, bool *first)
+{
+    append_entry(out, first, "\"s", o->doc + o->m[i].key_off + 1, o->m[i].key_len - 1);
+}
+
+/* Appends the shadow entries of a parsed record (their tokens as they stand). */
+static void append_shadows_of(struct hs_buf *out, const struct hs_jobj *sh, bool *first)
+{
+    for (size_t i = 0; i < sh->n; i++)
+        append_entry(out, first, "", sh->doc + sh->m[i].key_off, sh->m[i].key_len);
 }
 
 enum hs_err hs_split_shadow(const struct hs_split_opts *opts, const uint8_t *cold, size_t cold_len,
@@ -142,18 +154,9 @@ enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
             hs_jobj_find(&want, hs_jobj_ukey(&ord, i), ord.m[i].ukey_len) != SIZE_MAX)
             continue;
         /* "c<key>" -> "s<key>": the member stays in the cold part, no longer the document's */
-        if (!first)
-            append(&rec, ",", 1);
-        first = false;
-        append(&rec, "\"s", 2);
-        append(&rec, ord.doc + ord.m[i].key_off + 2, ord.m[i].key_len - 2);
+        append_entry(&rec, &first, "\"s", ord.doc + ord.m[i].key_off + 2, ord.m[i].key_len - 2);
     }
-    for (size_t i = 0; i < sh.n; i++) {
-        if (!first)
-            append(&rec, ",", 1);
-        first = false;
-        append(&rec, sh.doc + sh.m[i].key_off, sh.m[i].key_len);
-    }
+    append_shadows_of(&rec, &sh, &first);
     append(&rec, "]", 1);
     rc = hs_buf_append(order_out, rec.data, rec.len);
     *same = rc == HS_OK;
@@ -183,12 +186,7 @@ enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len, 
         rc = HS_EINVAL;
         goto out;
     }
-    for (size_t i = 0; i < sh.n; i++) {
-        if (!empty)
-            append(&rec, ",", 1);
-        empty = false;
-        append(&rec, sh.doc + sh.m[i].key_off, sh.m[i].key_len);
-    }
+    append_shadows_of(&rec, &sh, &empty);
     append(&rec, "]", 1);
     rc = hs_buf_append(out, rec.data, rec.len);
 out:

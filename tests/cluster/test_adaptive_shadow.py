@@ -93,6 +93,13 @@ def set_layout(c, coll, hot, epoch):
         wait_until(applied, timeout=20, what=f"gateway {i} to split {coll} with {hot}")
 
 
+def first_version(c, gw, coll, key, epoch):
+    """key's first version, written under coll's layout {like_count} (epoch): profile cold."""
+    set_layout(c, coll, ["like_count"], epoch)
+    put(gw, key, doc(1, "p1"))
+    return manifest(c, key)
+
+
 def metric(gw, name):
     text = requests.get(f"{gw}/metrics", timeout=10).text
     for line in text.splitlines():
@@ -176,9 +183,7 @@ def test_promotion_keeps_the_cold_blobs_and_reads_the_new_document(cl):
 def test_a_changed_cold_value_writes_the_cold_part_without_reading_it(cl):
     gw = gws(cl)[0]
     key = "sh:2"
-    set_layout(cl, "sh:", ["like_count"], 2)
-    put(gw, key, doc(1, "p1"))
-    m0 = manifest(cl, key)
+    m0 = first_version(cl, gw, "sh:", key, 2)
     set_layout(cl, "sh:", ["like_count", "profile"], 3)
     misses, keeps = metric(gw, "shadow_misses_total"), metric(gw, "shadow_keeps_total")
     new = doc(2, "p2", big="changed")
@@ -265,8 +270,7 @@ def test_healer_promotes_a_collection_at_the_promote_rate_keeping_cold_parts(cl)
 def test_a_demotion_rewrites_the_cold_part_and_drops_the_shadows(cl):
     gw = gws(cl)[0]
     key = "dm:1"
-    set_layout(cl, "dm:", ["like_count"], 1)
-    put(gw, key, doc(1, "p1"))
+    first_version(cl, gw, "dm:", key, 1)
     set_layout(cl, "dm:", ["like_count", "profile"], 2)
     put(gw, key, doc(2, "p2"))
     m1 = manifest(cl, key)
@@ -299,9 +303,7 @@ def test_kept_blobs_survive_the_retire_sweeper_and_the_audit(cl):
 def test_with_the_flag_off_a_promotion_writes_the_cold_part(cl):
     gw = gws(cl)[0]
     key = "off:1"
-    set_layout(cl, "off:", ["like_count"], 1)
-    put(gw, key, doc(1, "p1"))
-    m0 = manifest(cl, key)
+    m0 = first_version(cl, gw, "off:", key, 1)
     cl.etcd_put(CONFIG + "manifest-shadows", "off")
     # each gateway has seen it once dropping a cold field writes the cold part again (a fresh
     # probe key every time: a kept part with shadows would be reused as it stands)
