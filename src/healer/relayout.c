@@ -10,7 +10,7 @@
  * no object-layer code): the gateway re-splits the document through the normal write
  * transaction, only if the manifest still has that revision, keeping content and ETag; a
  * client write always wins. Budget: relayout_per_s objects per second on average (each manifest
- * examined costs 1/20 of one; up to BURST_S seconds' worth saved up between passes). While
+ * examined costs 1/200 of one; up to BURST_S seconds' worth saved up between passes). While
  * config/manifest-shadows is on, a promotion rewrite writes only the object's hot part (the
  * gateway keeps the cold part, shadowing the promoted fields), so the promotion scan is charged
  * relayout_per_s / relayout_promote_per_s of that: it runs at relayout_promote_per_s. Up to
@@ -35,11 +35,11 @@
 #include "hs/mem.h"
 #include "hs/banned.h"
 
-#define PAGE_KEYS      100  /* manifests read per etcd page */
-#define EXAMINE_COST   0.05 /* budget one examined manifest costs (a re-layout costs 1) */
-#define SLICE_MAX_MS   200  /* wall time of one slice */
-#define CANDIDATES_MAX 64   /* re-layouts collected per page */
-#define BURST_S        10   /* budget saved up while passes are long: this many seconds' worth */
+#define PAGE_KEYS      100   /* manifests read per etcd page */
+#define EXAMINE_COST   0.005 /* budget one examined manifest costs (a re-layout costs 1) */
+#define SLICE_MAX_MS   500   /* wall time of one slice (before its last batch) */
+#define CANDIDATES_MAX 64    /* re-layouts collected per page */
+#define BURST_S        10    /* budget saved up while passes are long: this many seconds' worth */
 
 void hs_relayout_targets_free(struct hs_healer_layout *st)
 {
@@ -282,10 +282,11 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
                       st->tokens + rate * (double)(now - st->tokens_mono_ms) / 1000);
     st->tokens_mono_ms = now;
     int64_t deadline = now + SLICE_MAX_MS;
-    for (size_t tried = 0; tried < st->n_targets && st->tokens >= 1; tried++) {
+    for (size_t tried = 0; tried < st->n_targets && st->tokens >= 1;) {
         struct hs_relayout_target *t = &st->targets[st->next_target % st->n_targets];
         if (t->done) {
             st->next_target++;
+            tried++;
             continue;
         }
         char *prefix = hs_xasprintf("%s%s", HS_META_PREFIX_META, t->collection);
@@ -306,6 +307,9 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             t->after = w.c[sent].before;
             w.c[sent].before = NULL;
         }
+        /* a page that filled the batch: the same collection again while the slice lasts */
+        if (at_end || skipped || w.n < CANDIDATES_MAX)
+            tried++;
         for (size_t i = 0; i < w.n; i++) {
             free(w.c[i].key);
             free(w.c[i].before);
