@@ -135,7 +135,7 @@ static const struct hs_opt lb_opts[] = {
     {.name = "layout-interval",
      .type = HS_OPT_DURATION,
      FIELD(layout_interval_ms),
-     .def = "30s",
+     .def = "10s",
      .min = 1,
      .max = 86400000,
      .help = "the healers' --layout-interval (only used to state the convergence bound)"},

@@ -118,7 +118,7 @@ static const struct hs_opt healer_opts[] = {
      .help = "retired blobs deleted per node request"},
     DUR("upload-max-age", upload_max_age, "7d", 1000, INT64_MAX,
         "multipart uploads open longer than this are aborted and their parts deleted"),
-    DUR("layout-interval", layout_interval, "30s", 0, INT64_MAX,
+    DUR("layout-interval", layout_interval, "10s", 0, INT64_MAX,
         "adaptive hot fields: a decision round (gateway statistics merged, layout records "
         "written) this often; 0 turns adaptive layouts and re-layout off"),
     DUR("layout-min-change", layout_min_change, "10m", 0, INT64_MAX,
