@@ -416,7 +416,7 @@ static void layout_round(struct hs_healer *h, struct hs_healer_layout *st)
     for (size_t i = 0; i < rs.n; i++)
         if (rs.v[i].readable)
             recs[n++] = rs.v[i].r; /* shallow: set_targets copies what it keeps */
-    hs_relayout_set_targets(st, recs, n, &deflt);
+    hs_relayout_set_targets(st, recs, n, &deflt, answered ? &merged : NULL);
     free(recs);
 out:
     hs_layout_fields_release(&deflt);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "healer/healer.h"
+#include "hs/field_stats.h"
 #include "hs/layout.h"
 
 #define HS_LAYOUT_GW_TIMEOUT_MS 3000 /* one gateway request (statistics or a re-layout) */
@@ -15,12 +16,14 @@
 
 /* A collection whose objects may still have an older layout than its record's. */
 struct hs_relayout_target {
-    char *collection;            /* heap */
-    int64_t epoch;               /* of the record the scan works for */
-    struct hs_layout_fields hot; /* its effective hot set */
-    char *after;                 /* heap etcd key: the scan resumes after it; NULL = start */
-    bool promote;                /* second scan: missed promotions (demotions scanned) */
-    bool done;                   /* both scans at the end for this epoch */
+    char *collection;             /* heap */
+    int64_t epoch;                /* of the record the scan works for */
+    struct hs_layout_fields hot;  /* its effective hot set */
+    char *after;                  /* heap etcd key: the scan resumes after it; NULL = start */
+    bool promote;                 /* second scan: missed promotions (demotions scanned) */
+    bool done;                    /* both scans at the end for this epoch */
+    struct hs_layout_fields read; /* fields the collection's projections read (last round) */
+    bool read_all;                /* unknown (untracked, or a set with names not kept): any */
 };
 
 /* The last decision logged at info for a collection (a round that concludes the same is logged
@@ -53,9 +56,11 @@ struct hs_healer_layout {
 /* h->layout, created on first use. */
 struct hs_healer_layout *hs_healer_layout_state(struct hs_healer *h);
 /* Replaces the targets by the records' collections (a target whose epoch and hot set did not
- * change keeps its cursor). records[i] are decoded records. */
+ * change keeps its cursor). records[i] are decoded records; merged (NULL: unknown) gives each
+ * collection's projected fields, which are all a missed promotion is about. */
 void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
-                             size_t n, const struct hs_layout_fields *deflt);
+                             size_t n, const struct hs_layout_fields *deflt,
+                             const struct hs_field_stats *merged);
 /* One budgeted slice of re-layouts (relayout.c). */
 void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st);
 void hs_relayout_targets_free(struct hs_healer_layout *st);

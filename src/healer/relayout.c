@@ -29,6 +29,7 @@
 #include "healer/leadership.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
+#include "hs/field_stats.h"
 #include "hs/http_client.h"
 #include "hs/log.h"
 #include "hs/manifest.h"
@@ -47,6 +48,7 @@ void hs_relayout_targets_free(struct hs_healer_layout *st)
         free(st->targets[i].collection);
         free(st->targets[i].after);
         hs_layout_fields_release(&st->targets[i].hot);
+        hs_layout_fields_release(&st->targets[i].read);
     }
     free(st->targets);
     st->targets = NULL;
@@ -62,8 +64,31 @@ static bool fields_subset(const struct hs_layout_fields *a, const struct hs_layo
     return true;
 }
 
+/* The fields coll's projections read: the union of its read sets. *all when that is unknown:
+ * the collection is not tracked, or a set holds names it could not keep. */
+static void projected_fields(const struct hs_field_stats *merged, const char *coll,
+                             struct hs_layout_fields *out, bool *all)
+{
+    const struct hs_fstat_coll *c = merged ? hs_field_stats_find(merged, coll, strlen(coll)) : NULL;
+    *all = c == NULL;
+    size_t n = 0, cap = 0;
+    for (uint32_t i = 0; c && i < c->n_rsets && !*all; i++) {
+        *all = c->rsets[i].more;
+        cap += c->rsets[i].n_names;
+    }
+    if (*all)
+        return;
+    const char **names = hs_xcalloc(cap ? cap : 1, sizeof *names);
+    for (uint32_t i = 0; i < c->n_rsets; i++)
+        for (uint32_t j = 0; j < c->rsets[i].n_names; j++)
+            names[n++] = c->rsets[i].names[j];
+    *all = hs_layout_fields_set(out, names, n) != HS_OK; /* too many or odd names: any */
+    free(names);
+}
+
 void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
-                             size_t n, const struct hs_layout_fields *deflt)
+                             size_t n, const struct hs_layout_fields *deflt,
+                             const struct hs_field_stats *merged)
 {
     struct hs_relayout_target *next = n ? hs_xcalloc(n, sizeof *next) : NULL;
     for (size_t i = 0; i < n; i++) {
@@ -71,6 +96,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
         t->collection = hs_xstrdup(records[i].collection);
         t->epoch = records[i].epoch;
         hs_layout_effective_hot(&records[i], deflt, &t->hot);
+        projected_fields(merged, t->collection, &t->read, &t->read_all);
         for (size_t j = 0; j < st->n_targets; j++) {
             struct hs_relayout_target *o = &st->targets[j];
             if (strcmp(o->collection, t->collection) != 0)
@@ -92,10 +118,13 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
     st->n_targets = n;
 }
 
-/* True when the object holds hot a field its collection's layout has cold (a demotion) or, with
- * `promote`, holds cold a field the layout has hot (a missed promotion). */
-static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *hot, bool promote)
+/* True when the object holds hot a field its collection's layout has cold (a demotion) or, in
+ * the promotion scan, holds cold a field the layout has hot that projections read (a missed
+ * promotion: one that nothing reads is not worth a rewrite; the object's next write moves it,
+ * and with shadows that write is cheap anyway). */
+static bool costly(const struct hs_manifest *m, const struct hs_relayout_target *t)
 {
+    const struct hs_layout_fields *hot = &t->hot;
     if (m->strategy != HS_STRATEGY_FIELD_HYBRID)
         return false;
     struct hs_layout_fields oh = {0}, oc = {0};
@@ -103,8 +132,9 @@ static bool costly(const struct hs_manifest *m, const struct hs_layout_fields *h
     if (hs_layout_object_fields(m->field_order_json, &oh, &oc) == HS_OK) {
         for (size_t i = 0; i < oh.n && !off; i++)
             off = !hs_layout_fields_contains(hot, oh.names[i]);
-        for (size_t i = 0; i < oc.n && !off && promote; i++)
-            off = hs_layout_fields_contains(hot, oc.names[i]);
+        for (size_t i = 0; i < oc.n && !off && t->promote; i++)
+            off = hs_layout_fields_contains(hot, oc.names[i]) &&
+                  (t->read_all || hs_layout_fields_contains(&t->read, oc.names[i]));
     }
     hs_layout_fields_release(&oh);
     hs_layout_fields_release(&oc);
@@ -138,8 +168,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
     w->budget -= EXAMINE_COST * w->scale;
     struct hs_manifest m;
     hs_manifest_init(&m);
-    if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK &&
-        costly(&m, &w->t->hot, w->t->promote)) {
+    if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK && costly(&m, w->t)) {
         w->c[w->n].key = hs_xstrdup(m.key);
         w->c[w->n].before = before;
         before = NULL;
