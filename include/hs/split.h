@@ -236,6 +236,9 @@ enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
 enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len, const uint8_t *old,
                                         size_t old_len, struct hs_buf *out);
 
+/* The shadows a record names; -1 when it does not parse. */
+long hs_split_order_shadows(const uint8_t *order, size_t len);
+
 /* The version a record needs: HS_SPLIT_ORDER_VERSION_SHADOWS when it has shadows, else
  * HS_SPLIT_ORDER_VERSION; 0 when it does not parse. */
 int hs_split_order_version(const uint8_t *order, size_t len);

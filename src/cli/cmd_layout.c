@@ -579,6 +579,11 @@ void hs_cli_layout_stat(const char *key, const char *order_json, const char *etc
         printf("%-12s %s HOT\n", i ? "" : "fields", oh.names[i]);
     for (size_t i = 0; i < oc.n; i++)
         printf("%-12s %s cold\n", i || oh.n ? "" : "fields", oc.names[i]);
+    long shadows = hs_split_order_shadows((const uint8_t *)order_json, strlen(order_json));
+    if (shadows > 0)
+        printf("%-12s %ld stale member%s kept in the cold part (shadowed: a promotion or removal "
+               "that did not re-encode it; the next cold write drops them)\n",
+               "shadows", shadows, shadows == 1 ? "" : "s");
     size_t clen = hs_fstat_collection_len(NULL, key, strlen(key));
     char *coll = hs_xstrndup(key, clen);
     struct hs_etcd *e = NULL;

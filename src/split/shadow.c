@@ -197,17 +197,21 @@ out:
     return rc;
 }
 
-int hs_split_order_version(const uint8_t *order, size_t len)
+long hs_split_order_shadows(const uint8_t *order, size_t len)
 {
     struct hs_jobj ord, sh;
     uint8_t *flags = NULL;
     hs_jobj_init(&ord, order);
     hs_jobj_init(&sh, order);
-    int v = 0;
-    if (hs_order_parse(&ord, &sh, order, len, &flags, NULL))
-        v = sh.n ? HS_SPLIT_ORDER_VERSION_SHADOWS : HS_SPLIT_ORDER_VERSION;
+    long n = hs_order_parse(&ord, &sh, order, len, &flags, NULL) ? (long)sh.n : -1;
     free(flags);
     hs_jobj_release(&ord);
     hs_jobj_release(&sh);
-    return v;
+    return n;
+}
+
+int hs_split_order_version(const uint8_t *order, size_t len)
+{
+    long n = hs_split_order_shadows(order, len);
+    return n < 0 ? 0 : n > 0 ? HS_SPLIT_ORDER_VERSION_SHADOWS : HS_SPLIT_ORDER_VERSION;
 }

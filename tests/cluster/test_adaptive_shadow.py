@@ -11,6 +11,7 @@ Run: HS_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 """
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultlib as fl  # noqa: E402
 from cluster import start_with_env  # noqa: E402
-from harness import wait_until  # noqa: E402
+from harness import HS_BIN, wait_until  # noqa: E402
 
 META = "/hybridstore/v1/meta/"
 LAYOUT = "/hybridstore/v1/layout/"
@@ -144,6 +145,11 @@ def test_promotion_keeps_the_cold_blobs_and_reads_the_new_document(cl):
     assert m1["size"] == len(new)
     assert metric(gw, "shadow_keeps_total") == keeps + 1
     read_exact(gw2, key, new)  # the other gateway merges it the same way
+    st = subprocess.run([HS_BIN, "stat", key, "--url", gw, "--etcd", cl.etcd],
+                        capture_output=True, text=True, timeout=30)
+    assert st.returncode == 0, st.stderr
+    assert "profile HOT" in st.stdout and "shadows      1 stale member kept" in st.stdout, st.stdout
+    assert "layout       current" in st.stdout, st.stdout
 
     # a projection of the promoted field reads one hot replica, no cold shard
     hot_nodes = {b["node"] for s in m1["hot"]["segs"] for b in s["blobs"]}
