@@ -303,6 +303,9 @@ static void order_version_tells_records_with_shadows(void **state)
                      HS_SPLIT_ORDER_VERSION_SHADOWS);
     assert_int_equal(hs_split_order_version((const uint8_t *)junk, strlen(junk)), 0);
     assert_int_equal(hs_split_order_version((const uint8_t *)"[]", 2), HS_SPLIT_ORDER_VERSION);
+    assert_int_equal(hs_split_order_shadows((const uint8_t *)sh, strlen(sh)), 1);
+    assert_int_equal(hs_split_order_shadows((const uint8_t *)plain, strlen(plain)), 0);
+    assert_int_equal(hs_split_order_shadows((const uint8_t *)junk, strlen(junk)), -1);
 }
 
 int main(void)
