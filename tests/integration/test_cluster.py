@@ -184,6 +184,9 @@ def test_busy_port_is_named_and_nothing_starts(tmp_path, hs_bin):
     base = pick_base_port(nodes=0)
     busy = base + 101  # etcd0's peer port
     with socket.socket() as s:
+        # as pick_base_port probed it: a connection of an earlier cluster in TIME_WAIT on that
+        # port must not stop this listener (the launcher's own bind still fails: it listens)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", busy))
         s.listen(1)
         out = subprocess.run([hs_bin, "cluster", "--dir", str(tmp_path / "c"), "--port",
