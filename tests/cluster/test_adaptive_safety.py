@@ -4,7 +4,9 @@ that made its cold content in cw, and a digest of every other field in update_co
 stale or mixed document is seen) runs against a collection whose layout is forced to flip every
 few seconds between two opposite hot sets (`hybridstore layout pin`), while the healer re-lays
 out the objects each flip demotes, a gateway is SIGKILLed (and restarted), the leading healer is
-SIGKILLed (the standby takes over) and a node is down. Afterwards every blob of every manifest
+SIGKILLed (the standby takes over) and a node is down. Shadows are on: every third flip only
+promotes a field, and the checker's pure hot updates after it keep their cold parts (a few per
+run: most writes change the cold content or the strategy; the count is in the printed line). Afterwards every blob of every manifest
 is in place (what the audit checks, blob by blob) and no orphan blob is left.
 
 No fault build is needed. Run:
@@ -33,9 +35,11 @@ PREFIX = "adck"
 COLL = PREFIX + "/"
 SECONDS = 36          # checker run
 FLIP_EVERY = 3.0      # seconds between two layout flips
-# the two layouts: the checker's hot fields cold and its cold fields hot, and the reverse
+# (pin_hot, pin_cold), in turn; the third only promotes key from the second, so the writes
+# after it keep their cold parts under shadows (config/manifest-shadows)
 LAYOUTS = (("cw,key,pad", "like_count,update_count,view_count"),
-           ("like_count,update_count,view_count", "cw,key,pad"))
+           ("like_count,update_count,view_count", "cw,key,pad"),
+           ("key,like_count,update_count,view_count", "cw,pad"))
 ENV = {
     "HS_HEALER_NODE_GRACE": "1h",     # the node that is down stays in placement: degraded, not moved
     "HS_HEALER_GC_GRACE": "5s",
@@ -51,6 +55,8 @@ def cl(tmp_path_factory):
     c = fl.start_cluster(tmp_path_factory.mktemp("adsafe"), env=ENV, nodes=7, gateways=2,
                          healers=2)
     c.etcd_put(CONFIG + "manifest-fields", "on")
+    # a flip that promotes fields keeps cold parts under shadows: those writes are checked too
+    c.etcd_put(CONFIG + "manifest-shadows", "on")
     yield c
     c.stop()
 
@@ -75,8 +81,24 @@ def relayout_log_lines(c):
     return n
 
 
+def shadow_keeps(c):
+    """Writes that kept a cold part under shadows, summed over the running gateways (a
+    restarted one counts from zero)."""
+    total = 0
+    for url in fl.gateway_urls(c):
+        try:
+            text = requests.get(url + "/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for ln in text.splitlines():
+            if ln.startswith("hybridstore_gateway_shadow_keeps_total "):
+                total += int(float(ln.split()[1]))
+    return total
+
+
 class Flipper(threading.Thread):
-    """Pins the collection's layout to LAYOUTS[0], [1], [0], ... every FLIP_EVERY seconds."""
+    """Pins the collection's layout to LAYOUTS[0], [1], [2], [0], ... every FLIP_EVERY
+    seconds."""
 
     def __init__(self, c):
         super().__init__(daemon=True)
@@ -88,7 +110,7 @@ class Flipper(threading.Thread):
     def run(self):
         i = 0
         while not self.stop_flag.is_set():
-            hot, cold = LAYOUTS[i % 2]
+            hot, cold = LAYOUTS[i % len(LAYOUTS)]
             if pin(self.c, hot, cold):
                 self.flips += 1
             else:
@@ -156,8 +178,9 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
     chk.final_verify()
     report = chk.report()
     relayouts = relayout_log_lines(c)
+    keeps = shadow_keeps(c)
     line = json.dumps(dict(report, flips=flipper.flips, flip_failures=flipper.failed,
-                           relayouts=relayouts), separators=(",", ":"))
+                           relayouts=relayouts, shadow_keeps=keeps), separators=(",", ":"))
     with capsys.disabled():
         print("\n" + line)
     counts = report["counts"]
