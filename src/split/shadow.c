@@ -57,6 +57,36 @@ static void append_shadows_of(struct hs_buf *out, const struct hs_jobj *sh, bool
         append_entry(out, first, "", sh->doc + sh->m[i].key_off, sh->m[i].key_len);
 }
 
+/* A stored order record, parsed: entries in ord (flags[i] 'h' or 'c'), shadows in sh. */
+struct record {
+    struct hs_jobj ord, sh;
+    uint8_t *flags;
+};
+
+static bool record_parse(struct record *r, const uint8_t *rec, size_t len)
+{
+    hs_jobj_init(&r->ord, rec);
+    hs_jobj_init(&r->sh, rec);
+    r->flags = NULL;
+    return hs_order_parse(&r->ord, &r->sh, rec, len, &r->flags, NULL);
+}
+
+static void record_release(struct record *r)
+{
+    free(r->flags);
+    hs_jobj_release(&r->ord);
+    hs_jobj_release(&r->sh);
+}
+
+/* Ends the record being built in rec with the shadows sh and ']', and appends it to out. */
+static enum hs_err close_record(struct hs_buf *rec, const struct hs_jobj *sh, bool *first,
+                                struct hs_buf *out)
+{
+    append_shadows_of(rec, sh, first);
+    append(rec, "]", 1);
+    return hs_buf_append(out, rec->data, rec->len);
+}
+
 enum hs_err hs_split_shadow(const struct hs_split_opts *opts, const uint8_t *cold, size_t cold_len,
                             const struct hs_split_result *split, struct hs_buf *order_out,
                             size_t *live_len, bool *same)
@@ -121,17 +151,15 @@ enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
                                       const struct hs_split_result *split, struct hs_buf *order_out,
                                       bool *same)
 {
-    struct hs_jobj ord, sh, want;
-    uint8_t *flags = NULL;
+    struct record r;
+    struct hs_jobj want;
     size_t off = 0;
     enum hs_err rc = HS_ECORRUPT;
     *same = false;
-    hs_jobj_init(&ord, old);
-    hs_jobj_init(&sh, old);
     hs_jobj_init(&want, split->cold.data);
     struct hs_buf rec;
     hs_buf_init(&rec, 0);
-    if (!hs_order_parse(&ord, &sh, old, old_len, &flags, NULL))
+    if (!record_parse(&r, old, old_len))
         goto out;
     rc = HS_EINVAL;
     if (hs_json_parse_object(&want, split->cold.data, split->cold.len, 0, HS_SPLIT_MAX_MAX_DEPTH,
@@ -139,32 +167,29 @@ enum hs_err hs_split_shadow_by_record(const uint8_t *old, size_t old_len,
         goto out;
     rc = HS_OK;
     for (size_t i = 0; i < want.n; i++) {
-        size_t e = hs_jobj_find(&ord, hs_jobj_ukey(&want, i), want.m[i].ukey_len);
-        if (e == SIZE_MAX || flags[e] != 'c')
+        size_t e = hs_jobj_find(&r.ord, hs_jobj_ukey(&want, i), want.m[i].ukey_len);
+        if (e == SIZE_MAX || r.flags[e] != 'c')
             goto out; /* not a live cold member of the stored part */
     }
-    for (size_t i = 0; i < ord.n; i++)
-        if (flags[i] == 'c' && ord.doc[ord.m[i].key_off + 1] != 'c')
+    for (size_t i = 0; i < r.ord.n; i++)
+        if (r.flags[i] == 'c' && r.ord.doc[r.ord.m[i].key_off + 1] != 'c')
             goto out; /* an escaped flag: not worth rewriting the token (writers never do) */
     bool first = true;
     if (!open_record(split->order.data, split->order.len, &rec, &first))
         HS_BUG("a split's order record has no ']'");
-    for (size_t i = 0; i < ord.n; i++) {
-        if (flags[i] != 'c' ||
-            hs_jobj_find(&want, hs_jobj_ukey(&ord, i), ord.m[i].ukey_len) != SIZE_MAX)
+    for (size_t i = 0; i < r.ord.n; i++) {
+        const struct hs_jmember *m = &r.ord.m[i];
+        if (r.flags[i] != 'c' ||
+            hs_jobj_find(&want, hs_jobj_ukey(&r.ord, i), m->ukey_len) != SIZE_MAX)
             continue;
         /* "c<key>" -> "s<key>": the member stays in the cold part, no longer the document's */
-        append_entry(&rec, &first, "\"s", ord.doc + ord.m[i].key_off + 2, ord.m[i].key_len - 2);
+        append_entry(&rec, &first, "\"s", r.ord.doc + m->key_off + 2, m->key_len - 2);
     }
-    append_shadows_of(&rec, &sh, &first);
-    append(&rec, "]", 1);
-    rc = hs_buf_append(order_out, rec.data, rec.len);
+    rc = close_record(&rec, &r.sh, &first, order_out);
     *same = rc == HS_OK;
 out:
-    free(flags);
+    record_release(&r);
     hs_buf_release(&rec);
-    hs_jobj_release(&ord);
-    hs_jobj_release(&sh);
     hs_jobj_release(&want);
     return rc;
 }
@@ -172,41 +197,24 @@ out:
 enum hs_err hs_split_order_keep_shadows(const uint8_t *order, size_t order_len, const uint8_t *old,
                                         size_t old_len, struct hs_buf *out)
 {
-    struct hs_jobj ord, sh;
-    uint8_t *flags = NULL;
+    struct record r;
     enum hs_err rc = HS_ECORRUPT;
-    hs_jobj_init(&ord, old);
-    hs_jobj_init(&sh, old);
     struct hs_buf rec;
     hs_buf_init(&rec, 0);
     bool empty = true;
-    if (!hs_order_parse(&ord, &sh, old, old_len, &flags, NULL))
-        goto out;
-    if (!open_record(order, order_len, &rec, &empty)) {
-        rc = HS_EINVAL;
-        goto out;
-    }
-    append_shadows_of(&rec, &sh, &empty);
-    append(&rec, "]", 1);
-    rc = hs_buf_append(out, rec.data, rec.len);
-out:
-    free(flags);
+    if (record_parse(&r, old, old_len))
+        rc = open_record(order, order_len, &rec, &empty) ? close_record(&rec, &r.sh, &empty, out)
+                                                         : HS_EINVAL;
+    record_release(&r);
     hs_buf_release(&rec);
-    hs_jobj_release(&ord);
-    hs_jobj_release(&sh);
     return rc;
 }
 
 long hs_split_order_shadows(const uint8_t *order, size_t len)
 {
-    struct hs_jobj ord, sh;
-    uint8_t *flags = NULL;
-    hs_jobj_init(&ord, order);
-    hs_jobj_init(&sh, order);
-    long n = hs_order_parse(&ord, &sh, order, len, &flags, NULL) ? (long)sh.n : -1;
-    free(flags);
-    hs_jobj_release(&ord);
-    hs_jobj_release(&sh);
+    struct record r;
+    long n = record_parse(&r, order, len) ? (long)r.sh.n : -1;
+    record_release(&r);
     return n;
 }
 
