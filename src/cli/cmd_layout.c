@@ -153,8 +153,13 @@ static enum hs_err read_record(struct hs_etcd *e, const char *coll, struct hs_la
     *mod_rev = 0;
     if (err == HS_OK && kvs.n == 1) {
         *mod_rev = kvs.kvs[0].mod_revision;
-        err = hs_layout_record_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, out, why, why_len);
+        struct hs_layout_record got;
+        err = hs_layout_record_decode(kvs.kvs[0].value, kvs.kvs[0].value_len, &got, why, why_len);
         *found = err == HS_OK;
+        if (*found) { /* decode fills a record of its own: out's (an empty one) goes */
+            hs_layout_record_release(out);
+            *out = got;
+        }
     }
     hs_etcd_kvs_release(&kvs);
     return err;
