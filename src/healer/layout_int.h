@@ -47,7 +47,8 @@ struct hs_healer_layout {
     size_t next_target;
     struct hs_layout_logged *logged;
     size_t n_logged;
-    double tokens; /* re-layout budget: objects that may be sent now */
+    double tokens;         /* re-layout budget: objects that may be sent now */
+    double promote_tokens; /* the same for promotion scans while shadows are on */
     int64_t tokens_mono_ms;
     bool shadows; /* config/manifest-shadows was on at the last round: promotions are cheap */
     struct hs_http_client *par_clients[HS_RELAYOUT_PARALLEL]; /* one per concurrent call */

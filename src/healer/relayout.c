@@ -12,8 +12,9 @@
  * client write always wins. Budget: relayout_per_s objects per second on average (each manifest
  * examined costs 1/200 of one; up to BURST_S seconds' worth saved up between passes). While
  * config/manifest-shadows is on, a promotion rewrite writes only the object's hot part (the
- * gateway keeps the cold part, shadowing the promoted fields), so the promotion scan is charged
- * relayout_per_s / relayout_promote_per_s of that: it runs at relayout_promote_per_s. Up to
+ * gateway keeps the cold part, shadowing the promoted fields), so promotion scans draw on a
+ * budget of their own that fills at relayout_promote_per_s. Collections take turns when one
+ * runs out of budget. Up to
  * HS_RELAYOUT_PARALLEL requests are in flight at once, spread over the gateways. A new
  * epoch that only adds hot fields after a finished demotion scan goes straight to the
  * promotion scan. */
@@ -152,20 +153,19 @@ struct walk {
     struct cand c[CANDIDATES_MAX];
     size_t n;
     double budget; /* left */
-    double scale;  /* what this scan's work costs, relative to a demotion scan's */
     bool stopped;  /* fn stopped early (budget or candidates): not at the end */
 };
 
 static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 {
     struct walk *w = ctx;
-    if (w->budget < w->scale || w->n == CANDIDATES_MAX) {
+    if (w->budget < 1 || w->n == CANDIDATES_MAX) {
         w->stopped = true;
         return false;
     }
     char *before = w->t->after;
     w->t->after = hs_xstrdup(kv->key);
-    w->budget -= EXAMINE_COST * w->scale;
+    w->budget -= EXAMINE_COST;
     struct hs_manifest m;
     hs_manifest_init(&m);
     if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK && costly(&m, w->t)) {
@@ -173,7 +173,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
         w->c[w->n].before = before;
         before = NULL;
         w->c[w->n++].rev = kv->mod_revision;
-        w->budget -= w->scale;
+        w->budget -= 1;
     }
     free(before);
     hs_manifest_release(&m);
@@ -307,26 +307,29 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
      * relayout_per_s objects per pass. It saves up to BURST_S seconds' worth instead; the
      * average stays relayout_per_s, and a slice's wall time stays bounded (SLICE_MAX_MS plus
      * the re-layouts started before it ran out). */
-    st->tokens = fmin(fmax(rate * BURST_S, 1),
-                      st->tokens + rate * (double)(now - st->tokens_mono_ms) / 1000);
+    double secs = (double)(now - st->tokens_mono_ms) / 1000;
+    double prate = st->shadows ? fmax(rate, (double)h->opts.relayout_promote_per_s) : rate;
+    st->tokens = fmin(fmax(rate * BURST_S, 1), st->tokens + rate * secs);
+    st->promote_tokens = fmin(fmax(prate * BURST_S, 1), st->promote_tokens + prate * secs);
     st->tokens_mono_ms = now;
     int64_t deadline = now + SLICE_MAX_MS;
-    for (size_t tried = 0; tried < st->n_targets && st->tokens >= 1;) {
-        struct hs_relayout_target *t = &st->targets[st->next_target % st->n_targets];
-        if (t->done) {
-            st->next_target++;
+    size_t k = st->next_target % st->n_targets;
+    for (size_t tried = 0; tried < st->n_targets;) {
+        struct hs_relayout_target *t = &st->targets[k];
+        /* promotion scans while shadows are on have a budget of their own: a demotion scan of
+         * another collection (re-encodes, at relayout_per_s) must not hold them up */
+        double *budget = t->promote && st->shadows ? &st->promote_tokens : &st->tokens;
+        if (t->done || *budget < 1) {
+            k = (k + 1) % st->n_targets; /* passed over: it keeps its turn for the next slice */
             tried++;
             continue;
         }
         char *prefix = hs_xasprintf("%s%s", HS_META_PREFIX_META, t->collection);
-        double scale = 1;
-        if (t->promote && st->shadows && h->opts.relayout_promote_per_s > rate)
-            scale = rate / (double)h->opts.relayout_promote_per_s;
-        struct walk w = {.t = t, .budget = st->tokens, .scale = scale};
+        struct walk w = {.t = t, .budget = *budget};
         struct hs_etcd_scan scan = {.prefix = prefix, .after = t->after, .page_size = PAGE_KEYS};
         enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
         free(prefix);
-        st->tokens = w.budget;
+        *budget = w.budget;
         bool at_end = err == HS_OK && !w.stopped, skipped = false;
         size_t sent = send_batch(h, st, w.c, w.n, deadline + HS_LAYOUT_GW_TIMEOUT_MS);
         if (sent < w.n) {
@@ -336,9 +339,15 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             t->after = w.c[sent].before;
             w.c[sent].before = NULL;
         }
-        /* a page that filled the batch: the same collection again while the slice lasts */
-        if (at_end || skipped || w.n < CANDIDATES_MAX)
+        /* the next slice starts after a collection that is done or spent its budget, so every
+         * collection gets turns; a page that filled the batch: the same one again while the
+         * slice lasts */
+        if (at_end || *budget < 1)
+            st->next_target = k + 1;
+        if (at_end || skipped || w.n < CANDIDATES_MAX || *budget < 1) {
+            k = (k + 1) % st->n_targets;
             tried++;
+        }
         for (size_t i = 0; i < w.n; i++) {
             free(w.c[i].key);
             free(w.c[i].before);
@@ -360,8 +369,6 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
                         t->epoch, hot);
             free(hot);
         }
-        if (at_end)
-            st->next_target++;
         if (err != HS_OK || hs_clock_mono_ms() >= deadline || !hs_healer_leading(h))
             break;
     }

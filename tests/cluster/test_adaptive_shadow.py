@@ -253,6 +253,12 @@ def test_healer_promotes_a_collection_at_the_promote_rate_keeping_cold_parts(cl)
     hot while its cold blobs stay, at the promote rate (100/s here) although the re-layout rate
     is 2/s: 40 objects in well under the 20 s that 2/s would need."""
     gw = gws(cl)[0]
+    # another collection's demotion scan, 60 re-encodes at 2/s, runs meanwhile: promotions
+    # have a budget of their own and the collections take turns
+    set_layout(cl, "dem:", ["like_count", "profile"], 1)
+    for i in range(60):
+        put(gw, f"dem:{i}", doc(i, f"d{i}"))
+    cl.etcd_put(LAYOUT + "dem:", layout_record("dem:", ["like_count"], 2))
     set_layout(cl, "hp:", ["like_count"], 1)
     keys = [f"hp:{i}" for i in range(40)]
     before = {}
@@ -275,6 +281,8 @@ def test_healer_promotes_a_collection_at_the_promote_rate_keeping_cold_parts(cl)
         assert requests.get(f"{gw}/v1/objects/{k}", timeout=10).content == doc(i, f"p{i}").encode()
     # a re-layout reads the document anyway: keeping its cold part needed no second read
     assert sum(metric(g, "shadow_misses_total") for g in gws(cl)) == misses
+    demoted = sum("cprofile" in manifest(cl, f"dem:{i}")["order"] for i in range(60))
+    assert demoted < 60, "the demotion scan was not running meanwhile"
 
 
 def scans_done(c, coll):
