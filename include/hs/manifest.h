@@ -562,6 +562,9 @@ enum hs_err hs_manifest_fdig_check(const struct hs_manifest *m, size_t n_order, 
 enum hs_err hs_manifest_fields_list(const struct hs_manifest *m, struct hs_manifest_field **out,
                                     size_t *n_out);
 void hs_manifest_fields_free(struct hs_manifest_field *f, size_t n);
+/* The field named (name, len bytes) in f[0..n), or NULL. */
+const struct hs_manifest_field *hs_manifest_field_find(const struct hs_manifest_field *f, size_t n,
+                                                       const void *name, size_t len);
 
 /* ---- write-ahead records (manifest_txn.c) ---- */
 

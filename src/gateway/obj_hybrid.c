@@ -155,16 +155,10 @@ static bool shadow_candidate(const struct hybrid *h, const struct hs_manifest *c
     bool ok = true;
     for (size_t i = 0; i < sp->n_fields && ok; i++) {
         const struct hs_split_field *sf = &sp->fields[i];
-        if (sf->hot)
-            continue;
-        ok = false;
-        for (size_t j = 0; j < nf; j++) {
-            if (f[j].name_len == sf->name_len &&
-                memcmp(f[j].name, sp->names.data + sf->name_off, sf->name_len) == 0) {
-                ok = !f[j].hot && (!f[j].has_digest || f[j].digest == sf->digest);
-                break;
-            }
-        }
+        const struct hs_manifest_field *x =
+            sf->hot ? NULL
+                    : hs_manifest_field_find(f, nf, sp->names.data + sf->name_off, sf->name_len);
+        ok = sf->hot || (x && !x->hot && (!x->has_digest || x->digest == sf->digest));
     }
     hs_manifest_fields_free(f, nf);
     return ok;

@@ -311,19 +311,6 @@ struct hot_patch {
     size_t patch_len;
 };
 
-/* Digest of the field named (name, len) in list, or false when it is not there. */
-static bool digest_in(const struct hs_manifest_field *f, size_t n, const uint8_t *name, size_t len,
-                      uint64_t *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (f[i].name_len == len && memcmp(f[i].name, name, len) == 0) {
-            *out = f[i].digest;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The fdig of the patched version (manifest.h): new digests for the members of the new hot
  * part, the current ones for the untouched cold fields. NULL when the current version has
  * none (its cold digests are unknown) or something does not line up. */
@@ -358,7 +345,10 @@ static char *patched_fdig(const struct hs_manifest *cur, const struct hs_buf *ho
                 }
             }
         } else {
-            ok = digest_in(old, n_old, (const uint8_t *)now[i].name, now[i].name_len, &d[i]);
+            const struct hs_manifest_field *x =
+                hs_manifest_field_find(old, n_old, now[i].name, now[i].name_len);
+            ok = x != NULL;
+            d[i] = x ? x->digest : 0;
         }
         if (!ok)
             goto out;

@@ -90,13 +90,9 @@ static bool hot_suffices(const struct hs_manifest *m, const char *const *names, 
         return false;
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
-        size_t len = strlen(names[i]);
-        for (size_t j = 0; j < nf; j++) {
-            if (f[j].name_len == len && memcmp(f[j].name, names[i], len) == 0) {
-                ok = f[j].hot;
-                break;
-            }
-        }
+        const struct hs_manifest_field *x =
+            hs_manifest_field_find(f, nf, names[i], strlen(names[i]));
+        ok = !x || x->hot; /* absent fields are answered from the hot part too (as absent) */
     }
     hs_manifest_fields_free(f, nf);
     return ok;

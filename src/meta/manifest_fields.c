@@ -301,3 +301,12 @@ out:
     free(d);
     return err;
 }
+
+const struct hs_manifest_field *hs_manifest_field_find(const struct hs_manifest_field *f, size_t n,
+                                                       const void *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].name_len == len && memcmp(f[i].name, name, len) == 0)
+            return &f[i];
+    return NULL;
+}
