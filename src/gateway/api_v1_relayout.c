@@ -1,5 +1,7 @@
-/* api_v1_relayout.c - POST /v1/admin/relayout/<key>?rev=N (cluster secret, routes.c's guard):
- * the healer's background re-layout of one object (obj_relayout.c). Answers 200
+/* api_v1_relayout.c - POST /v1/admin/relayout/<key>?rev=N[&promote=a,b] (cluster secret,
+ * routes.c's guard): the healer's background re-layout of one object (obj_relayout.c). promote
+ * lists the fields the re-layout may move into the hot part (comma-separated, URL-encoded;
+ * empty: none; absent: every field the layout has hot); demotions always move. Answers 200
  * {"key","outcome","version","hot_bytes","cold_bytes"}; 409 when the manifest no longer has
  * mod_revision N, 412 when a client write won the race, 404 when the object is gone. */
 #include <errno.h>
@@ -12,6 +14,8 @@
 #include "gateway/gateway.h"
 #include "hs/buf.h"
 #include "hs/http_server.h"
+#include "hs/layout.h"
+#include "hs/mem.h"
 #include "hs/banned.h"
 
 void hs_gw_v1_admin_relayout_done(struct hs_http_req *r)
@@ -29,10 +33,26 @@ void hs_gw_v1_admin_relayout_done(struct hs_http_req *r)
         hs_gw_respond_err(r, HS_EINVAL, "rev: want the manifest's mod_revision (an integer > 0)");
         return;
     }
+    /* promote=a,b: split in place into the names (no name holds a comma: projections, which
+     * are what promotions are for, cannot name one either) */
+    const char *promote_text = hs_http_req_query(r, "promote");
+    char *list = promote_text ? hs_xstrdup(promote_text) : NULL;
+    const char *names[HS_LAYOUT_FIELDS_MAX];
+    struct hs_obj_relayout_promote promote = {.names = names};
+    char *save = NULL;
+    for (char *t = list ? strtok_r(list, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        if (promote.n == HS_LAYOUT_FIELDS_MAX) {
+            free(list);
+            hs_gw_respond_err(r, HS_EINVAL, "promote: at most 64 field names");
+            return;
+        }
+        names[promote.n++] = t;
+    }
     struct hs_obj_relayout_result res;
     char msg[256] = "";
-    enum hs_err err =
-        hs_obj_relayout(srv->gw, key, klen, (int64_t)rev, hs_http_req_id(r), &res, msg, sizeof msg);
+    enum hs_err err = hs_obj_relayout(srv->gw, key, klen, (int64_t)rev, list ? &promote : NULL,
+                                      hs_http_req_id(r), &res, msg, sizeof msg);
+    free(list);
     if (err != HS_OK) {
         hs_gw_retry_after(r, err);
         hs_gw_respond_err(r, err, msg);

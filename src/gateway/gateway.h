@@ -211,13 +211,22 @@ struct hs_obj_relayout_result {
     int64_t hot_bytes;  /* rewritten: the new hot part's length */
     int64_t cold_bytes; /* rewritten: the new cold part's length (0: none) */
 };
-/* Re-splits the object with the hot set a new write would use, if its manifest still has
- * mod_revision rev, through the normal write transaction conditioned on its ETag; the commit
+/* Which promotions a re-layout makes: promote[0..n) names the fields it may move from the cold
+ * part to the hot one (every field the collection's layout has hot when promote is NULL). */
+struct hs_obj_relayout_promote {
+    const char *const *names; /* NUL-terminated, unescaped */
+    size_t n;
+};
+/* Re-splits the object towards the hot set a new write would use, if its manifest still has
+ * mod_revision rev: fields it holds hot that the layout has cold go cold (demotions, always);
+ * fields it holds cold that the layout has hot go hot only when `promote` allows (NULL: all).
+ * A promotion nobody reads is left to the object's next write: moving it early costs storage
+ * and buys nothing. Through the normal write transaction conditioned on the ETag; the commit
  * keeps the ETag and creation time. HS_ENOENT absent, HS_ECONFLICT the manifest changed,
  * HS_EPRECONDITION a client write won the race, other write errors as hs_obj_writer_finish. */
 enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, int64_t rev,
-                            const char *req_id, struct hs_obj_relayout_result *res, char *msg,
-                            size_t msg_len);
+                            const struct hs_obj_relayout_promote *promote, const char *req_id,
+                            struct hs_obj_relayout_result *res, char *msg, size_t msg_len);
 
 /* ---- deletes (obj_delete.c) ---- */
 

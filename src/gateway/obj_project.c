@@ -65,13 +65,16 @@ static bool promotion_missed(struct hs_gw *gw, const struct hs_manifest *m,
     return all;
 }
 
-/* The object of m (mod_revision rev) missed a promotion: rewrite it to its layout now. */
-static void relayout_after_read(struct hs_gw *gw, const struct hs_manifest *m, int64_t rev)
+/* The object of m (mod_revision rev) missed the promotion of the projected names[0..n): rewrite
+ * it so that they are hot now (other promotions wait for its next write). */
+static void relayout_after_read(struct hs_gw *gw, const struct hs_manifest *m, int64_t rev,
+                                const char *const *names, size_t n)
 {
     struct hs_obj_relayout_result res;
     char msg[256] = "";
-    enum hs_err err =
-        hs_obj_relayout(gw, m->key, strlen(m->key), rev, "projection", &res, msg, sizeof msg);
+    struct hs_obj_relayout_promote promote = {.names = names, .n = n};
+    enum hs_err err = hs_obj_relayout(gw, m->key, strlen(m->key), rev, &promote, "projection", &res,
+                                      msg, sizeof msg);
     if (err == HS_OK)
         hs_gw_metric_add(HS_GW_M_READ_RELAYOUTS, 1);
     HS_LOG_DEBUG("projection_relayout", "obj='%s' err=%s outcome=%s msg='%s'", m->key,
@@ -189,7 +192,7 @@ enum hs_err hs_obj_project(struct hs_gw *gw, const char *key, size_t key_len,
     if (err == HS_OK && !*from_hot) {
         err = project_full(gw, key, key_len, set, out, info, msg, msg_len);
         if (err == HS_OK && promotion_missed(gw, &m, names, n) && bucket_take())
-            relayout_after_read(gw, &m, rev);
+            relayout_after_read(gw, &m, rev, names, n);
     }
     hs_manifest_release(&m);
     hs_split_hotset_free(set);

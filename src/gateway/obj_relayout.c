@@ -1,11 +1,15 @@
 /* obj_relayout.c - re-layout of one field_hybrid object (the healer's background job, through
- * POST /v1/admin/relayout/<key>?rev=N): read the whole document of the version whose manifest
- * has mod_revision N, split it again with the hot set a new write of the key would use, and
- * the key's collection layout (adaptive.h), and write it through the normal write transaction with
- * an If-Match on that version's ETag, so a client write that lands first always wins
- * (HS_EPRECONDITION; the healer does not retry). The commit keeps the ETag and the creation time
- * (hs_gw_txn_keep_identity): the bytes a GET returns do not change, only where the fields are
- * stored. An object already split that way is left alone. */
+ * POST /v1/admin/relayout/<key>?rev=N[&promote=a,b], and a projection that missed a promotion):
+ * read the whole document of the version whose manifest has mod_revision N, split it again
+ * towards the hot set a new write of the key would use (the key's collection layout,
+ * adaptive.h) and write it through the normal write transaction with an If-Match on that
+ * version's ETag, so a client write that lands first always wins (HS_EPRECONDITION; the healer
+ * does not retry). Demotions always move; promotions only those the caller names (the fields
+ * projections read): an unread promotion would cost storage (3x instead of 1.5x, and with
+ * shadows the stale cold copy too) and buy nothing before the object's next write, which moves
+ * it anyway. The commit keeps the ETag and the creation time (hs_gw_txn_keep_identity): the
+ * bytes a GET returns do not change, only where the fields are stored. An object already split
+ * that way is left alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +76,45 @@ static bool same_layout(const struct hs_manifest *m, const struct hs_split_resul
     return same;
 }
 
+static bool may_promote(const struct hs_obj_relayout_promote *p, const char *name, size_t len)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (strlen(p->names[i]) == len && memcmp(p->names[i], name, len) == 0)
+            return true;
+    return p == NULL;
+}
+
+/* The hot set to split m's document with when promotions are limited: the fields of m that the
+ * layout has hot and that m holds hot already or may be promoted. *out NULL when every
+ * promotion is allowed (the layout's set as it is). */
+static enum hs_err target_hot(const struct hs_manifest *m, const struct hs_split_hotset *layout,
+                              const struct hs_obj_relayout_promote *promote,
+                              struct hs_split_hotset **out)
+{
+    *out = NULL;
+    if (!promote)
+        return HS_OK;
+    struct hs_manifest_field *f = NULL;
+    size_t nf = 0;
+    enum hs_err err = hs_manifest_fields_list(m, &f, &nf);
+    if (err != HS_OK)
+        return err;
+    const char **names = hs_xcalloc(nf ? nf : 1, sizeof *names);
+    size_t n = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (strlen(f[i].name) == f[i].name_len && /* one holding NUL is in no hot set */
+            hs_split_hotset_contains(layout, f[i].name, f[i].name_len) &&
+            (f[i].hot || may_promote(promote, f[i].name, f[i].name_len)))
+            names[n++] = f[i].name;
+    err = hs_split_hotset_new(names, n, out);
+    free(names);
+    hs_manifest_fields_free(f, nf);
+    return err;
+}
+
 enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, int64_t rev,
-                            const char *req_id, struct hs_obj_relayout_result *res, char *msg,
-                            size_t msg_len)
+                            const struct hs_obj_relayout_promote *promote, const char *req_id,
+                            struct hs_obj_relayout_result *res, char *msg, size_t msg_len)
 {
     memset(res, 0, sizeof *res);
     struct hs_manifest m;
@@ -107,9 +147,12 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
     /* fdig when the cluster writes it; the field list also lets a promotion keep the cold part */
     split.want_fields = lay.manifest_fields || lay.manifest_shadows;
     c.layout = &lay;
-    if ((err = read_doc(gw, zkey, key_len, m.etag, &doc, msg, msg_len)) == HS_OK &&
-        (err = hs_hybrid_split(lay.hot, doc.data, doc.len, &split, cold_hash, msg, msg_len)) ==
-            HS_OK) {
+    struct hs_split_hotset *limited = NULL;
+    if ((err = target_hot(&m, lay.hot, promote, &limited)) != HS_OK)
+        snprintf(msg, msg_len, "the manifest's field list is unreadable");
+    if (err == HS_OK && (err = read_doc(gw, zkey, key_len, m.etag, &doc, msg, msg_len)) == HS_OK &&
+        (err = hs_hybrid_split(limited ? limited : lay.hot, doc.data, doc.len, &split, cold_hash,
+                               msg, msg_len)) == HS_OK) {
         if (same_layout(&m, &split)) {
             snprintf(res->outcome, sizeof res->outcome, "current");
         } else {
@@ -137,6 +180,7 @@ enum hs_err hs_obj_relayout(struct hs_gw *gw, const char *key, size_t key_len, i
         }
     }
     hs_wr_common_release(&c); /* before the layout it borrows goes back */
+    hs_split_hotset_free(limited);
     hs_gw_layout_put(gw, &lay);
     free(zkey);
 out:

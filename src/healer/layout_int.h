@@ -24,6 +24,7 @@ struct hs_relayout_target {
     bool done;                    /* both scans at the end for this epoch */
     struct hs_layout_fields read; /* fields the collection's projections read (last round) */
     bool read_all;                /* unknown (untracked, or a set with names not kept): any */
+    char *promote_query;          /* "&promote=a,b" (hot fields read; escaped) or "" (read_all) */
 };
 
 /* The last decision logged at info for a collection (a round that concludes the same is logged

@@ -6,15 +6,16 @@
  * second scan, those holding cold a field the layout has hot (a missed promotion: projections of
  * that field would read the cold part until the object's next write, which for a rarely written
  * object may never come). Both share the budget, so promotions cost at most what it allows.
- * The rewrite is POST /v1/admin/relayout/<key>?rev=<mod_revision> on a gateway (the healer has
- * no object-layer code): the gateway re-splits the document through the normal write
- * transaction, only if the manifest still has that revision, keeping content and ETag; a
- * client write always wins. Budget: relayout_per_s objects per second on average (each manifest
- * examined costs 1/200 of one; up to BURST_S seconds' worth saved up between passes). While
- * config/manifest-shadows is on, a promotion rewrite writes only the object's hot part (the
- * gateway keeps the cold part, shadowing the promoted fields), so promotion scans draw on a
- * budget of their own that fills at relayout_promote_per_s. Collections take turns when one
- * runs out of budget. Up to
+ * The rewrite is POST /v1/admin/relayout/<key>?rev=<mod_revision>&promote=<fields> on a gateway
+ * (the healer has no object-layer code): the gateway re-splits the document through the normal
+ * write transaction, only if the manifest still has that revision, keeping content and ETag; a
+ * client write always wins. It makes every demotion but only the promotions of fields that
+ * projections read: the others would cost storage before the object's next write moves them.
+ * Budget: relayout_per_s objects per second on average (each manifest examined costs 1/200 of one;
+ * up to BURST_S seconds' worth saved up between passes). While config/manifest-shadows is on, a
+ * promotion rewrite writes only the object's hot part (the gateway keeps the cold part, shadowing
+ * the promoted fields), so promotion scans draw on a budget of their own that fills at
+ * relayout_promote_per_s. Collections take turns when one runs out of budget. Up to
  * HS_RELAYOUT_PARALLEL requests are in flight at once, spread over the gateways. A new
  * epoch that only adds hot fields after a finished demotion scan goes straight to the
  * promotion scan. */
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #include "healer/layout_int.h"
+#include "hs/buf.h"
 #include "healer/leadership.h"
 #include "hs/clock.h"
 #include "hs/etcd.h"
@@ -50,6 +52,7 @@ void hs_relayout_targets_free(struct hs_healer_layout *st)
         free(st->targets[i].after);
         hs_layout_fields_release(&st->targets[i].hot);
         hs_layout_fields_release(&st->targets[i].read);
+        free(st->targets[i].promote_query);
     }
     free(st->targets);
     st->targets = NULL;
@@ -87,6 +90,29 @@ static void projected_fields(const struct hs_field_stats *merged, const char *co
     free(names);
 }
 
+/* The promote= argument of t's re-layouts: the hot fields its projections read, so that a
+ * rewrite moves those and no other promotion ("" when any may be read: the gateway moves all). */
+static char *promote_query(const struct hs_relayout_target *t)
+{
+    if (t->read_all)
+        return hs_xstrdup("");
+    struct hs_buf q;
+    hs_buf_init(&q, 0);
+    (void)hs_buf_append(&q, "&promote=", 9);
+    bool first = true;
+    for (size_t i = 0; i < t->hot.n; i++) {
+        if (!hs_layout_fields_contains(&t->read, t->hot.names[i]))
+            continue;
+        char *esc = hs_relayout_escape_key(t->hot.names[i]);
+        (void)hs_buf_printf(&q, "%s%s", first ? "" : ",", esc);
+        first = false;
+        free(esc);
+    }
+    char *out = hs_xstrndup((const char *)q.data, q.len);
+    hs_buf_release(&q);
+    return out;
+}
+
 void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
                              size_t n, const struct hs_layout_fields *deflt,
                              const struct hs_field_stats *merged)
@@ -98,6 +124,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
         t->epoch = records[i].epoch;
         hs_layout_effective_hot(&records[i], deflt, &t->hot);
         projected_fields(merged, t->collection, &t->read, &t->read_all);
+        t->promote_query = promote_query(t);
         for (size_t j = 0; j < st->n_targets; j++) {
             struct hs_relayout_target *o = &st->targets[j];
             if (strcmp(o->collection, t->collection) != 0)
@@ -201,10 +228,11 @@ char *hs_relayout_escape_key(const char *key)
 }
 
 static void relayout_one(struct hs_healer *h, struct hs_http_client *client, const char *url,
-                         const struct cand *c)
+                         const struct cand *c, const char *promote_query)
 {
     char *esc = hs_relayout_escape_key(c->key);
-    char *path = hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64, esc, c->rev);
+    char *path =
+        hs_xasprintf("/v1/admin/relayout/%s?rev=%" PRId64 "%s", esc, c->rev, promote_query);
     struct hs_buf reply;
     hs_buf_init(&reply, 4096);
     long status = 0;
@@ -237,6 +265,7 @@ struct batch {
     struct hs_healer_layout *st;
     const struct cand *c;
     size_t n;
+    const char *promote_query; /* of the candidates' target */
     int64_t deadline;
     size_t first_gw;
     atomic_size_t next;
@@ -258,18 +287,24 @@ static void *send_some(void *arg)
         if (i >= b->n)
             break;
         const char *url = b->st->gw_urls[(b->first_gw + i) % b->st->n_gw_urls];
-        relayout_one(b->h, s->client, url, &b->c[i]);
+        relayout_one(b->h, s->client, url, &b->c[i], b->promote_query);
     }
     return NULL;
 }
 
 /* Sends c[0, n) until the deadline; returns how many were sent (in order: c[taken] is the
  * first left). */
-static size_t send_batch(struct hs_healer *h, struct hs_healer_layout *st, const struct cand *c,
-                         size_t n, int64_t deadline)
+static size_t send_batch(struct hs_healer *h, struct hs_healer_layout *st,
+                         const struct hs_relayout_target *t, const struct cand *c, size_t n,
+                         int64_t deadline)
 {
-    struct batch b = {
-        .h = h, .st = st, .c = c, .n = n, .deadline = deadline, .first_gw = st->next_gw};
+    struct batch b = {.h = h,
+                      .st = st,
+                      .c = c,
+                      .n = n,
+                      .promote_query = t->promote_query,
+                      .deadline = deadline,
+                      .first_gw = st->next_gw};
     atomic_init(&b.next, 0);
     size_t threads = n < HS_RELAYOUT_PARALLEL ? n : HS_RELAYOUT_PARALLEL;
     struct sender s[HS_RELAYOUT_PARALLEL];
@@ -331,7 +366,7 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
         free(prefix);
         *budget = w.budget;
         bool at_end = err == HS_OK && !w.stopped, skipped = false;
-        size_t sent = send_batch(h, st, w.c, w.n, deadline + HS_LAYOUT_GW_TIMEOUT_MS);
+        size_t sent = send_batch(h, st, t, w.c, w.n, deadline + HS_LAYOUT_GW_TIMEOUT_MS);
         if (sent < w.n) {
             /* out of time: the scan resumes just before the first one not sent, next pass */
             skipped = true;

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import requests
@@ -246,6 +247,81 @@ def test_relayout_of_a_missed_promotion_keeps_the_cold_part(cl):
     assert "hprofile" in m1["order"] and "sprofile" in m1["order"]
     assert m1["etag"] == m0["etag"] == etag
     read_exact(gw, key, body)
+
+
+def hot_fields(c, key):
+    return sorted(e[1:] for e in manifest(c, key)["order"] if e[0] == "h")
+
+
+def test_relayout_promotes_only_the_fields_it_is_asked_to(cl):
+    """promote= limits a re-layout's promotions (the healer passes the fields projections
+    read); demotions always move; an empty list promotes nothing; absent, everything."""
+    gw = gws(cl)[0]
+    set_layout(cl, "lp:", ["big", "like_count"], 1)
+    body = doc(1, "p", views=7, extra="e")
+    for k in ("lp:1", "lp:2", "lp:3"):
+        put(gw, k, body)
+        assert hot_fields(cl, k) == ["big", "like_count"]
+    cl.etcd_put(LAYOUT + "lp:", layout_record("lp:", ["extra", "like_count", "views"], 2))
+
+    def relayout(key, **params):
+        rev = requests.get(f"{gw}/v1/manifests/{key}", timeout=10).json()["mod_revision"]
+        r = requests.post(f"{gw}/v1/admin/relayout/{key}", params={"rev": rev, **params},
+                          headers=auth(cl), timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["outcome"]
+
+    # the gateway may still split with epoch 1 for a moment: "current" until it has epoch 2
+    wait_until(lambda: relayout("lp:1", promote="views") == "rewritten", timeout=20,
+               what="the gateway to re-lay out lp:1")
+    assert hot_fields(cl, "lp:1") == ["like_count", "views"]  # big demoted, extra left cold
+    assert relayout("lp:2", promote="") == "rewritten"
+    assert hot_fields(cl, "lp:2") == ["like_count"]  # the demotion alone
+    assert relayout("lp:3") == "rewritten"
+    assert hot_fields(cl, "lp:3") == ["extra", "like_count", "views"]
+    for k in ("lp:1", "lp:2", "lp:3"):
+        read_exact(gw, k, body)
+    # a re-layout towards what the object already has rewrites nothing
+    assert relayout("lp:2", promote="") == "current"
+    rev = requests.get(f"{gw}/v1/manifests/lp:2", timeout=10).json()["mod_revision"]
+    r = requests.post(f"{gw}/v1/admin/relayout/lp:2",
+                      params={"rev": rev, "promote": ",".join(f"f{i}" for i in range(65))},
+                      headers=auth(cl), timeout=30)
+    assert r.status_code == 400 and "64" in r.text, r.text
+
+
+def test_a_projection_promotes_only_its_fields(cl):
+    """A projection that missed a promotion rewrites its object with the projected fields hot;
+    the layout's other promotions wait for the object's next write."""
+    gw = gws(cl)[1]
+    set_layout(cl, "pp:", ["like_count"], 1)
+    body = doc(1, "p", views=7, extra="e")
+    put(gw, "pp:1", body)
+    set_layout(cl, "pp:", ["extra", "like_count", "views"], 2)
+    r = requests.get(f"{gw}/v1/objects/pp:1?fields=views", timeout=10)
+    assert r.status_code == 200 and r.headers["X-HS-Projection"] == "full", r.headers
+    assert hot_fields(cl, "pp:1") == ["like_count", "views"]
+    r = requests.get(f"{gw}/v1/objects/pp:1?fields=views,like_count", timeout=10)
+    assert r.headers["X-HS-Projection"] == "hot"
+    read_exact(gw, "pp:1", body)
+
+
+def test_healer_demotion_rewrite_makes_only_projected_promotions(cl):
+    """The demotion scan's rewrites move the demoted field out of the hot part and, of the
+    fields the new layout promotes, only the one projections read."""
+    gw = gws(cl)[0]
+    set_layout(cl, "hd:", ["like_count", "profile"], 1)
+    keys = [f"hd:{i}" for i in range(6)]
+    for i, k in enumerate(keys):
+        put(gw, k, doc(i, f"p{i}", views=i, extra=f"e{i}"))
+    r = requests.get(f"{gw}/v1/objects/{keys[0]}?fields=views", timeout=10)  # a read set
+    assert r.status_code == 200
+    time.sleep(3)  # three layout rounds (1 s here): the healer has merged that read set
+    cl.etcd_put(LAYOUT + "hd:", layout_record("hd:", ["extra", "like_count", "views"], 2))
+    wait_until(lambda: all(hot_fields(cl, k) == ["like_count", "views"] for k in keys),
+               timeout=30, interval=0.5, what="the healer to re-lay out every hd: object")
+    for i, k in enumerate(keys):
+        read_exact(gw, k, doc(i, f"p{i}", views=i, extra=f"e{i}"))
 
 
 def test_healer_promotes_a_collection_at_the_promote_rate_keeping_cold_parts(cl):
