@@ -627,6 +627,7 @@ struct run {
     int64_t target; /* writes */
     _Atomic int64_t issued;
     _Atomic int64_t coll_writes[2];
+    int64_t t0_ms; /* when the run's writes started (monotonic) */
     bool reads;
     bool populate;
     int64_t flip_every; /* > 0: colls[0]'s phase flips every this many of its writes */
@@ -844,6 +845,7 @@ struct track {
     struct hs_layout_fields best; /* target of the convergence check */
     bool check;
     int64_t conv_at;     /* collection writes when the published set last became best, -1 */
+    int64_t conv_ms;     /* ms into the run then */
     int64_t epoch_first; /* epoch at the run's first poll */
     int64_t epoch_last;
     int64_t near_at; /* same, for a set whose true cost is within min_gain (5 %) of the best */
@@ -871,9 +873,10 @@ static void poll_once(struct run *r, struct track *t)
                 t[ci].epoch_first = epoch;
             t[ci].epoch_last = epoch;
             bool eq = t[ci].check && hs_layout_fields_equal(&hot, &t[ci].best);
-            if (eq && t[ci].conv_at < 0)
+            if (eq && t[ci].conv_at < 0) {
                 t[ci].conv_at = atomic_load(&r->coll_writes[ci]);
-            else if (!eq)
+                t[ci].conv_ms = hs_clock_mono_ms() - r->t0_ms;
+            } else if (!eq)
                 t[ci].conv_at = -1;
             double rpw = (double)r->cfg->reads_pct / 100.0;
             bool near = t[ci].check && phase_cost(c, c->phase, rpw, &hot) <=
@@ -907,9 +910,10 @@ static double run_exec(struct run *r, struct worker *ws, struct track *t)
     atomic_store(&r->coll_writes[1], 0);
     atomic_store(&g_done, 0);
     for (size_t ci = 0; t && ci < r->n_colls; ci++)
-        t[ci].conv_at = t[ci].near_at = t[ci].epoch_first = -1;
+        t[ci].conv_at = t[ci].conv_ms = t[ci].near_at = t[ci].epoch_first = -1;
+    r->t0_ms = hs_clock_mono_ms();
     poll_once(r, t);
-    int64_t t0 = hs_clock_mono_ms();
+    int64_t t0 = r->t0_ms;
     for (size_t i = 0; i < n; i++) {
         ws[i].run = r;
         if (pthread_create(&ws[i].thread, NULL, worker_thread, &ws[i]) != 0)
@@ -1021,6 +1025,11 @@ static void print_fields(const char *name, const struct hs_layout_fields *f, boo
     free(csv);
 }
 
+static double conv_secs(const struct track *t)
+{
+    return t->conv_at >= 0 ? (double)t->conv_ms / 1000 : -1;
+}
+
 static int64_t conv_or_null(const struct track *t)
 {
     return t->conv_at;
@@ -1071,22 +1080,33 @@ static int fade_periods(const struct coll *c, double rpw, double r_over_h,
     return kmin + 1;
 }
 
+/* The collection's writes per second while it converged (t: that phase's track, phase_rate
+ * its average over the phase): the rounds of the bounds below are wall time, and the phase
+ * average understates the rate of a phase's first seconds (before the re-layout it starts
+ * competes with the writes). The phase average when it did not converge, or at once. */
+static double conv_rate(const struct track *t, double phase_rate)
+{
+    return t->conv_at > 0 && t->conv_ms >= 1000 ? (double)t->conv_at * 1000.0 / (double)t->conv_ms
+                                                : phase_rate;
+}
+
 /* Writes of c within which the published set should equal the best after the start (evidence
  * plus three layout intervals: the round that first sees the evidence, the confirming round,
  * and the statistics pull's lag) and after the shift (three intervals; the fading of the old
  * evidence: fade_periods periods of H + R writes of the collection plus one round R, H the
  * healers' --layout-halve-writes, R the collection's writes per layout interval; and for a
  * demotion the writes its saving needs to earn the re-encoding of every object's cold part
- * once). */
-static void bounds(const struct ctx *x, const struct coll *c, double writes_per_s,
+ * once). R at rate1 writes per second for the start, rate2 for the shift. */
+static void bounds(const struct ctx *x, const struct coll *c, double rate1, double rate2,
                    const struct hs_layout_fields *best1, const struct hs_layout_fields *best2,
                    double *b_start, double *b_shift, int *periods)
 {
-    double wpi = writes_per_s * (double)x->cfg->layout_interval_ms / 1000.0;
+    double interval_s = (double)x->cfg->layout_interval_ms / 1000.0;
+    double wpi = rate2 * interval_s;
     double hw = (double)x->cfg->halve_writes;
     *periods = fade_periods(c, x->rpw, wpi / hw, best1, best2);
     double fading = *periods ? (double)*periods * (hw + wpi) + wpi : 0;
-    *b_start = (double)x->cfg->min_writes + 3 * wpi;
+    *b_start = (double)x->cfg->min_writes + 3 * rate1 * interval_s;
     bool demotes = false;
     for (size_t i = 0; i < best1->n; i++)
         demotes = demotes || !hs_layout_fields_contains(best2, best1->names[i]);
@@ -1328,9 +1348,15 @@ static int bench_layout(struct ctx *x)
            conv_or_null(&t1[0]), conv_or_null(&t2[0]), conv_or_null(&t1[1]), conv_or_null(&t2[1]));
     double bu[2], bi[2];
     int pu = 0, pi = 0;
-    bounds(x, &user, w1[0] / s1, &best_u[0], &best_u[1], &bu[0], &bu[1], &pu);
-    bounds(x, &item, w1[1] / s1, &best_i[0], &best_i[1], &bi[0], &bi[1], &pi);
+    double ru[2] = {conv_rate(&t1[0], w1[0] / s1), conv_rate(&t2[0], w2[0] / s2)};
+    double ri[2] = {conv_rate(&t1[1], w1[1] / s1), conv_rate(&t2[1], w2[1] / s2)};
+    bounds(x, &user, ru[0], ru[1], &best_u[0], &best_u[1], &bu[0], &bu[1], &pu);
+    bounds(x, &item, ri[0], ri[1], &best_i[0], &best_i[1], &bi[0], &bi[1], &pi);
     printf("\"bound_user\":[%.0f,%.0f],\"bound_item\":[%.0f,%.0f],", bu[0], bu[1], bi[0], bi[1]);
+    printf("\"converged_secs_user\":[%.1f,%.1f],\"converged_secs_item\":[%.1f,%.1f],",
+           conv_secs(&t1[0]), conv_secs(&t2[0]), conv_secs(&t1[1]), conv_secs(&t2[1]));
+    printf("\"bound_rate_user\":[%.1f,%.1f],\"bound_rate_item\":[%.1f,%.1f],", ru[0], ru[1], ri[0],
+           ri[1]);
     printf("\"fade_periods\":[%d,%d],\"halve_writes\":%" PRId64 ",", pu, pi, cfg->halve_writes);
     printf("\"near_user\":[%" PRId64 ",%" PRId64 "],\"near_item\":[%" PRId64 ",%" PRId64 "],",
            t1[0].near_at, t2[0].near_at, t1[1].near_at, t2[1].near_at);
