@@ -125,6 +125,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
         hs_layout_effective_hot(&records[i], deflt, &t->hot);
         projected_fields(merged, t->collection, &t->read, &t->read_all);
         t->promote_query = promote_query(t);
+        bool carried = false;
         for (size_t j = 0; j < st->n_targets; j++) {
             struct hs_relayout_target *o = &st->targets[j];
             if (strcmp(o->collection, t->collection) != 0)
@@ -134,11 +135,20 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
                 o->after = NULL;
                 t->promote = o->promote;
                 t->done = o->done;
+                carried = true;
             } else if ((o->promote || o->done) && fields_subset(&o->hot, &t->hot)) {
                 /* only promotions since a finished demotion scan: every object holds hot at
                  * most the old set, so no demotion is left; straight to the promotion scan */
                 t->promote = true;
             }
+        }
+        if (!carried) {
+            char *hot = hs_layout_fields_csv(&t->hot);
+            HS_LOG_INFO("relayout_scan_start",
+                        "coll='%s' epoch=%" PRId64 " hot='%s' scan=%s promote='%s'", t->collection,
+                        t->epoch, hot, t->promote ? "promotions" : "demotions",
+                        t->read_all ? "(all)" : t->promote_query + (t->promote_query[0] ? 9 : 0));
+            free(hot);
         }
     }
     hs_relayout_targets_free(st);
@@ -179,8 +189,9 @@ struct walk {
     struct hs_relayout_target *t;
     struct cand c[CANDIDATES_MAX];
     size_t n;
-    double budget; /* left */
-    bool stopped;  /* fn stopped early (budget or candidates): not at the end */
+    double budget;   /* left */
+    bool stopped;    /* fn stopped early (budget or candidates): not at the end */
+    size_t examined; /* manifests */
 };
 
 static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
@@ -193,6 +204,7 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
     char *before = w->t->after;
     w->t->after = hs_xstrdup(kv->key);
     w->budget -= EXAMINE_COST;
+    w->examined++;
     struct hs_manifest m;
     hs_manifest_init(&m);
     if (hs_manifest_decode(kv->value, kv->value_len, &m, NULL, 0) == HS_OK && costly(&m, w->t)) {
@@ -365,6 +377,11 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
         enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
         free(prefix);
         *budget = w.budget;
+        if (err != HS_OK) /* the cursor keeps what was examined; the next slice goes on */
+            HS_LOG_WARN("relayout_scan_failed",
+                        "coll='%s' epoch=%" PRId64 " scan=%s err=%s examined=%zu candidates=%zu",
+                        t->collection, t->epoch, t->promote ? "promotions" : "demotions",
+                        hs_err_name(err), w.examined, w.n);
         bool at_end = err == HS_OK && !w.stopped, skipped = false;
         size_t sent = send_batch(h, st, t, w.c, w.n, deadline + HS_LAYOUT_GW_TIMEOUT_MS);
         if (sent < w.n) {
