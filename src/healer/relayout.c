@@ -15,7 +15,7 @@
  * up to BURST_S seconds' worth saved up between passes). While config/manifest-shadows is on, a
  * promotion rewrite writes only the object's hot part (the gateway keeps the cold part, shadowing
  * the promoted fields), so promotion scans draw on a budget of their own that fills at
- * relayout_promote_per_s. Collections take turns when one runs out of budget. Up to
+ * relayout_promote_per_s. Slices start with each collection in turn. Up to
  * HS_RELAYOUT_PARALLEL requests are in flight at once, spread over the gateways. A new
  * epoch that only adds hot fields after a finished demotion scan goes straight to the
  * promotion scan. */
@@ -151,9 +151,11 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
             free(hot);
         }
     }
+    size_t turn = st->next_target; /* the turns go on across rounds */
     hs_relayout_targets_free(st);
     st->targets = next;
     st->n_targets = n;
+    st->next_target = turn;
 }
 
 /* True when the object holds hot a field its collection's layout has cold (a demotion) or, in
@@ -360,7 +362,12 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
     st->promote_tokens = fmin(fmax(prate * BURST_S, 1), st->promote_tokens + prate * secs);
     st->tokens_mono_ms = now;
     int64_t deadline = now + SLICE_MAX_MS;
+    /* Round robin: each slice starts with the collection after the one the previous slice
+     * started with. A collection whose re-layouts go slower than its budget (CPU-bound
+     * rewrites) never runs out of it; while it started every slice until its scan's end,
+     * another collection only got what was left of slices that ended at the deadline. */
     size_t k = st->next_target % st->n_targets;
+    st->next_target = k + 1;
     for (size_t tried = 0; tried < st->n_targets;) {
         struct hs_relayout_target *t = &st->targets[k];
         /* promotion scans while shadows are on have a budget of their own: a demotion scan of
@@ -391,11 +398,7 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             t->after = w.c[sent].before;
             w.c[sent].before = NULL;
         }
-        /* the next slice starts after a collection that is done or spent its budget, so every
-         * collection gets turns; a page that filled the batch: the same one again while the
-         * slice lasts */
-        if (at_end || *budget < 1)
-            st->next_target = k + 1;
+        /* a page that filled the batch: the same collection again while the slice lasts */
         if (at_end || skipped || w.n < CANDIDATES_MAX || *budget < 1) {
             k = (k + 1) % st->n_targets;
             tried++;
