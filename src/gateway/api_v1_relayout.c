@@ -15,7 +15,6 @@
 #include "hs/buf.h"
 #include "hs/http_server.h"
 #include "hs/layout.h"
-#include "hs/mem.h"
 #include "hs/banned.h"
 
 void hs_gw_v1_admin_relayout_done(struct hs_http_req *r)
@@ -33,26 +32,22 @@ void hs_gw_v1_admin_relayout_done(struct hs_http_req *r)
         hs_gw_respond_err(r, HS_EINVAL, "rev: want the manifest's mod_revision (an integer > 0)");
         return;
     }
-    /* promote=a,b: split in place into the names (no name holds a comma: projections, which
-     * are what promotions are for, cannot name one either) */
+    /* promote=a,b (no name holds a comma: projections, which are what promotions are for,
+     * cannot name one either) */
     const char *promote_text = hs_http_req_query(r, "promote");
-    char *list = promote_text ? hs_xstrdup(promote_text) : NULL;
-    const char *names[HS_LAYOUT_FIELDS_MAX];
-    struct hs_obj_relayout_promote promote = {.names = names};
-    char *save = NULL;
-    for (char *t = list ? strtok_r(list, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        if (promote.n == HS_LAYOUT_FIELDS_MAX) {
-            free(list);
-            hs_gw_respond_err(r, HS_EINVAL, "promote: at most 64 field names");
-            return;
-        }
-        names[promote.n++] = t;
+    struct hs_layout_fields listed = {0};
+    if (promote_text && hs_layout_fields_parse_csv(&listed, promote_text) != HS_OK) {
+        hs_gw_respond_err(r, HS_EINVAL, "promote: at most 64 valid field names");
+        return;
     }
+    struct hs_obj_relayout_promote promote = {.names = (const char *const *)listed.names,
+                                              .n = listed.n};
     struct hs_obj_relayout_result res;
     char msg[256] = "";
-    enum hs_err err = hs_obj_relayout(srv->gw, key, klen, (int64_t)rev, list ? &promote : NULL,
-                                      hs_http_req_id(r), &res, msg, sizeof msg);
-    free(list);
+    enum hs_err err =
+        hs_obj_relayout(srv->gw, key, klen, (int64_t)rev, promote_text ? &promote : NULL,
+                        hs_http_req_id(r), &res, msg, sizeof msg);
+    hs_layout_fields_release(&listed);
     if (err != HS_OK) {
         hs_gw_retry_after(r, err);
         hs_gw_respond_err(r, err, msg);
