@@ -4,7 +4,10 @@ that made its cold content in cw, and a digest of every other field in update_co
 stale or mixed document is seen) runs against a collection whose layout is forced to flip every
 few seconds between two opposite hot sets (`hybridstore layout pin`), while the healer re-lays
 out the objects each flip demotes, a gateway is SIGKILLed (and restarted), the leading healer is
-SIGKILLed (the standby takes over) and a node is down. Shadows are on: every third flip only
+SIGKILLed (the standby takes over) and a node is down. A few idle documents, written once before
+the flips and never again, are what the healer must re-lay out on every demoting flip (the
+checker's keys are rewritten by clients faster than a round comes); they read back byte-exact
+afterwards. Shadows are on: every third flip only
 promotes a field, and the checker's pure hot updates after it keep their cold parts (a few per
 run: most writes change the cold content or the strategy; the count is in the printed line). Afterwards every blob of every manifest
 is in place (what the audit checks, blob by blob) and no orphan blob is left.
@@ -34,6 +37,7 @@ LAYOUT = "/hybridstore/v1/layout/"
 PREFIX = "adck"
 COLL = PREFIX + "/"
 SECONDS = 36          # checker run
+IDLE = 6              # documents no client writes after the start: only the healer moves them
 FLIP_EVERY = 3.0      # seconds between two layout flips
 # (pin_hot, pin_cold), in turn; the third only promotes key from the second, so the writes
 # after it keep their cold parts under shadows (config/manifest-shadows)
@@ -96,6 +100,55 @@ def shadow_keeps(c):
     return total
 
 
+def idle_documents():
+    """IDLE JSON documents with every field the flips move (the checker's keys are k000...)."""
+    docs = {}
+    for i in range(IDLE):
+        doc = {"key": f"idle{i}", "cw": f"idle-cold-{i}", "pad": "p" * (24 << 10) + str(i),
+               "like_count": i, "update_count": 10 * i, "view_count": 100 * i}
+        docs[f"{PREFIX}/idle{i}"] = json.dumps(doc, separators=(",", ":")).encode()
+    return docs
+
+
+class Projector(threading.Thread):
+    """Reads projections of the idle documents, the flips' two field sets in turn, and checks
+    each against the document written. Those reads are what the healer promotes for: without
+    them a demoting flip would leave the documents with nothing hot, and the next flips nothing
+    to move."""
+
+    SETS = (("like_count", "update_count", "view_count"), ("cw", "key", "pad"))
+
+    def __init__(self, url, docs):
+        super().__init__(daemon=True)
+        self.gw = fl.Gw(url)
+        self.docs = {k: json.loads(v) for k, v in docs.items()}
+        self.stop_flag = threading.Event()
+        self.ok = self.errors = 0
+        self.wrong = []
+
+    def run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            key = sorted(self.docs)[i % len(self.docs)]
+            names = self.SETS[i % len(self.SETS)]
+            i += 1
+            try:
+                r = self.gw.s.get(f"{self.gw.url}/v1/objects/{fl.qkey(key)}",
+                                  params={"fields": ",".join(names)}, timeout=30)
+            except requests.RequestException:
+                self.errors += 1
+                continue
+            if r.status_code != 200:
+                self.errors += 1
+                continue
+            want = {n: self.docs[key][n] for n in names}
+            if r.json() == want:
+                self.ok += 1
+            else:
+                self.wrong.append((key, names, r.text[:200]))
+            self.stop_flag.wait(0.05)
+
+
 class Flipper(threading.Thread):
     """Pins the collection's layout to LAYOUTS[0], [1], [2], [0], ... every FLIP_EVERY
     seconds."""
@@ -126,6 +179,12 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
                           max_size=96 << 10)
     flipper = Flipper(c)
     down = {}
+    idle = idle_documents()
+    gw = fl.Gw(urls[0])
+    for key, body in idle.items():
+        r = gw.put(key, body, "field_hybrid", ctype="application/json")
+        assert r.status_code in (200, 201), (key, r.status_code, r.text)
+    projector = Projector(urls[0], idle)
 
     def kill_gateway():
         c.kill("gateway1")
@@ -159,6 +218,7 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
                 (22, "sigkill_node3", kill_node)]
     chk.start()
     flipper.start()
+    projector.start()
     try:
         for t, name, fn in schedule:
             delay = chk.t0 + t - chk.now()
@@ -171,7 +231,9 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
             time.sleep(delay)
     finally:
         flipper.stop_flag.set()
+        projector.stop_flag.set()
         flipper.join(timeout=90)
+        projector.join(timeout=90)
         chk.stop()
     # a last re-layout round with the node still down, then the final reads
     time.sleep(3)
@@ -180,7 +242,8 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
     relayouts = relayout_log_lines(c)
     keeps = shadow_keeps(c)
     line = json.dumps(dict(report, flips=flipper.flips, flip_failures=flipper.failed,
-                           relayouts=relayouts, shadow_keeps=keeps), separators=(",", ":"))
+                           relayouts=relayouts, shadow_keeps=keeps,
+                           projections=projector.ok, projection_errors=projector.errors), separators=(",", ":"))
     with capsys.disabled():
         print("\n" + line)
     counts = report["counts"]
@@ -190,7 +253,14 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
     assert rec and (",".join(rec["pin_hot"]), ",".join(rec["pin_cold"])) in LAYOUTS, rec
     assert counts["write_ok"] >= 40 and counts["read_value"] >= 40, line
     assert counts["hot_updates"] >= 3, line
+    assert not projector.wrong, projector.wrong[:3]
+    assert projector.ok >= 40, line
     assert relayouts > 0, line  # the flips' demotions were re-laid out by the healer
+    # the idle documents, re-laid out on every demoting flip, read back byte-exact (node3 down)
+    gw = fl.Gw(fl.gateway_urls(c)[0])
+    for key, body in idle.items():
+        r = gw.get(key)
+        assert r.status_code == 200 and r.content == body, (key, r.status_code, len(r.content))
     # the node comes back; every blob of every manifest in place and no orphan left
     c.respawn("node3")
     fl.wait_full_redundancy(c, timeout=180, what="full redundancy after the faults")
