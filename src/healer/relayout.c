@@ -18,7 +18,7 @@
  * relayout_promote_per_s. Slices start with each collection in turn. Up to
  * HS_RELAYOUT_PARALLEL requests are in flight at once, spread over the gateways. A new
  * epoch that only adds hot fields after a finished demotion scan goes straight to the
- * promotion scan. */
+ * promotion scan, and keeps that scan's cursor when it adds none that projections read. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <inttypes.h>
@@ -140,6 +140,22 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
                 /* only promotions since a finished demotion scan: every object holds hot at
                  * most the old set, so no demotion is left; straight to the promotion scan */
                 t->promote = true;
+                if (!o->read_all && !t->read_all &&
+                    strcmp(o->promote_query, t->promote_query) == 0) {
+                    /* and none that projections read: the objects the scan passed hold hot
+                     * every field it would move now too, so it goes on where it was (a new
+                     * scan would examine the whole collection again for nothing) */
+                    t->after = o->after;
+                    o->after = NULL;
+                    t->done = o->done;
+                    char *hot = hs_layout_fields_csv(&t->hot);
+                    HS_LOG_INFO("relayout_scan_kept",
+                                "coll='%s' epoch=%" PRId64 " hot='%s' done=%d promote='%s'",
+                                t->collection, t->epoch, hot, t->done,
+                                t->promote_query + (t->promote_query[0] ? 9 : 0));
+                    free(hot);
+                    carried = true;
+                }
             }
         }
         if (!carried) {

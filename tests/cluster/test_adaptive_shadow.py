@@ -387,6 +387,33 @@ def test_healer_leaves_a_promotion_nobody_projects_to_the_next_write(cl):
     assert "hprofile" in manifest(cl, keys[3])["order"]
 
 
+def healer_lines(c, needle):
+    logs = os.path.join(c.dir, "logs")
+    text = "".join(open(os.path.join(logs, f), errors="replace").read()
+                   for f in os.listdir(logs) if f.startswith("healer"))
+    return [ln for ln in text.splitlines() if needle in ln]
+
+
+def test_an_epoch_adding_an_unprojected_field_keeps_the_finished_scan(cl):
+    """After the scans of an epoch have finished, a new epoch that only adds a field no
+    projection reads leaves the promotion scan where it was (done): examining the whole
+    collection again could find nothing to rewrite."""
+    gw = gws(cl)[0]
+    set_layout(cl, "kp:", ["like_count"], 1)
+    for i in range(5):
+        put(gw, f"kp:{i}", doc(i, f"p{i}"))
+    requests.get(f"{gw}/v1/objects/kp:0?fields=like_count", timeout=10)  # a read set
+    wait_until(lambda: any("epoch=1 " in ln and "scan=promotions" in ln
+                           for ln in scans_done(cl, "kp:")),
+               timeout=30, what="the promotion scan of kp: epoch 1 to finish")
+    time.sleep(3)  # the read set is merged (three 1 s rounds)
+    cl.etcd_put(LAYOUT + "kp:", layout_record("kp:", ["like_count", "profile"], 2))
+    kept = f"evt=relayout_scan_kept coll='kp:' epoch=2 hot='like_count,profile' done=1"
+    wait_until(lambda: healer_lines(cl, kept), timeout=30, what="the kept scan of kp: epoch 2")
+    assert not healer_lines(cl, "evt=relayout_scan_start coll='kp:' epoch=2 ")
+    assert all("cprofile" in manifest(cl, f"kp:{i}")["order"] for i in range(5))
+
+
 def test_a_demotion_rewrites_the_cold_part_and_drops_the_shadows(cl):
     gw = gws(cl)[0]
     key = "dm:1"
