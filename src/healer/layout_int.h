@@ -20,6 +20,7 @@ struct hs_relayout_target {
     int64_t epoch;                /* of the record the scan works for */
     struct hs_layout_fields hot;  /* its effective hot set */
     char *after;                  /* heap etcd key: the scan resumes after it; NULL = start */
+    struct hs_etcd_pace pace;     /* the pager's density of the collection, kept with after */
     bool promote;                 /* second scan: missed promotions (demotions scanned) */
     bool done;                    /* both scans at the end for this epoch */
     struct hs_layout_fields read; /* fields the collection's projections read (last round) */

@@ -133,6 +133,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
             if (o->epoch == t->epoch && hs_layout_fields_equal(&o->hot, &t->hot)) {
                 t->after = o->after; /* same layout: go on where the scan was */
                 o->after = NULL;
+                t->pace = o->pace;
                 t->promote = o->promote;
                 t->done = o->done;
                 carried = true;
@@ -147,6 +148,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
                      * scan would examine the whole collection again for nothing) */
                     t->after = o->after;
                     o->after = NULL;
+                    t->pace = o->pace;
                     t->done = o->done;
                     char *hot = hs_layout_fields_csv(&t->hot);
                     HS_LOG_INFO("relayout_scan_kept",
@@ -207,15 +209,18 @@ struct walk {
     struct hs_relayout_target *t;
     struct cand c[CANDIDATES_MAX];
     size_t n;
-    double budget;   /* left */
-    bool stopped;    /* fn stopped early (budget or candidates): not at the end */
-    size_t examined; /* manifests */
+    double budget;    /* left */
+    int64_t deadline; /* monotonic ms: the slice's time is up */
+    bool stopped;     /* fn stopped early (budget, candidates or time): not at the end */
+    size_t examined;  /* manifests */
 };
 
 static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 {
     struct walk *w = ctx;
-    if (w->budget < 1 || w->n == CANDIDATES_MAX) {
+    /* the time too: with nothing to rewrite, a budget saved up pays for a whole collection's
+     * pages, and the leader's other work (rolling back stalled writes) waits for the slice */
+    if (w->budget < 1 || w->n == CANDIDATES_MAX || hs_clock_mono_ms() >= w->deadline) {
         w->stopped = true;
         return false;
     }
@@ -395,8 +400,10 @@ void hs_relayout_slice(struct hs_healer *h, struct hs_healer_layout *st)
             continue;
         }
         char *prefix = hs_xasprintf("%s%s", HS_META_PREFIX_META, t->collection);
-        struct walk w = {.t = t, .budget = *budget};
-        struct hs_etcd_scan scan = {.prefix = prefix, .after = t->after, .page_size = PAGE_KEYS};
+        struct walk w = {.t = t, .budget = *budget, .deadline = deadline};
+        /* the pace carries across slices: a fresh one would probe up from narrow pages each time */
+        struct hs_etcd_scan scan = {
+            .prefix = prefix, .after = t->after, .page_size = PAGE_KEYS, .pace = &t->pace};
         enum hs_err err = hs_etcd_range_scan(h->etcd, &scan, walk_one, &w, NULL);
         free(prefix);
         *budget = w.budget;
