@@ -219,8 +219,11 @@ static bool walk_one(void *ctx, const struct hs_etcd_kv *kv)
 {
     struct walk *w = ctx;
     /* the time too: with nothing to rewrite, a budget saved up pays for a whole collection's
-     * pages, and the leader's other work (rolling back stalled writes) waits for the slice */
-    if (w->budget < 1 || w->n == CANDIDATES_MAX || hs_clock_mono_ms() >= w->deadline) {
+     * pages, and the leader's other work (rolling back stalled writes) waits for the slice.
+     * A page's worth is examined whatever the time: an etcd slower than a slice must not
+     * stop the scan for good. */
+    bool time_up = w->examined >= PAGE_KEYS && hs_clock_mono_ms() >= w->deadline;
+    if (w->budget < 1 || w->n == CANDIDATES_MAX || time_up) {
         w->stopped = true;
         return false;
     }
