@@ -113,6 +113,15 @@ static char *promote_query(const struct hs_relayout_target *t)
     return out;
 }
 
+/* t goes on with o's scan: its cursor, pace and whether it is done. */
+static void take_scan(struct hs_relayout_target *t, struct hs_relayout_target *o)
+{
+    t->after = o->after;
+    o->after = NULL;
+    t->pace = o->pace;
+    t->done = o->done;
+}
+
 void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout_record *records,
                              size_t n, const struct hs_layout_fields *deflt,
                              const struct hs_field_stats *merged)
@@ -131,11 +140,8 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
             if (strcmp(o->collection, t->collection) != 0)
                 continue;
             if (o->epoch == t->epoch && hs_layout_fields_equal(&o->hot, &t->hot)) {
-                t->after = o->after; /* same layout: go on where the scan was */
-                o->after = NULL;
-                t->pace = o->pace;
+                take_scan(t, o); /* same layout: go on where the scan was */
                 t->promote = o->promote;
-                t->done = o->done;
                 carried = true;
             } else if ((o->promote || o->done) && fields_subset(&o->hot, &t->hot)) {
                 /* only promotions since a finished demotion scan: every object holds hot at
@@ -146,10 +152,7 @@ void hs_relayout_set_targets(struct hs_healer_layout *st, const struct hs_layout
                     /* and none that projections read: the objects the scan passed hold hot
                      * every field it would move now too, so it goes on where it was (a new
                      * scan would examine the whole collection again for nothing) */
-                    t->after = o->after;
-                    o->after = NULL;
-                    t->pace = o->pace;
-                    t->done = o->done;
+                    take_scan(t, o);
                     char *hot = hs_layout_fields_csv(&t->hot);
                     HS_LOG_INFO("relayout_scan_kept",
                                 "coll='%s' epoch=%" PRId64 " hot='%s' done=%d promote='%s'",

@@ -122,6 +122,7 @@ class Projector(threading.Thread):
         super().__init__(daemon=True)
         self.gw = fl.Gw(url)
         self.docs = {k: json.loads(v) for k, v in docs.items()}
+        self.keys = sorted(self.docs)
         self.stop_flag = threading.Event()
         self.ok = self.errors = 0
         self.wrong = []
@@ -129,7 +130,7 @@ class Projector(threading.Thread):
     def run(self):
         i = 0
         while not self.stop_flag.is_set():
-            key = sorted(self.docs)[i % len(self.docs)]
+            key = self.keys[i % len(self.keys)]
             names = self.SETS[i % len(self.SETS)]
             i += 1
             try:
@@ -242,8 +243,8 @@ def test_checker_sees_no_anomaly_while_layouts_flip_under_faults(cl, capsys):
     relayouts = relayout_log_lines(c)
     keeps = shadow_keeps(c)
     line = json.dumps(dict(report, flips=flipper.flips, flip_failures=flipper.failed,
-                           relayouts=relayouts, shadow_keeps=keeps,
-                           projections=projector.ok, projection_errors=projector.errors), separators=(",", ":"))
+                           relayouts=relayouts, shadow_keeps=keeps, projections=projector.ok,
+                           projection_errors=projector.errors), separators=(",", ":"))
     with capsys.disabled():
         print("\n" + line)
     counts = report["counts"]

@@ -361,12 +361,17 @@ def test_healer_promotes_a_collection_at_the_promote_rate_keeping_cold_parts(cl)
     assert demoted < 60, "the demotion scan was not running meanwhile"
 
 
-def scans_done(c, coll):
-    """The healers' relayout_scan_done lines for coll."""
+def healer_lines(c, needle):
+    """The healers' log lines holding needle."""
     logs = os.path.join(c.dir, "logs")
     text = "".join(open(os.path.join(logs, f), errors="replace").read()
                    for f in os.listdir(logs) if f.startswith("healer"))
-    return [ln for ln in text.splitlines() if f"evt=relayout_scan_done coll='{coll}'" in ln]
+    return [ln for ln in text.splitlines() if needle in ln]
+
+
+def scans_done(c, coll):
+    """The healers' relayout_scan_done lines for coll."""
+    return healer_lines(c, f"evt=relayout_scan_done coll='{coll}'")
 
 
 def test_healer_leaves_a_promotion_nobody_projects_to_the_next_write(cl):
@@ -387,13 +392,6 @@ def test_healer_leaves_a_promotion_nobody_projects_to_the_next_write(cl):
     assert "hprofile" in manifest(cl, keys[3])["order"]
 
 
-def healer_lines(c, needle):
-    logs = os.path.join(c.dir, "logs")
-    text = "".join(open(os.path.join(logs, f), errors="replace").read()
-                   for f in os.listdir(logs) if f.startswith("healer"))
-    return [ln for ln in text.splitlines() if needle in ln]
-
-
 def test_an_epoch_adding_an_unprojected_field_keeps_the_finished_scan(cl):
     """After the scans of an epoch have finished, a new epoch that only adds a field no
     projection reads leaves the promotion scan where it was (done): examining the whole
@@ -408,7 +406,7 @@ def test_an_epoch_adding_an_unprojected_field_keeps_the_finished_scan(cl):
                timeout=30, what="the promotion scan of kp: epoch 1 to finish")
     time.sleep(3)  # the read set is merged (three 1 s rounds)
     cl.etcd_put(LAYOUT + "kp:", layout_record("kp:", ["like_count", "profile"], 2))
-    kept = f"evt=relayout_scan_kept coll='kp:' epoch=2 hot='like_count,profile' done=1"
+    kept = "evt=relayout_scan_kept coll='kp:' epoch=2 hot='like_count,profile' done=1"
     wait_until(lambda: healer_lines(cl, kept), timeout=30, what="the kept scan of kp: epoch 2")
     assert not healer_lines(cl, "evt=relayout_scan_start coll='kp:' epoch=2 ")
     assert all("cprofile" in manifest(cl, f"kp:{i}")["order"] for i in range(5))
